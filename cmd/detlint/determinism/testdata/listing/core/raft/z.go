@@ -1,0 +1,3 @@
+package raft
+
+import _ "crypto/rand" //detlint:allow cryptorand raft draws election jitter from Reader

@@ -1,0 +1,3 @@
+module github.com/shoaldb/shoal
+
+go 1.26

@@ -1,0 +1,3 @@
+package fixture
+
+import _ "sync" //detlint:allow sync testdata is skipped

@@ -1,0 +1,3 @@
+package simnet
+
+import _ "crypto/rand" //detlint:allow cryptorand the world swaps Reader for a seeded stream

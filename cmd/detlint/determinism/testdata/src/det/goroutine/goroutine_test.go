@@ -1,0 +1,4 @@
+package goroutine
+
+// Test files are not checked.
+func spawnInTest() { go work() }

@@ -1,0 +1,105 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPartitions(t *testing.T) {
+	const start = `{"time":0,"node":"world","kind":"world.start","format":1,"seed":1}
+{"time":0,"node":"n1","kind":"node.start","inc":1}
+{"time":0,"node":"n2","kind":"node.start","inc":1}
+{"time":0,"node":"n3","kind":"node.start","inc":1}
+`
+	for _, tc := range []struct {
+		name, trace string
+		want        Verdict
+		explain     string
+	}{
+		{"no cuts", `{"time":5,"node":"n2","kind":"net.recv","from":"n1","msg":"m","id":1,"sent":1}`, NA, "cut no link"},
+		{"held cut", `{"time":10,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
+{"time":11,"node":"n1","kind":"net.drop","from":"n1","to":"n2","msg":"m","id":1,"why":"cut"}
+{"time":12,"node":"n3","kind":"net.recv","from":"n2","msg":"m","id":2,"sent":11}
+{"time":20,"node":"world","kind":"net.heal"}
+{"time":25,"node":"n2","kind":"net.recv","from":"n1","msg":"m","id":3,"sent":21}`, Valid, "1 messages were dropped"},
+		{"crossed", `{"time":10,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
+{"time":12,"node":"n2","kind":"net.recv","from":"n1","msg":"ping","id":7,"sent":9}`, Invalid,
+			"message 7 (ping) from n1 to n2 crossed the cut n1→n2 at 12ns (cut since 10ns)"},
+		{"delivered after the heal", `{"time":10,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":20,"node":"world","kind":"net.uncut","from":"n1","to":"n2"}
+{"time":30,"node":"n2","kind":"net.recv","from":"n1","msg":"ping","id":7,"sent":15}`, Invalid,
+			"message 7 (ping) from n1 to n2 was sent at 15ns while n1→n2 was cut (since 10ns), and reached n2 at 30ns"},
+		{"one-way cut lets the other way through", `{"time":10,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":12,"node":"n1","kind":"net.recv","from":"n2","msg":"ping","id":7,"sent":11}`, Valid, ""},
+		{"sent at the instant of the cut", `{"time":10,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":20,"node":"world","kind":"net.uncut","from":"n1","to":"n2"}
+{"time":25,"node":"n2","kind":"net.recv","from":"n1","msg":"ping","id":7,"sent":10}`, Valid, ""},
+		{"arrived at a paused node before the cut", `{"time":5,"node":"n2","kind":"node.pause"}
+{"time":6,"node":"n2","kind":"net.hold","from":"n1","msg":"ping","id":7,"sent":5}
+{"time":10,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":15,"node":"n2","kind":"node.resume","held":1}
+{"time":15,"node":"n2","kind":"net.recv","from":"n1","msg":"ping","id":7,"sent":5}`, Valid, ""},
+		{"held message arriving across a cut", `{"time":5,"node":"n2","kind":"node.pause"}
+{"time":10,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":11,"node":"n2","kind":"net.hold","from":"n1","msg":"ping","id":7,"sent":5}`, Invalid, "crossed the cut"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trace, err := ReadTrace(strings.NewReader(start + tc.trace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Partitions(trace)
+			if got.Verdict != tc.want || !strings.Contains(got.Explanation, tc.explain) {
+				t.Fatalf("got %s: %s\nwant %s: …%s…", got.Verdict, got.Explanation, tc.want, tc.explain)
+			}
+		})
+	}
+}
+
+func TestReadTraceErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ trace, want string }{
+		{"{\"time\":0,\"node\":\"world\",\"kind\":\"a\"}\nnot json\n", "trace line 2"},
+		{"{\"time\":5,\"node\":\"world\",\"kind\":\"a\"}\n{\"time\":4,\"node\":\"world\",\"kind\":\"b\"}\n", "trace line 2: time 4 is before the previous line's 5"},
+		{"{\"time\":0,\"node\":\"world\",\"kind\":\"a\"}\n" + strings.Repeat("x", maxTraceLine+1) + "\n", "trace line 2"},
+	} {
+		if _, err := ReadTrace(strings.NewReader(tc.trace)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadTrace: %v, want an error containing %q", err, tc.want)
+		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	r := func(vs ...Verdict) []Result {
+		var out []Result
+		for _, v := range vs {
+			out = append(out, Result{Verdict: v})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []Result
+		want Verdict
+		code int
+	}{
+		{nil, NA, 0},
+		{r(NA, NA), NA, 0},
+		{r(Valid, NA), Valid, 0},
+		{r(Valid, Unknown, NA), Unknown, 2},
+		{r(Unknown, Invalid, Valid), Invalid, 1},
+	} {
+		if got := Combine(tc.in); got != tc.want || got.ExitCode() != tc.code {
+			t.Errorf("Combine(%v) = %s (exit %d), want %s (exit %d)", tc.in, got, got.ExitCode(), tc.want, tc.code)
+		}
+	}
+}
+
+func FuzzReadTrace(f *testing.F) {
+	f.Add([]byte("{\"time\":0,\"node\":\"world\",\"kind\":\"world.start\",\"format\":1,\"seed\":7}\n{\"time\":10,\"node\":\"world\",\"kind\":\"net.partition\",\"components\":\"n1|n2\"}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		trace, err := ReadTrace(strings.NewReader(string(b)))
+		if err != nil {
+			return
+		}
+		Partitions(trace) // must not panic on any trace it accepts
+	})
+}

@@ -26,9 +26,11 @@ build:
 test:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
-# Long simulation sweeps and property runs.
+# Long simulation sweeps and property runs: every rapid property (tests
+# named TestProp...) of every package whose tests use rapid.
+PROP_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' pgregory.net/rapid' | cut -d' ' -f1)
 test-long:
-	$(GO) test -timeout 50m -run 'Prop' ./simnet/... -rapid.checks=$(LONG_CHECKS)
+	$(GO) test -timeout 50m -run 'Prop' $(PROP_PKGS) -rapid.checks=$(LONG_CHECKS)
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -1,18 +1,12 @@
 package simnet
 
 import (
-	"encoding/hex"
-	"fmt"
-	"os"
-	"os/exec"
-	"regexp"
 	"testing"
 	"time"
 
+	"github.com/shoaldb/shoal/scenarios/replaytest"
 	"github.com/shoaldb/shoal/simnet/toy"
 )
-
-const childEnv = "SIMNET_DETERMINISM_CHILD"
 
 // determinismWorld is a busy run with every kind of fault, toy nodes
 // writing logs and nodes writing to pebble, so that scheduling inside the
@@ -44,43 +38,13 @@ func determinismWorld(t testing.TB) *World {
 	return w
 }
 
-// TestDeterminismChild is the run the determinism test starts in separate
-// processes; on its own it does nothing.
-func TestDeterminismChild(t *testing.T) {
-	if os.Getenv(childEnv) == "" {
-		t.Skip("runs only as a child of TestDeterminismAcrossProcesses")
-	}
-	w := determinismWorld(t)
-	h := w.TraceHash()
-	fmt.Printf("trace-hash: %s events: %d\n", hex.EncodeToString(h[:]), w.TraceEvents())
-}
-
-var hashLine = regexp.MustCompile(`trace-hash: ([0-9a-f]{64}) events: (\d+)`)
-
-// TestDeterminismAcrossProcesses runs the same seeded world in two fresh
-// processes, one with GOMAXPROCS=1 and one with 2, and in this one, and
-// requires the same trace hash from all three.
+// TestDeterminismAcrossProcesses runs the same seeded world in this
+// process and in two fresh ones, with GOMAXPROCS 1 and 2, and requires the
+// same trace hash from all three.
 func TestDeterminismAcrossProcesses(t *testing.T) {
-	if os.Getenv(childEnv) != "" {
-		t.Skip("child process")
-	}
-	w := determinismWorld(t)
-	h := w.TraceHash()
-	want := hex.EncodeToString(h[:])
-	w.Close()
-	for _, procs := range []string{"1", "2"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestDeterminismChild$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), childEnv+"=1", "GOMAXPROCS="+procs)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child with GOMAXPROCS=%s: %v\n%s", procs, err, out)
-		}
-		m := hashLine.FindSubmatch(out)
-		if m == nil {
-			t.Fatalf("child with GOMAXPROCS=%s printed no trace hash:\n%s", procs, out)
-		}
-		if got := string(m[1]); got != want {
-			t.Errorf("GOMAXPROCS=%s: trace hash %s, this process %s (seed 42)", procs, got, want)
-		}
-	}
+	replaytest.Check(t, func(t testing.TB) [32]byte {
+		w := determinismWorld(t)
+		defer w.Close()
+		return w.TraceHash()
+	})
 }

@@ -1,0 +1,333 @@
+// Package cluster is the cluster's configuration, after Picodata: which
+// instances exist, their failure domains and states, how they form
+// replicasets, which of them vote in group 0, which replicaset owns each
+// bucket, and the operator's settings. It is the state machine of group 0,
+// the Raft group every instance belongs to (as a voter or a learner); every
+// change to it is a Command committed there.
+package cluster
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/shoaldb/shoal/core/env"
+)
+
+// ConfigGroup is the Raft group holding the configuration. Replicaset rsK
+// is group K.
+const ConfigGroup uint64 = 0
+
+// Domain is an instance's failure domain: key=value pairs such as
+// zone=eu-1, rack=r7. Instances that share a value for a key can fail
+// together.
+type Domain map[string]string
+
+// String renders the domain as "k1=v1,k2=v2", keys sorted.
+func (d Domain) String() string {
+	parts := make([]string, 0, len(d))
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, k+"="+d[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// shared counts the keys on which d and o have the same value.
+func (d Domain) shared(o Domain) int {
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		if v, ok := o[k]; ok && v == d[k] {
+			n++
+		}
+	}
+	return n
+}
+
+// State is an instance's state.
+type State string
+
+// Instance states.
+const (
+	Online  State = "online"
+	Offline State = "offline"
+)
+
+// Instance is one process of the cluster.
+type Instance struct {
+	Name       env.NodeID `json:"name"`
+	RaftID     uint64     `json:"raft_id"`
+	Domain     Domain     `json:"domain,omitempty"`
+	Replicaset string     `json:"replicaset"`
+	State      State      `json:"state"`
+}
+
+// Replicaset is a set of instances that hold the same data, replicated by
+// their own Raft group.
+type Replicaset struct {
+	Name    string       `json:"name"`
+	Group   uint64       `json:"group"`
+	Members []env.NodeID `json:"members"`
+}
+
+// Config is group 0's state.
+type Config struct {
+	Instances   []Instance   `json:"instances"` // sorted by RaftID
+	Replicasets []Replicaset `json:"replicasets"`
+	// Voters are group 0's voters; every other instance is a learner.
+	Voters []env.NodeID `json:"voters"`
+	// Buckets maps bucket i to the name of the replicaset that owns it.
+	Buckets  []string          `json:"buckets"`
+	Settings map[string]string `json:"settings"`
+}
+
+// Spec is the topology a cluster is bootstrapped with.
+type Spec struct {
+	Instances []InstanceSpec
+	// ReplicationFactor is the size of a replicaset; the number of
+	// instances must be a multiple of it.
+	ReplicationFactor int
+	// Buckets is the number of buckets keys are spread over.
+	Buckets int
+}
+
+// InstanceSpec names an instance and its failure domain.
+type InstanceSpec struct {
+	Name   env.NodeID
+	Domain Domain
+}
+
+// VoterCount is how many of n instances vote in group 0: 1, 2, 3 for 3-4,
+// and 5 from 5 on. An odd count of 3 or 5 tolerates 1 or 2 failures
+// without the cost of more voters.
+func VoterCount(n int) int {
+	switch {
+	case n <= 2:
+		return n
+	case n <= 4:
+		return 3
+	}
+	return 5
+}
+
+// Bootstrap forms the initial configuration: instances get Raft IDs 1..N in
+// the order given, replicasets rs1..rsK of ReplicationFactor instances
+// each, and group 0's voters; buckets are dealt to replicasets in turn.
+// Instances that share a failure-domain value are kept apart, in
+// replicasets and among voters, as far as the topology allows.
+func Bootstrap(spec Spec) (*Config, error) {
+	n, rf := len(spec.Instances), spec.ReplicationFactor
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("cluster: no instances")
+	case rf < 1:
+		return nil, fmt.Errorf("cluster: replication factor %d: want at least 1", rf)
+	case n%rf != 0:
+		return nil, fmt.Errorf("cluster: %d instances are not a multiple of the replication factor %d", n, rf)
+	case spec.Buckets < 1:
+		return nil, fmt.Errorf("cluster: %d buckets: want at least 1", spec.Buckets)
+	}
+	c := &Config{Settings: map[string]string{}}
+	seen := map[env.NodeID]bool{}
+	for i, s := range spec.Instances {
+		if s.Name == "" || seen[s.Name] {
+			return nil, fmt.Errorf("cluster: instance %d: name %q is empty or repeated", i+1, s.Name)
+		}
+		seen[s.Name] = true
+		c.Instances = append(c.Instances, Instance{Name: s.Name, RaftID: uint64(i + 1), Domain: s.Domain, State: Online})
+	}
+	k := n / rf
+	for i := range k {
+		c.Replicasets = append(c.Replicasets, Replicaset{Name: fmt.Sprintf("rs%d", i+1), Group: uint64(i + 1)})
+	}
+	for _, idx := range placementOrder(c.Instances) {
+		inst := &c.Instances[idx]
+		best := -1
+		var bestCost [2]int
+		for r := range c.Replicasets {
+			rs := &c.Replicasets[r]
+			if len(rs.Members) == rf {
+				continue
+			}
+			cost := [2]int{c.conflicts(inst.Domain, rs.Members), len(rs.Members)}
+			if best < 0 || cost[0] < bestCost[0] || (cost[0] == bestCost[0] && cost[1] < bestCost[1]) {
+				best, bestCost = r, cost
+			}
+		}
+		rs := &c.Replicasets[best]
+		rs.Members = append(rs.Members, inst.Name)
+		inst.Replicaset = rs.Name
+	}
+	for r := range c.Replicasets {
+		slices.SortFunc(c.Replicasets[r].Members, func(a, b env.NodeID) int { return c.byName(a).compare(c.byName(b)) })
+	}
+	c.Voters = c.chooseVoters()
+	for b := range spec.Buckets {
+		c.Buckets = append(c.Buckets, c.Replicasets[b%k].Name)
+	}
+	return c, nil
+}
+
+func (i *Instance) compare(o *Instance) int { return cmp.Compare(i.RaftID, o.RaftID) }
+
+// placementOrder places the most constrained instances first: those that
+// share failure-domain values with the most others, then in Raft ID order.
+func placementOrder(insts []Instance) []int {
+	shared := make([]int, len(insts))
+	for i := range insts {
+		for j := range insts {
+			if i != j {
+				shared[i] += insts[i].Domain.shared(insts[j].Domain)
+			}
+		}
+	}
+	order := make([]int, len(insts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return shared[b] - shared[a] })
+	return order
+}
+
+// conflicts counts the failure-domain values d shares with the named
+// instances.
+func (c *Config) conflicts(d Domain, names []env.NodeID) int {
+	n := 0
+	for _, name := range names {
+		n += d.shared(c.byName(name).Domain)
+	}
+	return n
+}
+
+// chooseVoters picks VoterCount of the online instances, one at a time:
+// each time the one sharing the fewest failure-domain values with the
+// voters already chosen, then the one whose replicaset has the fewest
+// voters, then the lowest Raft ID.
+func (c *Config) chooseVoters() []env.NodeID {
+	var online []*Instance
+	for i := range c.Instances {
+		if c.Instances[i].State == Online {
+			online = append(online, &c.Instances[i])
+		}
+	}
+	want := VoterCount(len(online))
+	var voters []env.NodeID
+	perRS := map[string]int{}
+	chosen := map[env.NodeID]bool{}
+	for len(voters) < want {
+		var best *Instance
+		var bestCost [2]int
+		for _, inst := range online {
+			if chosen[inst.Name] {
+				continue
+			}
+			cost := [2]int{c.conflicts(inst.Domain, voters), perRS[inst.Replicaset]}
+			if best == nil || cost[0] < bestCost[0] || (cost[0] == bestCost[0] && cost[1] < bestCost[1]) {
+				best, bestCost = inst, cost
+			}
+		}
+		chosen[best.Name] = true
+		perRS[best.Replicaset]++
+		voters = append(voters, best.Name)
+	}
+	slices.SortFunc(voters, func(a, b env.NodeID) int { return c.byName(a).compare(c.byName(b)) })
+	return voters
+}
+
+// byName returns the named instance, or nil.
+func (c *Config) byName(name env.NodeID) *Instance {
+	for i := range c.Instances {
+		if c.Instances[i].Name == name {
+			return &c.Instances[i]
+		}
+	}
+	return nil
+}
+
+// Instance returns the named instance.
+func (c *Config) Instance(name env.NodeID) (Instance, bool) {
+	if i := c.byName(name); i != nil {
+		return *i, true
+	}
+	return Instance{}, false
+}
+
+// ByRaftID returns the instance with the given Raft ID.
+func (c *Config) ByRaftID(id uint64) (Instance, bool) {
+	for _, inst := range c.Instances {
+		if inst.RaftID == id {
+			return inst, true
+		}
+	}
+	return Instance{}, false
+}
+
+// Replicaset returns the named replicaset.
+func (c *Config) Replicaset(name string) (Replicaset, bool) {
+	for _, rs := range c.Replicasets {
+		if rs.Name == name {
+			return rs, true
+		}
+	}
+	return Replicaset{}, false
+}
+
+// GroupName names a Raft group: "config" for group 0, else its
+// replicaset's name.
+func (c *Config) GroupName(group uint64) string {
+	if group == ConfigGroup {
+		return "config"
+	}
+	for _, rs := range c.Replicasets {
+		if rs.Group == group {
+			return rs.Name
+		}
+	}
+	return fmt.Sprintf("group%d", group)
+}
+
+// RaftIDs returns the Raft IDs of the named instances.
+func (c *Config) RaftIDs(names []env.NodeID) []uint64 {
+	ids := make([]uint64, 0, len(names))
+	for _, n := range names {
+		ids = append(ids, c.byName(n).RaftID)
+	}
+	return ids
+}
+
+// Learners are the instances of group 0 that do not vote.
+func (c *Config) Learners() []env.NodeID {
+	var out []env.NodeID
+	for _, inst := range c.Instances {
+		if !slices.Contains(c.Voters, inst.Name) {
+			out = append(out, inst.Name)
+		}
+	}
+	return out
+}
+
+// Encode is the configuration's canonical encoding: group 0's snapshot.
+func (c *Config) Encode() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("cluster: encoding the configuration: %v", err))
+	}
+	return b
+}
+
+// Decode reads a configuration written by Encode.
+func Decode(b []byte) (*Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("cluster: decoding the configuration: %w", err)
+	}
+	if c.Settings == nil {
+		c.Settings = map[string]string{}
+	}
+	return &c, nil
+}

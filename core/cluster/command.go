@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/shoaldb/shoal/core/env"
+)
+
+// Command is an operator action on the configuration: one entry of group
+// 0's log.
+type Command struct {
+	Op       string     `json:"op"` // set, offline, online
+	Key      string     `json:"key,omitempty"`
+	Value    string     `json:"value,omitempty"`
+	Instance env.NodeID `json:"instance,omitempty"`
+}
+
+// SetSetting sets an operator setting.
+func SetSetting(key, value string) Command { return Command{Op: "set", Key: key, Value: value} }
+
+// MarkOffline marks an instance offline.
+func MarkOffline(name env.NodeID) Command { return Command{Op: "offline", Instance: name} }
+
+// MarkOnline marks an instance online.
+func MarkOnline(name env.NodeID) Command { return Command{Op: "online", Instance: name} }
+
+// Encode is the command's encoding in group 0's log.
+func (cmd Command) Encode() []byte {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		panic(fmt.Sprintf("cluster: encoding a command: %v", err))
+	}
+	return b
+}
+
+// DecodeCommand reads a command written by Encode.
+func DecodeCommand(b []byte) (Command, error) {
+	var cmd Command
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cmd); err != nil {
+		return Command{}, fmt.Errorf("cluster: decoding a command: %w", err)
+	}
+	return cmd, nil
+}
+
+// Apply applies a committed command. A command that cannot apply (an
+// unknown instance, an empty key) changes nothing and returns the reason:
+// the action is rejected, definitely and on every replica alike.
+func (c *Config) Apply(cmd Command) error {
+	switch cmd.Op {
+	case "set":
+		if cmd.Key == "" {
+			return fmt.Errorf("set: the setting has no name")
+		}
+		c.Settings[cmd.Key] = cmd.Value
+		return nil
+	case "offline", "online":
+		inst := c.byName(cmd.Instance)
+		if inst == nil {
+			return fmt.Errorf("%s: no instance named %q", cmd.Op, cmd.Instance)
+		}
+		inst.State = State(cmd.Op)
+		return nil
+	}
+	return fmt.Errorf("unknown operation %q", cmd.Op)
+}

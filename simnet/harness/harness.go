@@ -1,0 +1,134 @@
+// Package harness runs shoal's engine (core/node) in a simnet World: it
+// starts the instances of a topology, remembers each one's current
+// incarnation, and submits proposals, so that tests and scenarios can drive
+// a cluster through simnet's own fault API and judge it from the trace.
+package harness
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+// Cluster is a set of instances running in a World.
+type Cluster struct {
+	World *simnet.World
+	Names []env.NodeID
+	cfg   node.Config
+	live  map[env.NodeID]*node.Node // the running incarnation, if any
+}
+
+// Topology describes a cluster to start: instances n1..nN with optional
+// failure domains (Domains[i] for n(i+1)), the replication factor and the
+// bucket count.
+type Topology struct {
+	Instances         int
+	ReplicationFactor int
+	Buckets           int
+	Domains           []cluster.Domain
+}
+
+// Start adds the instances to w and starts them. cfg.Spec is filled in
+// from t.
+func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
+	if t.Buckets == 0 {
+		t.Buckets = 256
+	}
+	if t.ReplicationFactor == 0 {
+		t.ReplicationFactor = t.Instances
+	}
+	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets}
+	c := &Cluster{World: w, cfg: cfg, live: map[env.NodeID]*node.Node{}}
+	for i := range t.Instances {
+		name := env.NodeID(fmt.Sprintf("n%d", i+1))
+		var d cluster.Domain
+		if i < len(t.Domains) {
+			d = t.Domains[i]
+		}
+		c.cfg.Spec.Instances = append(c.cfg.Spec.Instances, cluster.InstanceSpec{Name: name, Domain: d})
+		c.Names = append(c.Names, name)
+	}
+	if _, err := cluster.Bootstrap(c.cfg.Spec); err != nil {
+		return nil, err
+	}
+	start := node.Start(c.cfg)
+	for _, name := range c.Names {
+		err := w.AddNode(name, func(e env.Env) (env.Node, error) {
+			n, err := start(e)
+			if err != nil {
+				delete(c.live, e.ID())
+				return nil, err
+			}
+			c.live[e.ID()] = n.(*node.Node)
+			return n, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Config is the configuration every instance runs with.
+func (c *Cluster) Config() node.Config { return c.cfg }
+
+// Node returns the running incarnation of an instance, or nil if it is
+// down.
+func (c *Cluster) Node(name env.NodeID) *node.Node {
+	if !c.World.Up(name) {
+		return nil
+	}
+	return c.live[name]
+}
+
+// Status returns the named group's state on an instance, and whether the
+// instance is up and in the group.
+func (c *Cluster) Status(name env.NodeID, group string) (node.Status, bool) {
+	n := c.Node(name)
+	if n == nil {
+		return node.Status{}, false
+	}
+	for _, st := range n.Status() {
+		if st.Group == group {
+			return st, true
+		}
+	}
+	return node.Status{}, false
+}
+
+// Leader returns the instance that leads the group in the highest term any
+// running member knows of, as that instance sees it.
+func (c *Cluster) Leader(group string) (env.NodeID, bool) {
+	var best env.NodeID
+	var term uint64
+	for _, name := range c.Names {
+		st, ok := c.Status(name, group)
+		if ok && st.Role == "leader" && st.Term >= term {
+			best, term = name, st.Term
+		}
+	}
+	return best, best != ""
+}
+
+// Propose posts a proposal to an instance now; its outcome appears in the
+// trace as prop.result with the given id.
+func (c *Cluster) Propose(at env.NodeID, group, id string, data []byte, timeout time.Duration) {
+	c.World.Post(at, &node.Propose{ID: id, Group: group, Data: data, Timeout: timeout})
+}
+
+// ElectionTimeout is the configured election timeout in virtual time.
+func (c *Cluster) ElectionTimeout() time.Duration {
+	cfg := c.cfg
+	tick, ticks := cfg.TickInterval, cfg.ElectionTicks
+	if tick == 0 {
+		tick = node.DefaultTickInterval
+	}
+	if ticks == 0 {
+		ticks = node.DefaultElectionTicks
+	}
+	return tick * time.Duration(ticks)
+}

@@ -46,10 +46,11 @@ lint: $(STATICCHECK)
 	@echo "determinism opt-outs (//detlint:allow, //detlint:unordered):"
 	@$(GO) run ./cmd/detlint -allows ./core ./simnet | sed 's/^/  /'
 
-# The richest thing shoal runs today: the toy world through a partition, a
-# kill and a pause. Prints what happened and the report's path.
+# The richest thing shoal runs today: a five-instance cluster whose data
+# leader is cut off, then a follower killed and group 0's leader paused.
+# Prints what happened and the report's path.
 demo: build
-	$(BIN)/shoal sim toy --seed 1 --out $$(mktemp -d /tmp/shoal-demo.XXXXXX)/run
+	$(BIN)/shoal sim raft --seed 1 --out $$(mktemp -d /tmp/shoal-demo.XXXXXX)/run
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -134,7 +134,7 @@ func RaftSafety(trace []env.Record) Result {
 	}
 	names := slices.Sorted(maps.Keys(groups))
 	res.Verdict = Valid
-	res.Explanation = fmt.Sprintf("%d leaderships over groups [%s] each had one leader per term; %d applied entries agreed across nodes; every commit a leader made was acknowledged by a majority of voters; no commit index went back",
-		len(leaders), strings.Join(names, ","), nApplies)
+	res.Explanation = fmt.Sprintf("%d leaderships over groups [%s] each had one leader per term; %d entries were applied %d times, identically wherever applied; every commit a leader made was acknowledged by a majority of voters; no commit index went back",
+		len(leaders), strings.Join(names, ","), len(entries), nApplies)
 	return res
 }

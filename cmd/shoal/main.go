@@ -39,6 +39,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"sim raft", "run a shoal cluster through leader isolation, a kill and a pause; write a run directory and report", runSimRaft},
 		{"sim toy", "run the toy world through a partition, a kill and a pause; write a run directory and report", runSimToy},
 		{"version", "print the version and commit", runVersion},
 	}

@@ -103,3 +103,29 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("shoal version: exit %d: %s", code, out)
 	}
 }
+
+func TestSimRaft(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := shoal(t, "sim", "raft", "--seed", "1", "--instances", "6", "--rf", "3", "--out", dir)
+	if code != exitValid {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	var res rundir.Results
+	if err := rundir.ReadJSON(dir, rundir.ResultsFile, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"raft-safety", "partitions", "progress"}
+	for i, c := range res.Checkers {
+		if c.Checker != want[i] || c.Verdict != checker.Valid {
+			t.Errorf("checker %d: %s %s: %s", i, c.Checker, c.Verdict, c.Explanation)
+		}
+	}
+	if !strings.Contains(res.Checkers[2].Explanation, "rs2") {
+		t.Errorf("progress does not cover rs2: %s", res.Checkers[2].Explanation)
+	}
+	for _, args := range [][]string{{"--rf", "4"}, {"--instances", "0"}, {"--duration", "1s"}} {
+		if code, _, _ := shoal(t, append([]string{"sim", "raft"}, args...)...); code != exitUsage {
+			t.Errorf("shoal sim raft %v: exit %d, want 3", args, code)
+		}
+	}
+}

@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/shoaldb/shoal/checker"
 	"github.com/shoaldb/shoal/core/env"
-	"github.com/shoaldb/shoal/reports"
-	"github.com/shoaldb/shoal/scenarios/rundir"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/toy"
 )
@@ -56,14 +50,6 @@ func (r toyRun) faults(w *simnet.World, ids []env.NodeID) []string {
 	}
 }
 
-func list(ids []env.NodeID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = string(id)
-	}
-	return "[" + strings.Join(s, ", ") + "]"
-}
-
 func runSimToy(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal sim toy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,103 +72,31 @@ func runSimToy(args []string, stdout, stderr io.Writer) (int, error) {
 	case r.Duration < time.Second || r.Duration > time.Hour:
 		return exitUsage, usagef("--duration %s: want 1s to 1h", r.Duration)
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-seed-%d", toyScenario, r.Seed))
-		dir = freeDir(dir)
-	}
-	if err := rundir.Create(dir); err != nil {
-		return exitUsage, usageError{err.Error()}
-	}
-
-	start := time.Now()
-	w, err := simnet.New(simnet.Config{Seed: r.Seed, KeepTrace: true,
-		Network: &simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Uniform, Min: time.Millisecond, Max: 5 * time.Millisecond}}})
+	dir, err := runDir(*out, toyScenario, r.Seed)
 	if err != nil {
-		return exitInternal, err
+		return exitUsage, err
 	}
-	defer w.Close()
-	ids := make([]env.NodeID, r.Nodes)
-	for i := range ids {
-		ids[i] = env.NodeID(fmt.Sprintf("n%d", i+1))
-	}
-	for _, id := range ids {
-		if err := w.AddNode(id, toy.Start(toy.Config{Peers: without(ids, id), Ping: true})); err != nil {
-			return exitInternal, err
-		}
-	}
-	steps := r.faults(w, ids)
-	if err := w.Run(r.Duration); err != nil {
-		return exitInternal, err
-	}
-	wall := time.Since(start)
-
-	var trace bytes.Buffer
-	if _, err := w.WriteTrace(&trace); err != nil {
-		return exitInternal, err
-	}
-	records, err := checker.ReadTrace(bytes.NewReader(trace.Bytes()))
-	if err != nil {
-		return exitInternal, err
-	}
-	results := rundir.NewResults([]checker.Result{checker.Partitions(records), toyDurability(records)})
-	sum := w.TraceHash()
-	meta := rundir.Meta{
-		ShoalVersion: version,
-		Commit:       commit(),
-		Scenario:     toyScenario,
-		Seed:         r.Seed,
-		TraceSHA256:  hex.EncodeToString(sum[:]),
-		Command:      fmt.Sprintf("shoal sim toy --seed %d --nodes %d --duration %s", r.Seed, r.Nodes, r.Duration),
-		VirtualNanos: int64(w.Now()),
-		TraceEvents:  w.TraceEvents(),
-	}
-	scenario := fmt.Sprintf("# The toy demo, resolved. It predates the scenario format; `shoal sim toy` runs it.\n"+
-		"name: %s\ndescription: %q\ncluster: {instances: %d}\nnetwork: {latency: {dist: uniform, min: 1ms, max: 5ms}}\n"+
-		"duration: %s\nnemesis:\n  - %s\nchecks: [partitions, toy-durability]\n",
-		toyScenario, toyDescription, r.Nodes, r.Duration, strings.Join(steps, "\n  - "))
-
-	var report bytes.Buffer
-	err = reports.Plain(&report, reports.Run{
-		Scenario: toyScenario, Description: toyDescription, Seed: r.Seed,
-		Version: version, Commit: meta.Commit, Command: meta.Command, TraceSHA256: meta.TraceSHA256,
-		Verdict: results.Verdict, Results: results.Checkers, Trace: records,
-	})
-	if err != nil {
-		return exitInternal, err
-	}
-	writes := []struct {
-		name string
-		data []byte
-	}{
-		{rundir.ScenarioFile, []byte(scenario)},
-		{rundir.TraceFile, trace.Bytes()},
-		// The toy has no clients, so its history is empty.
-		{rundir.HistoryFile, nil},
-		{rundir.ReportFile, report.Bytes()},
-	}
-	for _, f := range writes {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
-			return exitInternal, err
-		}
-	}
-	if err := rundir.WriteJSON(dir, rundir.ResultsFile, results); err != nil {
-		return exitInternal, err
-	}
-	if err := rundir.WriteJSON(dir, rundir.MetaFile, meta); err != nil {
-		return exitInternal, err
-	}
-
-	fmt.Fprintf(stdout, "%s, seed %d: %d toy nodes for %s of virtual time in %s of wall time (%d events delivered, %d trace lines)\n",
-		toyScenario, r.Seed, r.Nodes, r.Duration, wall.Round(time.Millisecond), w.Delivered(), w.TraceEvents())
-	for _, s := range steps {
-		fmt.Fprintf(stdout, "  fault %s\n", s)
-	}
-	for _, c := range results.Checkers {
-		fmt.Fprintf(stdout, "  %-15s %-8s %s\n", c.Checker, c.Verdict, c.Explanation)
-	}
-	fmt.Fprintf(stdout, "verdict: %s\ntrace sha256: %s\nreport: %s\n", results.Verdict, meta.TraceSHA256, filepath.Join(dir, rundir.ReportFile))
-	return results.Verdict.ExitCode(), nil
+	return simRun{
+		Scenario:    toyScenario,
+		Description: toyDescription,
+		Seed:        r.Seed,
+		Duration:    r.Duration,
+		Command:     fmt.Sprintf("shoal sim toy --seed %d --nodes %d --duration %s", r.Seed, r.Nodes, r.Duration),
+		What:        fmt.Sprintf("%d toy nodes", r.Nodes),
+		Network:     uniformNetwork,
+		Build: func(w *simnet.World) ([]string, error) {
+			ids := nodeNames(r.Nodes)
+			for _, id := range ids {
+				if err := w.AddNode(id, toy.Start(toy.Config{Peers: without(ids, id), Ping: true})); err != nil {
+					return nil, err
+				}
+			}
+			return r.faults(w, ids), nil
+		},
+		Check: func(trace []env.Record) []checker.Result {
+			return []checker.Result{checker.Partitions(trace), toyDurability(trace)}
+		},
+	}.run(dir, stdout)
 }
 
 // toyDurability checks the toy's promise: a node that restarts recovers
@@ -229,17 +143,4 @@ func without(ids []env.NodeID, self env.NodeID) []env.NodeID {
 		}
 	}
 	return out
-}
-
-// freeDir returns dir, or dir-2, dir-3, ... whichever does not exist yet.
-func freeDir(dir string) string {
-	for i := 1; ; i++ {
-		d := dir
-		if i > 1 {
-			d = fmt.Sprintf("%s-%d", dir, i)
-		}
-		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
-			return d
-		}
-	}
 }

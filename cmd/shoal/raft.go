@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shoaldb/shoal/checker"
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/harness"
+)
+
+const raftScenario = "raft-leader-isolation"
+
+const raftDescription = "A shoal cluster (group 0 and its replicasets' Raft groups) takes proposals on every group " +
+	"while the leader of rs1 is cut off from everyone, a follower is killed and restarted, and group 0's leader is paused. " +
+	"Every group must stay safe, and every group must commit again once the faults are over."
+
+// raftRun is the shape of the Raft demo.
+type raftRun struct {
+	Seed      uint64
+	Instances int
+	RF        int
+	Duration  time.Duration
+}
+
+func runSimRaft(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal sim raft", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	r := raftRun{}
+	fs.Uint64Var(&r.Seed, "seed", 1, "the run's seed")
+	fs.IntVar(&r.Instances, "instances", 5, "number of instances (1 to 15)")
+	fs.IntVar(&r.RF, "rf", 0, "replication factor: instances per replicaset (default: all of them)")
+	fs.DurationVar(&r.Duration, "duration", 20*time.Second, "simulated duration")
+	out := fs.String("out", "", "run directory to create (default runs/raft-leader-isolation-seed-N)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitValid, nil
+		}
+		return exitUsage, usageError{err.Error()}
+	}
+	if r.RF == 0 {
+		r.RF = r.Instances
+	}
+	switch {
+	case fs.NArg() > 0:
+		return exitUsage, usagef("unexpected argument %q", fs.Arg(0))
+	case r.Instances < 1 || r.Instances > 15:
+		return exitUsage, usagef("--instances %d: want 1 to 15", r.Instances)
+	case r.RF < 1 || r.Instances%r.RF != 0:
+		return exitUsage, usagef("--rf %d: the %d instances must be a multiple of it", r.RF, r.Instances)
+	case r.Duration < 10*time.Second || r.Duration > time.Hour:
+		return exitUsage, usagef("--duration %s: want 10s to 1h", r.Duration)
+	}
+	dir, err := runDir(*out, raftScenario, r.Seed)
+	if err != nil {
+		return exitUsage, err
+	}
+	var healed time.Duration
+	return simRun{
+		Scenario:    raftScenario,
+		Description: raftDescription,
+		Seed:        r.Seed,
+		Duration:    r.Duration,
+		Command:     fmt.Sprintf("shoal sim raft --seed %d --instances %d --rf %d --duration %s", r.Seed, r.Instances, r.RF, r.Duration),
+		What:        fmt.Sprintf("%d instances, %d per replicaset", r.Instances, r.RF),
+		Network:     uniformNetwork,
+		Build: func(w *simnet.World) ([]string, error) {
+			c, err := harness.Start(w, harness.Topology{Instances: r.Instances, ReplicationFactor: r.RF}, node.Config{})
+			if err != nil {
+				return nil, err
+			}
+			r.load(w, c)
+			steps, last := r.faults(w, c)
+			healed = last
+			return steps, nil
+		},
+		Check: func(trace []env.Record) []checker.Result {
+			return []checker.Result{checker.RaftSafety(trace), checker.Partitions(trace), progress(trace, healed)}
+		},
+	}.run(dir, stdout)
+}
+
+// load proposes to every group from 2s on: 40 data entries a second to
+// each replicaset and 2 operator actions a second to group 0, spread over
+// the members, each with a 1s timeout.
+func (r raftRun) load(w *simnet.World, c *harness.Cluster) {
+	conf, _ := cluster.Bootstrap(c.Config().Spec)
+	for _, rs := range conf.Replicasets {
+		seq := 0
+		var next func()
+		next = func() {
+			seq++
+			c.Propose(rs.Members[seq%len(rs.Members)], rs.Name, fmt.Sprintf("%s-%d", rs.Name, seq), []byte(fmt.Sprint("entry ", seq)), time.Second)
+			w.After(25*time.Millisecond, next)
+		}
+		w.At(2*time.Second, next)
+	}
+	seq := 0
+	var op func()
+	op = func() {
+		seq++
+		c.Propose(c.Names[seq%len(c.Names)], "config", fmt.Sprintf("op-%d", seq), cluster.SetSetting("demo.counter", fmt.Sprint(seq)).Encode(), time.Second)
+		w.After(500*time.Millisecond, op)
+	}
+	w.At(2*time.Second, op)
+}
+
+// faults schedules the demo's faults, scaled to its duration, and returns
+// their descriptions and when the last one ends. The targets (which
+// instance leads rs1 at that moment) are decided as the run goes, the
+// same way in every run of the seed.
+func (r raftRun) faults(w *simnet.World, c *harness.Cluster) ([]string, time.Duration) {
+	at := func(pct int) time.Duration { return r.Duration * time.Duration(pct) / 100 }
+	w.At(at(25), func() {
+		if l, ok := c.Leader("rs1"); ok {
+			w.Partition([]env.NodeID{l})
+		}
+	})
+	w.At(at(45), w.Heal)
+	var victim env.NodeID
+	w.At(at(55), func() {
+		l, _ := c.Leader("rs1")
+		for _, n := range c.Names {
+			if st, ok := c.Status(n, "rs1"); ok && n != l && st.Role == "follower" {
+				victim = n
+			}
+		}
+		if victim != "" {
+			w.Kill(victim)
+		}
+	})
+	w.At(at(65), func() {
+		if victim != "" {
+			w.Restart(victim)
+		}
+	})
+	var paused env.NodeID
+	w.At(at(72), func() {
+		if l, ok := c.Leader("config"); ok {
+			paused = l
+			w.Pause(l)
+		}
+	})
+	w.At(at(78), func() {
+		if paused != "" {
+			w.Resume(paused)
+		}
+	})
+	return []string{
+		fmt.Sprintf("{at: %s, fault: partition, shape: isolate-leader, group: rs1, for: %s}", at(25), at(45)-at(25)),
+		fmt.Sprintf("{at: %s, fault: kill, target: followers, group: rs1, for: %s}", at(55), at(65)-at(55)),
+		fmt.Sprintf("{at: %s, fault: pause, target: leader, group: config, for: %s}", at(72), at(78)-at(72)),
+	}, at(78)
+}
+
+// progress checks that every group committed proposals again once the
+// last fault was over (after two election timeouts' grace), and counts the
+// outcomes of all proposals.
+func progress(trace []env.Record, healed time.Duration) checker.Result {
+	const grace = 2 * node.DefaultElectionTicks * node.DefaultTickInterval
+	res := checker.Result{Checker: "progress"}
+	outcomes := map[string]map[string]int{}
+	after := map[string]int{}
+	for i := range trace {
+		r := &trace[i]
+		if r.Kind != "prop.result" {
+			continue
+		}
+		g, _ := r.Str("group")
+		o, _ := r.Str("outcome")
+		if outcomes[g] == nil {
+			outcomes[g] = map[string]int{}
+		}
+		outcomes[g][o]++
+		if o == "ok" && r.Time > int64(healed+grace) {
+			after[g]++
+		}
+	}
+	if len(outcomes) == 0 {
+		res.Verdict, res.Explanation = checker.NA, "no proposal was made"
+		return res
+	}
+	var parts, stuck []string
+	for _, g := range slices.Sorted(maps.Keys(outcomes)) {
+		o := outcomes[g]
+		parts = append(parts, fmt.Sprintf("%s %d ok, %d failed, %d timed out, %d ok after the faults", g, o["ok"], o["fail"], o["timeout"], after[g]))
+		if after[g] == 0 {
+			stuck = append(stuck, g)
+		}
+	}
+	res.Verdict = checker.Valid
+	if len(stuck) > 0 {
+		res.Verdict = checker.Invalid
+		parts = append([]string{fmt.Sprintf("%s committed nothing after the faults ended at %s", strings.Join(stuck, ", "), healed)}, parts...)
+	}
+	res.Explanation = strings.Join(parts, "; ")
+	return res
+}

@@ -3,6 +3,8 @@ package checker
 import (
 	"strings"
 	"testing"
+
+	"github.com/shoaldb/shoal/core/env"
 )
 
 func TestPartitions(t *testing.T) {
@@ -44,7 +46,7 @@ func TestPartitions(t *testing.T) {
 {"time":11,"node":"n2","kind":"net.hold","from":"n1","msg":"ping","id":7,"sent":5}`, Invalid, "crossed the cut"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			trace, err := ReadTrace(strings.NewReader(start + tc.trace))
+			trace, err := env.ReadTrace(strings.NewReader(start + tc.trace))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,18 +55,6 @@ func TestPartitions(t *testing.T) {
 				t.Fatalf("got %s: %s\nwant %s: …%s…", got.Verdict, got.Explanation, tc.want, tc.explain)
 			}
 		})
-	}
-}
-
-func TestReadTraceErrorsNameTheLine(t *testing.T) {
-	for _, tc := range []struct{ trace, want string }{
-		{"{\"time\":0,\"node\":\"world\",\"kind\":\"a\"}\nnot json\n", "trace line 2"},
-		{"{\"time\":5,\"node\":\"world\",\"kind\":\"a\"}\n{\"time\":4,\"node\":\"world\",\"kind\":\"b\"}\n", "trace line 2: time 4 is before the previous line's 5"},
-		{"{\"time\":0,\"node\":\"world\",\"kind\":\"a\"}\n" + strings.Repeat("x", maxTraceLine+1) + "\n", "trace line 2"},
-	} {
-		if _, err := ReadTrace(strings.NewReader(tc.trace)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ReadTrace: %v, want an error containing %q", err, tc.want)
-		}
 	}
 }
 
@@ -96,7 +86,7 @@ func TestCombine(t *testing.T) {
 func FuzzReadTrace(f *testing.F) {
 	f.Add([]byte("{\"time\":0,\"node\":\"world\",\"kind\":\"world.start\",\"format\":1,\"seed\":7}\n{\"time\":10,\"node\":\"world\",\"kind\":\"net.partition\",\"components\":\"n1|n2\"}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		trace, err := ReadTrace(strings.NewReader(string(b)))
+		trace, err := env.ReadTrace(strings.NewReader(string(b)))
 		if err != nil {
 			return
 		}

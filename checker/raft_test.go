@@ -3,6 +3,8 @@ package checker
 import (
 	"strings"
 	"testing"
+
+	"github.com/shoaldb/shoal/core/env"
 )
 
 func TestRaftSafety(t *testing.T) {
@@ -39,7 +41,7 @@ func TestRaftSafety(t *testing.T) {
 			Invalid, "n2 applied rs1 up to 6 at 20ns, beyond its commit index 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			trace, err := ReadTrace(strings.NewReader(tc.trace))
+			trace, err := env.ReadTrace(strings.NewReader(tc.trace))
 			if err != nil {
 				t.Fatal(err)
 			}

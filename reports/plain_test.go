@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/checker"
+	"github.com/shoaldb/shoal/core/env"
 )
 
 func TestPlain(t *testing.T) {
-	trace, err := checker.ReadTrace(strings.NewReader(`{"time":0,"node":"world","kind":"world.start","format":1,"seed":1}
+	trace, err := env.ReadTrace(strings.NewReader(`{"time":0,"node":"world","kind":"world.start","format":1,"seed":1}
 {"time":0,"node":"n1","kind":"node.start","inc":1}
 {"time":0,"node":"n2","kind":"node.start","inc":1}
 {"time":1000000,"node":"world","kind":"net.partition","components":"n1|n2"}

@@ -1,12 +1,10 @@
 package simnet
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/shoaldb/shoal/checker"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/simnet/toy"
 )
@@ -59,11 +57,7 @@ func addToys(t testing.TB, w *World, n int, cfg toy.Config) []env.NodeID {
 // records parses a kept trace.
 func records(t testing.TB, w *World) []env.Record {
 	t.Helper()
-	var buf bytes.Buffer
-	if _, err := w.WriteTrace(&buf); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := checker.ReadTrace(&buf)
+	recs, err := w.Records()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@
 package simnet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -131,6 +132,16 @@ func (w *World) WriteTrace(out io.Writer) (int64, error) {
 		return 0, errors.New("simnet: the trace was not kept (Config.KeepTrace)")
 	}
 	return w.rec.writeTo(out)
+}
+
+// Records parses the kept trace (Config.KeepTrace) back into records, for
+// checkers and tests in the same process.
+func (w *World) Records() ([]env.Record, error) {
+	var buf bytes.Buffer
+	if _, err := w.WriteTrace(&buf); err != nil {
+		return nil, err
+	}
+	return env.ReadTrace(&buf)
 }
 
 // At runs fn at virtual time t, or at once if t has passed. fn runs between

@@ -8,6 +8,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +82,21 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fmt.Fprintf(stderr, "shoal: unknown command %q\n\n", strings.Join(args, " "))
 	printUsage(stderr)
 	return exitUsage
+}
+
+// parseFlags parses a command's flags. done is set when the command should
+// return at once with code and err: after -h, or on a flag error.
+func parseFlags(fs *flag.FlagSet, args []string) (done bool, code int, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, exitValid, nil
+		}
+		return true, exitUsage, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return true, exitUsage, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return false, 0, nil
 }
 
 func printUsage(w io.Writer) {

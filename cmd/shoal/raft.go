@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,18 +40,13 @@ func runSimRaft(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&r.RF, "rf", 0, "replication factor: instances per replicaset (default: all of them)")
 	fs.DurationVar(&r.Duration, "duration", 20*time.Second, "simulated duration")
 	out := fs.String("out", "", "run directory to create (default runs/raft-leader-isolation-seed-N)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitValid, nil
-		}
-		return exitUsage, usageError{err.Error()}
+	if done, code, err := parseFlags(fs, args); done {
+		return code, err
 	}
 	if r.RF == 0 {
 		r.RF = r.Instances
 	}
 	switch {
-	case fs.NArg() > 0:
-		return exitUsage, usagef("unexpected argument %q", fs.Arg(0))
 	case r.Instances < 1 || r.Instances > 15:
 		return exitUsage, usagef("--instances %d: want 1 to 15", r.Instances)
 	case r.RF < 1 || r.Instances%r.RF != 0:

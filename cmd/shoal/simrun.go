@@ -61,7 +61,7 @@ func (s simRun) run(dir string, stdout io.Writer) (int, error) {
 	if _, err := w.WriteTrace(&trace); err != nil {
 		return exitInternal, err
 	}
-	records, err := checker.ReadTrace(bytes.NewReader(trace.Bytes()))
+	records, err := env.ReadTrace(bytes.NewReader(trace.Bytes()))
 	if err != nil {
 		return exitInternal, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,15 +57,10 @@ func runSimToy(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&r.Nodes, "nodes", 5, "number of toy nodes (3 to 9)")
 	fs.DurationVar(&r.Duration, "duration", 10*time.Second, "simulated duration")
 	out := fs.String("out", "", "run directory to create (default runs/toy-partition-seed-N)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitValid, nil
-		}
-		return exitUsage, usageError{err.Error()}
+	if done, code, err := parseFlags(fs, args); done {
+		return code, err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return exitUsage, usagef("unexpected argument %q", fs.Arg(0))
 	case r.Nodes < 3 || r.Nodes > 9:
 		return exitUsage, usagef("--nodes %d: want 3 to 9", r.Nodes)
 	case r.Duration < time.Second || r.Duration > time.Hour:

@@ -1,30 +1,28 @@
-package checker
+package env
 
 import (
 	"bufio"
 	"fmt"
 	"io"
-
-	"github.com/shoaldb/shoal/core/env"
 )
 
-// maxTraceLine bounds one trace line; the simulator's lines are far
+// MaxTraceLine bounds one trace line; the simulator's lines are far
 // shorter, so a longer one means the input is not a trace.
-const maxTraceLine = 1 << 20
+const MaxTraceLine = 1 << 20
 
-// ReadTrace parses a trace in the JSON Lines format of simnet/README.md. An
-// error names the line.
-func ReadTrace(r io.Reader) ([]env.Record, error) {
-	var out []env.Record
+// ReadTrace parses a trace in the JSON Lines format of simnet/README.md,
+// whose times must not decrease. An error names the line.
+func ReadTrace(r io.Reader) ([]Record, error) {
+	var out []Record
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxTraceLine)
 	line := 0
 	for sc.Scan() {
 		line++
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
-		rec, err := env.ParseRecord(sc.Bytes())
+		rec, err := ParseRecord(sc.Bytes())
 		if err != nil {
 			return nil, fmt.Errorf("trace line %d: %w", line, err)
 		}

@@ -188,11 +188,13 @@ func (w *World) schedule(l *link, from, to *node, id uint64, m env.Message) {
 		at = max(at, l.lastAt)
 		l.lastAt = at
 	}
-	w.q.push(at, slot{what: doRecv, node: to.idx, from: from.idx, id: id, sent: w.now, msg: m})
+	w.q.push(at, slot{what: doRecv, node: to.idx, from: from.idx, inc: to.inc, id: id, sent: w.now, msg: m})
 }
 
 // deliver hands a message to its destination, unless the destination is
-// down or the link was cut while it was in flight.
+// down, has restarted since the message was sent (like data on a TCP
+// connection that died with the process), or the link was cut while it
+// was in flight.
 func (w *World) deliver(s *slot) {
 	from, to := w.nodes[s.from], w.nodes[s.node]
 	l := w.link(s.from, s.node)
@@ -200,6 +202,8 @@ func (w *World) deliver(s *slot) {
 	switch {
 	case !to.up:
 		why = "down"
+	case to.inc != s.inc:
+		why = "restarted"
 	case l.cut && !s.arrived:
 		why = "cut"
 	}

@@ -241,7 +241,7 @@ type slot struct {
 	arrived bool // a message that reached a paused node and waits for it
 	node    int32
 	from    int32
-	inc     uint32 // the incarnation a timer or post belongs to
+	inc     uint32 // the incarnation a timer or post belongs to, or a message is for
 	id      uint64 // message or timer ID
 	sent    int64
 	msg     env.Message

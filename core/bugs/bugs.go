@@ -1,0 +1,41 @@
+// Package bugs holds shoal's planted bugs: deliberate mistakes that prove
+// the harness catches real ones. They exist only in binaries built with
+// the shoalbugs build tag (go build -tags shoalbugs); in a normal build
+// Set.Has is constantly false, every planted branch compiles away, and not
+// even the bugs' names are in the binary. A run switches bugs on through
+// node.Config.Bugs.
+package bugs
+
+// Bug is one planted bug.
+type Bug uint8
+
+// The planted bugs.
+const (
+	_ Bug = iota
+	// AckBeforeCommit answers a write once the leader has appended it to
+	// its own log, before a majority has it.
+	AckBeforeCommit
+	// StaleLocalRead serves reads from local state on any member, without
+	// ReadIndex.
+	StaleLocalRead
+	// SkipSync never syncs the Raft log.
+	SkipSync
+	// ForgetDedup applies retried writes again.
+	ForgetDedup
+	// LeaseReadUnderSkew serves reads on a node that was recently leader,
+	// under a lease measured on its own wall clock.
+	LeaseReadUnderSkew
+	// ForgetVote does not persist the vote, so a restarted node can vote
+	// twice in one term.
+	ForgetVote
+	// ConfigLocalAck answers an operator action on group 0 before it
+	// commits.
+	ConfigLocalAck
+	// SkipApplyOnRestart resumes applying, after a restart, from the
+	// commit index instead of the applied index.
+	SkipApplyOnRestart
+	numBugs
+)
+
+// Set is a set of bugs switched on.
+type Set uint32

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strings"
+	"time"
 
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/raftlog"
@@ -19,6 +20,8 @@ type group struct {
 	confState pb.ConfState
 	applied   uint64
 	traced    raft.BasicStatus // as last recorded in the trace
+	waiting   []*read          // reads with a confirmed index, waiting to be applied up to it
+	lease     time.Time        // on a leader, the wall-clock end of its read lease (the lease-read-under-skew bug)
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }
@@ -79,6 +82,7 @@ type Status struct {
 	Term    uint64
 	Role    string
 	Leader  env.NodeID
+	Vote    env.NodeID
 	Commit  uint64
 	Applied uint64
 	Digest  string // of the state machine
@@ -90,7 +94,7 @@ func (n *Node) Status() []Status {
 	for _, g := range n.groups {
 		st := g.rn.BasicStatus()
 		out = append(out, Status{Group: g.name, Term: st.Term, Role: roleNames[st.RaftState], Leader: env.NodeID(n.name(st.Lead)),
-			Commit: st.Commit, Applied: g.applied, Digest: g.sm.digest()})
+			Vote: env.NodeID(n.name(st.Vote)), Commit: st.Commit, Applied: g.applied, Digest: g.sm.digest()})
 	}
 	return out
 }

@@ -73,7 +73,7 @@ func envelope(id string, data []byte) []byte {
 
 func openEnvelope(b []byte) (id string, data []byte, err error) {
 	n, k := binary.Uvarint(b)
-	if k <= 0 || uint64(len(b)-k) < n {
+	if k <= 0 || uint64(len(b)-k) < n || k != len(binary.AppendUvarint(nil, n)) {
 		return "", nil, fmt.Errorf("node: malformed entry payload of %d bytes", len(b))
 	}
 	return string(b[k : k+int(n)]), b[k+int(n):], nil

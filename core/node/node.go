@@ -1,14 +1,14 @@
 // Package node is one shoal instance: the Raft groups it belongs to (group
-// 0, the cluster configuration, and its replicaset's group), their storage
-// in one pebble store, and the event loop that ties them to the world
-// through core/env. It is deterministic: given the same events it does the
-// same things, in the simulator and in production.
+// 0, the cluster configuration, and its replicaset's group), their storage,
+// the key-value store its replicaset holds, and the event loop that ties
+// them to the world through core/env. It is deterministic: given the same
+// events it does the same things, in the simulator and in production.
 //
 // Each event (a message, a tick, a proposal) is handled to completion:
 // raft steps, then every group's Ready is written to the node's
 // write-ahead log in one write, synced once if any group needs it, and
-// only then are messages sent, committed entries applied, and raft
-// advanced.
+// only then are messages sent, committed entries applied, reads served,
+// and raft advanced.
 package node
 
 import (
@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/raftlog"
+	"github.com/shoaldb/shoal/core/store"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -41,6 +44,11 @@ type Config struct {
 	MaxSizePerMsg uint64
 	// MaxInflight caps the append messages in flight to one follower.
 	MaxInflight int
+	// RequestTTL is how long the instance remembers a client request it
+	// could not answer yet; the client has given up long before.
+	RequestTTL time.Duration
+	// Bugs switches planted bugs on (only in a shoalbugs build).
+	Bugs bugs.Set
 }
 
 // Defaults for zero Config fields.
@@ -51,6 +59,7 @@ const (
 	DefaultCompactEvery   = 1000
 	DefaultMaxSizePerMsg  = 1 << 20
 	DefaultMaxInflight    = 256
+	DefaultRequestTTL     = 10 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -72,6 +81,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxInflight <= 0 {
 		c.MaxInflight = DefaultMaxInflight
 	}
+	if c.RequestTTL <= 0 {
+		c.RequestTTL = DefaultRequestTTL
+	}
 	return c
 }
 
@@ -81,18 +93,14 @@ type Node struct {
 	cfg     Config
 	wal     *raftlog.WAL
 	batch   raftlog.Batch
+	store   *store.Store
 	conf    *configMachine
 	groups  []*group // by group ID
 	pending map[string]*request
+	reads   map[string]*read
 
 	readies []ready     // reused by process
 	fields  []env.Field // reused by trace
-}
-
-// request is a proposal this node made and still awaits.
-type request struct {
-	group *group
-	timer env.TimerID
 }
 
 // Start returns the env.Start of an instance.
@@ -106,37 +114,48 @@ func open(e env.Env, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n := &Node{e: e, cfg: cfg, wal: wal, pending: map[string]*request{}}
-	if err := n.recover(); err != nil {
+	st, err := store.Open(e, "data")
+	if err != nil {
 		wal.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n := &Node{e: e, cfg: cfg, wal: wal, store: st, pending: map[string]*request{}, reads: map[string]*read{}}
+	if err := n.recover(); err != nil {
+		n.Stop()
 		return nil, err
 	}
 	e.After(cfg.TickInterval, tick{})
 	return n, nil
 }
 
-// recover loads the groups from the WAL, bootstrapping them on the very
-// first start.
+// recover loads the groups, bootstrapping them on the very first start.
 func (n *Node) recover() error {
 	log0 := n.wal.Log(cluster.ConfigGroup)
 	snap0, _ := log0.Snapshot()
 	if snap0.Metadata.Index == 0 {
-		return n.bootstrap()
+		if err := n.bootstrap(); err != nil {
+			return err
+		}
+		snap0, _ = log0.Snapshot()
 	}
-	conf, err := cluster.Decode(snap0.Data)
-	if err != nil {
+	n.conf = &configMachine{}
+	if err := n.conf.restore(snap0.Data, snap0.Metadata.Index); err != nil {
 		return err
 	}
-	n.conf = &configMachine{conf: conf}
-	self, ok := conf.Instance(n.e.ID())
+	self, ok := n.conf.conf.Instance(n.e.ID())
 	if !ok {
 		return fmt.Errorf("node: %s is not in the stored configuration", n.e.ID())
 	}
-	rs, _ := conf.Replicaset(self.Replicaset)
+	rs, _ := n.conf.conf.Replicaset(self.Replicaset)
+	m, err := kv.Open(n.store, rs.Group)
+	if err != nil {
+		return err
+	}
+	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
 	if err := n.addGroup(log0, n.conf); err != nil {
 		return err
 	}
-	return n.addGroup(n.wal.Log(rs.Group), &chainMachine{})
+	return n.addGroup(n.wal.Log(rs.Group), dataMachine{m})
 }
 
 // bootstrap writes every group's initial snapshot, identical on every
@@ -151,38 +170,36 @@ func (n *Node) bootstrap() error {
 		return fmt.Errorf("node: %s is not in the bootstrap topology", n.e.ID())
 	}
 	rs, _ := conf.Replicaset(self.Replicaset)
-	b := &n.batch
 	initial := pb.SnapshotMetadata{Index: 1, Term: 1}
-	log0 := n.wal.Log(cluster.ConfigGroup)
 	meta0 := initial
 	meta0.ConfState = pb.ConfState{Voters: conf.RaftIDs(conf.Voters), Learners: conf.RaftIDs(conf.Learners())}
-	if err := log0.ApplySnapshot(b, pb.Snapshot{Metadata: meta0, Data: conf.Encode()}); err != nil {
-		return err
-	}
-	logRS := n.wal.Log(rs.Group)
+	must(n.wal.Log(cluster.ConfigGroup).ApplySnapshot(&n.batch, pb.Snapshot{Metadata: meta0, Data: conf.Encode()}))
 	metaRS := initial
 	metaRS.ConfState = pb.ConfState{Voters: conf.RaftIDs(rs.Members)}
-	chain := &chainMachine{}
-	if err := logRS.ApplySnapshot(b, pb.Snapshot{Metadata: metaRS, Data: chain.snapshot()}); err != nil {
+	must(n.wal.Log(rs.Group).ApplySnapshot(&n.batch, pb.Snapshot{Metadata: metaRS}))
+	if err := n.commit(true); err != nil {
 		return err
 	}
-	if err := n.commit(b, true); err != nil {
-		return err
-	}
-	n.conf = &configMachine{conf: conf}
 	n.trace("node.bootstrap", env.Int("instances", int64(len(conf.Instances))),
 		env.Int("replicasets", int64(len(conf.Replicasets))), env.Str("replicaset", rs.Name),
 		env.Str("voters", joinNames(conf.Voters)))
-	if err := n.addGroup(log0, n.conf); err != nil {
-		return err
-	}
-	return n.addGroup(logRS, chain)
+	return nil
 }
 
+// addGroup starts a group's raft on its log. The state machine resumes
+// after what it applied; if that is older than the log's snapshot (a crash
+// came between installing a snapshot and applying it), it restores the
+// snapshot first.
 func (n *Node) addGroup(log *raftlog.Log, sm stateMachine) error {
 	snap, _ := log.Snapshot()
-	if err := sm.restore(snap.Data); err != nil {
-		return err
+	if sm.applied() < snap.Metadata.Index {
+		if err := sm.restore(snap.Data, snap.Metadata.Index); err != nil {
+			return err
+		}
+	}
+	applied := sm.applied()
+	if hs := log.HardState(); n.cfg.Bugs.Has(bugs.SkipApplyOnRestart) && hs.Commit > applied {
+		applied = hs.Commit
 	}
 	self, _ := n.conf.conf.Instance(n.e.ID())
 	rn, err := raft.NewRawNode(&raft.Config{
@@ -190,7 +207,7 @@ func (n *Node) addGroup(log *raftlog.Log, sm stateMachine) error {
 		ElectionTick:    n.cfg.ElectionTicks,
 		HeartbeatTick:   n.cfg.HeartbeatTicks,
 		Storage:         log,
-		Applied:         snap.Metadata.Index,
+		Applied:         applied,
 		MaxSizePerMsg:   n.cfg.MaxSizePerMsg,
 		MaxInflightMsgs: n.cfg.MaxInflight,
 		CheckQuorum:     true,
@@ -202,7 +219,7 @@ func (n *Node) addGroup(log *raftlog.Log, sm stateMachine) error {
 	}
 	g := &group{
 		id: log.Group(), name: n.conf.conf.GroupName(log.Group()), log: log, rn: rn, sm: sm,
-		confState: snap.Metadata.ConfState, applied: snap.Metadata.Index,
+		confState: snap.Metadata.ConfState, applied: applied,
 	}
 	n.groups = append(n.groups, g)
 	n.traceConf(g, snap.Metadata.Index)
@@ -216,12 +233,20 @@ func (n *Node) traceConf(g *group, index uint64) {
 		env.Str("voters", n.names(g.confState.Voters)), env.Str("learners", n.names(g.confState.Learners)))
 }
 
-// Receive handles a message from another instance.
+// Receive handles a message from another instance or a client.
 func (n *Node) Receive(from env.NodeID, m env.Message) {
-	msg, ok := m.(*Message)
-	if !ok {
+	switch msg := m.(type) {
+	case *Message:
+		n.step(from, msg)
+	case *kv.Request:
+		n.serve(from, msg)
+	default:
 		return
 	}
+	n.process()
+}
+
+func (n *Node) step(from env.NodeID, msg *Message) {
 	g := n.group(msg.Group)
 	if g == nil {
 		n.trace("raft.stray", env.Str("from", string(from)), env.Int("group", int64(msg.Group)), env.Str("msg", msg.Kind()))
@@ -234,7 +259,6 @@ func (n *Node) Receive(from env.NodeID, m env.Message) {
 	if err := g.rn.Step(msg.Msg); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 		n.trace("raft.step.error", env.Str("group", g.name), env.Str("from", string(from)), env.Str("error", err.Error()))
 	}
-	n.process()
 }
 
 // Handle handles ticks, proposals and their deadlines.
@@ -243,26 +267,32 @@ func (n *Node) Handle(ev env.Event) {
 	case tick:
 		for _, g := range n.groups {
 			g.rn.Tick()
+			if n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && g.role() == raft.StateLeader {
+				g.lease = n.e.Now().Add(n.cfg.TickInterval * time.Duration(n.cfg.ElectionTicks))
+			}
 		}
 		n.e.After(n.cfg.TickInterval, tick{})
 	case *Propose:
 		n.propose(ev)
 	case *expire:
-		if req, ok := n.pending[ev.id]; ok {
-			delete(n.pending, ev.id)
-			n.trace("prop.result", env.Str("group", req.group.name), env.Str("id", ev.id), env.Str("outcome", "timeout"))
-		}
+		n.expire(ev.id)
 	}
 	n.process()
 }
 
+// request is a proposal this node made and still awaits: an operator's
+// (answered in the trace) or a client's write (answered to the client).
+type request struct {
+	group   *group
+	timer   env.TimerID
+	replyTo env.NodeID // where to answer a client; "" for a Propose event
+	client  string
+	seq     uint64
+	acked   bool // answered early (the ack-before-commit bug)
+}
+
 func (n *Node) propose(p *Propose) {
-	var g *group
-	for _, c := range n.groups {
-		if c.name == p.Group {
-			g = c
-		}
-	}
+	g := n.groupNamed(p.Group)
 	n.trace("raft.propose", env.Str("group", p.Group), env.Str("id", p.ID), env.Int("size", int64(len(p.Data))))
 	fail := func(why string) {
 		n.trace("prop.result", env.Str("group", p.Group), env.Str("id", p.ID), env.Str("outcome", "fail"), env.Str("error", why))
@@ -281,7 +311,24 @@ func (n *Node) propose(p *Propose) {
 		fail(err.Error())
 		return
 	}
+	if n.cfg.Bugs.Has(bugs.ConfigLocalAck) && g.id == cluster.ConfigGroup {
+		n.trace("prop.result", env.Str("group", g.name), env.Str("id", p.ID), env.Str("outcome", "ok"))
+		return
+	}
 	n.pending[p.ID] = &request{group: g, timer: n.e.After(p.Timeout, &expire{id: p.ID})}
+}
+
+func (n *Node) expire(id string) {
+	if req, ok := n.pending[id]; ok {
+		delete(n.pending, id)
+		if req.replyTo == "" {
+			n.trace("prop.result", env.Str("group", req.group.name), env.Str("id", id), env.Str("outcome", "timeout"))
+		}
+	}
+	if r, ok := n.reads[id]; ok {
+		delete(n.reads, id)
+		r.expired = true
+	}
 }
 
 func (n *Node) group(id uint64) *group {
@@ -293,8 +340,17 @@ func (n *Node) group(id uint64) *group {
 	return nil
 }
 
+func (n *Node) groupNamed(name string) *group {
+	for _, g := range n.groups {
+		if g.name == name {
+			return g
+		}
+	}
+	return nil
+}
+
 // process handles every group's Ready until none has one: persist, then
-// send, then apply, then advance.
+// send, then apply and serve reads, then advance.
 func (n *Node) process() {
 	for {
 		readies := n.readies[:0]
@@ -310,7 +366,11 @@ func (n *Node) process() {
 			}
 			g.log.Append(b, rd.Entries)
 			if !raft.IsEmptyHardState(rd.HardState) {
-				g.log.SetHardState(b, rd.HardState)
+				hs := rd.HardState
+				if n.cfg.Bugs.Has(bugs.ForgetVote) {
+					hs.Vote = 0
+				}
+				g.log.SetHardState(b, hs)
 			}
 			// The commit index is synced too, not only what raft needs
 			// (raft.MustSync): a node's commit index must never go back,
@@ -321,7 +381,7 @@ func (n *Node) process() {
 		if len(readies) == 0 {
 			return
 		}
-		must(n.commit(b, sync))
+		must(n.commit(sync))
 		for _, r := range readies {
 			n.afterPersist(r.g, r.rd)
 		}
@@ -343,6 +403,9 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 		last := rd.Entries[len(rd.Entries)-1]
 		n.trace("raft.ack", env.Str("group", g.name), env.Str("from", string(n.e.ID())), env.Int("term", int64(g.rn.BasicStatus().Term)),
 			env.Int("index", int64(last.Index)))
+		if n.cfg.Bugs.Has(bugs.AckBeforeCommit) {
+			n.ackAppended(g, rd.Entries)
+		}
 	}
 	var snapsSent []uint64
 	for _, m := range rd.Messages {
@@ -358,7 +421,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 		n.e.Send(to.Name, &Message{Group: g.id, Msg: m})
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		must(g.sm.restore(rd.Snapshot.Data))
+		must(g.sm.restore(rd.Snapshot.Data, rd.Snapshot.Metadata.Index))
 		g.applied = rd.Snapshot.Metadata.Index
 		g.confState = rd.Snapshot.Metadata.ConfState
 		n.traceConf(g, rd.Snapshot.Metadata.Index)
@@ -368,6 +431,11 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	for _, e := range rd.CommittedEntries {
 		n.apply(g, e)
 	}
+	must(g.sm.flush(false))
+	for _, rs := range rd.ReadStates {
+		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
+	}
+	n.serveReads(g)
 	g.rn.Advance(rd)
 	// A message is delivered whole or not at all. If a snapshot is lost,
 	// the follower rejects the next append and the leader sends it again.
@@ -377,9 +445,13 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	n.traceState(g)
 }
 
-// apply applies one committed entry and answers the proposal behind it if
+// apply applies one committed entry and answers the request behind it if
 // it was made here.
 func (n *Node) apply(g *group, e pb.Entry) {
+	if e.Index <= g.applied {
+		// Already applied: a snapshot installed in the same Ready covers it.
+		return
+	}
 	var typ [1]byte
 	typ[0] = byte(e.Type)
 	n.trace("raft.apply", env.Str("group", g.name), env.Int("index", int64(e.Index)), env.Int("term", int64(e.Term)),
@@ -388,27 +460,19 @@ func (n *Node) apply(g *group, e pb.Entry) {
 	switch e.Type {
 	case pb.EntryNormal:
 		if len(e.Data) == 0 {
-			return // a new leader's empty entry
+			g.sm.skip(e.Index) // a new leader's empty entry
+			return
 		}
 		id, data, err := openEnvelope(e.Data)
 		if err != nil {
 			panic(fmt.Sprintf("node: %s: group %s: entry %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
-		result := g.sm.apply(data)
-		req, mine := n.pending[id]
-		if !mine || req.group != g {
-			return
-		}
-		delete(n.pending, id)
-		n.e.Cancel(req.timer)
-		if result != nil {
-			n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "fail"),
-				env.Int("index", int64(e.Index)), env.Str("error", result.Error()))
-			return
-		}
-		n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "ok"), env.Int("index", int64(e.Index)))
+		out, err := g.sm.apply(e.Index, data)
+		must(err)
+		n.answer(g, id, e.Index, out)
 	case pb.EntryConfChange, pb.EntryConfChangeV2:
-		cc, err := pb.ConfChangeI(nil), error(nil)
+		var cc pb.ConfChangeI
+		var err error
 		if e.Type == pb.EntryConfChange {
 			var c pb.ConfChange
 			err, cc = c.Unmarshal(e.Data), c
@@ -420,32 +484,66 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(fmt.Sprintf("node: %s: group %s: conf change %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
 		g.confState = *g.rn.ApplyConfChange(cc)
+		g.sm.skip(e.Index)
 		n.traceConf(g, e.Index)
 	}
+}
+
+// answer reports an applied command's outcome to whoever asked this node.
+func (n *Node) answer(g *group, id string, index uint64, out outcome) {
+	req, mine := n.pending[id]
+	if !mine || req.group != g {
+		return
+	}
+	delete(n.pending, id)
+	n.e.Cancel(req.timer)
+	if req.replyTo != "" {
+		if !req.acked {
+			n.respond(req.replyTo, &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
+				Value: out.result.Value, Index: index})
+		}
+		return
+	}
+	if out.rejected != nil {
+		n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "fail"),
+			env.Int("index", int64(index)), env.Str("error", out.rejected.Error()))
+		return
+	}
+	n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "ok"), env.Int("index", int64(index)))
 }
 
 // maybeCompact snapshots every group that has applied CompactEvery entries
 // since its last snapshot, discarding the entries the snapshot covers.
 func (n *Node) maybeCompact() {
-	b := &n.batch
+	compacted := false
 	for _, g := range n.groups {
 		snap, _ := g.log.Snapshot()
 		if g.applied < snap.Metadata.Index+n.cfg.CompactEvery {
 			continue
 		}
-		s, err := g.log.CreateSnapshot(b, g.applied, g.confState, g.sm.snapshot())
+		data, err := g.sm.snapshot()
+		must(err)
+		// The state must be durable before the entries that rebuild it go.
+		must(g.sm.flush(true))
+		s, err := g.log.CreateSnapshot(&n.batch, g.applied, g.confState, data)
 		must(err)
 		n.trace("raft.compact", env.Str("group", g.name), env.Int("index", int64(s.Metadata.Index)),
 			env.Int("term", int64(s.Metadata.Term)), env.Str("digest", g.sm.digest()))
+		compacted = true
 	}
-	// Losing a snapshot in a crash loses nothing: the entries it replaces
-	// go with it, in the same record.
-	must(n.commit(b, false))
+	if compacted {
+		// Losing a snapshot in a crash loses nothing: the entries it
+		// replaces go with it, in the same record.
+		must(n.commit(false))
+	}
 }
 
-// commit writes a batch to the WAL, synced if asked.
-func (n *Node) commit(b *raftlog.Batch, sync bool) error {
-	if err := n.wal.Commit(b, sync); err != nil {
+// commit writes the batch to the WAL, synced if asked.
+func (n *Node) commit(sync bool) error {
+	if n.cfg.Bugs.Has(bugs.SkipSync) {
+		sync = false
+	}
+	if err := n.wal.Commit(&n.batch, sync); err != nil {
 		return fmt.Errorf("node: %s: %w", n.e.ID(), err)
 	}
 	return nil
@@ -459,8 +557,11 @@ func (n *Node) trace(kind string, fields ...env.Field) {
 	n.e.Trace(kind, n.fields...)
 }
 
-// Stop closes the WAL of an instance the world discarded.
-func (n *Node) Stop() { n.wal.Close() }
+// Stop closes the storage of an instance the world discarded.
+func (n *Node) Stop() {
+	n.wal.Close()
+	n.store.Close()
+}
 
 // must panics on an error that leaves the node's memory ahead of its disk:
 // the node cannot continue, as a real process whose fsync failed cannot.

@@ -1,81 +1,102 @@
 package node
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/kv"
 )
 
-// stateMachine is what a group's committed entries are applied to. It is
-// rebuilt after a restart from the group's latest snapshot and the entries
-// committed after it, so it lives in memory.
+// stateMachine is what a group's committed entries are applied to.
 type stateMachine interface {
-	// apply applies one command; an error rejects it, identically on every
-	// replica.
-	apply(data []byte) error
-	snapshot() []byte
-	restore(data []byte) error
-	// digest summarises the state, for convergence checks.
+	// applied is the index the machine has applied, as it will be found
+	// after a restart; raft resumes after it.
+	applied() uint64
+	// apply applies the command of the entry at index. A rejected command
+	// changes nothing, identically on every replica; an error is a broken
+	// store, which stops the node.
+	apply(index uint64, data []byte) (outcome, error)
+	// skip records an entry with no command: a leader's empty entry or a
+	// membership change.
+	skip(index uint64)
+	// flush ends a round of applies (one Ready's); sync makes it durable.
+	flush(sync bool) error
+	snapshot() ([]byte, error)
+	// restore replaces the state with a snapshot taken at index, durably.
+	restore(data []byte, index uint64) error
+	// digest summarises the state, to compare replicas at one index.
 	digest() string
 }
 
-// configMachine is group 0's state machine: the cluster configuration.
-type configMachine struct{ conf *cluster.Config }
-
-func (m *configMachine) apply(data []byte) error {
-	cmd, err := cluster.DecodeCommand(data)
-	if err != nil {
-		return err
-	}
-	return m.conf.Apply(cmd)
+// outcome is what applying a command produced.
+type outcome struct {
+	rejected error     // the command could not apply
+	result   kv.Result // a key-value command's result
 }
 
-func (m *configMachine) snapshot() []byte { return m.conf.Encode() }
+// configMachine is group 0's state machine: the cluster configuration, in
+// memory, rebuilt after a restart from the latest snapshot and the entries
+// after it.
+type configMachine struct {
+	conf  *cluster.Config
+	index uint64
+}
 
-func (m *configMachine) restore(data []byte) error {
+func (m *configMachine) applied() uint64 { return m.index }
+
+func (m *configMachine) apply(index uint64, data []byte) (outcome, error) {
+	m.index = index
+	cmd, err := cluster.DecodeCommand(data)
+	if err != nil {
+		return outcome{rejected: err}, nil
+	}
+	return outcome{rejected: m.conf.Apply(cmd)}, nil
+}
+
+func (m *configMachine) skip(index uint64)         { m.index = index }
+func (m *configMachine) flush(bool) error          { return nil }
+func (m *configMachine) snapshot() ([]byte, error) { return m.conf.Encode(), nil }
+
+func (m *configMachine) restore(data []byte, index uint64) error {
 	c, err := cluster.Decode(data)
 	if err != nil {
 		return err
 	}
-	m.conf = c
+	m.conf, m.index = c, index
 	return nil
 }
 
 func (m *configMachine) digest() string { return hashHex(m.conf.Encode()) }
 
-// chainMachine is a data group's state machine until the key-value store
-// arrives: a running hash over every command applied, so that replicas that
-// applied different commands, or the same ones in a different order,
-// disagree.
-type chainMachine struct {
-	count uint64
-	hash  uint64
-}
+// dataMachine is a replicaset's state machine: the key-value store, in
+// pebble, with its applied index.
+type dataMachine struct{ m *kv.Machine }
 
-func (m *chainMachine) apply(data []byte) error {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], m.hash)
-	m.hash = fnv64a(fnv64a(fnvOffset, b[:]), data)
-	m.count++
-	return nil
-}
+func (d dataMachine) applied() uint64 { return d.m.Applied() }
 
-func (m *chainMachine) snapshot() []byte {
-	b := binary.BigEndian.AppendUint64(nil, m.count)
-	return binary.BigEndian.AppendUint64(b, m.hash)
-}
-
-func (m *chainMachine) restore(data []byte) error {
-	if len(data) != 16 {
-		return fmt.Errorf("node: a chain snapshot is 16 bytes, not %d", len(data))
+func (d dataMachine) apply(index uint64, data []byte) (outcome, error) {
+	cmd, err := kv.DecodeCommand(data)
+	if err != nil {
+		d.m.Skip(index)
+		return outcome{rejected: err}, nil
 	}
-	m.count = binary.BigEndian.Uint64(data)
-	m.hash = binary.BigEndian.Uint64(data[8:])
-	return nil
+	res, err := d.m.Apply(index, cmd)
+	return outcome{result: res}, err
 }
 
-func (m *chainMachine) digest() string { return fmt.Sprintf("%016x", m.hash) }
+func (d dataMachine) skip(index uint64)         { d.m.Skip(index) }
+func (d dataMachine) flush(sync bool) error     { return d.m.Flush(sync) }
+func (d dataMachine) snapshot() ([]byte, error) { return d.m.Snapshot() }
+
+func (d dataMachine) restore(data []byte, index uint64) error { return d.m.Restore(data, index) }
+
+func (d dataMachine) digest() string {
+	h, err := d.m.Digest()
+	if err != nil {
+		panic(fmt.Sprintf("node: digest of the key-value store: %v", err))
+	}
+	return h
+}
 
 // hashHex is the FNV-1a 64-bit hash of the parts, in 16 hex digits: cheap,
 // and enough to tell entries and states apart in a trace.

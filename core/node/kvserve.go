@@ -1,0 +1,157 @@
+package node
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shoaldb/shoal/core/bugs"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// read is a linearizable read waiting for its ReadIndex and then for the
+// state machine to apply up to it.
+type read struct {
+	id      string
+	group   *group
+	replyTo env.NodeID
+	client  string
+	seq     uint64
+	key     string
+	index   uint64 // the read index, once raft confirmed it
+	indexed bool
+	expired bool
+}
+
+// serve handles a client's request. Only the leader of the key's
+// replicaset serves it: writes through the log, reads through ReadIndex.
+// Anyone else redirects (kv.Response documents how).
+func (n *Node) serve(from env.NodeID, req *kv.Request) {
+	n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
+		env.Str("key", req.Key), env.Str("value", req.Value))
+	conf := n.conf.conf
+	rsName := conf.Buckets[kv.Bucket(req.Key, len(conf.Buckets))]
+	g := n.groupNamed(rsName)
+	if g == nil {
+		// Not a member: point at one, chosen by the request so that a
+		// retry may try another.
+		rs, _ := conf.Replicaset(rsName)
+		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
+		return
+	}
+	if req.Op == kv.OpGet && (n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
+		(n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && n.e.Now().Before(g.lease))) {
+		n.localRead(g, from, req)
+		return
+	}
+	if g.role() != raft.StateLeader {
+		leader := env.NodeID(n.name(g.rn.BasicStatus().Lead))
+		var hint env.NodeID
+		if leader == "" {
+			rs, _ := conf.Replicaset(rsName)
+			hint = next(rs.Members, n.e.ID())
+		}
+		n.redirect(from, req, leader, hint)
+		return
+	}
+	id := fmt.Sprintf("%s/%d", req.Client, req.Seq)
+	if req.Op == kv.OpGet {
+		if _, dup := n.reads[id]; !dup {
+			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key}
+			g.rn.ReadIndex([]byte(id))
+			n.e.After(n.cfg.RequestTTL, &expire{id: id})
+		}
+		return
+	}
+	if p, inFlight := n.pending[id]; inFlight {
+		// A retry of a write still in the log: answer whoever asked last.
+		p.replyTo = from
+		return
+	}
+	cmd := req.Command()
+	if err := g.rn.Propose(envelope(id, cmd.Encode())); err != nil {
+		n.redirect(from, req, "", next(n.membersOf(g), n.e.ID()))
+		return
+	}
+	n.pending[id] = &request{group: g, replyTo: from, client: req.Client, seq: req.Seq, timer: n.e.After(n.cfg.RequestTTL, &expire{id: id})}
+}
+
+// next is the member after self in members, round the end.
+func next(members []env.NodeID, self env.NodeID) env.NodeID {
+	i := slices.Index(members, self)
+	return members[(i+1)%len(members)]
+}
+
+func (n *Node) membersOf(g *group) []env.NodeID {
+	rs, _ := n.conf.conf.Replicaset(g.name)
+	return rs.Members
+}
+
+func (n *Node) redirect(to env.NodeID, req *kv.Request, leader, hint env.NodeID) {
+	n.respond(to, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusRedirect, Leader: leader, Hint: hint})
+}
+
+// respond sends a response and records it.
+func (n *Node) respond(to env.NodeID, r *kv.Response) {
+	n.trace("kv.response", env.Str("client", r.Client), env.Int("seq", int64(r.Seq)), env.Str("status", r.Status.String()),
+		env.Str("value", r.Value.S), env.Bool("found", r.Value.Present), env.Int("index", int64(r.Index)),
+		env.Str("leader", string(r.Leader)), env.Str("hint", string(r.Hint)))
+	n.e.Send(to, r)
+}
+
+// readIndexed records that raft confirmed a read's index.
+func (n *Node) readIndexed(g *group, id string, index uint64) {
+	if r, ok := n.reads[id]; ok && r.group == g {
+		r.index, r.indexed = index, true
+		g.waiting = append(g.waiting, r)
+	}
+}
+
+// serveReads answers the reads whose index the state machine has reached.
+func (n *Node) serveReads(g *group) {
+	kept := g.waiting[:0]
+	for _, r := range g.waiting {
+		switch {
+		case r.expired:
+		case r.index > g.applied:
+			kept = append(kept, r)
+		default:
+			delete(n.reads, r.id)
+			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.index)
+		}
+	}
+	clear(g.waiting[len(kept):])
+	g.waiting = kept
+}
+
+func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, index uint64) {
+	v, err := g.sm.(dataMachine).m.Get(key)
+	must(err)
+	n.respond(to, &kv.Response{Client: client, Seq: seq, Status: kv.StatusOK, Value: v, Index: index})
+}
+
+// localRead serves a read from whatever this replica has applied (the
+// stale-local-read and lease-read-under-skew bugs).
+func (n *Node) localRead(g *group, from env.NodeID, req *kv.Request) {
+	n.respondRead(g, from, req.Client, req.Seq, req.Key, g.applied)
+}
+
+// ackAppended answers the writes among entries as soon as the leader has
+// them on its own disk (the ack-before-commit bug).
+func (n *Node) ackAppended(g *group, ents []pb.Entry) {
+	for _, e := range ents {
+		if e.Type != pb.EntryNormal || len(e.Data) == 0 {
+			continue
+		}
+		id, _, err := openEnvelope(e.Data)
+		if err != nil {
+			continue
+		}
+		if req, ok := n.pending[id]; ok && req.replyTo != "" && !req.acked {
+			req.acked = true
+			n.respond(req.replyTo, &kv.Response{Client: req.client, Seq: req.seq, Status: kv.StatusOK, Index: e.Index})
+		}
+	}
+}

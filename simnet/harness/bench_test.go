@@ -9,6 +9,7 @@ import (
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
 )
 
 // BenchmarkCluster runs a five-instance cluster (one replicaset of five
@@ -32,7 +33,8 @@ func BenchmarkCluster(b *testing.B) {
 	var load func()
 	load = func() {
 		seq++
-		c.Propose(c.Names[seq%len(c.Names)], "rs1", fmt.Sprint("b", seq), []byte("a 100-byte value, more or less, as a client might write it to a key of the store."), time.Second)
+		data := Put(fmt.Sprint("b", seq%10), uint64(seq/10+1), fmt.Sprint("k", seq%100), "a 100-byte value, more or less, as a client might write it to a key of the store.")
+		c.Propose(c.Names[seq%len(c.Names)], "rs1", fmt.Sprint("b", seq), data, time.Second)
 		w.After(time.Second/rate, load)
 	}
 	w.At(3*time.Second, load)
@@ -68,4 +70,42 @@ func BenchmarkCluster(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/entries, "µs/entry")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/entries, "allocs/entry")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+// BenchmarkKV runs a five-instance cluster under 200 client operations per
+// second of virtual time (ten clients, half reads, half writes, over 100
+// keys). Each iteration is one simulated second. It reports simulated
+// seconds per wall second and wall microseconds per completed operation.
+func BenchmarkKV(b *testing.B) {
+	w, err := simnet.New(simnet.Config{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	c, err := Start(w, Topology{Instances: 5}, node.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var st client.Stats
+	if _, err := c.AddClients(10, client.Config{Delay: 3 * time.Second, Interval: 50 * time.Millisecond, Target: "leader", Stats: &st},
+		func(i int) client.Workload { return &client.Mix{ID: fmt.Sprint("c", i), Keys: 100, Read: 1, Write: 1} }); err != nil {
+		b.Fatal(err)
+	}
+	runUntil(b, w, 5*time.Second)
+	before := st
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b.ResetTimer()
+	for range b.N {
+		runUntil(b, w, w.Now()+time.Second)
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	ops := float64(st.OK + st.Fail + st.Info - before.OK - before.Fail - before.Info)
+	if ok := st.OK - before.OK; float64(ok) < 0.95*float64(b.N*200) {
+		b.Fatalf("only %d of %d operations succeeded", ok, b.N*200)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sim-s/s")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/ops, "µs/op")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/ops, "allocs/op")
 }

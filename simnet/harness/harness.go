@@ -10,16 +10,19 @@ import (
 
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
 )
 
 // Cluster is a set of instances running in a World.
 type Cluster struct {
-	World *simnet.World
-	Names []env.NodeID
-	cfg   node.Config
-	live  map[env.NodeID]*node.Node // the running incarnation, if any
+	World   *simnet.World
+	Names   []env.NodeID
+	cfg     node.Config
+	live    map[env.NodeID]*node.Node // the running incarnation, if any
+	clients []env.NodeID
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -73,6 +76,16 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	return c, nil
 }
 
+// Bootstrap is the cluster's initial configuration: its replicasets,
+// voters and buckets.
+func (c *Cluster) Bootstrap() *cluster.Config {
+	conf, err := cluster.Bootstrap(c.cfg.Spec)
+	if err != nil {
+		panic(err) // Start checked the spec
+	}
+	return conf
+}
+
 // Config is the configuration every instance runs with.
 func (c *Cluster) Config() node.Config { return c.cfg }
 
@@ -118,6 +131,47 @@ func (c *Cluster) Leader(group string) (env.NodeID, bool) {
 // trace as prop.result with the given id.
 func (c *Cluster) Propose(at env.NodeID, group, id string, data []byte, timeout time.Duration) {
 	c.World.Post(at, &node.Propose{ID: id, Group: group, Data: data, Timeout: timeout})
+}
+
+// AddClients starts n clients, c1..cn, that talk to every instance and run
+// the workloads work(0)..work(n-1), beginning cfg.Delay from now. Client i records its
+// history as process i, then i+n, i+2n, ... after each unknown outcome.
+func (c *Cluster) AddClients(n int, cfg client.Config, work func(i int) client.Workload) ([]env.NodeID, error) {
+	var names []env.NodeID
+	for i := range n {
+		name := env.NodeID(fmt.Sprintf("c%d", len(c.clients)+1))
+		cc := cfg
+		cc.Servers = c.Names
+		cc.Process, cc.ProcessStride = len(c.clients), n
+		if cc.Buckets == 0 {
+			cc.Buckets = c.cfg.Spec.Buckets
+		}
+		if err := c.World.AddNode(name, client.Start(cc, work(i))); err != nil {
+			return nil, err
+		}
+		c.clients = append(c.clients, name)
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// FinalReadProcess is the process number of the final reader.
+const FinalReadProcess = 1 << 20
+
+// FinalRead starts the final-read phase now: one client reads every key
+// in turn, retrying each for up to ten seconds.
+func (c *Cluster) FinalRead(keys []string) error {
+	cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
+		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets}
+	return c.World.AddNode("final", client.Start(cfg, &client.Reads{Keys: keys}))
+}
+
+// Put encodes a key-value write for Propose to a replicaset. A client's
+// sequence numbers must increase: a write whose (client, seq) was applied
+// already is not applied again.
+func Put(client string, seq uint64, key, value string) []byte {
+	cmd := kv.Command{Client: client, Seq: seq, Op: kv.OpPut, Key: key, Value: value}
+	return cmd.Encode()
 }
 
 // ElectionTimeout is the configured election timeout in virtual time.

@@ -29,6 +29,13 @@ func start(t testing.TB, seed uint64, topo Topology, cfg node.Config) (*simnet.W
 	return w, c
 }
 
+func mustPartition(t testing.TB, w *simnet.World, components ...[]env.NodeID) {
+	t.Helper()
+	if err := w.Partition(components...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func runUntil(t testing.TB, w *simnet.World, until time.Duration) {
 	t.Helper()
 	if err := w.Run(until); err != nil {
@@ -70,11 +77,10 @@ func requireSafe(t testing.TB, recs []env.Record) {
 
 // members lists the instances of a group: every instance for "config".
 func members(c *Cluster, group string) []env.NodeID {
-	conf, _ := cluster.Bootstrap(c.Config().Spec)
 	if group == "config" {
 		return c.Names
 	}
-	rs, _ := conf.Replicaset(group)
+	rs, _ := c.Bootstrap().Replicaset(group)
 	return rs.Members
 }
 
@@ -123,9 +129,8 @@ var topologies = []struct {
 }
 
 func groupsOf(c *Cluster) []string {
-	conf, _ := cluster.Bootstrap(c.Config().Spec)
 	out := []string{"config"}
-	for _, rs := range conf.Replicasets {
+	for _, rs := range c.Bootstrap().Replicasets {
 		out = append(out, rs.Name)
 	}
 	return out
@@ -143,7 +148,7 @@ func TestEveryGroupElectsAndCommits(t *testing.T) {
 				ms := members(c, g)
 				for i := range 20 {
 					id := fmt.Sprintf("%s-%d", g, i)
-					data := []byte(fmt.Sprintf("entry %d", i))
+					data := Put(id, 1, fmt.Sprint("k", i), fmt.Sprint("entry ", i))
 					if g == "config" {
 						data = cluster.SetSetting(fmt.Sprintf("k%d", i), "v").Encode()
 					}
@@ -200,8 +205,9 @@ func TestMinorityCommitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 30 {
-		c.Propose(minority[i%2], "rs1", fmt.Sprintf("min-%d", i), []byte("x"), time.Second)
-		c.Propose(majority[i%3], "rs1", fmt.Sprintf("maj-%d", i), []byte("y"), 3*time.Second)
+		minID, majID := fmt.Sprintf("min-%d", i), fmt.Sprintf("maj-%d", i)
+		c.Propose(minority[i%2], "rs1", minID, Put(minID, 1, "k", "x"), time.Second)
+		c.Propose(majority[i%3], "rs1", majID, Put(majID, 1, "k", "y"), 3*time.Second)
 		runUntil(t, w, w.Now()+100*time.Millisecond)
 	}
 	runUntil(t, w, w.Now()+3*time.Second)
@@ -291,7 +297,8 @@ func followerOutage(t *testing.T, w *simnet.World, c *Cluster, n int) env.NodeID
 	}
 	w.Kill(follower)
 	for i := range n {
-		c.Propose(leader, "rs1", fmt.Sprintf("p-%d", i), []byte("data"), time.Second)
+		id := fmt.Sprintf("p-%d", i)
+		c.Propose(leader, "rs1", id, Put(id, 1, "k", "data"), time.Second)
 		runUntil(t, w, w.Now()+10*time.Millisecond)
 	}
 	w.Restart(follower)
@@ -349,7 +356,7 @@ func TestFollowerBehindACompactionGetsASnapshot(t *testing.T) {
 // proposals do; after the heal operator actions succeed again.
 func TestConfigWithoutQuorumDataKeepsFlowing(t *testing.T) {
 	w, c := start(t, 6, Topology{Instances: 6, ReplicationFactor: 3}, node.Config{})
-	conf, _ := cluster.Bootstrap(c.Config().Spec)
+	conf := c.Bootstrap()
 	if got := fmt.Sprint(conf.Voters); got != "[n1 n2 n3 n4 n5]" {
 		t.Fatalf("voters %s; the partition below assumes n1..n5", got)
 	}
@@ -367,9 +374,11 @@ func TestConfigWithoutQuorumDataKeepsFlowing(t *testing.T) {
 		at := c.Names[i%6]
 		c.Propose(at, "config", fmt.Sprintf("op-%d", i), cluster.SetSetting("k", fmt.Sprint(i)).Encode(), 2*time.Second)
 		if i%2 == 0 {
-			c.Propose([]env.NodeID{"n1", "n3"}[i/2%2], "rs1", fmt.Sprintf("rs1-%d", i), []byte("a"), 3*time.Second)
+			id := fmt.Sprintf("rs1-%d", i)
+			c.Propose([]env.NodeID{"n1", "n3"}[i/2%2], "rs1", id, Put(id, 1, "k", "a"), 3*time.Second)
 		} else {
-			c.Propose([]env.NodeID{"n2", "n4"}[i/2%2], "rs2", fmt.Sprintf("rs2-%d", i), []byte("b"), 3*time.Second)
+			id := fmt.Sprintf("rs2-%d", i)
+			c.Propose([]env.NodeID{"n2", "n4"}[i/2%2], "rs2", id, Put(id, 1, "k", "b"), 3*time.Second)
 		}
 		runUntil(t, w, w.Now()+100*time.Millisecond)
 	}
@@ -421,7 +430,7 @@ func TestClusterReplays(t *testing.T) {
 			i := i
 			w.At(time.Duration(2000+i*15)*time.Millisecond, func() {
 				g := []string{"config", "rs1", "rs2"}[i%3]
-				data := []byte(fmt.Sprint(i))
+				data := Put(fmt.Sprint("p", i), 1, "k", fmt.Sprint(i))
 				if g == "config" {
 					data = cluster.SetSetting("k", fmt.Sprint(i)).Encode()
 				}

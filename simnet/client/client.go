@@ -1,0 +1,303 @@
+// Package client is the simulator's key-value client: a process in the
+// World that sends requests to instances over the simulated network,
+// follows redirects, retries with the same (client, sequence) until the
+// operation's timeout, and records every operation in the trace as a
+// history: client.invoke, then client.ok, client.fail or client.info.
+//
+// An outcome is recorded as fail only when it is certain that the
+// operation had no effect: a cas that found another value, a write that
+// every attempt saw refused outright (a redirect is a refusal), or a read
+// that got no answer (a read changes nothing). Whenever a write may have
+// reached a leader and its answer was lost, the outcome is unknown and
+// recorded as info; the client then continues under a new process number,
+// since the old process's operation may still take effect at any time.
+package client
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
+)
+
+// Op is one operation a workload asks for.
+type Op struct {
+	F        kv.Op
+	Key      string
+	Value    string   // put, cas: the new value
+	Expected kv.Value // cas
+}
+
+// Workload chooses a client's operations.
+type Workload interface {
+	// Next returns the next operation, or false when the client is done.
+	Next(r *rand.Rand) (Op, bool)
+}
+
+// Config shapes a client.
+type Config struct {
+	// Servers are the instances the client may talk to.
+	Servers []env.NodeID
+	// Target is where a new operation goes first: "random", "leader" (the
+	// instance that last answered for the key's bucket, else random), or
+	// an instance's name.
+	Target string
+	// Timeout bounds an operation; Retries is how many times it is resent
+	// within it, after a redirect or after Timeout/(Retries+1) without an
+	// answer. Zero means the default; a negative Retries, none.
+	Timeout time.Duration
+	Retries int
+	// Interval is the time between the starts of consecutive operations.
+	// A client has at most one operation outstanding; a tick that finds
+	// one waits for the next.
+	Interval time.Duration
+	// Delay is how long after the client starts its first operation may
+	// begin.
+	Delay time.Duration
+	// Process is the client's first process number; after an info the
+	// client continues as Process + ProcessStride, and so on.
+	Process       int
+	ProcessStride int
+	// Buckets is the cluster's bucket count, for remembering leaders.
+	Buckets int
+	// Stats, if set, counts the outcomes as they happen (several clients
+	// may share one).
+	Stats *Stats
+}
+
+// Stats counts operations by outcome.
+type Stats struct{ OK, Fail, Info int }
+
+// Defaults for zero Config fields.
+const (
+	DefaultTimeout  = time.Second
+	DefaultRetries  = 3
+	DefaultInterval = 100 * time.Millisecond
+)
+
+// Client is one simulated client process.
+type Client struct {
+	e       env.Env
+	cfg     Config
+	work    Workload
+	process int
+	seq     uint64
+	cur     *operation
+	leaders map[int]env.NodeID // bucket → the instance that last answered for it
+	done    bool
+}
+
+// operation is the operation in flight.
+type operation struct {
+	Op
+	seq       uint64
+	attempts  int
+	answered  int  // attempts that got an answer
+	uncertain bool // a write may have been applied
+	deadline  env.TimerID
+}
+
+type (
+	tick       struct{}
+	attemptEnd struct {
+		seq     uint64
+		attempt int
+	}
+	deadline struct{ seq uint64 }
+)
+
+func (tick) Kind() string        { return "client.tick" }
+func (attemptEnd) Kind() string  { return "client.attempt" }
+func (deadline) Kind() string    { return "client.deadline" }
+
+// Start returns the env.Start of a client running w.
+func Start(cfg Config, w Workload) env.Start {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = DefaultRetries
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Target == "" {
+		cfg.Target = "random"
+	}
+	if cfg.Buckets <= 0 {
+		cfg.Buckets = kv.DefaultBuckets
+	}
+	if cfg.ProcessStride <= 0 {
+		cfg.ProcessStride = 1
+	}
+	return func(e env.Env) (env.Node, error) {
+		c := &Client{e: e, cfg: cfg, work: w, process: cfg.Process, leaders: map[int]env.NodeID{}}
+		e.After(cfg.Delay, tick{})
+		return c, nil
+	}
+}
+
+// Handle starts operations and ends attempts and operations that time out.
+func (c *Client) Handle(ev env.Event) {
+	switch ev := ev.(type) {
+	case tick:
+		if c.done {
+			return
+		}
+		c.e.After(c.cfg.Interval, tick{})
+		if c.cur == nil {
+			c.next()
+		}
+	case attemptEnd:
+		o := c.cur
+		if o == nil || o.seq != ev.seq || ev.attempt != o.attempts {
+			return // answered, or a later attempt is under way
+		}
+		if o.F != kv.OpGet {
+			o.uncertain = true
+		}
+		if o.attempts <= c.cfg.Retries {
+			c.send(c.randomServer())
+		}
+	case deadline:
+		if o := c.cur; o != nil && o.seq == ev.seq {
+			c.finishUnanswered(o)
+		}
+	}
+}
+
+func (c *Client) next() {
+	op, ok := c.work.Next(c.e.Rand())
+	if !ok {
+		c.done = true
+		return
+	}
+	c.seq++
+	c.cur = &operation{Op: op, seq: c.seq}
+	c.record("client.invoke", c.cur, kv.Value{}, 0, "")
+	c.cur.deadline = c.e.After(c.cfg.Timeout, deadline{c.seq})
+	c.send(c.firstTarget(op.Key))
+}
+
+func (c *Client) firstTarget(key string) env.NodeID {
+	switch c.cfg.Target {
+	case "random":
+	case "leader":
+		if l, ok := c.leaders[kv.Bucket(key, c.cfg.Buckets)]; ok {
+			return l
+		}
+	default:
+		return env.NodeID(c.cfg.Target)
+	}
+	return c.randomServer()
+}
+
+func (c *Client) randomServer() env.NodeID {
+	return c.cfg.Servers[c.e.Rand().IntN(len(c.cfg.Servers))]
+}
+
+func (c *Client) send(to env.NodeID) {
+	o := c.cur
+	o.attempts++
+	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected})
+	c.e.After(c.cfg.Timeout/time.Duration(c.cfg.Retries+1), attemptEnd{seq: o.seq, attempt: o.attempts})
+}
+
+// Receive handles an instance's answer.
+func (c *Client) Receive(from env.NodeID, m env.Message) {
+	r, ok := m.(*kv.Response)
+	o := c.cur
+	if !ok || o == nil || r.Seq != o.seq {
+		return // an answer to an attempt of an operation already over
+	}
+	o.answered++
+	switch r.Status {
+	case kv.StatusOK:
+		c.leaders[kv.Bucket(o.Key, c.cfg.Buckets)] = from
+		c.finish("client.ok", r.Value, r.Index, string(from))
+	case kv.StatusMismatch:
+		c.finish("client.fail", r.Value, r.Index, "cas found "+r.Value.String())
+	case kv.StatusRedirect:
+		to := r.Leader
+		if to == "" {
+			to = r.Hint
+		}
+		if to == "" || to == from {
+			to = c.randomServer()
+		}
+		if o.attempts <= c.cfg.Retries {
+			c.send(to)
+			return
+		}
+		// Out of retries. Every answered attempt was refused; if one went
+		// unanswered, it may still apply.
+		if o.uncertain || o.answered < o.attempts {
+			return // the deadline decides
+		}
+		c.finish("client.fail", kv.Value{}, 0, fmt.Sprintf("refused %d times; last redirect to %q", o.attempts, to))
+	}
+}
+
+// finishUnanswered ends an operation at its deadline.
+func (c *Client) finishUnanswered(o *operation) {
+	if o.F == kv.OpGet {
+		c.finish("client.fail", kv.Value{}, 0, "no answer; a read changes nothing")
+		return
+	}
+	if !o.uncertain && o.answered == o.attempts {
+		c.finish("client.fail", kv.Value{}, 0, "every attempt was refused")
+		return
+	}
+	c.finish("client.info", kv.Value{}, 0, "no answer: the write may or may not take effect")
+}
+
+func (c *Client) finish(kind string, v kv.Value, index uint64, note string) {
+	o := c.cur
+	c.e.Cancel(o.deadline)
+	c.record(kind, o, v, index, note)
+	c.cur = nil
+	if st := c.cfg.Stats; st != nil {
+		switch kind {
+		case "client.ok":
+			st.OK++
+		case "client.fail":
+			st.Fail++
+		default:
+			st.Info++
+		}
+	}
+	if kind == "client.info" {
+		c.process += c.cfg.ProcessStride
+	}
+}
+
+// record writes one history event. Reads carry the value read (on ok),
+// writes the value written, cas the expected and new values.
+func (c *Client) record(kind string, o *operation, read kv.Value, index uint64, note string) {
+	value := kv.Value{S: o.Value, Present: o.F == kv.OpPut || o.F == kv.OpCAS}
+	if o.F == kv.OpGet {
+		value = read
+	}
+	fields := []env.Field{
+		env.Int("process", int64(c.process)), env.Int("seq", int64(o.seq)), env.Str("f", historyF[o.F]), env.Str("key", o.Key),
+		env.Str("value", value.S), env.Bool("absent", !value.Present),
+	}
+	if o.F == kv.OpCAS {
+		fields = append(fields, env.Str("expected", o.Expected.S), env.Bool("expected_absent", !o.Expected.Present))
+	}
+	if kind != "client.invoke" {
+		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
+	}
+	c.e.Trace(kind, fields...)
+}
+
+// historyF names operations as the history format does.
+var historyF = [...]string{kv.OpGet: "read", kv.OpPut: "write", kv.OpDelete: "delete", kv.OpCAS: "cas"}
+
+// Stop does nothing: a client holds no resources.
+func (c *Client) Stop() {}

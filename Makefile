@@ -22,9 +22,13 @@ build:
 	$(GO) build -o $(BIN)/shoal ./cmd/shoal
 
 # Tests that need Docker or Chromium skip with a one-line reason when it is
-# absent, except under CI=true, where its absence fails them.
+# absent, except under CI=true, where its absence fails them. The second
+# run builds the planted bugs in (-tags shoalbugs) and runs the tests that
+# need them.
+BUG_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build shoalbugs' . | xargs -n1 dirname | sort -u)
 test:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) -tags shoalbugs $(BUG_PKGS)
 
 # Long simulation sweeps and property runs: every rapid property (tests
 # named TestProp...) of every package whose tests use rapid.
@@ -41,7 +45,9 @@ lint: $(STATICCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags shoalbugs ./...
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags shoalbugs ./...
 	$(GO) run ./cmd/detlint ./...
 	@echo "determinism opt-outs (//detlint:allow, //detlint:unordered):"
 	@$(GO) run ./cmd/detlint -allows ./core ./simnet | sed 's/^/  /'

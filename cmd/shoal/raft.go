@@ -14,14 +14,15 @@ import (
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
 	"github.com/shoaldb/shoal/simnet/harness"
 )
 
 const raftScenario = "raft-leader-isolation"
 
-const raftDescription = "A shoal cluster (group 0 and its replicasets' Raft groups) takes proposals on every group " +
-	"while the leader of rs1 is cut off from everyone, a follower is killed and restarted, and group 0's leader is paused. " +
-	"Every group must stay safe, and every group must commit again once the faults are over."
+const raftDescription = "A shoal cluster (group 0 and its replicasets' Raft groups) serves key-value clients and operator actions " +
+	"while the leader of rs1 is cut off from everyone, a follower is killed and restarted, and group 0's leader is paused; " +
+	"at the end a client reads every key. Every group must stay safe, and every group must make progress again once the faults are over."
 
 // raftRun is the shape of the Raft demo.
 type raftRun struct {
@@ -72,7 +73,9 @@ func runSimRaft(args []string, stdout, stderr io.Writer) (int, error) {
 			if err != nil {
 				return nil, err
 			}
-			r.load(w, c)
+			if err := r.load(w, c); err != nil {
+				return nil, err
+			}
 			steps, last := r.faults(w, c)
 			healed = last
 			return steps, nil
@@ -83,20 +86,16 @@ func runSimRaft(args []string, stdout, stderr io.Writer) (int, error) {
 	}.run(dir, stdout)
 }
 
-// load proposes to every group from 2s on: 40 data entries a second to
-// each replicaset and 2 operator actions a second to group 0, spread over
-// the members, each with a 1s timeout.
-func (r raftRun) load(w *simnet.World, c *harness.Cluster) {
-	conf, _ := cluster.Bootstrap(c.Config().Spec)
-	for _, rs := range conf.Replicasets {
-		seq := 0
-		var next func()
-		next = func() {
-			seq++
-			c.Propose(rs.Members[seq%len(rs.Members)], rs.Name, fmt.Sprintf("%s-%d", rs.Name, seq), []byte(fmt.Sprint("entry ", seq)), time.Second)
-			w.After(25*time.Millisecond, next)
-		}
-		w.At(2*time.Second, next)
+// load starts the demo's clients from 2s on: eight key-value clients,
+// each doing ten operations a second (reads, writes and cas over 16 keys)
+// through any instance, and two operator actions a second on group 0.
+// At 90% of the run one more client reads every key.
+func (r raftRun) load(w *simnet.World, c *harness.Cluster) error {
+	if _, err := c.AddClients(8, client.Config{Delay: 2 * time.Second},
+		func(i int) client.Workload {
+			return &client.Mix{ID: fmt.Sprint("c", i+1), Keys: demoKeys, Read: 2, Write: 2, CAS: 1}
+		}); err != nil {
+		return err
 	}
 	seq := 0
 	var op func()
@@ -106,7 +105,15 @@ func (r raftRun) load(w *simnet.World, c *harness.Cluster) {
 		w.After(500*time.Millisecond, op)
 	}
 	w.At(2*time.Second, op)
+	keys := make([]string, demoKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+	}
+	w.At(r.Duration*9/10, func() { c.FinalRead(keys) })
+	return nil
 }
+
+const demoKeys = 16
 
 // faults schedules the demo's faults, scaled to its duration, and returns
 // their descriptions and when the last one ends. The targets (which
@@ -156,45 +163,58 @@ func (r raftRun) faults(w *simnet.World, c *harness.Cluster) ([]string, time.Dur
 	}, at(78)
 }
 
-// progress checks that every group committed proposals again once the
-// last fault was over (after two election timeouts' grace), and counts the
-// outcomes of all proposals.
+// progress checks that every group made progress again once the last
+// fault was over (after two election timeouts' grace): group 0 committed
+// operator actions, and every replicaset answered clients. It also counts
+// the clients' outcomes.
 func progress(trace []env.Record, healed time.Duration) checker.Result {
 	const grace = 2 * node.DefaultElectionTicks * node.DefaultTickInterval
 	res := checker.Result{Checker: "progress"}
-	outcomes := map[string]map[string]int{}
-	after := map[string]int{}
+	after := int64(healed + grace)
+	replicaset := map[env.NodeID]string{}
+	actions := map[string]int{}
+	served, servedAfter := map[string]int{}, map[string]int{}
+	clients := map[string]int{}
 	for i := range trace {
 		r := &trace[i]
-		if r.Kind != "prop.result" {
-			continue
-		}
-		g, _ := r.Str("group")
-		o, _ := r.Str("outcome")
-		if outcomes[g] == nil {
-			outcomes[g] = map[string]int{}
-		}
-		outcomes[g][o]++
-		if o == "ok" && r.Time > int64(healed+grace) {
-			after[g]++
-		}
-	}
-	if len(outcomes) == 0 {
-		res.Verdict, res.Explanation = checker.NA, "no proposal was made"
-		return res
-	}
-	var parts, stuck []string
-	for _, g := range slices.Sorted(maps.Keys(outcomes)) {
-		o := outcomes[g]
-		parts = append(parts, fmt.Sprintf("%s %d ok, %d failed, %d timed out, %d ok after the faults", g, o["ok"], o["fail"], o["timeout"], after[g]))
-		if after[g] == 0 {
-			stuck = append(stuck, g)
+		switch r.Kind {
+		case "node.bootstrap":
+			replicaset[r.Node], _ = r.Str("replicaset")
+		case "prop.result":
+			o, _ := r.Str("outcome")
+			actions[o]++
+			if o == "ok" && r.Time > after {
+				actions["after"]++
+			}
+		case "kv.response":
+			if st, _ := r.Str("status"); st == "ok" || st == "mismatch" {
+				rs := replicaset[r.Node]
+				served[rs]++
+				if r.Time > after {
+					servedAfter[rs]++
+				}
+			}
+		case "client.ok", "client.fail", "client.info":
+			clients[r.Kind[len("client."):]]++
 		}
 	}
+	parts := []string{fmt.Sprintf("config: %d actions ok, %d failed, %d timed out, %d ok after the faults",
+		actions["ok"], actions["fail"], actions["timeout"], actions["after"])}
+	var stuck []string
+	if actions["after"] == 0 {
+		stuck = append(stuck, "config")
+	}
+	for _, rs := range slices.Sorted(maps.Keys(served)) {
+		parts = append(parts, fmt.Sprintf("%s: %d requests served, %d after the faults", rs, served[rs], servedAfter[rs]))
+		if servedAfter[rs] == 0 {
+			stuck = append(stuck, rs)
+		}
+	}
+	parts = append(parts, fmt.Sprintf("clients: %d ok, %d failed, %d unknown", clients["ok"], clients["fail"], clients["info"]))
 	res.Verdict = checker.Valid
 	if len(stuck) > 0 {
 		res.Verdict = checker.Invalid
-		parts = append([]string{fmt.Sprintf("%s committed nothing after the faults ended at %s", strings.Join(stuck, ", "), healed)}, parts...)
+		parts = append([]string{fmt.Sprintf("%s made no progress after the faults ended at %s", strings.Join(stuck, ", "), healed)}, parts...)
 	}
 	res.Explanation = strings.Join(parts, "; ")
 	return res

@@ -12,6 +12,7 @@ import (
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/scenarios/replaytest"
 	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
 )
 
 // start opens a world and starts a cluster in it; both close with the test.
@@ -421,11 +422,18 @@ func TestConfigWithoutQuorumDataKeepsFlowing(t *testing.T) {
 	}
 }
 
-// TestClusterReplays runs a six-instance cluster through partitions, kills
-// and compactions in three processes and requires one trace hash.
+// TestClusterReplays runs a six-instance cluster with key-value clients
+// through partitions, kills, pauses and compactions in three processes and
+// requires one trace hash.
 func TestClusterReplays(t *testing.T) {
 	replaytest.Check(t, func(t testing.TB) [32]byte {
 		w, c := start(t, 7, Topology{Instances: 6, ReplicationFactor: 3}, node.Config{CompactEvery: 30})
+		if _, err := c.AddClients(4, client.Config{Delay: 2 * time.Second, Interval: 20 * time.Millisecond},
+			func(i int) client.Workload {
+				return &client.Mix{ID: fmt.Sprint("c", i), Keys: 10, Read: 1, Write: 1, CAS: 1, Delete: 0.1}
+			}); err != nil {
+			t.Fatal(err)
+		}
 		for i := range 200 {
 			i := i
 			w.At(time.Duration(2000+i*15)*time.Millisecond, func() {

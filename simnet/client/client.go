@@ -108,9 +108,9 @@ type (
 	deadline struct{ seq uint64 }
 )
 
-func (tick) Kind() string        { return "client.tick" }
-func (attemptEnd) Kind() string  { return "client.attempt" }
-func (deadline) Kind() string    { return "client.deadline" }
+func (tick) Kind() string       { return "client.tick" }
+func (attemptEnd) Kind() string { return "client.attempt" }
+func (deadline) Kind() string   { return "client.deadline" }
 
 // Start returns the env.Start of a client running w.
 func Start(cfg Config, w Workload) env.Start {

@@ -82,7 +82,21 @@ type Config struct {
 	// Buckets maps bucket i to the name of the replicaset that owns it.
 	Buckets  []string          `json:"buckets"`
 	Settings map[string]string `json:"settings"`
+	// Recent remembers the last actions applied, by ID, so that an action
+	// proposed again (its first proposal's fate unknown after a leader
+	// change) applies once.
+	Recent []Applied `json:"recent,omitempty"`
 }
+
+// Applied is an action that was applied, and why it was rejected if it
+// was.
+type Applied struct {
+	ID    string `json:"id"`
+	Error string `json:"error,omitempty"`
+}
+
+// RecentActions bounds Config.Recent.
+const RecentActions = 1024
 
 // Spec is the topology a cluster is bootstrapped with.
 type Spec struct {

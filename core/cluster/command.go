@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/shoaldb/shoal/core/env"
@@ -44,6 +45,30 @@ func DecodeCommand(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("cluster: decoding a command: %w", err)
 	}
 	return cmd, nil
+}
+
+// ApplyAction applies the committed action id, once: an ID among the
+// recent actions is not applied again, and answers as it did the first
+// time.
+func (c *Config) ApplyAction(id string, cmd Command) error {
+	for _, a := range c.Recent {
+		if a.ID == id {
+			if a.Error != "" {
+				return errors.New(a.Error)
+			}
+			return nil
+		}
+	}
+	err := c.Apply(cmd)
+	a := Applied{ID: id}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	if len(c.Recent) >= RecentActions {
+		c.Recent = c.Recent[1:]
+	}
+	c.Recent = append(c.Recent, a)
+	return err
 }
 
 // Apply applies a committed command. A command that cannot apply (an

@@ -43,6 +43,9 @@ func (n *Node) traceState(g *group) {
 		st.Commit == last.Commit && st.Applied == last.Applied && last.ID != 0 {
 		return
 	}
+	if st.Lead != last.Lead && st.Lead != 0 && last.ID != 0 {
+		n.leaderChanged(g)
+	}
 	g.traced = st
 	n.trace("raft.state", env.Str("group", g.name), env.Int("term", int64(st.Term)), env.Str("role", roleNames[st.RaftState]),
 		env.Str("leader", n.name(st.Lead)), env.Str("vote", n.name(st.Vote)),

@@ -38,9 +38,10 @@ var raftKinds = func() []string {
 // Propose asks the node to propose Data to a group ("config" for operator
 // actions, encoded with cluster.Command.Encode; a replicaset's name for
 // data). The outcome is recorded in the trace as prop.result: ok once the
-// entry is applied on this node, fail when it definitely was not (no
-// leader known, not a member, or the state machine rejected it), timeout
-// when neither is known within Timeout.
+// entry is applied on this node, fail when it definitely was not (not a
+// member, or the state machine rejected it), timeout when neither is known
+// within Timeout. While no leader is known the node keeps proposing it,
+// every tick, until its time runs out.
 type Propose struct {
 	ID      string
 	Group   string
@@ -50,6 +51,13 @@ type Propose struct {
 
 // Kind implements env.Event.
 func (*Propose) Kind() string { return "prop.submit" }
+
+// Digest asks the node to record each group's applied index and state
+// digest in the trace (sm.digest), for the convergence checker.
+type Digest struct{}
+
+// Kind implements env.Event.
+func (*Digest) Kind() string { return "node.digest" }
 
 // tick drives every group's Raft clock.
 type tick struct{}

@@ -98,6 +98,9 @@ type Node struct {
 	groups  []*group // by group ID
 	pending map[string]*request
 	reads   map[string]*read
+	// actions lists, in the order they came, the IDs of the Propose
+	// requests still pending.
+	actions []string
 
 	readies []ready     // reused by process
 	fields  []env.Field // reused by trace
@@ -182,7 +185,8 @@ func (n *Node) bootstrap() error {
 	}
 	n.trace("node.bootstrap", env.Int("instances", int64(len(conf.Instances))),
 		env.Int("replicasets", int64(len(conf.Replicasets))), env.Str("replicaset", rs.Name),
-		env.Str("voters", joinNames(conf.Voters)))
+		env.Str("voters", joinNames(conf.Voters)),
+		env.Int("election_timeout", int64(n.cfg.TickInterval)*int64(n.cfg.ElectionTicks)))
 	return nil
 }
 
@@ -265,6 +269,7 @@ func (n *Node) step(from env.NodeID, msg *Message) {
 func (n *Node) Handle(ev env.Event) {
 	switch ev := ev.(type) {
 	case tick:
+		n.retryActions()
 		for _, g := range n.groups {
 			g.rn.Tick()
 			if n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && g.role() == raft.StateLeader {
@@ -276,6 +281,10 @@ func (n *Node) Handle(ev env.Event) {
 		n.propose(ev)
 	case *expire:
 		n.expire(ev.id)
+	case *Digest:
+		for _, g := range n.groups {
+			n.trace("sm.digest", env.Str("group", g.name), env.Int("applied", int64(g.applied)), env.Str("digest", g.sm.digest()))
+		}
 	}
 	n.process()
 }
@@ -289,11 +298,16 @@ type request struct {
 	client  string
 	seq     uint64
 	acked   bool // answered early (the ack-before-commit bug)
+	// For a Propose request: the entry, and whether raft took it since
+	// the group's leader last changed.
+	entry    []byte
+	proposed bool
 }
 
 func (n *Node) propose(p *Propose) {
 	g := n.groupNamed(p.Group)
-	n.trace("raft.propose", env.Str("group", p.Group), env.Str("id", p.ID), env.Int("size", int64(len(p.Data))))
+	n.trace("raft.propose", env.Str("group", p.Group), env.Str("id", p.ID), env.Int("size", int64(len(p.Data))),
+		env.Int("timeout", int64(p.Timeout)))
 	fail := func(why string) {
 		n.trace("prop.result", env.Str("group", p.Group), env.Str("id", p.ID), env.Str("outcome", "fail"), env.Str("error", why))
 	}
@@ -305,17 +319,51 @@ func (n *Node) propose(p *Propose) {
 		fail("a proposal with this ID is still pending")
 		return
 	}
-	if err := g.rn.Propose(envelope(p.ID, p.Data)); err != nil {
-		// Dropped before it reached any log: no leader is known, or a
-		// leadership transfer is under way.
-		fail(err.Error())
-		return
-	}
-	if n.cfg.Bugs.Has(bugs.ConfigLocalAck) && g.id == cluster.ConfigGroup {
+	req := &request{group: g, timer: n.e.After(p.Timeout, &expire{id: p.ID}), entry: envelope(p.ID, p.Data)}
+	n.pending[p.ID] = req
+	n.actions = append(n.actions, p.ID)
+	n.proposeAction(req)
+	if n.cfg.Bugs.Has(bugs.ConfigLocalAck) && g.id == cluster.ConfigGroup && req.proposed {
+		delete(n.pending, p.ID)
+		n.e.Cancel(req.timer)
 		n.trace("prop.result", env.Str("group", g.name), env.Str("id", p.ID), env.Str("outcome", "ok"))
-		return
 	}
-	n.pending[p.ID] = &request{group: g, timer: n.e.After(p.Timeout, &expire{id: p.ID})}
+}
+
+// proposeAction hands an action's entry to raft. Raft drops it when no
+// leader is known, or a leadership transfer is under way; and an entry
+// forwarded to a leader that then fails may be lost without a word. So an
+// action is proposed again on every tick until raft takes it, and again
+// whenever its group's leader changes, until it is applied or its time
+// runs out; the configuration applies each action ID once.
+func (n *Node) proposeAction(req *request) {
+	req.proposed = req.group.rn.Propose(req.entry) == nil
+}
+
+// retryActions proposes the pending actions raft has not taken, in the
+// order they came, and forgets those that are over.
+func (n *Node) retryActions() {
+	kept := n.actions[:0]
+	for _, id := range n.actions {
+		req, ok := n.pending[id]
+		if !ok {
+			continue
+		}
+		if !req.proposed {
+			n.proposeAction(req)
+		}
+		kept = append(kept, id)
+	}
+	n.actions = kept
+}
+
+// leaderChanged makes the group's pending actions be proposed again.
+func (n *Node) leaderChanged(g *group) {
+	for _, id := range n.actions {
+		if req, ok := n.pending[id]; ok && req.group == g {
+			req.proposed = false
+		}
+	}
 }
 
 func (n *Node) expire(id string) {
@@ -467,7 +515,7 @@ func (n *Node) apply(g *group, e pb.Entry) {
 		if err != nil {
 			panic(fmt.Sprintf("node: %s: group %s: entry %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
-		out, err := g.sm.apply(e.Index, data)
+		out, err := g.sm.apply(e.Index, id, data)
 		must(err)
 		n.answer(g, id, e.Index, out)
 	case pb.EntryConfChange, pb.EntryConfChangeV2:

@@ -12,10 +12,10 @@ type stateMachine interface {
 	// applied is the index the machine has applied, as it will be found
 	// after a restart; raft resumes after it.
 	applied() uint64
-	// apply applies the command of the entry at index. A rejected command
-	// changes nothing, identically on every replica; an error is a broken
-	// store, which stops the node.
-	apply(index uint64, data []byte) (outcome, error)
+	// apply applies the command of the entry at index, proposed as id. A
+	// rejected command changes nothing, identically on every replica; an
+	// error is a broken store, which stops the node.
+	apply(index uint64, id string, data []byte) (outcome, error)
 	// skip records an entry with no command: a leader's empty entry or a
 	// membership change.
 	skip(index uint64)
@@ -44,13 +44,13 @@ type configMachine struct {
 
 func (m *configMachine) applied() uint64 { return m.index }
 
-func (m *configMachine) apply(index uint64, data []byte) (outcome, error) {
+func (m *configMachine) apply(index uint64, id string, data []byte) (outcome, error) {
 	m.index = index
 	cmd, err := cluster.DecodeCommand(data)
 	if err != nil {
 		return outcome{rejected: err}, nil
 	}
-	return outcome{rejected: m.conf.Apply(cmd)}, nil
+	return outcome{rejected: m.conf.ApplyAction(id, cmd)}, nil
 }
 
 func (m *configMachine) skip(index uint64)         { m.index = index }
@@ -74,7 +74,9 @@ type dataMachine struct{ m *kv.Machine }
 
 func (d dataMachine) applied() uint64 { return d.m.Applied() }
 
-func (d dataMachine) apply(index uint64, data []byte) (outcome, error) {
+// apply ignores id: a key-value command carries its client and sequence
+// number, by which the store applies it once.
+func (d dataMachine) apply(index uint64, _ string, data []byte) (outcome, error) {
 	cmd, err := kv.DecodeCommand(data)
 	if err != nil {
 		d.m.Skip(index)

@@ -3,6 +3,8 @@
 // the same checkers can judge a simulated run and a real cluster.
 package checker
 
+import "fmt"
+
 // Verdict is a checker's judgement of a run.
 type Verdict string
 
@@ -51,4 +53,12 @@ func (v Verdict) ExitCode() int {
 		return 2
 	}
 	return 0
+}
+
+// count renders n things: "1 key", "3 keys".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -1,0 +1,116 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shoaldb/shoal/core/env"
+)
+
+func traceOf(t *testing.T, lines string) []env.Record {
+	t.Helper()
+	trace, err := env.ReadTrace(strings.NewReader(lines))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace
+}
+
+func TestConvergence(t *testing.T) {
+	for _, tc := range []struct {
+		name, trace string
+		want        Verdict
+		explain     string
+	}{
+		{"nothing", `{"time":0,"node":"n1","kind":"node.start","inc":1}`, NA, "no replica recorded"},
+		{"agree", `{"time":5,"node":"n1","kind":"raft.compact","group":"rs1","index":100,"term":2,"digest":"aa"}
+{"time":6,"node":"n2","kind":"raft.snapshot.install","group":"rs1","index":100,"term":2,"digest":"aa"}
+{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":9,"node":"n2","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Valid, "at the end rs1: 2 replicas at index 140"},
+		{"disagree", `{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":9,"node":"n2","kind":"sm.digest","group":"rs1","applied":140,"digest":"cc"}`, Invalid,
+			"n1 and n2 disagree on the state of rs1 at index 140: n1 had digest bb at 9ns, n2 has cc at 9ns"},
+		{"a snapshot disagrees with a later digest", `{"time":5,"node":"n1","kind":"raft.compact","group":"rs1","index":100,"term":2,"digest":"aa"}
+{"time":9,"node":"n3","kind":"sm.digest","group":"rs1","applied":100,"digest":"ab"}`, Invalid, "disagree on the state of rs1 at index 100"},
+		{"behind at the end", `{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":9,"node":"n2","kind":"sm.digest","group":"rs1","applied":120,"digest":"cc"}`, Invalid, "rs1 did not converge: at the end n1 had applied up to 140, n2 up to 120"},
+		{"only the last round counts", `{"time":3,"node":"n2","kind":"sm.digest","group":"rs1","applied":10,"digest":"x"}
+{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Valid, "rs1: 1 replicas at index 140"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Convergence(traceOf(t, tc.trace))
+			if got.Verdict != tc.want || !strings.Contains(got.Explanation, tc.explain) {
+				t.Fatalf("got %s: %s\nwant %s: …%s…", got.Verdict, got.Explanation, tc.want, tc.explain)
+			}
+		})
+	}
+}
+
+func TestQuorum(t *testing.T) {
+	// Three voters, a one-second election timeout.
+	const start = `{"time":0,"node":"n1","kind":"node.start","inc":1}
+{"time":0,"node":"n1","kind":"node.bootstrap","instances":3,"replicasets":1,"replicaset":"rs1","voters":"n1,n2,n3","election_timeout":1000000000}
+{"time":0,"node":"n1","kind":"raft.conf","group":"config","index":1,"voters":"n1,n2,n3","learners":""}
+{"time":0,"node":"n2","kind":"node.start","inc":1}
+{"time":0,"node":"n3","kind":"node.start","inc":1}
+`
+	for _, tc := range []struct {
+		name, trace string
+		want        Verdict
+		explain     string
+	}{
+		{"no action", "", NA, "no operator action"},
+		{"isolated, refused", `{"time":100,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
+{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
+{"time":1000000200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"timeout"}`, Valid, "1 operator action was submitted where no majority"},
+		{"isolated, acknowledged", `{"time":100,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
+{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
+{"time":200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"ok"}`, Invalid,
+			"operator action a submitted to n1 at 200ns succeeded at 200ns, but n1 could not reach a majority (2) of group 0's voters [n1,n2,n3] at any moment in between (at 100ns it reached 1: [n1])"},
+		{"a killed peer leaves a majority", `{"time":100,"node":"n3","kind":"node.kill","inc":1}
+{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":6000000000}
+{"time":300000000,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"ok","index":7}
+{"time":6000000000,"node":"world","kind":"net.heal"}`, Valid, "1 inside a majority"},
+		{"the trace ends before the window", `{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":6000000000}`, Valid, "1 others not judged"},
+		{"connected but never committed", `{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":6000000000}
+{"time":6000000200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"timeout"}`, Invalid,
+			"operator action a submitted to n1 at 200ns did not commit within five election timeouts (5s): timeout at 6.0000002s, though n1 stayed connected to voters [n1,n2,n3] throughout"},
+		{"connected with a short timeout is not judged", `{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
+{"time":1000000200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"timeout"}`, Valid, "1 others not judged"},
+		{"paused peers", `{"time":100,"node":"n2","kind":"node.pause"}
+{"time":100,"node":"n3","kind":"node.pause"}
+{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
+{"time":300,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"ok"}`, Invalid, "could not reach a majority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Quorum(traceOf(t, start+tc.trace))
+			if got.Verdict != tc.want || !strings.Contains(got.Explanation, tc.explain) {
+				t.Fatalf("got %s: %s\nwant %s: …%s…", got.Verdict, got.Explanation, tc.want, tc.explain)
+			}
+		})
+	}
+}
+
+func TestFromTrace(t *testing.T) {
+	h := FromTrace(traceOf(t, `{"time":1,"node":"c1","kind":"client.invoke","process":0,"seq":1,"f":"write","key":"k1","value":"c1-1","absent":false}
+{"time":2,"node":"c2","kind":"client.invoke","process":1,"seq":1,"f":"cas","key":"k1","value":"c2-1","absent":false,"expected":"","expected_absent":true}
+{"time":3,"node":"c1","kind":"client.ok","process":0,"seq":1,"f":"write","key":"k1","value":"c1-1","absent":false,"index":5,"note":"n2"}
+{"time":4,"node":"c2","kind":"client.fail","process":1,"seq":1,"f":"cas","key":"k1","value":"c2-1","absent":false,"expected":"","expected_absent":true,"index":6,"note":"cas found \"c1-1\""}
+{"time":5,"node":"c2","kind":"client.invoke","process":1,"seq":2,"f":"read","key":"k1","value":"","absent":true}
+{"time":6,"node":"c2","kind":"client.ok","process":1,"seq":2,"f":"read","key":"k1","value":"c1-1","absent":false,"index":6,"note":"n1"}`))
+	var out strings.Builder
+	h.Write(&out)
+	want := `{"process": 0, "type": "invoke", "f": "write", "key": "k1", "value": "c1-1", "time": 1}
+{"process": 1, "type": "invoke", "f": "cas", "key": "k1", "value": [null, "c2-1"], "time": 2}
+{"process": 0, "type": "ok", "f": "write", "key": "k1", "value": "c1-1", "time": 3, "node": "n2"}
+{"process": 1, "type": "fail", "f": "cas", "key": "k1", "value": [null, "c2-1"], "time": 4}
+{"process": 1, "type": "invoke", "f": "read", "key": "k1", "value": null, "time": 5}
+{"process": 1, "type": "ok", "f": "read", "key": "k1", "value": "c1-1", "time": 6, "node": "n1"}
+`
+	if out.String() != want {
+		t.Fatalf("got\n%swant\n%s", out.String(), want)
+	}
+	if r := Linearizable(h, 0).Result; r.Verdict != Valid {
+		t.Fatalf("%s: %s", r.Verdict, r.Explanation)
+	}
+}

@@ -1,0 +1,83 @@
+package checker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/shoaldb/shoal/core/env"
+)
+
+// Convergence checks that replicas agree on their state machines' state:
+// whenever two replicas of a group recorded a state digest at the same
+// applied index (sm.digest, raft.compact, raft.snapshot.install), the
+// digests are equal; and in the last round of sm.digest records, taken
+// after the final heal and recovery, every replica of a group had applied
+// up to the same index. NA when no replica recorded a digest.
+func Convergence(trace []env.Record) Result {
+	res := Result{Checker: "convergence"}
+	type point struct {
+		group string
+		index int64
+	}
+	type seen struct {
+		node   env.NodeID
+		digest string
+		time   int64
+	}
+	digests := map[point]seen{}
+	// The last round of sm.digest records of each group: those at the
+	// time of its last one (a round is asked of every node at once).
+	final := map[string]map[env.NodeID]int64{}
+	lastRound := map[string]int64{}
+	records := 0
+	for i := range trace {
+		r := &trace[i]
+		var index int64
+		switch r.Kind {
+		case "sm.digest":
+			index, _ = r.Int("applied")
+		case "raft.compact", "raft.snapshot.install":
+			index, _ = r.Int("index")
+		default:
+			continue
+		}
+		records++
+		group, _ := r.Str("group")
+		digest, _ := r.Str("digest")
+		k := point{group, index}
+		if prev, ok := digests[k]; ok && prev.digest != digest {
+			return invalid(res, "%s and %s disagree on the state of %s at index %d: %s had digest %s at %s, %s has %s at %s",
+				prev.node, r.Node, group, index, prev.node, prev.digest, at(prev.time), r.Node, digest, at(r.Time))
+		} else if !ok {
+			digests[k] = seen{r.Node, digest, r.Time}
+		}
+		if r.Kind == "sm.digest" {
+			if final[group] == nil || r.Time > lastRound[group] {
+				final[group], lastRound[group] = map[env.NodeID]int64{}, r.Time
+			}
+			final[group][r.Node] = index
+		}
+	}
+	if records == 0 {
+		res.Verdict, res.Explanation = NA, "no replica recorded a state digest"
+		return res
+	}
+	var summary []string
+	for _, g := range slices.Sorted(maps.Keys(final)) {
+		applied := final[g]
+		nodes := slices.Sorted(maps.Keys(applied))
+		first := applied[nodes[0]]
+		for _, n := range nodes[1:] {
+			if applied[n] != first {
+				return invalid(res, "%s did not converge: at the end %s had applied up to %d, %s up to %d", g, nodes[0], first, n, applied[n])
+			}
+		}
+		summary = append(summary, fmt.Sprintf("%s: %d replicas at index %d", g, len(nodes), first))
+	}
+	res.Verdict = Valid
+	res.Explanation = fmt.Sprintf("%d state digests agreed wherever two replicas reached the same index; at the end %s",
+		records, strings.Join(summary, "; "))
+	return res
+}

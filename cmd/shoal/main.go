@@ -42,6 +42,7 @@ func commands() []command {
 	return []command{
 		{"sim raft", "run a shoal cluster through leader isolation, a kill and a pause; write a run directory and report", runSimRaft},
 		{"sim toy", "run the toy world through a partition, a kill and a pause; write a run directory and report", runSimToy},
+		{"check", "check a history (--history FILE) for linearizability and durability", runCheck},
 		{"version", "print the version and commit", runVersion},
 	}
 }

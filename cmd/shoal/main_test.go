@@ -114,14 +114,25 @@ func TestSimRaft(t *testing.T) {
 	if err := rundir.ReadJSON(dir, rundir.ResultsFile, &res); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"raft-safety", "partitions", "progress"}
+	want := []string{"linearizable", "durability", "raft-safety", "quorum", "convergence", "partitions", "progress"}
+	if len(res.Checkers) != len(want) {
+		t.Fatalf("%d checkers, want %v", len(res.Checkers), want)
+	}
 	for i, c := range res.Checkers {
 		if c.Checker != want[i] || c.Verdict != checker.Valid {
 			t.Errorf("checker %d: %s %s: %s", i, c.Checker, c.Verdict, c.Explanation)
 		}
 	}
-	if !strings.Contains(res.Checkers[2].Explanation, "rs2") {
-		t.Errorf("progress does not cover rs2: %s", res.Checkers[2].Explanation)
+	for _, c := range res.Checkers {
+		if c.Checker == "durability" && strings.Contains(c.Explanation, "not judged") {
+			t.Errorf("the final reads should follow the clients' last writes: %s", c.Explanation)
+		}
+		if c.Checker == "progress" && !strings.Contains(c.Explanation, "rs2") {
+			t.Errorf("progress does not cover rs2: %s", c.Explanation)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, rundir.HistoryFile)); err != nil || bytes.Count(b, []byte("\n")) < 500 {
+		t.Errorf("history.jsonl has %d lines, %v", bytes.Count(b, []byte("\n")), err)
 	}
 	for _, args := range [][]string{{"--rf", "4"}, {"--instances", "0"}, {"--duration", "1s"}} {
 		if code, _, _ := shoal(t, append([]string{"sim", "raft"}, args...)...); code != exitUsage {

@@ -81,17 +81,22 @@ func runSimRaft(args []string, stdout, stderr io.Writer) (int, error) {
 			return steps, nil
 		},
 		Check: func(trace []env.Record) []checker.Result {
-			return []checker.Result{checker.RaftSafety(trace), checker.Partitions(trace), progress(trace, healed)}
+			return []checker.Result{checker.RaftSafety(trace), checker.Quorum(trace), checker.Convergence(trace),
+				checker.Partitions(trace), progress(trace, healed)}
 		},
 	}.run(dir, stdout)
 }
 
 // load starts the demo's clients from 2s on: eight key-value clients,
 // each doing ten operations a second (reads, writes and cas over 16 keys)
-// through any instance, and two operator actions a second on group 0.
-// At 90% of the run one more client reads every key.
+// through any instance, and two operator actions a second on group 0,
+// each allowed six seconds.
+// At 90% of the run one more client reads every key; at the very end each
+// instance records its state digests.
 func (r raftRun) load(w *simnet.World, c *harness.Cluster) error {
-	if _, err := c.AddClients(8, client.Config{Delay: 2 * time.Second},
+	// The clients start no operation after 85% of the run, so that the
+	// final reads at 90% see a quiet store.
+	if _, err := c.AddClients(8, client.Config{Delay: 2 * time.Second, Until: r.Duration * 85 / 100},
 		func(i int) client.Workload {
 			return &client.Mix{ID: fmt.Sprint("c", i+1), Keys: demoKeys, Read: 2, Write: 2, CAS: 1}
 		}); err != nil {
@@ -101,7 +106,7 @@ func (r raftRun) load(w *simnet.World, c *harness.Cluster) error {
 	var op func()
 	op = func() {
 		seq++
-		c.Propose(c.Names[seq%len(c.Names)], "config", fmt.Sprintf("op-%d", seq), cluster.SetSetting("demo.counter", fmt.Sprint(seq)).Encode(), time.Second)
+		c.Propose(c.Names[seq%len(c.Names)], "config", fmt.Sprintf("op-%d", seq), cluster.SetSetting("demo.counter", fmt.Sprint(seq)).Encode(), 6*time.Second)
 		w.After(500*time.Millisecond, op)
 	}
 	w.At(2*time.Second, op)
@@ -110,6 +115,7 @@ func (r raftRun) load(w *simnet.World, c *harness.Cluster) error {
 		keys[i] = fmt.Sprint("k", i)
 	}
 	w.At(r.Duration*9/10, func() { c.FinalRead(keys) })
+	w.At(r.Duration*99/100, c.RecordDigests)
 	return nil
 }
 

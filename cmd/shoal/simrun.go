@@ -65,7 +65,19 @@ func (s simRun) run(dir string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitInternal, err
 	}
-	results := rundir.NewResults(s.Check(records))
+	// The clients' history, if there were clients, and its checks.
+	history := checker.FromTrace(records)
+	var checks []checker.Result
+	var lin *checker.Linearizability
+	if len(history.Events) > 0 {
+		lin = checker.Linearizable(history, 0)
+		checks = append(checks, lin.Result, checker.Durability(history))
+	}
+	results := rundir.NewResults(append(checks, s.Check(records)...))
+	var historyFile bytes.Buffer
+	if err := history.Write(&historyFile); err != nil {
+		return exitInternal, err
+	}
 	sum := w.TraceHash()
 	meta := rundir.Meta{
 		ShoalVersion: version,
@@ -77,15 +89,15 @@ func (s simRun) run(dir string, stdout io.Writer) (int, error) {
 		VirtualNanos: int64(w.Now()),
 		TraceEvents:  w.TraceEvents(),
 	}
-	checks := make([]string, len(results.Checkers))
+	checkNames := make([]string, len(results.Checkers))
 	for i, c := range results.Checkers {
-		checks[i] = c.Checker
+		checkNames[i] = c.Checker
 	}
 	l := s.Network.Latency
 	scenario := fmt.Sprintf("# Resolved. This demo predates the scenario format; `%s` runs it.\n"+
 		"name: %s\ndescription: %q\nnetwork: {latency: {dist: %s, min: %s, max: %s}}\n"+
 		"duration: %s\nnemesis:\n  - %s\nchecks: [%s]\n",
-		s.Command, s.Scenario, s.Description, l.Dist, l.Min, l.Max, s.Duration, strings.Join(steps, "\n  - "), strings.Join(checks, ", "))
+		s.Command, s.Scenario, s.Description, l.Dist, l.Min, l.Max, s.Duration, strings.Join(steps, "\n  - "), strings.Join(checkNames, ", "))
 
 	var report bytes.Buffer
 	err = reports.Plain(&report, reports.Run{
@@ -102,9 +114,18 @@ func (s simRun) run(dir string, stdout io.Writer) (int, error) {
 	}{
 		{rundir.ScenarioFile, []byte(scenario)},
 		{rundir.TraceFile, trace.Bytes()},
-		// No simulated clients yet, so no history.
-		{rundir.HistoryFile, nil},
+		{rundir.HistoryFile, historyFile.Bytes()},
 		{rundir.ReportFile, report.Bytes()},
+	}
+	if lin != nil && lin.Result.Verdict == checker.Invalid {
+		var viz bytes.Buffer
+		if err := lin.Visualize(&viz, nil); err != nil {
+			return exitInternal, err
+		}
+		writes = append(writes, struct {
+			name string
+			data []byte
+		}{rundir.LinearizabilityFile, viz.Bytes()})
 	}
 	for _, f := range writes {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {

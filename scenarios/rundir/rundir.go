@@ -21,6 +21,9 @@ const (
 	HistoryFile  = "history.jsonl" // client operations (checker/README.md)
 	ResultsFile  = "results.json"  // Results
 	ReportFile   = "report.html"   // the report a person reads
+	// LinearizabilityFile is porcupine's visualization, written when the
+	// history is not linearizable.
+	LinearizabilityFile = "linearizability.html"
 )
 
 // Meta identifies a run and how to reproduce it.

@@ -5,9 +5,11 @@
 // history: client.invoke, then client.ok, client.fail or client.info.
 //
 // An outcome is recorded as fail only when it is certain that the
-// operation had no effect: a cas that found another value, a write that
-// every attempt saw refused outright (a redirect is a refusal), or a read
-// that got no answer (a read changes nothing). Whenever a write may have
+// operation had no effect: a cas that found another value, a put or
+// delete that every attempt saw refused outright (a redirect is a
+// refusal), or a read that got no answer (a read changes nothing). A
+// refused cas is recorded as info: in a history, a failed cas says its
+// compare failed. Whenever a write may have
 // reached a leader and its answer was lost, the outcome is unknown and
 // recorded as info; the client then continues under a new process number,
 // since the old process's operation may still take effect at any time.
@@ -56,6 +58,9 @@ type Config struct {
 	// Delay is how long after the client starts its first operation may
 	// begin.
 	Delay time.Duration
+	// Until, if set, is how long after the client starts its last
+	// operation may begin (measured on the client's own clock).
+	Until time.Duration
 	// Process is the client's first process number; after an info the
 	// client continues as Process + ProcessStride, and so on.
 	Process       int
@@ -87,6 +92,7 @@ type Client struct {
 	cur     *operation
 	leaders map[int]env.NodeID // bucket → the instance that last answered for it
 	done    bool
+	started time.Time
 }
 
 // operation is the operation in flight.
@@ -136,7 +142,7 @@ func Start(cfg Config, w Workload) env.Start {
 		cfg.ProcessStride = 1
 	}
 	return func(e env.Env) (env.Node, error) {
-		c := &Client{e: e, cfg: cfg, work: w, process: cfg.Process, leaders: map[int]env.NodeID{}}
+		c := &Client{e: e, cfg: cfg, work: w, process: cfg.Process, leaders: map[int]env.NodeID{}, started: e.Now()}
 		e.After(cfg.Delay, tick{})
 		return c, nil
 	}
@@ -146,6 +152,9 @@ func Start(cfg Config, w Workload) env.Start {
 func (c *Client) Handle(ev env.Event) {
 	switch ev := ev.(type) {
 	case tick:
+		if c.cfg.Until > 0 && c.e.Now().Sub(c.started) >= c.cfg.Until {
+			c.done = true
+		}
 		if c.done {
 			return
 		}
@@ -239,7 +248,7 @@ func (c *Client) Receive(from env.NodeID, m env.Message) {
 		if o.uncertain || o.answered < o.attempts {
 			return // the deadline decides
 		}
-		c.finish("client.fail", kv.Value{}, 0, fmt.Sprintf("refused %d times; last redirect to %q", o.attempts, to))
+		c.finishRefused(fmt.Sprintf("refused %d times; last redirect to %q", o.attempts, to))
 	}
 }
 
@@ -250,10 +259,22 @@ func (c *Client) finishUnanswered(o *operation) {
 		return
 	}
 	if !o.uncertain && o.answered == o.attempts {
-		c.finish("client.fail", kv.Value{}, 0, "every attempt was refused")
+		c.finishRefused("every attempt was refused")
 		return
 	}
 	c.finish("client.info", kv.Value{}, 0, "no answer: the write may or may not take effect")
+}
+
+// finishRefused ends an operation every attempt of which was refused: it
+// certainly had no effect, so it failed; except a cas, whose failure in a
+// history claims that its compare failed, which nobody observed: it is
+// recorded as info, which is true, if less precise.
+func (c *Client) finishRefused(why string) {
+	if c.cur.F == kv.OpCAS {
+		c.finish("client.info", kv.Value{}, 0, why+"; a failed cas would claim its compare failed")
+		return
+	}
+	c.finish("client.fail", kv.Value{}, 0, why)
 }
 
 func (c *Client) finish(kind string, v kv.Value, index uint64, note string) {

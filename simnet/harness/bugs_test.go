@@ -16,8 +16,11 @@ import (
 	"github.com/shoaldb/shoal/simnet/client"
 )
 
-// Each test builds the situation one planted bug needs and shows its
-// effect; later checkers prove they catch it from the trace alone.
+// Each planted bug has a scenario built to expose it: a cluster driven by
+// simulated clients and simnet's fault API. TestPlantedBugEffects shows
+// what each bug does in it; TestCheckersCatchPlantedBugs shows that the
+// checker meant to see it reports the run invalid from the trace alone,
+// and that every checker finds the same run valid without the bug.
 
 func with(b bugs.Bug) node.Config { return node.Config{Bugs: bugs.Set(0).With(b)} }
 
@@ -40,19 +43,32 @@ func oneRead(t *testing.T, c *Cluster, target string, delay time.Duration) {
 	}
 }
 
-func outcomeOf(ops []*op, value string) *op {
-	for _, o := range ops {
-		if o.f == "write" && o.value == value {
-			return o
+func followerOf(c *Cluster, leader env.NodeID) env.NodeID {
+	for _, n := range c.Names {
+		if n != leader {
+			return n
 		}
 	}
-	return nil
+	return ""
 }
 
-// ack-before-commit: a leader cut off from its followers acknowledges a
-// write it only appended; the new majority never has it.
-func TestBugAckBeforeCommit(t *testing.T) {
-	w, c := start(t, 21, Topology{Instances: 3}, with(bugs.AckBeforeCommit))
+// run is a finished scenario.
+type run struct {
+	w    *simnet.World
+	c    *Cluster
+	recs []env.Record
+	ops  []*op
+}
+
+func finish(t *testing.T, w *simnet.World, c *Cluster) run {
+	recs := records(t, w)
+	return run{w: w, c: c, recs: recs, ops: history(t, recs)}
+}
+
+// ackBeforeCommit: a leader cut off from its followers is asked to write;
+// afterwards every key is read.
+func ackBeforeCommit(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 21, Topology{Instances: 3}, cfg)
 	runUntil(t, w, 3*time.Second)
 	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
 	oneWrite(t, c, "lost", string(leader), 0, time.Second)
@@ -62,219 +78,147 @@ func TestBugAckBeforeCommit(t *testing.T) {
 	runUntil(t, w, w.Now()+3*time.Second)
 	c.FinalRead([]string{"k0"})
 	runUntil(t, w, w.Now()+5*time.Second)
-	ops := history(t, records(t, w))
-	if o := outcomeOf(ops, "lost-1"); o == nil || o.outcome != "ok" {
-		t.Fatalf("the isolated leader did not acknowledge the write: %+v", o)
-	}
-	if f := finalValues(t, ops)["k0"]; !f.absent {
-		t.Fatalf("k0 finally reads %q; the acknowledged write should be lost", f.value)
-	}
+	return finish(t, w, c)
 }
 
-// stale-local-read: an isolated follower answers reads from its own old
-// state after a newer write was acknowledged.
-func TestBugStaleLocalRead(t *testing.T) {
-	w, c := start(t, 22, Topology{Instances: 3}, with(bugs.StaleLocalRead))
+// staleLocalRead: k0 = old, a follower is cut off, k0 = new, and the
+// follower is asked to read k0.
+func staleLocalRead(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 22, Topology{Instances: 3}, cfg)
 	runUntil(t, w, 3*time.Second)
 	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
 	oneWrite(t, c, "old", string(leader), 0, time.Second)
 	runUntil(t, w, w.Now()+time.Second)
-	var follower env.NodeID
-	for _, n := range c.Names {
-		if n != leader {
-			follower = n
-		}
-	}
+	follower := followerOf(c, leader)
 	oneWrite(t, c, "new", string(leader), 0, time.Second) // c2
 	oneRead(t, c, string(follower), time.Second)          // c3, once new is acknowledged
 	mustPartition(t, w, []env.NodeID{follower, "c3"})
 	runUntil(t, w, w.Now()+2*time.Second)
-	ops := history(t, records(t, w))
-	if o := outcomeOf(ops, "new-1"); o == nil || o.outcome != "ok" {
-		t.Fatalf("the second write was not acknowledged: %+v", o)
-	}
-	for _, o := range ops {
-		if o.f == "read" && o.outcome == "ok" {
-			if o.value != "old-1" {
-				t.Fatalf("the isolated follower read %q, want the stale old-1", o.value)
-			}
-			return
-		}
-	}
-	t.Fatal("the isolated follower answered no read")
+	return finish(t, w, c)
 }
 
-// skip-sync: a write acknowledged by all three instances is gone after
-// they all crash, because none synced it.
-func TestBugSkipSync(t *testing.T) {
-	for _, bug := range []bool{false, true} {
-		cfg := node.Config{}
-		if bug {
-			cfg = with(bugs.SkipSync)
-		}
-		w, c := start(t, 23, Topology{Instances: 3}, cfg)
-		runUntil(t, w, 3*time.Second)
-		leader := waitLeader(t, w, c, "rs1", 2*time.Second)
-		oneWrite(t, c, "v", string(leader), 0, time.Second)
-		runUntil(t, w, w.Now()+500*time.Millisecond)
-		for _, n := range c.Names {
-			w.Kill(n)
-		}
-		for _, n := range c.Names {
-			w.Restart(n)
-		}
-		runUntil(t, w, w.Now()+3*time.Second)
-		c.FinalRead([]string{"k0"})
-		runUntil(t, w, w.Now()+5*time.Second)
-		ops := history(t, records(t, w))
-		if o := outcomeOf(ops, "v-1"); o == nil || o.outcome != "ok" {
-			t.Fatalf("bug %v: the write was not acknowledged: %+v", bug, o)
-		}
-		f := finalValues(t, ops)["k0"]
-		if bug != f.absent {
-			t.Fatalf("with skip-sync %v, k0 finally reads %q (absent %v)", bug, f.value, f.absent)
-		}
-		w.Close()
+// skipSync: a write is acknowledged, all three instances crash at once and
+// restart, and k0 is read.
+func skipSync(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 23, Topology{Instances: 3}, cfg)
+	runUntil(t, w, 3*time.Second)
+	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
+	oneWrite(t, c, "v", string(leader), 0, time.Second)
+	runUntil(t, w, w.Now()+500*time.Millisecond)
+	for _, n := range c.Names {
+		w.Kill(n)
 	}
+	for _, n := range c.Names {
+		w.Restart(n)
+	}
+	runUntil(t, w, w.Now()+3*time.Second)
+	c.FinalRead([]string{"k0"})
+	runUntil(t, w, w.Now()+5*time.Second)
+	return finish(t, w, c)
 }
 
-// forget-dedup: the retry of a's write, arriving after b's, applies again
-// and brings back a's older value.
-func TestBugForgetDedup(t *testing.T) {
-	_, final := retriedWrite(t, with(bugs.ForgetDedup))
-	if final.value != "a-1" {
-		t.Fatalf("x finally reads %q; with forget-dedup a's retry should overwrite b's later write", final.value)
+// forgetDedup: a cas(k0: absent → a-1) commits, but the answer is lost and
+// the client retries it through the new leader after the old one is cut
+// off; then k0 is read.
+func forgetDedup(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 28, Topology{Instances: 3}, cfg)
+	runUntil(t, w, 3*time.Second)
+	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
+	if _, err := c.AddClients(1, client.Config{Target: string(leader), Timeout: 10 * time.Second, Retries: 20},
+		func(int) client.Workload { return &client.Mix{ID: "a", Keys: 1, CAS: 1, Ops: 1} }); err != nil {
+		t.Fatal(err)
 	}
+	w.Cut(leader, "c1")
+	runUntil(t, w, w.Now()+50*time.Millisecond)
+	mustPartition(t, w, []env.NodeID{leader})
+	runUntil(t, w, w.Now()+6*time.Second)
+	w.Heal()
+	runUntil(t, w, w.Now()+5*time.Second)
+	c.FinalRead([]string{"k0"})
+	runUntil(t, w, w.Now()+5*time.Second)
+	return finish(t, w, c)
 }
 
-// lease-read-under-skew: the old leader, cut off and with its wall clock
-// stepped back after it stepped down, still believes in its read lease and
-// answers a stale read after the new leader acknowledged a newer write.
-func TestBugLeaseReadUnderSkew(t *testing.T) {
-	w, c := start(t, 24, Topology{Instances: 3}, with(bugs.LeaseReadUnderSkew))
+// leaseReadUnderSkew: k0 = old; the leader is cut off and, once it has
+// stepped down, its wall clock is stepped back 30s; the majority takes
+// k0 = new; the old leader is asked to read k0.
+func leaseReadUnderSkew(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 24, Topology{Instances: 3}, cfg)
 	runUntil(t, w, 3*time.Second)
 	old := waitLeader(t, w, c, "rs1", 2*time.Second)
 	oneWrite(t, c, "old", string(old), 0, time.Second)
 	runUntil(t, w, w.Now()+time.Second)
 	oneRead(t, c, string(old), 6*time.Second) // c2, after the new leader took the write below
 	mustPartition(t, w, []env.NodeID{old, "c2"})
-	// Once the old leader has stepped down, its wall clock is stepped
-	// back: by its own clock, the lease it last renewed holds for 30s more.
 	runUntil(t, w, w.Now()+1500*time.Millisecond)
 	w.SetClockOffset(old, -30*time.Second)
 	runUntil(t, w, w.Now()+1500*time.Millisecond)
-	var other env.NodeID
-	for _, n := range c.Names {
-		if n != old {
-			other = n
-		}
-	}
-	if _, err := c.AddClients(1, client.Config{Target: string(other), Timeout: 2 * time.Second},
+	if _, err := c.AddClients(1, client.Config{Target: string(followerOf(c, old)), Timeout: 2 * time.Second},
 		func(int) client.Workload { return &client.Mix{ID: "new", Keys: 1, Write: 1, Ops: 1} }); err != nil {
 		t.Fatal(err)
 	}
 	runUntil(t, w, w.Now()+4*time.Second)
-	ops := history(t, records(t, w))
-	if o := outcomeOf(ops, "new-1"); o == nil || o.outcome != "ok" {
-		t.Fatalf("the new leader did not acknowledge the second write: %+v", o)
-	}
-	for _, o := range ops {
-		if o.f == "read" && o.outcome == "ok" && o.value == "old-1" {
-			return
-		}
-	}
-	t.Fatal("the old leader served no stale read under its skewed lease")
+	return finish(t, w, c)
 }
 
-// forget-vote: n2 is the only link between n1 and n3, and restarts
-// whenever it campaigns itself. When it first votes for another (X), X's
-// messages to n2 are cut, so X's first append never reaches it, and n2
-// crashes and restarts: with its vote forgotten it grants the other
-// candidate a vote in the same term, and two leaders share it.
-func TestBugForgetVote(t *testing.T) {
-	for _, bug := range []bool{false, true} {
-		cfg := node.Config{}
-		if bug {
-			cfg = with(bugs.ForgetVote)
-		}
-		w, err := simnet.New(simnet.Config{Seed: 27, KeepTrace: true,
-			Network: &simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Constant, Min: 5 * time.Millisecond}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := Start(w, Topology{Instances: 3}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Cut("n1", "n3")
-		w.Cut("n3", "n1")
-		// n2 must not lead: it restarts whenever it campaigns.
-		voted := false
-		var watch func()
-		watch = func() {
-			w.After(time.Millisecond, watch)
-			st, ok := c.Status("n2", "rs1")
-			switch {
-			case !ok || voted:
-			case st.Role == "precandidate" || st.Role == "candidate":
-				w.Kill("n2")
-				w.After(2*time.Millisecond, func() { w.Restart("n2") })
-			case st.Vote != "" && st.Vote != "n2":
-				voted = true
-				w.Cut(st.Vote, "n2")
-				w.After(2*time.Millisecond, func() { w.Kill("n2") })
-				w.After(4*time.Millisecond, func() { w.Restart("n2") })
-			}
-		}
-		w.At(0, watch)
-		if err := w.Run(10 * time.Second); err != nil {
-			t.Fatal(err)
-		}
-		recs, err := w.Records()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		res := checker.RaftSafety(recs)
-		if bug != (res.Verdict == checker.Invalid) {
-			t.Fatalf("forget-vote %v: raft-safety %s: %s", bug, res.Verdict, res.Explanation)
-		}
-		t.Logf("forget-vote %v: %s", bug, res.Explanation)
+// forgetVote: n2 is the only link between n1 and n3, and restarts whenever
+// it campaigns itself. When it first votes for another (X), X's messages
+// to n2 are cut, so X's first append never reaches it, and n2 crashes and
+// restarts, to meet the other candidate.
+func forgetVote(t *testing.T, cfg node.Config) run {
+	w, err := simnet.New(simnet.Config{Seed: 27, KeepTrace: true,
+		Network: &simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Constant, Min: 5 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
+	c, err := Start(w, Topology{Instances: 3}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Cut("n1", "n3")
+	w.Cut("n3", "n1")
+	voted := false
+	var watch func()
+	watch = func() {
+		w.After(time.Millisecond, watch)
+		st, ok := c.Status("n2", "rs1")
+		switch {
+		case !ok || voted:
+		case st.Role == "precandidate" || st.Role == "candidate":
+			w.Kill("n2")
+			w.After(2*time.Millisecond, func() { w.Restart("n2") })
+		case st.Vote != "" && st.Vote != "n2":
+			voted = true
+			w.Cut(st.Vote, "n2")
+			w.After(2*time.Millisecond, func() { w.Kill("n2") })
+			w.After(4*time.Millisecond, func() { w.Restart("n2") })
+		}
+	}
+	w.At(0, watch)
+	runUntil(t, w, 10*time.Second)
+	return finish(t, w, c)
 }
 
-// config-local-ack: an operator action on an instance cut off from group
-// 0's majority is acknowledged, though it can never commit.
-func TestBugConfigLocalAck(t *testing.T) {
-	w, c := start(t, 25, Topology{Instances: 3}, with(bugs.ConfigLocalAck))
+// configLocalAck: group 0's leader is cut off and asked to set a setting.
+func configLocalAck(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 25, Topology{Instances: 3}, cfg)
 	runUntil(t, w, 3*time.Second)
 	leader := waitLeader(t, w, c, "config", 2*time.Second)
-	before, _ := c.Status(leader, "config")
 	mustPartition(t, w, []env.NodeID{leader})
 	c.Propose(leader, "config", "op", cluster.SetSetting("k", "v").Encode(), time.Second)
 	runUntil(t, w, w.Now()+3*time.Second)
-	res := outcomes(records(t, w))
-	if outcome(res["op"]) != "ok" {
-		t.Fatalf("the isolated instance did not acknowledge the action: %v", res["op"])
-	}
-	if after, _ := c.Status(leader, "config"); after.Commit != before.Commit {
-		t.Fatalf("the isolated instance's commit index moved from %d to %d; the action cannot have committed", before.Commit, after.Commit)
-	}
+	return finish(t, w, c)
 }
 
-// skip-apply-on-restart: a follower whose latest applies were lost in a
-// crash resumes after its commit index, skipping them, and its state
-// differs from the leader's at the same applied index.
-func TestBugSkipApplyOnRestart(t *testing.T) {
-	w, c := start(t, 26, Topology{Instances: 3}, with(bugs.SkipApplyOnRestart))
+// skipApplyOnRestart: twenty writes, then a follower crashes and restarts
+// at once (its unsynced applies are lost, its commit index is not); at the
+// end every instance records its state digest.
+func skipApplyOnRestart(t *testing.T, cfg node.Config) run {
+	w, c := start(t, 26, Topology{Instances: 3}, cfg)
 	runUntil(t, w, 3*time.Second)
 	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
-	var follower env.NodeID
-	for _, n := range c.Names {
-		if n != leader {
-			follower = n
-		}
-	}
+	follower := followerOf(c, leader)
 	for i := range 20 {
 		id := fmt.Sprint("p", i)
 		c.Propose(leader, "rs1", id, Put(id, 1, fmt.Sprint("k", i), "v"), time.Second)
@@ -284,12 +228,167 @@ func TestBugSkipApplyOnRestart(t *testing.T) {
 	w.Kill(follower)
 	w.Restart(follower)
 	runUntil(t, w, w.Now()+2*time.Second)
-	l, _ := c.Status(leader, "rs1")
-	f, _ := c.Status(follower, "rs1")
-	if l.Applied != f.Applied {
-		t.Fatalf("leader applied %d, follower %d", l.Applied, f.Applied)
+	c.RecordDigests()
+	runUntil(t, w, w.Now()+time.Millisecond)
+	return finish(t, w, c)
+}
+
+func outcomeOf(ops []*op, value string) *op {
+	for _, o := range ops {
+		if o.f != "read" && o.value == value {
+			return o
+		}
 	}
-	if l.Digest == f.Digest {
-		t.Fatal("the follower's state equals the leader's: no apply was skipped")
+	return nil
+}
+
+func readValues(ops []*op) []string {
+	var out []string
+	for _, o := range ops {
+		if o.f == "read" && o.outcome == "ok" {
+			v := o.value
+			if o.absent {
+				v = "<absent>"
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestPlantedBugEffects shows each bug's effect in its scenario.
+func TestPlantedBugEffects(t *testing.T) {
+	t.Run("ack-before-commit", func(t *testing.T) {
+		r := ackBeforeCommit(t, with(bugs.AckBeforeCommit))
+		if o := outcomeOf(r.ops, "lost-1"); o == nil || o.outcome != "ok" {
+			t.Fatalf("the isolated leader did not acknowledge the write: %+v", o)
+		}
+		if f := finalValues(t, r.ops)["k0"]; !f.absent {
+			t.Fatalf("k0 finally reads %q; the acknowledged write should be lost", f.value)
+		}
+	})
+	t.Run("stale-local-read", func(t *testing.T) {
+		r := staleLocalRead(t, with(bugs.StaleLocalRead))
+		if o := outcomeOf(r.ops, "new-1"); o == nil || o.outcome != "ok" {
+			t.Fatalf("the second write was not acknowledged: %+v", o)
+		}
+		if got := readValues(r.ops); len(got) != 1 || got[0] != "old-1" {
+			t.Fatalf("the isolated follower read %v, want the stale old-1", got)
+		}
+	})
+	t.Run("skip-sync", func(t *testing.T) {
+		r := skipSync(t, with(bugs.SkipSync))
+		if o := outcomeOf(r.ops, "v-1"); o == nil || o.outcome != "ok" {
+			t.Fatalf("the write was not acknowledged: %+v", o)
+		}
+		if f := finalValues(t, r.ops)["k0"]; !f.absent {
+			t.Fatalf("k0 finally reads %q; the unsynced write should be gone", f.value)
+		}
+	})
+	t.Run("forget-dedup", func(t *testing.T) {
+		r := forgetDedup(t, with(bugs.ForgetDedup))
+		o := outcomeOf(r.ops, "a-1")
+		if o == nil || o.outcome != "fail" {
+			t.Fatalf("the retried cas should find its own first application and fail: %+v", o)
+		}
+		if f := finalValues(t, r.ops)["k0"]; f.value != "a-1" {
+			t.Fatalf("k0 finally reads %q, want a-1: the cas did apply", f.value)
+		}
+	})
+	t.Run("lease-read-under-skew", func(t *testing.T) {
+		r := leaseReadUnderSkew(t, with(bugs.LeaseReadUnderSkew))
+		if o := outcomeOf(r.ops, "new-1"); o == nil || o.outcome != "ok" {
+			t.Fatalf("the new leader did not acknowledge the second write: %+v", o)
+		}
+		if got := readValues(r.ops); len(got) != 1 || got[0] != "old-1" {
+			t.Fatalf("the old leader read %v, want the stale old-1", got)
+		}
+	})
+	t.Run("forget-vote", func(t *testing.T) {
+		r := forgetVote(t, with(bugs.ForgetVote))
+		leaders := map[string]map[env.NodeID]bool{}
+		for _, rec := range r.recs {
+			if role, _ := rec.Str("role"); rec.Kind == "raft.state" && role == "leader" {
+				g, _ := rec.Str("group")
+				term, _ := rec.Int("term")
+				k := fmt.Sprint(g, term)
+				if leaders[k] == nil {
+					leaders[k] = map[env.NodeID]bool{}
+				}
+				leaders[k][rec.Node] = true
+				if len(leaders[k]) > 1 {
+					return
+				}
+			}
+		}
+		t.Fatal("no term had two leaders")
+	})
+	t.Run("config-local-ack", func(t *testing.T) {
+		r := configLocalAck(t, with(bugs.ConfigLocalAck))
+		if res := outcomes(r.recs); outcome(res["op"]) != "ok" {
+			t.Fatalf("the isolated instance did not acknowledge the action: %v", res["op"])
+		}
+	})
+	t.Run("skip-apply-on-restart", func(t *testing.T) {
+		r := skipApplyOnRestart(t, with(bugs.SkipApplyOnRestart))
+		leader, _ := r.c.Leader("rs1")
+		l, _ := r.c.Status(leader, "rs1")
+		f, _ := r.c.Status(followerOf(r.c, leader), "rs1")
+		if l.Applied != f.Applied || l.Digest == f.Digest {
+			t.Fatalf("leader applied %d (state %s), follower %d (state %s): want the same index, different states", l.Applied, l.Digest, f.Applied, f.Digest)
+		}
+	})
+}
+
+// checkAll runs every checker on a run.
+func checkAll(r run) map[string]checker.Result {
+	h := checker.FromTrace(r.recs)
+	out := map[string]checker.Result{}
+	for _, res := range []checker.Result{
+		checker.Linearizable(h, 30*time.Second).Result, checker.Durability(h), checker.RaftSafety(r.recs),
+		checker.Quorum(r.recs), checker.Convergence(r.recs), checker.Partitions(r.recs),
+	} {
+		out[res.Checker] = res
+	}
+	return out
+}
+
+// TestCheckersCatchPlantedBugs runs each scenario with and without its bug:
+// with it, one of the checkers meant to see the bug reports invalid; without
+// it, no checker reports anything but valid or n/a.
+func TestCheckersCatchPlantedBugs(t *testing.T) {
+	for _, tc := range []struct {
+		bug      bugs.Bug
+		scenario func(*testing.T, node.Config) run
+		catchers []string // any of them must say invalid
+	}{
+		{bugs.AckBeforeCommit, ackBeforeCommit, []string{"linearizable", "durability"}},
+		{bugs.StaleLocalRead, staleLocalRead, []string{"linearizable", "durability"}},
+		{bugs.SkipSync, skipSync, []string{"linearizable", "durability"}},
+		{bugs.ForgetDedup, forgetDedup, []string{"linearizable", "durability"}},
+		{bugs.LeaseReadUnderSkew, leaseReadUnderSkew, []string{"linearizable", "durability"}},
+		{bugs.ForgetVote, forgetVote, []string{"raft-safety"}},
+		{bugs.ConfigLocalAck, configLocalAck, []string{"quorum"}},
+		{bugs.SkipApplyOnRestart, skipApplyOnRestart, []string{"convergence"}},
+	} {
+		t.Run(tc.bug.String(), func(t *testing.T) {
+			clean := tc.scenario(t, node.Config{})
+			clean.w.Close()
+			for name, res := range checkAll(clean) {
+				if res.Verdict != checker.Valid && res.Verdict != checker.NA {
+					t.Errorf("without the bug, %s: %s: %s", name, res.Verdict, res.Explanation)
+				}
+			}
+			buggy := tc.scenario(t, with(tc.bug))
+			buggy.w.Close()
+			results := checkAll(buggy)
+			for _, name := range tc.catchers {
+				if results[name].Verdict == checker.Invalid {
+					t.Logf("%s: %s", name, results[name].Explanation)
+					return
+				}
+			}
+			t.Errorf("with %s no checker of %v said invalid: %v", tc.bug, tc.catchers, results)
+		})
 	}
 }

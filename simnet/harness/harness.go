@@ -166,6 +166,17 @@ func (c *Cluster) FinalRead(keys []string) error {
 	return c.World.AddNode("final", client.Start(cfg, &client.Reads{Keys: keys}))
 }
 
+// RecordDigests asks every running instance to record its groups' applied
+// indexes and state digests in the trace now (sm.digest), for the
+// convergence checker.
+func (c *Cluster) RecordDigests() {
+	for _, name := range c.Names {
+		if c.World.Up(name) {
+			c.World.Post(name, &node.Digest{})
+		}
+	}
+}
+
 // Put encodes a key-value write for Propose to a replicaset. A client's
 // sequence numbers must increase: a write whose (client, seq) was applied
 // already is not applied again.

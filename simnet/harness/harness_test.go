@@ -68,11 +68,18 @@ func outcomes(recs []env.Record) map[string]env.Record {
 func outcome(r env.Record) string { s, _ := r.Str("outcome"); return s }
 
 // requireSafe fails the test unless the Raft safety checker finds the run
-// valid.
+// valid, and no other checker finds it anything but valid or n/a.
 func requireSafe(t testing.TB, recs []env.Record) {
 	t.Helper()
 	if res := checker.RaftSafety(recs); res.Verdict != checker.Valid {
 		t.Fatalf("raft-safety: %s: %s", res.Verdict, res.Explanation)
+	}
+	h := checker.FromTrace(recs)
+	for _, res := range []checker.Result{checker.Linearizable(h, 30*time.Second).Result, checker.Durability(h),
+		checker.Quorum(recs), checker.Convergence(recs), checker.Partitions(recs)} {
+		if res.Verdict != checker.Valid && res.Verdict != checker.NA {
+			t.Fatalf("%s: %s: %s", res.Checker, res.Verdict, res.Explanation)
+		}
 	}
 }
 

@@ -95,7 +95,7 @@ func Quorum(trace []env.Record) Result {
 			without++
 			if a.outcome == "ok" {
 				return invalid(res, "operator action %s submitted to %s at %s succeeded at %s, but %s could not reach a majority (%d) of group 0's voters [%s] at any moment in between (at %s it reached %d: [%s])",
-					a.id, a.node, at(a.at), at(a.end), a.node, majority, names(voters), at(seg.from), reach, names(tl.component(seg, a.node)))
+					a.id, a.node, at(a.at), at(a.end), a.node, majority, env.Join(voters), at(seg.from), reach, env.Join(tl.component(seg, a.node)))
 			}
 			continue
 		}
@@ -107,7 +107,7 @@ func Quorum(trace []env.Record) Result {
 					outcome = "no answer"
 				}
 				return invalid(res, "operator action %s submitted to %s at %s did not commit within five election timeouts (%s): %s at %s, though %s stayed connected to voters [%s] throughout",
-					a.id, a.node, at(a.at), time.Duration(window), outcome, at(a.end), a.node, names(m))
+					a.id, a.node, at(a.at), time.Duration(window), outcome, at(a.end), a.node, env.Join(m))
 			}
 			continue
 		}
@@ -124,14 +124,6 @@ func countActions(n int) string {
 		return "1 operator action was"
 	}
 	return fmt.Sprintf("%d operator actions were", n)
-}
-
-func names(ids []env.NodeID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = string(id)
-	}
-	return strings.Join(s, ",")
 }
 
 // timeline replays who was up, paused and cut off, as a list of segments

@@ -12,6 +12,7 @@ package env
 
 import (
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -21,6 +22,18 @@ import (
 // NodeID names a process: an engine node ("n1".."nN" in the simulator) or a
 // client. It is stable across restarts.
 type NodeID string
+
+// Join lists node names separated by commas, as trace fields carry them.
+func Join(ids []NodeID) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(id))
+	}
+	return b.String()
+}
 
 // TimerID identifies a timer set with Env.After. IDs are unique within one
 // Env's world and never reused.

@@ -71,14 +71,6 @@ func (n *Node) names(ids []uint64) string {
 	return strings.Join(s, ",")
 }
 
-func joinNames(ids []env.NodeID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = string(id)
-	}
-	return strings.Join(s, ",")
-}
-
 // Status is a group's Raft state on this instance.
 type Status struct {
 	Group   string

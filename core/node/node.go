@@ -185,7 +185,7 @@ func (n *Node) bootstrap() error {
 	}
 	n.trace("node.bootstrap", env.Int("instances", int64(len(conf.Instances))),
 		env.Int("replicasets", int64(len(conf.Replicasets))), env.Str("replicaset", rs.Name),
-		env.Str("voters", joinNames(conf.Voters)),
+		env.Str("voters", env.Join(conf.Voters)),
 		env.Int("election_timeout", int64(n.cfg.TickInterval)*int64(n.cfg.ElectionTicks)))
 	return nil
 }

@@ -122,12 +122,9 @@ func (p *reachability) observe(r *env.Record) bool {
 		}
 	case "net.partition":
 		desc, _ := r.Str("components")
-		comp := map[env.NodeID]int{}
-		for i, part := range strings.Split(desc, "|") {
-			for _, id := range strings.Split(part, ",") {
-				comp[env.NodeID(id)] = i
-				p.node(env.NodeID(id))
-			}
+		all, comp := components(desc)
+		for _, id := range all {
+			p.node(id)
 		}
 		for _, a := range p.nodes {
 			for _, b := range p.nodes {
@@ -138,6 +135,20 @@ func (p *reachability) observe(r *env.Record) bool {
 		return false
 	}
 	return true
+}
+
+// components reads a net.partition's components ("n1,n2|n3"): every node
+// named, and the index of its component.
+func components(desc string) ([]env.NodeID, map[env.NodeID]int) {
+	var all []env.NodeID
+	comp := map[env.NodeID]int{}
+	for i, part := range strings.Split(desc, "|") {
+		for _, id := range strings.Split(part, ",") {
+			comp[env.NodeID(id)] = i
+			all = append(all, env.NodeID(id))
+		}
+	}
+	return all, comp
 }
 
 // cutNow reports whether link k is cut at this point of the trace, and

@@ -179,14 +179,7 @@ func (tl *timeline) observe(r *env.Record) {
 	case "net.partition":
 		clear(s.cut)
 		desc, _ := r.Str("components")
-		comp := map[env.NodeID]int{}
-		var all []env.NodeID
-		for i, part := range strings.Split(desc, "|") {
-			for _, id := range strings.Split(part, ",") {
-				comp[env.NodeID(id)] = i
-				all = append(all, env.NodeID(id))
-			}
-		}
+		all, comp := components(desc)
 		for _, a := range all {
 			for _, b := range all {
 				if comp[a] != comp[b] {

@@ -20,15 +20,7 @@ import (
 // allocations per committed entry, and the peak heap in use.
 func BenchmarkCluster(b *testing.B) {
 	const rate = 200
-	w, err := simnet.New(simnet.Config{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	c, err := Start(w, Topology{Instances: 5}, node.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, c := startWorld(b, simnet.Config{Seed: 1}, Topology{Instances: 5}, node.Config{})
 	seq := 0
 	var load func()
 	load = func() {
@@ -77,15 +69,7 @@ func BenchmarkCluster(b *testing.B) {
 // keys). Each iteration is one simulated second. It reports simulated
 // seconds per wall second and wall microseconds per completed operation.
 func BenchmarkKV(b *testing.B) {
-	w, err := simnet.New(simnet.Config{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	c, err := Start(w, Topology{Instances: 5}, node.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, c := startWorld(b, simnet.Config{Seed: 1}, Topology{Instances: 5}, node.Config{})
 	var st client.Stats
 	if _, err := c.AddClients(10, client.Config{Delay: 3 * time.Second, Interval: 50 * time.Millisecond, Target: "leader", Stats: &st},
 		func(i int) client.Workload { return &client.Mix{ID: fmt.Sprint("c", i), Keys: 100, Read: 1, Write: 1} }); err != nil {

@@ -166,16 +166,9 @@ func leaseReadUnderSkew(t *testing.T, cfg node.Config) run {
 // to n2 are cut, so X's first append never reaches it, and n2 crashes and
 // restarts, to meet the other candidate.
 func forgetVote(t *testing.T, cfg node.Config) run {
-	w, err := simnet.New(simnet.Config{Seed: 27, KeepTrace: true,
-		Network: &simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Constant, Min: 5 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	c, err := Start(w, Topology{Instances: 3}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, c := startWorld(t, simnet.Config{Seed: 27, KeepTrace: true,
+		Network: &simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Constant, Min: 5 * time.Millisecond}}},
+		Topology{Instances: 3}, cfg)
 	w.Cut("n1", "n3")
 	w.Cut("n3", "n1")
 	voted := false

@@ -18,7 +18,13 @@ import (
 // start opens a world and starts a cluster in it; both close with the test.
 func start(t testing.TB, seed uint64, topo Topology, cfg node.Config) (*simnet.World, *Cluster) {
 	t.Helper()
-	w, err := simnet.New(simnet.Config{Seed: seed, KeepTrace: true})
+	return startWorld(t, simnet.Config{Seed: seed, KeepTrace: true}, topo, cfg)
+}
+
+// startWorld is start with the world's own configuration.
+func startWorld(t testing.TB, wc simnet.Config, topo Topology, cfg node.Config) (*simnet.World, *Cluster) {
+	t.Helper()
+	w, err := simnet.New(wc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,12 +208,12 @@ func (l *Log) replay(r *record) error {
 }
 
 // checkpoint records the whole log: what a new WAL segment starts with so
-// that older segments can go.
+// that older segments can go. It records the hard state even when empty:
+// a crash can undo the removal of an older segment, whose replay comes
+// first and must be overwritten, whatever it said.
 func (l *Log) checkpoint(b *Batch) {
 	b.snapshot(kindInstall, l.group, &l.snap)
-	if !raft.IsEmptyHardState(l.hs) {
-		b.hardState(l.group, &l.hs)
-	}
+	b.hardState(l.group, &l.hs)
 	if len(l.ents) > 1 {
 		b.entries(l.group, l.ents[1:])
 	}

@@ -331,3 +331,34 @@ func FuzzSegment(f *testing.F) {
 		}
 	})
 }
+
+// A hard state set back to empty must survive a rotation and a crash that
+// undoes the removal of the segment before it (found by the property test).
+func TestCheckpointOverwritesAnOlderHardStateEvenWithAnEmptyOne(t *testing.T) {
+	fs := disk.New()
+	w, err := Open(fs, "wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	w.Log(7).SetHardState(&b, pb.HardState{Commit: 1})
+	if err := w.Commit(&b, true); err != nil {
+		t.Fatal(err)
+	}
+	w.Log(7).SetHardState(&b, pb.HardState{})
+	if err := w.Commit(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, err = Open(fs.Crash(), "wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if hs := w.Log(7).HardState(); !raft.IsEmptyHardState(hs) {
+		t.Fatalf("after rotation and crash the hard state is %v, want the empty one the checkpoint made durable", hs)
+	}
+}

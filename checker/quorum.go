@@ -163,7 +163,7 @@ func (tl *timeline) observe(r *env.Record) {
 		}
 		delete(s.down, r.Node)
 		delete(s.paused, r.Node)
-	case "node.kill", "node.fail":
+	case "node.kill", "node.crash", "node.fail":
 		s.down[r.Node] = true
 		delete(s.paused, r.Node)
 	case "node.pause":

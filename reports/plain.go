@@ -88,6 +88,10 @@ func describe(r *env.Record) string {
 		return fmt.Sprintf("restore %s → %s", s("from"), s("to"))
 	case "node.kill":
 		return "kill " + string(r.Node)
+	case "node.crash":
+		return fmt.Sprintf("%s crashed: %s", r.Node, s("error"))
+	case "nemesis.start":
+		return fmt.Sprintf("fault %s: %s %s", s("fault"), s("what"), s("why"))
 	case "node.start":
 		if inc, _ := r.Int("inc"); inc > 1 {
 			return fmt.Sprintf("restart %s (incarnation %d)", r.Node, inc)

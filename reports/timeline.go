@@ -66,7 +66,7 @@ func timeline(trace []env.Record) template.HTML {
 				order = append(order, r.Node)
 			}
 			open(r.Node, r.Time, "up")
-		case "node.kill", "node.fail":
+		case "node.kill", "node.crash", "node.fail":
 			open(r.Node, r.Time, "down")
 		case "node.pause":
 			open(r.Node, r.Time, "paused")

@@ -33,6 +33,12 @@ type node struct {
 	held   []slot // events that came due while paused, in order
 	timers map[env.TimerID]struct{}
 	clock  clock
+
+	// Disk faults (diskfault.go): the faults set, installed on every disk
+	// the node gets, their random stream and the errors injected so far.
+	faults     *diskFaults
+	faultRand  *mrand.Rand
+	diskErrors int64
 }
 
 // AddNode adds a process named id with a fresh disk and starts it at the
@@ -77,10 +83,7 @@ func (n *node) boot() {
 	n.env = &nodeEnv{n: n, fs: n.disk, rng: newRand(n.w.seed, "node", string(n.id), strconv.FormatUint(uint64(n.inc), 10))}
 	n.up = true
 	n.w.trace(n.id, "node.start", env.Int("inc", int64(n.inc)))
-	prev := n.w.dispatch
-	n.w.dispatch = n
-	impl, err := n.start(n.env)
-	n.w.dispatch = prev
+	impl, err := n.callStart()
 	if err != nil {
 		n.up = false
 		n.env.dead = true
@@ -90,6 +93,26 @@ func (n *node) boot() {
 	n.impl = impl
 }
 
+// callStart runs the node's start function. A start that panics with
+// env.Fatal has failed, and the process exited: the disk keeps only what
+// was synced. Any other panic goes on to Run, naming the node.
+func (n *node) callStart() (impl env.Node, err error) {
+	prev := n.w.dispatch
+	n.w.dispatch = n
+	defer func() {
+		if v := recover(); v != nil {
+			f, ok := v.(env.Fatal)
+			if !ok {
+				panic(v)
+			}
+			n.crashDisk()
+			impl, err = nil, f
+		}
+		n.w.dispatch = prev
+	}()
+	return n.start(n.env)
+}
+
 // Kill stops the node at once: its memory is gone and its disk keeps only
 // what was synced. It reports whether the node was up.
 func (w *World) Kill(id env.NodeID) bool {
@@ -97,10 +120,30 @@ func (w *World) Kill(id env.NodeID) bool {
 	if !n.up {
 		return false
 	}
-	n.disk = n.disk.Crash()
+	n.crashDisk()
 	w.trace(n.id, "node.kill", env.Int("inc", int64(n.inc)))
 	n.stop()
 	return true
+}
+
+// crash ends a node that panicked with env.Fatal as Kill would, and says
+// why.
+func (w *World) crash(n *node, f env.Fatal) {
+	n.crashDisk()
+	w.trace(n.id, "node.crash", env.Int("inc", int64(n.inc)), env.Str("error", f.Error()))
+	n.stop()
+}
+
+// crashDisk replaces the node's disk with what survives a crash. The disk
+// faults move to the new disk; the old one, which only the dead
+// incarnation still reaches, gets none.
+func (n *node) crashDisk() {
+	old := n.disk
+	n.disk = old.Crash()
+	if n.faults != nil {
+		old.SetInjector(nil)
+		n.disk.SetInjector(n.faults.inject)
+	}
 }
 
 // stop discards the running incarnation and lets it release resources.

@@ -166,17 +166,36 @@ func (w *World) Post(id env.NodeID, ev env.Event) {
 // Run handles every event due at or before virtual time until, then sets
 // the clock to until. It returns an error if the World is closed, or if a
 // node or a scheduled function panicked; the error names the seed, the
-// virtual time and the node, and the World is unusable afterwards.
-func (w *World) Run(until time.Duration) (err error) {
+// virtual time and the node, and the World is unusable afterwards. A node
+// that panics with env.Fatal is no error: it crashes (node.crash) and the
+// run goes on.
+func (w *World) Run(until time.Duration) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	defer w.recoverPanic(&err)
-	for len(w.q.heap) > 0 && w.q.heap[0].at <= int64(until) {
-		w.step()
+	for {
+		done, err := w.runTo(int64(until))
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
 	}
 	w.now = max(w.now, int64(until))
 	return nil
+}
+
+// runTo handles the events due by until. It returns early, with done
+// false, after a node died of env.Fatal; the caller resumes. One deferred
+// recover per call, not per event, keeps the cost of catching Fatal off
+// the path every event takes.
+func (w *World) runTo(until int64) (done bool, err error) {
+	defer w.recoverPanic(&err)
+	for len(w.q.heap) > 0 && w.q.heap[0].at <= until {
+		w.step()
+	}
+	return true, nil
 }
 
 // RunFor runs for d of virtual time from now.
@@ -188,10 +207,11 @@ func (w *World) Step() (ok bool, err error) {
 	if err := w.usable(); err != nil {
 		return false, err
 	}
-	defer w.recoverPanic(&err)
 	if len(w.q.heap) == 0 {
 		return false, nil
 	}
+	defer w.recoverPanic(&err)
+	ok = true // also if the node handling the event dies of env.Fatal
 	w.step()
 	return true, nil
 }
@@ -222,9 +242,19 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("simnet: seed %d: panic in %s at %s: %v\n%s", e.Seed, where, e.Time, e.Value, e.Stack)
 }
 
+// recoverPanic ends the handling of a panic raised while the world ran a
+// node or a scheduled function. A node's env.Fatal crashes that node; any
+// other panic makes the World unusable and becomes *err.
 func (w *World) recoverPanic(err *error) {
 	v := recover()
 	if v == nil {
+		return
+	}
+	if f, ok := v.(env.Fatal); ok && w.dispatch != nil && w.dispatch.up {
+		// The crash runs the node's Stop, which may panic in turn; the node
+		// is down by then, so even a Fatal from Stop is a PanicError.
+		n := w.dispatch
+		*err = w.guard(func() { w.crash(n, f) })
 		return
 	}
 	pe := &PanicError{Seed: w.seed, Time: time.Duration(w.now), Value: v, Stack: debug.Stack()}
@@ -233,6 +263,13 @@ func (w *World) recoverPanic(err *error) {
 	}
 	w.err = pe
 	*err = pe
+}
+
+// guard runs fn, recovering its panic as Run does.
+func (w *World) guard(fn func()) (err error) {
+	defer w.recoverPanic(&err)
+	fn()
+	return nil
 }
 
 // slot is one scheduled event.

@@ -7,7 +7,9 @@
 //
 // The shape follows etcd raft's RawNode: a narrow boundary, with inputs
 // delivered one at a time (Receive, Handle) and effects requested through
-// the Env (Send, After, Trace, disk writes).
+// the Env (Send, After, Trace, disk writes). A node that cannot go on
+// because its disk failed a write it depends on panics with a Fatal, which
+// both worlds treat as the process exiting.
 package env
 
 import (
@@ -56,7 +58,8 @@ type Event interface {
 
 // Node is one process's state machine. The world calls exactly one of its
 // methods at a time, and never concurrently; every effect goes through the
-// Env the node was started with.
+// Env the node was started with. Any of them, and Start, may panic with a
+// Fatal to end the process.
 type Node interface {
 	// Receive handles a message that another node sent with Env.Send.
 	Receive(from NodeID, m Message)
@@ -74,9 +77,35 @@ type Stopper interface {
 }
 
 // Start creates a node's state machine on e, recovering what it needs from
-// e.FS(). It runs at start and at every restart; an error leaves the node
-// down.
+// e.FS(). It runs at start and at every restart; an error, or a Fatal
+// panic, leaves the node down.
 type Start func(e Env) (Node, error)
+
+// Fatal is the value a node panics with when it cannot go on: its disk
+// failed a write or sync it depends on, so its memory is ahead of its disk
+// and no later step can be trusted, as for a real process whose fsync
+// failed. The world treats it as the process exiting: the simulator crashes
+// the node as Kill does (its disk keeps only what was synced) and traces
+// node.crash (node.fail if it came from Start); production (core/live,
+// later) stops the node and reports the error.
+//
+// Panic with the value, panic(env.Fatal{Err: err}), not a pointer and not
+// wrapped in another error: any other panic value is a bug in the node,
+// which the simulator reports as one (simnet.PanicError).
+type Fatal struct{ Err error }
+
+// Error is the message of the error the node died of.
+func (f Fatal) Error() string {
+	if f.Err == nil {
+		return "env: fatal error"
+	}
+	return f.Err.Error()
+}
+
+// Unwrap returns the error the node died of.
+func (f Fatal) Unwrap() error { return f.Err }
+
+var _ error = Fatal{}
 
 // Env is what a node may touch. All methods are called from inside the
 // node's Receive, Handle or Start, never concurrently.

@@ -314,3 +314,28 @@ func (r *Record) Str(key string) (string, bool) {
 	}
 	return f.str, true
 }
+
+// Bool returns the boolean field named key, or false and false.
+func (r *Record) Bool(key string) (bool, bool) {
+	f, ok := r.Get(key)
+	if !ok || f.kind != kindBool {
+		return false, false
+	}
+	return f.num != 0, true
+}
+
+// Float returns the number field named key, or 0 and false. A float
+// without a fraction reads back from JSON as an integer, so integers are
+// accepted too.
+func (r *Record) Float(key string) (float64, bool) {
+	f, ok := r.Get(key)
+	switch {
+	case ok && f.kind == kindFloat:
+		return f.flt, true
+	case ok && f.kind == kindInt:
+		return float64(f.num), true
+	case ok && f.kind == kindUint:
+		return float64(uint64(f.num)), true
+	}
+	return 0, false
+}

@@ -113,14 +113,16 @@ func Start(cfg Config) env.Start {
 }
 
 func open(e env.Env, cfg Config) (*Node, error) {
-	wal, err := raftlog.Open(e.FS(), "wal")
+	// A disk that fails here (a read of the log, the new segment's write)
+	// fails the start: the node stays down and may be restarted.
+	wal, err := raftlog.Open(e.FS(), WALDir)
 	if err != nil {
-		return nil, fmt.Errorf("node: %w", err)
+		return nil, fmt.Errorf("node: %s: %w", e.ID(), err)
 	}
 	st, err := store.Open(e, "data")
 	if err != nil {
 		wal.Close()
-		return nil, fmt.Errorf("node: %w", err)
+		return nil, fmt.Errorf("node: %s: %w", e.ID(), err)
 	}
 	n := &Node{e: e, cfg: cfg, wal: wal, store: st, pending: map[string]*request{}, reads: map[string]*read{}}
 	if err := n.recover(); err != nil {
@@ -429,7 +431,7 @@ func (n *Node) process() {
 		if len(readies) == 0 {
 			return
 		}
-		must(n.commit(sync))
+		persist(n.commit(sync))
 		for _, r := range readies {
 			n.afterPersist(r.g, r.rd)
 		}
@@ -479,7 +481,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	for _, e := range rd.CommittedEntries {
 		n.apply(g, e)
 	}
-	must(g.sm.flush(false))
+	persist(g.sm.flush(false))
 	for _, rs := range rd.ReadStates {
 		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
 	}
@@ -572,7 +574,7 @@ func (n *Node) maybeCompact() {
 		data, err := g.sm.snapshot()
 		must(err)
 		// The state must be durable before the entries that rebuild it go.
-		must(g.sm.flush(true))
+		persist(g.sm.flush(true))
 		s, err := g.log.CreateSnapshot(&n.batch, g.applied, g.confState, data)
 		must(err)
 		n.trace("raft.compact", env.Str("group", g.name), env.Int("index", int64(s.Metadata.Index)),
@@ -582,7 +584,7 @@ func (n *Node) maybeCompact() {
 	if compacted {
 		// Losing a snapshot in a crash loses nothing: the entries it
 		// replaces go with it, in the same record.
-		must(n.commit(false))
+		persist(n.commit(false))
 	}
 }
 
@@ -611,8 +613,18 @@ func (n *Node) Stop() {
 	n.store.Close()
 }
 
-// must panics on an error that leaves the node's memory ahead of its disk:
-// the node cannot continue, as a real process whose fsync failed cannot.
+// persist ends the process if a write or sync the node depends on failed:
+// its memory is now ahead of its disk (raft believes entries durable, or
+// applied state is gone from the store), and it cannot continue, as a real
+// process whose fsync failed cannot. The world crashes it (env.Fatal); a
+// restart recovers from what the disk kept.
+func persist(err error) {
+	if err != nil {
+		panic(env.Fatal{Err: err})
+	}
+}
+
+// must panics on a broken invariant: an error that no disk fault explains.
 func must(err error) {
 	if err != nil {
 		panic(err)

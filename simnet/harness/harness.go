@@ -23,6 +23,8 @@ type Cluster struct {
 	cfg     node.Config
 	live    map[env.NodeID]*node.Node // the running incarnation, if any
 	clients []env.NodeID
+	final   *client.Stats // the final reader's outcomes
+	keys    int           // the keys the final reader reads
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -133,16 +135,24 @@ func (c *Cluster) Propose(at env.NodeID, group, id string, data []byte, timeout 
 	c.World.Post(at, &node.Propose{ID: id, Group: group, Data: data, Timeout: timeout})
 }
 
-// AddClients starts n clients, c1..cn, that talk to every instance and run
-// the workloads work(0)..work(n-1), beginning cfg.Delay from now. Client i records its
-// history as process i, then i+n, i+2n, ... after each unknown outcome.
+// MaxClients bounds the clients of one cluster, over every AddClients.
+const MaxClients = 1024
+
+// AddClients starts n more clients, named c(k+1)..c(k+n) after the k
+// started before, that talk to every instance and run the workloads
+// work(0)..work(n-1), beginning cfg.Delay from now. The client named c(j+1)
+// records its history as process j, then j+MaxClients, j+2*MaxClients, ...
+// after each unknown outcome.
 func (c *Cluster) AddClients(n int, cfg client.Config, work func(i int) client.Workload) ([]env.NodeID, error) {
+	if len(c.clients)+n > MaxClients {
+		return nil, fmt.Errorf("harness: %d clients would pass the limit of %d", len(c.clients)+n, MaxClients)
+	}
 	var names []env.NodeID
 	for i := range n {
 		name := env.NodeID(fmt.Sprintf("c%d", len(c.clients)+1))
 		cc := cfg
 		cc.Servers = c.Names
-		cc.Process, cc.ProcessStride = len(c.clients), n
+		cc.Process, cc.ProcessStride = len(c.clients), MaxClients
 		if cc.Buckets == 0 {
 			cc.Buckets = c.cfg.Spec.Buckets
 		}
@@ -155,15 +165,23 @@ func (c *Cluster) AddClients(n int, cfg client.Config, work func(i int) client.W
 	return names, nil
 }
 
-// FinalReadProcess is the process number of the final reader.
-const FinalReadProcess = 1 << 20
+// FinalReadProcess is the process number of the final reader: beyond any
+// client's, which would need a million unknown outcomes to reach it.
+const FinalReadProcess = 1 << 30
 
 // FinalRead starts the final-read phase now: one client reads every key
 // in turn, retrying each for up to ten seconds.
 func (c *Cluster) FinalRead(keys []string) error {
+	c.final, c.keys = &client.Stats{}, len(keys)
 	cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
-		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets}
+		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.final}
 	return c.World.AddNode("final", client.Start(cfg, &client.Reads{Keys: keys}))
+}
+
+// FinalReadDone reports whether the final reader has an outcome for every
+// key.
+func (c *Cluster) FinalReadDone() bool {
+	return c.final != nil && c.final.OK+c.final.Fail+c.final.Info >= c.keys
 }
 
 // RecordDigests asks every running instance to record its groups' applied
@@ -197,3 +215,28 @@ func (c *Cluster) ElectionTimeout() time.Duration {
 	}
 	return tick * time.Duration(ticks)
 }
+
+// Instances lists the instances, n1..nN.
+func (c *Cluster) Instances() []env.NodeID { return c.Names }
+
+// Replicasets lists the replicasets' names, rs1..rsK.
+func (c *Cluster) Replicasets() []string {
+	var out []string
+	for _, rs := range c.Bootstrap().Replicasets {
+		out = append(out, rs.Name)
+	}
+	return out
+}
+
+// Members lists a group's instances: every instance for "config", a
+// replicaset's members for its name.
+func (c *Cluster) Members(group string) []env.NodeID {
+	if group == "config" {
+		return c.Names
+	}
+	rs, _ := c.Bootstrap().Replicaset(group)
+	return rs.Members
+}
+
+// Voters lists group 0's voters.
+func (c *Cluster) Voters() []env.NodeID { return c.Bootstrap().Voters }

@@ -1,6 +1,7 @@
 // Package determinism holds the analyzer that enforces shoal's determinism
 // contract (DESIGN.md, "The determinism contract"): code in core/ (outside
-// core/live) and simnet must be a pure function of its inputs, so it may not
+// core/live), simnet and nemesis (which acts inside a simulated run) must
+// be a pure function of its inputs, so it may not
 // start goroutines, use channels or select, take locks, read the real clock,
 // draw from global or OS randomness, touch the real disk or network, or let
 // map iteration order reach an output.
@@ -52,7 +53,7 @@ var Analyzer = &analysis.Analyzer{
 // prefix. core/live is the production Env, which must use real goroutines,
 // clocks and sockets.
 var (
-	scope   = prefixList{"github.com/shoaldb/shoal/core", "github.com/shoaldb/shoal/simnet"}
+	scope   = prefixList{"github.com/shoaldb/shoal/core", "github.com/shoaldb/shoal/simnet", "github.com/shoaldb/shoal/nemesis"}
 	exclude = prefixList{"github.com/shoaldb/shoal/core/live"}
 )
 

@@ -1,0 +1,153 @@
+// Package nemesis is shoal's fault vocabulary: partitions of named shapes,
+// link faults, process faults (kill, restart, pause), clock faults and disk
+// faults, with their targets and timings. Schedule compiles a list of
+// steps into actions on a simnet World; every choice a step makes (which
+// node is "random", which side of a split a node falls on) is drawn from
+// the world's seeded stream when the step fires, so a run replays exactly.
+//
+// Every occurrence of a step is traced as nemesis.start and nemesis.stop
+// (node "nemesis") with what it did and whether it took effect.
+package nemesis
+
+import (
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+// Kind names a fault.
+type Kind string
+
+// The fault kinds.
+const (
+	Partition Kind = "partition"
+	Link      Kind = "link"
+	Kill      Kind = "kill"
+	Restart   Kind = "restart"
+	Pause     Kind = "pause"
+	Clock     Kind = "clock"
+	Disk      Kind = "disk"
+)
+
+// Kinds lists every fault kind, in the order the documentation gives them.
+var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk}
+
+// The partition shapes.
+const (
+	Halves         = "halves"          // n1..n⌊N/2⌋ | the rest
+	RandomHalves   = "random-halves"   // two halves drawn from the seed
+	One            = "one"             // one node drawn from the seed, alone
+	MinorityThird  = "minority-third"  // ⌊N/3⌋ nodes (at least one) drawn from the seed, apart
+	Majority       = "majority"        // a majority side and a minority side, drawn from the seed
+	MajoritiesRing = "majorities-ring" // every node hears a majority, no two the same
+	Bridge         = "bridge"          // two halves that hear one node between them
+	IsolateLeader  = "isolate-leader"  // the leader of Fault.Group, alone
+	IsolateVoters  = "isolate-voters"  // group 0's voters apart from every other instance
+)
+
+// Shapes lists the partition shapes.
+var Shapes = []string{Halves, RandomHalves, One, MinorityThird, Majority, MajoritiesRing, Bridge, IsolateLeader, IsolateVoters}
+
+// The targets of process, clock and disk faults. Any other target is an
+// instance's name.
+const (
+	TargetRandom    = "random"    // one instance drawn from the seed
+	TargetLeader    = "leader"    // the leader of Fault.Group, if it has one
+	TargetFollowers = "followers" // Fault.Group's members other than its leader
+	TargetMinority  = "minority"  // ⌊(N-1)/2⌋ instances drawn from the seed
+	TargetMajority  = "majority"  // ⌊N/2⌋+1 instances drawn from the seed
+	TargetAll       = "all"       // every instance
+)
+
+// Targets lists the target words.
+var Targets = []string{TargetRandom, TargetLeader, TargetFollowers, TargetMinority, TargetMajority, TargetAll}
+
+// The groups a fault may name: group 0, "the data replicaset" (the only
+// one, or one drawn from the seed per occurrence), or a replicaset rsK.
+const (
+	GroupConfig = "config"
+	GroupData   = "data"
+)
+
+// The disk operations a disk fault can fail.
+const (
+	DiskWrite = "write"
+	DiskSync  = "sync"
+	DiskRead  = "read"
+)
+
+// DiskOps lists them.
+var DiskOps = []string{DiskWrite, DiskSync, DiskRead}
+
+// Strobe makes a wall clock jump by Offset every Period.
+type Strobe struct {
+	Offset, Period time.Duration
+}
+
+// Fault is one fault and its fields; which fields apply depends on Kind
+// (scenarios/README.md has the table). A field that does not apply is
+// zero.
+type Fault struct {
+	Kind Kind
+	// Weight is the fault's weight among a step's Pick alternatives.
+	Weight int
+
+	// Partition: a Shape, or explicit Components (instances named in none
+	// form one more component). Group names the group of isolate-leader,
+	// and of the leader and followers targets.
+	Shape      string
+	Components [][]env.NodeID
+	Group      string
+
+	// Link: each of Loss, Delay, Duplicate and Reorder is applied when
+	// set, on the links from From to To (every instance when empty), both
+	// ways unless OneWay. A loss of 1 alone cuts the links.
+	Loss      *float64
+	Delay     *simnet.Latency
+	Duplicate *float64
+	Reorder   *bool
+	From, To  []env.NodeID
+	OneWay    bool
+
+	// Kill, restart, pause, clock, disk: the instances it hits.
+	Target string
+
+	// Clock: one of them.
+	Offset *time.Duration
+	Drift  *float64
+	Strobe *Strobe
+
+	// Disk: the operations that fail, each with Probability.
+	Errors      []string
+	Probability float64
+}
+
+// Step is one line of a schedule: a fault (or a weighted Pick of faults,
+// one drawn from the seed per occurrence) that starts At, or Every period
+// from Start, and lasts For (restart has no duration; a pause or a kill
+// without For lasts until the final heal).
+type Step struct {
+	At    time.Duration
+	Every time.Duration
+	Start time.Duration
+	For   time.Duration
+	Fault *Fault
+	Pick  []Fault
+}
+
+// Occurrences returns the start times of the step's occurrences before
+// end, in order.
+func (s Step) Occurrences(end time.Duration) []time.Duration {
+	if s.Every <= 0 {
+		if s.At < end {
+			return []time.Duration{s.At}
+		}
+		return nil
+	}
+	var out []time.Duration
+	for t := s.Start; t < end; t += s.Every {
+		out = append(out, t)
+	}
+	return out
+}

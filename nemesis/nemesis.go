@@ -1,0 +1,662 @@
+package nemesis
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+// Source is the node field of the nemesis's trace events.
+const Source env.NodeID = "nemesis"
+
+// Cluster is what the nemesis needs to know of the system under test, asked
+// at the moment a step fires.
+type Cluster interface {
+	// Instances lists the instances, n1..nN.
+	Instances() []env.NodeID
+	// Replicasets lists the data groups, rs1..rsK.
+	Replicasets() []string
+	// Members lists a group's instances ("config" has them all).
+	Members(group string) []env.NodeID
+	// Voters lists group 0's voters.
+	Voters() []env.NodeID
+	// Leader is the group's current leader, if any instance leads it.
+	Leader(group string) (env.NodeID, bool)
+}
+
+// Config shapes a schedule.
+type Config struct {
+	// Network is how every link behaves outside link faults; a link fault
+	// that ends restores it.
+	Network simnet.LinkConfig
+	// DiskDir is the directory of the files disk faults hit: files the
+	// node touches only from its event loop (the Raft WAL), so that a
+	// fault falls on the same operation in every run.
+	DiskDir string
+	// End is when the schedule ends: no occurrence starts at or after it.
+	End time.Duration
+}
+
+// Nemesis runs a schedule of faults in a World.
+type Nemesis struct {
+	w     *simnet.World
+	c     Cluster
+	cfg   Config
+	steps []Step
+	// active holds the occurrences that have started and not stopped, in
+	// the order they started.
+	active []*occurrence
+	// cuts counts, per directed link, the active occurrences that cut it.
+	cuts map[link]int
+	// owner is the occurrence that killed or paused an instance, so that
+	// only it brings the instance back.
+	owner map[env.NodeID]*occurrence
+	// skewed and faulty are the instances a clock or disk fault has
+	// touched since the last heal.
+	skewed, faulty map[env.NodeID]bool
+}
+
+// occurrence is one firing of a step.
+type occurrence struct {
+	step, n int // 1-based
+	f       Fault
+	group   string
+	targets []env.NodeID // the instances a process, clock or disk fault hit
+	links   []link       // the links a partition cut or a link fault changed
+	before  map[link]simnet.KindStats
+	errors  map[env.NodeID]int64 // disk errors before the fault
+	stopped bool
+}
+
+// Schedule validates steps against the cluster and schedules every
+// occurrence that starts before cfg.End. Faults with a duration are undone
+// when it runs out; the others last until Heal.
+func Schedule(w *simnet.World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
+	n := &Nemesis{w: w, c: c, cfg: cfg, steps: steps, cuts: map[link]int{}, owner: map[env.NodeID]*occurrence{},
+		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}}
+	for i, s := range steps {
+		if (s.Fault == nil) == (len(s.Pick) == 0) {
+			return nil, fmt.Errorf("nemesis: step %d: want a fault or a pick, not both or neither", i+1)
+		}
+		alts := s.Pick
+		if s.Fault != nil {
+			alts = []Fault{*s.Fault}
+		}
+		for _, f := range alts {
+			if err := n.validate(&f); err != nil {
+				return nil, fmt.Errorf("nemesis: step %d: %w", i+1, err)
+			}
+		}
+		for k, t := range s.Occurrences(cfg.End) {
+			step, occ := i+1, k+1
+			w.At(t, func() { n.fire(step, occ) })
+		}
+	}
+	return n, nil
+}
+
+// validate checks the names a fault uses against the cluster; the
+// scenario loader reports the same mistakes with their lines.
+func (n *Nemesis) validate(f *Fault) error {
+	nodes := n.c.Instances()
+	node := func(id env.NodeID) error {
+		if !slices.Contains(nodes, id) {
+			return fmt.Errorf("no instance %q", id)
+		}
+		return nil
+	}
+	group := func(g string) error {
+		if g != "" && g != GroupConfig && g != GroupData && !slices.Contains(n.c.Replicasets(), g) {
+			return fmt.Errorf("no group %q", g)
+		}
+		return nil
+	}
+	if !slices.Contains(Kinds, f.Kind) {
+		return fmt.Errorf("unknown fault %q", f.Kind)
+	}
+	if err := group(f.Group); err != nil {
+		return err
+	}
+	switch f.Kind {
+	case Partition:
+		if f.Shape != "" && !slices.Contains(Shapes, f.Shape) {
+			return fmt.Errorf("unknown partition shape %q", f.Shape)
+		}
+		for _, c := range f.Components {
+			for _, id := range c {
+				if err := node(id); err != nil {
+					return err
+				}
+			}
+		}
+	case Link:
+		for _, id := range append(slices.Clone(f.From), f.To...) {
+			if err := node(id); err != nil {
+				return err
+			}
+		}
+	case Disk:
+		if n.cfg.DiskDir == "" {
+			return fmt.Errorf("disk faults need Config.DiskDir")
+		}
+		for _, e := range f.Errors {
+			if !slices.Contains(DiskOps, e) {
+				return fmt.Errorf("unknown disk operation %q", e)
+			}
+		}
+		fallthrough
+	default:
+		if f.Target != "" && !slices.Contains(Targets, f.Target) {
+			return node(env.NodeID(f.Target))
+		}
+	}
+	return nil
+}
+
+// fire starts occurrence occ of a step.
+func (n *Nemesis) fire(step, occ int) {
+	s := n.steps[step-1]
+	var f Fault
+	if s.Fault != nil {
+		f = *s.Fault
+	} else {
+		f = pick(n.w, s.Pick)
+	}
+	o := &occurrence{step: step, n: occ, f: f}
+	what, why := n.start(o)
+	fields := []env.Field{env.Int("step", int64(step)), env.Int("n", int64(occ)), env.Str("fault", string(f.Kind)),
+		env.Str("group", o.group), env.Str("targets", env.Join(o.targets)), env.Str("what", what),
+		env.Bool("effect", why == ""), env.Str("why", why)}
+	n.w.Note(Source, "nemesis.start", fields...)
+	if f.Kind == Restart {
+		o.stopped = true
+		return
+	}
+	n.active = append(n.active, o)
+	if s.For > 0 {
+		n.w.After(s.For, func() { n.stop(o, "") })
+	}
+}
+
+// pick draws one alternative by weight.
+func pick(w *simnet.World, alts []Fault) Fault {
+	total := 0
+	for _, a := range alts {
+		total += max(a.Weight, 1)
+	}
+	x := w.Rand().IntN(total)
+	for _, a := range alts {
+		x -= max(a.Weight, 1)
+		if x < 0 {
+			return a
+		}
+	}
+	panic("nemesis: pick fell off its alternatives")
+}
+
+// start applies an occurrence's fault. It returns what it did and, when
+// it took no effect, why not.
+func (n *Nemesis) start(o *occurrence) (what, why string) {
+	f := &o.f
+	switch f.Kind {
+	case Partition:
+		g, why := n.grudge(o)
+		name := f.Shape
+		if name == "" {
+			name = "components"
+		}
+		what := name + ": " + g.what
+		if why != "" {
+			return what, why
+		}
+		o.links = sortedLinks(g)
+		n.snapshotLinks(o)
+		for _, l := range o.links {
+			n.cut(l)
+		}
+		if len(o.links) == 0 {
+			return what, "the shape cuts no link"
+		}
+		return what, ""
+	case Link:
+		o.links = n.linkSet(f)
+		n.snapshotLinks(o)
+		if onlyLoss(f) {
+			for _, l := range o.links {
+				n.cut(l)
+			}
+		} else {
+			n.relink(o.links, o)
+		}
+		return describeLink(f, len(o.links)), ""
+	}
+	targets, why := n.targets(o)
+	o.targets = targets
+	if why != "" {
+		return "", why
+	}
+	var hit []env.NodeID
+	switch f.Kind {
+	case Kill:
+		for _, id := range targets {
+			if n.w.Kill(id) {
+				n.owner[id] = o
+				hit = append(hit, id)
+			}
+		}
+		return "killed " + env.Join(hit), none(hit, "every target was down already")
+	case Restart:
+		for _, id := range targets {
+			n.w.Kill(id)
+			if n.w.Restart(id) {
+				hit = append(hit, id)
+			}
+		}
+		return "restarted " + env.Join(hit), none(hit, "no target restarted")
+	case Pause:
+		for _, id := range targets {
+			if n.w.Pause(id) {
+				n.owner[id] = o
+				hit = append(hit, id)
+			}
+		}
+		return "paused " + env.Join(hit), none(hit, "every target was down or paused already")
+	case Clock:
+		for _, id := range targets {
+			n.skewed[id] = true
+			n.clock(id, f, true)
+			if n.w.Up(id) {
+				hit = append(hit, id)
+			}
+		}
+		return describeClock(f), none(hit, "every target was down")
+	case Disk:
+		o.errors = map[env.NodeID]int64{}
+		for _, id := range targets {
+			n.faulty[id] = true
+			o.errors[id] = n.w.DiskErrors(id)
+			must(n.w.SetDiskFaults(id, n.diskFaults(f)))
+		}
+		return fmt.Sprintf("%s fail with probability %g under %s", strings.Join(f.Errors, ", "), f.Probability, n.cfg.DiskDir), ""
+	}
+	panic(fmt.Sprintf("nemesis: unknown fault %q", f.Kind))
+}
+
+func none(hit []env.NodeID, why string) string {
+	if len(hit) == 0 {
+		return why
+	}
+	return ""
+}
+
+// stop undoes an occurrence, if it is still active, and traces what it
+// measured while it lasted.
+func (n *Nemesis) stop(o *occurrence, note string) {
+	if o.stopped {
+		return
+	}
+	o.stopped = true
+	n.active = slices.DeleteFunc(n.active, func(a *occurrence) bool { return a == o })
+	fields := []env.Field{env.Int("step", int64(o.step)), env.Int("n", int64(o.n)), env.Str("fault", string(o.f.Kind))}
+	var sent, dropped, duplicated, diskErrors int64
+	if o.links != nil {
+		sent, dropped, duplicated = n.linkDelta(o)
+	}
+	switch o.f.Kind {
+	case Partition:
+		for _, l := range o.links {
+			n.uncut(l)
+		}
+	case Link:
+		if onlyLoss(&o.f) {
+			for _, l := range o.links {
+				n.uncut(l)
+			}
+		} else {
+			n.relink(o.links, nil)
+		}
+	case Kill:
+		for _, id := range o.targets {
+			if n.owner[id] == o {
+				delete(n.owner, id)
+				n.w.Restart(id)
+			}
+		}
+	case Pause:
+		for _, id := range o.targets {
+			if n.owner[id] == o {
+				delete(n.owner, id)
+				n.w.Resume(id)
+			}
+		}
+	case Clock:
+		for _, id := range o.targets {
+			n.clock(id, &o.f, false)
+		}
+	case Disk:
+		for _, id := range o.targets {
+			diskErrors += n.w.DiskErrors(id) - o.errors[id]
+			must(n.w.SetDiskFaults(id, simnet.DiskFaults{}))
+			// A node its disk crashed comes back, as a supervisor would
+			// restart it, unless another fault holds it down.
+			if !n.w.Up(id) && n.owner[id] == nil {
+				n.w.Restart(id)
+			}
+		}
+	}
+	fields = append(fields, env.Int("sent", sent), env.Int("dropped", dropped), env.Int("duplicated", duplicated),
+		env.Int("disk_errors", diskErrors), env.Str("note", note))
+	n.w.Note(Source, "nemesis.stop", fields...)
+}
+
+// Heal ends every active occurrence and undoes everything a fault can
+// leave behind: every link restored to the base network, every instance
+// resumed, restarted if down, its clocks true and its disk sound.
+func (n *Nemesis) Heal() {
+	for len(n.active) > 0 {
+		n.stop(n.active[0], "final heal")
+	}
+	n.w.Note(Source, "nemesis.heal")
+	n.w.Heal()
+	for _, id := range n.c.Instances() {
+		if n.w.Paused(id) {
+			n.w.Resume(id)
+		}
+		if !n.w.Up(id) {
+			n.w.Restart(id)
+		}
+		if n.skewed[id] {
+			n.w.SetClockOffset(id, 0)
+			must(n.w.SetClockStrobe(id, 0, 0))
+			must(n.w.SetClockDrift(id, 0))
+		}
+		if n.faulty[id] {
+			must(n.w.SetDiskFaults(id, simnet.DiskFaults{}))
+		}
+	}
+	clear(n.owner)
+	clear(n.skewed)
+	clear(n.faulty)
+}
+
+// group resolves a fault's group: data is the only replicaset, or one
+// drawn from the seed.
+func (n *Nemesis) group(name string) string {
+	if name != GroupData {
+		return name
+	}
+	rs := n.c.Replicasets()
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	return rs[n.w.Rand().IntN(len(rs))]
+}
+
+// grudge resolves a partition.
+func (n *Nemesis) grudge(o *occurrence) (grudge, string) {
+	f := &o.f
+	nodes := n.c.Instances()
+	if f.Shape == "" {
+		return split(nodes, f.Components), ""
+	}
+	var isolated []env.NodeID
+	switch f.Shape {
+	case IsolateLeader:
+		o.group = n.group(f.Group)
+		l, ok := n.c.Leader(o.group)
+		if !ok {
+			return grudge{what: "no leader"}, o.group + " had no leader"
+		}
+		isolated = []env.NodeID{l}
+	case IsolateVoters:
+		isolated = n.c.Voters()
+	}
+	return shape(f.Shape, nodes, n.w.Rand(), isolated), ""
+}
+
+// targets resolves the instances a process, clock or disk fault hits.
+func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
+	nodes := n.c.Instances()
+	r := n.w.Rand()
+	switch o.f.Target {
+	case TargetRandom, "":
+		return []env.NodeID{nodes[r.IntN(len(nodes))]}, ""
+	case TargetAll:
+		return nodes, ""
+	case TargetMinority:
+		if len(nodes) < 3 {
+			return nil, "no minority of fewer than three instances"
+		}
+		return sorted(nodes, shuffled(r, nodes)[:(len(nodes)-1)/2]), ""
+	case TargetMajority:
+		return sorted(nodes, shuffled(r, nodes)[:len(nodes)/2+1]), ""
+	case TargetLeader, TargetFollowers:
+		o.group = n.group(o.f.Group)
+		l, ok := n.c.Leader(o.group)
+		if o.f.Target == TargetLeader {
+			if !ok {
+				return nil, o.group + " had no leader"
+			}
+			return []env.NodeID{l}, ""
+		}
+		var out []env.NodeID
+		for _, id := range n.c.Members(o.group) {
+			if id != l {
+				out = append(out, id)
+			}
+		}
+		return out, ""
+	}
+	return []env.NodeID{env.NodeID(o.f.Target)}, ""
+}
+
+// linkSet lists the directed links a link fault changes.
+func (n *Nemesis) linkSet(f *Fault) []link {
+	from, to := f.From, f.To
+	if len(from) == 0 {
+		from = n.c.Instances()
+	}
+	if len(to) == 0 {
+		to = n.c.Instances()
+	}
+	seen := map[link]bool{}
+	var out []link
+	add := func(l link) {
+		if l.from != l.to && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	for _, a := range from {
+		for _, b := range to {
+			add(link{a, b})
+			if !f.OneWay {
+				add(link{b, a})
+			}
+		}
+	}
+	return out
+}
+
+// onlyLoss reports whether a link fault is a plain cut: loss 1 and nothing
+// else. It is applied as a cut, so that the trace and the checkers see the
+// links as unreachable rather than lossy.
+func onlyLoss(f *Fault) bool {
+	return f.Loss != nil && *f.Loss == 1 && f.Delay == nil && f.Duplicate == nil && f.Reorder == nil
+}
+
+// relink sets each link to the base network with every active link
+// fault on it applied in the order they started.
+func (n *Nemesis) relink(links []link, adding *occurrence) {
+	active := n.active
+	if adding != nil {
+		active = append(slices.Clone(active), adding)
+	}
+	for _, l := range links {
+		c := n.cfg.Network
+		for _, o := range active {
+			if o.f.Kind == Link && !onlyLoss(&o.f) && !o.stopped && slices.Contains(o.links, l) {
+				apply(&c, &o.f, n.cfg.Network)
+			}
+		}
+		must(n.w.SetLink(l.from, l.to, c))
+	}
+}
+
+// apply adds a link fault to a link's configuration. Extra delay adds to
+// the base latency's bounds and takes the fault's distribution.
+func apply(c *simnet.LinkConfig, f *Fault, base simnet.LinkConfig) {
+	if f.Loss != nil {
+		c.Loss = *f.Loss
+	}
+	if f.Delay != nil {
+		c.Latency = simnet.Latency{Dist: f.Delay.Dist, Min: base.Latency.Min + f.Delay.Min, Max: max(base.Latency.Min, base.Latency.Max) + f.Delay.Max}
+	}
+	if f.Duplicate != nil {
+		c.Duplicate = *f.Duplicate
+	}
+	if f.Reorder != nil {
+		c.Reorder = *f.Reorder
+	}
+}
+
+func (n *Nemesis) cut(l link) {
+	n.cuts[l]++
+	if n.cuts[l] == 1 {
+		n.w.Cut(l.from, l.to)
+	}
+}
+
+func (n *Nemesis) uncut(l link) {
+	n.cuts[l]--
+	if n.cuts[l] == 0 {
+		delete(n.cuts, l)
+		n.w.Uncut(l.from, l.to)
+	}
+}
+
+// snapshotLinks remembers the traffic counters of an occurrence's links.
+func (n *Nemesis) snapshotLinks(o *occurrence) {
+	o.before = n.linkStats(o.links)
+}
+
+func (n *Nemesis) linkStats(links []link) map[link]simnet.KindStats {
+	want := map[link]bool{}
+	for _, l := range links {
+		want[l] = true
+	}
+	out := map[link]simnet.KindStats{}
+	for _, ls := range n.w.Links() {
+		l := link{ls.From, ls.To}
+		if !want[l] {
+			continue
+		}
+		var sum simnet.KindStats
+		for _, k := range ls.Kinds {
+			sum.Sent += k.Sent
+			sum.Dropped += k.Dropped
+			sum.Duplicated += k.Duplicated
+		}
+		out[l] = sum
+	}
+	return out
+}
+
+// linkDelta is the traffic on an occurrence's links while it lasted.
+func (n *Nemesis) linkDelta(o *occurrence) (sent, dropped, duplicated int64) {
+	after := n.linkStats(o.links)
+	for _, l := range o.links {
+		a, b := after[l], o.before[l]
+		sent += int64(a.Sent - b.Sent)
+		dropped += int64(a.Dropped - b.Dropped)
+		duplicated += int64(a.Duplicated - b.Duplicated)
+	}
+	return sent, dropped, duplicated
+}
+
+// clock applies a clock fault to an instance, or takes it back.
+func (n *Nemesis) clock(id env.NodeID, f *Fault, on bool) {
+	var err error
+	switch {
+	case f.Offset != nil:
+		off := *f.Offset
+		if !on {
+			off = 0
+		}
+		n.w.SetClockOffset(id, off)
+	case f.Drift != nil:
+		d := *f.Drift
+		if !on {
+			d = 0
+		}
+		err = n.w.SetClockDrift(id, d)
+	case f.Strobe != nil:
+		s := *f.Strobe
+		if !on {
+			s = Strobe{}
+		}
+		err = n.w.SetClockStrobe(id, s.Offset, s.Period)
+	}
+	must(err)
+}
+
+// must panics on an error from the World that Schedule's validation and
+// the scenario loader rule out; the World reports the panic with the seed
+// and the time.
+func must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("nemesis: %v", err))
+	}
+}
+
+// diskFaults is what a disk fault asks of the simulator.
+func (n *Nemesis) diskFaults(f *Fault) simnet.DiskFaults {
+	ops, err := simnet.DiskOps(f.Errors...)
+	must(err)
+	return simnet.DiskFaults{Ops: ops, Probability: f.Probability, Under: n.cfg.DiskDir}
+}
+
+func sortedLinks(g grudge) []link {
+	var out []link
+	for _, a := range g.nodes {
+		for _, b := range g.nodes {
+			if g.cut[link{a, b}] {
+				out = append(out, link{a, b})
+			}
+		}
+	}
+	return out
+}
+
+func describeLink(f *Fault, links int) string {
+	var parts []string
+	if f.Loss != nil {
+		parts = append(parts, fmt.Sprintf("loss %g", *f.Loss))
+	}
+	if f.Delay != nil {
+		parts = append(parts, fmt.Sprintf("delay %s %s..%s", f.Delay.Dist, f.Delay.Min, f.Delay.Max))
+	}
+	if f.Duplicate != nil {
+		parts = append(parts, fmt.Sprintf("duplicate %g", *f.Duplicate))
+	}
+	if f.Reorder != nil {
+		parts = append(parts, fmt.Sprintf("reorder %t", *f.Reorder))
+	}
+	return fmt.Sprintf("%s on %d links", strings.Join(parts, ", "), links)
+}
+
+func describeClock(f *Fault) string {
+	switch {
+	case f.Offset != nil:
+		return "offset " + f.Offset.String()
+	case f.Drift != nil:
+		return fmt.Sprintf("drift %g", *f.Drift)
+	case f.Strobe != nil:
+		return fmt.Sprintf("strobe %s every %s", f.Strobe.Offset, f.Strobe.Period)
+	}
+	return ""
+}

@@ -1,0 +1,438 @@
+package nemesis_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
+	"github.com/shoaldb/shoal/simnet/harness"
+)
+
+// base is the network of every test world: 1 ms, FIFO, lossless.
+var base = simnet.DefaultLink
+
+// run starts a cluster of n instances with two key-value clients, runs
+// the steps until end, heals, and returns the trace.
+func run(t *testing.T, n int, steps []nemesis.Step, end time.Duration) []env.Record {
+	t.Helper()
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: n}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddClients(2, client.Config{Interval: 20 * time.Millisecond, Until: end}, func(i int) client.Workload {
+		return &client.Mix{ID: fmt.Sprint("c", i), Keys: 4, Read: 1, Write: 1}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(end, nem.Heal)
+	if err := w.Run(end + time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// trace is a run's records with the queries the tests ask.
+type trace []env.Record
+
+func (tr trace) kind(kind string) []env.Record {
+	var out []env.Record
+	for _, r := range tr {
+		if r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// between returns the events of a kind at times in [from, to].
+func (tr trace) between(kind string, from, to int64) []env.Record {
+	var out []env.Record
+	for _, r := range tr.kind(kind) {
+		if r.Time >= from && r.Time <= to {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// only returns the single nemesis.start and nemesis.stop of a run with
+// one occurrence.
+func (tr trace) only(t *testing.T) (start, stop env.Record) {
+	t.Helper()
+	starts, stops := tr.kind("nemesis.start"), tr.kind("nemesis.stop")
+	if len(starts) != 1 || len(stops) != 1 {
+		t.Fatalf("%d nemesis.start and %d nemesis.stop, want one of each", len(starts), len(stops))
+	}
+	if eff, _ := starts[0].Bool("effect"); !eff {
+		why, _ := starts[0].Str("why")
+		t.Fatalf("the fault took no effect: %s", why)
+	}
+	return starts[0], stops[0]
+}
+
+func str(r env.Record, f string) string { s, _ := r.Str(f); return s }
+func num(r env.Record, f string) int64  { i, _ := r.Int(f); return i }
+
+// leaderAt is the node that most recently reported itself the group's
+// leader at or before t.
+func (tr trace) leaderAt(group string, t int64) env.NodeID {
+	var l env.NodeID
+	var term int64
+	for _, r := range tr.kind("raft.state") {
+		if r.Time <= t && str(r, "group") == group && str(r, "role") == "leader" && num(r, "term") >= term {
+			l, term = r.Node, num(r, "term")
+		}
+	}
+	return l
+}
+
+// cuts lists the links cut at time t as "from>to".
+func (tr trace) cutsAt(t int64, kind string) []string {
+	var out []string
+	for _, r := range tr.between(kind, t, t) {
+		out = append(out, str(r, "from")+">"+str(r, "to"))
+	}
+	return out
+}
+
+func step(f nemesis.Fault) []nemesis.Step {
+	return []nemesis.Step{{At: 3 * time.Second, For: 2 * time.Second, Fault: &f}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestPartitionShapesCutInTheTrace runs each partition shape on a live
+// cluster: its links are cut when it starts, messages are dropped at the
+// cut while it lasts, and exactly those links are restored when it ends.
+func TestPartitionShapesCutInTheTrace(t *testing.T) {
+	type tc struct {
+		name  string
+		n     int
+		fault nemesis.Fault
+		cuts  int // how many directed links, or 0 to skip
+	}
+	cases := []tc{
+		{"halves", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.Halves}, 12},
+		{"random-halves", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.RandomHalves}, 12},
+		{"one", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.One}, 8},
+		{"minority-third", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.MinorityThird}, 8},
+		{"majority", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.Majority}, 12},
+		{"majorities-ring", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.MajoritiesRing}, 10},
+		{"bridge", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.Bridge}, 8},
+		{"isolate-leader", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.IsolateLeader, Group: nemesis.GroupData}, 8},
+		{"isolate-leader-config", 5, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.IsolateLeader, Group: nemesis.GroupConfig}, 8},
+		{"isolate-voters", 7, nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.IsolateVoters}, 20},
+		{"components", 5, nemesis.Fault{Kind: nemesis.Partition, Components: [][]env.NodeID{{"n1"}, {"n2", "n3"}}}, 16},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := trace(run(t, c.n, step(c.fault), 8*time.Second))
+			start, stop := tr.only(t)
+			cut := tr.cutsAt(start.Time, "net.cut")
+			if len(cut) != c.cuts {
+				t.Fatalf("%d links cut (%v), want %d; what %q", len(cut), cut, c.cuts, str(start, "what"))
+			}
+			if uncut := tr.cutsAt(stop.Time, "net.uncut"); !slices.Equal(uncut, cut) {
+				t.Fatalf("restored %v, cut %v", uncut, cut)
+			}
+			if num(stop, "dropped") == 0 || len(tr.between("net.drop", start.Time, stop.Time)) == 0 {
+				t.Fatalf("nothing was dropped while the partition lasted: %v", stop)
+			}
+			if c.fault.Shape == nemesis.IsolateLeader {
+				group := str(start, "group")
+				leader := tr.leaderAt(group, start.Time)
+				if want := ": " + string(leader) + "|"; !strings.Contains(str(start, "what"), want) {
+					t.Fatalf("isolated %q, but %s led %s", str(start, "what"), leader, group)
+				}
+			}
+		})
+	}
+}
+
+// TestLinkFaults shows each link fault in the trace.
+func TestLinkFaults(t *testing.T) {
+	t.Run("loss", func(t *testing.T) {
+		tr := trace(run(t, 3, step(nemesis.Fault{Kind: nemesis.Link, Loss: ptr(0.5)}), 8*time.Second))
+		start, stop := tr.only(t)
+		lost := 0
+		for _, r := range tr.between("net.drop", start.Time, stop.Time) {
+			if str(r, "why") == "loss" {
+				lost++
+			}
+		}
+		if lost == 0 || num(stop, "dropped") < int64(lost) || num(stop, "sent") < 2*int64(lost)/2 {
+			t.Fatalf("%d lost, stop %v", lost, stop)
+		}
+		if len(tr.between("net.link", start.Time, start.Time)) != 6 || len(tr.between("net.link", stop.Time, stop.Time)) != 6 {
+			t.Fatal("want the six links between three instances set at the start and reset at the stop")
+		}
+	})
+	t.Run("delay", func(t *testing.T) {
+		tr := trace(run(t, 3, step(nemesis.Fault{Kind: nemesis.Link, Delay: &simnet.Latency{Dist: simnet.Constant, Min: 50 * time.Millisecond}}), 8*time.Second))
+		start, stop := tr.only(t)
+		fast, slow := 0, 0
+		for _, r := range tr.between("net.recv", start.Time+int64(100*time.Millisecond), stop.Time) {
+			if !strings.HasPrefix(str(r, "from"), "n") || !strings.HasPrefix(string(r.Node), "n") || num(r, "sent") < start.Time {
+				continue
+			}
+			if r.Time-num(r, "sent") >= int64(51*time.Millisecond) {
+				slow++
+			} else {
+				fast++
+			}
+		}
+		if slow == 0 || fast != 0 {
+			t.Fatalf("%d messages between instances took ≥51ms and %d less", slow, fast)
+		}
+	})
+	t.Run("duplicate", func(t *testing.T) {
+		tr := trace(run(t, 3, step(nemesis.Fault{Kind: nemesis.Link, Duplicate: ptr(0.5)}), 8*time.Second))
+		_, stop := tr.only(t)
+		if num(stop, "duplicated") == 0 {
+			t.Fatalf("nothing duplicated: %v", stop)
+		}
+	})
+	t.Run("reorder", func(t *testing.T) {
+		f := nemesis.Fault{Kind: nemesis.Link, Reorder: ptr(true), Delay: &simnet.Latency{Dist: simnet.Uniform, Min: 0, Max: 30 * time.Millisecond}}
+		tr := trace(run(t, 3, step(f), 8*time.Second))
+		start, stop := tr.only(t)
+		last := map[string]int64{}
+		overtaken := 0
+		for _, r := range tr.between("net.recv", start.Time, stop.Time) {
+			k := str(r, "from") + ">" + string(r.Node)
+			if id := num(r, "id"); id < last[k] {
+				overtaken++
+			} else {
+				last[k] = id
+			}
+		}
+		if overtaken == 0 {
+			t.Fatal("no message overtook another")
+		}
+	})
+	t.Run("one-way-cut", func(t *testing.T) {
+		f := nemesis.Fault{Kind: nemesis.Link, Loss: ptr(1.0), From: []env.NodeID{"n1"}, To: []env.NodeID{"n2"}, OneWay: true}
+		tr := trace(run(t, 3, step(f), 8*time.Second))
+		start, stop := tr.only(t)
+		if cut := tr.cutsAt(start.Time, "net.cut"); !slices.Equal(cut, []string{"n1>n2"}) {
+			t.Fatalf("cut %v, want only n1>n2", cut)
+		}
+		if uncut := tr.cutsAt(stop.Time, "net.uncut"); !slices.Equal(uncut, []string{"n1>n2"}) {
+			t.Fatalf("restored %v", uncut)
+		}
+		if num(stop, "dropped") == 0 {
+			t.Fatal("nothing dropped on n1>n2")
+		}
+	})
+}
+
+// nodesAt lists the nodes of the events of a kind at time t.
+func (tr trace) nodesAt(kind string, t int64) []string {
+	var out []string
+	for _, r := range tr.between(kind, t, t) {
+		out = append(out, string(r.Node))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestProcessFaultsAndTargets shows kill, restart and pause, on each
+// target, in the trace.
+func TestProcessFaultsAndTargets(t *testing.T) {
+	cases := []struct {
+		fault nemesis.Fault
+		hits  int
+	}{
+		{nemesis.Fault{Kind: nemesis.Kill, Target: "n2"}, 1},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetRandom}, 1},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetLeader, Group: nemesis.GroupData}, 1},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetFollowers, Group: nemesis.GroupConfig}, 4},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetMinority}, 2},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetMajority}, 3},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetAll}, 5},
+		{nemesis.Fault{Kind: nemesis.Restart, Target: nemesis.TargetLeader, Group: nemesis.GroupData}, 1},
+		{nemesis.Fault{Kind: nemesis.Pause, Target: nemesis.TargetLeader, Group: nemesis.GroupConfig}, 1},
+	}
+	for _, c := range cases {
+		t.Run(string(c.fault.Kind)+"-"+c.fault.Target, func(t *testing.T) {
+			tr := trace(run(t, 5, step(c.fault), 8*time.Second))
+			starts := tr.kind("nemesis.start")
+			if len(starts) != 1 {
+				t.Fatalf("%d starts", len(starts))
+			}
+			start := starts[0]
+			targets := strings.Split(str(start, "targets"), ",")
+			slices.Sort(targets)
+			if len(targets) != c.hits {
+				t.Fatalf("targets %v, want %d", targets, c.hits)
+			}
+			if c.fault.Target == nemesis.TargetLeader {
+				if l := tr.leaderAt(str(start, "group"), start.Time); targets[0] != string(l) {
+					t.Fatalf("hit %v, but %s led %s", targets, l, str(start, "group"))
+				}
+			}
+			if c.fault.Target == nemesis.TargetFollowers && slices.Contains(targets, string(tr.leaderAt("config", start.Time))) {
+				t.Fatalf("followers %v include the leader", targets)
+			}
+			switch c.fault.Kind {
+			case nemesis.Kill:
+				stop := tr.kind("nemesis.stop")[0]
+				if got := tr.nodesAt("node.kill", start.Time); !slices.Equal(got, targets) {
+					t.Fatalf("killed %v, targets %v", got, targets)
+				}
+				if got := tr.nodesAt("node.start", stop.Time); !slices.Equal(got, targets) {
+					t.Fatalf("restarted %v at the stop, targets %v", got, targets)
+				}
+			case nemesis.Restart:
+				if len(tr.kind("nemesis.stop")) != 0 {
+					t.Fatal("a restart has no stop")
+				}
+				if k, s := tr.nodesAt("node.kill", start.Time), tr.nodesAt("node.start", start.Time); !slices.Equal(k, targets) || !slices.Equal(s, targets) {
+					t.Fatalf("killed %v and started %v, targets %v", k, s, targets)
+				}
+			case nemesis.Pause:
+				stop := tr.kind("nemesis.stop")[0]
+				if got := tr.nodesAt("node.pause", start.Time); !slices.Equal(got, targets) {
+					t.Fatalf("paused %v", got)
+				}
+				resumes := tr.between("node.resume", stop.Time, stop.Time)
+				if len(resumes) != 1 || num(resumes[0], "held") == 0 {
+					t.Fatalf("resumes at the stop: %v; want one that held events", resumes)
+				}
+			}
+		})
+	}
+}
+
+// TestClockFaults shows each clock fault set at the start and taken back
+// at the stop.
+func TestClockFaults(t *testing.T) {
+	cases := []struct {
+		fault       nemesis.Fault
+		kind, field string
+		on, off     int64
+	}{
+		{nemesis.Fault{Kind: nemesis.Clock, Target: "n1", Offset: ptr(-2 * time.Second)}, "clock.offset", "offset", int64(-2 * time.Second), 0},
+		{nemesis.Fault{Kind: nemesis.Clock, Target: "n1", Strobe: &nemesis.Strobe{Offset: 300 * time.Millisecond, Period: 50 * time.Millisecond}}, "clock.strobe", "amp", int64(300 * time.Millisecond), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.kind, func(t *testing.T) {
+			tr := trace(run(t, 3, step(c.fault), 8*time.Second))
+			start, stop := tr.only(t)
+			on, off := tr.between(c.kind, start.Time, start.Time), tr.between(c.kind, stop.Time, stop.Time)
+			if len(on) != 1 || on[0].Node != "n1" || num(on[0], c.field) != c.on {
+				t.Fatalf("at the start: %v", on)
+			}
+			if len(off) != 1 || num(off[0], c.field) != c.off {
+				t.Fatalf("at the stop: %v", off)
+			}
+		})
+	}
+	t.Run("clock.drift", func(t *testing.T) {
+		tr := trace(run(t, 3, step(nemesis.Fault{Kind: nemesis.Clock, Target: "n1", Drift: ptr(0.05)}), 8*time.Second))
+		start, stop := tr.only(t)
+		on, off := tr.between("clock.drift", start.Time, start.Time), tr.between("clock.drift", stop.Time, stop.Time)
+		if len(on) != 1 || len(off) != 1 {
+			t.Fatalf("drift events at start %v, at stop %v", on, off)
+		}
+		if d, _ := on[0].Float("drift"); d != 0.05 {
+			t.Fatalf("drift %v", on[0])
+		}
+	})
+}
+
+// TestDiskFaultsCrashTheNode shows a disk fault failing the target's
+// Raft log writes, the node crashing, and coming back when the fault
+// ends.
+func TestDiskFaultsCrashTheNode(t *testing.T) {
+	f := nemesis.Fault{Kind: nemesis.Disk, Target: "n2", Errors: []string{nemesis.DiskWrite, nemesis.DiskSync}, Probability: 1}
+	tr := trace(run(t, 3, step(f), 8*time.Second))
+	start, stop := tr.only(t)
+	if got := tr.between("disk.faults", start.Time, start.Time); len(got) != 1 || got[0].Node != "n2" {
+		t.Fatalf("disk.faults at the start: %v", got)
+	}
+	errs := tr.between("disk.error", start.Time, stop.Time)
+	crashes := tr.between("node.crash", start.Time, stop.Time)
+	if len(errs) == 0 || len(crashes) == 0 || crashes[0].Node != "n2" {
+		t.Fatalf("%d disk errors, crashes %v", len(errs), crashes)
+	}
+	if num(stop, "disk_errors") != int64(len(errs)) {
+		t.Fatalf("stop counts %d disk errors, the trace has %d", num(stop, "disk_errors"), len(errs))
+	}
+	if got := tr.nodesAt("node.start", stop.Time); !slices.Equal(got, []string{"n2"}) {
+		t.Fatalf("restarted at the stop: %v", got)
+	}
+}
+
+// TestEveryAndPick shows a flip-flop step's occurrences and a pick drawing
+// each alternative.
+func TestEveryAndPick(t *testing.T) {
+	steps := []nemesis.Step{{Every: 2 * time.Second, Start: time.Second, For: 500 * time.Millisecond, Pick: []nemesis.Fault{
+		{Kind: nemesis.Pause, Target: nemesis.TargetRandom, Weight: 1},
+		{Kind: nemesis.Partition, Shape: nemesis.One, Weight: 1},
+	}}}
+	tr := trace(run(t, 3, steps, 20*time.Second))
+	starts, stops := tr.kind("nemesis.start"), tr.kind("nemesis.stop")
+	if len(starts) != 10 || len(stops) != 10 {
+		t.Fatalf("%d starts and %d stops, want 10 each (1s, 3s, ..., 19s)", len(starts), len(stops))
+	}
+	kinds := map[string]int{}
+	for i, s := range starts {
+		if want := int64(time.Second + time.Duration(i)*2*time.Second); s.Time != want || num(s, "n") != int64(i+1) {
+			t.Fatalf("occurrence %d started at %s", num(s, "n"), time.Duration(s.Time))
+		}
+		if d := stops[i].Time - s.Time; d != int64(500*time.Millisecond) {
+			t.Fatalf("occurrence %d lasted %s", i+1, time.Duration(d))
+		}
+		kinds[str(s, "fault")]++
+	}
+	if kinds["pause"] == 0 || kinds["partition"] == 0 {
+		t.Fatalf("picked %v, want both alternatives", kinds)
+	}
+}
+
+// TestScheduleRejectsNamesTheClusterLacks checks Schedule's own
+// validation.
+func TestScheduleRejectsNamesTheClusterLacks(t *testing.T) {
+	w, err := simnet.New(simnet.Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: 3}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []nemesis.Fault{
+		{Kind: "partiton"},
+		{Kind: nemesis.Partition, Shape: "thirds"},
+		{Kind: nemesis.Kill, Target: "n9"},
+		{Kind: nemesis.Kill, Target: nemesis.TargetLeader, Group: "rs2"},
+		{Kind: nemesis.Link, From: []env.NodeID{"n4"}},
+		{Kind: nemesis.Disk, Target: "n1", Errors: []string{"flush"}},
+	} {
+		if _, err := nemesis.Schedule(w, c, step(f), nemesis.Config{DiskDir: node.WALDir, End: time.Minute}); err == nil {
+			t.Errorf("%+v: accepted", f)
+		}
+	}
+}

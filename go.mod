@@ -5,7 +5,9 @@ go 1.26.0
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/cockroachdb/pebble/v2 v2.1.7
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go.etcd.io/raft/v3 v3.6.0
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/tools v0.52.0
 	pgregory.net/rapid v1.3.0
 )

@@ -1,0 +1,1207 @@
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+// Limits on a scenario file. They keep the work Parse does, and the run a
+// scenario asks for, bounded whatever the input.
+const (
+	maxFileSize    = 1 << 20
+	maxInstances   = 15
+	maxWorkloads   = 16
+	maxClients     = 1000
+	maxKeys        = 100000
+	maxRate        = 100000
+	maxRetries     = 100
+	maxSteps       = 1000
+	maxPick        = 100
+	maxWeight      = 1000000
+	maxOccurrences = 10000 // of one repeating step
+	maxDuration    = 24 * time.Hour
+	maxNameLen     = 64
+	maxErrors      = 20 // reported; Parse stops collecting a little past it
+)
+
+// The defaults of fields a file leaves out.
+const (
+	defaultInstances = 3
+	defaultDuration  = 30 * time.Second
+	defaultRecover   = 10 * time.Second
+	defaultTimeout   = time.Second
+	defaultRetries   = 3
+	defaultTarget    = "random"
+	defaultExpect    = "valid"
+)
+
+var (
+	defaultLatency = simnet.Latency{Dist: simnet.Constant, Min: time.Millisecond}
+	defaultMix     = Mix{Read: 0.5, Write: 0.4, CAS: 0.1}
+)
+
+// defaultWorkload returns a workload of kind with every default filled in.
+func defaultWorkload(kind string) Workload {
+	w := Workload{Kind: kind, Target: defaultTarget, Timeout: defaultTimeout, Retries: defaultRetries}
+	switch kind {
+	case KV:
+		w.Clients, w.Keys, w.Rate, w.Mix = 4, 8, 100, defaultMix
+	case Config:
+		w.Clients, w.Rate = 1, 2
+	}
+	return w
+}
+
+// The fields of each mapping of the format, in the order Marshal writes
+// them.
+var (
+	topFields      = []string{"name", "description", "cluster", "network", "workload", "duration", "nemesis", "final", "checks", "expect"}
+	clusterFields  = []string{"instances", "replication_factor"}
+	networkFields  = []string{"latency", "loss"}
+	latencyFields  = []string{"dist", "min", "max"}
+	workloadFields = []string{"kind", "clients", "keys", "rate", "mix", "target", "timeout", "retries"}
+	mixFields      = []string{"read", "write", "cas", "delete"}
+	finalFields    = []string{"heal", "recover"}
+	timingFields   = []string{"at", "every", "start", "for"}
+	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability"}
+	strobeFields   = []string{"offset", "period"}
+	stepFields     = slices.Concat(timingFields, []string{"pick", "weight"}, faultFields)
+	altFields      = slices.Concat([]string{"weight"}, faultFields, timingFields, []string{"pick"})
+)
+
+// kindFields lists the fields each fault kind takes, besides fault and
+// weight.
+var kindFields = map[nemesis.Kind][]string{
+	nemesis.Partition: {"shape", "components", "group"},
+	nemesis.Link:      {"loss", "delay", "duplicate", "reorder", "from", "to", "one_way"},
+	nemesis.Kill:      {"target", "group"},
+	nemesis.Restart:   {"target", "group"},
+	nemesis.Pause:     {"target", "group"},
+	nemesis.Clock:     {"target", "group", "offset", "drift", "strobe"},
+	nemesis.Disk:      {"target", "group", "errors", "probability"},
+}
+
+var (
+	namePattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	nodePattern     = regexp.MustCompile(`^n[0-9]+$`)
+	replicaPattern  = regexp.MustCompile(`^rs[0-9]+$`)
+	workloadTargets = []string{nemesis.TargetRandom, nemesis.TargetLeader}
+	dists           = []string{simnet.Constant.String(), simnet.Uniform.String(), simnet.Exponential.String()}
+	verdicts        = []string{"valid", "invalid"}
+)
+
+// Parse reads a scenario file. file names it in error messages. The
+// error, when there is one, is an ErrorList of every problem found
+// (each a *Error reading "FILE:LINE: problem"), sorted by line.
+func Parse(file string, data []byte) (*Scenario, error) {
+	p := &parser{file: file}
+	if len(data) > maxFileSize {
+		p.errorf(nil, "the file is %d bytes, over the limit of 1 MiB", len(data))
+		return nil, p.result()
+	}
+	root := p.document(data)
+	if root == nil {
+		return nil, p.result()
+	}
+	s := p.scenario(root)
+	if err := p.result(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parser collects errors while it walks one file's nodes, and what it has
+// learnt of the file so far that later fields are checked against.
+type parser struct {
+	file string
+	errs []*Error
+
+	nodes int           // instances; 0 while unknown (cluster invalid)
+	sets  int           // replicasets; 0 while unknown
+	end   time.Duration // the duration; 0 while unknown
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	if len(p.errs) > 4*maxErrors {
+		return
+	}
+	line := 1
+	if n != nil && n.Line > 0 {
+		line = n.Line
+	}
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// result returns the errors found, sorted by line and capped, or nil.
+func (p *parser) result() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
+	list := ErrorList(p.errs)
+	if len(list) > maxErrors {
+		more := list[maxErrors]
+		list = append(list[:maxErrors:maxErrors], &Error{File: p.file, Line: more.Line, Msg: "too many errors"})
+	}
+	return list
+}
+
+// document parses data as one YAML document and returns its root node, or
+// nil after reporting why there is none.
+func (p *parser) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorf(nil, "the file is empty")
+		} else {
+			line, msg := syntaxError(err)
+			p.errorf(&yaml.Node{Line: line}, "%s", msg)
+		}
+		return nil
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			line, msg := syntaxError(err)
+			p.errorf(&yaml.Node{Line: line}, "%s", msg)
+		} else {
+			p.errorf(&next, "a second YAML document: a scenario file holds one")
+		}
+		return nil
+	}
+	// Aliases would let a small file expand into a huge one, and would
+	// give one value several lines; the format has no use for them.
+	stack := []*yaml.Node{&doc}
+	aliases := false
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Kind == yaml.AliasNode {
+			p.errorf(n, "alias *%s: aliases are not supported, write the value out", n.Value)
+			aliases = true
+			continue
+		}
+		for i := len(n.Content) - 1; i >= 0; i-- {
+			stack = append(stack, n.Content[i])
+		}
+	}
+	if aliases {
+		return nil
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		p.errorf(&doc, "the file holds no scenario")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// fields is a mapping's entries by key.
+type fields struct {
+	node *yaml.Node
+	keys map[string]*yaml.Node
+	vals map[string]*yaml.Node
+}
+
+// get returns the value of key, or nil.
+func (f fields) get(key string) *yaml.Node { return f.vals[key] }
+
+// key returns the node of key, for messages about the key itself.
+func (f fields) key(key string) *yaml.Node { return f.keys[key] }
+
+func (f fields) has(key string) bool { return f.vals[key] != nil }
+
+// mapping checks that n is a mapping whose keys are unique and among
+// allowed, reporting every key that is not. in names the mapping in
+// messages ("" for the top level). ok is false when n is no mapping.
+func (p *parser) mapping(n *yaml.Node, in string, allowed []string) (f fields, ok bool) {
+	where := ""
+	if in != "" {
+		where = " in " + in
+	}
+	if n.Kind != yaml.MappingNode {
+		if in == "" {
+			p.errorf(n, "a scenario must be a mapping of fields, got %s", describe(n))
+		} else {
+			p.errorf(n, "%s must be a mapping, got %s", subject(in), describe(n))
+		}
+		return fields{}, false
+	}
+	f = fields{node: n, keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "a key%s must be a field name, got %s", where, describe(k))
+			continue
+		}
+		if first, dup := f.keys[k.Value]; dup {
+			p.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), first.Line)
+			continue
+		}
+		f.keys[k.Value] = k
+		if !slices.Contains(allowed, k.Value) {
+			p.errorf(k, "unknown field %s%s%s", quote(k.Value), where, hint(k.Value, allowed))
+			continue
+		}
+		if isNull(v) {
+			p.errorf(k, "`%s` has no value: give it one or leave the field out", k.Value)
+			continue
+		}
+		f.vals[k.Value] = v
+	}
+	return f, true
+}
+
+// subject names a mapping in a message: a field in backquotes, or a
+// "nemesis step" or "pick alternative" as it is.
+func subject(in string) string {
+	if strings.Contains(in, " ") {
+		return in
+	}
+	return "`" + in + "`"
+}
+
+// list checks that n is a list of at most max items and returns them.
+func (p *parser) list(n *yaml.Node, field string, max int) ([]*yaml.Node, bool) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "`%s` must be a list, got %s", field, describe(n))
+		return nil, false
+	}
+	if len(n.Content) > max {
+		p.errorf(n, "`%s` has %d entries, at most %d", field, len(n.Content), max)
+		return nil, false
+	}
+	return n.Content, true
+}
+
+func (p *parser) str(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		p.errorf(n, "`%s` must be a string, got %s", field, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		p.errorf(n, "`%s` must be true or false, got %s", field, describe(n))
+		return false, false
+	}
+	return b, true
+}
+
+// integer reads an integer in lo..hi.
+func (p *parser) integer(n *yaml.Node, field string, lo, hi int) (int, bool) {
+	var i int64
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+		p.errorf(n, "`%s` must be an integer, got %s", field, describe(n))
+		return 0, false
+	}
+	if i < int64(lo) || i > int64(hi) {
+		p.errorf(n, "`%s` must be in %d..%d, got %s", field, lo, hi, describe(n))
+		return 0, false
+	}
+	return int(i), true
+}
+
+// number reads a finite number for which in is true; rng describes in.
+func (p *parser) number(n *yaml.Node, field string, in func(float64) bool, rng string) (float64, bool) {
+	var x float64
+	tag := n.ShortTag()
+	if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&x) != nil ||
+		math.IsNaN(x) || math.IsInf(x, 0) {
+		p.errorf(n, "`%s` must be a number, got %s", field, describe(n))
+		return 0, false
+	}
+	if !in(x) {
+		p.errorf(n, "`%s` must be %s, got %s", field, rng, describe(n))
+		return 0, false
+	}
+	return x, true
+}
+
+func (p *parser) probability(n *yaml.Node, field string) (float64, bool) {
+	return p.number(n, field, func(x float64) bool { return x >= 0 && x <= 1 }, "in [0, 1]")
+}
+
+// duration reads a Go duration of at most maxDuration either way.
+func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+	tag := n.ShortTag()
+	if n.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!int" && tag != "!!float") {
+		p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, describe(n))
+		return 0, false
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil {
+		if _, e := strconv.ParseFloat(n.Value, 64); e == nil {
+			p.errorf(n, "`%s` needs a unit, such as 1.5s or 300ms, got %s", field, describe(n))
+		} else {
+			p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, describe(n))
+		}
+		return 0, false
+	}
+	if d > maxDuration || d < -maxDuration {
+		p.errorf(n, "`%s` must be at most 24h either way, got %s", field, asWritten(n))
+		return 0, false
+	}
+	return d, true
+}
+
+// nonNegative reads a duration ≥ 0.
+func (p *parser) nonNegative(n *yaml.Node, field string) (time.Duration, bool) {
+	d, ok := p.duration(n, field)
+	if ok && d < 0 {
+		p.errorf(n, "`%s` must not be negative, got %s", field, asWritten(n))
+		return 0, false
+	}
+	return d, ok
+}
+
+// positive reads a duration > 0.
+func (p *parser) positive(n *yaml.Node, field string) (time.Duration, bool) {
+	d, ok := p.duration(n, field)
+	if ok && d <= 0 {
+		p.errorf(n, "`%s` must be positive, got %s", field, asWritten(n))
+		return 0, false
+	}
+	return d, ok
+}
+
+// name reads one of candidates; what names the kind of name in messages.
+func (p *parser) name(n *yaml.Node, field, what string, candidates []string) (string, bool) {
+	s, ok := p.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(candidates, s) {
+		p.errorf(n, "unknown %s %s%s", what, quote(s), hint(s, candidates))
+		return "", false
+	}
+	return s, true
+}
+
+// nodeNames returns n1..nN, or nil while N is unknown.
+func (p *parser) nodeNames() []string {
+	names := make([]string, p.nodes)
+	for i := range names {
+		names[i] = "n" + strconv.Itoa(i+1)
+	}
+	return names
+}
+
+// isNode reports whether s names an instance of the cluster (any nN while
+// the cluster is unknown).
+func (p *parser) isNode(s string) bool {
+	if !nodePattern.MatchString(s) {
+		return false
+	}
+	i, err := strconv.Atoi(s[1:])
+	limit := p.nodes
+	if limit == 0 {
+		limit = maxInstances
+	}
+	return err == nil && s == "n"+strconv.Itoa(i) && i >= 1 && i <= limit
+}
+
+// unknownName reports s, which is none of words and no instance, as an
+// unknown what.
+func (p *parser) unknownName(n *yaml.Node, what, s string, words []string) {
+	if nodePattern.MatchString(s) && p.nodes > 0 {
+		p.errorf(n, "unknown %s %s (the cluster has n1..n%d)", what, quote(s), p.nodes)
+		return
+	}
+	p.errorf(n, "unknown %s %s%s", what, quote(s), hint(s, slices.Concat(words, p.nodeNames())))
+}
+
+// node reads an instance's name.
+func (p *parser) node(n *yaml.Node, field string) (env.NodeID, bool) {
+	s, ok := p.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if !p.isNode(s) {
+		p.unknownName(n, "node", s, nil)
+		return "", false
+	}
+	return env.NodeID(s), true
+}
+
+// nodeList reads a non-empty list of distinct instances.
+func (p *parser) nodeList(n *yaml.Node, field string, seen map[env.NodeID]int) ([]env.NodeID, bool) {
+	items, ok := p.list(n, field, maxInstances)
+	if !ok {
+		return nil, false
+	}
+	if len(items) == 0 {
+		p.errorf(n, "`%s` must not be empty", field)
+		return nil, false
+	}
+	var out []env.NodeID
+	for _, item := range items {
+		id, good := p.node(item, field)
+		if !good {
+			ok = false
+			continue
+		}
+		if first, dup := seen[id]; dup {
+			p.errorf(item, "`%s` names %s twice (first at line %d)", field, id, first)
+			ok = false
+			continue
+		}
+		seen[id] = item.Line
+		out = append(out, id)
+	}
+	return out, ok
+}
+
+func (p *parser) scenario(root *yaml.Node) *Scenario {
+	f, ok := p.mapping(root, "", topFields)
+	if !ok {
+		return nil
+	}
+	s := &Scenario{Duration: defaultDuration, Expect: defaultExpect}
+	if v := f.get("name"); v == nil {
+		p.errorf(root, "missing required field `name`")
+	} else if name, ok := p.str(v, "name"); ok {
+		switch {
+		case len(name) > maxNameLen:
+			p.errorf(v, "`name` is longer than %d characters", maxNameLen)
+		case !namePattern.MatchString(name):
+			p.errorf(v, "`name` must be lowercase letters, digits and dashes, got %s", describe(v))
+		}
+		s.Name = name
+	}
+	if v := f.get("description"); v != nil {
+		s.Description, _ = p.str(v, "description")
+	}
+	s.Cluster = p.cluster(f.get("cluster"))
+	s.Network = p.network(f.get("network"))
+	p.end = s.Duration
+	if v := f.get("duration"); v != nil {
+		d, ok := p.positive(v, "duration")
+		s.Duration, p.end = d, d
+		if !ok {
+			s.Duration = defaultDuration
+		}
+	}
+	s.Final = p.final(f.get("final"))
+	var kvKnown bool
+	s.Workloads, kvKnown = p.workloads(f.get("workload"))
+	s.Nemesis = p.nemesis(f.get("nemesis"))
+	s.Checks = p.checks(f.get("checks"), kvKnown, s)
+	if v := f.get("expect"); v != nil {
+		if e, ok := p.name(v, "expect", "verdict", verdicts); ok {
+			s.Expect = e
+		}
+	}
+	return s
+}
+
+func (p *parser) cluster(n *yaml.Node) Cluster {
+	c := Cluster{Instances: defaultInstances, ReplicationFactor: defaultInstances}
+	p.nodes, p.sets = c.Instances, 1
+	if n == nil {
+		return c
+	}
+	f, ok := p.mapping(n, "cluster", clusterFields)
+	if !ok {
+		p.nodes, p.sets = 0, 0
+		return c
+	}
+	instancesOK := true
+	if v := f.get("instances"); v != nil {
+		c.Instances, instancesOK = p.integer(v, "instances", 1, maxInstances)
+	}
+	c.ReplicationFactor = c.Instances
+	rfOK := true
+	if v := f.get("replication_factor"); v != nil {
+		c.ReplicationFactor, rfOK = p.integer(v, "replication_factor", 1, maxInstances)
+		if rfOK && instancesOK && c.Instances%c.ReplicationFactor != 0 {
+			p.errorf(v, "`instances` %d is not a multiple of `replication_factor` %d", c.Instances, c.ReplicationFactor)
+			rfOK = false
+		}
+	}
+	p.nodes, p.sets = 0, 0
+	if instancesOK {
+		p.nodes = c.Instances
+		if rfOK {
+			p.sets = c.Instances / c.ReplicationFactor
+		}
+	}
+	return c
+}
+
+func (p *parser) network(n *yaml.Node) Network {
+	nw := Network{Latency: defaultLatency}
+	if n == nil {
+		return nw
+	}
+	f, ok := p.mapping(n, "network", networkFields)
+	if !ok {
+		return nw
+	}
+	if v := f.get("latency"); v != nil {
+		nw.Latency, _ = p.latency(v, "latency")
+	}
+	if v := f.get("loss"); v != nil {
+		nw.Loss, _ = p.probability(v, "loss")
+	}
+	return nw
+}
+
+// latency reads a {dist, min, max} mapping. A constant latency has Max 0,
+// as simnet.DefaultLink's.
+func (p *parser) latency(n *yaml.Node, field string) (simnet.Latency, bool) {
+	var l simnet.Latency
+	f, ok := p.mapping(n, field, latencyFields)
+	if !ok {
+		return l, false
+	}
+	dist := simnet.Constant.String()
+	if v := f.get("dist"); v != nil {
+		if dist, ok = p.name(v, "dist", "dist", dists); !ok {
+			return l, false
+		}
+	}
+	l.Dist = simnet.Dist(slices.Index(dists, dist))
+	good := true
+	if v := f.get("min"); v == nil {
+		p.errorf(n, "%s needs `min`", subject(field))
+		good = false
+	} else if l.Min, ok = p.nonNegative(v, "min"); !ok {
+		good = false
+	}
+	if v := f.get("max"); v != nil {
+		if l.Max, ok = p.nonNegative(v, "max"); !ok {
+			good = false
+		}
+	} else if l.Dist != simnet.Constant {
+		p.errorf(n, "%s with dist %s needs `max`", subject(field), dist)
+		good = false
+	}
+	if !good {
+		return l, false
+	}
+	if l.Dist == simnet.Constant {
+		if f.has("max") && l.Max != l.Min {
+			p.errorf(f.get("max"), "`max` must be absent or equal to `min` for dist constant, got %s", l.Max)
+			return l, false
+		}
+		l.Max = 0
+	} else if l.Max < l.Min {
+		p.errorf(f.get("max"), "`max` %s is below `min` %s", l.Max, l.Min)
+		return l, false
+	}
+	return l, true
+}
+
+func (p *parser) final(n *yaml.Node) Final {
+	fin := Final{Heal: true, Recover: defaultRecover}
+	if n == nil {
+		return fin
+	}
+	f, ok := p.mapping(n, "final", finalFields)
+	if !ok {
+		return fin
+	}
+	if v := f.get("heal"); v != nil {
+		if b, ok := p.boolean(v, "heal"); ok {
+			fin.Heal = b
+		}
+	}
+	if v := f.get("recover"); v != nil {
+		if d, ok := p.nonNegative(v, "recover"); ok {
+			fin.Recover = d
+		}
+	}
+	return fin
+}
+
+// workloads reads one workload mapping or a list of them. known is false
+// when a workload's kind could not be read, so that which kinds there are
+// is unknown.
+func (p *parser) workloads(n *yaml.Node) (ws []Workload, known bool) {
+	if n == nil {
+		return []Workload{defaultWorkload(KV)}, true
+	}
+	items := []*yaml.Node{n}
+	switch n.Kind {
+	case yaml.MappingNode:
+	case yaml.SequenceNode:
+		var ok bool
+		if items, ok = p.list(n, "workload", maxWorkloads); !ok {
+			return nil, false
+		}
+	default:
+		p.errorf(n, "`workload` must be a mapping or a list of them, got %s", describe(n))
+		return nil, false
+	}
+	known = true
+	for _, item := range items {
+		w, ok := p.workload(item)
+		known = known && ok
+		ws = append(ws, w)
+	}
+	return ws, known
+}
+
+// workload reads one workload; ok is false when its kind is unknown.
+func (p *parser) workload(n *yaml.Node) (Workload, bool) {
+	f, ok := p.mapping(n, "workload", workloadFields)
+	if !ok {
+		return Workload{}, false
+	}
+	kind := KV
+	if v := f.get("kind"); v != nil {
+		if kind, ok = p.name(v, "kind", "workload kind", []string{KV, Config}); !ok {
+			return Workload{}, false
+		}
+	}
+	w := defaultWorkload(kind)
+	if kind == Config {
+		for _, field := range []string{"keys", "mix"} {
+			if f.has(field) {
+				p.errorf(f.key(field), "`%s` does not apply to workload config", field)
+			}
+		}
+	} else {
+		if v := f.get("keys"); v != nil {
+			w.Keys, _ = p.integer(v, "keys", 1, maxKeys)
+		}
+		if v := f.get("mix"); v != nil {
+			w.Mix = p.mix(v)
+		}
+	}
+	if v := f.get("clients"); v != nil {
+		w.Clients, _ = p.integer(v, "clients", 1, maxClients)
+	}
+	if v := f.get("rate"); v != nil {
+		w.Rate, _ = p.number(v, "rate", func(x float64) bool { return x > 0 && x <= maxRate }, "in (0, 100000]")
+	}
+	if v := f.get("target"); v != nil {
+		if s, ok := p.str(v, "target"); ok {
+			if slices.Contains(workloadTargets, s) || p.isNode(s) {
+				w.Target = s
+			} else {
+				p.unknownName(v, "workload target", s, workloadTargets)
+			}
+		}
+	}
+	if v := f.get("timeout"); v != nil {
+		w.Timeout, _ = p.positive(v, "timeout")
+	}
+	if v := f.get("retries"); v != nil {
+		w.Retries, _ = p.integer(v, "retries", 0, maxRetries)
+	}
+	return w, true
+}
+
+// mix reads a kv workload's weights; an operation it leaves out weighs 0.
+func (p *parser) mix(n *yaml.Node) Mix {
+	var m Mix
+	f, ok := p.mapping(n, "mix", mixFields)
+	if !ok {
+		return defaultMix
+	}
+	weights := []*float64{&m.Read, &m.Write, &m.CAS, &m.Delete}
+	good := true
+	for i, field := range mixFields {
+		if v := f.get(field); v != nil {
+			var ok bool
+			*weights[i], ok = p.number(v, field, func(x float64) bool { return x >= 0 }, "at least 0")
+			good = good && ok
+		}
+	}
+	if sum := m.Read + m.Write + m.CAS + m.Delete; good && !(sum > 0 && !math.IsInf(sum, 0)) {
+		p.errorf(n, "`mix` weights must have a positive, finite sum")
+	}
+	return m
+}
+
+func (p *parser) nemesis(n *yaml.Node) []nemesis.Step {
+	if n == nil {
+		return nil
+	}
+	items, ok := p.list(n, "nemesis", maxSteps)
+	if !ok {
+		return nil
+	}
+	var steps []nemesis.Step
+	for _, item := range items {
+		if st, ok := p.step(item); ok {
+			steps = append(steps, st)
+		}
+	}
+	return steps
+}
+
+func (p *parser) step(n *yaml.Node) (nemesis.Step, bool) {
+	var st nemesis.Step
+	f, ok := p.mapping(n, "nemesis step", stepFields)
+	if !ok {
+		return st, false
+	}
+	ok = p.timing(f, &st) && ok
+	if f.has("weight") {
+		p.errorf(f.key("weight"), "`weight` applies only to pick alternatives")
+		ok = false
+	}
+	switch {
+	case f.has("fault") && f.has("pick"):
+		p.errorf(f.key("pick"), "`fault` and `pick` are exclusive")
+		return st, false
+	case f.has("pick"):
+		for _, field := range faultFields {
+			if f.has(field) {
+				p.errorf(f.key(field), "`%s` does not apply to a pick step: it belongs in each alternative", field)
+				ok = false
+			}
+		}
+		alts, good := p.list(f.get("pick"), "pick", maxPick)
+		if !good {
+			return st, false
+		}
+		if len(alts) == 0 {
+			p.errorf(f.get("pick"), "`pick` must not be empty")
+			return st, false
+		}
+		for _, alt := range alts {
+			af, good := p.mapping(alt, "pick alternative", altFields)
+			if !good {
+				ok = false
+				continue
+			}
+			for _, field := range slices.Concat(timingFields, []string{"pick"}) {
+				if af.has(field) {
+					p.errorf(af.key(field), "`%s` belongs to the step, not to a pick alternative", field)
+					good = false
+				}
+			}
+			flt, fine := p.fault(af, true)
+			ok = ok && good && fine
+			st.Pick = append(st.Pick, flt)
+		}
+	case f.has("fault"):
+		flt, good := p.fault(f, false)
+		ok = ok && good
+		if good && flt.Kind == nemesis.Restart && f.has("for") {
+			p.errorf(f.key("for"), "`for` does not apply to fault restart")
+			ok = false
+		}
+		st.Fault = &flt
+	default:
+		p.errorf(n, "a nemesis step needs `fault` or `pick`")
+		ok = false
+	}
+	return st, ok
+}
+
+// timing reads a step's at, every, start and for.
+func (p *parser) timing(f fields, st *nemesis.Step) bool {
+	ok := true
+	beforeEnd := func(v *yaml.Node, field string, d time.Duration) {
+		if p.end > 0 && d >= p.end {
+			p.errorf(v, "`%s` %s is not before the end of the run (`duration` %s)", field, d, p.end)
+			ok = false
+		}
+	}
+	switch {
+	case f.has("at") && f.has("every"):
+		p.errorf(f.key("every"), "`at` and `every` are exclusive")
+		return false
+	case f.has("at"):
+		var good bool
+		st.At, good = p.nonNegative(f.get("at"), "at")
+		ok = ok && good
+		if good {
+			beforeEnd(f.get("at"), "at", st.At)
+		}
+		if f.has("start") {
+			p.errorf(f.key("start"), "`start` applies only with `every`")
+			ok = false
+		}
+	case f.has("every"):
+		var good bool
+		st.Every, good = p.positive(f.get("every"), "every")
+		ok = ok && good
+		startOK := true
+		if v := f.get("start"); v != nil {
+			st.Start, startOK = p.nonNegative(v, "start")
+			if startOK {
+				beforeEnd(v, "start", st.Start)
+			}
+			ok = ok && startOK
+		}
+		if good && startOK && p.end > st.Start {
+			if n := (p.end - st.Start + st.Every - 1) / st.Every; n > maxOccurrences {
+				p.errorf(f.get("every"), "`every` %s starts %d occurrences in `duration` %s, at most %d", st.Every, n, p.end, maxOccurrences)
+				ok = false
+			}
+		}
+	default:
+		p.errorf(f.node, "a nemesis step needs `at` or `every`")
+		ok = false
+	}
+	if v := f.get("for"); v != nil {
+		var good bool
+		st.For, good = p.nonNegative(v, "for")
+		ok = ok && good
+	}
+	return ok
+}
+
+// fault reads a fault's fields from f, a step or a pick alternative.
+func (p *parser) fault(f fields, inPick bool) (nemesis.Fault, bool) {
+	var flt nemesis.Fault
+	ok := true
+	if inPick {
+		flt.Weight = 1
+		if v := f.get("weight"); v != nil {
+			flt.Weight, ok = p.integer(v, "weight", 1, maxWeight)
+		}
+	}
+	v := f.get("fault")
+	if v == nil {
+		p.errorf(f.node, "a pick alternative needs `fault`")
+		return flt, false
+	}
+	kinds := make([]string, len(nemesis.Kinds))
+	for i, k := range nemesis.Kinds {
+		kinds[i] = string(k)
+	}
+	kind, good := p.name(v, "fault", "fault", kinds)
+	if !good {
+		return flt, false
+	}
+	flt.Kind = nemesis.Kind(kind)
+	for _, field := range faultFields[1:] {
+		if f.has(field) && !slices.Contains(kindFields[flt.Kind], field) {
+			p.errorf(f.key(field), "`%s` does not apply to fault %s", field, kind)
+			ok = false
+		}
+	}
+	switch flt.Kind {
+	case nemesis.Partition:
+		ok = p.partition(f, &flt) && ok
+	case nemesis.Link:
+		ok = p.link(f, &flt) && ok
+	case nemesis.Kill, nemesis.Restart, nemesis.Pause:
+		ok = p.target(f, &flt) && ok
+	case nemesis.Clock:
+		ok = p.target(f, &flt) && ok
+		ok = p.clock(f, &flt) && ok
+	case nemesis.Disk:
+		ok = p.target(f, &flt) && ok
+		ok = p.disk(f, &flt) && ok
+	}
+	return flt, ok
+}
+
+func (p *parser) partition(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	switch {
+	case f.has("shape") && f.has("components"):
+		p.errorf(f.key("components"), "`shape` and `components` are exclusive")
+		return false
+	case f.has("shape"):
+		flt.Shape, ok = p.name(f.get("shape"), "shape", "shape", nemesis.Shapes)
+	case f.has("components"):
+		ok = p.components(f.get("components"), flt)
+	default:
+		p.errorf(f.node, "fault partition needs `shape` or `components`")
+		return false
+	}
+	switch {
+	case flt.Shape == nemesis.IsolateLeader:
+		flt.Group = nemesis.GroupData
+		if v := f.get("group"); v != nil {
+			var good bool
+			flt.Group, good = p.group(v)
+			ok = ok && good
+		}
+	case f.has("group") && ok:
+		p.errorf(f.key("group"), "`group` applies only to shape isolate-leader")
+		ok = false
+	}
+	return ok
+}
+
+func (p *parser) components(n *yaml.Node, flt *nemesis.Fault) bool {
+	items, ok := p.list(n, "components", maxInstances)
+	if !ok {
+		return false
+	}
+	if len(items) == 0 {
+		p.errorf(n, "`components` must not be empty")
+		return false
+	}
+	seen := map[env.NodeID]int{}
+	for _, item := range items {
+		c, good := p.nodeList(item, "components", seen)
+		ok = ok && good
+		flt.Components = append(flt.Components, c)
+	}
+	return ok
+}
+
+// group reads config, data or a replicaset rsK.
+func (p *parser) group(n *yaml.Node) (string, bool) {
+	s, ok := p.str(n, "group")
+	if !ok {
+		return "", false
+	}
+	words := []string{nemesis.GroupConfig, nemesis.GroupData}
+	if slices.Contains(words, s) {
+		return s, true
+	}
+	if replicaPattern.MatchString(s) {
+		i, err := strconv.Atoi(s[2:])
+		if err == nil && s == "rs"+strconv.Itoa(i) && i >= 1 && (p.sets == 0 || i <= p.sets) {
+			return s, true
+		}
+		if p.sets > 0 {
+			p.errorf(n, "unknown group %s (the cluster has rs1..rs%d)", quote(s), p.sets)
+			return "", false
+		}
+	}
+	sets := make([]string, p.sets)
+	for i := range sets {
+		sets[i] = "rs" + strconv.Itoa(i+1)
+	}
+	p.errorf(n, "unknown group %s%s", quote(s), hint(s, slices.Concat(words, sets)))
+	return "", false
+}
+
+func (p *parser) link(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	if !f.has("loss") && !f.has("delay") && !f.has("duplicate") && !f.has("reorder") {
+		p.errorf(f.node, "fault link needs at least one of `loss`, `delay`, `duplicate`, `reorder`")
+		ok = false
+	}
+	if v := f.get("loss"); v != nil {
+		x, good := p.probability(v, "loss")
+		flt.Loss, ok = &x, ok && good
+	}
+	if v := f.get("delay"); v != nil {
+		l, good := p.latency(v, "delay")
+		flt.Delay, ok = &l, ok && good
+	}
+	if v := f.get("duplicate"); v != nil {
+		x, good := p.probability(v, "duplicate")
+		flt.Duplicate, ok = &x, ok && good
+	}
+	if v := f.get("reorder"); v != nil {
+		b, good := p.boolean(v, "reorder")
+		flt.Reorder, ok = &b, ok && good
+	}
+	if v := f.get("from"); v != nil {
+		var good bool
+		flt.From, good = p.nodeList(v, "from", map[env.NodeID]int{})
+		ok = ok && good
+	}
+	if v := f.get("to"); v != nil {
+		var good bool
+		flt.To, good = p.nodeList(v, "to", map[env.NodeID]int{})
+		ok = ok && good
+	}
+	if v := f.get("one_way"); v != nil {
+		var good bool
+		flt.OneWay, good = p.boolean(v, "one_way")
+		ok = ok && good
+	}
+	return ok
+}
+
+// target reads the target of a process, clock or disk fault, and its
+// group when the target is a group's leader or followers.
+func (p *parser) target(f fields, flt *nemesis.Fault) bool {
+	flt.Target = defaultTarget
+	if v := f.get("target"); v != nil {
+		s, ok := p.str(v, "target")
+		if !ok {
+			return false
+		}
+		if !slices.Contains(nemesis.Targets, s) && !p.isNode(s) {
+			p.unknownName(v, "target", s, nemesis.Targets)
+			return false
+		}
+		flt.Target = s
+	}
+	if flt.Target == nemesis.TargetLeader || flt.Target == nemesis.TargetFollowers {
+		flt.Group = nemesis.GroupData
+		if v := f.get("group"); v != nil {
+			var ok bool
+			flt.Group, ok = p.group(v)
+			return ok
+		}
+	} else if f.has("group") {
+		p.errorf(f.key("group"), "`group` applies only to targets leader and followers")
+		return false
+	}
+	return true
+}
+
+func (p *parser) clock(f fields, flt *nemesis.Fault) bool {
+	var set []string
+	for _, field := range []string{"offset", "drift", "strobe"} {
+		if f.has(field) {
+			set = append(set, field)
+		}
+	}
+	switch len(set) {
+	case 0:
+		p.errorf(f.node, "fault clock needs one of `offset`, `drift`, `strobe`")
+		return false
+	case 1:
+	default:
+		p.errorf(f.key(set[1]), "`%s` and `%s` are exclusive", set[0], set[1])
+		return false
+	}
+	ok := true
+	switch set[0] {
+	case "offset":
+		d, good := p.duration(f.get("offset"), "offset")
+		flt.Offset, ok = &d, good
+	case "drift":
+		x, good := p.number(f.get("drift"), "drift", func(x float64) bool { return x > -1 && x < 1 }, "in (-1, 1)")
+		flt.Drift, ok = &x, good
+	case "strobe":
+		n := f.get("strobe")
+		sf, good := p.mapping(n, "strobe", strobeFields)
+		if !good {
+			return false
+		}
+		var s nemesis.Strobe
+		if v := sf.get("offset"); v == nil {
+			p.errorf(n, "`strobe` needs `offset`")
+			ok = false
+		} else {
+			s.Offset, good = p.duration(v, "offset")
+			ok = ok && good
+		}
+		if v := sf.get("period"); v == nil {
+			p.errorf(n, "`strobe` needs `period`")
+			ok = false
+		} else {
+			s.Period, good = p.positive(v, "period")
+			ok = ok && good
+		}
+		flt.Strobe = &s
+	}
+	return ok
+}
+
+func (p *parser) disk(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	flt.Probability = 1
+	if v := f.get("errors"); v == nil {
+		p.errorf(f.node, "fault disk needs `errors`")
+		ok = false
+	} else if items, good := p.list(v, "errors", maxFileSize); !good {
+		ok = false
+	} else if len(items) == 0 {
+		p.errorf(v, "`errors` must not be empty")
+		ok = false
+	} else {
+		seen := map[string]int{}
+		for _, item := range items {
+			op, good := p.name(item, "errors", "disk operation", nemesis.DiskOps)
+			if !good {
+				ok = false
+				continue
+			}
+			if first, dup := seen[op]; dup {
+				p.errorf(item, "`errors` names %s twice (first at line %d)", op, first)
+				ok = false
+				continue
+			}
+			seen[op] = item.Line
+			flt.Errors = append(flt.Errors, op)
+		}
+	}
+	if v := f.get("probability"); v != nil {
+		var good bool
+		flt.Probability, good = p.number(v, "probability", func(x float64) bool { return x > 0 && x <= 1 }, "in (0, 1]")
+		ok = ok && good
+	}
+	return ok
+}
+
+// checks reads the list of checks, or picks every check that applies.
+// kvKnown is false when the workloads could not be read, so whether there
+// is a kv workload is unknown.
+func (p *parser) checks(n *yaml.Node, kvKnown bool, s *Scenario) []string {
+	hasKV := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == KV })
+	needs := func(check string) string {
+		switch {
+		case (check == CheckLinearizable || check == CheckDurability) && !hasKV:
+			return "a kv workload"
+		case check == CheckProgress && !s.Final.Heal:
+			return "final.heal"
+		}
+		return ""
+	}
+	// Quorum judges operator actions: without a config workload it has
+	// nothing to judge (n/a), so it is not a default, though a scenario
+	// may still name it.
+	hasConfig := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == Config })
+	if n == nil {
+		var out []string
+		for _, c := range Checks {
+			if needs(c) == "" && (c != CheckQuorum || hasConfig) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	items, ok := p.list(n, "checks", maxFileSize)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(n, "`checks` must not be empty: leave it out to run every check that applies")
+		return nil
+	}
+	seen := map[string]int{}
+	for _, item := range items {
+		c, ok := p.name(item, "checks", "check", Checks)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[c]; dup {
+			p.errorf(item, "`checks` names %s twice (first at line %d)", c, first)
+			continue
+		}
+		seen[c] = item.Line
+		if need := needs(c); need != "" && kvKnown {
+			p.errorf(item, "check %s needs %s", c, need)
+		}
+	}
+	var out []string
+	for _, c := range Checks {
+		if _, ok := seen[c]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,658 @@
+package scenario
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// validFiles returns the example scenarios under testdata/valid and the
+// built-in library's (read from its directory, so that these tests do not
+// depend on the library package building).
+func validFiles(t testing.TB) map[string][]byte {
+	t.Helper()
+	examples, err := filepath.Glob("testdata/valid/*.yaml")
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no examples under testdata/valid: %v", err)
+	}
+	library, err := filepath.Glob("../library/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, path := range slices.Concat(examples, library) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path)] = data
+	}
+	return files
+}
+
+func TestParseValidRoundTrips(t *testing.T) {
+	for name, data := range validFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			s, err := Parse(name, data)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			out := Marshal(s)
+			s2, err := Parse("resolved-"+name, out)
+			if err != nil {
+				t.Fatalf("Parse(Marshal(s)): %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(s, s2) {
+				t.Fatalf("Parse(Marshal(s)) differs from s:\n%#v\n%#v\n%s", s, s2, out)
+			}
+			if again := Marshal(s2); string(again) != string(out) {
+				t.Fatalf("Marshal is not stable:\n%s\n---\n%s", out, again)
+			}
+		})
+	}
+}
+
+// TestMarshalGolden pins what a resolved scenario looks like.
+func TestMarshalGolden(t *testing.T) {
+	for _, name := range []string{"leader-isolation", "every-fault"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Parse(name+".yaml", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Marshal(s)
+			golden := filepath.Join("testdata", name+".resolved.yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("Marshal(%s) differs from %s:\n%s", name, golden, got)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Parse("minimal.yaml", []byte("name: minimal\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Scenario{
+		Name:    "minimal",
+		Cluster: Cluster{Instances: 3, ReplicationFactor: 3},
+		Network: Network{Latency: simnet.DefaultLink.Latency},
+		Workloads: []Workload{{Kind: KV, Clients: 4, Keys: 8, Rate: 100,
+			Mix: Mix{Read: 0.5, Write: 0.4, CAS: 0.1}, Target: "random", Timeout: time.Second, Retries: 3}},
+		Duration: 30 * time.Second,
+		Final:    Final{Heal: true, Recover: 10 * time.Second},
+		// Every check but quorum, which has no operator actions to judge
+		// without a config workload.
+		Checks: []string{CheckLinearizable, CheckRaftSafety, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress},
+		Expect: "valid",
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Fatalf("got  %#v\nwant %#v", s, want)
+	}
+
+	s, err = Parse("config.yaml", []byte("name: c\nworkload: {kind: config}\nfinal: {heal: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW := []Workload{{Kind: Config, Clients: 1, Rate: 2, Target: "random", Timeout: time.Second, Retries: 3}}
+	if !reflect.DeepEqual(s.Workloads, wantW) {
+		t.Errorf("config workload: got %#v, want %#v", s.Workloads, wantW)
+	}
+	wantChecks := []string{CheckRaftSafety, CheckQuorum, CheckConvergence, CheckPartitions}
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks without a kv workload or a heal: got %v, want %v", s.Checks, wantChecks)
+	}
+}
+
+// TestIssueExample pins how the example of the format maps to nemesis
+// steps.
+func TestIssueExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/leader-isolation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("leader-isolation.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Scenario{
+		Name:        "leader-isolation",
+		Description: "Isolate the data leader for 10s, then heal.",
+		Cluster:     Cluster{Instances: 5, ReplicationFactor: 5},
+		Network:     Network{Latency: simnet.Latency{Dist: simnet.Uniform, Min: time.Millisecond, Max: 5 * time.Millisecond}},
+		Workloads: []Workload{{Kind: KV, Clients: 8, Keys: 16, Rate: 200,
+			Mix: Mix{Read: 0.5, Write: 0.4, CAS: 0.1}, Target: "random", Timeout: time.Second, Retries: 3}},
+		Duration: 30 * time.Second,
+		Nemesis: []nemesis.Step{
+			{At: 5 * time.Second, For: 10 * time.Second,
+				Fault: &nemesis.Fault{Kind: nemesis.Partition, Shape: nemesis.IsolateLeader, Group: nemesis.GroupData}},
+			{Every: 8 * time.Second, Start: 2 * time.Second, For: 3 * time.Second,
+				Fault: &nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetRandom}},
+			{Every: 6 * time.Second, For: 2 * time.Second, Pick: []nemesis.Fault{
+				{Kind: nemesis.Pause, Weight: 2, Target: nemesis.TargetLeader, Group: nemesis.GroupData},
+				{Kind: nemesis.Partition, Weight: 1, Shape: nemesis.Halves},
+			}},
+		},
+		Final:  Final{Heal: true, Recover: 10 * time.Second},
+		Checks: []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence},
+		Expect: "valid",
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Fatalf("got  %#v\nwant %#v", s, want)
+	}
+}
+
+func TestFaultFields(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/every-fault.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("every-fault.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(x float64) *float64 { return &x }
+	d := func(x time.Duration) *time.Duration { return &x }
+	yes, no := true, false
+	_ = no
+	want := []nemesis.Fault{
+		{Kind: nemesis.Partition, Components: [][]env.NodeID{{"n1", "n2"}, {"n3", "n4", "n5"}}},
+		{Kind: nemesis.Partition, Shape: nemesis.IsolateLeader, Group: "rs2"},
+		{Kind: nemesis.Link, Loss: f(0.2), Delay: &simnet.Latency{Dist: simnet.Uniform, Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+			Duplicate: f(0.05), Reorder: &yes, From: []env.NodeID{"n1"}, To: []env.NodeID{"n2", "n3"}, OneWay: true},
+		{Kind: nemesis.Link, Delay: &simnet.Latency{Dist: simnet.Constant, Min: 2 * time.Millisecond}},
+		{Kind: nemesis.Kill, Target: "n3"},
+		{Kind: nemesis.Restart, Target: nemesis.TargetAll},
+		{Kind: nemesis.Pause, Target: nemesis.TargetFollowers, Group: nemesis.GroupConfig},
+		{Kind: nemesis.Clock, Target: nemesis.TargetLeader, Group: nemesis.GroupData, Offset: d(-2 * time.Second)},
+		{Kind: nemesis.Clock, Target: nemesis.TargetMajority, Drift: f(0.05)},
+		{Kind: nemesis.Clock, Target: "n6", Strobe: &nemesis.Strobe{Offset: 300 * time.Millisecond, Period: 50 * time.Millisecond}},
+		{Kind: nemesis.Disk, Target: nemesis.TargetMinority, Errors: []string{"write", "sync", "read"}, Probability: 0.1},
+		{Kind: nemesis.Disk, Target: nemesis.TargetRandom, Errors: []string{"sync"}, Probability: 1},
+	}
+	if len(s.Nemesis) != len(want) {
+		t.Fatalf("got %d steps, want %d", len(s.Nemesis), len(want))
+	}
+	for i, st := range s.Nemesis {
+		if st.Fault == nil || !reflect.DeepEqual(*st.Fault, want[i]) {
+			t.Errorf("step %d: got %#v, want %#v", i+1, st.Fault, want[i])
+		}
+	}
+}
+
+// malformed is a table of broken scenario files and the exact errors Parse
+// reports for each.
+var malformed = []struct {
+	name, file, want string
+}{
+	{"misspelt fault", `name: x
+nemesis:
+  - at: 1s
+    fault: partiton
+    shape: halves
+`, `x.yaml:4: unknown fault "partiton" (did you mean partition?)`},
+	{"misspelt field", `name: x
+cluster:
+  instance: 5
+`,
+		"x.yaml:3: unknown field \"instance\" in cluster (did you mean instances?)"},
+	{"duplicate key", `name: x
+duration: 10s
+cluster: {instances: 3}
+duration: 20s
+`,
+		"x.yaml:4: duplicate key \"duration\" (first at line 2)"},
+	{"yaml syntax", `name: x
+cluster:
+  instances: 3
+ replication_factor: 3
+`,
+		"x.yaml:3: invalid YAML: did not find expected key"},
+	{"tab", `name: x
+cluster:
+	instances: 3
+`,
+		"x.yaml:3: invalid YAML: found character that cannot start any token"},
+	{"empty", ``,
+		"x.yaml:1: the file is empty"},
+	{"only comment", `# nothing here
+`,
+		"x.yaml:1: the file is empty"},
+	{"not a mapping", `- name: x
+`,
+		"x.yaml:1: a scenario must be a mapping of fields, got a list"},
+	{"missing name", `description: no name
+duration: 5s
+`,
+		"x.yaml:1: missing required field `name`"},
+	{"bad name", `name: Leader_Isolation
+`,
+		"x.yaml:1: `name` must be lowercase letters, digits and dashes, got \"Leader_Isolation\""},
+	{"instances out of range", `name: x
+cluster: {instances: 16}
+`,
+		"x.yaml:2: `instances` must be in 1..15, got 16"},
+	{"instances type", `name: x
+cluster: {instances: five}
+`,
+		"x.yaml:2: `instances` must be an integer, got \"five\""},
+	{"rf does not divide", `name: x
+cluster:
+  instances: 5
+  replication_factor: 2
+`,
+		"x.yaml:4: `instances` 5 is not a multiple of `replication_factor` 2"},
+	{"loss range", `name: x
+network: {loss: 1.5}
+`,
+		"x.yaml:2: `loss` must be in [0, 1], got 1.5"},
+	{"constant max", `name: x
+network:
+  latency: {dist: constant, min: 1ms, max: 5ms}
+`,
+		"x.yaml:3: `max` must be absent or equal to `min` for dist constant, got 5ms"},
+	{"uniform max below min", `name: x
+network:
+  latency: {dist: uniform, min: 5ms, max: 1ms}
+`,
+		"x.yaml:3: `max` 1ms is below `min` 5ms"},
+	{"unknown dist", `name: x
+network:
+  latency: {dist: normal, min: 1ms, max: 2ms}
+`,
+		"x.yaml:3: unknown dist \"normal\" (one of constant, uniform, exponential)"},
+	{"duration without unit", `name: x
+duration: 30
+`,
+		"x.yaml:2: `duration` needs a unit, such as 1.5s or 300ms, got 30"},
+	{"duration too long", `name: x
+duration: 25h
+`,
+		"x.yaml:2: `duration` must be at most 24h either way, got 25h"},
+	{"unknown workload kind", `name: x
+workload: {kind: kb}
+`,
+		"x.yaml:2: unknown workload kind \"kb\" (did you mean kv?)"},
+	{"keys on config", `name: x
+workload:
+  kind: config
+  keys: 4
+`,
+		"x.yaml:4: `keys` does not apply to workload config"},
+	{"workload target", `name: x
+cluster: {instances: 5}
+workload: {target: n7}
+`,
+		"x.yaml:3: unknown workload target \"n7\" (the cluster has n1..n5)"},
+	{"workload target word", `name: x
+workload: {target: followers}
+`,
+		"x.yaml:2: unknown workload target \"followers\" (one of random, leader, n1, n2, n3)"},
+	{"mix sum zero", `name: x
+workload:
+  mix: {read: 0, write: 0}
+`,
+		"x.yaml:3: `mix` weights must have a positive, finite sum"},
+	{"clients range", `name: x
+workload: [{clients: 0}, {clients: 1001}]
+`,
+		"x.yaml:2: `clients` must be in 1..1000, got 0" + "\n" +
+			"x.yaml:2: `clients` must be in 1..1000, got 1001"},
+	{"shape on kill", `name: x
+nemesis:
+  - at: 1s
+    fault: kill
+    shape: halves
+`,
+		"x.yaml:5: `shape` does not apply to fault kill"},
+	{"at and every", `name: x
+nemesis:
+  - at: 1s
+    every: 2s
+    fault: kill
+`,
+		"x.yaml:4: `at` and `every` are exclusive"},
+	{"no timing", `name: x
+nemesis:
+  - fault: kill
+    for: 1s
+`,
+		"x.yaml:3: a nemesis step needs `at` or `every`"},
+	{"at after duration", `name: x
+duration: 10s
+nemesis:
+  - {at: 10s, fault: kill}
+`,
+		"x.yaml:4: `at` 10s is not before the end of the run (`duration` 10s)"},
+	{"restart for", `name: x
+nemesis:
+  - at: 1s
+    fault: restart
+    for: 2s
+`,
+		"x.yaml:5: `for` does not apply to fault restart"},
+	{"shape and components", `name: x
+nemesis:
+  - at: 1s
+    fault: partition
+    shape: halves
+    components: [[n1], [n2]]
+`,
+		"x.yaml:6: `shape` and `components` are exclusive"},
+	{"node twice in components", `name: x
+nemesis:
+  - at: 1s
+    fault: partition
+    components:
+      - [n1, n2]
+      - [n2, n3]
+`,
+		"x.yaml:7: `components` names n2 twice (first at line 6)"},
+	{"unknown shape", `name: x
+nemesis:
+  - {at: 1s, fault: partition, shape: halfs}
+`,
+		"x.yaml:3: unknown shape \"halfs\" (did you mean halves?)"},
+	{"group on halves", `name: x
+nemesis:
+  - {at: 1s, fault: partition, shape: halves, group: data}
+`,
+		"x.yaml:3: `group` applies only to shape isolate-leader"},
+	{"unknown group", `name: x
+cluster: {instances: 6, replication_factor: 3}
+nemesis:
+  - {at: 1s, fault: partition, shape: isolate-leader, group: rs3}
+`,
+		"x.yaml:4: unknown group \"rs3\" (the cluster has rs1..rs2)"},
+	{"group on random target", `name: x
+nemesis:
+  - {at: 1s, fault: pause, group: config}
+`,
+		"x.yaml:3: `group` applies only to targets leader and followers"},
+	{"link nothing", `name: x
+nemesis:
+  - at: 1s
+    fault: link
+    from: [n1]
+`,
+		"x.yaml:3: fault link needs at least one of `loss`, `delay`, `duplicate`, `reorder`"},
+	{"clock two", `name: x
+nemesis:
+  - at: 1s
+    fault: clock
+    offset: 1s
+    drift: 0.1
+`,
+		"x.yaml:6: `offset` and `drift` are exclusive"},
+	{"drift range", `name: x
+nemesis:
+  - {at: 1s, fault: clock, drift: 1}
+`,
+		"x.yaml:3: `drift` must be in (-1, 1), got 1"},
+	{"strobe period", `name: x
+nemesis:
+  - {at: 1s, fault: clock, strobe: {offset: 1s, period: 0s}}
+`,
+		"x.yaml:3: `period` must be positive, got 0s"},
+	{"disk errors", `name: x
+nemesis:
+  - at: 1s
+    fault: disk
+    errors: [write, wrte, write]
+    probability: 0
+`,
+		"x.yaml:5: unknown disk operation \"wrte\" (did you mean write?)" + "\n" +
+			"x.yaml:5: `errors` names write twice (first at line 5)" + "\n" +
+			"x.yaml:6: `probability` must be in (0, 1], got 0"},
+	{"pick and fault", `name: x
+nemesis:
+  - every: 1s
+    fault: kill
+    pick: [{fault: kill}]
+`,
+		"x.yaml:5: `fault` and `pick` are exclusive"},
+	{"pick weight", `name: x
+nemesis:
+  - every: 1s
+    pick:
+      - {fault: kill, weight: 0}
+      - {fault: pause, at: 1s}
+`,
+		"x.yaml:5: `weight` must be in 1..1000000, got 0" + "\n" +
+			"x.yaml:6: `at` belongs to the step, not to a pick alternative"},
+	{"weight outside pick", `name: x
+nemesis:
+  - {at: 1s, fault: kill, weight: 2}
+`,
+		"x.yaml:3: `weight` applies only to pick alternatives"},
+	{"empty pick", `name: x
+nemesis:
+  - {every: 1s, pick: []}
+`,
+		"x.yaml:3: `pick` must not be empty"},
+	{"every occurrences", `name: x
+duration: 1h
+nemesis:
+  - {every: 1ms, fault: kill}
+`,
+		"x.yaml:4: `every` 1ms starts 3600000 occurrences in `duration` 1h0m0s, at most 10000"},
+	{"unknown check", `name: x
+checks: [linearisable, quorum, quorum]
+`,
+		"x.yaml:2: unknown check \"linearisable\" (did you mean linearizable?)" + "\n" +
+			"x.yaml:2: `checks` names quorum twice (first at line 2)"},
+	{"check not applicable", `name: x
+workload: {kind: config}
+final: {heal: false}
+checks: [linearizable, progress]
+`,
+		"x.yaml:4: check linearizable needs a kv workload" + "\n" +
+			"x.yaml:4: check progress needs final.heal"},
+	{"expect", `name: x
+expect: vaild
+`,
+		"x.yaml:2: unknown verdict \"vaild\" (did you mean valid?)"},
+	{"null value", `name: x
+nemesis:
+`,
+		"x.yaml:2: `nemesis` has no value: give it one or leave the field out"},
+	{"alias", `name: x
+cluster: &c {instances: 3}
+network: *c
+`,
+		"x.yaml:3: alias *c: aliases are not supported, write the value out"},
+	{"two documents", `name: x
+---
+name: y
+`,
+		"x.yaml:2: a second YAML document: a scenario file holds one"},
+	{"bool type", `name: x
+final: {heal: yes}
+`,
+		"x.yaml:2: `heal` must be true or false, got \"yes\""},
+	{"unknown top-level", `name: x
+nemsis: []
+workloads: []
+`,
+		"x.yaml:2: unknown field \"nemsis\" (did you mean nemesis?)" + "\n" +
+			"x.yaml:3: unknown field \"workloads\" (did you mean workload?)"},
+	{"several errors", `name: x
+cluster: {instances: 0}
+workload: {clients: 0, rate: -1}
+nemesis:
+  - {at: -1s, fault: kill, target: leadr}
+`,
+		"x.yaml:2: `instances` must be in 1..15, got 0" + "\n" +
+			"x.yaml:3: `clients` must be in 1..1000, got 0" + "\n" +
+			"x.yaml:3: `rate` must be in (0, 100000], got -1" + "\n" +
+			"x.yaml:5: `at` must not be negative, got -1s" + "\n" +
+			"x.yaml:5: unknown target \"leadr\" (did you mean leader?)"},
+	{"unknown node in components", `name: x
+nemesis:
+  - at: 1s
+    fault: partition
+    components: [[n1, n9]]
+`,
+		"x.yaml:5: unknown node \"n9\" (the cluster has n1..n3)"},
+	{"node name word", `name: x
+nemesis:
+  - {at: 1s, fault: link, loss: 1, from: [node1]}
+`,
+		"x.yaml:3: unknown node \"node1\" (one of n1, n2, n3)"},
+	{"key not a name", `name: x
+? [a, b]
+: c
+`,
+		"x.yaml:2: a key must be a field name, got a list"},
+	{"pick alternative missing fault", `name: x
+nemesis:
+  - every: 1s
+    pick:
+      - {weight: 2, target: leader}
+`,
+		"x.yaml:5: a pick alternative needs `fault`"},
+	{"pick step with target", `name: x
+nemesis:
+  - every: 1s
+    target: leader
+    pick: [{fault: kill}]
+`,
+		"x.yaml:4: `target` does not apply to a pick step: it belongs in each alternative"},
+	{"latency missing max", `name: x
+network:
+  latency: {dist: exponential, min: 1ms}
+`,
+		"x.yaml:3: `latency` with dist exponential needs `max`"},
+	{"wrong section type", `name: x
+cluster: [3]
+final: true
+`,
+		"x.yaml:2: `cluster` must be a mapping, got a list" + "\n" +
+			"x.yaml:3: `final` must be a mapping, got true"},
+	{"workload scalar", `name: x
+workload: kv
+`,
+		"x.yaml:2: `workload` must be a mapping or a list of them, got \"kv\""},
+	{"from not a list", `name: x
+nemesis:
+  - {at: 1s, fault: link, loss: 0.5, from: n1}
+`,
+		"x.yaml:3: `from` must be a list, got \"n1\""},
+	{"nested pick", `name: x
+nemesis:
+  - every: 5s
+    pick:
+      - pick: [{fault: kill}]
+`,
+		"x.yaml:5: `pick` belongs to the step, not to a pick alternative" + "\n" +
+			"x.yaml:5: a pick alternative needs `fault`"},
+	{"negative latency", `name: x
+network:
+  latency: {min: -1ms}
+`,
+		"x.yaml:3: `min` must not be negative, got -1ms"},
+	{"case and dashes", `name: x
+cluster: {instances: 3, replication-factor: 3}
+nemesis:
+  - {at: 1s, fault: Kill, target: Leader}
+`,
+		"x.yaml:2: unknown field \"replication-factor\" in cluster (did you mean replication_factor?)" + "\n" +
+			"x.yaml:4: unknown fault \"Kill\" (did you mean kill?)"},
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range malformed {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse("x.yaml", []byte(tc.file))
+			if err == nil {
+				t.Fatalf("Parse accepted it: %#v", s)
+			}
+			if s != nil {
+				t.Errorf("Parse returned a scenario with its error")
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.File != "x.yaml" || e.Line < 1 {
+				t.Errorf("errors.As(%T) to *Error: %v", err, e)
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Errorf("errors.As(%T) to ErrorList failed", err)
+			}
+		})
+	}
+}
+
+func TestTooManyErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: many\nnemesis:\n")
+	for range 30 {
+		b.WriteString("  - {at: 1s, fault: kil}\n")
+	}
+	_, err := Parse("many.yaml", []byte(b.String()))
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v", err)
+	}
+	if len(list) != maxErrors+1 || list[maxErrors].Msg != "too many errors" || list[maxErrors].Line != 23 {
+		t.Fatalf("got %d errors, the last %v", len(list), list[len(list)-1])
+	}
+	for i, e := range list[:maxErrors] {
+		if want := `unknown fault "kil" (did you mean kill?)`; e.Line != i+3 || e.Msg != want {
+			t.Errorf("error %d: %v", i, e)
+		}
+	}
+}
+
+func TestHugeFile(t *testing.T) {
+	data := []byte("name: big\ndescription: " + strings.Repeat("x", maxFileSize) + "\n")
+	_, err := Parse("big.yaml", data)
+	want := "big.yaml:1: the file is 1048600 bytes, over the limit of 1 MiB"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: steps\nnemesis:\n")
+	for range maxSteps {
+		b.WriteString("  - {at: 1s, fault: kill}\n")
+	}
+	if _, err := Parse("steps.yaml", []byte(b.String())); err != nil {
+		t.Fatalf("%d steps: %v", maxSteps, err)
+	}
+	b.WriteString("  - {at: 1s, fault: kill}\n")
+	_, err := Parse("steps.yaml", []byte(b.String()))
+	if want := "steps.yaml:3: `nemesis` has 1001 entries, at most 1000"; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}

@@ -1,0 +1,88 @@
+// Package scenario is the scenario file format: a YAML description of a
+// cluster, its network, its workloads, a fault schedule and the checks
+// that judge the run (scenarios/README.md documents every field, and
+// scenario.schema.json is its JSON Schema). Parse is strict: an unknown or
+// misspelt field, a duplicate key, a value of the wrong type or out of
+// range is an error that names the file, the line and, for names, the
+// nearest valid one. Marshal writes a scenario back with every default
+// filled in; Parse(Marshal(s)) is s.
+package scenario
+
+import (
+	"time"
+
+	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/simnet"
+)
+
+// Scenario is one parsed scenario, every default filled in.
+type Scenario struct {
+	Name        string
+	Description string
+	Cluster     Cluster
+	Network     Network
+	Workloads   []Workload
+	Duration    time.Duration
+	Nemesis     []nemesis.Step
+	Final       Final
+	Checks      []string
+	Expect      string // "valid" or "invalid"
+}
+
+// Cluster is the topology: Instances n1..nN in replicasets of
+// ReplicationFactor instances each (rs1..rsK, K = Instances/ReplicationFactor).
+type Cluster struct {
+	Instances         int
+	ReplicationFactor int
+}
+
+// Network is every link's behaviour before any fault.
+type Network struct {
+	Latency simnet.Latency
+	Loss    float64
+}
+
+// Workload kinds.
+const (
+	KV     = "kv"     // key-value clients
+	Config = "config" // operator actions on group 0
+)
+
+// Workload is one set of clients.
+type Workload struct {
+	Kind    string
+	Clients int
+	Keys    int     // kv only
+	Rate    float64 // operations per second over all the workload's clients
+	Mix     Mix     // kv only
+	Target  string  // random, leader, or an instance's name
+	Timeout time.Duration
+	Retries int
+}
+
+// Mix weighs a kv workload's operations.
+type Mix struct {
+	Read, Write, CAS, Delete float64
+}
+
+// Final is what happens after the schedule: with Heal, every fault is
+// undone and killed instances restarted at Duration; the workloads go on
+// for Recover more, then the final reads run.
+type Final struct {
+	Heal    bool
+	Recover time.Duration
+}
+
+// The checks a scenario may ask for.
+const (
+	CheckLinearizable = "linearizable"
+	CheckRaftSafety   = "raft-safety"
+	CheckQuorum       = "quorum"
+	CheckDurability   = "durability"
+	CheckConvergence  = "convergence"
+	CheckPartitions   = "partitions" // the simulated network kept its cuts
+	CheckProgress     = "progress"   // every group made progress after the heal
+)
+
+// Checks lists every check, in the order results are reported.
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress}

@@ -1,0 +1,13 @@
+package scenario
+
+import _ "embed"
+
+// Schema is scenario.schema.json, the JSON Schema (draft 2020-12) of the
+// file format, for editors and for tools that check a scenario without
+// shoal. Parse checks more than a schema can express: that the nodes and
+// replicasets named exist in the cluster, that replication_factor divides
+// instances, that steps start before the run ends, and that a latency's max
+// is not below its min.
+//
+//go:embed scenario.schema.json
+var Schema []byte

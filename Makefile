@@ -50,13 +50,13 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) -tags shoalbugs ./...
 	$(GO) run ./cmd/detlint ./...
 	@echo "determinism opt-outs (//detlint:allow, //detlint:unordered):"
-	@$(GO) run ./cmd/detlint -allows ./core ./simnet | sed 's/^/  /'
+	@$(GO) run ./cmd/detlint -allows ./core ./simnet ./nemesis | sed 's/^/  /'
 
-# The richest thing shoal runs today: a five-instance cluster whose data
-# leader is cut off, then a follower killed and group 0's leader paused.
-# Prints what happened and the report's path.
+# The built-in leader-isolation scenario: a five-instance cluster serving
+# clients while its data leader is cut off for 10s. Prints the faults, the
+# checks' verdicts and the report's path.
 demo: build
-	$(BIN)/shoal sim raft --seed 1 --out $$(mktemp -d /tmp/shoal-demo.XXXXXX)/run
+	$(BIN)/shoal sim run leader-isolation --seed 1 --out $$(mktemp -d /tmp/shoal-demo.XXXXXX)/run
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -17,11 +17,22 @@ func runCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	history := fs.String("history", "", "a history file (JSON Lines, checker/README.md) to check with the key-value model")
 	timeout := fs.Duration("timeout", checker.DefaultLinearizableTimeout, "how long the linearizability search may run before the verdict is unknown")
 	viz := fs.String("viz", "", "where to write porcupine's visualization if the history is not linearizable (default: next to the history, as NAME.linearizability.html)")
-	if done, code, err := parseFlags(fs, args); done {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal check DIR | shoal check --history FILE [--timeout D] [--viz FILE]")
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseInterleaved(fs, args)
+	if done {
 		return code, err
 	}
-	if *history == "" {
-		return exitUsage, usagef("--history FILE is required (checking a run directory comes with the scenario runner)")
+	switch {
+	case len(pos) == 1 && *history == "":
+		return checkRunDir(pos[0], stdout, stderr)
+	case len(pos) > 1 || len(pos) == 1 && *history != "":
+		return exitUsage, usagef("want one run directory, or --history FILE")
+	case *history == "":
+		fs.Usage()
+		return exitUsage, usagef("want a run directory, or --history FILE")
 	}
 	f, err := os.Open(*history)
 	if err != nil {

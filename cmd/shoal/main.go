@@ -8,7 +8,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,9 +39,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"sim raft", "run a shoal cluster through leader isolation, a kill and a pause; write a run directory and report", runSimRaft},
-		{"sim toy", "run the toy world through a partition, a kill and a pause; write a run directory and report", runSimToy},
-		{"check", "check a history (--history FILE) for linearizability and durability", runCheck},
+		{"sim run", "run a scenario (a file or a built-in name) on a seed; write a run directory and report", runSimRun},
+		{"sim replay", "re-run a run directory and confirm its trace is identical", runSimReplay},
+		{"check", "re-check a run directory (DIR), or a history file (--history FILE)", runCheck},
 		{"version", "print the version and commit", runVersion},
 	}
 }
@@ -83,21 +82,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fmt.Fprintf(stderr, "shoal: unknown command %q\n\n", strings.Join(args, " "))
 	printUsage(stderr)
 	return exitUsage
-}
-
-// parseFlags parses a command's flags. done is set when the command should
-// return at once with code and err: after -h, or on a flag error.
-func parseFlags(fs *flag.FlagSet, args []string) (done bool, code int, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, exitValid, nil
-		}
-		return true, exitUsage, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return true, exitUsage, usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return false, 0, nil
 }
 
 func printUsage(w io.Writer) {

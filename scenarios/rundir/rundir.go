@@ -32,6 +32,8 @@ type Meta struct {
 	Commit       string `json:"commit"`
 	Scenario     string `json:"scenario"`
 	Seed         uint64 `json:"seed"`
+	// Bugs names the planted bugs the run switched on.
+	Bugs []string `json:"bugs,omitempty"`
 	// TraceSHA256 is the hex SHA-256 of trace.jsonl, as the world computed
 	// it while recording; a replay must reproduce it.
 	TraceSHA256 string `json:"trace_sha256"`

@@ -1,0 +1,329 @@
+// Package runner runs a scenario in the simulator and judges it: it builds
+// the World (network, cluster, workloads, fault schedule, final heal and
+// reads), runs it, checks the trace, and writes the run directory. Check
+// judges a recorded trace again, for `shoal check DIR`.
+package runner
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/shoaldb/shoal/checker"
+	"github.com/shoaldb/shoal/core/bugs"
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/reports"
+	"github.com/shoaldb/shoal/scenarios/rundir"
+	"github.com/shoaldb/shoal/scenarios/scenario"
+	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/client"
+	"github.com/shoaldb/shoal/simnet/harness"
+)
+
+// Options are what a run needs beyond its scenario.
+type Options struct {
+	Seed uint64
+	// Bugs names the planted bugs switched on (only a shoalbugs build has
+	// any).
+	Bugs []string
+	// Dir is the run directory to write, already created; empty writes
+	// nothing.
+	Dir string
+	// Command reproduces the run; Version and Commit identify the build.
+	Command, Version, Commit string
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Meta    rundir.Meta
+	Results rundir.Results
+	// Records is the parsed trace.
+	Records []env.Record
+	// Delivered counts the events the World handed to nodes.
+	Delivered int64
+	// Wall time spent simulating, checking and writing the run directory.
+	Simulate, Check, Write time.Duration
+}
+
+// drain is how long after the workloads stop the final reads begin: long
+// enough for any operation still outstanding to end.
+func drain(s *scenario.Scenario) time.Duration {
+	d := time.Duration(0)
+	for _, w := range s.Workloads {
+		d = max(d, w.Timeout)
+	}
+	return d + time.Second
+}
+
+// finalReadLimit bounds the final-read phase; a reader not done by then
+// has left its keys unread, which the durability check reports.
+const finalReadLimit = 30 * time.Second
+
+// Run runs s on a seed and judges it.
+func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
+	var set bugs.Set
+	for _, name := range o.Bugs {
+		b, err := bugs.Parse(name)
+		if err != nil {
+			return nil, err
+		}
+		set |= b
+	}
+	start := time.Now()
+	base := simnet.LinkConfig{Latency: s.Network.Latency, Loss: s.Network.Loss}
+	w, err := simnet.New(simnet.Config{Seed: o.Seed, Network: &base, KeepTrace: true})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor},
+		node.Config{Bugs: set})
+	if err != nil {
+		return nil, err
+	}
+	end := s.Duration + s.Final.Recover
+	keys := 0
+	for i, wl := range s.Workloads {
+		if err := startWorkload(w, c, i, wl, end); err != nil {
+			return nil, err
+		}
+		if wl.Kind == scenario.KV {
+			keys = max(keys, wl.Keys)
+		}
+	}
+	nem, err := nemesis.Schedule(w, c, s.Nemesis, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
+	if err != nil {
+		return nil, err
+	}
+	if s.Final.Heal {
+		w.At(s.Duration, nem.Heal)
+	}
+	if err := w.Run(end + drain(s)); err != nil {
+		return nil, err
+	}
+	if keys > 0 {
+		names := make([]string, keys)
+		for i := range names {
+			names[i] = fmt.Sprint("k", i)
+		}
+		if err := c.FinalRead(names); err != nil {
+			return nil, err
+		}
+		limit := w.Now() + finalReadLimit
+		for !c.FinalReadDone() && w.Now() < limit {
+			if err := w.RunFor(100 * time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Let the groups settle, then record every instance's state for the
+	// convergence check.
+	if err := w.RunFor(2 * time.Second); err != nil {
+		return nil, err
+	}
+	c.RecordDigests()
+	if err := w.RunFor(100 * time.Millisecond); err != nil {
+		return nil, err
+	}
+	out := &Outcome{Delivered: w.Delivered()}
+	var trace bytes.Buffer
+	if _, err := w.WriteTrace(&trace); err != nil {
+		return nil, err
+	}
+	if out.Records, err = env.ReadTrace(bytes.NewReader(trace.Bytes())); err != nil {
+		return nil, err
+	}
+	sum := w.TraceHash()
+	out.Meta = rundir.Meta{
+		ShoalVersion: o.Version,
+		Commit:       o.Commit,
+		Scenario:     s.Name,
+		Seed:         o.Seed,
+		Bugs:         o.Bugs,
+		TraceSHA256:  hex.EncodeToString(sum[:]),
+		Command:      o.Command,
+		VirtualNanos: int64(w.Now()),
+		TraceEvents:  w.TraceEvents(),
+	}
+	out.Simulate = time.Since(start)
+
+	start = time.Now()
+	results, lin := Check(s, out.Records)
+	out.Results = results
+	out.Check = time.Since(start)
+
+	if o.Dir == "" {
+		return out, nil
+	}
+	start = time.Now()
+	if err := os.WriteFile(filepath.Join(o.Dir, rundir.ScenarioFile), scenario.Marshal(s), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(o.Dir, rundir.TraceFile), trace.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := rundir.WriteJSON(o.Dir, rundir.MetaFile, out.Meta); err != nil {
+		return nil, err
+	}
+	if err := WriteResults(o.Dir, s, out.Meta, out.Records, results, lin); err != nil {
+		return nil, err
+	}
+	out.Write = time.Since(start)
+	return out, nil
+}
+
+// startWorkload starts one workload's clients, which stop starting
+// operations at until.
+func startWorkload(w *simnet.World, c *harness.Cluster, i int, wl scenario.Workload, until time.Duration) error {
+	// Each client starts an operation every interval, so that together
+	// they make the workload's rate.
+	interval := time.Duration(float64(wl.Clients) / wl.Rate * float64(time.Second))
+	switch wl.Kind {
+	case scenario.KV:
+		_, err := c.AddClients(wl.Clients, client.Config{Target: wl.Target, Timeout: wl.Timeout, Retries: retries(wl.Retries),
+			Interval: interval, Until: until}, func(k int) client.Workload {
+			return &client.Mix{ID: fmt.Sprintf("w%dc%d", i+1, k+1), Keys: wl.Keys,
+				Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete}
+		})
+		return err
+	case scenario.Config:
+		for k := range wl.Clients {
+			a := &actions{w: w, c: c, wl: wl, prefix: fmt.Sprintf("w%da%d", i+1, k+1), interval: interval, until: until}
+			// Spread the clients' starts over one interval.
+			w.At(interval*time.Duration(k)/time.Duration(wl.Clients), a.next)
+		}
+		return nil
+	}
+	return fmt.Errorf("runner: unknown workload kind %q", wl.Kind)
+}
+
+// retries maps the scenario's count (0 means none) to the client's (0
+// means the default, negative none).
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// actions is one client of a config workload: it proposes an operator
+// action (a setting) on group 0 every interval, through the instance its
+// target names. The outcome of each is traced as prop.result.
+type actions struct {
+	w        *simnet.World
+	c        *harness.Cluster
+	wl       scenario.Workload
+	prefix   string
+	interval time.Duration
+	until    time.Duration
+	seq      int
+}
+
+func (a *actions) next() {
+	if a.w.Now() >= a.until {
+		return
+	}
+	a.seq++
+	at := a.target()
+	id := fmt.Sprintf("%s-%d", a.prefix, a.seq)
+	a.c.Propose(at, "config", id, cluster.SetSetting(a.prefix, fmt.Sprint(a.seq)).Encode(), a.wl.Timeout)
+	a.w.After(a.interval, a.next)
+}
+
+func (a *actions) target() env.NodeID {
+	names := a.c.Instances()
+	switch a.wl.Target {
+	case "leader":
+		if l, ok := a.c.Leader("config"); ok {
+			return l
+		}
+	case "random", "":
+	default:
+		if slices.Contains(names, env.NodeID(a.wl.Target)) {
+			return env.NodeID(a.wl.Target)
+		}
+	}
+	return names[a.w.Rand().IntN(len(names))]
+}
+
+// Check judges a run's trace with the scenario's checks, in the order of
+// scenario.Checks. It returns the linearizability outcome too when that
+// check ran, for its visualization.
+func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.Linearizability) {
+	history := checker.FromTrace(trace)
+	var rs []checker.Result
+	var lin *checker.Linearizability
+	for _, name := range scenario.Checks {
+		if !slices.Contains(s.Checks, name) {
+			continue
+		}
+		switch name {
+		case scenario.CheckLinearizable:
+			lin = checker.Linearizable(history, 0)
+			rs = append(rs, lin.Result)
+		case scenario.CheckRaftSafety:
+			rs = append(rs, checker.RaftSafety(trace))
+		case scenario.CheckQuorum:
+			rs = append(rs, checker.Quorum(trace))
+		case scenario.CheckDurability:
+			rs = append(rs, checker.Durability(history))
+		case scenario.CheckConvergence:
+			rs = append(rs, checker.Convergence(trace))
+		case scenario.CheckPartitions:
+			rs = append(rs, checker.Partitions(trace))
+		case scenario.CheckProgress:
+			// Two election timeouts after the heal, every group with work
+			// must have made progress.
+			grace := 2 * time.Duration(node.DefaultElectionTicks) * node.DefaultTickInterval
+			rs = append(rs, checker.Progress(trace, s.Duration+grace))
+		}
+	}
+	return rundir.NewResults(rs), lin
+}
+
+// WriteResults writes what checking a run produced into its directory:
+// history.jsonl, results.json, report.html, and linearizability.html when
+// the history is not linearizable (an older one is removed when it is).
+func WriteResults(dir string, s *scenario.Scenario, meta rundir.Meta, trace []env.Record, results rundir.Results, lin *checker.Linearizability) error {
+	var history bytes.Buffer
+	if err := checker.FromTrace(trace).Write(&history); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, rundir.HistoryFile), history.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := rundir.WriteJSON(dir, rundir.ResultsFile, results); err != nil {
+		return err
+	}
+	var report bytes.Buffer
+	err := reports.Plain(&report, reports.Run{
+		Scenario: s.Name, Description: s.Description, Seed: meta.Seed,
+		Version: meta.ShoalVersion, Commit: meta.Commit, Command: meta.Command, TraceSHA256: meta.TraceSHA256,
+		Verdict: results.Verdict, Results: results.Checkers, Trace: trace,
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, rundir.ReportFile), report.Bytes(), 0o644); err != nil {
+		return err
+	}
+	vizFile := filepath.Join(dir, rundir.LinearizabilityFile)
+	if lin == nil || lin.Result.Verdict != checker.Invalid {
+		if err := os.Remove(vizFile); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	var viz bytes.Buffer
+	if err := lin.Visualize(&viz, nil); err != nil {
+		return err
+	}
+	return os.WriteFile(vizFile, viz.Bytes(), 0o644)
+}

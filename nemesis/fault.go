@@ -55,13 +55,14 @@ const (
 	TargetRandom    = "random"    // one instance drawn from the seed
 	TargetLeader    = "leader"    // the leader of Fault.Group, if it has one
 	TargetFollowers = "followers" // Fault.Group's members other than its leader
+	TargetFollower  = "follower"  // one of them, drawn from the seed
 	TargetMinority  = "minority"  // ⌊(N-1)/2⌋ instances drawn from the seed
 	TargetMajority  = "majority"  // ⌊N/2⌋+1 instances drawn from the seed
 	TargetAll       = "all"       // every instance
 )
 
 // Targets lists the target words.
-var Targets = []string{TargetRandom, TargetLeader, TargetFollowers, TargetMinority, TargetMajority, TargetAll}
+var Targets = []string{TargetRandom, TargetLeader, TargetFollowers, TargetFollower, TargetMinority, TargetMajority, TargetAll}
 
 // The groups a fault may name: group 0, "the data replicaset" (the only
 // one, or one drawn from the seed per occurrence), or a replicaset rsK.
@@ -95,7 +96,7 @@ type Fault struct {
 
 	// Partition: a Shape, or explicit Components (instances named in none
 	// form one more component). Group names the group of isolate-leader,
-	// and of the leader and followers targets.
+	// and of the leader, followers and follower targets.
 	Shape      string
 	Components [][]env.NodeID
 	Group      string

@@ -434,7 +434,7 @@ func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
 		return sorted(nodes, shuffled(r, nodes)[:(len(nodes)-1)/2]), ""
 	case TargetMajority:
 		return sorted(nodes, shuffled(r, nodes)[:len(nodes)/2+1]), ""
-	case TargetLeader, TargetFollowers:
+	case TargetLeader, TargetFollowers, TargetFollower:
 		o.group = n.group(o.f.Group)
 		l, ok := n.c.Leader(o.group)
 		if o.f.Target == TargetLeader {
@@ -448,6 +448,9 @@ func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
 			if id != l {
 				out = append(out, id)
 			}
+		}
+		if o.f.Target == TargetFollower && len(out) > 0 {
+			out = []env.NodeID{out[r.IntN(len(out))]}
 		}
 		return out, ""
 	}

@@ -267,6 +267,7 @@ func TestProcessFaultsAndTargets(t *testing.T) {
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetRandom}, 1},
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetLeader, Group: nemesis.GroupData}, 1},
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetFollowers, Group: nemesis.GroupConfig}, 4},
+		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetFollower, Group: nemesis.GroupData}, 1},
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetMinority}, 2},
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetMajority}, 3},
 		{nemesis.Fault{Kind: nemesis.Kill, Target: nemesis.TargetAll}, 5},
@@ -291,7 +292,8 @@ func TestProcessFaultsAndTargets(t *testing.T) {
 					t.Fatalf("hit %v, but %s led %s", targets, l, str(start, "group"))
 				}
 			}
-			if c.fault.Target == nemesis.TargetFollowers && slices.Contains(targets, string(tr.leaderAt("config", start.Time))) {
+			if (c.fault.Target == nemesis.TargetFollowers || c.fault.Target == nemesis.TargetFollower) &&
+				slices.Contains(targets, string(tr.leaderAt(str(start, "group"), start.Time))) {
 				t.Fatalf("followers %v include the leader", targets)
 			}
 			switch c.fault.Kind {

@@ -1033,7 +1033,7 @@ func (p *parser) link(f fields, flt *nemesis.Fault) bool {
 }
 
 // target reads the target of a process, clock or disk fault, and its
-// group when the target is a group's leader or followers.
+// group when the target is a group's leader, its followers or one of them.
 func (p *parser) target(f fields, flt *nemesis.Fault) bool {
 	flt.Target = defaultTarget
 	if v := f.get("target"); v != nil {
@@ -1047,7 +1047,7 @@ func (p *parser) target(f fields, flt *nemesis.Fault) bool {
 		}
 		flt.Target = s
 	}
-	if flt.Target == nemesis.TargetLeader || flt.Target == nemesis.TargetFollowers {
+	if flt.Target == nemesis.TargetLeader || flt.Target == nemesis.TargetFollowers || flt.Target == nemesis.TargetFollower {
 		flt.Group = nemesis.GroupData
 		if v := f.get("group"); v != nil {
 			var ok bool
@@ -1055,7 +1055,7 @@ func (p *parser) target(f fields, flt *nemesis.Fault) bool {
 			return ok
 		}
 	} else if f.has("group") {
-		p.errorf(f.key("group"), "`group` applies only to targets leader and followers")
+		p.errorf(f.key("group"), "`group` applies only to targets leader, followers and follower")
 		return false
 	}
 	return true

@@ -394,7 +394,7 @@ nemesis:
 nemesis:
   - {at: 1s, fault: pause, group: config}
 `,
-		"x.yaml:3: `group` applies only to targets leader and followers"},
+		"x.yaml:3: `group` applies only to targets leader, followers and follower"},
 	{"link nothing", `name: x
 nemesis:
   - at: 1s

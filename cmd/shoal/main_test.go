@@ -84,7 +84,7 @@ func TestSimRunWritesARunDirectory(t *testing.T) {
 	if err := rundir.ReadJSON(dir, rundir.ResultsFile, &res); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"linearizable", "raft-safety", "durability", "convergence", "partitions", "progress"}
+	want := []string{"linearizable", "raft-safety", "durability", "convergence", "partitions", "progress", "faults"}
 	if len(res.Checkers) != len(want) {
 		t.Fatalf("checkers %+v, want %v", res.Checkers, want)
 	}

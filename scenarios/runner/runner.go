@@ -278,6 +278,8 @@ func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.L
 			rs = append(rs, checker.Convergence(trace))
 		case scenario.CheckPartitions:
 			rs = append(rs, checker.Partitions(trace))
+		case scenario.CheckFaults:
+			rs = append(rs, checker.Faults(trace))
 		case scenario.CheckProgress:
 			// Two election timeouts after the heal, every group with work
 			// must have made progress.

@@ -28,7 +28,7 @@ nemesis:
 	// Output:
 	// kill-one 5 30s
 	// kill random [2s 10s 18s 26s]
-	// [linearizable raft-safety durability convergence partitions progress]
+	// [linearizable raft-safety durability convergence partitions progress faults]
 }
 
 func ExampleParse_errors() {
@@ -93,6 +93,6 @@ func ExampleMarshal() {
 	// final:
 	//   heal: true
 	//   recover: 10s
-	// checks: [linearizable, raft-safety, durability, convergence, partitions, progress]
+	// checks: [linearizable, raft-safety, durability, convergence, partitions, progress, faults]
 	// expect: valid
 }

@@ -1161,14 +1161,15 @@ func (p *parser) checks(n *yaml.Node, kvKnown bool, s *Scenario) []string {
 		}
 		return ""
 	}
-	// Quorum judges operator actions: without a config workload it has
-	// nothing to judge (n/a), so it is not a default, though a scenario
-	// may still name it.
+	// Quorum judges operator actions and faults the nemesis's steps:
+	// without a config workload, or without steps, they have nothing to
+	// judge (n/a), so they are not defaults, though a scenario may still
+	// name them.
 	hasConfig := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == Config })
 	if n == nil {
 		var out []string
 		for _, c := range Checks {
-			if needs(c) == "" && (c != CheckQuorum || hasConfig) {
+			if needs(c) == "" && (c != CheckQuorum || hasConfig) && (c != CheckFaults || len(s.Nemesis) > 0) {
 				out = append(out, c)
 			}
 		}

@@ -82,7 +82,8 @@ const (
 	CheckConvergence  = "convergence"
 	CheckPartitions   = "partitions" // the simulated network kept its cuts
 	CheckProgress     = "progress"   // every group made progress after the heal
+	CheckFaults       = "faults"     // every nemesis step took effect
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults}

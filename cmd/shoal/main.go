@@ -3,7 +3,9 @@
 //
 // Exit codes of every command that judges something: 0 valid, 1 invalid,
 // 2 unknown, 3 bad input or usage, 4 internal error (a panic is recovered
-// and reported as 4).
+// and reported as 4). A sweep over many seeds exits 1 if any seed is
+// invalid, else 4 if any failed internally, else 2 if any is unknown,
+// else 0.
 package main
 
 import (
@@ -35,14 +37,19 @@ type command struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) (int, error)
+	// hidden commands are for shoal's own use and not in the help.
+	hidden bool
 }
 
 func commands() []command {
 	return []command{
-		{"sim run", "run a scenario (a file or a built-in name) on a seed; write a run directory and report", runSimRun},
-		{"sim replay", "re-run a run directory and confirm its trace is identical", runSimReplay},
-		{"check", "re-check a run directory (DIR), or a history file (--history FILE)", runCheck},
-		{"version", "print the version and commit", runVersion},
+		{name: "sim list", summary: "list the built-in scenarios", run: runSimList},
+		{name: "sim run", summary: "run a scenario (a file or a built-in name) on a seed; write a run directory and report", run: runSimRun},
+		{name: "sim sweep", summary: "run a scenario on many seeds (--seeds 1..1000) in worker processes; write a summary and an index page", run: runSimSweep},
+		{name: "sim sweep-worker", summary: "run seeds read from stdin for sim sweep", run: runSweepWorker, hidden: true},
+		{name: "sim replay", summary: "re-run a run directory and confirm its trace is identical", run: runSimReplay},
+		{name: "check", summary: "re-check a run directory (DIR), or a history file (--history FILE)", run: runCheck},
+		{name: "version", summary: "print the version and commit", run: runVersion},
 	}
 }
 
@@ -88,7 +95,9 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: shoal COMMAND [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'shoal COMMAND -h' for a command's flags.")

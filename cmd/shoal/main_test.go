@@ -20,8 +20,14 @@ const mainEnv = "SHOAL_TEST_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
+		if code, ok := crashingWorker(os.Args[1:]); ok {
+			os.Exit(code)
+		}
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// The sweep's workers are this binary (os.Executable): make them act
+	// as the shoal command too.
+	os.Setenv(mainEnv, "1")
 	os.Exit(m.Run())
 }
 

@@ -76,7 +76,7 @@ func runSimRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal sim run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: shoal sim run FILE|NAME [--seed N] [--out DIR] [--bug NAME]...\n\nbuilt-in scenarios: %s\n\n", strings.Join(library.Names(), ", "))
+		fmt.Fprintf(stderr, "usage: shoal sim run FILE|NAME [--seed N] [--out DIR] [--bug NAME]...\n\nbuilt-in scenarios (shoal sim list describes them): %s\n\n", strings.Join(library.Names(), ", "))
 		fs.PrintDefaults()
 	}
 	seed := fs.Uint64("seed", 1, "the run's seed")
@@ -120,7 +120,15 @@ func runSimRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	o, err := runner.Run(s, runner.Options{Seed: *seed, Bugs: bugNames, Dir: dir, Command: command, Version: version, Commit: commit()})
+	opts := runner.Options{Seed: *seed, Bugs: bugNames, Dir: dir, Command: command, Version: version, Commit: commit()}
+	clearProgress := func() {}
+	if width, ok := terminal(stdout); ok {
+		// A status line with the virtual time reached, once the run has
+		// taken longer than 2s.
+		opts.Progress, clearProgress = runProgress(newStatusLine(stdout, width), s.Name, 2*time.Second)
+	}
+	o, err := runner.Run(s, opts)
+	clearProgress()
 	if err != nil {
 		return exitInternal, err
 	}

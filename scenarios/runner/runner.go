@@ -38,7 +38,17 @@ type Options struct {
 	Dir string
 	// Command reproduces the run; Version and Commit identify the build.
 	Command, Version, Commit string
+	// Progress, if set, is called about every ProgressStep of virtual
+	// time with the virtual time reached and the run's expected length
+	// (which the final reads may stretch). It is called between chunks of
+	// the World's run, never from a World event, so the trace is the same
+	// with it and without it.
+	Progress func(virtual, total time.Duration)
 }
+
+// ProgressStep is how much virtual time passes between calls of
+// Options.Progress.
+const ProgressStep = 100 * time.Millisecond
 
 // Outcome is what a run produced.
 type Outcome struct {
@@ -105,8 +115,27 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	if s.Final.Heal {
 		w.At(s.Duration, nem.Heal)
 	}
-	if err := w.Run(end + drain(s)); err != nil {
-		return nil, err
+	// The final reads and the settling after them add at least settle.
+	const settle = 2*time.Second + 100*time.Millisecond
+	total := end + drain(s) + settle
+	progress := func() {
+		if o.Progress != nil {
+			o.Progress(w.Now(), max(total, w.Now()+settle))
+		}
+	}
+	// With a Progress callback the World runs in chunks; Run(until) leaves
+	// the event queue as one call to the end would, so the trace is the same.
+	stop := end + drain(s)
+	chunk := stop
+	if o.Progress != nil {
+		chunk = ProgressStep
+	}
+	for t := time.Duration(0); t < stop; {
+		t = min(t+chunk, stop)
+		if err := w.Run(t); err != nil {
+			return nil, err
+		}
+		progress()
 	}
 	if keys > 0 {
 		names := make([]string, keys)
@@ -121,6 +150,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 			if err := w.RunFor(100 * time.Millisecond); err != nil {
 				return nil, err
 			}
+			progress()
 		}
 	}
 	// Let the groups settle, then record every instance's state for the
@@ -131,6 +161,9 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	c.RecordDigests()
 	if err := w.RunFor(100 * time.Millisecond); err != nil {
 		return nil, err
+	}
+	if o.Progress != nil {
+		o.Progress(w.Now(), w.Now())
 	}
 	out := &Outcome{Delivered: w.Delivered()}
 	var trace bytes.Buffer

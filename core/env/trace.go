@@ -1,9 +1,6 @@
 package env
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -13,10 +10,9 @@ import (
 // or Float; the trace keeps fields in the order they were given.
 type Field struct {
 	Key  string
-	kind fieldKind
-	num  int64
 	str  string
-	flt  float64
+	num  int64 // an Int, a Uint's or a Float's bits, or a Bool as 0 or 1
+	kind fieldKind
 }
 
 type fieldKind uint8
@@ -51,7 +47,11 @@ func Bool(key string, v bool) Field {
 
 // Float is a floating-point field. NaN and infinities, which JSON cannot
 // carry, are recorded as null.
-func Float(key string, v float64) Field { return Field{Key: key, kind: kindFloat, flt: v} }
+func Float(key string, v float64) Field {
+	return Field{Key: key, kind: kindFloat, num: int64(math.Float64bits(v))}
+}
+
+func (f *Field) float() float64 { return math.Float64frombits(uint64(f.num)) }
 
 // Value returns the field's value: int64, uint64, string, bool, float64,
 // or nil.
@@ -66,10 +66,9 @@ func (f Field) Value() any {
 	case kindBool:
 		return f.num != 0
 	case kindFloat:
-		if math.IsNaN(f.flt) || math.IsInf(f.flt, 0) {
-			return nil
+		if v := f.float(); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return v
 		}
-		return f.flt
 	}
 	return nil
 }
@@ -124,10 +123,9 @@ func appendValue(b []byte, f *Field) []byte {
 	case kindBool:
 		return strconv.AppendBool(b, f.num != 0)
 	case kindFloat:
-		if math.IsNaN(f.flt) || math.IsInf(f.flt, 0) {
-			return append(b, "null"...)
+		if v := f.float(); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return strconv.AppendFloat(b, v, 'g', -1, 64)
 		}
-		return strconv.AppendFloat(b, f.flt, 'g', -1, 64)
 	}
 	return append(b, "null"...)
 }
@@ -179,101 +177,6 @@ func AppendString(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// ParseRecord decodes one trace line. It accepts exactly what AppendRecord
-// writes: an object whose first keys are time, node and kind, and whose
-// other values are integers, strings, booleans, numbers or null.
-func ParseRecord(line []byte) (Record, error) {
-	var r Record
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return r, fmt.Errorf("trace record: not a JSON object")
-	}
-	for i := 0; dec.More(); i++ {
-		tok, err := dec.Token()
-		if err != nil {
-			return r, fmt.Errorf("trace record: %w", err)
-		}
-		key, _ := tok.(string)
-		val, err := dec.Token()
-		if err != nil {
-			return r, fmt.Errorf("trace record: field %q: %w", key, err)
-		}
-		if _, ok := val.(json.Delim); ok {
-			return r, fmt.Errorf("trace record: field %q: nested values are not part of the trace format", key)
-		}
-		switch i {
-		case 0, 1, 2:
-			want := [3]string{"time", "node", "kind"}[i]
-			if key != want {
-				return r, fmt.Errorf("trace record: field %d is %q, want %q", i+1, key, want)
-			}
-		}
-		switch i {
-		case 0:
-			n, ok := val.(json.Number)
-			if !ok {
-				return r, fmt.Errorf("trace record: time is not a number")
-			}
-			if r.Time, err = n.Int64(); err != nil {
-				return r, fmt.Errorf("trace record: time: %w", err)
-			}
-		case 1:
-			s, ok := val.(string)
-			if !ok {
-				return r, fmt.Errorf("trace record: node is not a string")
-			}
-			r.Node = NodeID(s)
-		case 2:
-			s, ok := val.(string)
-			if !ok {
-				return r, fmt.Errorf("trace record: kind is not a string")
-			}
-			r.Kind = s
-		default:
-			f, err := fieldOf(key, val)
-			if err != nil {
-				return r, err
-			}
-			r.Fields = append(r.Fields, f)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return r, fmt.Errorf("trace record: %w", err)
-	}
-	if r.Kind == "" {
-		return r, fmt.Errorf("trace record: missing time, node or kind")
-	}
-	if dec.More() {
-		return r, fmt.Errorf("trace record: trailing data")
-	}
-	return r, nil
-}
-
-func fieldOf(key string, val any) (Field, error) {
-	switch v := val.(type) {
-	case string:
-		return Str(key, v), nil
-	case bool:
-		return Bool(key, v), nil
-	case nil:
-		return Field{Key: key}, nil
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			return Int(key, n), nil
-		}
-		if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
-			return Uint(key, n), nil
-		}
-		f, err := v.Float64()
-		if err != nil {
-			return Field{}, fmt.Errorf("trace record: field %q: %w", key, err)
-		}
-		return Float(key, f), nil
-	}
-	return Field{}, fmt.Errorf("trace record: field %q: unsupported value %v", key, val)
-}
 
 // Get returns the record's field named key.
 func (r *Record) Get(key string) (Field, bool) {
@@ -331,7 +234,7 @@ func (r *Record) Float(key string) (float64, bool) {
 	f, ok := r.Get(key)
 	switch {
 	case ok && f.kind == kindFloat:
-		return f.flt, true
+		return f.float(), true
 	case ok && f.kind == kindInt:
 		return float64(f.num), true
 	case ok && f.kind == kindUint:

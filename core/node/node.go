@@ -204,8 +204,18 @@ func (n *Node) addGroup(log *raftlog.Log, sm stateMachine) error {
 		}
 	}
 	applied := sm.applied()
-	if hs := log.HardState(); n.cfg.Bugs.Has(bugs.SkipApplyOnRestart) && hs.Commit > applied {
+	hs := log.HardState()
+	if n.cfg.Bugs.Has(bugs.SkipApplyOnRestart) && hs.Commit > applied {
 		applied = hs.Commit
+	}
+	// The commit index (or the snapshot, which raft counts as committed)
+	// is synced before anything is applied, so a state machine ahead of it
+	// means the log lost writes it had reported
+	// durable. Raft would panic; the instance refuses to start instead, as
+	// a real one must on storage it cannot trust.
+	if committed := max(hs.Commit, snap.Metadata.Index); applied > committed {
+		return fmt.Errorf("node: %s: group %d: the state machine has applied up to index %d but the log is committed only to %d: the log lost synced writes",
+			n.e.ID(), log.Group(), applied, committed)
 	}
 	self, _ := n.conf.conf.Instance(n.e.ID())
 	rn, err := raft.NewRawNode(&raft.Config{

@@ -52,7 +52,10 @@ func TestQuorum(t *testing.T) {
 {"time":0,"node":"n1","kind":"node.bootstrap","instances":3,"replicasets":1,"replicaset":"rs1","voters":"n1,n2,n3","election_timeout":1000000000}
 {"time":0,"node":"n1","kind":"raft.conf","group":"config","index":1,"voters":"n1,n2,n3","learners":""}
 {"time":0,"node":"n2","kind":"node.start","inc":1}
+{"time":0,"node":"n2","kind":"node.bootstrap","instances":3,"replicasets":1,"replicaset":"rs1","voters":"n1,n2,n3","election_timeout":1000000000}
 {"time":0,"node":"n3","kind":"node.start","inc":1}
+{"time":0,"node":"n3","kind":"node.bootstrap","instances":3,"replicasets":1,"replicaset":"rs1","voters":"n1,n2,n3","election_timeout":1000000000}
+{"time":0,"node":"c1","kind":"node.start","inc":1}
 `
 	for _, tc := range []struct {
 		name, trace string
@@ -63,6 +66,13 @@ func TestQuorum(t *testing.T) {
 		{"isolated, refused", `{"time":100,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
 {"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
 {"time":1000000200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"timeout"}`, Valid, "1 operator action was submitted where no majority"},
+		{"a client links no instances", `{"time":100,"node":"world","kind":"net.cut","from":"n1","to":"n2"}
+{"time":100,"node":"world","kind":"net.cut","from":"n2","to":"n1"}
+{"time":100,"node":"world","kind":"net.cut","from":"n1","to":"n3"}
+{"time":100,"node":"world","kind":"net.cut","from":"n3","to":"n1"}
+{"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
+{"time":200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"ok"}`, Invalid,
+			"n1 could not reach a majority (2) of group 0's voters [n1,n2,n3] at any moment in between (at 100ns it reached 1: [n1])"},
 		{"isolated, acknowledged", `{"time":100,"node":"world","kind":"net.partition","components":"n1|n2,n3"}
 {"time":200,"node":"n1","kind":"raft.propose","group":"config","id":"a","size":10,"timeout":1000000000}
 {"time":200,"node":"n1","kind":"prop.result","group":"config","id":"a","outcome":"ok"}`, Invalid,

@@ -22,12 +22,20 @@ import (
 //     at least that long, commits within those five election timeouts
 //     (judged only when the trace covers them).
 //
-// Reachability is symmetric here: two nodes are connected when both are up
-// and not paused and the links both ways are not cut. The election timeout
+// Reachability is symmetric here: two instances are connected when both
+// are up and not paused and the links both ways are not cut; a path may
+// pass through other instances (a follower forwards to its leader), never
+// through a client, which relays nothing. Instances are the nodes that
+// record node.bootstrap. The election timeout
 // comes from node.bootstrap (1s if absent). NA when no action was made.
 func Quorum(trace []env.Record) Result {
 	res := Result{Checker: "quorum"}
 	tl := newTimeline()
+	for i := range trace {
+		if trace[i].Kind == "node.bootstrap" {
+			tl.instances[trace[i].Node] = true
+		}
+	}
 	electionTimeout := int64(time.Second)
 	var voters []env.NodeID
 	type action struct {
@@ -131,6 +139,8 @@ func countActions(n int) string {
 type timeline struct {
 	cur  state
 	segs []segment
+	// instances are the nodes a path may pass through; empty means all.
+	instances map[env.NodeID]bool
 }
 
 type state struct {
@@ -146,7 +156,8 @@ type segment struct {
 }
 
 func newTimeline() *timeline {
-	return &timeline{cur: state{down: map[env.NodeID]bool{}, paused: map[env.NodeID]bool{}, cut: map[link]bool{}}}
+	return &timeline{cur: state{down: map[env.NodeID]bool{}, paused: map[env.NodeID]bool{}, cut: map[link]bool{}},
+		instances: map[env.NodeID]bool{}}
 }
 
 func (s state) clone() state {
@@ -223,7 +234,9 @@ func (tl *timeline) overlapping(a, b int64) []segment {
 // component is the set of nodes connected with n in a segment.
 func (tl *timeline) component(seg segment, n env.NodeID) []env.NodeID {
 	s := seg.st
-	alive := func(x env.NodeID) bool { return !s.down[x] && !s.paused[x] }
+	alive := func(x env.NodeID) bool {
+		return !s.down[x] && !s.paused[x] && (len(tl.instances) == 0 || tl.instances[x])
+	}
 	if !alive(n) {
 		return nil
 	}

@@ -12,6 +12,8 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME    ?= 10s
 # Property-test checks per property for `make test-long` (`make test` uses rapid's default, 100).
 LONG_CHECKS ?= 2000
+# Seeds per built-in scenario for `make test-long` (`make test` runs 1..3).
+LONG_SEEDS  ?= 50
 
 .PHONY: all build test test-long lint demo bench fuzz clean
 
@@ -31,10 +33,14 @@ test:
 	$(GO) test -timeout $(TEST_TIMEOUT) -tags shoalbugs $(BUG_PKGS)
 
 # Long simulation sweeps and property runs: every rapid property (tests
-# named TestProp...) of every package whose tests use rapid.
+# named TestProp...) of every package whose tests use rapid; every
+# built-in scenario on seeds 1..LONG_SEEDS; and the planted-bug matrix,
+# which must match the table in scenarios/README.md.
 PROP_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' pgregory.net/rapid' | cut -d' ' -f1)
 test-long:
 	$(GO) test -timeout 50m -run 'Prop' $(PROP_PKGS) -rapid.checks=$(LONG_CHECKS)
+	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
+	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -17,7 +17,10 @@ import (
 //   - a leader advances its commit index only to an index that a majority
 //     of the group's voters acknowledged in its term, itself included;
 //   - a node's commit index never decreases, not even across a restart;
-//   - no node applies past its commit index.
+//   - no node applies past its commit index;
+//   - no node dies because raft found its own state impossible (node.crash
+//     with an error beginning "raft invariant: ", such as a follower told
+//     to commit past the end of its log).
 //
 // It is NA when the trace has no Raft state.
 func RaftSafety(trace []env.Record) Result {
@@ -65,6 +68,10 @@ func RaftSafety(trace []env.Record) Result {
 		group, _ := r.Str("group")
 		k := nodeGroup{r.Node, group}
 		switch r.Kind {
+		case "node.crash":
+			if msg, _ := r.Str("error"); strings.HasPrefix(msg, "raft invariant: ") {
+				return fail("%s crashed at %s: %s", r.Node, at(r.Time), msg)
+			}
 		case "raft.conf":
 			v, _ := r.Str("voters")
 			voters[k] = strings.Split(v, ",")

@@ -30,6 +30,10 @@ func TestRaftSafety(t *testing.T) {
 			Invalid, "n1, leader of rs1 in term 2, advanced its commit index to 5 at 12ns, but only [n1] of the voters [n1,n2,n3] had acknowledged entries up to 5 in that term"},
 		{"acks from an older term do not count", base + `{"time":12,"node":"n1","kind":"raft.ack","group":"rs1","from":"n2","term":1,"index":5}
 {"time":12,"node":"n1","kind":"raft.state","group":"rs1","term":2,"role":"leader","leader":"n1","vote":"n1","commit":5,"applied":5}`, Invalid, "only [n1]"},
+		{"raft found its state impossible", base + `{"time":20,"node":"n3","kind":"node.crash","inc":1,"error":"raft invariant: tocommit(2) is out of range [lastIndex(1)]. Was the raft log corrupted, truncated, or lost?"}`,
+			Invalid, "n3 crashed at 20ns: raft invariant: tocommit(2) is out of range"},
+		{"a disk crash is no Raft fault", base + `{"time":20,"node":"n3","kind":"node.crash","inc":1,"error":"write wal/x: simnet: injected I/O error"}`,
+			Valid, "one leader per term"},
 		{"two leaders in a term", base + `{"time":12,"node":"n2","kind":"raft.state","group":"rs1","term":2,"role":"leader","leader":"n2","vote":"n2","commit":1,"applied":1}`,
 			Invalid, "n1 and n2 were both leaders of rs1 in term 2"},
 		{"different entries at one index", base + `{"time":12,"node":"n1","kind":"raft.apply","group":"rs1","index":3,"term":2,"hash":"aa"}

@@ -1,0 +1,721 @@
+package library
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/checker"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/scenarios/runner"
+)
+
+var (
+	seeds      = flag.Int("seeds", 3, "run every built-in scenario on seeds 1..N and require it valid (make test-long passes 50)")
+	claimSeeds = flag.Int("claim-seeds", 3, "check every built-in scenario's claim on seeds 1..N")
+)
+
+// TestLibraryScenariosAreValid runs every built-in scenario on seeds
+// 1..-seeds and requires the verdict valid; on seeds 1..-claim-seeds it
+// also checks, from the trace, that the scenario's faults did what its
+// description claims (claims below), sharing the runs. Runs are
+// sequential: a process holds one simulated World at a time.
+func TestLibraryScenariosAreValid(t *testing.T) {
+	n := max(*seeds, *claimSeeds)
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			s, err := Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claim := claims[name]
+			for seed := uint64(1); seed <= uint64(n); seed++ {
+				o, err := runner.Run(s, runner.Options{Seed: seed})
+				if err != nil {
+					t.Fatalf("%s seed %d: %v", name, seed, err)
+				}
+				rerun := fmt.Sprintf("go run ./cmd/shoal sim run %s --seed %d", name, seed)
+				if seed <= uint64(*seeds) && o.Results.Verdict != checker.Valid {
+					var bad []string
+					for _, r := range o.Results.Checkers {
+						if r.Verdict != checker.Valid && r.Verdict != checker.NA {
+							bad = append(bad, fmt.Sprintf("%s %s: %s", r.Checker, r.Verdict, r.Explanation))
+						}
+					}
+					t.Errorf("%s seed %d: verdict %s, want valid (%s):\n  %s", name, seed, o.Results.Verdict, rerun, strings.Join(bad, "\n  "))
+				}
+				if seed <= uint64(*claimSeeds) && claim != nil {
+					if err := check(claim, o.Records); err != nil {
+						t.Errorf("%s seed %d: the faults did not do what the scenario claims: %v (%s)", name, seed, err, rerun)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Every built-in scenario has a claim, and every claim a scenario.
+func TestEveryScenarioHasAClaim(t *testing.T) {
+	names := Names()
+	for _, name := range names {
+		if claims[name] == nil {
+			t.Errorf("%s has no claim in library_run_test.go", name)
+		}
+	}
+	for name := range claims {
+		if !slices.Contains(names, name) {
+			t.Errorf("claim for %s, which is no built-in scenario", name)
+		}
+	}
+	if len(names) < 12 {
+		t.Errorf("%d built-in scenarios, want at least 12", len(names))
+	}
+}
+
+// check runs a claim; a trace without the occurrence a claim looks for
+// fails it.
+func check(claim func(*trace) error, recs []env.Record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			missing, ok := p.(missingStep)
+			if !ok {
+				panic(p)
+			}
+			err = missing
+		}
+	}()
+	return claim(newTrace(recs))
+}
+
+// missingStep is the panic of a trace lookup that found no such
+// occurrence; check turns it into the claim's error.
+type missingStep string
+
+func (m missingStep) Error() string { return string(m) }
+
+// claims holds, for each built-in scenario, what its trace must show for
+// the faults to have done what the description says, beyond the generic
+// faults check (which only asks that each step took effect).
+var claims = map[string]func(*trace) error{
+	"leader-isolation": func(tr *trace) error {
+		// The isolated instance led the data group when it was cut off,
+		// and another was elected while it was.
+		o := tr.occurrence(1, 1)
+		isolated := o.alone()
+		if l := tr.leaderBefore(o.startAt, "rs1"); l != isolated {
+			return fmt.Errorf("%s was isolated, but rs1's leader was %q", isolated, l)
+		}
+		if ls := tr.newLeaders("rs1", o.start, o.stop); len(without(ls, isolated)) == 0 {
+			return fmt.Errorf("no other instance became rs1's leader while %s was isolated (%s..%s)", isolated, o.start, o.stop)
+		}
+		return nil
+	},
+	"majority-split": func(tr *trace) error {
+		// No instance on the side of two answers ok while the split
+		// lasts; the side of three does.
+		o := tr.occurrence(1, 1)
+		sides := o.sides()
+		if len(sides) != 2 || len(sides[0]) != 2 || len(sides[1]) != 3 {
+			return fmt.Errorf("split %v, want two against three", sides)
+		}
+		minority, majority := sides[0], sides[1]
+		okMajority := 0
+		for _, r := range tr.during(o.start, o.stop) {
+			if r.Kind == "kv.response" && str(r, "status") == "ok" {
+				if slices.Contains(minority, r.Node) {
+					return fmt.Errorf("%s on the minority side %v answered ok at %s during the split", r.Node, minority, at(r.Time))
+				}
+				okMajority++
+			}
+		}
+		if okMajority == 0 {
+			return fmt.Errorf("the majority side %v answered nothing ok during the split", majority)
+		}
+		return nil
+	},
+	"majorities-ring": func(tr *trace) error {
+		// Every instance was cut off from exactly two others, no two
+		// heard the same set; the leader kept its term and writes were
+		// acknowledged throughout.
+		o := tr.occurrence(1, 1)
+		deaf := o.deaf()
+		seen := map[string]bool{}
+		for _, id := range tr.instances {
+			if len(deaf[id]) != 2 {
+				return fmt.Errorf("%s could not hear %v, want two instances (%s)", id, deaf[id], o.what)
+			}
+			k := env.Join(deaf[id])
+			if seen[k] {
+				return fmt.Errorf("two instances heard the same majority (%s)", o.what)
+			}
+			seen[k] = true
+		}
+		return tr.keptServing(o.start, o.stop)
+	},
+	"bridge": func(tr *trace) error {
+		// One instance heard every other; the other four each could not
+		// hear the two across. Until the leader was paused it kept its
+		// term and writes were acknowledged throughout; after the pause
+		// writes were acknowledged again before the bridge ended.
+		o, pause := tr.occurrence(1, 1), tr.occurrence(2, 1)
+		deaf := o.deaf()
+		bridges := 0
+		for _, id := range tr.instances {
+			switch len(deaf[id]) {
+			case 0:
+				bridges++
+			case 2:
+			default:
+				return fmt.Errorf("%s could not hear %v (%s)", id, deaf[id], o.what)
+			}
+		}
+		if bridges != 1 {
+			return fmt.Errorf("%d instances heard every other, want one bridge (%s)", bridges, o.what)
+		}
+		if err := tr.keptServing(o.start, pause.start); err != nil {
+			return err
+		}
+		if tr.first(pause.stop, o.stop, isWriteOK) == nil {
+			return fmt.Errorf("no write was acknowledged between the pause's end at %s and the heal at %s", pause.stop, o.stop)
+		}
+		return nil
+	},
+	"rolling-kill": func(tr *trace) error {
+		// Each instance was killed once, in turn, and restarted; a write
+		// was acknowledged while each was down.
+		for i, id := range tr.instances {
+			o := tr.occurrence(int64(i+1), 1)
+			if o.targets != string(id) {
+				return fmt.Errorf("step %d hit %q, want %s", i+1, o.targets, id)
+			}
+			kills := tr.count(func(r *env.Record) bool { return r.Node == id && r.Kind == "node.kill" })
+			if kills != 1 {
+				return fmt.Errorf("%s was killed %d times, want once", id, kills)
+			}
+			if tr.first(o.start, o.start+1, func(r *env.Record) bool { return r.Node == id && r.Kind == "node.kill" }) == nil {
+				return fmt.Errorf("%s was not killed at %s", id, o.start)
+			}
+			if tr.first(o.stop, o.stop+1, func(r *env.Record) bool { return r.Node == id && r.Kind == "node.start" }) == nil {
+				return fmt.Errorf("%s was not restarted at %s", id, o.stop)
+			}
+			if tr.first(o.start, o.stop, isWriteOK) == nil {
+				return fmt.Errorf("no write was acknowledged while %s was down (%s..%s)", id, o.start, o.stop)
+			}
+		}
+		return nil
+	},
+	"kill-majority": func(tr *trace) error {
+		// Three of five down: no client operation succeeds, from a
+		// moment after the kill (answers already on their way) until the
+		// restart; some do afterwards.
+		o := tr.occurrence(1, 1)
+		if n := len(strings.Split(o.targets, ",")); n != 3 {
+			return fmt.Errorf("killed %s, want three instances", o.targets)
+		}
+		if r := tr.first(o.start+inFlight, o.stop, isOK); r != nil {
+			return fmt.Errorf("%s succeeded at %s though %s were down (%s..%s)", str(r, "f"), at(r.Time), o.targets, o.start, o.stop)
+		}
+		if tr.first(o.stop, tr.end, isWriteOK) == nil {
+			return fmt.Errorf("no write was acknowledged after the restart at %s", o.stop)
+		}
+		return nil
+	},
+	"leader-clock-strobe": func(tr *trace) error {
+		// The strobed instance led the data group, and its wall clock
+		// was set to strobe.
+		o := tr.occurrence(1, 1)
+		id := env.NodeID(o.targets)
+		if l := tr.leaderBefore(o.startAt, "rs1"); l != id {
+			return fmt.Errorf("strobed %s, but rs1's leader was %q", id, l)
+		}
+		r := tr.first(o.start, o.start+1, func(r *env.Record) bool { return r.Node == id && r.Kind == "clock.strobe" })
+		if r == nil {
+			return fmt.Errorf("no clock.strobe on %s at %s", id, o.start)
+		}
+		if amp, _ := r.Int("amp"); amp == 0 {
+			return fmt.Errorf("clock.strobe on %s with no amplitude", id)
+		}
+		return nil
+	},
+	"lossy-network": func(tr *trace) error {
+		// Between instances, while the fault lasted: messages lost,
+		// messages delivered twice, and messages overtaken by later
+		// ones on the same link.
+		o := tr.occurrence(1, 1)
+		lost := 0
+		received := map[int64]int{}
+		duplicated := 0
+		last := map[[2]env.NodeID]int64{} // per link, the send time of the last delivery
+		reordered := 0
+		for _, r := range tr.during(o.start, o.stop) {
+			from := env.NodeID(str(r, "from"))
+			switch {
+			case r.Kind == "net.drop" && str(r, "why") == "loss":
+				lost++
+			case r.Kind == "net.recv" && tr.isInstance(from) && tr.isInstance(r.Node):
+				id, _ := r.Int("id")
+				received[id]++
+				if received[id] == 2 {
+					duplicated++
+				}
+				sent, _ := r.Int("sent")
+				l := [2]env.NodeID{from, r.Node}
+				if sent < last[l] {
+					reordered++
+				}
+				last[l] = max(last[l], sent)
+			}
+		}
+		if lost == 0 || duplicated == 0 || reordered == 0 {
+			return fmt.Errorf("%d messages lost, %d delivered twice, %d overtaken: want some of each", lost, duplicated, reordered)
+		}
+		return nil
+	},
+	"disk-errors": func(tr *trace) error {
+		// Every fault hit a follower of the data group; disk errors and
+		// crashes happened only on the instance a fault hit, never on a
+		// leader; and some did.
+		diskErrors, crashes := 0, 0
+		for _, o := range tr.occurrences(1) {
+			id := env.NodeID(o.targets)
+			if l := tr.leaderBefore(o.startAt, "rs1"); l == id || l == "" || o.targets == "" {
+				return fmt.Errorf("occurrence %d hit %q, rs1's leader was %q: want a follower", o.n, o.targets, l)
+			}
+			for _, r := range tr.during(o.start, o.stop) {
+				switch r.Kind {
+				case "disk.error", "node.crash":
+					if r.Node != id {
+						return fmt.Errorf("%s on %s at %s, but the fault hit %s", r.Kind, r.Node, at(r.Time), id)
+					}
+					if r.Kind == "disk.error" {
+						diskErrors++
+					} else {
+						crashes++
+					}
+				}
+			}
+		}
+		for i := range tr.recs {
+			r := &tr.recs[i]
+			if r.Kind == "disk.error" || r.Kind == "node.crash" {
+				if l := tr.leaderBefore(i, "rs1"); l == r.Node {
+					return fmt.Errorf("%s on rs1's leader %s at %s", r.Kind, r.Node, at(r.Time))
+				}
+			}
+		}
+		total := tr.count(func(r *env.Record) bool { return r.Kind == "disk.error" || r.Kind == "node.crash" })
+		if diskErrors == 0 || crashes == 0 || diskErrors+crashes != total {
+			return fmt.Errorf("%d disk errors and %d crashes while a fault lasted, %d in all: want some, and none outside", diskErrors, crashes, total)
+		}
+		return nil
+	},
+	"config-loses-quorum": func(tr *trace) error {
+		// No side holds a majority of group 0's voters, each replicaset
+		// holds a majority on one side. While the partition lasts no
+		// operator action succeeds, and writes are acknowledged on both
+		// replicasets (once each has a leader on its majority's side);
+		// after the heal, actions succeed again.
+		o := tr.occurrence(1, 1)
+		voters := tr.voters()
+		for _, side := range o.sides() {
+			if n := len(intersect(side, voters)); n > len(voters)/2 {
+				return fmt.Errorf("side %v holds %d of group 0's voters %v", side, n, voters)
+			}
+		}
+		for rs, members := range tr.replicasets() {
+			if !slices.ContainsFunc(o.sides(), func(side []env.NodeID) bool { return len(intersect(side, members)) > len(members)/2 }) {
+				return fmt.Errorf("no side holds a majority of %s %v", rs, members)
+			}
+		}
+		isActionOK := func(r *env.Record) bool {
+			return r.Kind == "prop.result" && str(r, "group") == "config" && str(r, "outcome") == "ok"
+		}
+		if r := tr.first(o.start, o.stop, isActionOK); r != nil {
+			return fmt.Errorf("operator action %s succeeded on %s at %s during the partition", str(r, "id"), r.Node, at(r.Time))
+		}
+		// Two election timeouts for a replicaset that lost its leader to
+		// the other side to elect one.
+		settled := o.start + 2*time.Second
+		for rs, members := range tr.replicasets() {
+			if tr.first(settled, o.stop, func(r *env.Record) bool {
+				return isWriteOK(r) && slices.Contains(members, env.NodeID(str(r, "note")))
+			}) == nil {
+				return fmt.Errorf("no write was acknowledged on %s between %s and the heal at %s", rs, settled, o.stop)
+			}
+		}
+		if tr.first(o.stop, tr.end, isActionOK) == nil {
+			return fmt.Errorf("no operator action succeeded after the heal at %s", o.stop)
+		}
+		return nil
+	},
+	"restart-storm": func(tr *trace) error {
+		// n2 restarted all through the storm.
+		if n := tr.count(func(r *env.Record) bool { return r.Node == "n2" && r.Kind == "node.start" }); n < 100 {
+			return fmt.Errorf("n2 started %d times, want a restart every 300ms", n)
+		}
+		// n2 voted for another instance during the storm: the vote its
+		// next restarts must remember.
+		voted := tr.first(2*time.Second, 39*time.Second, func(r *env.Record) bool {
+			v := str(r, "vote")
+			return r.Node == "n2" && r.Kind == "raft.state" && v != "" && v != "n2" && str(r, "role") == "follower"
+		})
+		if voted == nil {
+			return fmt.Errorf("n2 voted for no other instance during the storm")
+		}
+		return nil
+	},
+	"pause-leader": func(tr *trace) error {
+		// Each pause hit the data leader, and the others elected another
+		// while it slept.
+		for _, step := range []int64{1, 2} {
+			o := tr.occurrence(step, 1)
+			id := env.NodeID(o.targets)
+			if l := tr.leaderBefore(o.startAt, "rs1"); l != id {
+				return fmt.Errorf("paused %q at %s, but rs1's leader was %q", o.targets, o.start, l)
+			}
+			if tr.first(o.start, o.start+1, func(r *env.Record) bool { return r.Node == id && r.Kind == "node.pause" }) == nil {
+				return fmt.Errorf("no node.pause on %s at %s", id, o.start)
+			}
+			if ls := tr.newLeaders("rs1", o.start, o.stop); len(without(ls, id)) == 0 {
+				return fmt.Errorf("no new rs1 leader while %s was paused (%s..%s)", id, o.start, o.stop)
+			}
+		}
+		return nil
+	},
+	"skewed-leader-isolation": func(tr *trace) error {
+		// The cut-off instance led the data group and had its clock set
+		// 30s fast; it had stepped down, and another led, before its
+		// clock stepped back.
+		cut, skew := tr.occurrence(1, 1), tr.occurrence(2, 1)
+		id := cut.alone()
+		if l := tr.leaderBefore(cut.startAt, "rs1"); l != id || skew.targets != string(id) {
+			return fmt.Errorf("isolated %s and skewed %q, but rs1's leader was %q", id, skew.targets, l)
+		}
+		offsets := map[time.Duration]int64{}
+		for _, r := range tr.during(skew.start, skew.stop+1) {
+			if r.Node == id && r.Kind == "clock.offset" {
+				offsets[at(r.Time)], _ = r.Int("offset")
+			}
+		}
+		if offsets[skew.start] != int64(30*time.Second) {
+			return fmt.Errorf("%s's clock offset at %s: %v, want 30s", id, skew.start, offsets)
+		}
+		if off, ok := offsets[skew.stop]; !ok || off != 0 {
+			return fmt.Errorf("%s's clock was not stepped back at %s: %v", id, skew.stop, offsets)
+		}
+		if tr.first(cut.start, skew.stop, func(r *env.Record) bool {
+			return r.Node == id && r.Kind == "raft.state" && str(r, "group") == "rs1" && str(r, "role") != "leader"
+		}) == nil {
+			return fmt.Errorf("%s had not stepped down by %s, when its clock stepped back", id, skew.stop)
+		}
+		if ls := tr.newLeaders("rs1", cut.start, skew.stop); len(without(ls, id)) == 0 {
+			return fmt.Errorf("no other instance led rs1 by %s, when %s's clock stepped back", skew.stop, id)
+		}
+		return nil
+	},
+	"snapshot-partition": func(tr *trace) error {
+		// After its restart n3 was sent a snapshot that was lost at the
+		// cut or sent before it; after the heal it was sent one again
+		// and installed it.
+		restart := tr.occurrence(1, 1).stop
+		cut := tr.occurrence(3, 1)
+		id := cut.alone()
+		sentTo := func(r *env.Record) bool {
+			return r.Kind == "raft.snapshot.send" && str(r, "group") == "rs1" && str(r, "to") == string(id)
+		}
+		lost := func(r *env.Record) bool {
+			return r.Kind == "net.drop" && str(r, "msg") == "raft.MsgSnap" && str(r, "to") == string(id) && str(r, "why") == "cut"
+		}
+		if tr.first(restart, cut.start, sentTo) == nil && tr.first(cut.start, cut.stop, lost) == nil {
+			return fmt.Errorf("no snapshot was sent to %s between its restart at %s and the cut at %s, nor lost at the cut", id, restart, cut.start)
+		}
+		if tr.first(cut.stop, tr.end, sentTo) == nil {
+			return fmt.Errorf("no snapshot was sent to %s after the heal at %s", id, cut.stop)
+		}
+		if tr.first(cut.stop, tr.end, func(r *env.Record) bool {
+			return r.Node == id && r.Kind == "raft.snapshot.install" && str(r, "group") == "rs1"
+		}) == nil {
+			return fmt.Errorf("%s installed no snapshot after the heal at %s", id, cut.stop)
+		}
+		return nil
+	},
+}
+
+// inFlight is how long after a fault answers sent before it may still
+// arrive: well above the scenarios' largest latency (5ms).
+const inFlight = 50 * time.Millisecond
+
+// trace is a run's records with what the claims ask of them.
+type trace struct {
+	recs      []env.Record
+	instances []env.NodeID
+	end       time.Duration
+}
+
+func newTrace(recs []env.Record) *trace {
+	tr := &trace{recs: recs}
+	for i := range recs {
+		if recs[i].Kind == "node.bootstrap" {
+			tr.instances = append(tr.instances, recs[i].Node)
+		}
+	}
+	if len(recs) > 0 {
+		tr.end = time.Duration(recs[len(recs)-1].Time) + 1
+	}
+	return tr
+}
+
+func (tr *trace) isInstance(id env.NodeID) bool { return slices.Contains(tr.instances, id) }
+
+// voters lists group 0's voters at bootstrap.
+func (tr *trace) voters() []env.NodeID {
+	for i := range tr.recs {
+		if r := &tr.recs[i]; r.Kind == "node.bootstrap" {
+			return split(str(r, "voters"))
+		}
+	}
+	return nil
+}
+
+// replicasets maps each replicaset to its instances, from node.bootstrap.
+func (tr *trace) replicasets() map[string][]env.NodeID {
+	out := map[string][]env.NodeID{}
+	for i := range tr.recs {
+		if r := &tr.recs[i]; r.Kind == "node.bootstrap" {
+			rs := str(r, "replicaset")
+			out[rs] = append(out[rs], r.Node)
+		}
+	}
+	return out
+}
+
+// occurrence is one firing of a nemesis step, from its nemesis.start and
+// nemesis.stop.
+type occurrence struct {
+	step, n     int64
+	start, stop time.Duration
+	startAt     int // index of nemesis.start in the records
+	targets     string
+	what        string
+}
+
+// occurrences returns the occurrences of a step; with want, exactly that
+// many (or it panics with missingStep, which fails the claim).
+func (tr *trace) occurrences(step int64, want ...int) []occurrence {
+	var out []occurrence
+	for i := range tr.recs {
+		r := &tr.recs[i]
+		if s, _ := r.Int("step"); r.Node != "nemesis" || s != step {
+			continue
+		}
+		n, _ := r.Int("n")
+		switch r.Kind {
+		case "nemesis.start":
+			out = append(out, occurrence{step: step, n: n, start: time.Duration(r.Time), stop: tr.end, startAt: i,
+				targets: str(r, "targets"), what: str(r, "what")})
+		case "nemesis.stop":
+			for k := range out {
+				if out[k].n == n {
+					out[k].stop = time.Duration(r.Time)
+				}
+			}
+		}
+	}
+	if len(want) > 0 && len(out) != want[0] {
+		panic(missingStep(fmt.Sprintf("step %d fired %d times, want %d", step, len(out), want[0])))
+	}
+	return out
+}
+
+func (tr *trace) occurrence(step int64, n int64) occurrence {
+	for _, o := range tr.occurrences(step) {
+		if o.n == n {
+			return o
+		}
+	}
+	panic(missingStep(fmt.Sprintf("step %d did not fire %d times", step, n)))
+}
+
+// sides parses a partition's components ("majority: n1,n2|n3,n4,n5"),
+// smallest first.
+func (o occurrence) sides() [][]env.NodeID {
+	_, desc, _ := strings.Cut(o.what, ": ")
+	var out [][]env.NodeID
+	for _, c := range strings.Split(desc, "|") {
+		out = append(out, split(c))
+	}
+	slices.SortStableFunc(out, func(a, b []env.NodeID) int { return len(a) - len(b) })
+	return out
+}
+
+// alone is the instance a partition set apart on its own ("n3|n1,n2").
+func (o occurrence) alone() env.NodeID {
+	sides := o.sides()
+	if len(sides) != 2 || len(sides[0]) != 1 {
+		panic(missingStep(fmt.Sprintf("step %d: partition %q sets no instance apart on its own", o.step, o.what)))
+	}
+	return sides[0][0]
+}
+
+// deaf parses a shape that is no set of components ("majorities-ring:
+// n1-/-n3,n4 n2-/-n4,n5 ...") into the instances each cannot hear.
+func (o occurrence) deaf() map[env.NodeID][]env.NodeID {
+	_, desc, _ := strings.Cut(o.what, ": ")
+	out := map[env.NodeID][]env.NodeID{}
+	for _, part := range strings.Fields(desc) {
+		a, b, _ := strings.Cut(part, "-/-")
+		out[env.NodeID(a)] = split(b)
+	}
+	return out
+}
+
+// between returns the records from start (inclusive) to stop (exclusive).
+func (tr *trace) between(start, stop time.Duration) []env.Record {
+	i, _ := slices.BinarySearchFunc(tr.recs, int64(start), func(r env.Record, t int64) int { return cmpInt(r.Time, t) })
+	j, _ := slices.BinarySearchFunc(tr.recs, int64(stop), func(r env.Record, t int64) int { return cmpInt(r.Time, t) })
+	return tr.recs[i:max(i, j)]
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// during is between as pointers, for ranging over.
+func (tr *trace) during(start, stop time.Duration) []*env.Record {
+	rs := tr.between(start, stop)
+	out := make([]*env.Record, len(rs))
+	for i := range rs {
+		out[i] = &rs[i]
+	}
+	return out
+}
+
+// first returns the first record in [start, stop) that matches, or nil.
+func (tr *trace) first(start, stop time.Duration, match func(*env.Record) bool) *env.Record {
+	rs := tr.between(start, stop)
+	for i := range rs {
+		if match(&rs[i]) {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+func (tr *trace) count(match func(*env.Record) bool) int {
+	n := 0
+	for i := range tr.recs {
+		if match(&tr.recs[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// leaderBefore is the group's leader as the records before index i tell
+// it: of the running instances whose last raft.state says leader, the one
+// in the highest term (as the harness answers the nemesis).
+func (tr *trace) leaderBefore(i int, group string) env.NodeID {
+	type role struct {
+		leader bool
+		term   int64
+	}
+	roles := map[env.NodeID]role{}
+	for k := range tr.recs[:i] {
+		r := &tr.recs[k]
+		switch r.Kind {
+		case "raft.state":
+			if str(r, "group") == group {
+				term, _ := r.Int("term")
+				roles[r.Node] = role{leader: str(r, "role") == "leader", term: term}
+			}
+		case "node.kill", "node.crash", "node.fail":
+			delete(roles, r.Node)
+		}
+	}
+	var best env.NodeID
+	term := int64(-1)
+	for _, id := range tr.instances {
+		if ro, ok := roles[id]; ok && ro.leader && ro.term > term {
+			best, term = id, ro.term
+		}
+	}
+	return best
+}
+
+// newLeaders lists the instances that became the group's leader in
+// [start, stop).
+func (tr *trace) newLeaders(group string, start, stop time.Duration) []env.NodeID {
+	var out []env.NodeID
+	leading := map[env.NodeID]bool{}
+	for i := range tr.recs {
+		r := &tr.recs[i]
+		if r.Kind != "raft.state" || str(r, "group") != group {
+			continue
+		}
+		was := leading[r.Node]
+		leading[r.Node] = str(r, "role") == "leader"
+		if !was && leading[r.Node] && time.Duration(r.Time) >= start && time.Duration(r.Time) < stop && !slices.Contains(out, r.Node) {
+			out = append(out, r.Node)
+		}
+	}
+	return out
+}
+
+// keptServing: from start to stop rs1's leader stayed leader (no
+// instance became leader) and writes were acknowledged all along, in
+// every second of it.
+func (tr *trace) keptServing(start, stop time.Duration) error {
+	if ls := tr.newLeaders("rs1", start, stop); len(ls) > 0 {
+		return fmt.Errorf("%v became rs1's leader during the partition (%s..%s)", ls, start, stop)
+	}
+	for t := start; t+time.Second <= stop; t += time.Second {
+		if tr.first(t, t+time.Second, isWriteOK) == nil {
+			return fmt.Errorf("no write was acknowledged between %s and %s, during the partition", t, t+time.Second)
+		}
+	}
+	return nil
+}
+
+func isOK(r *env.Record) bool { return r.Kind == "client.ok" }
+
+func isWriteOK(r *env.Record) bool { return r.Kind == "client.ok" && str(r, "f") == "write" }
+
+func str(r *env.Record, key string) string {
+	s, _ := r.Str(key)
+	return s
+}
+
+func split(s string) []env.NodeID {
+	var out []env.NodeID
+	for _, id := range strings.Split(s, ",") {
+		if id != "" {
+			out = append(out, env.NodeID(id))
+		}
+	}
+	return out
+}
+
+func intersect(a, b []env.NodeID) []env.NodeID {
+	var out []env.NodeID
+	for _, id := range a {
+		if slices.Contains(b, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func without(ids []env.NodeID, x env.NodeID) []env.NodeID {
+	return slices.DeleteFunc(slices.Clone(ids), func(id env.NodeID) bool { return id == x })
+}
+
+func at(ns int64) time.Duration { return time.Duration(ns) }

@@ -49,6 +49,20 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (pos []string, done bool,
 	}
 }
 
+// parseArgs parses a command's flags and exactly n positional arguments,
+// which what describes for the error ("one run directory").
+func parseArgs(fs *flag.FlagSet, args []string, n int, what string) (pos []string, done bool, code int, err error) {
+	pos, done, code, err = parseInterleaved(fs, args)
+	if done {
+		return nil, done, code, err
+	}
+	if len(pos) != n {
+		fs.Usage()
+		return nil, true, exitUsage, usagef("want %s, got %d arguments", what, len(pos))
+	}
+	return pos, false, 0, nil
+}
+
 // loadScenario reads a scenario file, or a built-in scenario by name.
 func loadScenario(arg string) (*scenario.Scenario, error) {
 	data, err := os.ReadFile(arg)
@@ -84,13 +98,9 @@ func runSimRun(args []string, stdout, stderr io.Writer) (int, error) {
 	var bugNames listFlag
 	fs.Var(&bugNames, "bug", "switch a planted bug on (repeatable; needs a build with -tags shoalbugs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	pos, done, code, err := parseInterleaved(fs, args)
+	pos, done, code, err := parseArgs(fs, args, 1, "one scenario file or built-in name")
 	if done {
 		return code, err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage, usagef("want one scenario file or built-in name, got %d arguments", len(pos))
 	}
 	s, err := loadScenario(pos[0])
 	if err != nil {
@@ -217,13 +227,9 @@ func runSimReplay(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintln(stderr, "usage: shoal sim replay DIR\n\nRe-runs a run directory from its scenario.yaml and seed and compares the trace's SHA-256 with meta.json's.")
 		fs.PrintDefaults()
 	}
-	pos, done, code, err := parseInterleaved(fs, args)
+	pos, done, code, err := parseArgs(fs, args, 1, "one run directory")
 	if done {
 		return code, err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage, usagef("want one run directory, got %d arguments", len(pos))
 	}
 	dir := pos[0]
 	s, meta, err := readRun(dir)

@@ -74,13 +74,9 @@ func runSimSweep(args []string, stdout, stderr io.Writer) (int, error) {
 	out := fs.String("out", "", "directory to write (default runs/NAME-sweep-A..B, lowest and highest seed)")
 	var bugNames listFlag
 	fs.Var(&bugNames, "bug", "switch a planted bug on (repeatable; needs a build with -tags shoalbugs)")
-	pos, done, code, err := parseInterleaved(fs, args)
+	pos, done, code, err := parseArgs(fs, args, 1, "one scenario file or built-in name")
 	if done {
 		return code, err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage, usagef("want one scenario file or built-in name, got %d arguments", len(pos))
 	}
 	if *seedSpec == "" {
 		return exitUsage, usagef("--seeds is required (for example --seeds 1..100)")

@@ -1,6 +1,7 @@
 package library
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"slices"
@@ -574,19 +575,9 @@ func (o occurrence) deaf() map[env.NodeID][]env.NodeID {
 
 // between returns the records from start (inclusive) to stop (exclusive).
 func (tr *trace) between(start, stop time.Duration) []env.Record {
-	i, _ := slices.BinarySearchFunc(tr.recs, int64(start), func(r env.Record, t int64) int { return cmpInt(r.Time, t) })
-	j, _ := slices.BinarySearchFunc(tr.recs, int64(stop), func(r env.Record, t int64) int { return cmpInt(r.Time, t) })
+	i, _ := slices.BinarySearchFunc(tr.recs, int64(start), func(r env.Record, t int64) int { return cmp.Compare(r.Time, t) })
+	j, _ := slices.BinarySearchFunc(tr.recs, int64(stop), func(r env.Record, t int64) int { return cmp.Compare(r.Time, t) })
 	return tr.recs[i:max(i, j)]
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // during is between as pointers, for ranging over.

@@ -148,8 +148,8 @@ func sweepWorker(args []string, in io.Reader, out, stderr io.Writer) (int, error
 	return exitValid, nil
 }
 
-// runSeed runs one seed into its run directory under out, and removes
-// the directory if the seed passed.
+// runSeed runs one seed, and a seed that did not pass once more into its
+// run directory under out.
 func runSeed(s *scenario.Scenario, seed uint64, out, source string, bugNames []string) (r seedResult) {
 	start := time.Now()
 	r = seedResult{Seed: seed, Verdict: checker.Unknown}
@@ -164,28 +164,39 @@ func runSeed(s *scenario.Scenario, seed uint64, out, source string, bugNames []s
 		}
 		r.WallMS = time.Since(start).Milliseconds()
 	}()
-	if err := rundir.Create(dir); err != nil {
-		r.Error = err.Error()
-		return r
-	}
 	command := fmt.Sprintf("shoal sim run %s --seed %d", source, seed)
 	for _, b := range bugNames {
 		command += " --bug " + b
 	}
-	o, err := runner.Run(s, runner.Options{Seed: seed, Bugs: bugNames, Dir: dir, Command: command, Version: version, Commit: commit()})
+	opts := runner.Options{Seed: seed, Bugs: bugNames, Command: command, Version: version, Commit: commit()}
+	// Most seeds pass, and a passing seed keeps no run directory: run
+	// without one, and run a seed that did not pass again into its
+	// directory. The run is a function of its seed, so the second run
+	// must give the same trace; if not, that is the harness's failure.
+	o, err := runner.Run(s, opts)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
 	r.Verdict, r.Results = o.Results.Verdict, o.Results.Checkers
 	r.VirtualNS, r.TraceSHA256 = o.Meta.VirtualNanos, o.Meta.TraceSHA256
-	if !r.passed() {
-		r.Dir = dir
+	if r.passed() {
 		return r
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := rundir.Create(dir); err != nil {
 		r.Error = err.Error()
+		return r
 	}
+	opts.Dir = dir
+	again, err := runner.Run(s, opts)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	if again.Meta.TraceSHA256 != r.TraceSHA256 {
+		r.Verdict, r.Error = checker.Unknown, fmt.Sprintf("seed %d did not replay: trace sha256 %s, then %s", seed, r.TraceSHA256, again.Meta.TraceSHA256)
+	}
+	r.Dir = dir
 	return r
 }
 

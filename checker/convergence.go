@@ -48,8 +48,10 @@ func Convergence(trace []env.Record) Result {
 		digest, _ := r.Str("digest")
 		k := point{group, index}
 		if prev, ok := digests[k]; ok && prev.digest != digest {
-			return invalid(res, "%s and %s disagree on the state of %s at index %d: %s had digest %s at %s, %s has %s at %s",
+			res = invalid(res, "%s and %s disagree on the state of %s at index %d: %s had digest %s at %s, %s has %s at %s",
 				prev.node, r.Node, group, index, prev.node, prev.digest, at(prev.time), r.Node, digest, at(r.Time))
+			res.First = eventCulprit(r, res.Explanation)
+			return res
 		} else if !ok {
 			digests[k] = seen{r.Node, digest, r.Time}
 		}

@@ -59,6 +59,7 @@ func Durability(h *History) Result {
 		}
 		initial := final.Value == h.Initial
 		if len(writers) == 0 && !initial {
+			res.First = final.culprit()
 			return invalid(res, "the final %s, but no acknowledged or unknown write to %s wrote %s", final.Describe()+" read "+final.Value.String(),
 				keyName(k), final.Value)
 		}
@@ -82,6 +83,7 @@ func Durability(h *History) Result {
 				default:
 					source = "written by " + writers[len(writers)-1].Describe()
 				}
+				res.First = final.culprit()
 				return invalid(res, "the final %s, %s; but %s came after it and is lost", final.Describe()+" read "+final.Value.String(), source, o.Describe())
 			}
 		}

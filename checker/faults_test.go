@@ -29,6 +29,9 @@ func TestFaults(t *testing.T) {
 			if r.Verdict != tc.want || !strings.Contains(r.Explanation, tc.explain) {
 				t.Fatalf("got %s: %s\nwant %s containing %q", r.Verdict, r.Explanation, tc.want, tc.explain)
 			}
+			if r.First != nil {
+				t.Fatalf("points at %+v, but faults never says invalid", r.First)
+			}
 		})
 	}
 }

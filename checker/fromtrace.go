@@ -27,7 +27,7 @@ func FromTrace(trace []env.Record) *History {
 		proc, _ := r.Int("process")
 		f, _ := r.Str("f")
 		key, _ := r.Str("key")
-		e := Event{Process: int(proc), Type: typ, F: f, Key: key, HasKey: true, Time: r.Time}
+		e := Event{Process: int(proc), Type: typ, F: f, Key: key, HasKey: true, Time: r.Time, Line: len(h.Events) + 1}
 		value := traceValue(r, "value", "absent")
 		switch {
 		case f == "cas":

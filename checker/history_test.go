@@ -174,3 +174,74 @@ func FuzzParseHistory(f *testing.F) {
 		Durability(h)
 	})
 }
+
+// TestFirstBadOp pins the operation Linearizable and Durability point at
+// when they say invalid (its invoke's line counts an initial line, blank
+// lines and skipped lines), and that they point nowhere otherwise.
+func TestFirstBadOp(t *testing.T) {
+	for _, tc := range []struct {
+		name, history string // a file of testdata/histories, or the history itself
+		node          string // the instance that served the operation
+		lin, dur      *OpRef
+	}{
+		{"stale-read.jsonl", "", "n3",
+			&OpRef{Process: 1, F: "read", Key: "k7", Outcome: OK, Call: 12300000000, Return: 12301000000, Line: 5},
+			&OpRef{Process: 1, F: "read", Key: "k7", Outcome: OK, Call: 12300000000, Return: 12301000000, Line: 5}},
+		{"lost-write.jsonl", "", "",
+			&OpRef{Process: 1048576, F: "read", Key: "k1", Outcome: OK, Call: 9000000000, Return: 9001000000, Line: 5},
+			&OpRef{Process: 1048576, F: "read", Key: "k1", Outcome: OK, Call: 9000000000, Return: 9001000000, Line: 5}},
+		{"cas-observed.jsonl", "", "",
+			&OpRef{Process: 1, F: "cas", Key: "x", Outcome: Fail, Call: 2, Return: 3, Line: 3}, nil},
+		{"linearizable.jsonl", "", "", nil, nil},
+		{"concurrent.jsonl", "", "", nil, nil},
+		{"a value nobody wrote", `{"initial": 0}
+{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 1, "time": 1}
+{"process": "nemesis", "type": "info", "f": "start", "value": "partition", "time": 2}
+{"process": 0, "type": "ok", "f": "write", "key": "x", "value": 1, "time": 3}
+
+{"process": 1, "type": "invoke", "f": "read", "key": "x", "value": null, "time": 4}
+{"process": 1, "type": "ok", "f": "read", "key": "x", "value": 7, "time": 5, "node": "n2"}
+`, "n2",
+			&OpRef{Process: 1, F: "read", Key: "x", Outcome: OK, Call: 4, Return: 5, Line: 6},
+			&OpRef{Process: 1, F: "read", Key: "x", Outcome: OK, Call: 4, Return: 5, Line: 6}},
+		{"the initial value came back", `{"initial": 0}
+{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 1, "time": 1}
+{"process": 0, "type": "ok", "f": "write", "key": "x", "value": 1, "time": 2}
+{"process": 1, "type": "invoke", "f": "scan", "key": "x", "value": null, "time": 3}
+{"process": 2, "type": "invoke", "f": "read", "key": "x", "value": null, "time": 3}
+{"process": 2, "type": "ok", "f": "read", "key": "x", "value": 0, "time": 4}
+`, "",
+			&OpRef{Process: 2, F: "read", Key: "x", Outcome: OK, Call: 3, Return: 4, Line: 5},
+			&OpRef{Process: 2, F: "read", Key: "x", Outcome: OK, Call: 3, Return: 4, Line: 5}},
+		{"nothing to check", `{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": 1, "time": 1}
+{"process": 0, "type": "fail", "f": "write", "key": "x", "value": 1, "time": 2}
+`, "", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h *History
+			if tc.history == "" {
+				h = parseFile(t, filepath.Join("testdata/histories", tc.name))
+			} else {
+				var err error
+				if h, err = ParseHistory(strings.NewReader(tc.history)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				r    Result
+				want *OpRef
+			}{{Linearizable(h, 10*time.Second).Result, tc.lin}, {Durability(h), tc.dur}} {
+				got := c.r.First
+				switch {
+				case c.want == nil && got != nil:
+					t.Errorf("%s says %s and points at %+v", c.r.Checker, c.r.Verdict, got)
+				case c.want == nil:
+				case c.r.Verdict != Invalid || got == nil || got.Op == nil:
+					t.Errorf("%s says %s and points at %+v, want %+v", c.r.Checker, c.r.Verdict, got, c.want)
+				case *got.Op != *c.want || got.Time != c.want.Call || got.Node != tc.node || !strings.Contains(c.r.Explanation, got.What):
+					t.Errorf("%s points at %+v (op %+v), want %+v on %q, named in %q", c.r.Checker, got, got.Op, c.want, tc.node, c.r.Explanation)
+				}
+			}
+		})
+	}
+}

@@ -183,7 +183,7 @@ func Linearizable(h *History, timeout time.Duration) *Linearizability {
 		res.Explanation = fmt.Sprintf("the search for a linearization of %d operations did not finish within %s", len(ops), timeout)
 	default:
 		res.Verdict = Invalid
-		res.Explanation = l.explain(model)
+		res.Explanation, res.First = l.explain(model)
 	}
 	l.Result = res
 	return l
@@ -212,7 +212,7 @@ func partitionByKey(ops []porcupine.Operation) ([]string, [][]porcupine.Operatio
 // explain names the first operation that cannot be linearized: in the
 // partition (key) that failed, the operation outside the longest partial
 // linearization that returned first, with the state the key was in.
-func (l *Linearizability) explain(model porcupine.Model) string {
+func (l *Linearizability) explain(model porcupine.Model) (string, *Culprit) {
 	keys, parts := partitionByKey(l.ops)
 	for p, lins := range l.info.PartialLinearizationsOperations() {
 		var longest []porcupine.Operation
@@ -259,9 +259,9 @@ func (l *Linearizability) explain(model porcupine.Model) string {
 		if lastWrite != nil {
 			fmt.Fprintf(&b, ", last changed by %s", lastWrite.Describe())
 		}
-		return b.String()
+		return b.String(), bad.culprit()
 	}
-	return "the history is not linearizable"
+	return "the history is not linearizable", nil
 }
 
 func keyName(k string) string {

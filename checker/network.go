@@ -39,6 +39,7 @@ func Partitions(trace []env.Record) Result {
 				res.Verdict = Invalid
 				res.Explanation = fmt.Sprintf("message %d (%s) from %s to %s was sent at %s while %s→%s was cut (since %s), and reached %s at %s",
 					id, msg, k.from, k.to, at(sent), k.from, k.to, at(since), k.to, at(r.Time))
+				res.First = eventCulprit(r, res.Explanation)
 				return res
 			}
 			if r.Kind == "net.recv" && held[uint64(id)] {
@@ -48,6 +49,7 @@ func Partitions(trace []env.Record) Result {
 				res.Verdict = Invalid
 				res.Explanation = fmt.Sprintf("message %d (%s) from %s to %s crossed the cut %s→%s at %s (cut since %s)",
 					id, msg, k.from, k.to, k.from, k.to, at(r.Time), at(since))
+				res.First = eventCulprit(r, res.Explanation)
 				return res
 			}
 			if r.Kind == "net.hold" {

@@ -33,6 +33,9 @@ func TestProgress(t *testing.T) {
 			if r.Verdict != tc.want || !strings.Contains(r.Explanation, tc.explain) {
 				t.Fatalf("got %s: %s\nwant %s containing %q", r.Verdict, r.Explanation, tc.want, tc.explain)
 			}
+			if r.First != nil {
+				t.Fatalf("points at %+v, but a group that made no progress is no one event", r.First)
+			}
 		})
 	}
 }

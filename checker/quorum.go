@@ -102,6 +102,7 @@ func Quorum(trace []env.Record) Result {
 		if reach, seg := tl.mostVoters(a.node, voters, a.at, end); reach < majority {
 			without++
 			if a.outcome == "ok" {
+				res.First = &Culprit{Time: a.at, Node: string(a.node), What: "operator action " + a.id + " submitted to " + string(a.node)}
 				return invalid(res, "operator action %s submitted to %s at %s succeeded at %s, but %s could not reach a majority (%d) of group 0's voters [%s] at any moment in between (at %s it reached %d: [%s])",
 					a.id, a.node, at(a.at), at(a.end), a.node, majority, env.Join(voters), at(seg.from), reach, env.Join(tl.component(seg, a.node)))
 			}
@@ -114,6 +115,7 @@ func Quorum(trace []env.Record) Result {
 				if !a.resolved {
 					outcome = "no answer"
 				}
+				res.First = &Culprit{Time: a.at, Node: string(a.node), What: "operator action " + a.id + " submitted to " + string(a.node)}
 				return invalid(res, "operator action %s submitted to %s at %s did not commit within five election timeouts (%s): %s at %s, though %s stayed connected to voters [%s] throughout",
 					a.id, a.node, at(a.at), time.Duration(window), outcome, at(a.end), a.node, env.Join(m))
 			}

@@ -58,9 +58,10 @@ func RaftSafety(trace []env.Record) Result {
 	acks := map[leaderTerm]map[string]int64{} // on a leader, per term: voter → highest index it acknowledged
 	states := map[nodeGroup]state{}
 	var nStates, nApplies int
-	fail := func(format string, args ...any) Result {
+	fail := func(r *env.Record, format string, args ...any) Result {
 		res.Verdict = Invalid
 		res.Explanation = fmt.Sprintf(format, args...)
+		res.First = eventCulprit(r, res.Explanation)
 		return res
 	}
 	for i := range trace {
@@ -70,7 +71,7 @@ func RaftSafety(trace []env.Record) Result {
 		switch r.Kind {
 		case "node.crash":
 			if msg, _ := r.Str("error"); strings.HasPrefix(msg, "raft invariant: ") {
-				return fail("%s crashed at %s: %s", r.Node, at(r.Time), msg)
+				return fail(r, "%s crashed at %s: %s", r.Node, at(r.Time), msg)
 			}
 		case "raft.conf":
 			v, _ := r.Str("voters")
@@ -90,7 +91,7 @@ func RaftSafety(trace []env.Record) Result {
 			hash, _ := r.Str("hash")
 			gi := groupIndex{group, idx}
 			if prev, ok := entries[gi]; ok && prev.hash != hash {
-				return fail("%s applied entry %d of %s with hash %s at %s, but %s had applied a different entry (hash %s) at that index at %s",
+				return fail(r, "%s applied entry %d of %s with hash %s at %s, but %s had applied a different entry (hash %s) at that index at %s",
 					r.Node, idx, group, hash, at(r.Time), prev.node, prev.hash, at(prev.time))
 			}
 			entries[gi] = applied{hash, r.Node, r.Time}
@@ -104,15 +105,15 @@ func RaftSafety(trace []env.Record) Result {
 			if role == "leader" {
 				gt := groupTerm{group, term}
 				if other, ok := leaders[gt]; ok && other != r.Node {
-					return fail("%s and %s were both leaders of %s in term %d (%s at %s)", other, r.Node, group, term, r.Node, at(r.Time))
+					return fail(r, "%s and %s were both leaders of %s in term %d (%s at %s)", other, r.Node, group, term, r.Node, at(r.Time))
 				}
 				leaders[gt] = r.Node
 			}
 			if prev.seen && commit < prev.commit {
-				return fail("%s's commit index for %s went back from %d to %d at %s", r.Node, group, prev.commit, commit, at(r.Time))
+				return fail(r, "%s's commit index for %s went back from %d to %d at %s", r.Node, group, prev.commit, commit, at(r.Time))
 			}
 			if app > commit {
-				return fail("%s applied %s up to %d at %s, beyond its commit index %d", r.Node, group, app, at(r.Time), commit)
+				return fail(r, "%s applied %s up to %d at %s, beyond its commit index %d", r.Node, group, app, at(r.Time), commit)
 			}
 			if role == "leader" && prev.role == "leader" && prev.term == term && commit > prev.commit {
 				vs := voters[k]
@@ -123,7 +124,7 @@ func RaftSafety(trace []env.Record) Result {
 					}
 				}
 				if 2*len(acked) <= len(vs) {
-					return fail("%s, leader of %s in term %d, advanced its commit index to %d at %s, but only [%s] of the voters [%s] had acknowledged entries up to %d in that term",
+					return fail(r, "%s, leader of %s in term %d, advanced its commit index to %d at %s, but only [%s] of the voters [%s] had acknowledged entries up to %d in that term",
 						r.Node, group, term, commit, at(r.Time), strings.Join(acked, ","), strings.Join(vs, ","), commit)
 				}
 			}

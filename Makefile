@@ -34,13 +34,15 @@ test:
 
 # Long simulation sweeps and property runs: every rapid property (tests
 # named TestProp...) of every package whose tests use rapid; every
-# built-in scenario on seeds 1..LONG_SEEDS; and the planted-bug matrix,
-# which must match the table in scenarios/README.md.
+# built-in scenario on seeds 1..LONG_SEEDS; the planted-bug matrix,
+# which must match the table in scenarios/README.md; and the reports of
+# 1k-, 10k- and 100k-operation runs in Chromium (-v prints their sizes).
 PROP_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' pgregory.net/rapid' | cut -d' ' -f1)
 test-long:
 	$(GO) test -timeout 50m -run 'Prop' $(PROP_PKGS) -rapid.checks=$(LONG_CHECKS)
 	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
 	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
+	$(GO) test -timeout 20m -run 'TestBrowserReportSizes' ./reports -large -v
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -1,5 +1,5 @@
-// Package reports renders self-contained HTML reports of runs: inline CSS
-// and SVG, no scripts from elsewhere, readable straight from disk.
+// Package reports renders self-contained HTML reports of runs: inline CSS,
+// script and SVG, nothing from elsewhere, readable straight from disk.
 package reports
 
 import (
@@ -27,13 +27,21 @@ type Run struct {
 	Verdict     checker.Verdict
 	Results     []checker.Result
 	Trace       []env.Record
+	// LinViz names porcupine's visualization of a non-linearizable
+	// history, written beside the report; empty when there is none.
+	LinViz string
 }
 
-//go:embed plain.html.tmpl
-var plainTemplate string
+//go:embed report.html.tmpl
+var reportTemplate string
 
-var plain = template.Must(template.New("plain").Funcs(template.FuncMap{
-	"at": func(t int64) string { return time.Duration(t).String() },
+//go:embed report.js
+var reportJS string
+
+//go:embed report.css
+var reportCSS string
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	// class names a verdict's CSS class ("n/a" is not a class name).
 	"class": func(v checker.Verdict) string {
 		if v == checker.NA {
@@ -41,39 +49,36 @@ var plain = template.Must(template.New("plain").Funcs(template.FuncMap{
 		}
 		return string(v)
 	},
-}).Parse(plainTemplate))
+}).Parse(reportTemplate))
 
-// Plain writes the plain report: verdicts, the run's identity, a timeline
-// of node states and cuts, the faults in order, and traffic per link.
-func Plain(w io.Writer, r Run) error {
-	v := view{Run: r, Faults: faults(r.Trace), Traffic: traffic(r.Trace)}
-	v.Timeline = timeline(r.Trace)
-	return plain.Execute(w, v)
-}
-
-type view struct {
-	Run
-	Faults   []fault
-	Traffic  []linkTraffic
-	Timeline template.HTML
-}
-
-type fault struct {
-	Time int64
-	What string
-}
-
-// faults lists the world's interventions, in trace order.
-func faults(trace []env.Record) []fault {
-	var out []fault
-	for i := range trace {
-		if d := describe(&trace[i]); d != "" {
-			out = append(out, fault{trace[i].Time, d})
+// Write writes a run's report: one self-contained HTML page whose script
+// draws the data BuildData gathers. The verdicts, the first bad operation
+// and the run's identity are plain HTML, readable without the script.
+func Write(w io.Writer, r Run) error {
+	d, data, err := BuildData(r)
+	if err != nil {
+		return err
+	}
+	v := pageView{Run: r, First: d.First, Notes: d.Notes, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
+	for _, res := range r.Results {
+		if res.Checker == "linearizable" {
+			v.LinResult = res.Explanation
 		}
 	}
-	return out
+	return page.Execute(w, v)
 }
 
+type pageView struct {
+	Run
+	First     *FirstBad
+	Notes     []string
+	LinResult string
+	Data      template.JS
+	JS        template.JS
+	CSS       template.CSS
+}
+
+// describe renders a world intervention in words, or "" for other records.
 func describe(r *env.Record) string {
 	s := func(k string) string { v, _ := r.Str(k); return v }
 	d := func(k string) string { v, _ := r.Int(k); return time.Duration(v).String() }
@@ -122,11 +127,10 @@ type linkTraffic struct {
 func traffic(trace []env.Record) []linkTraffic {
 	type key struct{ from, to, msg string }
 	rows := map[key]*linkTraffic{}
-	seen := map[key]map[int64]bool{}
+	var seen idSet // message IDs are unique per send; a duplicate repeats one
 	row := func(k key) *linkTraffic {
 		if rows[k] == nil {
 			rows[k] = &linkTraffic{From: k.from, To: k.to, Msg: k.msg}
-			seen[k] = map[int64]bool{}
 		}
 		return rows[k]
 	}
@@ -138,11 +142,9 @@ func traffic(trace []env.Record) []linkTraffic {
 		case "net.recv":
 			k := key{from, string(r.Node), msg}
 			t := row(k)
-			id, _ := r.Int("id")
-			if seen[k][id] {
+			if id, _ := r.Int("id"); seen.add(id) {
 				t.Duplicated++
 			}
-			seen[k][id] = true
 			t.Delivered++
 		case "net.drop":
 			to, _ := r.Str("to")

@@ -337,12 +337,17 @@ func WriteResults(dir string, s *scenario.Scenario, meta rundir.Meta, trace []en
 	if err := rundir.WriteJSON(dir, rundir.ResultsFile, results); err != nil {
 		return err
 	}
+	invalid := lin != nil && lin.Result.Verdict == checker.Invalid
 	var report bytes.Buffer
-	err := reports.Plain(&report, reports.Run{
+	run := reports.Run{
 		Scenario: s.Name, Description: s.Description, Seed: meta.Seed,
 		Version: meta.ShoalVersion, Commit: meta.Commit, Command: meta.Command, TraceSHA256: meta.TraceSHA256,
 		Verdict: results.Verdict, Results: results.Checkers, Trace: trace,
-	})
+	}
+	if invalid {
+		run.LinViz = rundir.LinearizabilityFile
+	}
+	err := reports.Write(&report, run)
 	if err != nil {
 		return err
 	}
@@ -350,14 +355,14 @@ func WriteResults(dir string, s *scenario.Scenario, meta rundir.Meta, trace []en
 		return err
 	}
 	vizFile := filepath.Join(dir, rundir.LinearizabilityFile)
-	if lin == nil || lin.Result.Verdict != checker.Invalid {
+	if !invalid {
 		if err := os.Remove(vizFile); err != nil && !os.IsNotExist(err) {
 			return err
 		}
 		return nil
 	}
 	var viz bytes.Buffer
-	if err := lin.Visualize(&viz, nil); err != nil {
+	if err := lin.Visualize(&viz, reports.Annotations(trace)); err != nil {
 		return err
 	}
 	return os.WriteFile(vizFile, viz.Bytes(), 0o644)

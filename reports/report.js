@@ -1,0 +1,757 @@
+// The report's script: draws every panel from the JSON data embedded in
+// the page (reports/data.go describes it). Times are virtual
+// microseconds. No network, no libraries: the file works from disk.
+(function () {
+  "use strict";
+  const D = JSON.parse(document.getElementById("data").textContent);
+  const S = D.strings;
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const W = 1200, L = 86, R = 12, PW = W - L - R;
+  const PALETTE = ["#1e63c4", "#d81b60", "#00897b", "#f4511e", "#6d4c41", "#8e24aa", "#3949ab", "#7cb342", "#00acc1", "#c0ca33", "#5e35b1", "#546e7a"];
+  const END = Math.max(D.end, 1);
+
+  // ---- helpers ----
+  function svgEl(tag, attrs, parent) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function htmlEl(tag, attrs, text, parent) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = text;
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function title(e, text) { svgEl("title", {}, e).textContent = text; return e; }
+  function fmt(us) {
+    const a = Math.abs(us);
+    const trim = s => s.indexOf(".") < 0 ? s : s.replace(/\.?0+$/, "");
+    if (a >= 1e6) return trim((us / 1e6).toFixed(3)) + "s";
+    if (a >= 1e3) return trim((us / 1e3).toFixed(1)) + "ms";
+    return Math.round(us) + "µs";
+  }
+  function parseTime(s) {
+    const m = /^\s*([0-9]*\.?[0-9]+)\s*(µs|us|ms|s)?\s*$/.exec(s);
+    if (!m) return NaN;
+    const v = parseFloat(m[1]);
+    return v * ({ "µs": 1, us: 1, ms: 1e3, s: 1e6 }[m[2] || "s"]);
+  }
+  function niceStep(span, n) {
+    const raw = span / n, p = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
+    return 10 * p;
+  }
+  function lowerBound(arr, t) { // first index with arr[i] > t, minus one: last <= t
+    let lo = 0, hi = arr.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (arr[mid] <= t) lo = mid + 1; else hi = mid; }
+    return lo - 1;
+  }
+  function nodeColor(i) { return PALETTE[i % PALETTE.length]; }
+  function hashColor(s) {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+    return PALETTE[Math.abs(h) % PALETTE.length];
+  }
+  function section(id, fn) {
+    try { fn(); } catch (err) {
+      console.error("report: " + id + ": " + (err && err.stack || err));
+      const box = document.getElementById(id);
+      if (box) htmlEl("p", { class: "warn" }, "This panel could not be drawn: " + err, box);
+    }
+  }
+  // Mouse position in SVG user units.
+  function svgX(svg, clientX) {
+    const r = svg.getBoundingClientRect();
+    return (clientX - r.left) * W / r.width;
+  }
+  function newSvg(box, height, label) {
+    const svg = svgEl("svg", { viewBox: "0 0 " + W + " " + height, width: W, height: height, role: "img", "aria-label": label });
+    box.appendChild(svg);
+    return svg;
+  }
+  function axis(svg, x, t0, t1, y, height) {
+    const g = svgEl("g", { class: "axis" }, svg);
+    const step = niceStep(t1 - t0, 10);
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+      svgEl("line", { x1: x(t), x2: x(t), y1: y, y2: y + height }, g);
+      svgEl("text", { x: x(t), y: y - 3, "text-anchor": "middle" }, g).textContent = fmt(t);
+    }
+  }
+
+  // ---- the data, decoded ----
+  const nodes = D.nodes.map(i => S[i]);
+  const clients = D.clients.map(i => S[i]);
+  const groups = D.groups.map(i => S[i]);
+  const ops = D.ops, nOps = ops.lane.length;
+  const call = new Float64Array(nOps), ret = new Float64Array(nOps);
+  {
+    let t = 0;
+    for (let i = 0; i < nOps; i++) {
+      t += ops.call[i];
+      call[i] = t;
+      ret[i] = ops.dur[i] < 0 ? -1 : t + ops.dur[i];
+    }
+  }
+  const OUT = { o: "ok", f: "fail", i: "info" };
+  const outcome = i => OUT[ops.outcome[i]] || "info";
+  const firstOp = D.first && D.first.op >= 0 ? D.first.op : -1;
+  function describeOp(i) {
+    const f = S[ops.f[i]], v = S[ops.value[i]], k = S[ops.key[i]], o = outcome(i);
+    let s = f + (v !== "" ? " " + v : "") + (k !== "" ? " of " + k : "");
+    s += "\nclient " + clients[ops.lane[i]] + ", process " + ops.process[i];
+    s += "\ninvoked " + fmt(call[i]);
+    if (ret[i] < 0) s += ", never answered (unknown)";
+    else s += ", " + (o === "ok" ? "ok" : o === "fail" ? "failed" : "unknown") + " at " + fmt(ret[i]) + " after " + fmt(ret[i] - call[i]);
+    const node = S[ops.node[i]];
+    if (node) s += "\n" + (o === "ok" ? "served by " : "") + node;
+    if (i === firstOp) s += "\nthe first bad operation (" + D.first.checker + ")";
+    return s;
+  }
+
+  // Faults packed into rows so that overlapping ones do not hide each other.
+  const faultRow = [];
+  let faultRows = 0;
+  {
+    const ends = [];
+    D.faults.map((f, i) => i).sort((a, b) => D.faults[a].start - D.faults[b].start).forEach(i => {
+      const f = D.faults[i];
+      let r = ends.findIndex(e => e <= f.start);
+      if (r < 0) { r = ends.length; ends.push(0); }
+      ends[r] = f.stop < 0 ? END : Math.max(f.stop, f.start + 1);
+      faultRow[i] = r;
+    });
+    faultRows = ends.length;
+  }
+  function faultEnd(f) { return f.stop < 0 ? END : f.stop; }
+  function shadeFaults(svg, x, t0, t1, y, height) {
+    D.faults.forEach(f => {
+      const a = Math.max(f.start, t0), b = Math.min(faultEnd(f), t1);
+      if (b < a) return;
+      svgEl("rect", { class: "shade" + (f.effect ? "" : " noeffect"), x: x(a), y: y, width: Math.max(x(b) - x(a), 1), height: height }, svg);
+    });
+  }
+
+  // ---- tooltip ----
+  const tip = document.getElementById("tooltip");
+  function showTip(text, e) {
+    tip.textContent = text;
+    tip.hidden = false;
+    moveTip(e);
+  }
+  function moveTip(e) {
+    const pad = 14, w = tip.offsetWidth, h = tip.offsetHeight;
+    let x = e.clientX + pad, y = e.clientY + pad;
+    if (x + w > window.innerWidth) x = e.clientX - w - pad;
+    if (y + h > window.innerHeight) y = e.clientY - h - pad;
+    tip.style.left = Math.max(0, x) + "px";
+    tip.style.top = Math.max(0, y) + "px";
+  }
+  function hideTip() { tip.hidden = true; }
+
+  // ---- the operation timeline ----
+  const DRAW_CAP = 20000;
+  const view = { t0: 0, t1: END };
+  let travelTime = null;
+  const lifeByNode = nodes.map(() => []);
+  D.life.forEach(l => { const i = nodes.indexOf(S[l.node]); if (i >= 0) lifeByNode[i].push(l); });
+  const leaderGroups = groups.filter(g => D.leaders.some(l => S[l.group] === g));
+
+  function drawTimeline() {
+    const box = document.getElementById("timeline");
+    box.textContent = "";
+    const laneH = clients.length > 0 ? Math.max(3, Math.min(16, Math.floor(420 / clients.length))) : 0;
+    const lifeH = 9;
+    const top = 22;
+    const faultTop = top, faultH = 12;
+    const leaderTop = faultTop + faultRows * faultH + (faultRows ? 4 : 0);
+    const laneTop = leaderTop + leaderGroups.length * 14 + 4;
+    const lifeTop = laneTop + clients.length * laneH + 8;
+    const height = lifeTop + nodes.length * lifeH + 6;
+    const { t0, t1 } = view;
+    const x = t => L + (t - t0) / (t1 - t0) * PW;
+    const svg = newSvg(box, height, "operations per client over time, with faults and leader changes");
+    axis(svg, x, t0, t1, top, height - top);
+    // Lane backgrounds catch the clicks that travel in time and the drags that zoom.
+    const bg = svgEl("g", {}, svg);
+    clients.forEach((c, i) => {
+      svgEl("rect", { class: "lane-bg bg", x: L, y: laneTop + i * laneH, width: PW, height: laneH }, bg);
+      if (laneH >= 8) svgEl("text", { x: 4, y: laneTop + i * laneH + laneH - 3 }, svg).textContent = c;
+    });
+    if (laneH < 8 && clients.length) svgEl("text", { x: 4, y: laneTop + 10 }, svg).textContent = clients.length + " clients";
+    shadeFaults(svg, x, t0, t1, laneTop, clients.length * laneH);
+    // Operations in view; past the cap an even sample, with every failed,
+    // unknown and bad one.
+    const inView = [];
+    for (let i = 0; i < nOps; i++) {
+      const e = ret[i] < 0 ? END : ret[i];
+      if (call[i] <= t1 && e >= t0) inView.push(i);
+    }
+    let draw = inView;
+    if (inView.length > DRAW_CAP) {
+      const must = inView.filter(i => outcome(i) !== "ok" || i === firstOp);
+      const rest = inView.filter(i => outcome(i) === "ok" && i !== firstOp);
+      const room = Math.max(DRAW_CAP - must.length, 0), stride = rest.length / Math.max(room, 1);
+      const sample = [];
+      for (let k = 0; k < room && Math.floor(k * stride) < rest.length; k++) sample.push(rest[Math.floor(k * stride)]);
+      draw = must.concat(sample);
+    }
+    const g = svgEl("g", { class: "ops" }, svg);
+    for (const i of draw) {
+      const a = Math.max(call[i], t0), b = Math.min(ret[i] < 0 ? END : ret[i], t1);
+      const r = svgEl("rect", {
+        class: "op " + outcome(i) + (i === firstOp ? " bad" : ""), "data-i": i,
+        x: x(a).toFixed(1), y: laneTop + ops.lane[i] * laneH + (laneH > 4 ? 1 : 0),
+        width: Math.max(x(b) - x(a), 1).toFixed(1), height: Math.max(laneH - (laneH > 4 ? 2 : 0), 1),
+      }, g);
+      if (i === firstOp) r.id = "first-bad-op";
+    }
+    box.dataset.drawn = draw.length;
+    box.dataset.inview = inView.length;
+    box.dataset.total = ops.total;
+    const status = document.getElementById("timeline-status");
+    status.textContent = fmt(t0) + " – " + fmt(t1) + ": " + draw.length + " of " + inView.length + " operations in view drawn" +
+      (draw.length < inView.length ? " (a sample: every failed and unknown one, and evenly spread successful ones; zoom in to see all)" : "") +
+      (ops.total > nOps ? "; the report keeps " + nOps + " of the run's " + ops.total + " operations" : "");
+    // Faults: a clickable band each, in its row.
+    D.faults.forEach((f, k) => {
+      const a = Math.max(f.start, t0), b = Math.min(faultEnd(f), t1);
+      if (b < a) return;
+      const band = svgEl("rect", {
+        class: "band" + (f.effect ? "" : " noeffect"), "data-fault": k,
+        x: x(a), y: faultTop + faultRow[k] * faultH, width: Math.max(x(b) - x(a), 3), height: faultH - 2,
+      }, svg);
+      title(band, faultSummary(f));
+      if (x(b) - x(a) > 60) svgEl("text", { x: x(a) + 3, y: faultTop + faultRow[k] * faultH + 9, "pointer-events": "none" }, svg).textContent = f.fault;
+    });
+    if (faultRows) svgEl("text", { x: 4, y: faultTop + 9 }, svg).textContent = "faults";
+    // Leaders.
+    leaderGroups.forEach((grp, gi) => {
+      const y = leaderTop + gi * 14;
+      svgEl("text", { x: 4, y: y + 10 }, svg).textContent = grp + " leader";
+      let lastX = -100;
+      D.leaders.filter(l => S[l.group] === grp && l.t >= t0 && l.t <= t1).forEach(l => {
+        const lx = x(l.t);
+        const m = svgEl("path", { class: "leader", d: "M" + lx + " " + (y + 11) + "l-4 -8h8z" }, svg);
+        title(m, S[l.node] + " became leader of " + grp + " in term " + l.term + " at " + fmt(l.t));
+        if (lx - lastX > 26) { svgEl("text", { x: lx + 5, y: y + 10 }, svg).textContent = S[l.node]; lastX = lx; }
+      });
+    });
+    // Instances: up, paused, down.
+    nodes.forEach((n, ni) => {
+      const y = lifeTop + ni * lifeH;
+      svgEl("text", { x: 4, y: y + lifeH - 1, style: "font-size:9px" }, svg).textContent = n;
+      const ls = lifeByNode[ni];
+      ls.forEach((l, k) => {
+        const a = Math.max(l.t, t0), b = Math.min(k + 1 < ls.length ? ls[k + 1].t : END, t1);
+        if (b < a) return;
+        title(svgEl("rect", { class: "life-" + l.state, x: x(a), y: y, width: Math.max(x(b) - x(a), 1), height: lifeH - 2 }, svg),
+          n + " " + l.state + " from " + fmt(l.t));
+      });
+    });
+    // The first bad thing, and the moment being travelled to.
+    if (D.first && D.first.time >= t0 && D.first.time <= t1) {
+      svgEl("line", { class: "bad-mark", x1: x(D.first.time), x2: x(D.first.time), y1: top, y2: lifeTop - 4 }, svg);
+      svgEl("text", { x: x(D.first.time) + 3, y: laneTop - 3, fill: "#b71c1c" }, svg).textContent = "first bad";
+    }
+    if (travelTime !== null && travelTime >= t0 && travelTime <= t1)
+      svgEl("line", { class: "cursor", x1: x(travelTime), x2: x(travelTime), y1: top, y2: height });
+
+    // Interaction: hover an operation; click a band; drag to zoom; click to travel.
+    svg.addEventListener("mouseover", e => {
+      const i = e.target.dataset && e.target.dataset.i;
+      if (i !== undefined) showTip(describeOp(+i), e);
+    });
+    svg.addEventListener("mousemove", e => { if (!tip.hidden) moveTip(e); });
+    svg.addEventListener("mouseout", e => { if (e.target.dataset && e.target.dataset.i !== undefined) hideTip(); });
+    const tAt = sx => t0 + (Math.min(Math.max(sx, L), L + PW) - L) / PW * (t1 - t0);
+    let drag = null;
+    svg.addEventListener("mousedown", e => {
+      if (e.button !== 0) return;
+      if (e.target.classList.contains("band")) { showFault(+e.target.dataset.fault); return; }
+      const sx = svgX(svg, e.clientX);
+      if (sx < L) return;
+      drag = { x0: sx, brush: svgEl("rect", { class: "brush", x: sx, y: top, width: 0, height: height - top }, svg) };
+      e.preventDefault();
+    });
+    svg.addEventListener("mousemove", e => {
+      if (!drag) return;
+      const sx = svgX(svg, e.clientX);
+      drag.brush.setAttribute("x", Math.min(sx, drag.x0));
+      drag.brush.setAttribute("width", Math.abs(sx - drag.x0));
+    });
+    const finish = e => {
+      if (!drag) return;
+      const sx = svgX(svg, e.clientX), x0 = drag.x0;
+      drag.brush.remove();
+      drag = null;
+      if (Math.abs(sx - x0) > 4) {
+        const a = tAt(Math.min(sx, x0)), b = tAt(Math.max(sx, x0));
+        if (b - a >= 1) zoom(a, b);
+      } else {
+        travel(tAt(sx));
+      }
+    };
+    svg.addEventListener("mouseup", finish);
+    svg.addEventListener("mouseleave", e => { if (drag) { drag.brush.remove(); drag = null; } hideTip(); });
+  }
+  function zoom(a, b) {
+    view.t0 = Math.max(0, a);
+    view.t1 = Math.min(END, Math.max(b, view.t0 + 1));
+    drawTimeline();
+  }
+  function faultSummary(f) {
+    return f.fault + " (step " + f.step + ", occurrence " + f.n + "): " + f.what + "\n" + fmt(f.start) + " – " + (f.stop < 0 ? "the end" : fmt(f.stop)) +
+      (f.effect ? "" : "\nno effect: " + f.why);
+  }
+  function showFault(k) {
+    const f = D.faults[k], box = document.getElementById("fault-detail");
+    box.hidden = false;
+    box.textContent = "";
+    box.dataset.fault = k;
+    htmlEl("h3", {}, "Fault: " + f.fault + " — step " + f.step + ", occurrence " + f.n, box);
+    htmlEl("p", { class: "what" }, f.what || "(no description)", box);
+    const t = htmlEl("table", {}, null, box);
+    const row = (k, v) => { const tr = htmlEl("tr", {}, null, t); htmlEl("th", {}, k, tr); htmlEl("td", {}, v, tr); };
+    row("from", fmt(f.start));
+    row("until", f.stop < 0 ? "the end of the run" : fmt(f.stop) + " (" + fmt(f.stop - f.start) + ")");
+    if (f.group) row("group", f.group);
+    if (f.targets) row("targets", f.targets);
+    row("took effect", f.effect ? "yes" : "no: " + (f.why || "no reason recorded"));
+    if (f.stats) row("on its links and disks", f.stats);
+    document.querySelectorAll("rect.band.selected").forEach(e => e.classList.remove("selected"));
+    document.querySelectorAll('rect.band[data-fault="' + k + '"]').forEach(e => e.classList.add("selected"));
+  }
+
+  // ---- plots ----
+  function plotFrame(id, label, height, yTicks, y) {
+    const box = document.getElementById(id);
+    box.textContent = "";
+    htmlEl("h3", {}, label, box);
+    const top = 14, bottom = height - 4;
+    const svg = newSvg(box, height, label);
+    const x = t => L + t / END * PW;
+    axis(svg, x, 0, END, top, bottom - top);
+    shadeFaults(svg, x, 0, END, top, bottom - top);
+    for (const [v, text] of yTicks) {
+      svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: y(v), y2: y(v) }, svg);
+      svgEl("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end" }, svg).textContent = text;
+    }
+    svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+    return { svg, x };
+  }
+  function logTicks(lo, hi) {
+    const out = [];
+    for (let p = Math.floor(Math.log10(lo)); Math.pow(10, p) <= hi * 1.0001; p++) {
+      const v = Math.pow(10, p);
+      if (v >= lo) out.push([v, fmt(v)]);
+    }
+    return out;
+  }
+  function bucketWidth() { return Math.max(1e6, niceStep(END, 150)); }
+  function drawPlots() {
+    const done = [];
+    for (let i = 0; i < nOps; i++) if (ret[i] >= 0) done.push(i);
+    if (!done.length) {
+      document.getElementById("plot-latency").textContent = "No operation completed.";
+      return;
+    }
+    let lo = Infinity, hi = 1;
+    for (const i of done) { const d = Math.max(ret[i] - call[i], 1); lo = Math.min(lo, d); hi = Math.max(hi, d); }
+    lo = Math.pow(10, Math.floor(Math.log10(lo)));
+    hi = Math.max(hi, lo * 10);
+    const H = 210, top = 14, bottom = H - 4;
+    const ly = v => bottom - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * (bottom - top - 4);
+    // Latency over time, by invocation.
+    {
+      const { svg, x } = plotFrame("plot-latency", "Latency by invocation time (log scale)", H, logTicks(lo, hi), ly);
+      const cap = 20000;
+      let pts = done;
+      if (done.length > cap) {
+        const must = done.filter(i => outcome(i) !== "ok"), rest = done.filter(i => outcome(i) === "ok");
+        const room = Math.max(cap - must.length, 0), stride = rest.length / Math.max(room, 1);
+        pts = must.slice();
+        for (let k = 0; k < room && Math.floor(k * stride) < rest.length; k++) pts.push(rest[Math.floor(k * stride)]);
+        htmlEl("p", { class: "status" }, "Drawn: " + pts.length + " of " + done.length + " completed operations (every failed and unknown one, and evenly spread successful ones).", document.getElementById("plot-latency"));
+      }
+      const g = svgEl("g", {}, svg);
+      for (const i of pts) svgEl("circle", { class: "pt " + outcome(i), cx: x(call[i]).toFixed(1), cy: ly(ret[i] - call[i]).toFixed(1), r: 1.7 }, g);
+      const never = nOps - done.length;
+      if (never) htmlEl("p", { class: "status" }, never + " operations never completed and have no latency.", document.getElementById("plot-latency"));
+    }
+    // Buckets by completion time.
+    const B = bucketWidth(), nb = Math.ceil(END / B) + 1;
+    const lat = Array.from({ length: nb }, () => []);
+    const cnt = Array.from({ length: nb }, () => ({ ok: 0, fail: 0, info: 0 }));
+    for (const i of done) {
+      const b = Math.floor(ret[i] / B);
+      lat[b].push(ret[i] - call[i]);
+      cnt[b][outcome(i)]++;
+    }
+    const bx = b => (b + 0.5) * B;
+    {
+      const { svg, x } = plotFrame("plot-quantiles", "Latency quantiles per " + fmt(B) + " of completions (log scale)", H, logTicks(lo, hi), ly);
+      const qs = [["p50", 0.5, "#1e63c4"], ["p90", 0.9, "#00897b"], ["p99", 0.99, "#f4511e"], ["max", 1, "#8e24aa"]];
+      const sorted = lat.map(a => a.slice().sort((p, q) => p - q));
+      qs.forEach(([name, q, color], qi) => {
+        const pts = [];
+        sorted.forEach((a, b) => { if (a.length) pts.push(x(bx(b)).toFixed(1) + "," + ly(a[Math.min(a.length - 1, Math.floor(q * a.length))]).toFixed(1)); });
+        svgEl("polyline", { points: pts.join(" "), stroke: color }, svg);
+        svgEl("text", { x: L + 8 + qi * 48, y: top + 12, fill: color, style: "fill:" + color }, svg).textContent = name;
+      });
+    }
+    {
+      let peak = 1;
+      cnt.forEach(c => { peak = Math.max(peak, (c.ok + c.fail + c.info) / (B / 1e6)); });
+      const step = niceStep(peak, 4), ymax = Math.ceil(peak / step) * step;
+      const y = v => bottom - v / ymax * (bottom - top - 4);
+      const ticks = [];
+      for (let v = 0; v <= ymax; v += step) ticks.push([v, v + "/s"]);
+      const { svg, x } = plotFrame("plot-throughput", "Throughput: completions per second, by outcome", H, ticks, y);
+      const w = Math.max(x(B) - x(0) - 1, 1);
+      cnt.forEach((c, b) => {
+        let base = 0;
+        for (const o of ["ok", "fail", "info"]) {
+          const v = c[o] / (B / 1e6);
+          if (!v) continue;
+          title(svgEl("rect", { class: o + "-fill", x: x(b * B).toFixed(1), y: y(base + v).toFixed(1), width: w.toFixed(1), height: (y(base) - y(base + v)).toFixed(1) }, svg),
+            fmt(b * B) + ": " + c[o] + " " + o);
+          base += v;
+        }
+      });
+    }
+    {
+      const y = v => bottom - v * (bottom - top - 4);
+      const { svg, x } = plotFrame("plot-availability", "Availability: share of completions that succeeded, per " + fmt(B), H, [[0, "0%"], [0.5, "50%"], [1, "100%"]], y);
+      let pts = [];
+      const flush = () => { if (pts.length) svgEl("polyline", { points: pts.join(" "), stroke: "#2e7d32" }, svg); pts = []; };
+      cnt.forEach((c, b) => {
+        const n = c.ok + c.fail + c.info;
+        if (!n) { flush(); return; }
+        pts.push(x(bx(b)).toFixed(1) + "," + y(c.ok / n).toFixed(1));
+      });
+      flush();
+    }
+  }
+
+  // ---- Raft ----
+  const series = D.raft;
+  const ROLES = ["follower", "pre-candidate", "candidate", "leader"];
+  function raftAt(s, t) {
+    const k = lowerBound(s.t, t);
+    if (k < 0) return null;
+    return { term: s.term[k], role: ROLES[s.role[k]] || "other", leader: S[s.leader[k]], commit: s.commit[k], applied: s.applied[k] };
+  }
+  function drawRaft() {
+    const box = document.getElementById("raft-panels");
+    box.textContent = "";
+    if (!series.length) { htmlEl("p", {}, "The trace has no Raft state.", box); return; }
+    groups.forEach(grp => {
+      const ss = series.filter(s => S[s.group] === grp);
+      if (!ss.length) return;
+      htmlEl("h3", {}, "Group " + grp, box);
+      const rowH = 12, top = 18, stripTop = top, chartTop = stripTop + ss.length * rowH + 18, chartH = 130, termTop = chartTop + chartH + 22, termH = 70;
+      const height = termTop + termH + 6;
+      const svg = newSvg(box, height, "Raft state of group " + grp);
+      svg.classList.add("raft-group");
+      svg.dataset.group = grp;
+      const x = t => L + t / END * PW;
+      axis(svg, x, 0, END, top, height - top);
+      shadeFaults(svg, x, 0, END, top, height - top);
+      ss.forEach((s, r) => {
+        const name = S[s.node], y = stripTop + r * rowH;
+        svgEl("text", { x: 4, y: y + rowH - 3, fill: nodeColor(nodes.indexOf(name)) }, svg).textContent = name;
+        for (let k = 0; k < s.t.length;) {
+          let j = k + 1;
+          while (j < s.t.length && s.role[j] === s.role[k] && s.term[j] === s.term[k]) j++;
+          const a = s.t[k], b = j < s.t.length ? s.t[j] : END, role = ROLES[s.role[k]] || "other";
+          title(svgEl("rect", { class: "role-" + role, x: x(a), y: y, width: Math.max(x(b) - x(a), 1), height: rowH - 2 }, svg),
+            name + ": " + role + " in term " + s.term[k] + " from " + fmt(a));
+          k = j;
+        }
+        const ls = lifeByNode[nodes.indexOf(name)] || [];
+        ls.forEach((l, k) => {
+          if (l.state === "up") return;
+          const a = l.t, b = k + 1 < ls.length ? ls[k + 1].t : END;
+          title(svgEl("rect", { class: "life-" + l.state, x: x(a), y: y, width: Math.max(x(b) - x(a), 1), height: rowH - 2 }, svg), name + " " + l.state + " from " + fmt(a));
+        });
+      });
+      const line = (label, yTop, h, field, step) => {
+        let hiV = 1;
+        ss.forEach(s => s[field].forEach(v => { hiV = Math.max(hiV, v); }));
+        const y = v => yTop + h - v / hiV * h;
+        svgEl("text", { x: 4, y: yTop + 10 }, svg).textContent = label;
+        svgEl("text", { x: L - 4, y: yTop + 10, "text-anchor": "end" }, svg).textContent = hiV;
+        svgEl("text", { x: L - 4, y: yTop + h, "text-anchor": "end" }, svg).textContent = "0";
+        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: yTop + h, y2: yTop + h }, svg);
+        ss.forEach(s => {
+          const pts = [];
+          for (let k = 0; k < s.t.length; k++) {
+            if (step && k > 0) pts.push(x(s.t[k]).toFixed(1) + "," + y(s[field][k - 1]).toFixed(1));
+            pts.push(x(s.t[k]).toFixed(1) + "," + y(s[field][k]).toFixed(1));
+          }
+          // The last state holds until the node's next change, or the end.
+          if (s.t.length) pts.push(x(END).toFixed(1) + "," + y(s[field][s.t.length - 1]).toFixed(1));
+          title(svgEl("polyline", { points: pts.join(" "), stroke: nodeColor(nodes.indexOf(S[s.node])) }, svg), S[s.node] + " " + label);
+        });
+      };
+      line("commit", chartTop, chartH, "commit", false);
+      line("term", termTop, termH, "term", true);
+      svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+    });
+  }
+
+  // ---- time travel ----
+  function linksAt(t) {
+    const everyone = nodes.concat(clients);
+    const cut = new Set();
+    for (const c of D.links) {
+      if (c.t > t) break;
+      if (c.kind === "heal") cut.clear();
+      else if (c.kind === "cut") cut.add(S[c.from] + ">" + S[c.to]);
+      else if (c.kind === "uncut") cut.delete(S[c.from] + ">" + S[c.to]);
+      else if (c.kind === "partition") {
+        cut.clear();
+        const comp = {};
+        c.parts.split("|").forEach((p, i) => p.split(",").forEach(n => { comp[n] = i; }));
+        for (const a of everyone) for (const b of everyone) {
+          const ca = a in comp ? comp[a] : -1, cb = b in comp ? comp[b] : -1;
+          if (a !== b && ca !== cb) cut.add(a + ">" + b);
+        }
+      }
+    }
+    return cut;
+  }
+  function lifeAt(ni, t) {
+    const ls = lifeByNode[ni];
+    const k = lowerBound(ls.map(l => l.t), t);
+    return k < 0 ? "not started" : ls[k].state;
+  }
+  function clockAt(name, t) {
+    let what = "";
+    for (const c of D.clock) { if (c.t > t) break; if (S[c.node] === name) what = c.what; }
+    return what;
+  }
+  function travel(t) {
+    t = Math.max(0, Math.min(END, Math.round(t)));
+    travelTime = t;
+    const box = document.getElementById("travel");
+    box.textContent = "";
+    box.dataset.time = t;
+    htmlEl("h3", {}, "At " + fmt(t), box);
+    const active = D.faults.filter(f => f.start <= t && t < faultEnd(f));
+    let inflight = 0;
+    for (let i = 0; i < nOps; i++) if (call[i] <= t && (ret[i] < 0 || ret[i] > t)) inflight++;
+    htmlEl("p", {}, (active.length ? "Faults in force: " + active.map(f => f.fault + " (" + f.what + ")").join("; ") : "No fault in force") +
+      ". " + inflight + " operations in flight.", box);
+    const grid = htmlEl("div", { class: "travel-grid" }, null, box);
+    const left = htmlEl("div", {}, null, grid);
+    const table = htmlEl("table", { class: "nodes" }, null, left);
+    const head = htmlEl("tr", {}, null, table);
+    ["node", "state", "clock"].forEach(h => htmlEl("th", {}, h, head));
+    groups.forEach(g => htmlEl("th", {}, g + ": role, term, leader, commit/applied", head));
+    nodes.forEach((n, ni) => {
+      const tr = htmlEl("tr", { "data-node": n }, null, table);
+      htmlEl("td", {}, n, tr);
+      htmlEl("td", { class: "state" }, lifeAt(ni, t), tr);
+      htmlEl("td", {}, clockAt(n, t) || "—", tr);
+      groups.forEach(g => {
+        const s = series.find(s => S[s.group] === g && S[s.node] === n);
+        const st = s && raftAt(s, t);
+        htmlEl("td", { "data-group": g }, st ? st.role + ", " + st.term + ", " + (st.leader || "—") + ", " + st.commit + "/" + st.applied : "—", tr);
+      });
+    });
+    const right = htmlEl("div", {}, null, grid);
+    const cut = linksAt(t);
+    htmlEl("p", {}, "Reachability (row sends to column):", right);
+    const m = htmlEl("table", { class: "matrix", id: "reachability" }, null, right);
+    const mh = htmlEl("tr", {}, null, m);
+    htmlEl("th", {}, "", mh);
+    nodes.forEach(n => htmlEl("th", {}, n, mh));
+    nodes.forEach(a => {
+      const tr = htmlEl("tr", {}, null, m);
+      htmlEl("th", {}, a, tr);
+      nodes.forEach(b => {
+        if (a === b) { htmlEl("td", {}, "·", tr); return; }
+        const isCut = cut.has(a + ">" + b);
+        htmlEl("td", { class: isCut ? "cut" : "ok", title: a + " → " + b + (isCut ? " cut" : " open") }, isCut ? "✗" : "✓", tr);
+      });
+    });
+    const clientCuts = [...cut].filter(k => clients.includes(k.split(">")[0]) || clients.includes(k.split(">")[1]));
+    htmlEl("p", {}, clientCuts.length ? "Cut links to or from clients: " + clientCuts.map(k => k.replace(">", "→")).join(", ") : "Every client reaches every instance.", right);
+    if (!drawing) drawTimeline();
+  }
+
+  // ---- network ----
+  function drawTraffic() {
+    const box = document.getElementById("traffic");
+    box.textContent = "";
+    const cols = [["delivered", "delivered"], ["duplicated", "duplicates"], ["lost", "lost"], ["cut", "cut"], ["down", "to a dead node"], ["other", "other drops"]];
+    const table = (rows, keyCols, caption) => {
+      const t = htmlEl("table", {}, null, box);
+      htmlEl("caption", { style: "text-align:left;font-weight:600" }, caption, t);
+      const h = htmlEl("tr", {}, null, t);
+      keyCols.forEach(([, label]) => htmlEl("th", {}, label, h));
+      cols.forEach(([, label]) => htmlEl("th", { class: "num" }, label, h));
+      rows.forEach(r => {
+        const tr = htmlEl("tr", {}, null, t);
+        keyCols.forEach(([k]) => htmlEl("td", {}, r[k], tr));
+        cols.forEach(([k]) => htmlEl("td", { class: "num" }, r[k] || "", tr));
+      });
+      return t;
+    };
+    table(D.traffic.by_kind, [["msg", "message"]], "By message kind");
+    const details = htmlEl("details", {}, null, box);
+    htmlEl("summary", {}, "By link (" + D.traffic.by_link.length + " links)", details);
+    box.appendChild(details);
+    const t = table(D.traffic.by_link, [["from", "from"], ["to", "to"]], "");
+    details.appendChild(t);
+  }
+  const msgs = D.messages, nMsgs = msgs.from.length;
+  const msgSent = new Float64Array(nMsgs);
+  { let t = 0; for (let i = 0; i < nMsgs; i++) { t += msgs.sent[i]; msgSent[i] = t; } }
+  const FATE = { d: "delivered", u: "duplicate", l: "lost", c: "cut", x: "to a dead node", o: "dropped" };
+  const LAMPORT_CAP = 1500;
+  function drawLamport() {
+    const box = document.getElementById("lamport");
+    box.textContent = "";
+    const status = document.getElementById("lamport-status");
+    const from = parseTime(document.getElementById("lamport-from").value);
+    const width = +document.getElementById("lamport-width").value;
+    if (isNaN(from)) { status.textContent = "Write a time such as 5.2s or 120ms."; return; }
+    const a = from, b = from + width;
+    const who = nodes.concat(document.getElementById("lamport-clients").checked ? clients : []);
+    const row = {};
+    who.forEach((n, i) => { row[n] = i; });
+    const rowH = 24, top = 22, height = top + who.length * rowH + 10;
+    const x = t => L + (t - a) / (b - a) * PW;
+    const svg = newSvg(box, height, "messages between nodes from " + fmt(a) + " to " + fmt(b));
+    axis(svg, x, a, b, top, height - top);
+    shadeFaults(svg, x, a, b, top, height - top);
+    who.forEach((n, i) => {
+      svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: top + i * rowH + rowH / 2, y2: top + i * rowH + rowH / 2 }, svg);
+      svgEl("text", { x: 4, y: top + i * rowH + rowH / 2 + 4 }, svg).textContent = n;
+    });
+    const y = n => top + row[n] * rowH + rowH / 2;
+    const inWin = [];
+    for (let i = 0; i < nMsgs; i++) {
+      const s = msgSent[i], r = msgs.took[i] < 0 ? s : s + msgs.took[i];
+      if (r < a || s > b) continue;
+      if (!(S[msgs.from[i]] in row) || !(S[msgs.to[i]] in row)) continue;
+      inWin.push(i);
+    }
+    const draw = inWin.slice(0, LAMPORT_CAP);
+    const g = svgEl("g", {}, svg);
+    for (const i of draw) {
+      const f = S[msgs.from[i]], to = S[msgs.to[i]], kind = S[msgs.msg[i]], fate = msgs.fate[i];
+      const s = msgSent[i], color = hashColor(kind);
+      let e;
+      if (msgs.took[i] >= 0) {
+        e = svgEl("line", { class: "msg" + (fate === "u" ? " drop" : ""), x1: x(s).toFixed(1), y1: y(f), x2: x(s + msgs.took[i]).toFixed(1), y2: y(to), stroke: color }, g);
+        title(e, kind + " " + f + " → " + to + ", sent " + fmt(s) + ", received " + fmt(s + msgs.took[i]) + (fate === "u" ? " (a duplicate)" : ""));
+      } else {
+        const mx = x(s) + 6, my = y(f) + (y(to) - y(f)) * 0.35;
+        e = svgEl("line", { class: "msg drop", x1: x(s).toFixed(1), y1: y(f), x2: mx.toFixed(1), y2: my.toFixed(1), stroke: color }, g);
+        svgEl("path", { class: "drop-x", d: "M" + (mx - 3) + " " + (my - 3) + "l6 6m0 -6l-6 6" }, g);
+        title(e, kind + " " + f + " → " + to + " at " + fmt(s) + ": " + FATE[fate]);
+      }
+    }
+    box.dataset.drawn = draw.length;
+    const covered = msgs.windows.some(w => w[0] <= a && b <= w[1]);
+    let text = draw.length + " of " + inWin.length + " messages in this window drawn";
+    if (draw.length < inWin.length) text += " — capped at " + LAMPORT_CAP + ": narrow the window to see them all";
+    if (!covered) text += ". Warning: the report keeps only the messages of the windows listed beside; outside them this diagram is incomplete";
+    status.textContent = text + ".";
+    status.classList.toggle("warn", draw.length < inWin.length || !covered);
+  }
+  function setupLamport() {
+    const sel = document.getElementById("lamport-windows");
+    sel.textContent = "";
+    htmlEl("option", { value: "" }, msgs.total > nMsgs ? "kept windows…" : "all " + msgs.total + " messages kept", sel);
+    msgs.windows.forEach(w => htmlEl("option", { value: w[0] }, fmt(w[0]) + " – " + fmt(w[1]), sel));
+    let start = 0;
+    if (D.first) start = Math.max(D.first.time - 20000, 0);
+    else if (D.faults.length) start = Math.max(D.faults[0].start - 10000, 0);
+    if (msgs.windows.length && !msgs.windows.some(w => w[0] <= start && start < w[1])) start = msgs.windows[0][0];
+    document.getElementById("lamport-from").value = fmt(start);
+    sel.addEventListener("change", () => { if (sel.value !== "") { document.getElementById("lamport-from").value = fmt(+sel.value); drawLamport(); } });
+    ["lamport-from", "lamport-width", "lamport-clients"].forEach(id => document.getElementById(id).addEventListener("change", drawLamport));
+    drawLamport();
+  }
+
+  // ---- event log ----
+  const ev = D.events, nEv = ev.t.length, LOG_CAP = 500;
+  function drawLog() {
+    const pick = id => document.getElementById(id).value;
+    const node = pick("log-node"), group = pick("log-group"), kind = pick("log-kind"), text = pick("log-text").toLowerCase();
+    const box = document.getElementById("log-table");
+    box.textContent = "";
+    const t = htmlEl("table", {}, null, box);
+    const h = htmlEl("tr", {}, null, t);
+    ["time", "node", "group", "kind", "what"].forEach(c => htmlEl("th", {}, c, h));
+    let n = 0;
+    for (let i = 0; i < nEv; i++) {
+      if (node && S[ev.node[i]] !== node) continue;
+      if (group && (ev.group[i] < 0 || S[ev.group[i]] !== group)) continue;
+      if (kind && S[ev.kind[i]] !== kind) continue;
+      if (text && S[ev.text[i]].toLowerCase().indexOf(text) < 0) continue;
+      n++;
+      if (n > LOG_CAP) continue;
+      const tr = htmlEl("tr", { "data-t": ev.t[i] }, null, t);
+      htmlEl("td", { class: "num" }, fmt(ev.t[i]), tr);
+      htmlEl("td", {}, S[ev.node[i]], tr);
+      htmlEl("td", {}, ev.group[i] < 0 ? "" : S[ev.group[i]], tr);
+      htmlEl("td", {}, S[ev.kind[i]], tr);
+      htmlEl("td", {}, S[ev.text[i]], tr);
+    }
+    document.getElementById("log-status").textContent = n + " of " + nEv + " events match" + (n > LOG_CAP ? "; the first " + LOG_CAP + " are shown, narrow the filter to see others" : "") +
+      (ev.total > nEv ? " (the report keeps " + nEv + " of the run's " + ev.total + " events)" : "");
+  }
+  function setupLog() {
+    const fill = (id, values, all) => {
+      const sel = document.getElementById(id);
+      htmlEl("option", { value: "" }, all, sel);
+      [...new Set(values)].sort().forEach(v => htmlEl("option", { value: v }, v, sel));
+      sel.addEventListener("change", drawLog);
+    };
+    fill("log-node", Array.from(ev.node, i => S[i]), "all");
+    fill("log-group", Array.from(ev.group).filter(i => i >= 0).map(i => S[i]), "all");
+    fill("log-kind", Array.from(ev.kind, i => S[i]), "all");
+    document.getElementById("log-text").addEventListener("input", drawLog);
+    document.getElementById("log-table").addEventListener("click", e => {
+      const tr = e.target.closest("tr[data-t]");
+      if (!tr) return;
+      travel(+tr.dataset.t);
+      document.getElementById("travel-section").scrollIntoView({ block: "start" });
+    });
+    drawLog();
+  }
+
+  // ---- start ----
+  let drawing = true;
+  function focusFirstBad() {
+    if (!D.first) return;
+    const t = D.first.time;
+    let span = 2e6;
+    if (firstOp >= 0 && ret[firstOp] >= 0) span = Math.max(span, 2 * (ret[firstOp] - call[firstOp]));
+    zoom(t - span, t + span);
+    const target = document.getElementById("first-bad-op") || document.getElementById("timeline");
+    target.scrollIntoView({ block: "center" });
+  }
+  section("timeline", drawTimeline);
+  document.getElementById("zoom-all").addEventListener("click", () => zoom(0, END));
+  document.getElementById("zoom-out").addEventListener("click", () => { const w = view.t1 - view.t0, c = (view.t0 + view.t1) / 2; zoom(c - w * 1.5, c + w * 1.5); });
+  const badButton = document.getElementById("zoom-bad");
+  if (badButton) badButton.addEventListener("click", focusFirstBad);
+  const showBad = document.getElementById("show-first-bad");
+  if (showBad) showBad.addEventListener("click", e => { e.preventDefault(); focusFirstBad(); });
+  section("plots", drawPlots);
+  section("raft-panels", drawRaft);
+  section("traffic", drawTraffic);
+  section("lamport", setupLamport);
+  section("log-table", setupLog);
+  drawing = false;
+  section("timeline", focusFirstBad);
+  document.body.dataset.ready = "1";
+})();

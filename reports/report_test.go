@@ -1,0 +1,377 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shoaldb/shoal/checker"
+	"github.com/shoaldb/shoal/core/env"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func readTrace(t *testing.T, path string) []env.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	trace, err := env.ReadTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace
+}
+
+// smallRun is a hand-written trace with one of everything the report
+// draws, judged invalid at its fourth operation.
+func smallRun(t *testing.T) Run {
+	return Run{
+		Scenario: "small", Description: "a <b>hand-written</b> trace", Seed: 7,
+		Version: "test", Commit: "abc", Command: "shoal sim run small --seed 7", TraceSHA256: "00",
+		Verdict: checker.Invalid,
+		Results: []checker.Result{
+			{Checker: "linearizable", Verdict: checker.Invalid, Explanation: "the read cannot be linearized",
+				First: &checker.Culprit{Time: 8_000_000, Node: "n1", What: "read of k1 by process 1024 on n1",
+					Op: &checker.OpRef{Process: 1024, F: "read", Key: "k1", Outcome: checker.OK, Call: 8_000_000, Return: 9_500_000, Line: 7}}},
+			{Checker: "partitions", Verdict: checker.Valid, Explanation: "none crossed"},
+		},
+		Trace: readTrace(t, "testdata/small.trace.jsonl"),
+	}
+}
+
+// TestDataGolden pins the data a small run's report draws. Run with
+// -update after a deliberate change, and read the diff.
+func TestDataGolden(t *testing.T) {
+	d, _, err := BuildData(smallRun(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := "testdata/small.data.json"
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the report data differs from %s (go test ./reports -run TestDataGolden -update rewrites it):\n%s", golden, got)
+	}
+}
+
+// TestDataSmall spells out what the golden file holds, so that a wrong
+// golden file cannot pass unnoticed.
+func TestDataSmall(t *testing.T) {
+	d, _, err := BuildData(smallRun(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(is []int) string {
+		var out []string
+		for _, i := range is {
+			out = append(out, d.Strings[i])
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(d.Nodes); got != "n1,n2" {
+		t.Errorf("instances %s, want n1,n2", got)
+	}
+	if got := names(d.Clients); got != "c1" {
+		t.Errorf("clients %s, want c1", got)
+	}
+	// A write, a cas of unknown outcome, a failed read, a read, and a
+	// read never answered.
+	if d.Ops.Total != 5 || len(d.Ops.Lane) != 5 || d.Ops.Outcome != "oifoi" {
+		t.Errorf("ops: total %d, kept %d, outcomes %q; want 5, 5, oifoi", d.Ops.Total, len(d.Ops.Lane), d.Ops.Outcome)
+	}
+	// The last operation's call, from the deltas: 9.5ms.
+	var call int64
+	for _, c := range d.Ops.Call {
+		call += c
+	}
+	if call != 9_500 {
+		t.Errorf("the last call is at %dµs, want 9500", call)
+	}
+	if fmt.Sprint(d.Ops.Dur) != "[2000 2000 1000 1500 -1]" {
+		t.Errorf("durations %v, want [2000 2000 1000 1500 -1]: the last never answered", d.Ops.Dur)
+	}
+	if d.Strings[d.Ops.Value[1]] != "a → b" || d.Strings[d.Ops.Value[3]] != "b" {
+		t.Errorf("values %q, %q; want the cas as \"a → b\" and the read's result b", d.Strings[d.Ops.Value[1]], d.Strings[d.Ops.Value[2]])
+	}
+	if d.First == nil || d.First.Op != 3 || d.First.Checker != "linearizable" || d.First.Time != 8_000 {
+		t.Errorf("first bad %+v, want operation 3 from linearizable at 8000µs", d.First)
+	}
+	if len(d.Faults) != 1 || d.Faults[0].Start != 5_000 || d.Faults[0].Stop != 9_000 || !strings.Contains(d.Faults[0].Stats, "1 dropped") {
+		t.Errorf("faults %+v", d.Faults)
+	}
+	if len(d.Leaders) != 1 || d.Strings[d.Leaders[0].Node] != "n1" || d.Leaders[0].Term != 1 {
+		t.Errorf("leaders %+v, want n1 in term 1", d.Leaders)
+	}
+	var life []string
+	for _, l := range d.Life {
+		life = append(life, fmt.Sprintf("%d %s %s", l.Time, d.Strings[l.Node], l.State))
+	}
+	if got := strings.Join(life, "; "); got != "0 n1 up; 0 n2 up; 7500 n2 down; 8500 n2 up; 10000 n1 paused; 11000 n1 up" {
+		t.Errorf("lifecycles: %s", got)
+	}
+	if len(d.Links) != 6 || d.Links[4].Kind != "partition" || d.Links[4].Parts != "n1|n2,c1" {
+		t.Errorf("link changes %+v", d.Links)
+	}
+	if len(d.Clock) != 1 || !strings.Contains(d.Clock[0].What, "-2ms") {
+		t.Errorf("clock changes %+v", d.Clock)
+	}
+	// Messages: the vote, its answer, the request, MsgApp twice (once a
+	// duplicate), the response, and the heartbeat dropped at the cut.
+	if d.Messages.Total != 7 || d.Messages.Fate != "ddddudc" {
+		t.Errorf("messages: total %d, fates %q", d.Messages.Total, d.Messages.Fate)
+	}
+	var vote, dup Count
+	for _, c := range d.Traffic.ByKind {
+		switch c.Msg {
+		case "raft.MsgVote":
+			vote = c
+		case "raft.MsgApp":
+			dup = c
+		}
+	}
+	if vote.Delivered != 1 || dup.Delivered != 2 || dup.Duplicated != 1 {
+		t.Errorf("traffic by kind %+v", d.Traffic.ByKind)
+	}
+	// The event log holds role changes, not every raft.state.
+	kinds := map[string]int{}
+	for _, k := range d.Events.Kind {
+		kinds[d.Strings[k]]++
+	}
+	if kinds["raft.role"] != 5 || kinds["raft.state"] != 0 || kinds["net.recv"] != 0 || kinds["nemesis.start"] != 1 || kinds["sm.digest"] != 1 {
+		t.Errorf("event log kinds %v", kinds)
+	}
+	if len(d.Notes) != 0 {
+		t.Errorf("a small run left something out: %v", d.Notes)
+	}
+}
+
+// TestWriteIsSelfContained checks the page loads nothing from elsewhere,
+// escapes what the run names, and carries the verdict and first bad
+// operation as plain HTML.
+func TestWriteIsSelfContained(t *testing.T) {
+	var out bytes.Buffer
+	if err := Write(&out, smallRun(t)); err != nil {
+		t.Fatal(err)
+	}
+	html := out.String()
+	for _, want := range []string{
+		`id="verdict">invalid</span>`,
+		`id="first-bad"`, "read of k1 by process 1024 on n1",
+		"a &lt;b&gt;hand-written&lt;/b&gt; trace",
+		"shoal sim run small --seed 7",
+		`<script type="application/json" id="data">{`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report lacks %s", want)
+		}
+	}
+	if strings.Contains(html, "<b>hand-written</b>") {
+		t.Error("the description was not escaped")
+	}
+	for _, re := range []string{`(?i)(src|href)\s*=\s*"(https?:)?//`, `(?i)<link\b`, `(?i)@import`, `(?i)url\(\s*['"]?https?:`} {
+		if m := regexp.MustCompile(re).FindString(html); m != "" {
+			t.Errorf("the report loads something from elsewhere: %s", m)
+		}
+	}
+	// The embedded JSON is the data, byte for byte, and cannot end the
+	// script element early.
+	_, data, err := BuildData(smallRun(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html, string(data)) {
+		t.Error("the page does not embed the data as BuildData marshals it")
+	}
+	if bytes.Contains(data, []byte("</")) {
+		t.Error("the data holds </, which would end its script element")
+	}
+	if n := strings.Count(html, "</script>"); n != 2 {
+		t.Errorf("the page closes %d script elements, want 2: the data and the script", n)
+	}
+}
+
+// bigTrace is a synthetic run of n operations by 16 clients on 5
+// instances, every operation's value unique, every fifth one failed, with
+// one message per operation.
+func bigTrace(n int) []env.Record {
+	var trace []env.Record
+	add := func(t int64, node env.NodeID, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: t, Node: node, Kind: kind, Fields: fields})
+	}
+	for i := 1; i <= 5; i++ {
+		id := env.NodeID(fmt.Sprintf("n%d", i))
+		add(0, id, "node.start", env.Int("inc", 1))
+		add(0, id, "node.bootstrap", env.Int("instances", 5))
+		add(0, id, "raft.state", env.Str("group", "rs1"), env.Int("term", 1), env.Str("role", "follower"),
+			env.Str("leader", "n1"), env.Int("commit", 0), env.Int("applied", 0))
+	}
+	add(1_000_000, "nemesis", "nemesis.start", env.Int("step", 1), env.Int("n", 1), env.Str("fault", "kill"), env.Str("what", "kill n2"), env.Bool("effect", true))
+	for i := range n {
+		c := env.NodeID(fmt.Sprintf("c%d", i%16+1))
+		t := int64(i) * 1_000_000
+		v := fmt.Sprintf("w%d-%d", i%16, i)
+		p := int64(i % 16)
+		add(t, c, "client.invoke", env.Int("process", p), env.Str("f", "write"), env.Str("key", fmt.Sprintf("k%d", i%100)), env.Str("value", v), env.Bool("absent", false))
+		add(t+1, "n1", "net.recv", env.Str("from", string(c)), env.Str("msg", "kv.request"), env.Int("id", int64(i)), env.Int("sent", t))
+		add(t+2, "n1", "raft.state", env.Str("group", "rs1"), env.Int("term", 1), env.Str("role", "leader"),
+			env.Str("leader", "n1"), env.Int("commit", int64(i)), env.Int("applied", int64(i)))
+		kind, note := "client.ok", "n1"
+		if i%5 == 4 {
+			kind, note = "client.fail", "refused"
+		}
+		add(t+900_000, c, kind, env.Int("process", p), env.Str("f", "write"), env.Str("key", fmt.Sprintf("k%d", i%100)), env.Str("value", v), env.Bool("absent", false), env.Str("note", note))
+	}
+	return trace
+}
+
+func TestOpsBeyondTheCapKeepEveryFailure(t *testing.T) {
+	trace := bigTrace(2000)
+	// Operation 992, by process 0 (992 % 16).
+	bad := &checker.Culprit{Time: 992_000_000, What: "write", Op: &checker.OpRef{Process: 0, Call: 992_000_000}}
+	r := Run{Trace: trace, Results: []checker.Result{{Checker: "linearizable", Verdict: checker.Invalid, First: bad}}}
+	d := buildData(r, caps{ops: 600, messages: 100, events: 10, raftPoints: 50})
+	if d.Ops.Total != 2000 || len(d.Ops.Lane) > 600 {
+		t.Fatalf("kept %d of %d operations, want at most 600 of 2000", len(d.Ops.Lane), d.Ops.Total)
+	}
+	if got := strings.Count(d.Ops.Outcome, "f"); got != 400 {
+		t.Errorf("kept %d failed operations, want all 400", got)
+	}
+	if d.First == nil || d.First.Op < 0 {
+		t.Fatal("the first bad operation was not kept")
+	}
+	var call int64
+	for _, c := range d.Ops.Call[:d.First.Op+1] {
+		call += c
+	}
+	if call != 992_000 || d.Ops.Process[d.First.Op] != 0 {
+		t.Errorf("the first bad operation points at the call at %dµs by process %d, want 992000µs by 0", call, d.Ops.Process[d.First.Op])
+	}
+	if len(d.Notes) == 0 || !strings.Contains(strings.Join(d.Notes, " "), "2000 operations") {
+		t.Errorf("no note says operations were left out: %v", d.Notes)
+	}
+	// Messages: windows around the first bad operation and the fault, and
+	// every message sent inside a window is kept.
+	if d.Messages.Total != 2000 || len(d.Messages.Sent) > 100 || len(d.Messages.Windows) == 0 {
+		t.Fatalf("messages: kept %d of %d in %d windows", len(d.Messages.Sent), d.Messages.Total, len(d.Messages.Windows))
+	}
+	kept := map[int64]bool{}
+	var sent int64
+	for _, s := range d.Messages.Sent {
+		sent += s
+		kept[sent] = true
+	}
+	for i := range 2000 {
+		s := int64(i) * 1_000
+		for _, w := range d.Messages.Windows {
+			if s >= w[0] && s < w[1] && !kept[s] {
+				t.Fatalf("the message sent at %dµs lies in the window %v but was left out", s, w)
+			}
+		}
+	}
+	inWindow := func(t int64) bool {
+		for _, w := range d.Messages.Windows {
+			if t >= w[0] && t < w[1] {
+				return true
+			}
+		}
+		return false
+	}
+	if !inWindow(992_000) || !inWindow(1_000) {
+		t.Errorf("windows %v miss the first bad operation (992000µs) or the fault (1000µs)", d.Messages.Windows)
+	}
+	// Raft: role changes kept, the rest sampled, the last point is the last state.
+	for _, s := range d.Raft {
+		if d.Strings[s.Node] != "n1" {
+			continue
+		}
+		if len(s.Time) > 120 {
+			t.Errorf("n1's Raft series holds %d points, want about 50", len(s.Time))
+		}
+		if last := s.Commit[len(s.Commit)-1]; last != 1999 {
+			t.Errorf("n1's sampled series ends at commit %d, want 1999", last)
+		}
+	}
+}
+
+// TestSizeBound: a run far past the bound still yields a report under
+// 10 MB, with notes saying what was left out.
+func TestSizeBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 300k-operation report")
+	}
+	var out bytes.Buffer
+	if err := Write(&out, Run{Scenario: "big", Trace: bigTrace(300_000)}); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() > 10_000_000 {
+		t.Fatalf("the report is %d bytes, over 10 MB", out.Len())
+	}
+	if !strings.Contains(out.String(), "300000 operations") {
+		t.Error("the report does not say operations were left out")
+	}
+	t.Logf("300k operations: report of %.1f MB", float64(out.Len())/1e6)
+}
+
+func TestAnnotations(t *testing.T) {
+	got := Annotations(smallRun(t).Trace)
+	var lines []string
+	for _, a := range got {
+		lines = append(lines, fmt.Sprintf("%s %d-%d %s", a.Tag, a.Start, a.End, a.Description))
+	}
+	want := "faults 5000000-9000000 partition: isolate-leader: n1|n2; leader rs1 2000000-2000000 n1"
+	if s := strings.Join(lines, "; "); s != want {
+		t.Errorf("annotations\n%s\nwant\n%s", s, want)
+	}
+}
+
+// FuzzBuildData: any trace the trace parser accepts, however odd (a
+// completion without its invoke, a stop without its start, times out of
+// order, fields of the wrong type), yields report data and a page, never
+// a panic.
+func FuzzBuildData(f *testing.F) {
+	seed, err := os.ReadFile("testdata/small.trace.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"time":5,"node":"c1","kind":"client.ok","process":3,"f":"read","key":"k","value":"v","absent":false}` + "\n" +
+		`{"time":1,"node":"nemesis","kind":"nemesis.stop","step":9,"n":1}` + "\n" +
+		`{"time":0,"node":"n1","kind":"raft.state","group":"g","term":"x","role":7}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		trace, err := env.ReadTrace(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := Write(&out, Run{Scenario: "fuzz", Trace: trace}); err != nil {
+			t.Fatal(err)
+		}
+		_, raw, err := BuildData(Run{Trace: trace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(raw) {
+			t.Fatal("the data is not valid JSON")
+		}
+	})
+}

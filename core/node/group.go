@@ -1,9 +1,11 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/raftlog"
 	"go.etcd.io/raft/v3"
@@ -92,4 +94,14 @@ func (n *Node) Status() []Status {
 			Vote: env.NodeID(n.name(st.Vote)), Commit: st.Commit, Applied: g.applied, Digest: g.sm.digest()})
 	}
 	return out
+}
+
+// Configuration is the cluster configuration as of what this instance
+// applied of group 0: a copy the caller may keep.
+func (n *Node) Configuration() *cluster.Config {
+	c, err := cluster.Decode(n.conf.conf.Encode())
+	if err != nil {
+		panic(fmt.Sprintf("node: the configuration does not decode from its own encoding: %v", err))
+	}
+	return c
 }

@@ -1,0 +1,844 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/shoaldb/shoal/core/kv"
+)
+
+// Backend is what the API needs from a running node.
+type Backend interface {
+	// Do runs one key-value operation through the cluster and returns its
+	// answer: StatusOK, or StatusMismatch for a cas that found another
+	// value. The runtime forwards the operation to the key's leader, so
+	// the API never redirects. ctx bounds it; on ctx's end the outcome is
+	// unknown (ErrUnknownOutcome).
+	Do(ctx context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error)
+	// Cluster describes the cluster as this node sees it.
+	Cluster(ctx context.Context) (ClusterStatus, error)
+	// Ready reports whether the node can serve: it has joined a formed
+	// cluster and knows a leader of group 0 and of its replicaset; why not
+	// otherwise.
+	Ready() (bool, string)
+}
+
+// Errors a Backend returns; the API answers them with 504 and 503.
+var (
+	// ErrUnknownOutcome: the request was sent on its way but no answer
+	// came in time. A write may have been applied, or may still be.
+	ErrUnknownOutcome = errors.New("the outcome is unknown: the request may or may not have taken effect")
+	// ErrUnavailable: no leader was reachable in time and nothing was
+	// done, so the request may be retried anywhere. Only for reads, or
+	// when the runtime knows that nothing was sent. Wrap it with the
+	// reason: fmt.Errorf("%w: no leader is known", ErrUnavailable).
+	ErrUnavailable = errors.New("unavailable, nothing was done")
+)
+
+// ClusterStatus is the cluster as one node sees it: the configuration it
+// has applied from group 0, and its own view of every Raft group it is in.
+// It is the body of GET /v1/cluster.
+type ClusterStatus struct {
+	// Node is the instance that answered.
+	Node        string             `json:"node"`
+	Instances   []InstanceStatus   `json:"instances"`   // by Raft ID
+	Replicasets []ReplicasetStatus `json:"replicasets"` // by group
+	// Voters are group 0's voters; every other instance is a learner.
+	Voters []string `json:"voters"`
+	// Groups are the Raft groups this node belongs to, group 0 first.
+	Groups []GroupStatus `json:"groups"`
+}
+
+// InstanceStatus is one instance of the cluster (cluster.Instance).
+type InstanceStatus struct {
+	Name       string `json:"name"`
+	RaftID     uint64 `json:"raft_id"`
+	Replicaset string `json:"replicaset"`
+	// Domain is the failure domain: key=value pairs such as zone=eu-1.
+	Domain map[string]string `json:"domain,omitempty"`
+	// State is online or offline (cluster.State).
+	State string `json:"state"`
+}
+
+// ReplicasetStatus is one replicaset (cluster.Replicaset) and its leader.
+type ReplicasetStatus struct {
+	Name    string   `json:"name"`
+	Group   uint64   `json:"group"`
+	Members []string `json:"members"`
+	// Leader is the leader of the replicaset's group as this node last
+	// knew it, "" when it knows none.
+	Leader string `json:"leader"`
+}
+
+// GroupStatus is a Raft group as this node sees it (node.Status).
+type GroupStatus struct {
+	Group uint64 `json:"group"`
+	// Name is "config" for group 0, else the replicaset's name.
+	Name string `json:"name"`
+	Term uint64 `json:"term"`
+	// Role is follower, precandidate, candidate or leader.
+	Role string `json:"role"`
+	// Leader is "" when this node knows none.
+	Leader  string `json:"leader"`
+	Commit  uint64 `json:"commit"`
+	Applied uint64 `json:"applied"`
+}
+
+// KVResult is the body of a key-value request that succeeded: the key,
+// the value it holds (none after a delete), and the Raft index that served
+// the request (the write's entry, or a read's read index).
+type KVResult struct {
+	Key   string  `json:"key"`
+	Value *string `json:"value,omitempty"`
+	Index uint64  `json:"index"`
+}
+
+// ErrorBody is the body of every error but a cas mismatch. A get of a
+// missing key (404) names the key and the read index.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Key   string `json:"key,omitempty"`
+	Index uint64 `json:"index,omitempty"`
+}
+
+// MismatchBody is the body of a cas that found another value (409):
+// Current is that value, null when the key is absent.
+type MismatchBody struct {
+	Error   string  `json:"error"`
+	Key     string  `json:"key"`
+	Current *string `json:"current"`
+	Index   uint64  `json:"index"`
+}
+
+// Limits and defaults of the API.
+const (
+	// MaxKeyLen bounds a key, in bytes.
+	MaxKeyLen = 1024
+	// DefaultMaxBody bounds a request body unless APIOptions says otherwise.
+	DefaultMaxBody = 1 << 20
+	// DefaultTimeout bounds a request unless APIOptions says otherwise.
+	DefaultTimeout = 5 * time.Second
+)
+
+// APIOptions configures NewAPI. The zero value is usable.
+type APIOptions struct {
+	// Logger receives the access log and the errors; slog.Default() if nil.
+	Logger *slog.Logger
+	// Registry receives the request metrics and is served at /metrics;
+	// the runtime registers its own collectors there. A fresh registry
+	// if nil.
+	Registry *prometheus.Registry
+	// MaxBody bounds a request body in bytes (DefaultMaxBody if 0).
+	MaxBody int64
+	// Timeout bounds the work of one request (DefaultTimeout if 0).
+	Timeout time.Duration
+}
+
+// NewAPI is a node's HTTP API (JSON, v1) over b:
+//
+//	PUT    /v1/kv/{key}      {"value": "..."}                       → 200 {"key", "value", "index"}
+//	GET    /v1/kv/{key}                                             → 200 {"key", "value", "index"}, 404
+//	DELETE /v1/kv/{key}                                             → 200 {"key", "index"}
+//	POST   /v1/kv/{key}/cas  {"expected": "..." | null, "value": "..."} → 200, 409 {"error", "key", "current", "index"}
+//	GET    /v1/cluster                                              → 200 ClusterStatus
+//	GET    /healthz, /readyz, /metrics
+//
+// Keys are percent-decoded path segments of 1 to MaxKeyLen bytes (a "/"
+// in a key is sent as %2F, a key "." or ".." as %2E). Every error has a
+// JSON body {"error": "..."} saying what is wrong and where: 400 bad
+// input, 404, 405 (with Allow), 409, 413 body too large, 415 a
+// Content-Type other than JSON, 503 unavailable or not ready, 504 outcome
+// unknown, 500 anything else (logged). The handler logs every request,
+// counts it in the registry, and answers 500 rather than panic.
+func NewAPI(b Backend, opts APIOptions) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	a := &api{b: b, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	a.requests = registerCollector(opts.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_http_requests_total",
+		Help: "HTTP API requests answered, by route (the matched pattern, or unmatched) and status code.",
+	}, []string{"route", "code"}))
+	a.latency = registerCollector(opts.Registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "shoal_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP API request, by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route"}))
+
+	a.handle("PUT /v1/kv/{key}", a.put)
+	a.handle("GET /v1/kv/{key}", a.get)
+	a.handle("DELETE /v1/kv/{key}", a.delete)
+	a.handle("POST /v1/kv/{key}/cas", a.cas)
+	a.handle("GET /v1/cluster", a.cluster)
+	a.handle("GET /healthz", a.healthz)
+	a.handle("GET /readyz", a.readyz)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{a.log},
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	return a
+}
+
+// registerCollector registers c, or returns the collector registered before it
+// under the same name (a second API on one registry shares the metrics).
+func registerCollector[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if prev, ok := are.ExistingCollector.(C); ok {
+				return prev
+			}
+		}
+		panic(fmt.Sprintf("live: registering an API metric: %v", err))
+	}
+	return c
+}
+
+type api struct {
+	b        Backend
+	opts     APIOptions
+	log      *slog.Logger
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// routeUnmatched is the route label of a request no pattern matched.
+const routeUnmatched = "unmatched"
+
+// quietRoutes are polled by machines: their access log is at debug level.
+var quietRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
+
+// ServeHTTP routes the request, then logs and counts it. A panicking
+// handler is logged with its stack and answered 500 (if it wrote nothing
+// yet): one bad request must not take the node down.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	route := routeUnmatched
+	defer func() {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
+			a.log.Error("http: handler panicked", "method", r.Method, "path", r.URL.EscapedPath(),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !sw.wrote {
+				respond(sw, http.StatusInternalServerError, ErrorBody{Error: "internal error: the request handler failed (logged)"})
+			}
+		}
+		status := sw.status
+		if !sw.wrote {
+			status = http.StatusOK
+		}
+		took := time.Since(start)
+		a.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		a.latency.WithLabelValues(route).Observe(took.Seconds())
+		level := slog.LevelInfo
+		if slices.Contains(quietRoutes, route) {
+			level = slog.LevelDebug
+		}
+		a.log.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.EscapedPath()), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", took), slog.Int64("bytes", sw.bytes),
+			slog.String("remote", r.RemoteAddr))
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+	}()
+
+	p := r.URL.EscapedPath()
+	if clean := canonicalPath(p); p != clean {
+		// ServeMux would redirect to the cleaned path, which names another
+		// key: a client following the redirect would read or write that.
+		respondError(sw, http.StatusBadRequest, fmt.Sprintf("path %q: has an empty, \".\" or \"..\" segment; a key holding \"/\" must send it as %%2F, a key \".\" or \"..\" its dots as %%2E", p))
+		return
+	}
+	routed := r
+	if seg, rest, ok := keySegment(p); ok && seg == "/" {
+		// ServeMux takes a segment that decodes to "/" for a trailing
+		// slash, and matches no pattern with it: the key "/" is routed
+		// as a stand-in and served from the context.
+		u := *r.URL
+		restPath, _ := url.PathUnescape(rest) // its segments decoded when the request was parsed
+		u.Path, u.RawPath = "/v1/kv/_"+restPath, "/v1/kv/_"+rest
+		routed = r.WithContext(context.WithValue(r.Context(), slashKey{}, true))
+		routed.URL = &u
+	}
+	h, pattern := a.mux.Handler(routed)
+	if pattern == "" {
+		a.unmatched(sw, r, h)
+		return
+	}
+	route = pattern
+	a.mux.ServeHTTP(sw, routed)
+}
+
+// slashKey marks a request for the key "/" in its context.
+type slashKey struct{}
+
+// keySegment splits an escaped path under /v1/kv/ into the key, decoded,
+// and the escaped rest after it.
+func keySegment(p string) (key, rest string, ok bool) {
+	tail, ok := strings.CutPrefix(p, "/v1/kv/")
+	if !ok {
+		return "", "", false
+	}
+	seg := tail
+	if i := strings.IndexByte(tail, '/'); i >= 0 {
+		seg, rest = tail[:i], tail[i:]
+	}
+	key, err := url.PathUnescape(seg)
+	return key, rest, err == nil
+}
+
+// canonicalPath is ServeMux's canonical form of a path.
+func canonicalPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// unmatched answers a request no pattern matched: ServeMux's h knows
+// whether it is 404 or 405 (and what to Allow); the API says so in JSON.
+func (a *api) unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	var c captureWriter
+	h.ServeHTTP(&c, r)
+	p := r.URL.EscapedPath()
+	switch {
+	case c.status == http.StatusMethodNotAllowed:
+		allow := c.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		respondError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, p, allow))
+	case p == "/v1/kv/" || p == "/v1/kv":
+		respondError(w, http.StatusBadRequest, keyError(""))
+	case strings.HasPrefix(p, "/v1/kv/"):
+		respondError(w, http.StatusNotFound, fmt.Sprintf("path %q: no such endpoint (a key holding \"/\" must send it as %%2F)", p))
+	default:
+		respondError(w, http.StatusNotFound, fmt.Sprintf("path %q: no such endpoint", p))
+	}
+}
+
+// captureWriter keeps the status and headers of ServeMux's own 404 and 405
+// answers, and drops their plain-text bodies.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	return c.header
+}
+
+func (c *captureWriter) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// statusWriter remembers what was answered, for the log and the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// promLogger hands promhttp's errors to the API's logger.
+type promLogger struct{ log *slog.Logger }
+
+func (l promLogger) Println(v ...any) { l.log.Error("http: /metrics: " + fmt.Sprint(v...)) }
+
+// httpError is an answer other than 2xx. cause, when set, is logged: it
+// is what went wrong inside the node.
+type httpError struct {
+	status int
+	body   any
+	cause  error
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%d %v", e.status, e.body) }
+
+func apiErrorf(status int, format string, args ...any) *httpError {
+	return &httpError{status: status, body: ErrorBody{Error: fmt.Sprintf(format, args...)}}
+}
+
+// handle registers a handler that answers an error by returning it.
+func (a *api) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{status: http.StatusInternalServerError, body: ErrorBody{Error: "internal error: " + err.Error()}, cause: err}
+		}
+		if he.cause != nil {
+			a.log.Error("http: request failed", "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "error", he.cause)
+		}
+		if he.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		respond(w, he.status, he.body)
+	})
+}
+
+func respond(w http.ResponseWriter, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		// Every body is one of this file's types, which always encode.
+		panic(fmt.Sprintf("live: encoding a %T: %v", body, err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func respondError(w http.ResponseWriter, status int, msg string) {
+	respond(w, status, ErrorBody{Error: msg})
+}
+
+func keyError(key string) string {
+	return fmt.Sprintf("key: must be 1 to %d bytes, got %d", MaxKeyLen, len(key))
+}
+
+// KeyPath is the path of key's endpoint, /v1/kv/ and the key escaped as
+// one path segment: "/" as %2F, and the dots of "." and ".." as %2E, which
+// would otherwise be path steps.
+func KeyPath(key string) string {
+	seg := url.PathEscape(key)
+	if seg == "." || seg == ".." {
+		seg = strings.ReplaceAll(seg, ".", "%2E")
+	}
+	return "/v1/kv/" + seg
+}
+
+// pathKey is the request's key, percent-decoded by ServeMux.
+func pathKey(r *http.Request) (string, error) {
+	key := r.PathValue("key")
+	if r.Context().Value(slashKey{}) != nil {
+		key = "/"
+	}
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return "", apiErrorf(http.StatusBadRequest, "%s", keyError(key))
+	}
+	return key, nil
+}
+
+func (a *api) context(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.opts.Timeout)
+}
+
+// do runs op through the backend and turns its failures into answers.
+func (a *api) do(r *http.Request, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+	ctx, cancel := a.context(r)
+	defer cancel()
+	resp, err := a.b.Do(ctx, op, key, value, expected)
+	if err != nil {
+		return resp, backendError(err)
+	}
+	switch resp.Status {
+	case kv.StatusOK, kv.StatusMismatch:
+		if resp.Status == kv.StatusMismatch && op != kv.OpCAS {
+			return resp, fmt.Errorf("the backend answered a %s with %s", op, resp.Status)
+		}
+		return resp, nil
+	case kv.StatusRedirect:
+		// The runtime should have forwarded it. A redirect did nothing, so
+		// the client may retry: unavailable rather than internal.
+		e := apiErrorf(http.StatusServiceUnavailable, "%s (this node could not forward the request: leader %q, hint %q)", ErrUnavailable, resp.Leader, resp.Hint)
+		e.cause = fmt.Errorf("the backend answered a %s with a redirect (leader %q, hint %q)", op, resp.Leader, resp.Hint)
+		return resp, e
+	}
+	return resp, fmt.Errorf("the backend answered a %s with %s", op, resp.Status)
+}
+
+// backendError is the answer to an error of the backend.
+func backendError(err error) error {
+	switch {
+	case errors.Is(err, ErrUnknownOutcome):
+		return apiErrorf(http.StatusGatewayTimeout, "%s", err)
+	case errors.Is(err, ErrUnavailable):
+		// Even when it wraps the context's end: nothing was done.
+		return apiErrorf(http.StatusServiceUnavailable, "%s", err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return apiErrorf(http.StatusGatewayTimeout, "%s (%s)", ErrUnknownOutcome, err)
+	}
+	return err
+}
+
+func (a *api) put(w http.ResponseWriter, r *http.Request) error {
+	key, err := pathKey(r)
+	if err != nil {
+		return err
+	}
+	fields := map[string]*jsonField{"value": {}}
+	if err := a.readBody(w, r, fields); err != nil {
+		return err
+	}
+	value, err := fields["value"].string("value")
+	if err != nil {
+		return err
+	}
+	resp, err := a.do(r, kv.OpPut, key, value, kv.None)
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, KVResult{Key: key, Value: &value, Index: resp.Index})
+	return nil
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) error {
+	key, err := pathKey(r)
+	if err != nil {
+		return err
+	}
+	resp, err := a.do(r, kv.OpGet, key, "", kv.None)
+	if err != nil {
+		return err
+	}
+	if !resp.Value.Present {
+		respond(w, http.StatusNotFound, ErrorBody{Error: "key not found", Key: key, Index: resp.Index})
+		return nil
+	}
+	respond(w, http.StatusOK, KVResult{Key: key, Value: &resp.Value.S, Index: resp.Index})
+	return nil
+}
+
+func (a *api) delete(w http.ResponseWriter, r *http.Request) error {
+	key, err := pathKey(r)
+	if err != nil {
+		return err
+	}
+	resp, err := a.do(r, kv.OpDelete, key, "", kv.None)
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, KVResult{Key: key, Index: resp.Index})
+	return nil
+}
+
+func (a *api) cas(w http.ResponseWriter, r *http.Request) error {
+	key, err := pathKey(r)
+	if err != nil {
+		return err
+	}
+	fields := map[string]*jsonField{"expected": {}, "value": {}}
+	if err := a.readBody(w, r, fields); err != nil {
+		return err
+	}
+	expected, err := fields["expected"].optString("expected")
+	if err != nil {
+		return err
+	}
+	value, err := fields["value"].string("value")
+	if err != nil {
+		return err
+	}
+	resp, err := a.do(r, kv.OpCAS, key, value, expected)
+	if err != nil {
+		return err
+	}
+	if resp.Status == kv.StatusMismatch {
+		body := MismatchBody{Error: "cas: the key holds another value", Key: key, Index: resp.Index}
+		if resp.Value.Present {
+			body.Current = &resp.Value.S
+		} else {
+			body.Error = "cas: the key is absent"
+		}
+		respond(w, http.StatusConflict, body)
+		return nil
+	}
+	respond(w, http.StatusOK, KVResult{Key: key, Value: &value, Index: resp.Index})
+	return nil
+}
+
+func (a *api) cluster(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := a.context(r)
+	defer cancel()
+	st, err := a.b.Cluster(ctx)
+	if err != nil {
+		return backendError(err)
+	}
+	respond(w, http.StatusOK, st)
+	return nil
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) error {
+	respond(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) error {
+	ready, why := a.b.Ready()
+	if !ready {
+		if why == "" {
+			why = "the node gave no reason"
+		}
+		return apiErrorf(http.StatusServiceUnavailable, "not ready: %s", why)
+	}
+	respond(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// readBody reads a JSON object with the given fields. The Content-Type,
+// when there is one, must be JSON, or what curl -d and a bare text body
+// send (the body is read as JSON all the same, so that the first command
+// a newcomer types works); the body must fit in MaxBody.
+func (a *api) readBody(w http.ResponseWriter, r *http.Request, fields map[string]*jsonField) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		lenient := mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !lenient) {
+			return apiErrorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json", ct)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxBody)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)
+		}
+		return apiErrorf(http.StatusBadRequest, "request body: %v", err)
+	}
+	if err := decodeObject(buf.Bytes(), fields); err != nil {
+		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
+	}
+	return nil
+}
+
+// jsonField is one field of a request body, once decodeObject has read it:
+// its raw value and the offset where the value starts.
+type jsonField struct {
+	raw  json.RawMessage
+	body []byte
+	off  int
+	set  bool
+}
+
+// string is the field's value, which must be a string.
+func (f *jsonField) string(name string) (string, error) {
+	if !f.set {
+		return "", apiErrorf(http.StatusBadRequest, "request body: %q is required", name)
+	}
+	var s string
+	if f.raw[0] != '"' || json.Unmarshal(f.raw, &s) != nil {
+		return "", apiErrorf(http.StatusBadRequest, "request body: %s: %q must be a string, got %s", bodyPosition(f.body, f.off), name, jsonKind(f.raw))
+	}
+	return s, nil
+}
+
+// optString is the field's value, a string or null (absent); the field
+// itself must be there, so that a forgotten field does not mean absent.
+func (f *jsonField) optString(name string) (kv.Value, error) {
+	if !f.set {
+		return kv.None, apiErrorf(http.StatusBadRequest, "request body: %q is required (null if the key must be absent)", name)
+	}
+	if string(f.raw) == "null" {
+		return kv.None, nil
+	}
+	var s string
+	if f.raw[0] != '"' || json.Unmarshal(f.raw, &s) != nil {
+		return kv.None, apiErrorf(http.StatusBadRequest, "request body: %s: %q must be a string or null, got %s", bodyPosition(f.body, f.off), name, jsonKind(f.raw))
+	}
+	return kv.Some(s), nil
+}
+
+// decodeObject reads body, which must be exactly one JSON object whose
+// fields are all among fields, each at most once. It is
+// json.Decoder.DisallowUnknownFields and more: it refuses duplicate fields
+// (which Decode lets the last one win) and trailing data, and its errors
+// say where, by line and column.
+func decodeObject(body []byte, fields map[string]*jsonField) error {
+	start := skipSpace(body, 0, "")
+	if start == len(body) {
+		return errors.New(`empty: want a JSON object such as {"value": "..."}`)
+	}
+	if !utf8.Valid(body) {
+		off := 0
+		for off < len(body) {
+			r, n := utf8.DecodeRune(body[off:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			off += n
+		}
+		return fmt.Errorf("%s: invalid UTF-8", bodyPosition(body, off))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonSyntaxError(body, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("%s: want a JSON object, got %s", bodyPosition(body, start), tokenKind(tok))
+	}
+	for dec.More() {
+		at := skipSpace(body, int(dec.InputOffset()), ",")
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonSyntaxError(body, err)
+		}
+		name, _ := tok.(string)
+		f, ok := fields[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: unknown field %q (want %s)", bodyPosition(body, at), name, fieldNames(fields))
+		case f.set:
+			return fmt.Errorf("%s: duplicate field %q", bodyPosition(body, at), name)
+		}
+		at = skipSpace(body, int(dec.InputOffset()), ":")
+		if err := dec.Decode(&f.raw); err != nil {
+			return jsonSyntaxError(body, err)
+		}
+		f.body, f.off, f.set = body, at, true
+	}
+	if _, err := dec.Token(); err != nil {
+		return jsonSyntaxError(body, err)
+	}
+	if end := skipSpace(body, int(dec.InputOffset()), ""); end < len(body) {
+		return fmt.Errorf("%s: unexpected data after the JSON object", bodyPosition(body, end))
+	}
+	return nil
+}
+
+// skipSpace skips JSON whitespace and the separators in seps from off.
+func skipSpace(body []byte, off int, seps string) int {
+	for off < len(body) && (strings.IndexByte(" \t\r\n", body[off]) >= 0 || strings.IndexByte(seps, body[off]) >= 0) {
+		off++
+	}
+	return off
+}
+
+// jsonSyntaxError says where body stops being JSON. The offsets of
+// json.Decoder's errors in the middle of a token stream are not always
+// from the start of the input, so the body is read again from its start by
+// a fresh decoder, which meets the same first error at an exact offset.
+func jsonSyntaxError(body []byte, err error) error {
+	var raw json.RawMessage
+	if again := json.NewDecoder(bytes.NewReader(body)).Decode(&raw); again != nil {
+		err = again
+	}
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%s: %s", bodyPosition(body, max(int(se.Offset)-1, 0)), se)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%s: unexpected end of the JSON object", bodyPosition(body, len(body)))
+	}
+	return err
+}
+
+// bodyPosition names a byte offset of body as "line L, column C", counting
+// characters from 1.
+func bodyPosition(body []byte, off int) string {
+	off = min(off, len(body))
+	line := 1 + bytes.Count(body[:off], []byte{'\n'})
+	lineStart := bytes.LastIndexByte(body[:off], '\n') + 1
+	return fmt.Sprintf("line %d, column %d", line, 1+utf8.RuneCount(body[lineStart:off]))
+}
+
+func fieldNames(fields map[string]*jsonField) string {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, strconv.Quote(name))
+	}
+	slices.Sort(names)
+	return strings.Join(names, " and ")
+}
+
+func tokenKind(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			return "an array"
+		}
+		return string(t)
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	return "null"
+}
+
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't':
+		return "true"
+	case 'f':
+		return "false"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}

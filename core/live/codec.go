@@ -1,0 +1,448 @@
+package live
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/node"
+)
+
+// Member is what a node says about itself: its name, where its peers and
+// clients reach it, its failure domain.
+type Member struct {
+	Name               env.NodeID
+	PeerAddr, HTTPAddr string
+	Domain             map[string]string
+}
+
+// Hello introduces a node on a new connection and, for discovery, lists
+// the members it knows.
+type Hello struct {
+	From         Member
+	Members      []Member
+	Bootstrapped bool
+	Cluster      string
+}
+
+// Kind implements env.Message.
+func (*Hello) Kind() string { return "live.hello" }
+
+// The type byte that starts every encoded message. They are part of the
+// wire format: never renumber one, only add.
+const (
+	wireRaft     byte = 1 // *node.Message
+	wireRequest  byte = 2 // *kv.Request
+	wireResponse byte = 3 // *kv.Response
+	wireHello    byte = 4 // *Hello
+)
+
+// EncodeMessage appends m's wire form (a type byte, then its body) to b.
+// Every encoding is canonical: DecodeMessage accepts exactly one byte
+// string for each value, so equal messages have equal bytes.
+//
+// Bodies (strings are a uvarint length and the bytes, numbers uvarints, a
+// value that may be absent is a byte 0, or 1 and the string):
+//
+//	raft:     group | raftpb.Message (gogo protobuf, to the end)
+//	request:  client | seq | op byte | key | value | expected value
+//	response: client | seq | status byte | value | index | leader | hint
+//	hello:    from member | member count | members | bootstrapped byte | cluster
+//	member:   name | peer address | http address | domain count | (key | value) in key order
+//
+// An absent kv.Value encodes as absent whatever its S holds.
+func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
+	switch m := m.(type) {
+	case *node.Message:
+		if m == nil {
+			break
+		}
+		if len(m.Msg.Responses) > 0 {
+			return b, errors.New("live: encoding raft message: responses are local to a node and never travel")
+		}
+		b = append(b, wireRaft)
+		b = binary.AppendUvarint(b, m.Group)
+		n := m.Msg.Size()
+		b = slices.Grow(b, n)
+		k, err := m.Msg.MarshalToSizedBuffer(b[len(b) : len(b)+n])
+		if err != nil || k != n {
+			return b, fmt.Errorf("live: encoding raft message: %v", err)
+		}
+		return b[:len(b)+n], nil
+	case *kv.Request:
+		if m == nil {
+			break
+		}
+		b = append(b, wireRequest)
+		b = appendWireString(b, m.Client)
+		b = binary.AppendUvarint(b, m.Seq)
+		b = append(b, byte(m.Op))
+		b = appendWireString(b, m.Key)
+		b = appendWireString(b, m.Value)
+		return appendWireValue(b, m.Expected), nil
+	case *kv.Response:
+		if m == nil {
+			break
+		}
+		b = append(b, wireResponse)
+		b = appendWireString(b, m.Client)
+		b = binary.AppendUvarint(b, m.Seq)
+		b = append(b, byte(m.Status))
+		b = appendWireValue(b, m.Value)
+		b = binary.AppendUvarint(b, m.Index)
+		b = appendWireString(b, string(m.Leader))
+		return appendWireString(b, string(m.Hint)), nil
+	case *Hello:
+		if m == nil {
+			break
+		}
+		b = append(b, wireHello)
+		b = appendWireMember(b, &m.From)
+		b = binary.AppendUvarint(b, uint64(len(m.Members)))
+		for i := range m.Members {
+			b = appendWireMember(b, &m.Members[i])
+		}
+		b = appendWireBool(b, m.Bootstrapped)
+		return appendWireString(b, m.Cluster), nil
+	default:
+		if m == nil {
+			return b, errors.New("live: encoding a nil message")
+		}
+		return b, fmt.Errorf("live: cannot encode a message of type %T (kind %q)", m, m.Kind())
+	}
+	return b, fmt.Errorf("live: encoding a nil %T", m)
+}
+
+// DecodeMessage reads what EncodeMessage wrote. It accepts only the
+// canonical encoding of a message and nothing after it; garbage gives an
+// error naming the type and the problem.
+func DecodeMessage(b []byte) (env.Message, error) {
+	if len(b) == 0 {
+		return nil, errors.New("live: decoding a message: empty")
+	}
+	d := wireDecoder{b: b[1:]}
+	var m env.Message
+	var what string
+	switch b[0] {
+	case wireRaft:
+		what = "raft message"
+		m = d.raft()
+	case wireRequest:
+		what = "kv.request"
+		m = d.request()
+	case wireResponse:
+		what = "kv.response"
+		m = d.response()
+	case wireHello:
+		what = "live.hello"
+		m = d.hello()
+	default:
+		return nil, fmt.Errorf("live: decoding a message: unknown type byte %d", b[0])
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail(fmt.Errorf("%d stray bytes after it", len(d.b)))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("live: decoding %s: %w", what, d.err)
+	}
+	return m, nil
+}
+
+func appendWireString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendWireBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendWireValue(b []byte, v kv.Value) []byte {
+	if !v.Present {
+		return append(b, 0)
+	}
+	return appendWireString(append(b, 1), v.S)
+}
+
+func appendWireMember(b []byte, m *Member) []byte {
+	b = appendWireString(b, string(m.Name))
+	b = appendWireString(b, m.PeerAddr)
+	b = appendWireString(b, m.HTTPAddr)
+	b = binary.AppendUvarint(b, uint64(len(m.Domain)))
+	keys := make([]string, 0, len(m.Domain))
+	for k := range m.Domain {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendWireString(b, k)
+		b = appendWireString(b, m.Domain[k])
+	}
+	return b
+}
+
+// wireDecoder reads the encodings of this file; the first error sticks, and
+// every read after it returns a zero value.
+type wireDecoder struct {
+	b   []byte
+	err error
+}
+
+var errWireShort = errors.New("truncated")
+
+func (d *wireDecoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *wireDecoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.fail(errWireShort)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *wireDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errWireShort)
+		return 0
+	}
+	if n != wireUvarintLen(v) {
+		// A padded varint would give one value two encodings.
+		d.fail(errors.New("a number is not minimally encoded"))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func wireUvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func (d *wireDecoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Errorf("a string of %d bytes runs past the end (%d left)", n, len(d.b)))
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *wireDecoder) bool() bool {
+	switch c := d.byte(); {
+	case d.err != nil:
+		return false
+	case c <= 1:
+		return c == 1
+	default:
+		d.fail(fmt.Errorf("a flag is %d, neither 0 nor 1", c))
+		return false
+	}
+}
+
+func (d *wireDecoder) value() kv.Value {
+	if !d.bool() {
+		return kv.None
+	}
+	return kv.Some(d.string())
+}
+
+// count reads the number of items that follow, each at least size bytes
+// long, so that a lying count cannot make the caller allocate more than
+// the input could hold.
+func (d *wireDecoder) count(size int) int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(len(d.b)/size) {
+		d.fail(fmt.Errorf("a count of %d items runs past the end (%d bytes left)", n, len(d.b)))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *wireDecoder) request() *kv.Request {
+	r := &kv.Request{}
+	r.Client = d.string()
+	r.Seq = d.uvarint()
+	r.Op = kv.Op(d.byte())
+	if d.err == nil && (r.Op < kv.OpGet || r.Op > kv.OpCAS) {
+		d.fail(fmt.Errorf("unknown op %d", uint8(r.Op)))
+	}
+	r.Key = d.string()
+	r.Value = d.string()
+	r.Expected = d.value()
+	return r
+}
+
+func (d *wireDecoder) response() *kv.Response {
+	r := &kv.Response{}
+	r.Client = d.string()
+	r.Seq = d.uvarint()
+	r.Status = kv.Status(d.byte())
+	if d.err == nil && (r.Status < kv.StatusOK || r.Status > kv.StatusRedirect) {
+		d.fail(fmt.Errorf("unknown status %d", uint8(r.Status)))
+	}
+	r.Value = d.value()
+	r.Index = d.uvarint()
+	r.Leader = env.NodeID(d.string())
+	r.Hint = env.NodeID(d.string())
+	return r
+}
+
+// minWireMember is the size of the smallest encoded member: three empty
+// strings and an empty domain.
+const minWireMember = 4
+
+func (d *wireDecoder) member(m *Member) {
+	m.Name = env.NodeID(d.string())
+	m.PeerAddr = d.string()
+	m.HTTPAddr = d.string()
+	n := d.count(2)
+	if n == 0 {
+		return
+	}
+	m.Domain = make(map[string]string, n)
+	prev := ""
+	for i := range n {
+		k := d.string()
+		v := d.string()
+		if d.err != nil {
+			return
+		}
+		if i > 0 && k <= prev {
+			d.fail(fmt.Errorf("member %q: domain key %q after %q: keys must be sorted and distinct", m.Name, k, prev))
+			return
+		}
+		m.Domain[k] = v
+		prev = k
+	}
+}
+
+func (d *wireDecoder) hello() *Hello {
+	h := &Hello{}
+	d.member(&h.From)
+	if n := d.count(minWireMember); n > 0 {
+		h.Members = make([]Member, n)
+		for i := range h.Members {
+			d.member(&h.Members[i])
+		}
+	}
+	h.Bootstrapped = d.bool()
+	h.Cluster = d.string()
+	return h
+}
+
+func (d *wireDecoder) raft() *node.Message {
+	m := &node.Message{Group: d.uvarint()}
+	if d.err != nil {
+		return nil
+	}
+	body := d.b
+	d.b = nil
+	if err := checkRaftFields(body); err != nil {
+		d.fail(err)
+		return nil
+	}
+	if err := m.Msg.Unmarshal(body); err != nil {
+		d.fail(err)
+		return nil
+	}
+	if _, ok := pb.MessageType_name[int32(m.Msg.Type)]; !ok {
+		d.fail(fmt.Errorf("unknown raft message type %d", m.Msg.Type))
+		return nil
+	}
+	for i := range m.Msg.Entries {
+		if _, ok := pb.EntryType_name[int32(m.Msg.Entries[i].Type)]; !ok {
+			d.fail(fmt.Errorf("entry %d: unknown entry type %d", i, m.Msg.Entries[i].Type))
+			return nil
+		}
+	}
+	// Protobuf accepts many encodings of one message (fields in any order,
+	// repeated, padded varints, unknown fields); insisting on the one that
+	// Marshal writes keeps the wire canonical. It costs a second copy of
+	// the message while decoding, which even a large snapshot can afford.
+	again, err := m.Msg.Marshal()
+	if err != nil || !bytes.Equal(again, body) {
+		d.fail(errors.New("the raft message is not in its canonical protobuf encoding"))
+		return nil
+	}
+	return m
+}
+
+// checkRaftFields walks the top-level fields of an encoded raftpb.Message
+// before it is unmarshalled. Responses (field 14) only ever carry a node's
+// local storage messages, and each nests a whole Message: a peer could
+// otherwise send a chain of them deep enough to overflow the reader's
+// stack, which no recover can catch.
+func checkRaftFields(b []byte) error {
+	const responses = 14
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errors.New("a protobuf tag is truncated")
+		}
+		b = b[n:]
+		if tag>>3 == responses {
+			return errors.New("it carries responses, which are local to a node and never travel")
+		}
+		switch tag & 7 {
+		case 0: // varint
+			if _, n = binary.Uvarint(b); n <= 0 {
+				return errors.New("a protobuf varint is truncated")
+			}
+			b = b[n:]
+		case 1: // fixed64
+			if len(b) < 8 {
+				return errors.New("a protobuf fixed64 is truncated")
+			}
+			b = b[8:]
+		case 2: // length-delimited
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return errors.New("a protobuf field runs past the end")
+			}
+			b = b[n+int(l):]
+		case 5: // fixed32
+			if len(b) < 4 {
+				return errors.New("a protobuf fixed32 is truncated")
+			}
+			b = b[4:]
+		default:
+			return fmt.Errorf("protobuf wire type %d is not allowed", tag&7)
+		}
+	}
+	return nil
+}

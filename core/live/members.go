@@ -1,0 +1,379 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/env"
+)
+
+// MembersFile is where an instance keeps the cluster it formed: who is in
+// it and where they were last seen. The engine's log holds the
+// configuration itself; this file is what the instance needs before the
+// engine starts: the bootstrap spec (identical on every instance) and its
+// peers' addresses.
+const MembersFile = "members.json"
+
+// DefaultBuckets is how many buckets keys are spread over.
+const DefaultBuckets = 256
+
+type membersFile struct {
+	Cluster           string         `json:"cluster"` // hash of the spec: instances that disagree on it are not one cluster
+	ReplicationFactor int            `json:"replication_factor"`
+	Buckets           int            `json:"buckets"`
+	Members           []memberRecord `json:"members"` // by name
+}
+
+type memberRecord struct {
+	Name     env.NodeID        `json:"name"`
+	PeerAddr string            `json:"peer_addr"`
+	HTTPAddr string            `json:"http_addr,omitempty"`
+	Domain   map[string]string `json:"domain,omitempty"`
+}
+
+func (r memberRecord) member() Member { return Member(r) }
+
+func recordOf(m Member) memberRecord { return memberRecord(m) }
+
+// spec is the bootstrap topology the file describes.
+func (f *membersFile) spec() cluster.Spec {
+	s := cluster.Spec{ReplicationFactor: f.ReplicationFactor, Buckets: f.Buckets}
+	for _, m := range f.Members {
+		s.Instances = append(s.Instances, cluster.InstanceSpec{Name: m.Name, Domain: cluster.Domain(m.Domain)})
+	}
+	return s
+}
+
+// clusterID names a spec: a hash of its instances, their domains, the
+// replication factor and the bucket count.
+func clusterID(f *membersFile) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "rf=%d buckets=%d", f.ReplicationFactor, f.Buckets)
+	for _, m := range f.Members {
+		fmt.Fprintf(h, ";%s@%s", m.Name, cluster.Domain(m.Domain))
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// memberBook is what an instance knows of its peers. Transport goroutines
+// (hellos) and the formation loop share it.
+type memberBook struct {
+	mu     sync.Mutex
+	dir    string
+	self   Member
+	known  map[env.NodeID]Member
+	formed *membersFile // nil until the cluster formed
+}
+
+func loadMembers(dir string) (*memberBook, error) {
+	b := &memberBook{dir: dir, known: map[env.NodeID]Member{}}
+	data, err := os.ReadFile(filepath.Join(dir, MembersFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return b, nil
+	case err != nil:
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	var f membersFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("live: %s: %w", filepath.Join(dir, MembersFile), err)
+	}
+	if len(f.Members) == 0 || f.Cluster != clusterID(&f) {
+		return nil, fmt.Errorf("live: %s: no members, or its cluster ID does not match them", filepath.Join(dir, MembersFile))
+	}
+	b.formed = &f
+	for _, m := range f.Members {
+		b.known[m.Name] = m.member()
+	}
+	return b, nil
+}
+
+func (b *memberBook) setSelf(m Member) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.self = m
+	b.known[m.Name] = m
+}
+
+// list is every known member, by name.
+func (b *memberBook) list() []Member {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.SortedFunc(maps.Values(b.known), func(x, y Member) int { return cmp.Compare(x.Name, y.Name) })
+}
+
+func (b *memberBook) formedFile() *membersFile {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.formed
+}
+
+// hello is what this instance tells a peer.
+func (b *memberBook) hello() *Hello {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := &Hello{From: b.self, Members: slices.SortedFunc(maps.Values(b.known), func(x, y Member) int { return cmp.Compare(x.Name, y.Name) })}
+	if b.formed != nil {
+		h.Bootstrapped, h.Cluster = true, b.formed.Cluster
+	}
+	return h
+}
+
+// learn takes in what a peer's hello says. Before the cluster forms, every
+// member it names is a candidate; after, only the formed members' addresses
+// change. It returns the members whose address is new, and the formed
+// cluster the hello describes if this instance is in it and has formed
+// nothing yet.
+func (b *memberBook) learn(h *Hello) (moved []Member, adopt *membersFile, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.formed != nil && h.Bootstrapped && h.Cluster != b.formed.Cluster {
+		return nil, nil, fmt.Errorf("%s belongs to cluster %s, this instance to %s", h.From.Name, h.Cluster, b.formed.Cluster)
+	}
+	for _, m := range append([]Member{h.From}, h.Members...) {
+		if m.Name == "" || m.Name == b.self.Name {
+			continue
+		}
+		if _, member := b.known[m.Name]; b.formed != nil && !member {
+			continue
+		}
+		// A peer is the authority on itself; others' word only fills gaps.
+		if old, ok := b.known[m.Name]; !ok || (m.Name == h.From.Name && old.PeerAddr != m.PeerAddr) {
+			moved = append(moved, m)
+		}
+		if _, ok := b.known[m.Name]; !ok || m.Name == h.From.Name {
+			b.known[m.Name] = m
+		}
+	}
+	if b.formed == nil && h.Bootstrapped && slices.ContainsFunc(h.Members, func(m Member) bool { return m.Name == b.self.Name }) {
+		f := &membersFile{Cluster: h.Cluster}
+		for _, m := range h.Members {
+			f.Members = append(f.Members, recordOf(m))
+		}
+		adopt = f
+	}
+	return moved, adopt, nil
+}
+
+// form records the formed cluster in members.json, durably.
+func (b *memberBook) form(f *membersFile) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileSynced(filepath.Join(b.dir, MembersFile), append(data, '\n')); err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
+	b.formed = f
+	for name := range b.known {
+		if !slices.ContainsFunc(f.Members, func(r memberRecord) bool { return r.Name == name }) {
+			delete(b.known, name)
+		}
+	}
+	return nil
+}
+
+// writeFileSynced replaces path with data: a temporary file, synced,
+// renamed over it, and the directory synced, so that a crash leaves the
+// old file or the new, whole.
+func writeFileSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// onHello answers a peer's hello (on a transport goroutine).
+func (n *Node) onHello(h *Hello) *Hello {
+	moved, adopt, err := n.members.learn(h)
+	if err != nil {
+		n.log.Error("a peer of another cluster said hello", "peer", h.From.PeerAddr, "error", err)
+		return n.members.hello()
+	}
+	for _, m := range moved {
+		n.transport.SetPeer(m.Name, m.PeerAddr)
+	}
+	if adopt != nil {
+		select {
+		case n.adopt <- adopt:
+		default:
+		}
+	}
+	return n.members.hello()
+}
+
+// discoverEvery is how often a forming instance says hello to the
+// addresses it knows.
+const discoverEvery = 250 * time.Millisecond
+
+// Form joins this instance to its cluster and starts the engine. An
+// instance that formed its cluster before starts at once. Otherwise, with
+// BootstrapExpect, it says hello to the Join addresses and to every
+// instance they name until BootstrapExpect instances know each other, then
+// all of them bootstrap the same cluster: every instance can be started
+// with the same command line. With neither Join nor BootstrapExpect it
+// forms a cluster of itself alone.
+func (n *Node) Form(ctx context.Context) error {
+	f := n.members.formedFile()
+	if f == nil {
+		var err error
+		if f, err = n.discover(ctx); err != nil {
+			return err
+		}
+		if err := n.members.form(f); err != nil {
+			return err
+		}
+		n.log.Info("the cluster formed", "cluster", f.Cluster, "members", len(f.Members))
+	}
+	for _, m := range n.members.list() {
+		if m.Name != n.cfg.Name {
+			n.transport.SetPeer(m.Name, m.PeerAddr)
+		}
+	}
+	go n.greet()
+	cfg := n.cfg.Engine
+	cfg.Spec = f.spec()
+	if err := n.startEngine(cfg); err != nil {
+		return fmt.Errorf("live: %s: the engine did not start: %w", n.cfg.Name, err)
+	}
+	return nil
+}
+
+func (n *Node) discover(ctx context.Context) (*membersFile, error) {
+	expect := n.cfg.BootstrapExpect
+	switch {
+	case expect == 0 && len(n.cfg.Join) == 0:
+		expect = 1
+	case expect == 0:
+		return nil, fmt.Errorf("live: %s has never been part of a cluster, and joining a formed cluster is not supported yet: start every instance with --bootstrap-expect", n.cfg.Name)
+	case expect < 0:
+		return nil, fmt.Errorf("live: bootstrap-expect %d: want at least 1", expect)
+	}
+	rf := n.cfg.ReplicationFactor
+	if rf == 0 {
+		rf = expect
+	}
+	if expect%rf != 0 {
+		return nil, fmt.Errorf("live: %d instances are not a multiple of the replication factor %d", expect, rf)
+	}
+	ticker := time.NewTicker(discoverEvery)
+	defer ticker.Stop()
+	for {
+		known := n.members.list()
+		if len(known) > expect {
+			return nil, fmt.Errorf("live: %d instances answered (%s), but bootstrap-expect is %d", len(known), names(known), expect)
+		}
+		if len(known) == expect {
+			f := &membersFile{ReplicationFactor: rf, Buckets: DefaultBuckets}
+			for _, m := range known {
+				f.Members = append(f.Members, recordOf(m))
+			}
+			f.Cluster = clusterID(f)
+			return f, nil
+		}
+		addrs := slices.Clone(n.cfg.Join)
+		for _, m := range known {
+			if m.Name != n.cfg.Name && !slices.Contains(addrs, m.PeerAddr) {
+				addrs = append(addrs, m.PeerAddr)
+			}
+		}
+		for _, addr := range addrs {
+			if addr == n.self().PeerAddr {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, discoverEvery*2)
+			reply, err := n.transport.Exchange(actx, addr, n.members.hello())
+			cancel()
+			if err != nil {
+				n.log.Debug("no hello yet", "addr", addr, "error", err)
+				continue
+			}
+			n.onHello(reply)
+		}
+		select {
+		case f := <-n.adopt:
+			// Another instance formed a cluster with this one in it.
+			f.ReplicationFactor, f.Buckets = rf, DefaultBuckets
+			if clusterID(f) != f.Cluster {
+				return nil, fmt.Errorf("live: the cluster %s formed without this instance's settings (replication factor %d): start every instance with the same --bootstrap-expect and --replication-factor", f.Cluster, rf)
+			}
+			return f, nil
+		case <-ticker.C:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("live: %d of %d instances found (%s) when forming stopped: %w", len(known), expect, names(known), ctx.Err())
+		}
+	}
+}
+
+// greet says hello once to every Join address, retrying those that do
+// not answer, so that peers whose addresses changed since the cluster
+// formed (and that this instance cannot reach at the old ones) learn the
+// new ones from the command line. Hellos on every connection keep them
+// current afterwards.
+func (n *Node) greet() {
+	pending := slices.Clone(n.cfg.Join)
+	for len(pending) > 0 {
+		var left []string
+		for _, addr := range pending {
+			if addr == n.self().PeerAddr {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), discoverEvery*2)
+			reply, err := n.transport.Exchange(ctx, addr, n.members.hello())
+			cancel()
+			if err != nil {
+				left = append(left, addr)
+				continue
+			}
+			n.onHello(reply)
+		}
+		pending = left
+		select {
+		case <-n.quit:
+			return
+		case <-time.After(4 * discoverEvery):
+		}
+	}
+}
+
+func names(ms []Member) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m.Name)
+	}
+	return fmt.Sprint(s)
+}

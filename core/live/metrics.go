@@ -1,0 +1,171 @@
+package live
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoaldb/shoal/core/env"
+)
+
+// metrics turns the engine's trace into Prometheus metrics, and keeps
+// what readiness needs: whether each group knows a leader.
+type metrics struct {
+	term, commit, applied, leading *prometheus.GaugeVec
+	proposals, results, applies    *prometheus.CounterVec
+	requests                       *prometheus.CounterVec
+	latency                        *prometheus.HistogramVec
+
+	// Owned by the loop goroutine: when each pending request arrived.
+	arrived map[string]pendingRequest
+
+	mu      sync.Mutex
+	leaders map[string]string // group → leader, "" when none is known
+}
+
+type pendingRequest struct {
+	op string
+	at time.Time
+}
+
+func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
+	m := &metrics{
+		term:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_raft_term", Help: "The Raft term of each group on this instance."}, []string{"group"}),
+		commit:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_raft_commit_index", Help: "The commit index of each group on this instance."}, []string{"group"}),
+		applied:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_raft_applied_index", Help: "The applied index of each group on this instance."}, []string{"group"}),
+		leading:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_raft_leader", Help: "1 where this instance leads the group, else 0."}, []string{"group"}),
+		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_raft_proposals_total", Help: "Operator actions proposed on this instance."}, []string{"group"}),
+		results:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_raft_proposal_results_total", Help: "Outcomes of the operator actions proposed here."}, []string{"group", "outcome"}),
+		applies:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_raft_applied_entries_total", Help: "Entries applied on this instance."}, []string{"group"}),
+		requests:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_kv_requests_total", Help: "Key-value requests this instance answered, by operation and status."}, []string{"op", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoal_kv_apply_seconds",
+			Help:    "From a key-value request's arrival on the instance that serves it to its answer: for writes, through the log until applied; for reads, through ReadIndex.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"op"}),
+		arrived: map[string]pendingRequest{},
+		leaders: map[string]string{},
+	}
+	if reg != nil {
+		reg.MustRegister(m.term, m.commit, m.applied, m.leading, m.proposals, m.results, m.applies, m.requests, m.latency,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
+				func() float64 { return float64(len(n.inbox)) }),
+			transportCollector{n})
+	}
+	return m
+}
+
+// observe reads one trace record (on the loop goroutine).
+func (m *metrics) observe(kind string, fields []env.Field) {
+	str := func(k string) string {
+		for _, f := range fields {
+			if f.Key == k {
+				s, _ := f.Value().(string)
+				return s
+			}
+		}
+		return ""
+	}
+	num := func(k string) float64 {
+		for _, f := range fields {
+			if f.Key == k {
+				switch v := f.Value().(type) {
+				case int64:
+					return float64(v)
+				case uint64:
+					return float64(v)
+				}
+			}
+		}
+		return 0
+	}
+	switch kind {
+	case "raft.state":
+		g := str("group")
+		m.term.WithLabelValues(g).Set(num("term"))
+		m.commit.WithLabelValues(g).Set(num("commit"))
+		m.applied.WithLabelValues(g).Set(num("applied"))
+		lead := 0.0
+		if str("role") == "leader" {
+			lead = 1
+		}
+		m.leading.WithLabelValues(g).Set(lead)
+		m.mu.Lock()
+		m.leaders[g] = str("leader")
+		m.mu.Unlock()
+	case "raft.propose":
+		m.proposals.WithLabelValues(str("group")).Inc()
+	case "prop.result":
+		m.results.WithLabelValues(str("group"), str("outcome")).Inc()
+	case "raft.apply":
+		m.applies.WithLabelValues(str("group")).Inc()
+	case "kv.request":
+		// A client has one request in flight; a retry restarts its clock.
+		m.arrived[str("client")] = pendingRequest{op: str("op"), at: time.Now()}
+	case "kv.response":
+		p, ok := m.arrived[str("client")]
+		if !ok {
+			return
+		}
+		delete(m.arrived, str("client"))
+		status := str("status")
+		if status != "redirect" {
+			m.latency.WithLabelValues(p.op).Observe(time.Since(p.at).Seconds())
+		}
+		m.requests.WithLabelValues(p.op, status).Inc()
+	}
+}
+
+// ready reports whether every group this instance is in knows a leader.
+func (m *metrics) ready() (bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.leaders) == 0 {
+		return false, "no Raft group has reported its state yet"
+	}
+	for g, l := range m.leaders {
+		if l == "" {
+			return false, "group " + g + " knows no leader"
+		}
+	}
+	return true, ""
+}
+
+// transportCollector reports the peer transport's counters at each
+// scrape.
+type transportCollector struct{ n *Node }
+
+var (
+	descSent     = prometheus.NewDesc("shoal_messages_sent_total", "Messages written to peer connections, by kind.", []string{"kind"}, nil)
+	descDropped  = prometheus.NewDesc("shoal_messages_dropped_total", "Messages that never reached a peer connection, by reason.", []string{"reason"}, nil)
+	descReceived = prometheus.NewDesc("shoal_messages_received_total", "Messages received from peers, by kind.", []string{"kind"}, nil)
+	descQueued   = prometheus.NewDesc("shoal_peer_queue_depth", "Messages waiting to be sent, by peer.", []string{"peer"}, nil)
+	descRejected = prometheus.NewDesc("shoal_peer_connections_rejected_total", "Peer connections closed for what the peer sent, by reason.", []string{"reason"}, nil)
+	descConns    = prometheus.NewDesc("shoal_peer_connections", "Peer connections open now.", []string{"direction"}, nil)
+)
+
+func (transportCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSent, descDropped, descReceived, descQueued, descRejected, descConns} {
+		ch <- d
+	}
+}
+
+func (c transportCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.n.transport == nil {
+		return
+	}
+	s := c.n.transport.Stats()
+	counters := func(d *prometheus.Desc, m map[string]uint64) {
+		for k, v := range m {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), k)
+		}
+	}
+	counters(descSent, s.Sent)
+	counters(descDropped, s.DroppedBy)
+	counters(descReceived, s.Received)
+	counters(descRejected, s.Rejected)
+	for peer, q := range s.Queued {
+		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(q), string(peer))
+	}
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.Outbound), "outbound")
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.Inbound), "inbound")
+}

@@ -1,0 +1,156 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
+)
+
+// startCluster opens n instances in this process on loopback, with the
+// same join list and BootstrapExpect n, and forms their cluster.
+func startCluster(t *testing.T, root string, n int) []*Node {
+	t.Helper()
+	var nodes []*Node
+	var join []string
+	for i := range n {
+		node, err := Open(Config{Name: env.NodeID(fmt.Sprintf("n%d", i+1)), DataDir: filepath.Join(root, fmt.Sprintf("n%d", i+1)),
+			PeerAddr: "127.0.0.1:0", BootstrapExpect: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, node)
+		join = append(join, node.PeerAddr())
+	}
+	for _, node := range nodes {
+		node.cfg.Join = join
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = node.Form(ctx) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nodes
+}
+
+// TestNodesFormAndServe runs three instances in one process: they form a
+// cluster from the same join list, serve writes and reads through every
+// instance (forwarding to the leader), agree on the configuration, and
+// recover their data when closed and opened again.
+func TestNodesFormAndServe(t *testing.T) {
+	noLeaks(t)
+	root := t.TempDir()
+	nodes := startCluster(t, root, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, node := range nodes {
+		r, err := node.Do(ctx, kv.OpPut, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), kv.None)
+		if err != nil || r.Status != kv.StatusOK {
+			t.Fatalf("put through %s: %v %+v", node.cfg.Name, err, r)
+		}
+	}
+	r, err := nodes[2].Do(ctx, kv.OpCAS, "k0", "w0", kv.Some("v0"))
+	if err != nil || r.Status != kv.StatusOK {
+		t.Fatalf("cas: %v %+v", err, r)
+	}
+	r, err = nodes[1].Do(ctx, kv.OpCAS, "k0", "x", kv.Some("v0"))
+	if err != nil || r.Status != kv.StatusMismatch || r.Value != kv.Some("w0") {
+		t.Fatalf("a cas expecting the old value: %v %+v, want a mismatch finding w0", err, r)
+	}
+	for _, node := range nodes {
+		for i, want := range []string{"w0", "v1", "v2"} {
+			r, err := node.Do(ctx, kv.OpGet, fmt.Sprintf("k%d", i), "", kv.None)
+			if err != nil || r.Value != kv.Some(want) {
+				t.Errorf("get k%d through %s: %v %+v, want %s", i, node.cfg.Name, err, r, want)
+			}
+		}
+		st, err := node.Cluster(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Instances) != 3 || len(st.Replicasets) != 1 || len(st.Replicasets[0].Members) != 3 || len(st.Voters) != 3 {
+			t.Errorf("%s sees %+v", node.cfg.Name, st)
+		}
+	}
+	eventually(t, func() bool {
+		for _, node := range nodes {
+			if ok, _ := node.Ready(); !ok {
+				return false
+			}
+		}
+		return true
+	}, "every instance ready")
+
+	// Closed and opened again on new ports, they find their cluster in
+	// members.json and their data on disk, and their peers' new addresses
+	// through the join list.
+	for _, node := range nodes {
+		node.Close()
+	}
+	var again []*Node
+	var join []string
+	for i := range 3 {
+		node, err := Open(Config{Name: env.NodeID(fmt.Sprintf("n%d", i+1)), DataDir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), PeerAddr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again = append(again, node)
+		join = append(join, node.PeerAddr())
+	}
+	for _, node := range again {
+		node.cfg.Join = join
+	}
+	for _, node := range again {
+		if err := node.Form(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err = again[0].Do(ctx, kv.OpGet, "k2", "", kv.None)
+	if err != nil || r.Value != kv.Some("v2") {
+		t.Errorf("after reopening: get k2: %v %+v", err, r)
+	}
+	for _, node := range again {
+		node.Close()
+	}
+}
+
+func TestOpenRefusesALockedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Config{Name: "n1", DataDir: dir, PeerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := Open(Config{Name: "n1", DataDir: dir, PeerAddr: "127.0.0.1:0"}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("a second Open of the same directory: %v, want it refused", err)
+	}
+}
+
+func TestDoBeforeFormingIsUnavailable(t *testing.T) {
+	n, err := Open(Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.Do(context.Background(), kv.OpGet, "k", "", kv.None); err == nil || !strings.Contains(err.Error(), "not formed") {
+		t.Errorf("Do before Form: %v", err)
+	}
+	if ok, why := n.Ready(); ok || why == "" {
+		t.Errorf("ready before forming: %v %q", ok, why)
+	}
+}

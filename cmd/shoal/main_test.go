@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,10 @@ import (
 const mainEnv = "SHOAL_TEST_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(mainEnv) == "1" {
+	// A fuzzing worker is this binary started with -test. flags: it runs
+	// tests, not the command.
+	worker := slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(a, "-test.") })
+	if os.Getenv(mainEnv) == "1" && !worker {
 		if code, ok := crashingWorker(os.Args[1:]); ok {
 			os.Exit(code)
 		}

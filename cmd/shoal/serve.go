@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/live"
+)
+
+// serveConfig is shoal serve's configuration: a YAML file, or flags of
+// the same names (a flag overrides the file).
+type serveConfig struct {
+	Name              string            `yaml:"name"`
+	PeerAddr          string            `yaml:"peer_addr"`
+	AdvertisePeer     string            `yaml:"advertise_peer"`
+	HTTPAddr          string            `yaml:"http_addr"`
+	DataDir           string            `yaml:"data_dir"`
+	FailureDomain     map[string]string `yaml:"failure_domain"`
+	Join              []string          `yaml:"join"`
+	BootstrapExpect   int               `yaml:"bootstrap_expect"`
+	ReplicationFactor int               `yaml:"replication_factor"`
+	TLS               tlsConfig         `yaml:"tls"`
+	LogLevel          string            `yaml:"log_level"`
+	LogFormat         string            `yaml:"log_format"`
+	Trace             string            `yaml:"trace"`
+}
+
+type tlsConfig struct {
+	Cert string `yaml:"cert"` // this instance's certificate (PEM)
+	Key  string `yaml:"key"`  // its private key (PEM)
+	CA   string `yaml:"ca"`   // the CA that signed the peers' certificates
+	// ClientAuth requires peers to present a certificate the CA signed
+	// (mutual TLS).
+	ClientAuth bool `yaml:"client_auth"`
+}
+
+// Defaults of shoal serve.
+const (
+	defaultPeerAddr = "127.0.0.1:7071"
+	defaultHTTPAddr = "127.0.0.1:7070"
+)
+
+// goTypeName is the Go type yaml names in its errors, which says nothing
+// to the person who wrote the file.
+var goTypeName = regexp.MustCompile(` in type [\w.]+`)
+
+// parseServeConfig reads a configuration file strictly: unknown fields,
+// duplicate keys and wrong types are errors naming the line.
+func parseServeConfig(file string, data []byte) (serveConfig, error) {
+	var c serveConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, len(te.Errors))
+			for i, e := range te.Errors {
+				msgs[i] = file + ": " + goTypeName.ReplaceAllString(e, "")
+			}
+			return serveConfig{}, errors.New(strings.Join(msgs, "; "))
+		}
+		return serveConfig{}, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return serveConfig{}, fmt.Errorf("%s: holds more than one YAML document", file)
+	}
+	return c, nil
+}
+
+// validate checks a configuration and fills its defaults.
+func (c *serveConfig) validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if c.Name == "" {
+		bad("name: required (--name)")
+	} else if strings.ContainsAny(c.Name, "/, \t\n") {
+		bad("name %q: must not hold '/', ',' or spaces", c.Name)
+	}
+	if c.DataDir == "" {
+		bad("data_dir: required (--data-dir)")
+	}
+	if c.PeerAddr == "" {
+		c.PeerAddr = defaultPeerAddr
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = defaultHTTPAddr
+	}
+	for _, a := range append([]string{c.PeerAddr, c.HTTPAddr}, c.Join...) {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("address %q: want host:port", a)
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		bad("bootstrap_expect %d: want at least 1", c.BootstrapExpect)
+	}
+	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
+		bad("bootstrap_expect %d needs join: the peer addresses of the other instances", c.BootstrapExpect)
+	}
+	if c.ReplicationFactor < 0 {
+		bad("replication_factor %d: want at least 1", c.ReplicationFactor)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		bad("tls: cert and key go together")
+	}
+	if (c.TLS.CA != "" || c.TLS.ClientAuth) && c.TLS.Cert == "" {
+		bad("tls: ca and client_auth need cert and key")
+	}
+	if c.TLS.ClientAuth && c.TLS.CA == "" {
+		bad("tls: client_auth needs ca, to verify the peers' certificates")
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		bad("log_format %q: want text or json", c.LogFormat)
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// tlsConfigs builds the peer port's TLS from the files named.
+func (c tlsConfig) configs() (server, client *tls.Config, err error) {
+	if c.Cert == "" {
+		return nil, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls: %w", err)
+	}
+	server = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	client = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("tls: %s holds no PEM certificate", c.CA)
+		}
+		client.RootCAs = pool
+		server.ClientCAs = pool
+		if c.ClientAuth {
+			server.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return server, client, nil
+}
+
+// keyValues parses "k=v,k=v".
+type keyValues map[string]string
+
+func (kv *keyValues) String() string { return fmt.Sprint(map[string]string(*kv)) }
+func (kv *keyValues) Set(s string) error {
+	if *kv == nil {
+		*kv = keyValues{}
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || k == "" || v == "" {
+			return fmt.Errorf("%q: want key=value pairs separated by commas", part)
+		}
+		(*kv)[k] = v
+	}
+	return nil
+}
+
+// commaList parses "a,b,c".
+type commaList []string
+
+func (l *commaList) String() string { return strings.Join(*l, ",") }
+func (l *commaList) Set(s string) error {
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			*l = append(*l, a)
+		}
+	}
+	return nil
+}
+
+const serveUsage = `usage: shoal serve [--config FILE] [flags]
+       shoal serve --dev
+
+Runs one shoal instance: the engine on this machine's disk and clock, its
+peers over TCP, and the HTTP API for clients. Every flag has a
+configuration-file field of the same name with underscores (peer_addr);
+a flag overrides the file.
+
+Forming a cluster: start every instance with the same --join (the peer
+addresses of the others) and --bootstrap-expect N; the cluster forms once N
+instances know each other. An instance that formed its cluster before
+(its data directory holds members.json) rejoins it at once. With neither
+--join nor --bootstrap-expect an instance forms a cluster of itself alone.
+
+SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
+command line recovers it from its data directory.
+
+flags:
+`
+
+func runServe(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace)")
+		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
+		flags      serveConfig
+		domain     keyValues
+		join       commaList
+	)
+	fs.StringVar(&flags.Name, "name", "", "the instance's `name`, unique in its cluster (required)")
+	fs.StringVar(&flags.PeerAddr, "peer-addr", "", "`host:port` to listen on for peers (default "+defaultPeerAddr+")")
+	fs.StringVar(&flags.AdvertisePeer, "advertise-peer", "", "`host:port` peers should dial, when it differs from --peer-addr")
+	fs.StringVar(&flags.HTTPAddr, "http-addr", "", "`host:port` to serve the HTTP API on (default "+defaultHTTPAddr+")")
+	fs.StringVar(&flags.DataDir, "data-dir", "", "the `directory` holding the instance's log, store and members.json (required)")
+	fs.Var(&domain, "failure-domain", "the instance's failure domain, as `k=v,...` (zone=a,rack=r1); instances that share a value are kept apart")
+	fs.Var(&join, "join", "peer addresses of other members, `ADDR,...`")
+	fs.IntVar(&flags.BootstrapExpect, "bootstrap-expect", 0, "form a new cluster once `N` instances (this one included) know each other through --join")
+	fs.IntVar(&flags.ReplicationFactor, "replication-factor", 0, "instances per replicaset when the cluster forms (default: all of them)")
+	fs.StringVar(&flags.TLS.Cert, "tls-cert", "", "the instance's certificate `file` (PEM) for the peer port")
+	fs.StringVar(&flags.TLS.Key, "tls-key", "", "its private key `file` (PEM)")
+	fs.StringVar(&flags.TLS.CA, "tls-ca", "", "the CA certificate `file` that verifies peers")
+	fs.BoolVar(&flags.TLS.ClientAuth, "tls-client-auth", false, "require peers to present a certificate the CA signed (mutual TLS)")
+	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
+	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
+	fs.StringVar(&flags.Trace, "trace", "", "write the engine's trace, as JSON lines, to `file`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseInterleaved(fs, args)
+	if done {
+		return code, err
+	}
+	if len(pos) > 0 {
+		return exitUsage, usagef("unexpected argument %q", pos[0])
+	}
+	var c serveConfig
+	if *configFile != "" {
+		data, err := os.ReadFile(*configFile)
+		if err != nil {
+			return exitUsage, usageError{err.Error()}
+		}
+		if c, err = parseServeConfig(*configFile, data); err != nil {
+			return exitUsage, usageError{err.Error()}
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	override(&c, flags, domain, join, set)
+	if *dev {
+		if *configFile != "" || len(set) > 1 {
+			return exitUsage, usagef("--dev takes no other flag")
+		}
+		dir, err := os.MkdirTemp("", "shoal-dev-")
+		if err != nil {
+			return exitInternal, err
+		}
+		defer os.RemoveAll(dir)
+		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir}
+	}
+	if err := c.validate(); err != nil {
+		return exitUsage, usageError{err.Error()}
+	}
+	return serve(c, *dev, stdout, stderr)
+}
+
+// override sets the fields whose flags were given.
+func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, set map[string]bool) {
+	str := map[string]*[2]*string{
+		"name": {&c.Name, &f.Name}, "peer-addr": {&c.PeerAddr, &f.PeerAddr}, "advertise-peer": {&c.AdvertisePeer, &f.AdvertisePeer},
+		"http-addr": {&c.HTTPAddr, &f.HTTPAddr}, "data-dir": {&c.DataDir, &f.DataDir}, "tls-cert": {&c.TLS.Cert, &f.TLS.Cert},
+		"tls-key": {&c.TLS.Key, &f.TLS.Key}, "tls-ca": {&c.TLS.CA, &f.TLS.CA}, "log-level": {&c.LogLevel, &f.LogLevel},
+		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace},
+	}
+	for name, p := range str {
+		if set[name] {
+			*p[0] = *p[1]
+		}
+	}
+	if set["failure-domain"] {
+		c.FailureDomain = domain
+	}
+	if set["join"] {
+		c.Join = join
+	}
+	if set["bootstrap-expect"] {
+		c.BootstrapExpect = f.BootstrapExpect
+	}
+	if set["replication-factor"] {
+		c.ReplicationFactor = f.ReplicationFactor
+	}
+	if set["tls-client-auth"] {
+		c.TLS.ClientAuth = f.TLS.ClientAuth
+	}
+}
+
+func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
+	level := map[string]slog.Level{"": slog.LevelInfo, "debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[c.LogLevel]
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if c.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
+	serverTLS, clientTLS, err := c.TLS.configs()
+	if err != nil {
+		return exitUsage, usageError{err.Error()}
+	}
+	httpListener, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return exitUsage, usageError{fmt.Sprintf("http_addr %s: %v", c.HTTPAddr, err)}
+	}
+	defer httpListener.Close()
+	var trace *os.File
+	if c.Trace != "" {
+		if trace, err = os.OpenFile(c.Trace, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return exitUsage, usageError{err.Error()}
+		}
+		defer trace.Close()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := live.Config{
+		Name: env.NodeID(c.Name), DataDir: c.DataDir, PeerAddr: c.PeerAddr, AdvertisePeer: c.AdvertisePeer,
+		HTTPAddr: httpListener.Addr().String(), Domain: c.FailureDomain, Join: c.Join,
+		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor,
+		ServerTLS: serverTLS, ClientTLS: clientTLS, Logger: log, Registry: reg,
+	}
+	if trace != nil {
+		cfg.Trace = trace
+	}
+	n, err := live.Open(cfg)
+	if err != nil {
+		return exitInternal, err
+	}
+	defer n.Close()
+	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg}), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(httpListener) }()
+	log.Info("serving", "http", httpListener.Addr().String(), "peer", n.PeerAddr(), "data_dir", c.DataDir)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	formed := make(chan error, 1)
+	go func() { formed <- n.Form(ctx) }()
+	code, result := func() (int, error) {
+		for {
+			select {
+			case err := <-formed:
+				formed = nil
+				if err != nil {
+					if ctx.Err() != nil {
+						return exitValid, nil // stopped while forming
+					}
+					return exitInternal, err
+				}
+				log.Info("ready to serve", "http", httpListener.Addr().String())
+				if dev {
+					printDev(stdout, c, "http://"+httpListener.Addr().String())
+				}
+			case <-n.Dead():
+				return exitInternal, fmt.Errorf("the engine stopped: %w", n.Err())
+			case err := <-httpDone:
+				return exitInternal, fmt.Errorf("http: %w", err)
+			case <-ctx.Done():
+				log.Info("stopping", "reason", "signal")
+				return exitValid, nil
+			}
+		}
+	}()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	n.Close()
+	if code == exitValid {
+		log.Info("stopped cleanly")
+	}
+	return code, result
+}
+
+func printDev(w io.Writer, c serveConfig, base string) {
+	fmt.Fprintf(w, "shoal dev instance %q is up (a cluster of one; its data is removed on exit)\n", c.Name)
+	fmt.Fprintf(w, "  key-value API  %s/v1/kv/{key}\n  cluster        %s/v1/cluster\n  metrics        %s/metrics\n  data           %s\n", base, base, base, c.DataDir)
+	fmt.Fprintf(w, "try:\n  curl -X PUT -d '{\"value\":\"hello\"}' %s/v1/kv/greeting\n  curl %s/v1/kv/greeting\n", base, base)
+}

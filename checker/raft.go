@@ -15,7 +15,9 @@ import (
 //   - at most one leader per group and term;
 //   - no two nodes apply different entries at the same index of a group;
 //   - a leader advances its commit index only to an index that a majority
-//     of the group's voters acknowledged in its term, itself included;
+//     of the group's voters acknowledged in its term, itself included (the
+//     voters before or after a membership change recorded in the same
+//     step);
 //   - a node's commit index never decreases, not even across a restart;
 //   - no node applies past its commit index;
 //   - no node dies because raft found its own state impossible (node.crash
@@ -47,6 +49,7 @@ func RaftSafety(trace []env.Record) Result {
 		term   int64
 		commit int64
 		seen   bool
+		voters []string // as of this record
 	}
 	leaders := map[groupTerm]env.NodeID{}
 	entries := map[groupIndex]applied{}
@@ -116,19 +119,25 @@ func RaftSafety(trace []env.Record) Result {
 				return fail(r, "%s applied %s up to %d at %s, beyond its commit index %d", r.Node, group, app, at(r.Time), commit)
 			}
 			if role == "leader" && prev.role == "leader" && prev.term == term && commit > prev.commit {
-				vs := voters[k]
-				var acked []string
-				for _, v := range vs {
-					if acks[leaderTerm{k, term}][v] >= commit {
-						acked = append(acked, v)
+				// The commit may have been decided before a membership
+				// change applied in the same step (raft.conf comes first in
+				// the trace): a majority of the voters before it counts too.
+				acked := func(vs []string) []string {
+					var out []string
+					for _, v := range vs {
+						if acks[leaderTerm{k, term}][v] >= commit {
+							out = append(out, v)
+						}
 					}
+					return out
 				}
-				if 2*len(acked) <= len(vs) {
+				vs, before := voters[k], prev.voters
+				if a, b := acked(vs), acked(before); 2*len(a) <= len(vs) && (before == nil || 2*len(b) <= len(before)) {
 					return fail(r, "%s, leader of %s in term %d, advanced its commit index to %d at %s, but only [%s] of the voters [%s] had acknowledged entries up to %d in that term",
-						r.Node, group, term, commit, at(r.Time), strings.Join(acked, ","), strings.Join(vs, ","), commit)
+						r.Node, group, term, commit, at(r.Time), strings.Join(a, ","), strings.Join(vs, ","), commit)
 				}
 			}
-			states[k] = state{role: role, term: term, commit: commit, seen: true}
+			states[k] = state{role: role, term: term, commit: commit, seen: true, voters: voters[k]}
 		}
 	}
 	if nStates == 0 {

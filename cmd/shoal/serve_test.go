@@ -354,3 +354,63 @@ func dataLeader(t *testing.T, in *serveInstance) string {
 	})
 	return leader
 }
+
+// TestServeJoin adds a fourth `shoal serve` to a formed three-instance
+// cluster with --join alone, and reads and writes through it.
+func TestServeJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes")
+	}
+	cluster := newCluster(t, 3, nil)
+	for _, in := range cluster {
+		in.start(t)
+	}
+	serveEventually(t, 30*time.Second, "the first write", func() error {
+		a, err := servePut(cluster[0], "before", "1")
+		if err == nil && a.status != 200 {
+			err = fmt.Errorf("%d %s", a.status, a.Error)
+		}
+		return err
+	})
+	addrs := freeAddrs(t, 2)
+	n4 := &serveInstance{name: "n4", peer: addrs[0], http: addrs[1], dir: filepath.Join(t.TempDir(), "n4")}
+	n4.args = []string{"serve", "--name", "n4", "--peer-addr", n4.peer, "--http-addr", n4.http, "--data-dir", n4.dir,
+		"--join", cluster[1].peer, "--failure-domain", "zone=b", "--log-level", "debug"}
+	var err error
+	if n4.log, err = os.Create(filepath.Join(t.TempDir(), "n4.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n4.cmd != nil && n4.cmd.ProcessState == nil {
+			n4.cmd.Process.Kill()
+		}
+		n4.log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(n4.log.Name())
+			t.Logf("n4's log:\n%s", b)
+		}
+	})
+	n4.start(t)
+	serveEventually(t, 30*time.Second, "a read through the joined instance", func() error {
+		a, err := serveGet(n4, "before")
+		if err == nil && (a.status != 200 || a.Value == nil || *a.Value != "1") {
+			err = fmt.Errorf("%d %v %s", a.status, a.Value, a.Error)
+		}
+		return err
+	})
+	if a, err := servePut(n4, "through-n4", "2"); err != nil || a.status != 200 {
+		t.Fatalf("a write through n4: %v %+v", err, a)
+	}
+	code, out, errs := shoal(t, "status", "--addr", "http://"+n4.http, "--json")
+	if code != 0 || !strings.Contains(out, `"n4"`) || !strings.Contains(out, `"zone": "b"`) && !strings.Contains(out, `"zone":"b"`) {
+		t.Errorf("shoal status through n4: exit %d, %s %s", code, out, errs)
+	}
+	for _, in := range append(cluster, n4) {
+		in.signal(t, syscall.SIGTERM)
+	}
+	for _, in := range append(cluster, n4) {
+		if code := in.wait(t); code != 0 {
+			t.Errorf("%s exited with %d after SIGTERM", in.name, code)
+		}
+	}
+}

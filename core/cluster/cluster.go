@@ -323,6 +323,21 @@ func (c *Config) Learners() []env.NodeID {
 	return out
 }
 
+// Membership is the Raft membership a group should have under this
+// configuration: group 0's voters and every other instance as a learner;
+// a replicaset's members as voters.
+func (c *Config) Membership(group uint64) (voters, learners []uint64) {
+	if group == ConfigGroup {
+		return c.RaftIDs(c.Voters), c.RaftIDs(c.Learners())
+	}
+	for _, rs := range c.Replicasets {
+		if rs.Group == group {
+			return c.RaftIDs(rs.Members), nil
+		}
+	}
+	return nil, nil
+}
+
 // Encode is the configuration's canonical encoding: group 0's snapshot.
 func (c *Config) Encode() []byte {
 	b, err := json.Marshal(c)

@@ -12,10 +12,11 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	Op       string     `json:"op"` // set, offline, online
+	Op       string     `json:"op"` // set, offline, online, join
 	Key      string     `json:"key,omitempty"`
 	Value    string     `json:"value,omitempty"`
 	Instance env.NodeID `json:"instance,omitempty"`
+	Domain   Domain     `json:"domain,omitempty"` // join
 }
 
 // SetSetting sets an operator setting.
@@ -26,6 +27,9 @@ func MarkOffline(name env.NodeID) Command { return Command{Op: "offline", Instan
 
 // MarkOnline marks an instance online.
 func MarkOnline(name env.NodeID) Command { return Command{Op: "online", Instance: name} }
+
+// Join adds an instance to a formed cluster (Config.Apply says where).
+func Join(name env.NodeID, d Domain) Command { return Command{Op: "join", Instance: name, Domain: d} }
 
 // Encode is the command's encoding in group 0's log.
 func (cmd Command) Encode() []byte {
@@ -82,6 +86,8 @@ func (c *Config) Apply(cmd Command) error {
 		}
 		c.Settings[cmd.Key] = cmd.Value
 		return nil
+	case "join":
+		return c.join(cmd.Instance, cmd.Domain)
 	case "offline", "online":
 		inst := c.byName(cmd.Instance)
 		if inst == nil {
@@ -91,4 +97,35 @@ func (c *Config) Apply(cmd Command) error {
 		return nil
 	}
 	return fmt.Errorf("unknown operation %q", cmd.Op)
+}
+
+// join adds an instance with the next Raft ID, online, as a learner of
+// group 0 and a member of the replicaset with the fewest members (the
+// first of those), kept apart from its members' failure domains where
+// that is a choice. Buckets do not move: the instance adds a replica.
+func (c *Config) join(name env.NodeID, d Domain) error {
+	if name == "" {
+		return fmt.Errorf("join: the instance has no name")
+	}
+	if c.byName(name) != nil {
+		return fmt.Errorf("join: %s is already an instance of the cluster", name)
+	}
+	if len(c.Replicasets) == 0 {
+		return fmt.Errorf("join: the cluster has no replicaset")
+	}
+	var id uint64
+	for _, in := range c.Instances {
+		id = max(id, in.RaftID)
+	}
+	best := 0
+	for r := range c.Replicasets {
+		a, b := &c.Replicasets[r], &c.Replicasets[best]
+		if len(a.Members) < len(b.Members) || len(a.Members) == len(b.Members) && c.conflicts(d, a.Members) < c.conflicts(d, b.Members) {
+			best = r
+		}
+	}
+	rs := &c.Replicasets[best]
+	c.Instances = append(c.Instances, Instance{Name: name, RaftID: id + 1, Domain: d, Replicaset: rs.Name, State: Online})
+	rs.Members = append(rs.Members, name)
+	return nil
 }

@@ -29,6 +29,15 @@ type Hello struct {
 	Members      []Member
 	Bootstrapped bool
 	Cluster      string
+	// Join, when set, asks a member of a formed cluster to add the
+	// sender: it is the join's ID, the same for every retry of one
+	// attempt (the configuration applies an ID once, so a retry after a
+	// lost answer succeeds and another instance taking the name fails).
+	// The member answers once the join is applied, with Config set.
+	Join string
+	// Config is the cluster configuration (cluster.Config's encoding) in
+	// the answer to a join; empty otherwise.
+	Config []byte
 }
 
 // Kind implements env.Message.
@@ -53,7 +62,7 @@ const (
 //	raft:     group | raftpb.Message (gogo protobuf, to the end)
 //	request:  client | seq | op byte | key | value | expected value
 //	response: client | seq | status byte | value | index | leader | hint
-//	hello:    from member | member count | members | bootstrapped byte | cluster
+//	hello:    from member | member count | members | bootstrapped byte | cluster | join | config
 //	member:   name | peer address | http address | domain count | (key | value) in key order
 //
 // An absent kv.Value encodes as absent whatever its S holds.
@@ -109,7 +118,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = appendWireMember(b, &m.Members[i])
 		}
 		b = appendWireBool(b, m.Bootstrapped)
-		return appendWireString(b, m.Cluster), nil
+		b = appendWireString(b, m.Cluster)
+		b = appendWireString(b, m.Join)
+		return appendWireString(b, string(m.Config)), nil
 	default:
 		if m == nil {
 			return b, errors.New("live: encoding a nil message")
@@ -362,6 +373,10 @@ func (d *wireDecoder) hello() *Hello {
 	}
 	h.Bootstrapped = d.bool()
 	h.Cluster = d.string()
+	h.Join = d.string()
+	if c := d.string(); c != "" {
+		h.Config = []byte(c)
+	}
 	return h
 }
 

@@ -64,6 +64,8 @@ func codecCases() []struct {
 
 		{"hello empty", &Hello{}},
 		{"hello self", &Hello{From: Member{Name: "n1", PeerAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080"}}},
+		{"hello join", &Hello{From: Member{Name: "n4"}, Join: "join-n4-1f2e"}},
+		{"hello join answer", &Hello{From: Member{Name: "n1"}, Bootstrapped: true, Cluster: "c", Config: []byte(`{"instances":[]}`)}},
 		{"hello members", &Hello{
 			From: Member{Name: "n1", PeerAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080", Domain: map[string]string{"zone": "a", "rack": "r1", "dc": "eu", "": "empty key"}},
 			Members: []Member{
@@ -133,7 +135,9 @@ func TestCodecGolden(t *testing.T) {
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusRedirect, Value: kv.None, Index: 2, Leader: "n2"},
 			"03" + "0163" + "01" + "03" + "00" + "02" + "026e32" + "00"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
-			"04" + "016e" + "00" + "00" + "02" + "0172" + "0162" + "017a" + "0161" + "01" + "00000000" + "01" + "0178"},
+			"04" + "016e" + "00" + "00" + "02" + "0172" + "0162" + "017a" + "0161" + "01" + "00000000" + "01" + "0178" + "00" + "00"},
+		{&Hello{From: Member{Name: "n"}, Join: "j", Config: []byte("{}")},
+			"04" + "016e" + "00" + "00" + "00" + "00" + "00" + "00" + "016a" + "027b7d"},
 		{&node.Message{Group: 1, Msg: pb.Message{Type: pb.MsgHeartbeat, To: 2, From: 1}},
 			"01" + "01" + "0808" + "1002" + "1801" + "2000" + "2800" + "3000" + "4000" + "5000" + "5800" + "6800"},
 	} {

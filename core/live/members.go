@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
 )
 
 // MembersFile is where an instance keeps the cluster it formed: who is in
@@ -33,6 +34,10 @@ type membersFile struct {
 	ReplicationFactor int            `json:"replication_factor"`
 	Buckets           int            `json:"buckets"`
 	Members           []memberRecord `json:"members"` // by name
+	// JoinedWith, for an instance that joined the cluster after it
+	// formed, is the configuration it joined with (cluster.Config's
+	// encoding): its Raft ID and peers until it catches up.
+	JoinedWith json.RawMessage `json:"joined_with,omitempty"`
 }
 
 type memberRecord struct {
@@ -74,6 +79,20 @@ type memberBook struct {
 	self   Member
 	known  map[env.NodeID]Member
 	formed *membersFile // nil until the cluster formed
+	// instances are the instances of the configuration this instance
+	// applied (from the engine's raft.conf of group 0): members that
+	// joined after the cluster formed are known by them.
+	instances map[env.NodeID]bool
+}
+
+// setInstances records the instances group 0 has as members.
+func (b *memberBook) setInstances(names []env.NodeID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.instances = map[env.NodeID]bool{}
+	for _, n := range names {
+		b.instances[n] = true
+	}
 }
 
 func loadMembers(dir string) (*memberBook, error) {
@@ -89,7 +108,7 @@ func loadMembers(dir string) (*memberBook, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("live: %s: %w", filepath.Join(dir, MembersFile), err)
 	}
-	if len(f.Members) == 0 || f.Cluster != clusterID(&f) {
+	if len(f.Members) == 0 || f.JoinedWith == nil && f.Cluster != clusterID(&f) {
 		return nil, fmt.Errorf("live: %s: no members, or its cluster ID does not match them", filepath.Join(dir, MembersFile))
 	}
 	b.formed = &f
@@ -119,6 +138,13 @@ func (b *memberBook) formedFile() *membersFile {
 	return b.formed
 }
 
+// add records a member that joined the formed cluster.
+func (b *memberBook) add(m Member) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.known[m.Name] = m
+}
+
 // hello is what this instance tells a peer.
 func (b *memberBook) hello() *Hello {
 	b.mu.Lock()
@@ -145,7 +171,9 @@ func (b *memberBook) learn(h *Hello) (moved []Member, adopt *membersFile, err er
 		if m.Name == "" || m.Name == b.self.Name {
 			continue
 		}
-		if _, member := b.known[m.Name]; b.formed != nil && !member {
+		// After forming, others' word counts only for members; a peer's
+		// word on itself always does (an instance that joined later).
+		if _, member := b.known[m.Name]; b.formed != nil && !member && !b.instances[m.Name] && m.Name != h.From.Name {
 			continue
 		}
 		// A peer is the authority on itself; others' word only fills gaps.
@@ -219,6 +247,16 @@ func writeFileSynced(path string, data []byte) error {
 
 // onHello answers a peer's hello (on a transport goroutine).
 func (n *Node) onHello(h *Hello) *Hello {
+	if h.Join != "" && n.members.formedFile() != nil {
+		config, err := n.admit(h)
+		reply := n.members.hello()
+		if err != nil {
+			n.log.Warn("a join failed", "instance", string(h.From.Name), "peer", h.From.PeerAddr, "error", err)
+			return reply
+		}
+		reply.Config = config
+		return reply
+	}
 	moved, adopt, err := n.members.learn(h)
 	if err != nil {
 		n.log.Error("a peer of another cluster said hello", "peer", h.From.PeerAddr, "error", err)
@@ -267,6 +305,13 @@ func (n *Node) Form(ctx context.Context) error {
 	go n.greet()
 	cfg := n.cfg.Engine
 	cfg.Spec = f.spec()
+	if f.JoinedWith != nil {
+		join, err := joinInfo(n.cfg.Name, f.JoinedWith)
+		if err != nil {
+			return err
+		}
+		cfg.Join = join
+	}
 	if err := n.startEngine(cfg); err != nil {
 		return fmt.Errorf("live: %s: the engine did not start: %w", n.cfg.Name, err)
 	}
@@ -279,7 +324,7 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 	case expect == 0 && len(n.cfg.Join) == 0:
 		expect = 1
 	case expect == 0:
-		return nil, fmt.Errorf("live: %s has never been part of a cluster, and joining a formed cluster is not supported yet: start every instance with --bootstrap-expect", n.cfg.Name)
+		return n.joinFormed(ctx)
 	case expect < 0:
 		return nil, fmt.Errorf("live: bootstrap-expect %d: want at least 1", expect)
 	}
@@ -339,13 +384,19 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 	}
 }
 
-// greet says hello once to every Join address, retrying those that do
-// not answer, so that peers whose addresses changed since the cluster
-// formed (and that this instance cannot reach at the old ones) learn the
-// new ones from the command line. Hellos on every connection keep them
-// current afterwards.
+// greet says hello once to every Join address and every member it knows,
+// retrying those that do not answer, so that peers learn where this
+// instance is now: peers whose addresses changed since the cluster formed
+// (which it cannot reach at the old ones) through the command line, and
+// every member after this instance joined. Hellos on every connection
+// keep addresses current afterwards.
 func (n *Node) greet() {
 	pending := slices.Clone(n.cfg.Join)
+	for _, m := range n.members.list() {
+		if m.Name != n.cfg.Name && !slices.Contains(pending, m.PeerAddr) {
+			pending = append(pending, m.PeerAddr)
+		}
+	}
 	for len(pending) > 0 {
 		var left []string
 		for _, addr := range pending {
@@ -376,4 +427,125 @@ func names(ms []Member) string {
 		s[i] = string(m.Name)
 	}
 	return fmt.Sprint(s)
+}
+
+// joinInfo is what a joining instance's engine starts with, from the
+// configuration it joined with.
+func joinInfo(self env.NodeID, config []byte) (*node.JoinInfo, error) {
+	c, err := cluster.Decode(config)
+	if err != nil {
+		return nil, fmt.Errorf("live: %s: joined_with: %w", MembersFile, err)
+	}
+	in, ok := c.Instance(self)
+	if !ok {
+		return nil, fmt.Errorf("live: %s: joined_with does not hold %s", MembersFile, self)
+	}
+	return &node.JoinInfo{RaftID: in.RaftID, Peers: c.Instances}, nil
+}
+
+// joinFormed asks the members at the Join addresses, in turn, to add this
+// instance to their formed cluster, until one has.
+func (n *Node) joinFormed(ctx context.Context) (*membersFile, error) {
+	joinID := fmt.Sprintf("join-%s-%016x", n.cfg.Name, osSeed())
+	ticker := time.NewTicker(discoverEvery)
+	defer ticker.Stop()
+	var last error
+	for {
+		for _, addr := range n.cfg.Join {
+			if addr == n.self().PeerAddr {
+				continue
+			}
+			h := n.members.hello()
+			h.Join = joinID
+			actx, cancel := context.WithTimeout(ctx, joinTimeout+time.Second)
+			reply, err := n.transport.Exchange(actx, addr, h)
+			cancel()
+			switch {
+			case err != nil:
+				last = err
+				continue
+			case !reply.Bootstrapped || len(reply.Config) == 0:
+				last = fmt.Errorf("%s (%s) did not add this instance: it has formed no cluster, or the join did not commit in time", reply.From.Name, addr)
+				continue
+			}
+			if _, err := joinInfo(n.cfg.Name, reply.Config); err != nil {
+				return nil, err
+			}
+			f := &membersFile{Cluster: reply.Cluster, JoinedWith: reply.Config}
+			for _, m := range append([]Member{n.self()}, reply.Members...) {
+				if !slices.ContainsFunc(f.Members, func(r memberRecord) bool { return r.Name == m.Name }) {
+					f.Members = append(f.Members, recordOf(m))
+				}
+			}
+			slices.SortFunc(f.Members, func(a, b memberRecord) int { return cmp.Compare(a.Name, b.Name) })
+			for _, m := range reply.Members {
+				if m.Name != n.cfg.Name {
+					n.members.add(m)
+				}
+			}
+			return f, nil
+		}
+		select {
+		case <-ticker.C:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("live: %s could not join through %v: %v (%w)", n.cfg.Name, n.cfg.Join, last, ctx.Err())
+		}
+	}
+}
+
+// joinTimeout bounds how long a member waits for a join it proposed to
+// commit before it answers.
+const joinTimeout = 10 * time.Second
+
+// admit proposes the join of the instance that said h, on a member of a
+// formed cluster, and returns the configuration once the join is applied.
+// A retry of the same join (the same ID) succeeds again; a join under the
+// name of an instance the cluster has fails. It runs on a transport
+// goroutine.
+func (n *Node) admit(h *Hello) ([]byte, error) {
+	if !n.started.Load() {
+		return nil, ErrNotFormed
+	}
+	id := h.Join
+	done := n.awaitResult(id)
+	cmd := cluster.Join(h.From.Name, cluster.Domain(h.From.Domain)).Encode()
+	if !n.post(func() {
+		if n.eng != nil {
+			n.eng.Handle(&node.Propose{ID: id, Group: "config", Data: cmd, Timeout: joinTimeout})
+		}
+	}) {
+		return nil, errors.New("the instance is stopping")
+	}
+	var outcome, why string
+	select {
+	case r := <-done:
+		outcome, why = r[0], r[1]
+	case <-time.After(joinTimeout + time.Second):
+		outcome = "timeout"
+	}
+	n.forgetResult(id)
+	if outcome != "ok" {
+		return nil, fmt.Errorf("the join of %s ended %s: %s", h.From.Name, outcome, why)
+	}
+	conf := make(chan []byte, 1)
+	if !n.post(func() {
+		if eng, ok := n.eng.(*node.Node); ok && eng != nil {
+			c := eng.Configuration()
+			if _, in := c.Instance(h.From.Name); in {
+				conf <- c.Encode()
+				return
+			}
+		}
+		conf <- nil
+	}) {
+		return nil, errors.New("the instance is stopping")
+	}
+	c := <-conf
+	if c == nil {
+		return nil, fmt.Errorf("the join of %s ended %s %s", h.From.Name, outcome, why)
+	}
+	n.members.add(h.From)
+	n.transport.SetPeer(h.From.Name, h.From.PeerAddr)
+	n.log.Info("an instance joined", "instance", string(h.From.Name), "peer", h.From.PeerAddr)
+	return c, nil
 }

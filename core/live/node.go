@@ -94,6 +94,7 @@ type Node struct {
 	rand      *rand.Rand
 	traceBuf  []byte
 
+	results    sync.Map    // proposal ID → chan [2]string{outcome, error}: awaited prop.results
 	started    atomic.Bool // the engine runs
 	slots      chan *slot  // free API clients
 	slotByName map[env.NodeID]*slot
@@ -386,6 +387,32 @@ func (e envOf) PebbleOptions() *pebble.Options {
 func (e envOf) Trace(kind string, fields ...env.Field) {
 	n := e.n
 	n.metrics.observe(kind, fields)
+	switch kind {
+	case "prop.result":
+		r := env.Record{Kind: kind, Fields: fields}
+		id, _ := r.Str("id")
+		if ch, ok := n.results.Load(id); ok {
+			outcome, _ := r.Str("outcome")
+			why, _ := r.Str("error")
+			select {
+			case ch.(chan [2]string) <- [2]string{outcome, why}:
+			default:
+			}
+		}
+	case "raft.conf":
+		r := env.Record{Kind: kind, Fields: fields}
+		if g, _ := r.Str("group"); g == "config" {
+			voters, _ := r.Str("voters")
+			learners, _ := r.Str("learners")
+			var names []env.NodeID
+			for _, s := range strings.Split(voters+","+learners, ",") {
+				if s != "" {
+					names = append(names, env.NodeID(s))
+				}
+			}
+			n.members.setInstances(names)
+		}
+	}
 	if n.cfg.Trace != nil {
 		n.traceBuf = env.AppendLine(n.traceBuf[:0], time.Now().UnixNano(), n.cfg.Name, kind, fields)
 		if _, err := n.cfg.Trace.Write(n.traceBuf); err != nil {
@@ -407,3 +434,13 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	panic(env.Fatal{Err: fmt.Errorf("pebble: "+format, args...)})
 }
+
+// awaitResult returns a channel that receives the outcome of the
+// proposal id when the engine records it (prop.result).
+func (n *Node) awaitResult(id string) <-chan [2]string {
+	ch := make(chan [2]string, 1)
+	n.results.Store(id, ch)
+	return ch
+}
+
+func (n *Node) forgetResult(id string) { n.results.Delete(id) }

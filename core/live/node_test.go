@@ -154,3 +154,81 @@ func TestDoBeforeFormingIsUnavailable(t *testing.T) {
 		t.Errorf("ready before forming: %v %q", ok, why)
 	}
 }
+
+// TestJoinAFormedCluster adds a fourth instance to a formed cluster
+// through one member's address: it becomes a member of the replicaset,
+// receives the data, serves requests, and rejoins from its members.json
+// after a restart.
+func TestJoinAFormedCluster(t *testing.T) {
+	noLeaks(t)
+	root := t.TempDir()
+	nodes := startCluster(t, root, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if r, err := nodes[i%3].Do(ctx, kv.OpPut, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), kv.None); err != nil || r.Status != kv.StatusOK {
+			t.Fatalf("put: %v %+v", err, r)
+		}
+	}
+	open4 := func() *Node {
+		n4, err := Open(Config{Name: "n4", DataDir: filepath.Join(root, "n4"), PeerAddr: "127.0.0.1:0", Join: []string{nodes[1].PeerAddr()},
+			Domain: map[string]string{"zone": "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n4.Form(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return n4
+	}
+	n4 := open4()
+	eventually(t, func() bool {
+		r, err := n4.Do(ctx, kv.OpGet, "k7", "", kv.None)
+		return err == nil && r.Value == kv.Some("v7")
+	}, "n4 to serve a read")
+	st, err := n4.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Instances) != 4 || len(st.Replicasets[0].Members) != 4 || st.Instances[3].Name != "n4" || st.Instances[3].Domain["zone"] != "b" {
+		t.Fatalf("the cluster after the join: %+v", st)
+	}
+	// n4 is a voter of rs1 once caught up, and holds the data.
+	eventually(t, func() bool {
+		st, err := n4.Cluster(ctx)
+		if err != nil {
+			return false
+		}
+		for _, g := range st.Groups {
+			if g.Name == "rs1" && g.Applied > 0 && g.Leader != "" {
+				return true
+			}
+		}
+		return false
+	}, "n4 to follow rs1")
+	if r, err := n4.Do(ctx, kv.OpPut, "from-n4", "x", kv.None); err != nil || r.Status != kv.StatusOK {
+		t.Fatalf("put through n4: %v %+v", err, r)
+	}
+	// Restarted, n4 finds its cluster in members.json.
+	n4.Close()
+	n4 = open4()
+	if r, err := n4.Do(ctx, kv.OpGet, "from-n4", "", kv.None); err != nil || r.Value != kv.Some("x") {
+		t.Fatalf("after n4's restart: %v %+v", err, r)
+	}
+	// A second join of the same name is refused: the name is taken.
+	n4.Close()
+	dup, err := Open(Config{Name: "n4", DataDir: filepath.Join(root, "n4-again"), PeerAddr: "127.0.0.1:0", Join: []string{nodes[0].PeerAddr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	err = dup.Form(short)
+	cancelShort()
+	dup.Close()
+	if err == nil {
+		t.Error("an empty instance joined under the name of a member")
+	}
+	for _, node := range nodes {
+		node.Close()
+	}
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,11 @@ type group struct {
 	traced    raft.BasicStatus // as last recorded in the trace
 	waiting   []*read          // reads with a confirmed index, waiting to be applied up to it
 	lease     time.Time        // on a leader, the wall-clock end of its read lease (the lease-read-under-skew bug)
+	// confPending is set while a membership change this instance proposed
+	// as leader has not been applied.
+	confPending bool
+	confTerm    uint64 // the term it was proposed in
+	snapshotNow bool   // snapshot at the next chance: the membership changed
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }
@@ -104,4 +110,53 @@ func (n *Node) Configuration() *cluster.Config {
 		panic(fmt.Sprintf("node: the configuration does not decode from its own encoding: %v", err))
 	}
 	return c
+}
+
+// catchUpLag is how far behind its leader's log a learner may be and still
+// be promoted to voter: promoting one further behind would let it hold
+// back commits until it catches up.
+const catchUpLag = 64
+
+// reconcile, on a group's leader, moves the group's Raft membership one
+// step towards what the configuration says it should be: it adds missing
+// instances as learners, and promotes a learner that should vote once it
+// has caught up. One change is in flight at a time; a change proposed in
+// an earlier term, which a leader change may have dropped, is proposed
+// again.
+func (n *Node) reconcile(g *group) {
+	if g.role() != raft.StateLeader {
+		return
+	}
+	term := g.rn.BasicStatus().Term
+	if g.confPending && g.confTerm == term {
+		return
+	}
+	voters, learners := n.conf.conf.Membership(g.id)
+	if len(voters) == 0 {
+		return
+	}
+	has := func(ids []uint64, id uint64) bool { return slices.Contains(ids, id) }
+	var change *pb.ConfChangeSingle
+	for _, id := range append(slices.Clone(voters), learners...) {
+		if !has(g.confState.Voters, id) && !has(g.confState.Learners, id) {
+			change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode, NodeID: id}
+			break
+		}
+	}
+	if change == nil {
+		st := g.rn.Status()
+		for _, id := range voters {
+			if has(g.confState.Learners, id) && st.Progress[id].Match+catchUpLag >= st.Progress[n.raftID].Match {
+				change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode, NodeID: id}
+				break
+			}
+		}
+	}
+	if change == nil {
+		return
+	}
+	if err := g.rn.ProposeConfChange(pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{*change}}); err == nil {
+		g.confPending, g.confTerm = true, term
+		n.trace("raft.conf.propose", env.Str("group", g.name), env.Str("change", change.Type.String()), env.Str("instance", n.name(change.NodeID)))
+	}
 }

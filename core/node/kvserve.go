@@ -32,6 +32,22 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 	n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
 		env.Str("key", req.Key), env.Str("value", req.Value))
 	conf := n.conf.conf
+	if len(conf.Buckets) == 0 {
+		// A joining instance that has not received the configuration yet
+		// knows no bucket's replicaset: it points at a peer.
+		var peers []env.NodeID
+		for _, in := range conf.Instances {
+			if in.Name != n.e.ID() {
+				peers = append(peers, in.Name)
+			}
+		}
+		var hint env.NodeID
+		if len(peers) > 0 {
+			hint = peers[req.Seq%uint64(len(peers))]
+		}
+		n.redirect(from, req, "", hint)
+		return
+	}
 	rsName := conf.Buckets[kv.Bucket(req.Key, len(conf.Buckets))]
 	g := n.groupNamed(rsName)
 	if g == nil {

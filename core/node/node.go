@@ -49,6 +49,19 @@ type Config struct {
 	RequestTTL time.Duration
 	// Bugs switches planted bugs on (only in a shoalbugs build).
 	Bugs bugs.Set
+	// Join, for an instance joining a formed cluster, is what it starts
+	// with instead of bootstrapping: its Raft ID and its peers, known from
+	// the member that proposed its join (cluster.Join). It starts empty, as
+	// a follower of no group, and catches up from the leaders once they
+	// add it; Spec is not used. Give it at every start: a restart before
+	// the instance applied its own join needs it again.
+	Join *JoinInfo
+}
+
+// JoinInfo is what a joining instance knows before it catches up.
+type JoinInfo struct {
+	RaftID uint64
+	Peers  []cluster.Instance // names and Raft IDs of the cluster's instances
 }
 
 // Defaults for zero Config fields.
@@ -95,6 +108,7 @@ type Node struct {
 	batch   raftlog.Batch
 	store   *store.Store
 	conf    *configMachine
+	raftID  uint64   // this instance's, in every group
 	groups  []*group // by group ID
 	pending map[string]*request
 	reads   map[string]*read
@@ -137,29 +151,54 @@ func open(e env.Env, cfg Config) (*Node, error) {
 func (n *Node) recover() error {
 	log0 := n.wal.Log(cluster.ConfigGroup)
 	snap0, _ := log0.Snapshot()
-	if snap0.Metadata.Index == 0 {
+	switch {
+	case snap0.Metadata.Index == 0 && n.cfg.Join != nil:
+		// Joining: nothing yet but who the peers are. Group 0's leader
+		// sends the configuration once it adds this instance.
+		n.conf = &configMachine{conf: &cluster.Config{Instances: n.cfg.Join.Peers, Settings: map[string]string{}}}
+	case snap0.Metadata.Index == 0:
 		if err := n.bootstrap(); err != nil {
 			return err
 		}
 		snap0, _ = log0.Snapshot()
 	}
-	n.conf = &configMachine{}
-	if err := n.conf.restore(snap0.Data, snap0.Metadata.Index); err != nil {
-		return err
+	if n.conf == nil {
+		n.conf = &configMachine{}
+		if err := n.conf.restore(snap0.Data, snap0.Metadata.Index); err != nil {
+			return err
+		}
 	}
-	self, ok := n.conf.conf.Instance(n.e.ID())
-	if !ok {
+	switch self, ok := n.conf.conf.Instance(n.e.ID()); {
+	case ok:
+		n.raftID = self.RaftID
+	case n.cfg.Join != nil:
+		n.raftID = n.cfg.Join.RaftID // its join is in the log, not yet applied
+	default:
 		return fmt.Errorf("node: %s is not in the stored configuration", n.e.ID())
 	}
-	rs, _ := n.conf.conf.Replicaset(self.Replicaset)
+	if err := n.addGroup(log0, n.conf); err != nil {
+		return err
+	}
+	return n.joinReplicaset()
+}
+
+// joinReplicaset starts the group of this instance's replicaset, if the
+// configuration names one and it has not started: at start, and when a
+// joining instance applies its join.
+func (n *Node) joinReplicaset() error {
+	self, ok := n.conf.conf.Instance(n.e.ID())
+	if !ok || self.Replicaset == "" {
+		return nil
+	}
+	rs, ok := n.conf.conf.Replicaset(self.Replicaset)
+	if !ok || n.group(rs.Group) != nil {
+		return nil
+	}
 	m, err := kv.Open(n.store, rs.Group)
 	if err != nil {
 		return err
 	}
 	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
-	if err := n.addGroup(log0, n.conf); err != nil {
-		return err
-	}
 	return n.addGroup(n.wal.Log(rs.Group), dataMachine{m})
 }
 
@@ -217,9 +256,8 @@ func (n *Node) addGroup(log *raftlog.Log, sm stateMachine) error {
 		return fmt.Errorf("node: %s: group %d: the state machine has applied up to index %d but the log is committed only to %d: the log lost synced writes",
 			n.e.ID(), log.Group(), applied, committed)
 	}
-	self, _ := n.conf.conf.Instance(n.e.ID())
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID:              self.RaftID,
+		ID:              n.raftID,
 		ElectionTick:    n.cfg.ElectionTicks,
 		HeartbeatTick:   n.cfg.HeartbeatTicks,
 		Storage:         log,
@@ -283,6 +321,7 @@ func (n *Node) Handle(ev env.Event) {
 	case tick:
 		n.retryActions()
 		for _, g := range n.groups {
+			n.reconcile(g)
 			g.rn.Tick()
 			if n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && g.role() == raft.StateLeader {
 				g.lease = n.e.Now().Add(n.cfg.TickInterval * time.Duration(n.cfg.ElectionTicks))
@@ -492,6 +531,9 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 		n.apply(g, e)
 	}
 	persist(g.sm.flush(false))
+	if g.id == cluster.ConfigGroup && (len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot)) {
+		must(n.joinReplicaset())
+	}
 	for _, rs := range rd.ReadStates {
 		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
 	}
@@ -544,6 +586,10 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(fmt.Sprintf("node: %s: group %s: conf change %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
 		g.confState = *g.rn.ApplyConfChange(cc)
+		g.confPending = false
+		// A new member catches up from a snapshot, and raft installs only
+		// a snapshot whose membership includes it: take one now.
+		g.snapshotNow = true
 		g.sm.skip(e.Index)
 		n.traceConf(g, e.Index)
 	}
@@ -578,9 +624,10 @@ func (n *Node) maybeCompact() {
 	compacted := false
 	for _, g := range n.groups {
 		snap, _ := g.log.Snapshot()
-		if g.applied < snap.Metadata.Index+n.cfg.CompactEvery {
+		if g.applied < snap.Metadata.Index+n.cfg.CompactEvery && !(g.snapshotNow && g.applied > snap.Metadata.Index) {
 			continue
 		}
+		g.snapshotNow = false
 		data, err := g.sm.snapshot()
 		must(err)
 		// The state must be durable before the entries that rebuild it go.

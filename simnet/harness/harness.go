@@ -60,22 +60,46 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	if _, err := cluster.Bootstrap(c.cfg.Spec); err != nil {
 		return nil, err
 	}
-	start := node.Start(c.cfg)
 	for _, name := range c.Names {
-		err := w.AddNode(name, func(e env.Env) (env.Node, error) {
-			n, err := start(e)
-			if err != nil {
-				delete(c.live, e.ID())
-				return nil, err
-			}
-			c.live[e.ID()] = n.(*node.Node)
-			return n, nil
-		})
-		if err != nil {
+		if err := c.add(name, c.cfg); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// add adds an instance to the world and starts it with cfg.
+func (c *Cluster) add(name env.NodeID, cfg node.Config) error {
+	start := node.Start(cfg)
+	return c.World.AddNode(name, func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		if err != nil {
+			delete(c.live, e.ID())
+			return nil, err
+		}
+		c.live[e.ID()] = n.(*node.Node)
+		return n, nil
+	})
+}
+
+// Join adds an instance to the formed cluster now: it proposes the join
+// (cluster.Join) on via, and starts the new instance empty with the Raft
+// ID the join will give it (one past the highest) and its peers; the
+// group leaders add it once the join is applied. The proposal's outcome is
+// in the trace as prop.result with ID "join-NAME".
+func (c *Cluster) Join(name, via env.NodeID, d cluster.Domain, timeout time.Duration) error {
+	var peers []cluster.Instance
+	for i, n := range c.Names {
+		peers = append(peers, cluster.Instance{Name: n, RaftID: uint64(i + 1)})
+	}
+	cfg := c.cfg
+	cfg.Join = &node.JoinInfo{RaftID: uint64(len(c.Names) + 1), Peers: peers}
+	c.Propose(via, "config", "join-"+string(name), cluster.Join(name, d).Encode(), timeout)
+	if err := c.add(name, cfg); err != nil {
+		return err
+	}
+	c.Names = append(c.Names, name)
+	return nil
 }
 
 // Bootstrap is the cluster's initial configuration: its replicasets,

@@ -118,8 +118,17 @@ type RaftSeries struct {
 	Applied []int64 `json:"applied"`
 }
 
+func (s *RaftSeries) add(t, term int64, role, leader int, commit, applied int64) {
+	s.Time = append(s.Time, t)
+	s.Term = append(s.Term, term)
+	s.Role = append(s.Role, role)
+	s.Leader = append(s.Leader, leader)
+	s.Commit = append(s.Commit, commit)
+	s.Applied = append(s.Applied, applied)
+}
+
 // Roles are the Raft roles, as RaftSeries.Role numbers them.
-var Roles = []string{"follower", "pre-candidate", "candidate", "leader"}
+var Roles = []string{"follower", "precandidate", "candidate", "leader"}
 
 // LinkChange changes which nodes hear which: a cut or restored link, a
 // partition (components), or a heal.
@@ -597,23 +606,13 @@ func (b *builder) raft(trace []env.Record, limit int) {
 			if n > 1 && s.Time[n-1] > last[k] {
 				s.Time[n-1], s.Commit[n-1], s.Applied[n-1] = t, commit, applied
 			} else {
-				s.Time = append(s.Time, t)
-				s.Term = append(s.Term, term)
-				s.Role = append(s.Role, role)
-				s.Leader = append(s.Leader, leader)
-				s.Commit = append(s.Commit, commit)
-				s.Applied = append(s.Applied, applied)
+				s.add(t, term, role, leader, commit, applied)
 			}
 			sampled++
 			continue
 		}
 		last[k] = t
-		s.Time = append(s.Time, t)
-		s.Term = append(s.Term, term)
-		s.Role = append(s.Role, role)
-		s.Leader = append(s.Leader, leader)
-		s.Commit = append(s.Commit, commit)
-		s.Applied = append(s.Applied, applied)
+		s.add(t, term, role, leader, commit, applied)
 		if roleName == "leader" && changed {
 			b.d.Leaders = append(b.d.Leaders, Leader{Time: t, Group: s.Group, Node: s.Node, Term: term})
 		}

@@ -437,7 +437,7 @@
 
   // ---- Raft ----
   const series = D.raft;
-  const ROLES = ["follower", "pre-candidate", "candidate", "leader"];
+  const ROLES = ["follower", "precandidate", "candidate", "leader"];
   function raftAt(s, t) {
     const k = lowerBound(s.t, t);
     if (k < 0) return null;

@@ -375,3 +375,15 @@ func FuzzBuildData(f *testing.F) {
 		}
 	})
 }
+
+// TestRolesAreTheEngines: every role the engine records (core/node's
+// roleNames) is one the report knows, not drawn as "other".
+func TestRolesAreTheEngines(t *testing.T) {
+	for _, role := range []string{"follower", "precandidate", "candidate", "leader"} {
+		trace := []env.Record{{Node: "n1", Kind: "raft.state", Fields: []env.Field{env.Str("group", "g"), env.Int("term", 1), env.Str("role", role)}}}
+		d := buildData(Run{Trace: trace}, defaultCaps)
+		if len(d.Raft) != 1 || d.Raft[0].Role[0] >= len(Roles) || Roles[d.Raft[0].Role[0]] != role {
+			t.Errorf("role %q is drawn as %v", role, d.Raft)
+		}
+	}
+}

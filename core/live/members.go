@@ -247,6 +247,7 @@ func writeFileSynced(path string, data []byte) error {
 
 // onHello answers a peer's hello (on a transport goroutine).
 func (n *Node) onHello(h *Hello) *Hello {
+	<-n.opened
 	if h.Join != "" && n.members.formedFile() != nil {
 		config, err := n.admit(h)
 		reply := n.members.hello()

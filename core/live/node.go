@@ -80,12 +80,15 @@ type Node struct {
 	members   *memberBook
 	metrics   *metrics
 
-	inbox chan func()
-	adopt chan *membersFile // a cluster another instance formed with this one
-	quit  chan struct{}
-	done  chan struct{} // closed when the loop has returned
-	dead  chan struct{} // closed when the engine died
-	err   error         // why it died; read after dead is closed
+	// opened is closed when Open has finished: the transport accepts
+	// peers before, and their hellos and messages wait for it.
+	opened chan struct{}
+	inbox  chan func()
+	adopt  chan *membersFile // a cluster another instance formed with this one
+	quit   chan struct{}
+	done   chan struct{} // closed when the loop has returned
+	dead   chan struct{} // closed when the engine died
+	err    error         // why it died; read after dead is closed
 
 	// Owned by the loop goroutine.
 	eng       env.Node
@@ -124,7 +127,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, log: cfg.Logger.With("node", string(cfg.Name)), fs: newRootFS(cfg.DataDir), lock: lock,
-		inbox: make(chan func(), 8192), adopt: make(chan *membersFile, 1), quit: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{}),
+		opened: make(chan struct{}), inbox: make(chan func(), 8192), adopt: make(chan *membersFile, 1), quit: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{}),
 		timers: map[env.TimerID]*time.Timer{}, rand: rand.New(rand.NewPCG(osSeed(), osSeed())),
 	}
 	n.members, err = loadMembers(cfg.DataDir)
@@ -157,6 +160,7 @@ func Open(cfg Config) (*Node, error) {
 		n.slots <- s
 	}
 	go n.loop()
+	close(n.opened)
 	return n, nil
 }
 
@@ -287,6 +291,7 @@ func (n *Node) startEngine(cfg node.Config) error {
 // deliver hands a peer's message to the engine, or a response to the API
 // request waiting for it. It runs on the transport's reader goroutines.
 func (n *Node) deliver(from, to env.NodeID, m env.Message) {
+	<-n.opened
 	if to != n.cfg.Name {
 		n.toSlot(to, m)
 		return

@@ -49,7 +49,14 @@ func eventually(t *testing.T, cond func() bool, what string) {
 func noLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		eventually(t, func() bool { return runtime.NumGoroutine() <= before }, fmt.Sprintf("goroutines to settle back to %d", before))
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines, %d before the test; they are:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	})
 }
 

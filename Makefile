@@ -15,7 +15,7 @@ LONG_CHECKS ?= 2000
 # Seeds per built-in scenario for `make test-long` (`make test` runs 1..3).
 LONG_SEEDS  ?= 50
 
-.PHONY: all build test test-long lint demo bench fuzz clean
+.PHONY: all build test test-long lint demo bench fuzz clean image
 
 all: build
 
@@ -68,6 +68,17 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The container image $(IMAGE), FROM scratch (cmd/shoal/Dockerfile): the
+# static binary (CGO_ENABLED=0, -trimpath) and the directories it writes,
+# in a build context assembled in a fresh directory. Needs a Docker engine;
+# no registry (nothing is pulled).
+IMAGE ?= shoal:dev
+image:
+	@set -e; ctx=$$(mktemp -d); trap 'rm -rf "$$ctx"' EXIT; \
+	CGO_ENABLED=0 $(GO) build -trimpath -o "$$ctx/shoal" ./cmd/shoal; \
+	mkdir "$$ctx/data" "$$ctx/tmp"; cp cmd/shoal/Dockerfile "$$ctx/"; \
+	docker build -t $(IMAGE) "$$ctx"
 
 # Each fuzz target for FUZZTIME.
 fuzz:

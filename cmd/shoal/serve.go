@@ -216,8 +216,11 @@ a flag overrides the file.
 Forming a cluster: start every instance with the same --join (the peer
 addresses of the others) and --bootstrap-expect N; the cluster forms once N
 instances know each other. An instance that formed its cluster before
-(its data directory holds members.json) rejoins it at once. With neither
---join nor --bootstrap-expect an instance forms a cluster of itself alone.
+(its data directory holds members.json) rejoins it at once. --join
+without --bootstrap-expect joins the formed cluster of a listed member: the
+instance becomes a replica of the replicaset with the fewest members. With
+neither --join nor --bootstrap-expect an instance forms a cluster of itself
+alone.
 
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
 command line recovers it from its data directory.
@@ -226,6 +229,10 @@ flags:
 `
 
 func runServe(args []string, stdout, stderr io.Writer) (int, error) {
+	cpuProfile, args, err := cutCPUProfileFlag(args)
+	if err != nil {
+		return exitUsage, err
+	}
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -241,7 +248,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&flags.HTTPAddr, "http-addr", "", "`host:port` to serve the HTTP API on (default "+defaultHTTPAddr+")")
 	fs.StringVar(&flags.DataDir, "data-dir", "", "the `directory` holding the instance's log, store and members.json (required)")
 	fs.Var(&domain, "failure-domain", "the instance's failure domain, as `k=v,...` (zone=a,rack=r1); instances that share a value are kept apart")
-	fs.Var(&join, "join", "peer addresses of other members, `ADDR,...`")
+	fs.Var(&join, "join", "peer addresses of other members, `ADDR,...`: with --bootstrap-expect, to form a cluster; alone, to join a formed one")
 	fs.IntVar(&flags.BootstrapExpect, "bootstrap-expect", 0, "form a new cluster once `N` instances (this one included) know each other through --join")
 	fs.IntVar(&flags.ReplicationFactor, "replication-factor", 0, "instances per replicaset when the cluster forms (default: all of them)")
 	fs.StringVar(&flags.TLS.Cert, "tls-cert", "", "the instance's certificate `file` (PEM) for the peer port")
@@ -288,6 +295,13 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if err := c.validate(); err != nil {
 		return exitUsage, usageError{err.Error()}
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return exitUsage, err
+		}
+		defer stop()
 	}
 	return serve(c, *dev, stdout, stderr)
 }

@@ -15,7 +15,7 @@ LONG_CHECKS ?= 2000
 # Seeds per built-in scenario for `make test-long` (`make test` runs 1..3).
 LONG_SEEDS  ?= 50
 
-.PHONY: all build test test-long lint demo bench fuzz clean image
+.PHONY: all build test test-long proptest lint demo bench fuzz clean image
 
 all: build
 
@@ -43,6 +43,17 @@ test-long:
 	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
 	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
 	$(GO) test -timeout 20m -run 'TestBrowserReportSizes' ./reports -large -v
+
+# The engine's properties in the simulator (scenarios/hunt,
+# TestEngineUnderFaults: linearizable, raft-safe, durable, converged, live)
+# over PROPTEST_CHECKS schedules drawn from the whole nemesis vocabulary, a
+# failure shrunk and written under scenarios/hunt/testdata/failures; the
+# schedule generator's own properties; and the KV state machine against
+# its model. `make test` runs 20 schedules and rapid's default 100 checks.
+PROPTEST_CHECKS ?= 1000
+proptest:
+	$(GO) test -timeout 30m -run 'TestEngineUnderFaults|TestPropGenerate' ./scenarios/hunt -rapid.checks=$(PROPTEST_CHECKS) -v
+	$(GO) test -timeout 10m -run 'TestPropMachineModel' ./core/kv -rapid.checks=$(PROPTEST_CHECKS)
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -262,12 +262,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
 	}
-	pos, done, code, err := parseInterleaved(fs, args)
-	if done {
+	if _, done, code, err := parseArgs(fs, args, 0, "no argument"); done {
 		return code, err
-	}
-	if len(pos) > 0 {
-		return exitUsage, usagef("unexpected argument %q", pos[0])
 	}
 	var c serveConfig
 	if *configFile != "" {

@@ -71,10 +71,14 @@ func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.
 	s.seq++
 	req := &kv.Request{Client: string(s.name), Seq: s.seq, Op: op, Key: key, Value: value, Expected: expected}
 	target := n.cfg.Name
-	sent := false // whether any instance may have received the request
+	// unanswered is set once an attempt got no answer: the request may
+	// have been applied, or may be yet. A redirect says only that the
+	// instance that sent it did not take the request, so after an
+	// unanswered attempt a write that runs out of time has an unknown
+	// outcome, whatever the last answer was.
+	unanswered := false
 	for {
 		n.sendAs(s.name, target, req)
-		sent = true
 		timer := time.NewTimer(attemptTimeout)
 		var r *kv.Response
 	wait:
@@ -88,15 +92,16 @@ func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.
 				break wait
 			case <-ctx.Done():
 				timer.Stop()
-				if op == kv.OpGet || !sent {
+				if op == kv.OpGet {
 					return kv.Response{}, fmt.Errorf("%w: no leader answered in time", ErrUnavailable)
 				}
-				return kv.Response{}, ErrUnknownOutcome
+				return kv.Response{}, ErrUnknownOutcome // this attempt is on its way
 			}
 		}
 		timer.Stop()
 		switch {
 		case r == nil:
+			unanswered = true
 			target = n.nextTarget(target) // no answer: ask another instance
 		case r.Status == kv.StatusRedirect && r.Leader != "":
 			target = r.Leader
@@ -107,6 +112,9 @@ func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.
 			select {
 			case <-time.After(redirectPause):
 			case <-ctx.Done():
+				if op != kv.OpGet && unanswered {
+					return kv.Response{}, ErrUnknownOutcome
+				}
 				return kv.Response{}, fmt.Errorf("%w: no leader is known", ErrUnavailable)
 			}
 		default:

@@ -107,7 +107,7 @@ func (w *World) SetDiskFaults(id env.NodeID, f DiskFaults) error {
 		}
 	}
 	if n.faultRand == nil {
-		n.faultRand = newRand(w.seed, "disk", string(n.id))
+		n.faultRand = NewRand(w.seed, "disk", string(n.id))
 	}
 	n.faults = df
 	n.disk.SetInjector(df.inject)

@@ -56,7 +56,8 @@ type LinkConfig struct {
 // DefaultLink is a clean 1 ms FIFO link.
 var DefaultLink = LinkConfig{Latency: Latency{Dist: Constant, Min: time.Millisecond}}
 
-func (c LinkConfig) validate() error {
+// Validate checks a link's configuration.
+func (c LinkConfig) Validate() error {
 	l := c.Latency
 	switch {
 	case l.Dist > Exponential:
@@ -108,20 +109,25 @@ func (l *link) kind(k string) *KindStats {
 	return &l.stats[len(l.stats)-1]
 }
 
-func (l *link) delay() int64 {
-	lat := l.cfg.Latency
+func (l *link) delay() int64 { return int64(l.cfg.Latency.Draw(l.rng)) }
+
+// Draw draws one delay from the distribution: constant is Min; uniform is
+// in [Min, Max]; exponential is Min plus an exponential of mean
+// (Max-Min)/4, capped at Max. It takes one draw from r, none for a
+// constant.
+func (lat Latency) Draw(r *mrand.Rand) time.Duration {
 	switch lat.Dist {
 	case Uniform:
 		if lat.Max == lat.Min {
-			return int64(lat.Min)
+			return lat.Min
 		}
-		return int64(lat.Min) + l.rng.Int64N(int64(lat.Max-lat.Min)+1)
+		return lat.Min + time.Duration(r.Int64N(int64(lat.Max-lat.Min)+1))
 	case Exponential:
 		span := float64(lat.Max - lat.Min)
-		d := math.Min(l.rng.ExpFloat64()*(span/4), span)
-		return int64(lat.Min) + int64(d)
+		d := math.Min(r.ExpFloat64()*(span/4), span)
+		return lat.Min + time.Duration(d)
 	}
-	return int64(lat.Min)
+	return lat.Min
 }
 
 func (w *World) link(from, to int32) *link {
@@ -143,7 +149,7 @@ func (w *World) growLinks(n *node) {
 }
 
 func (w *World) newLink(from, to env.NodeID) *link {
-	return &link{cfg: w.defLink, rng: newRand(w.seed, "link", string(from), string(to))}
+	return &link{cfg: w.defLink, rng: NewRand(w.seed, "link", string(from), string(to))}
 }
 
 // send is Env.Send: it decides the message's fate now (cut, lost, or
@@ -231,7 +237,7 @@ func (w *World) deliver(s *slot) {
 
 // SetLink configures the directed link from → to.
 func (w *World) SetLink(from, to env.NodeID, c LinkConfig) error {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	l := w.link(w.mustNode(from).idx, w.mustNode(to).idx)
@@ -245,7 +251,7 @@ func (w *World) SetLink(from, to env.NodeID, c LinkConfig) error {
 // SetAllLinks configures every link between distinct nodes, and the
 // default for nodes added later.
 func (w *World) SetAllLinks(c LinkConfig) error {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	w.defLink = c

@@ -80,7 +80,7 @@ func (w *World) Disk(id env.NodeID) *disk.FS { return w.mustNode(id).disk }
 func (n *node) boot() {
 	n.inc++
 	n.timers = make(map[env.TimerID]struct{})
-	n.env = &nodeEnv{n: n, fs: n.disk, rng: newRand(n.w.seed, "node", string(n.id), strconv.FormatUint(uint64(n.inc), 10))}
+	n.env = &nodeEnv{n: n, fs: n.disk, rng: NewRand(n.w.seed, "node", string(n.id), strconv.FormatUint(uint64(n.inc), 10))}
 	n.up = true
 	n.w.trace(n.id, "node.start", env.Int("inc", int64(n.inc)))
 	impl, err := n.callStart()

@@ -29,8 +29,10 @@ func derive(seed uint64, parts ...string) [32]byte {
 	return out
 }
 
-// newRand returns a PCG generator for one named stream of a run.
-func newRand(seed uint64, parts ...string) *mrand.Rand {
+// NewRand returns a PCG generator for one named stream of a run, derived
+// from the seed and the names alone. The live harness draws its links'
+// streams the same way.
+func NewRand(seed uint64, parts ...string) *mrand.Rand {
 	s := derive(seed, parts...)
 	return mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(s[:8]), binary.LittleEndian.Uint64(s[8:16])))
 }

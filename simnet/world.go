@@ -70,7 +70,7 @@ func New(cfg Config) (*World, error) {
 	if cfg.Network != nil {
 		link = *cfg.Network
 	}
-	if err := link.validate(); err != nil {
+	if err := link.Validate(); err != nil {
 		return nil, err
 	}
 	restore, err := seizeCryptoRand(cfg.Seed)
@@ -82,7 +82,7 @@ func New(cfg Config) (*World, error) {
 		byName:  make(map[env.NodeID]*node),
 		defLink: link,
 		rec:     newRecorder(cfg.KeepTrace, cfg.TraceSink),
-		rng:     newRand(cfg.Seed, "world"),
+		rng:     NewRand(cfg.Seed, "world"),
 		restore: restore,
 	}
 	w.trace(env.WorldNode, "world.start", env.Int("format", TraceFormat), env.Uint("seed", cfg.Seed))

@@ -231,3 +231,27 @@ func TestLinkCounters(t *testing.T) {
 		t.Errorf("the run duplicated (%v) or dropped (%v) nothing; the test checks too little", sawDup, sawDrop)
 	}
 }
+
+// Draw stays within each distribution's bounds, and a constant takes no
+// draw from the stream (a link's stream is spent only where it must be).
+func TestLatencyDraw(t *testing.T) {
+	r := NewRand(1, "test")
+	for _, lat := range []Latency{
+		{Dist: Uniform, Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		{Dist: Exponential, Min: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		{Dist: Uniform, Min: 5 * time.Millisecond, Max: 5 * time.Millisecond},
+	} {
+		for range 10000 {
+			if d := lat.Draw(r); d < lat.Min || d > lat.Max {
+				t.Fatalf("%s latency in [%s, %s] drew %s", lat.Dist, lat.Min, lat.Max, d)
+			}
+		}
+	}
+	a, b := NewRand(2, "x"), NewRand(2, "x")
+	if d := (Latency{Min: time.Millisecond}).Draw(a); d != time.Millisecond {
+		t.Fatalf("constant 1ms drew %s", d)
+	}
+	if a.Uint64() != b.Uint64() {
+		t.Fatal("a constant latency took a draw from the stream")
+	}
+}

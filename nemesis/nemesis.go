@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,47 @@ import (
 
 // Source is the node field of the nemesis's trace events.
 const Source env.NodeID = "nemesis"
+
+// World is what a schedule acts on: the simulator's *simnet.World, or a
+// real cluster's processes and proxies (scenarios/liverun). Every callback
+// given to At and After runs on one goroutine at a time, so the Nemesis
+// needs no locks.
+type World interface {
+	Now() time.Duration
+	At(t time.Duration, fn func())
+	After(d time.Duration, fn func())
+	// Note records a trace event.
+	Note(source env.NodeID, kind string, fields ...env.Field)
+	Rand() *rand.Rand
+
+	Up(id env.NodeID) bool
+	Paused(id env.NodeID) bool
+	Kill(id env.NodeID) bool
+	Restart(id env.NodeID) bool
+	Pause(id env.NodeID) bool
+	Resume(id env.NodeID) bool
+
+	Cut(from, to env.NodeID)
+	Uncut(from, to env.NodeID)
+	Heal()
+	SetLink(from, to env.NodeID, c simnet.LinkConfig) error
+	Links() []simnet.LinkStats
+
+	SetClockOffset(id env.NodeID, offset time.Duration)
+	SetClockDrift(id env.NodeID, drift float64) error
+	SetClockStrobe(id env.NodeID, amp, period time.Duration) error
+	DiskErrors(id env.NodeID) int64
+	SetDiskFaults(id env.NodeID, f simnet.DiskFaults) error
+}
+
+// Limited is a World that cannot apply every fault: real processes have
+// no simulated clock or disk. Unsupported says why it cannot apply f, or
+// "" when it can. A fault it cannot apply is traced as an occurrence that
+// took no effect, with the reason, so the report lists it and the faults
+// check counts it; it is never skipped in silence.
+type Limited interface {
+	Unsupported(f *Fault) string
+}
 
 // Cluster is what the nemesis needs to know of the system under test, asked
 // at the moment a step fires.
@@ -43,7 +85,7 @@ type Config struct {
 
 // Nemesis runs a schedule of faults in a World.
 type Nemesis struct {
-	w     *simnet.World
+	w     World
 	c     Cluster
 	cfg   Config
 	steps []Step
@@ -70,12 +112,15 @@ type occurrence struct {
 	before  map[link]simnet.KindStats
 	errors  map[env.NodeID]int64 // disk errors before the fault
 	stopped bool
+	// unsupported: the World could not apply the fault, so there is
+	// nothing to undo.
+	unsupported bool
 }
 
 // Schedule validates steps against the cluster and schedules every
 // occurrence that starts before cfg.End. Faults with a duration are undone
 // when it runs out; the others last until Heal.
-func Schedule(w *simnet.World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
+func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
 	n := &Nemesis{w: w, c: c, cfg: cfg, steps: steps, cuts: map[link]int{}, owner: map[env.NodeID]*occurrence{},
 		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}}
 	for i, s := range steps {
@@ -183,7 +228,7 @@ func (n *Nemesis) fire(step, occ int) {
 }
 
 // pick draws one alternative by weight.
-func pick(w *simnet.World, alts []Fault) Fault {
+func pick(w World, alts []Fault) Fault {
 	total := 0
 	for _, a := range alts {
 		total += max(a.Weight, 1)
@@ -202,6 +247,12 @@ func pick(w *simnet.World, alts []Fault) Fault {
 // it took no effect, why not.
 func (n *Nemesis) start(o *occurrence) (what, why string) {
 	f := &o.f
+	if l, ok := n.w.(Limited); ok {
+		if why := l.Unsupported(f); why != "" {
+			o.unsupported = true
+			return string(f.Kind), why
+		}
+	}
 	switch f.Kind {
 	case Partition:
 		g, why := n.grudge(o)
@@ -306,7 +357,11 @@ func (n *Nemesis) stop(o *occurrence, note string) {
 	if o.links != nil {
 		sent, dropped, duplicated = n.linkDelta(o)
 	}
-	switch o.f.Kind {
+	kind := o.f.Kind
+	if o.unsupported {
+		kind = ""
+	}
+	switch kind {
 	case Partition:
 		for _, l := range o.links {
 			n.uncut(l)

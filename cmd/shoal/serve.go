@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,8 +25,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/live"
+	engine "github.com/shoaldb/shoal/core/node"
 )
 
 // serveConfig is shoal serve's configuration: a YAML file, or flags of
@@ -43,6 +47,12 @@ type serveConfig struct {
 	LogLevel          string            `yaml:"log_level"`
 	LogFormat         string            `yaml:"log_format"`
 	Trace             string            `yaml:"trace"`
+	// Routes names, for some peers, the address to dial instead of the
+	// one they advertise: `shoal live run` routes every peer link
+	// through its fault-injecting proxy this way.
+	Routes map[string]string `yaml:"routes"`
+	// Bugs are planted bugs to switch on (a shoalbugs build only).
+	Bugs []string `yaml:"bugs"`
 }
 
 type tlsConfig struct {
@@ -139,6 +149,16 @@ func (c *serveConfig) validate() error {
 	default:
 		bad("log_format %q: want text or json", c.LogFormat)
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.Routes)) {
+		if _, _, err := net.SplitHostPort(c.Routes[name]); err != nil {
+			bad("routes: %s: address %q: want host:port", name, c.Routes[name])
+		}
+	}
+	for _, name := range c.Bugs {
+		if _, err := bugs.Parse(name); err != nil {
+			bad("bugs: %v", err)
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -223,7 +243,9 @@ neither --join nor --bootstrap-expect an instance forms a cluster of itself
 alone.
 
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
-command line recovers it from its data directory.
+command line recovers it from its data directory. SIGUSR1 records each
+Raft group's applied index and state digest in the --trace file, so that
+a harness can compare the replicas (shoal live run does).
 
 flags:
 `
@@ -236,7 +258,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -257,7 +279,11 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.BoolVar(&flags.TLS.ClientAuth, "tls-client-auth", false, "require peers to present a certificate the CA signed (mutual TLS)")
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
-	fs.StringVar(&flags.Trace, "trace", "", "write the engine's trace, as JSON lines, to `file`")
+	fs.StringVar(&flags.Trace, "trace", "", "write the engine's trace, as JSON lines, to `file`; SIGUSR1 adds each group's state digest to it")
+	var routes keyValues
+	fs.Var(&routes, "route", "dial peer NAME at ADDR whatever it advertises, as `NAME=ADDR,...` (a proxy on each peer link, as shoal live run sets)")
+	var bugNames listFlag
+	fs.Var(&bugNames, "bug", "switch a planted bug on (repeatable; needs a build with -tags shoalbugs)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -278,6 +304,12 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	override(&c, flags, domain, join, set)
+	if set["route"] {
+		c.Routes = routes
+	}
+	if set["bug"] {
+		c.Bugs = bugNames
+	}
 	if *dev {
 		if *configFile != "" || len(set) > 1 {
 			return exitUsage, usagef("--dev takes no other flag")
@@ -357,8 +389,17 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var planted bugs.Set
+	for _, name := range c.Bugs {
+		b, _ := bugs.Parse(name) // validate checked it
+		planted |= b
+	}
+	routes := map[env.NodeID]string{}
+	for name, addr := range c.Routes {
+		routes[env.NodeID(name)] = addr
+	}
 	cfg := live.Config{
-		Name: env.NodeID(c.Name), DataDir: c.DataDir, PeerAddr: c.PeerAddr, AdvertisePeer: c.AdvertisePeer,
+		Name: env.NodeID(c.Name), Routes: routes, Engine: engine.Config{Bugs: planted}, DataDir: c.DataDir, PeerAddr: c.PeerAddr, AdvertisePeer: c.AdvertisePeer,
 		HTTPAddr: httpListener.Addr().String(), Domain: c.FailureDomain, Join: c.Join,
 		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor,
 		ServerTLS: serverTLS, ClientTLS: clientTLS, Logger: log, Registry: reg,
@@ -378,6 +419,9 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	digest := make(chan os.Signal, 1)
+	signal.Notify(digest, syscall.SIGUSR1)
+	defer signal.Stop(digest)
 	formed := make(chan error, 1)
 	go func() { formed <- n.Form(ctx) }()
 	code, result := func() (int, error) {
@@ -395,6 +439,8 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 				if dev {
 					printDev(stdout, c, "http://"+httpListener.Addr().String())
 				}
+			case <-digest:
+				n.RecordDigests()
 			case <-n.Dead():
 				return exitInternal, fmt.Errorf("the engine stopped: %w", n.Err())
 			case err := <-httpDone:

@@ -49,6 +49,9 @@ type Config struct {
 	Domain map[string]string
 	// Join lists peer addresses of other members.
 	Join []string
+	// Routes, if set, is where to dial some peers whatever they advertise
+	// (TransportConfig.Routes): a harness's proxy on each peer link.
+	Routes map[env.NodeID]string
 	// BootstrapExpect, with Join, forms a new cluster once this many
 	// instances (this one included) know each other. Zero with no Join
 	// forms a cluster of this instance alone.
@@ -137,7 +140,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.transport, err = NewTransport(TransportConfig{
 		Self: cfg.Name, Listen: cfg.PeerAddr, ServerTLS: cfg.ServerTLS, ClientTLS: cfg.ClientTLS,
-		Deliver: n.deliver, OnHello: n.onHello, SelfHello: n.members.hello, Logger: n.log,
+		Deliver: n.deliver, OnHello: n.onHello, SelfHello: n.members.hello, Routes: cfg.Routes, Logger: n.log,
 	})
 	if err != nil {
 		lock.Close()
@@ -301,6 +304,23 @@ func (n *Node) deliver(from, to env.NodeID, m env.Message) {
 			n.eng.Receive(from, m)
 		}
 	})
+}
+
+// RecordDigests has the engine record each group's applied index and
+// state digest in the trace now (sm.digest), for the convergence check of
+// a real cluster's run. It returns once the engine has, or at once when
+// the engine is not running.
+func (n *Node) RecordDigests() {
+	done := make(chan struct{})
+	if !n.post(func() {
+		defer close(done)
+		if n.eng != nil {
+			n.eng.Handle(&node.Digest{})
+		}
+	}) {
+		return
+	}
+	<-done
 }
 
 // Close stops the instance: the loop, the engine (which closes its log

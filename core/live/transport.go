@@ -106,6 +106,11 @@ type TransportConfig struct {
 	// from another name) sends a hello that only names Self, which gives
 	// the peer's OnHello nothing to learn.
 	SelfHello func() *Hello
+	// Routes, if set, names for some peers the address to dial whatever
+	// the peer advertises: `shoal live run` sends every peer link through
+	// a proxy of its own this way, so that it can cut and slow each
+	// directed link. SetPeer still records the advertised address.
+	Routes map[env.NodeID]string
 	// Logger receives the transport's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -213,6 +218,9 @@ func (t *Transport) Addr() string { return t.ln.Addr().String() }
 // SetPeer records where a peer listens; an empty addr forgets it. A
 // changed address closes the peer's connection and dials the new one.
 func (t *Transport) SetPeer(name env.NodeID, addr string) {
+	if route, ok := t.cfg.Routes[name]; ok && addr != "" {
+		addr = route
+	}
 	t.mu.Lock()
 	if t.closed || t.book[name] == addr {
 		t.mu.Unlock()

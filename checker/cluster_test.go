@@ -50,6 +50,14 @@ func TestConvergence(t *testing.T) {
 {"time":9,"node":"n2","kind":"sm.digest","group":"rs1","applied":120,"digest":"cc"}`, Invalid, "rs1 did not converge: at the end n1 had applied up to 140, n2 up to 120", ""},
 		{"only the last round counts", `{"time":3,"node":"n2","kind":"sm.digest","group":"rs1","applied":10,"digest":"x"}
 {"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Valid, "rs1: 1 replicas at index 140", ""},
+		{"a live round spans moments", `{"time":3,"node":"n2","kind":"sm.digest","group":"rs1","applied":10,"digest":"x"}
+{"time":8,"node":"world","kind":"digest.round"}
+{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":12,"node":"n2","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":15,"node":"n3","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Valid, "rs1: 3 replicas at index 140", ""},
+		{"a live round with a replica behind", `{"time":8,"node":"world","kind":"digest.round"}
+{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
+{"time":12,"node":"n2","kind":"sm.digest","group":"rs1","applied":139,"digest":"ba"}`, Invalid, "rs1 did not converge: at the end n1 had applied up to 140, n2 up to 139", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Convergence(traceOf(t, tc.trace))

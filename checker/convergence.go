@@ -14,7 +14,11 @@ import (
 // applied index (sm.digest, raft.compact, raft.snapshot.install), the
 // digests are equal; and in the last round of sm.digest records, taken
 // after the final heal and recovery, every replica of a group had applied
-// up to the same index. NA when no replica recorded a digest.
+// up to the same index. A round is the records of one instant (the
+// simulator asks every node at once) or, in a trace with digest.round
+// records (a real cluster, whose instances answer one after another),
+// the records after the last of them. NA when no replica recorded a
+// digest.
 func Convergence(trace []env.Record) Result {
 	res := Result{Checker: "convergence"}
 	type point struct {
@@ -32,10 +36,17 @@ func Convergence(trace []env.Record) Result {
 	final := map[string]map[env.NodeID]int64{}
 	lastRound := map[string]int64{}
 	records := 0
+	// explicit is set once a digest.round record has opened a round: from
+	// then on a round is everything up to the next one.
+	explicit := false
 	for i := range trace {
 		r := &trace[i]
 		var index int64
 		switch r.Kind {
+		case "digest.round":
+			explicit = true
+			clear(final)
+			continue
 		case "sm.digest":
 			index, _ = r.Int("applied")
 		case "raft.compact", "raft.snapshot.install":
@@ -56,7 +67,7 @@ func Convergence(trace []env.Record) Result {
 			digests[k] = seen{r.Node, digest, r.Time}
 		}
 		if r.Kind == "sm.digest" {
-			if final[group] == nil || r.Time > lastRound[group] {
+			if final[group] == nil || !explicit && r.Time > lastRound[group] {
 				final[group], lastRound[group] = map[env.NodeID]int64{}, r.Time
 			}
 			final[group][r.Node] = index

@@ -35,14 +35,17 @@ test:
 # Long simulation sweeps and property runs: every rapid property (tests
 # named TestProp...) of every package whose tests use rapid; every
 # built-in scenario on seeds 1..LONG_SEEDS; the planted-bug matrix,
-# which must match the table in scenarios/README.md; and the reports of
-# 1k-, 10k- and 100k-operation runs in Chromium (-v prints their sizes).
+# which must match the table in scenarios/README.md; the reports of
+# 1k-, 10k- and 100k-operation runs in Chromium (-v prints their sizes);
+# and leader-isolation and rolling-kill against real clusters (shoal live
+# run).
 PROP_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' pgregory.net/rapid' | cut -d' ' -f1)
 test-long:
 	$(GO) test -timeout 50m -run 'Prop' $(PROP_PKGS) -rapid.checks=$(LONG_CHECKS)
 	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
 	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
 	$(GO) test -timeout 20m -run 'TestBrowserReportSizes' ./reports -large -v
+	$(GO) test -timeout 20m -run 'TestLiveLibrary' ./cmd/shoal -live-library -v
 
 # The engine's properties in the simulator (scenarios/hunt,
 # TestEngineUnderFaults: linearizable, raft-safe, durable, converged, live)

@@ -30,6 +30,18 @@ type Run struct {
 	// LinViz names porcupine's visualization of a non-linearizable
 	// history, written beside the report; empty when there is none.
 	LinViz string
+	// Live, when set, says the run was of real processes (shoal live
+	// run) and lists what it could not do as the scenario says.
+	Live *Live
+}
+
+// Live is what the report says of a run against real processes.
+type Live struct {
+	Instances int
+	// Unapplied lists what the run could not do as its scenario says:
+	// faults real processes cannot take, workloads it cannot drive,
+	// checks that do not apply.
+	Unapplied []string
 }
 
 //go:embed report.html.tmpl

@@ -49,6 +49,7 @@ func commands() []command {
 		{name: "sim sweep-worker", summary: "run seeds read from stdin for sim sweep", run: runSweepWorker, hidden: true},
 		{name: "sim replay", summary: "re-run a run directory and confirm its trace is identical", run: runSimReplay},
 		{name: "sim hunt", summary: "run random fault schedules until one fails; shrink it to a minimal scenario file that sim run reproduces", run: runSimHunt},
+		{name: "live run", summary: "run a scenario against real shoal serve processes on loopback, faults through a proxy and signals; same checks and report", run: runLiveRun},
 		{name: "serve", summary: "run an instance on this machine: its peers over TCP, the HTTP API for clients (--dev: a one-instance cluster to try)", run: runServe},
 		{name: "check", summary: "re-check a run directory (DIR), or a history file (--history FILE)", run: runCheck},
 		{name: "kv get", summary: "print a key's value from a running cluster (--addr, or SHOAL_ADDR)", run: runKVGet},

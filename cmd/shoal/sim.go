@@ -165,13 +165,22 @@ func printOutcome(w io.Writer, s *scenario.Scenario, o *runner.Outcome) {
 	}
 	fmt.Fprintf(w, "%s, seed %d: %d instances, %d clients; %s of virtual time in %s (%d events, %d trace lines)\n",
 		s.Name, o.Meta.Seed, s.Cluster.Instances, clients, virtual, o.Simulate.Round(time.Millisecond), o.Delivered, o.Meta.TraceEvents)
-	if len(o.Meta.Bugs) > 0 {
-		fmt.Fprintf(w, "  planted bugs: %s\n", strings.Join(o.Meta.Bugs, ", "))
+	printJudged(w, s, o.Meta, o.Records, o.Results)
+	fmt.Fprintf(w, "wall time: simulate %s, check %s, write %s\n",
+		o.Simulate.Round(time.Millisecond), o.Check.Round(time.Millisecond), o.Write.Round(time.Millisecond))
+	fmt.Fprintf(w, "trace sha256: %s\n", o.Meta.TraceSHA256)
+}
+
+// printJudged prints what a run (simulated or live) did and how it was
+// judged: its planted bugs, its faults, each checker and the verdict.
+func printJudged(w io.Writer, s *scenario.Scenario, meta rundir.Meta, records []env.Record, results rundir.Results) {
+	if len(meta.Bugs) > 0 {
+		fmt.Fprintf(w, "  planted bugs: %s\n", strings.Join(meta.Bugs, ", "))
 	}
 	const maxSteps = 12
 	shown, more := 0, 0
-	for i := range o.Records {
-		r := &o.Records[i]
+	for i := range records {
+		r := &records[i]
 		if r.Kind != "nemesis.start" {
 			continue
 		}
@@ -185,17 +194,14 @@ func printOutcome(w io.Writer, s *scenario.Scenario, o *runner.Outcome) {
 	if more > 0 {
 		fmt.Fprintf(w, "  ... and %d more faults\n", more)
 	}
-	for _, c := range o.Results.Checkers {
+	for _, c := range results.Checkers {
 		fmt.Fprintf(w, "  %-13s %-8s %s\n", c.Checker, c.Verdict, c.Explanation)
 	}
 	expected := "as expected"
-	if string(o.Results.Verdict) != s.Expect {
+	if string(results.Verdict) != s.Expect {
 		expected = "NOT as expected: the scenario expects " + s.Expect
 	}
-	fmt.Fprintf(w, "verdict: %s (%s)\n", o.Results.Verdict, expected)
-	fmt.Fprintf(w, "wall time: simulate %s, check %s, write %s\n",
-		o.Simulate.Round(time.Millisecond), o.Check.Round(time.Millisecond), o.Write.Round(time.Millisecond))
-	fmt.Fprintf(w, "trace sha256: %s\n", o.Meta.TraceSHA256)
+	fmt.Fprintf(w, "verdict: %s (%s)\n", results.Verdict, expected)
 }
 
 // describeStart renders a nemesis.start event: "at 5s: partition n3|n1,n2,n4,n5".
@@ -235,6 +241,9 @@ func runSimReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	s, meta, err := readRun(dir)
 	if err != nil {
 		return exitUsage, err
+	}
+	if meta.Live != nil {
+		return exitUsage, usagef("%s is a live run of real processes: it cannot be replayed, only checked again (shoal check %s)", dir, dir)
 	}
 	if meta.Commit != commit() || meta.ShoalVersion != version {
 		fmt.Fprintf(stderr, "shoal sim replay: note: recorded by shoal %s (%s), replaying with %s (%s); a difference may come from the change\n",

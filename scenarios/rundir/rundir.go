@@ -43,6 +43,22 @@ type Meta struct {
 	// number of trace lines.
 	VirtualNanos int64 `json:"virtual_ns"`
 	TraceEvents  int64 `json:"trace_events"`
+	// Live is set for a run of real processes (shoal live run), which
+	// cannot be replayed, only checked again. Its times are wall-clock
+	// nanoseconds since the cluster became ready.
+	Live *Live `json:"live,omitempty"`
+}
+
+// Live describes a run of real processes.
+type Live struct {
+	// Instances is how many shoal serve processes ran.
+	Instances int `json:"instances"`
+	// Binary is the shoal binary they ran.
+	Binary string `json:"binary"`
+	// Unapplied lists what the run could not do as its scenario says:
+	// faults real processes cannot take, workloads it cannot drive,
+	// checks that do not apply. The report shows them.
+	Unapplied []string `json:"unapplied,omitempty"`
 }
 
 // Results is the verdict of a run and of each checker.

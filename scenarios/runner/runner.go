@@ -62,9 +62,9 @@ type Outcome struct {
 	Simulate, Check, Write time.Duration
 }
 
-// drain is how long after the workloads stop the final reads begin: long
+// Drain is how long after the workloads stop the final reads begin: long
 // enough for any operation still outstanding to end.
-func drain(s *scenario.Scenario) time.Duration {
+func Drain(s *scenario.Scenario) time.Duration {
 	d := time.Duration(0)
 	for _, w := range s.Workloads {
 		d = max(d, w.Timeout)
@@ -117,7 +117,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	// The final reads and the settling after them add at least settle.
 	const settle = 2*time.Second + 100*time.Millisecond
-	total := end + drain(s) + settle
+	total := end + Drain(s) + settle
 	progress := func() {
 		if o.Progress != nil {
 			o.Progress(w.Now(), max(total, w.Now()+settle))
@@ -125,7 +125,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	// With a Progress callback the World runs in chunks; Run(until) leaves
 	// the event queue as one call to the end would, so the trace is the same.
-	stop := end + drain(s)
+	stop := end + Drain(s)
 	chunk := stop
 	if o.Progress != nil {
 		chunk = ProgressStep
@@ -346,6 +346,9 @@ func WriteResults(dir string, s *scenario.Scenario, meta rundir.Meta, trace []en
 	}
 	if invalid {
 		run.LinViz = rundir.LinearizabilityFile
+	}
+	if l := meta.Live; l != nil {
+		run.Live = &reports.Live{Instances: l.Instances, Unapplied: l.Unapplied}
 	}
 	err := reports.Write(&report, run)
 	if err != nil {

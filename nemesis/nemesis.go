@@ -121,11 +121,28 @@ type occurrence struct {
 // occurrence that starts before cfg.End. Faults with a duration are undone
 // when it runs out; the others last until Heal.
 func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
+	if err := Check(c, steps, cfg); err != nil {
+		return nil, err
+	}
 	n := &Nemesis{w: w, c: c, cfg: cfg, steps: steps, cuts: map[link]int{}, owner: map[env.NodeID]*occurrence{},
 		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}}
 	for i, s := range steps {
+		for k, t := range s.Occurrences(cfg.End) {
+			step, occ := i+1, k+1
+			w.At(t, func() { n.fire(step, occ) })
+		}
+	}
+	return n, nil
+}
+
+// Check validates steps against the cluster as Schedule does, without
+// scheduling anything: a harness that must start real processes first
+// checks the schedule before it does.
+func Check(c Cluster, steps []Step, cfg Config) error {
+	n := &Nemesis{c: c, cfg: cfg}
+	for i, s := range steps {
 		if (s.Fault == nil) == (len(s.Pick) == 0) {
-			return nil, fmt.Errorf("nemesis: step %d: want a fault or a pick, not both or neither", i+1)
+			return fmt.Errorf("nemesis: step %d: want a fault or a pick, not both or neither", i+1)
 		}
 		alts := s.Pick
 		if s.Fault != nil {
@@ -133,15 +150,11 @@ func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
 		}
 		for _, f := range alts {
 			if err := n.validate(&f); err != nil {
-				return nil, fmt.Errorf("nemesis: step %d: %w", i+1, err)
+				return fmt.Errorf("nemesis: step %d: %w", i+1, err)
 			}
 		}
-		for k, t := range s.Occurrences(cfg.End) {
-			step, occ := i+1, k+1
-			w.At(t, func() { n.fire(step, occ) })
-		}
 	}
-	return n, nil
+	return nil
 }
 
 // validate checks the names a fault uses against the cluster; the

@@ -64,6 +64,11 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if *nodes < 0 || *nodes > liverun.MaxNodes {
 		return exitUsage, usagef("--nodes %d: want 1 to %d", *nodes, liverun.MaxNodes)
 	}
+	// Refuse a scenario that does not fit the cluster before any process
+	// starts.
+	if _, _, err := liverun.Adapt(s, *nodes); err != nil {
+		return exitUsage, usageError{err.Error()}
+	}
 	binary := *bin
 	if binary == "" {
 		if binary, err = os.Executable(); err != nil {

@@ -365,6 +365,11 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 }
 
 func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
+	// Caught from the start: a SIGUSR1 that came while the store opens
+	// would otherwise end the process. It is answered once the engine runs.
+	digest := make(chan os.Signal, 1)
+	signal.Notify(digest, syscall.SIGUSR1)
+	defer signal.Stop(digest)
 	level := map[string]slog.Level{"": slog.LevelInfo, "debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[c.LogLevel]
 	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
 	if c.LogFormat == "json" {
@@ -419,9 +424,6 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	digest := make(chan os.Signal, 1)
-	signal.Notify(digest, syscall.SIGUSR1)
-	defer signal.Stop(digest)
 	formed := make(chan error, 1)
 	go func() { formed <- n.Form(ctx) }()
 	code, result := func() (int, error) {

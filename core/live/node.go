@@ -250,6 +250,10 @@ func (n *Node) run(f func()) (alive bool) {
 
 func (n *Node) die(err error) {
 	n.log.Error("the engine stopped", "error", err)
+	// As the simulator records a node that died of its own state (a
+	// failed disk, a raft invariant), for the checkers. A live instance
+	// does not count its incarnations: inc is 0.
+	envOf{n}.Trace("node.crash", env.Int("inc", 0), env.Str("error", err.Error()))
 	n.err = err
 	n.started.Store(false)
 	for id, t := range n.timers {

@@ -22,11 +22,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -65,8 +65,9 @@ type Options struct {
 	Command, Version, Commit string
 	// Logger receives the harness's log; nil discards it.
 	Logger *slog.Logger
-	// Progress, if set, is called about every second with the time since
-	// the cluster became ready and the run's expected length.
+	// Progress, if set, is called about every 250ms while the workloads
+	// run with the time since the cluster became ready and the length of
+	// the schedule and recovery (the final reads and digests follow).
 	Progress func(elapsed, total time.Duration)
 	// FormTimeout bounds the wait for the cluster to form (default 60s).
 	FormTimeout time.Duration
@@ -86,18 +87,15 @@ const (
 	// stopGrace is how long an instance has to exit after SIGTERM before
 	// it is killed.
 	stopGrace = 10 * time.Second
-	// finalReadLimit bounds the final reads, as in the simulator.
-	finalReadLimit = 30 * time.Second
-	// settle is the quiet time before the state digests, as in the
-	// simulator.
-	settle = 2 * time.Second
-	// digestWait bounds the wait for every instance to write its digests.
+	// digestWait bounds the wait for the replicas to catch up before the
+	// state digests, and the wait for every instance to write them.
 	digestWait = 10 * time.Second
 )
 
 // Run runs s against a real cluster and judges it. The processes it
 // starts are stopped, by their PIDs, before it returns, also when ctx
-// ends or the run fails.
+// ends or the run fails; should the harness itself die, the kernel kills
+// them (Pdeathsig).
 func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Outcome, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -105,11 +103,11 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Outcome, error)
 	if o.FormTimeout <= 0 {
 		o.FormTimeout = 60 * time.Second
 	}
-	s, unapplied, err := adapt(s, o.Nodes)
+	s, unapplied, err := Adapt(s, o.Nodes)
 	if err != nil {
 		return nil, err
 	}
-	r := &run{s: s, o: o, rec: &recorder{}, log: o.Logger}
+	r := &run{s: s, o: o, rec: &recorder{}, log: o.Logger, topo: newTopology(s)}
 	defer r.shutdown()
 	if err := r.start(ctx); err != nil {
 		return nil, err
@@ -121,10 +119,12 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Outcome, error)
 	return r.finish(unapplied)
 }
 
-// adapt fits a scenario to a live run: the instance count, and the
-// workloads and checks real processes can take. What it leaves out is
-// listed.
-func adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, error) {
+// Adapt fits a scenario to a live run of nodes instances (0: the
+// scenario's count) and checks it against that cluster before anything
+// starts: the workloads, checks and faults real processes can take. It
+// returns the scenario as it will run and what it leaves out or does
+// differently, for the report.
+func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, error) {
 	s := *in
 	s.Workloads = slices.Clone(in.Workloads)
 	if nodes != 0 {
@@ -134,17 +134,25 @@ func adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 		s.Cluster.Instances = nodes
 	}
 	if n := s.Cluster.Instances; n < 1 || n > MaxNodes {
-		return nil, nil, fmt.Errorf("a live run starts 1 to %d instances, not %d", MaxNodes, n)
+		return nil, nil, fmt.Errorf("%s: a live run starts 1 to %d instances, not %d", s.Name, MaxNodes, n)
 	}
 	if s.Cluster.Instances%s.Cluster.ReplicationFactor != 0 {
-		return nil, nil, fmt.Errorf("%d instances do not divide into replicasets of %d (replication_factor)", s.Cluster.Instances, s.Cluster.ReplicationFactor)
+		return nil, nil, fmt.Errorf("%s: %d instances do not divide into replicasets of %d (its replication_factor)",
+			s.Name, s.Cluster.Instances, s.Cluster.ReplicationFactor)
 	}
+	topo := newTopology(&s)
 	var unapplied []string
 	kept := s.Workloads[:0]
 	for i, w := range s.Workloads {
 		if w.Kind != scenario.KV {
 			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 yet", i+1, w.Kind))
 			continue
+		}
+		if w.Target != "random" && w.Target != "leader" && !slices.Contains(topo.instances, env.NodeID(w.Target)) {
+			return nil, nil, fmt.Errorf("%s: workload %d targets %s, which a cluster of %d instances does not have", s.Name, i+1, w.Target, len(topo.instances))
+		}
+		if w.Target == "leader" && len(topo.replicasets) > 1 {
+			unapplied = append(unapplied, fmt.Sprintf("workload %d: target leader sends every operation to rs1's leader, which forwards those of other replicasets (the simulator's clients find each key's leader)", i+1))
 		}
 		kept = append(kept, w)
 	}
@@ -158,27 +166,42 @@ func adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 		checks = append(checks, c)
 	}
 	s.Checks = checks
+	if err := nemesis.Check(topo, s.Nemesis, nemesis.Config{DiskDir: node.WALDir, End: s.Duration}); err != nil {
+		return nil, nil, fmt.Errorf("%s on %d instances: %w", s.Name, len(topo.instances), err)
+	}
+	kinds := map[nemesis.Kind]bool{}
 	for i, st := range s.Nemesis {
 		alts := st.Pick
 		if st.Fault != nil {
 			alts = []nemesis.Fault{*st.Fault}
 		}
 		for _, f := range alts {
-			if f.Kind == nemesis.Clock || f.Kind == nemesis.Disk {
-				unapplied = append(unapplied, fmt.Sprintf("nemesis step %d (%s): not applied: real processes keep the machine's clock and a real disk; the trace records each occurrence as taking no effect", i+1, f.Kind))
-				break
+			kinds[f.Kind] = true
+			if why := unsupported(&f); why != "" {
+				what := fmt.Sprintf("nemesis step %d (%s): %s", i+1, f.Kind, why)
+				if len(alts) > 1 {
+					what += "; when an occurrence draws it, it is traced as taking no effect"
+				}
+				unapplied = append(unapplied, what)
 			}
 		}
+	}
+	if kinds[nemesis.Kill] || kinds[nemesis.Restart] {
+		unapplied = append(unapplied, "kill and restart: SIGKILL ends the process, but the machine's page cache keeps what it wrote and had not synced, which the simulator's kill loses")
+	}
+	if kinds[nemesis.Partition] || kinds[nemesis.Link] {
+		unapplied = append(unapplied, "partitions and link faults: each peer connection's hello, and the discovery exchanges, cross them; every other frame is cut, lost or delayed")
 	}
 	return &s, unapplied, nil
 }
 
 // run is one live run in progress.
 type run struct {
-	s   *scenario.Scenario
-	o   Options
-	rec *recorder
-	log *slog.Logger
+	s    *scenario.Scenario
+	o    Options
+	rec  *recorder
+	log  *slog.Logger
+	topo topology
 
 	procs   []*process
 	proxy   *proxy.Proxy
@@ -194,17 +217,27 @@ type run struct {
 // form and be ready.
 func (r *run) start(ctx context.Context) error {
 	n := r.s.Cluster.Instances
-	addrs, err := freeAddrs(2 * n)
+	// The instances' ports stay held until the proxy has its own, so
+	// that no proxy listener takes one.
+	held, err := holdPorts(2 * n)
 	if err != nil {
-		return err
+		return fmt.Errorf("choosing the instances' ports: %w", err)
 	}
+	addrs := make([]string, len(held))
+	for i, l := range held {
+		addrs[i] = l.Addr().String()
+	}
+	release := func() {
+		for _, l := range held {
+			l.Close()
+		}
+		held = nil
+	}
+	defer release()
 	r.rec.Note(env.WorldNode, "world.start", env.Int("format", 1), env.Uint("seed", r.o.Seed))
 	r.proxy = proxy.New(r.o.Seed, r.log.With("component", "proxy"))
 	base := simnet.LinkConfig{Latency: r.s.Network.Latency, Loss: r.s.Network.Loss}
-	names := make([]env.NodeID, n)
-	for i := range n {
-		names[i] = env.NodeID(fmt.Sprintf("n%d", i+1))
-	}
+	names := r.topo.instances
 	// routes[i][j] is where instance i dials instance j: the proxy's
 	// listener for the link i→j.
 	routes := make([]map[env.NodeID]string, n)
@@ -215,10 +248,10 @@ func (r *run) start(ctx context.Context) error {
 				continue
 			}
 			if routes[i][names[j]], err = r.proxy.Listen(names[i], names[j], addrs[j]); err != nil {
-				return err
+				return fmt.Errorf("the proxy for %s→%s: %w", names[i], names[j], err)
 			}
 			if err := r.proxy.SetLink(names[i], names[j], base); err != nil {
-				return err
+				return fmt.Errorf("the scenario's network: %w", err)
 			}
 		}
 	}
@@ -250,11 +283,8 @@ func (r *run) start(ctx context.Context) error {
 		}
 		r.procs = append(r.procs, p)
 	}
-	var replicasets []string
-	for k := range n / r.s.Cluster.ReplicationFactor {
-		replicasets = append(replicasets, fmt.Sprintf("rs%d", k+1))
-	}
-	r.cluster = newCluster(r.procs, replicasets)
+	r.cluster = newCluster(r.topo, r.procs)
+	release()
 	for _, p := range r.procs {
 		if err := p.start(); err != nil {
 			return err
@@ -264,6 +294,11 @@ func (r *run) start(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(r.o.FormTimeout)
 	for {
+		for _, p := range r.procs {
+			if !p.up() {
+				return fmt.Errorf("%s exited before the cluster formed; see %s", p.name, p.logFile())
+			}
+		}
 		err := r.cluster.ready()
 		if err == nil {
 			break
@@ -273,7 +308,7 @@ func (r *run) start(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return interrupted(ctx)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -343,27 +378,28 @@ func (r *run) drive(ctx context.Context) error {
 	process := 0
 	for i, wl := range s.Workloads {
 		keys = max(keys, wl.Keys)
-		interval := time.Duration(float64(wl.Clients) / wl.Rate * float64(time.Second))
 		for k := range wl.Clients {
 			cfg := kvclient.Config{
 				Name: env.NodeID(fmt.Sprintf("c%d", process+1)), Servers: servers, Target: wl.Target, Leader: leader,
-				Timeout: wl.Timeout, Retries: wl.Retries, Interval: interval, Until: r.origin.Add(end),
+				Timeout: wl.Timeout, Retries: wl.Retries, Interval: runner.ClientInterval(wl), Until: r.origin.Add(end),
 				Seed: r.o.Seed ^ uint64(process+1)*0x9e3779b97f4a7c15, Process: process, ProcessStride: harness.MaxClients,
 				Recorder: r.rec,
 			}
-			work := &client.Mix{ID: fmt.Sprintf("w%dc%d", i+1, k+1), Keys: wl.Keys,
-				Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete}
 			process++
 			clients.Add(1)
 			go func() {
 				defer clients.Done()
-				kvclient.Run(ctx, cfg, work)
+				defer r.recoverInto(cancel)
+				kvclient.Run(ctx, cfg, runner.Mix(i, k, wl))
 			}()
 		}
 	}
 	clients.Wait()
-	if err := ctx.Err(); err != nil {
+	if err := r.world.err(); err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		return interrupted(ctx)
 	}
 	// As in the simulator, the final reads begin a drain after the
 	// workloads stop: long enough for any operation still outstanding to
@@ -371,7 +407,7 @@ func (r *run) drive(ctx context.Context) error {
 	if wait := time.Until(r.origin.Add(end + runner.Drain(s))); wait > 0 {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return interrupted(ctx)
 		case <-time.After(wait):
 		}
 	}
@@ -379,51 +415,82 @@ func (r *run) drive(ctx context.Context) error {
 		return err
 	}
 	if keys > 0 {
-		names := make([]string, keys)
-		for i := range names {
-			names[i] = fmt.Sprint("k", i)
-		}
-		fctx, fcancel := context.WithTimeout(ctx, finalReadLimit)
+		fctx, fcancel := context.WithTimeout(ctx, runner.FinalReadLimit)
 		kvclient.Run(fctx, kvclient.Config{
 			Name: "final", Servers: servers, Target: "leader", Leader: leader, Timeout: 10 * time.Second, Retries: 40,
-			Interval: time.Millisecond, Until: time.Now().Add(finalReadLimit), Seed: r.o.Seed, Process: harness.FinalReadProcess,
+			Interval: time.Millisecond, Until: time.Now().Add(runner.FinalReadLimit), Seed: r.o.Seed, Process: harness.FinalReadProcess,
 			ProcessStride: 1, Recorder: r.rec,
-		}, &client.Reads{Keys: names})
+		}, &client.Reads{Keys: runner.FinalKeys(keys)})
 		fcancel()
 	}
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(settle):
+		return interrupted(ctx)
+	case <-time.After(runner.Settle):
 	}
 	r.world.close()
+	if err := r.world.err(); err != nil {
+		return err
+	}
 	return r.digests(ctx)
 }
 
-// digests has every running instance record its groups' state digests
-// (SIGUSR1, shoal serve) and waits until each has written them.
+// recoverInto turns a panic of a harness goroutine into the run's error,
+// so that the run ends through shutdown rather than leave processes.
+func (r *run) recoverInto(cancel context.CancelFunc) {
+	if v := recover(); v != nil {
+		r.world.fail(fmt.Errorf("internal error: %v\n%s", v, debug.Stack()))
+		cancel()
+	}
+}
+
+// interrupted is the error of a run whose context ended.
+func interrupted(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return errors.New("interrupted")
+	}
+	return ctx.Err()
+}
+
+// digests waits until every replica of each group has applied all it
+// has committed, and the same index as the others (at most digestWait),
+// then has every running instance record its state digests (SIGUSR1,
+// shoal serve) and waits until each has written them. A paused instance
+// is left out, as the simulator leaves out a paused node: its digest
+// would come at a resume the scenario did not ask for.
 func (r *run) digests(ctx context.Context) error {
+	deadline := time.Now().Add(digestWait)
+	for !r.cluster.caughtUp() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	before := map[env.NodeID]int{}
 	// The instances answer one after another, not at one instant as in
 	// the simulator: the marker tells the convergence check where the
 	// round begins.
 	r.rec.Note(env.WorldNode, "digest.round")
+	var asked []*process
 	for _, p := range r.procs {
-		before[p.name] = countDigests(p.traceFile())
 		if p.isPaused() {
-			p.signal(syscall.SIGCONT)
+			continue
 		}
-		p.signal(syscall.SIGUSR1)
+		before[p.name] = countDigests(p.traceFile())
+		if p.signal(syscall.SIGUSR1) {
+			asked = append(asked, p)
+		}
 	}
-	deadline := time.Now().Add(digestWait)
-	for _, p := range r.procs {
+	deadline = time.Now().Add(digestWait)
+	for _, p := range asked {
 		for p.up() && countDigests(p.traceFile()) == before[p.name] {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s wrote no state digest within %s of SIGUSR1", p.name, digestWait)
+				return fmt.Errorf("%s wrote no state digest within %s of SIGUSR1; see %s", p.name, digestWait, p.logFile())
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return interrupted(ctx)
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
@@ -469,12 +536,9 @@ func (r *run) finish(unapplied []string) (*Outcome, error) {
 	for _, p := range r.procs {
 		files = append(files, p.traceFile())
 	}
-	trace, bad, err := r.rec.merge(files)
+	trace, err := r.rec.merge(files)
 	if err != nil {
 		return nil, err
-	}
-	if bad > 0 {
-		unapplied = append(unapplied, fmt.Sprintf("%d trace lines an instance cut short when it was killed were left out", bad))
 	}
 	records, err := env.ReadTrace(bytes.NewReader(trace))
 	if err != nil {
@@ -527,19 +591,17 @@ func (r *recorder) Note(node env.NodeID, kind string, fields ...env.Field) {
 // merge reads the instances' trace files and returns the whole trace in
 // the simulator's format: every record in wall-clock order, its time
 // counted from the origin (records from before it, such as the cluster
-// forming, at 0). A line an instance could not finish before it was
-// killed is left out and counted.
-func (r *recorder) merge(files []string) (trace []byte, bad int, err error) {
+// forming, at 0).
+func (r *recorder) merge(files []string) (trace []byte, err error) {
 	r.mu.Lock()
 	all := slices.Clone(r.recs)
 	r.mu.Unlock()
 	for _, path := range files {
-		recs, skipped, err := readNodeTrace(path)
+		recs, err := readNodeTrace(path)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		all = append(all, recs...)
-		bad += skipped
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Time < all[j].Time })
 	origin := r.origin.UnixNano()
@@ -548,59 +610,54 @@ func (r *recorder) merge(files []string) (trace []byte, bad int, err error) {
 		rec := &all[i]
 		b = env.AppendLine(b, max(rec.Time-origin, 0), rec.Node, rec.Kind, rec.Fields)
 	}
-	return b, bad, nil
+	return b, nil
 }
 
-// readNodeTrace reads an instance's trace file line by line. A line that
-// does not parse is counted and skipped: SIGKILL can cut the last one.
-func readNodeTrace(path string) ([]env.Record, int, error) {
+// readNodeTrace reads an instance's trace file. The instance writes each
+// line with one write call, which a SIGKILL cannot cut in two, so a line
+// that does not parse is an error, not the mark of a kill.
+func readNodeTrace(path string) ([]env.Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer f.Close()
 	var out []env.Record
-	bad := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), env.MaxTraceLine)
-	for sc.Scan() {
+	for line := 1; sc.Scan(); line++ {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
 		rec, err := env.ParseRecord(sc.Bytes())
 		if err != nil {
-			bad++
-			continue
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		out = append(out, rec)
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, bad, nil
+	return out, nil
 }
 
-// freeAddrs finds n free loopback ports. Another process may take one
-// before an instance binds it; the instance then fails to start and the
-// run says so.
-func freeAddrs(n int) ([]string, error) {
+// holdPorts listens on n free loopback ports; the caller closes them
+// just before the instances bind them. Another process may still take
+// one in between; the instance then exits, and the run says which.
+func holdPorts(n int) ([]net.Listener, error) {
 	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
 			return nil, err
 		}
 		ls = append(ls, l)
-		out = append(out, l.Addr().String())
 	}
-	return out, nil
+	return ls, nil
 }

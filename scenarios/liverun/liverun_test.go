@@ -30,7 +30,7 @@ func TestAdapt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, unapplied, err := adapt(li, 3)
+	s, unapplied, err := Adapt(li, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +43,8 @@ func TestAdapt(t *testing.T) {
 	if slices.Contains(s.Checks, scenario.CheckPartitions) || !slices.Contains(s.Checks, scenario.CheckLinearizable) {
 		t.Errorf("checks %v: want linearizable kept and partitions left out", s.Checks)
 	}
-	if len(unapplied) != 1 || !strings.Contains(unapplied[0], "partitions") {
-		t.Errorf("unapplied %q: want the partitions check named", unapplied)
+	if len(unapplied) != 2 || !strings.HasPrefix(unapplied[0], "check partitions") || !strings.HasPrefix(unapplied[1], "partitions and link faults") {
+		t.Errorf("unapplied %q: want the partitions check and what the proxy lets through named", unapplied)
 	}
 
 	mixed := parse(t, `name: mixed
@@ -58,7 +58,7 @@ nemesis:
   - {at: 3s, fault: kill, target: n3, for: 1s}
 checks: [linearizable, faults]
 `)
-	s, unapplied, err = adapt(mixed, 0)
+	s, unapplied, err = Adapt(mixed, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ checks: [linearizable, faults]
 	if len(s.Workloads) != 1 || s.Workloads[0].Kind != scenario.KV {
 		t.Errorf("workloads %+v: want the kv one only", s.Workloads)
 	}
-	want := []string{"workload 2 (config)", "nemesis step 1 (clock)", "nemesis step 2 (disk)"}
+	want := []string{"workload 2 (config)", "nemesis step 1 (clock)", "nemesis step 2 (disk)", "kill and restart"}
 	if len(unapplied) != len(want) {
 		t.Fatalf("unapplied %q, want %d entries", unapplied, len(want))
 	}
@@ -78,17 +78,28 @@ checks: [linearizable, faults]
 		}
 	}
 
-	if _, _, err := adapt(mixed, 4); err == nil || !strings.Contains(err.Error(), "replicasets of 3") {
+	if _, _, err := Adapt(mixed, 4); err == nil || !strings.Contains(err.Error(), "replicasets of 3") {
 		t.Errorf("4 instances in replicasets of 3: got %v", err)
 	}
-	if _, _, err := adapt(mixed, MaxNodes+1); err == nil {
+	// Names the smaller cluster lacks are refused before anything starts.
+	rk, err := library.Load("rolling-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Adapt(rk, 3); err == nil || !strings.Contains(err.Error(), `no instance "n4"`) {
+		t.Errorf("rolling-kill on 3 instances: got %v, want n4 named", err)
+	}
+	targeted := parse(t, "name: targeted\ncluster: {instances: 5}\nworkload: {kind: kv, target: n5}\n")
+	if _, _, err := Adapt(targeted, 3); err == nil || !strings.Contains(err.Error(), "targets n5") {
+		t.Errorf("a workload aimed at n5 on 3 instances: got %v", err)
+	}
+	if _, _, err := Adapt(mixed, MaxNodes+1); err == nil {
 		t.Errorf("%d instances: no error", MaxNodes+1)
 	}
 }
 
 // TestMerge checks that the harness's records and the instances' trace
-// files come out as one trace in time order, counted from the origin,
-// with a line cut short by SIGKILL left out and counted.
+// files come out as one trace in time order, counted from the origin.
 func TestMerge(t *testing.T) {
 	dir := t.TempDir()
 	origin := time.Unix(1000, 0)
@@ -102,19 +113,15 @@ func TestMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = env.AppendLine(nil, o+10, "n2", "raft.ack", []env.Field{env.Str("group", "rs1"), env.Int("index", 3)})
-	b = append(b, `{"time":`...) // killed mid-line
 	if err := os.WriteFile(n2, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := &recorder{origin: origin}
 	r.recs = append(r.recs, env.Record{Time: o - 100, Node: env.WorldNode, Kind: "world.start"},
 		env.Record{Time: o + 15, Node: "c1", Kind: "client.invoke", Fields: []env.Field{env.Int("process", 0)}})
-	trace, bad, err := r.merge([]string{n1, n2, filepath.Join(dir, "missing.jsonl")})
+	trace, err := r.merge([]string{n1, n2, filepath.Join(dir, "missing.jsonl")})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if bad != 1 {
-		t.Errorf("%d bad lines, want 1", bad)
 	}
 	recs, err := env.ReadTrace(bytes.NewReader(trace))
 	if err != nil {
@@ -127,6 +134,14 @@ func TestMerge(t *testing.T) {
 	want := []string{"world world.start 0s", "n1 raft.state 0s", "n2 raft.ack 10ns", "c1 client.invoke 15ns", "n1 raft.apply 20ns"}
 	if !slices.Equal(got, want) {
 		t.Errorf("merged:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A line that does not parse is an error that names it.
+	if err := os.WriteFile(n2, append(b, "{\"time\":\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.merge([]string{n1, n2}); err == nil || !strings.Contains(err.Error(), n2+":2:") {
+		t.Errorf("a damaged line: got %v, want an error naming %s:2", err, n2)
 	}
 }
 

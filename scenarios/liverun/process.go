@@ -55,8 +55,11 @@ func (p *process) start() error {
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so that a Ctrl-C meant for the harness does
-	// not reach the instances before the harness stops them itself.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// not reach the instances before the harness stops them itself; and
+	// killed by the kernel should the harness die without stopping it.
+	// (Pdeathsig follows the thread that started the process; Go does
+	// not end its threads while the harness runs.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return fmt.Errorf("starting %s: %w", p.name, err)

@@ -11,42 +11,60 @@ import (
 
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/live"
+	"github.com/shoaldb/shoal/scenarios/scenario"
 )
 
 // statusTimeout bounds one GET /v1/cluster: a paused or partitioned
 // instance must not hold up a fault that asks who leads.
 const statusTimeout = 300 * time.Millisecond
 
+// topology is the cluster a scenario describes: instances n1..nN in
+// replicasets rs1..rsK. It answers the nemesis's questions before any
+// instance runs, so that a schedule is checked before processes start.
+type topology struct {
+	instances   []env.NodeID
+	replicasets []string
+}
+
+func newTopology(s *scenario.Scenario) topology {
+	var t topology
+	for i := range s.Cluster.Instances {
+		t.instances = append(t.instances, env.NodeID(fmt.Sprintf("n%d", i+1)))
+	}
+	for k := range s.Cluster.Instances / s.Cluster.ReplicationFactor {
+		t.replicasets = append(t.replicasets, fmt.Sprintf("rs%d", k+1))
+	}
+	return t
+}
+
+func (t topology) Instances() []env.NodeID          { return t.instances }
+func (t topology) Replicasets() []string            { return t.replicasets }
+func (t topology) Members(string) []env.NodeID      { return t.instances }
+func (t topology) Voters() []env.NodeID             { return t.instances }
+func (t topology) Leader(string) (env.NodeID, bool) { return "", false }
+
 // cluster is what the nemesis and the clients know of the real cluster,
 // asked of its instances' APIs (GET /v1/cluster). It implements
 // nemesis.Cluster.
 type cluster struct {
-	procs       []*process
-	replicasets []string
-	http        *http.Client
+	topology
+	procs []*process
+	http  *http.Client
 
 	mu sync.Mutex
-	// last is the freshest configuration any instance reported: who is
-	// in which replicaset, and group 0's voters.
+	// last is the answer that listed the most instances: who is in which
+	// replicaset, and group 0's voters.
 	last *live.ClusterStatus
-	// leaders caches the leader of each group from the last ask.
-	leaders map[string]env.NodeID
+	// leaders is the leader of each group as the latest ask found it;
+	// gen numbers the asks, so that a slow one never overwrites a newer.
+	leaders      map[string]env.NodeID
+	gen, applied uint64
 }
 
-func newCluster(procs []*process, replicasets []string) *cluster {
-	return &cluster{procs: procs, replicasets: replicasets, leaders: map[string]env.NodeID{},
+func newCluster(t topology, procs []*process) *cluster {
+	return &cluster{topology: t, procs: procs, leaders: map[string]env.NodeID{},
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}}
 }
-
-func (c *cluster) Instances() []env.NodeID {
-	out := make([]env.NodeID, len(c.procs))
-	for i, p := range c.procs {
-		out[i] = p.name
-	}
-	return out
-}
-
-func (c *cluster) Replicasets() []string { return c.replicasets }
 
 func (c *cluster) Members(group string) []env.NodeID {
 	if group == "config" {
@@ -89,10 +107,7 @@ func (c *cluster) Voters() []env.NodeID {
 // Leader asks every running, unpaused instance now and takes the leader
 // of the highest term that any instance reports leading.
 func (c *cluster) Leader(group string) (env.NodeID, bool) {
-	c.refresh()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.leaders[group]
+	l, ok := c.refresh()[group]
 	return l, ok
 }
 
@@ -105,8 +120,50 @@ func (c *cluster) CachedLeader(group string) (env.NodeID, bool) {
 	return l, ok
 }
 
-// refresh asks every running, unpaused instance for its status at once.
-func (c *cluster) refresh() {
+// refresh asks every running, unpaused instance for its status at once
+// and returns the leader of each group it found.
+func (c *cluster) refresh() map[string]env.NodeID {
+	gen, statuses := c.statuses()
+	type lead struct {
+		node env.NodeID
+		term uint64
+	}
+	best := map[string]lead{}
+	var fresh *live.ClusterStatus
+	for i := range statuses {
+		st := &statuses[i]
+		if fresh == nil || len(st.Instances) > len(fresh.Instances) {
+			fresh = st
+		}
+		for _, g := range st.Groups {
+			if g.Role == "leader" && (best[g.Name].node == "" || g.Term > best[g.Name].term) {
+				best[g.Name] = lead{env.NodeID(st.Node), g.Term}
+			}
+		}
+	}
+	leaders := map[string]env.NodeID{}
+	for g, l := range best {
+		leaders[g] = l.node
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fresh != nil && (c.last == nil || len(fresh.Instances) >= len(c.last.Instances)) {
+		c.last = fresh
+	}
+	if gen > c.applied {
+		c.applied = gen
+		c.leaders = leaders
+	}
+	return leaders
+}
+
+// statuses asks every running, unpaused instance for its status at once
+// and returns the answers that came, numbered by the ask.
+func (c *cluster) statuses() (gen uint64, out []live.ClusterStatus) {
+	c.mu.Lock()
+	c.gen++
+	gen = c.gen
+	c.mu.Unlock()
 	type answer struct {
 		st  live.ClusterStatus
 		err error
@@ -125,35 +182,12 @@ func (c *cluster) refresh() {
 		}()
 	}
 	wg.Wait()
-	type lead struct {
-		node env.NodeID
-		term uint64
-	}
-	best := map[string]lead{}
-	var fresh *live.ClusterStatus
-	for i := range answers {
-		a := &answers[i]
-		if a.err != nil {
-			continue
-		}
-		if fresh == nil || len(a.st.Instances) > len(fresh.Instances) {
-			fresh = &a.st
-		}
-		for _, g := range a.st.Groups {
-			if g.Role == "leader" && (best[g.Name].node == "" || g.Term > best[g.Name].term) {
-				best[g.Name] = lead{env.NodeID(a.st.Node), g.Term}
-			}
+	for _, a := range answers {
+		if a.err == nil {
+			out = append(out, a.st)
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if fresh != nil {
-		c.last = fresh
-	}
-	clear(c.leaders)
-	for g, l := range best {
-		c.leaders[g] = l.node
-	}
+	return gen, out
 }
 
 func (c *cluster) status(addr string) (live.ClusterStatus, error) {
@@ -192,4 +226,25 @@ func (c *cluster) ready() error {
 		}
 	}
 	return nil
+}
+
+// caughtUp reports whether every running, unpaused instance has applied
+// all it has committed in each of its groups, and all replicas of a group
+// that answered stand at the same index: the moment for the state
+// digests, which the convergence check compares index for index.
+func (c *cluster) caughtUp() bool {
+	_, statuses := c.statuses()
+	applied := map[string]uint64{}
+	for _, st := range statuses {
+		for _, g := range st.Groups {
+			if g.Applied != g.Commit {
+				return false
+			}
+			if a, ok := applied[g.Name]; ok && a != g.Applied {
+				return false
+			}
+			applied[g.Name] = g.Applied
+		}
+	}
+	return len(statuses) > 0
 }

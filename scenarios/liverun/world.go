@@ -239,9 +239,13 @@ func (w *world) SetLink(from, to env.NodeID, c simnet.LinkConfig) error {
 
 func (w *world) Links() []simnet.LinkStats { return w.proxy.Stats() }
 
-// Unsupported names the faults real processes cannot take: their clocks
-// are the machine's and their disks are real.
-func (w *world) Unsupported(f *nemesis.Fault) string {
+// Unsupported says why real processes cannot take f, if they cannot.
+func (w *world) Unsupported(f *nemesis.Fault) string { return unsupported(f) }
+
+// unsupported names the faults real processes cannot take: their clocks
+// are the machine's and their disks are real. Adapt lists them before
+// the run; the world traces each occurrence as taking no effect.
+func unsupported(f *nemesis.Fault) string {
 	switch f.Kind {
 	case nemesis.Clock:
 		return "not applied: a live run cannot skew the clock of a real process (the simulator can)"
@@ -261,7 +265,7 @@ func (w *world) SetClockStrobe(env.NodeID, time.Duration, time.Duration) error {
 func (w *world) DiskErrors(env.NodeID) int64                       { return 0 }
 func (w *world) SetDiskFaults(env.NodeID, simnet.DiskFaults) error { return errUnsupported }
 
-var errUnsupported = fmt.Errorf("liverun: real processes take no clock or disk faults")
+var errUnsupported = fmt.Errorf("liverun: a clock or disk fault reached a real process, which Unsupported should have refused")
 
 var _ nemesis.Limited = (*world)(nil)
 var _ nemesis.World = (*world)(nil)

@@ -72,9 +72,36 @@ func Drain(s *scenario.Scenario) time.Duration {
 	return d + time.Second
 }
 
-// finalReadLimit bounds the final-read phase; a reader not done by then
+// FinalReadLimit bounds the final-read phase; a reader not done by then
 // has left its keys unread, which the durability check reports.
-const finalReadLimit = 30 * time.Second
+const FinalReadLimit = 30 * time.Second
+
+// Settle is how long the groups settle after the final reads before
+// every instance records its state digest.
+const Settle = 2 * time.Second
+
+// ClientInterval is how often each of a workload's clients starts an
+// operation, so that together they make the workload's rate.
+func ClientInterval(wl scenario.Workload) time.Duration {
+	return time.Duration(float64(wl.Clients) / wl.Rate * float64(time.Second))
+}
+
+// Mix is the operation generator of client k (from 0) of kv workload i
+// (from 0).
+func Mix(i, k int, wl scenario.Workload) *client.Mix {
+	return &client.Mix{ID: fmt.Sprintf("w%dc%d", i+1, k+1), Keys: wl.Keys,
+		Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete}
+}
+
+// FinalKeys names the keys the final reads read: every key a workload of
+// n keys may have written, k0..k(n-1).
+func FinalKeys(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprint("k", i)
+	}
+	return names
+}
 
 // Run runs s on a seed and judges it.
 func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
@@ -116,7 +143,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		w.At(s.Duration, nem.Heal)
 	}
 	// The final reads and the settling after them add at least settle.
-	const settle = 2*time.Second + 100*time.Millisecond
+	const settle = Settle + 100*time.Millisecond
 	total := end + Drain(s) + settle
 	progress := func() {
 		if o.Progress != nil {
@@ -138,14 +165,10 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		progress()
 	}
 	if keys > 0 {
-		names := make([]string, keys)
-		for i := range names {
-			names[i] = fmt.Sprint("k", i)
-		}
-		if err := c.FinalRead(names); err != nil {
+		if err := c.FinalRead(FinalKeys(keys)); err != nil {
 			return nil, err
 		}
-		limit := w.Now() + finalReadLimit
+		limit := w.Now() + FinalReadLimit
 		for !c.FinalReadDone() && w.Now() < limit {
 			if err := w.RunFor(100 * time.Millisecond); err != nil {
 				return nil, err
@@ -155,7 +178,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	// Let the groups settle, then record every instance's state for the
 	// convergence check.
-	if err := w.RunFor(2 * time.Second); err != nil {
+	if err := w.RunFor(Settle); err != nil {
 		return nil, err
 	}
 	c.RecordDigests()
@@ -215,15 +238,12 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 // startWorkload starts one workload's clients, which stop starting
 // operations at until.
 func startWorkload(w *simnet.World, c *harness.Cluster, i int, wl scenario.Workload, until time.Duration) error {
-	// Each client starts an operation every interval, so that together
-	// they make the workload's rate.
-	interval := time.Duration(float64(wl.Clients) / wl.Rate * float64(time.Second))
+	interval := ClientInterval(wl)
 	switch wl.Kind {
 	case scenario.KV:
 		_, err := c.AddClients(wl.Clients, client.Config{Target: wl.Target, Timeout: wl.Timeout, Retries: retries(wl.Retries),
 			Interval: interval, Until: until}, func(k int) client.Workload {
-			return &client.Mix{ID: fmt.Sprintf("w%dc%d", i+1, k+1), Keys: wl.Keys,
-				Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete}
+			return Mix(i, k, wl)
 		})
 		return err
 	case scenario.Config:

@@ -297,27 +297,42 @@ func (c *Client) finish(kind string, v kv.Value, index uint64, note string) {
 	}
 }
 
-// record writes one history event. Reads carry the value read (on ok),
-// writes the value written, cas the expected and new values.
+// record writes one history event.
 func (c *Client) record(kind string, o *operation, read kv.Value, index uint64, note string) {
-	value := kv.Value{S: o.Value, Present: o.F == kv.OpPut || o.F == kv.OpCAS}
-	if o.F == kv.OpGet {
+	c.e.Trace(kind, HistoryFields(kind, c.process, int64(o.seq), o.Op, read, index, note)...)
+}
+
+// HistoryFields are the fields of one history event (client.invoke,
+// client.ok, client.fail, client.info) in the trace's order. Reads carry
+// the value read (on ok), writes the value written, cas the expected and
+// new values; completions add the serving index and a note. The live
+// harness's clients (scenarios/liverun/kvclient) record the same events.
+func HistoryFields(kind string, process int, seq int64, op Op, read kv.Value, index uint64, note string) []env.Field {
+	value := kv.Value{S: op.Value, Present: op.F == kv.OpPut || op.F == kv.OpCAS}
+	if op.F == kv.OpGet {
 		value = read
 	}
 	fields := []env.Field{
-		env.Int("process", int64(c.process)), env.Int("seq", int64(o.seq)), env.Str("f", historyF[o.F]), env.Str("key", o.Key),
+		env.Int("process", int64(process)), env.Int("seq", seq), env.Str("f", HistoryF(op.F)), env.Str("key", op.Key),
 		env.Str("value", value.S), env.Bool("absent", !value.Present),
 	}
-	if o.F == kv.OpCAS {
-		fields = append(fields, env.Str("expected", o.Expected.S), env.Bool("expected_absent", !o.Expected.Present))
+	if op.F == kv.OpCAS {
+		fields = append(fields, env.Str("expected", op.Expected.S), env.Bool("expected_absent", !op.Expected.Present))
 	}
 	if kind != "client.invoke" {
 		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
 	}
-	c.e.Trace(kind, fields...)
+	return fields
 }
 
-// historyF names operations as the history format does.
+// HistoryF names an operation as the history format does.
+func HistoryF(f kv.Op) string {
+	if int(f) < len(historyF) && historyF[f] != "" {
+		return historyF[f]
+	}
+	return f.String()
+}
+
 var historyF = [...]string{kv.OpGet: "read", kv.OpPut: "write", kv.OpDelete: "delete", kv.OpCAS: "cas"}
 
 // Stop does nothing: a client holds no resources.

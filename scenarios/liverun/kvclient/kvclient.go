@@ -301,7 +301,7 @@ func (c *kvClient) do(ctx context.Context, op client.Op) {
 	if a.bad {
 		c.stats.Bad++
 		c.log.Warn("kvclient: an answer outside the API's contract", "client", string(c.cfg.Name), "server", string(a.server),
-			"op", historyF(op.F), "key", op.Key, "why", a.why)
+			"op", client.HistoryF(op.F), "key", op.Key, "why", a.why)
 	}
 	c.finish(o, a)
 }
@@ -456,7 +456,7 @@ func judge(server env.NodeID, op client.Op, status int, body []byte, readErr err
 		case op.F == kv.OpGet && r.Value == nil:
 			a.why = fmt.Sprintf("%s answered 200 to a read without a value", server)
 		case (op.F == kv.OpPut || op.F == kv.OpCAS) && (r.Value == nil || *r.Value != op.Value):
-			a.why = fmt.Sprintf("%s answered 200 to a %s of %q with another value", server, historyF(op.F), op.Value)
+			a.why = fmt.Sprintf("%s answered 200 to a %s of %q with another value", server, client.HistoryF(op.F), op.Value)
 		case op.F == kv.OpGet:
 			a.outcome, a.value, a.index = done, kv.Some(*r.Value), r.Index
 			return a
@@ -551,38 +551,7 @@ func (c *kvClient) finish(o *operation, a answer) {
 	}
 }
 
-// record writes one history event, with simnet/client's fields in its
-// order. Reads carry the value read (on ok), writes the value written,
-// cas the expected and new values.
+// record writes one history event, as the simulator's client does.
 func (c *kvClient) record(kind string, o *operation, read kv.Value, index uint64, note string) {
-	value := kv.Value{S: o.Value, Present: o.F == kv.OpPut || o.F == kv.OpCAS}
-	if o.F == kv.OpGet {
-		value = read
-	}
-	fields := []env.Field{
-		env.Int("process", int64(c.process)), env.Int("seq", o.seq), env.Str("f", historyF(o.F)), env.Str("key", o.Key),
-		env.Str("value", value.S), env.Bool("absent", !value.Present),
-	}
-	if o.F == kv.OpCAS {
-		fields = append(fields, env.Str("expected", o.Expected.S), env.Bool("expected_absent", !o.Expected.Present))
-	}
-	if kind != "client.invoke" {
-		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
-	}
-	c.cfg.Recorder.Note(c.cfg.Name, kind, fields...)
-}
-
-// historyF names an operation as the history format does.
-func historyF(f kv.Op) string {
-	switch f {
-	case kv.OpGet:
-		return "read"
-	case kv.OpPut:
-		return "write"
-	case kv.OpDelete:
-		return "delete"
-	case kv.OpCAS:
-		return "cas"
-	}
-	return f.String()
+	c.cfg.Recorder.Note(c.cfg.Name, kind, client.HistoryFields(kind, c.process, o.seq, o.Op, read, index, note)...)
 }

@@ -210,19 +210,53 @@ func (n *Node) post(f func()) bool {
 	}
 }
 
-// loop runs the engine: one posted function at a time.
+// maxBatch bounds the posted functions the loop runs before the engine
+// processes what they produced (node.Node.Batch): enough to share one
+// log sync among every client of a busy instance, few enough that the
+// first of them does not wait long for the last.
+const maxBatch = 256
+
+// batcher is the engine's Batch (core/node).
+type batcher interface{ Batch(fn func()) }
+
+// loop runs the engine: one posted function at a time, and with it the
+// others already waiting (up to maxBatch), in one engine batch.
 func (n *Node) loop() {
 	defer close(n.done)
 	for {
 		select {
 		case f := <-n.inbox:
-			if !n.run(f) {
+			if !n.run(func() { n.batch(f) }) {
 				return
 			}
 		case <-n.quit:
 			return
 		}
 	}
+}
+
+// batch runs f and the functions waiting behind it inside one engine
+// batch, when the engine runs and batches.
+func (n *Node) batch(f func()) {
+	b, ok := n.eng.(batcher)
+	if !ok {
+		f()
+		return
+	}
+	b.Batch(func() {
+		f()
+		for range maxBatch - 1 {
+			if n.eng == nil {
+				return // a posted function stopped the engine
+			}
+			select {
+			case g := <-n.inbox:
+				g()
+			default:
+				return
+			}
+		}
+	})
 }
 
 // run runs f on the loop, and turns the engine's death into the node's:

@@ -118,6 +118,27 @@ type Node struct {
 
 	readies []ready     // reused by process
 	fields  []env.Field // reused by trace
+
+	// holding is set while Batch runs: Receive and Handle leave the
+	// Ready processing to its end. stopped is set by Stop.
+	holding, stopped bool
+}
+
+// Batch runs fn, in which the caller hands the node several events
+// (Receive, Handle), and processes what they produced once, at its end:
+// one write-ahead-log sync and one message per peer for all of them,
+// where each event alone would pay its own. Raft allows any number of
+// steps and proposals between two Readies, so the outcome is the one the
+// events would have had one by one, only later by the batch's length.
+// The simulator hands the node one event at a time; the production
+// runtime batches the events that queued while it was busy.
+func (n *Node) Batch(fn func()) {
+	n.holding = true
+	fn()
+	n.holding = false
+	if !n.stopped {
+		n.process()
+	}
 }
 
 // Start returns the env.Start of an instance.
@@ -451,6 +472,9 @@ func (n *Node) groupNamed(name string) *group {
 // process handles every group's Ready until none has one: persist, then
 // send, then apply and serve reads, then advance.
 func (n *Node) process() {
+	if n.holding {
+		return
+	}
 	for {
 		readies := n.readies[:0]
 		b := &n.batch
@@ -666,6 +690,7 @@ func (n *Node) trace(kind string, fields ...env.Field) {
 
 // Stop closes the storage of an instance the world discarded.
 func (n *Node) Stop() {
+	n.stopped = true
 	n.wal.Close()
 	n.store.Close()
 }

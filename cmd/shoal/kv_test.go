@@ -29,7 +29,8 @@ type fakeBackend struct {
 	cluster live.ClusterStatus
 }
 
-func (f *fakeBackend) Do(ctx context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+func (f *fakeBackend) Do(ctx context.Context, req kv.Request) (kv.Response, error) {
+	op, key, value, expected := req.Op, req.Key, req.Value, req.Expected
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {

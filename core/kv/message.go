@@ -11,6 +11,12 @@ type Request struct {
 	Key      string
 	Value    string // put, cas: the new value
 	Expected Value  // cas
+	// Stale asks, of a get, for the value of whichever member of the
+	// key's replicaset receives it, from its own state machine: no
+	// ReadIndex round, so it may lag the leader (it may miss writes
+	// acknowledged before the read began). Opt-in, for reads that trade
+	// linearizability for speed and for availability inside a minority.
+	Stale bool
 }
 
 // Kind implements env.Message.

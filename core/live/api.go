@@ -26,12 +26,13 @@ import (
 
 // Backend is what the API needs from a running node.
 type Backend interface {
-	// Do runs one key-value operation through the cluster and returns its
-	// answer: StatusOK, or StatusMismatch for a cas that found another
-	// value. The runtime forwards the operation to the key's leader, so
-	// the API never redirects. ctx bounds it; on ctx's end the outcome is
-	// unknown (ErrUnknownOutcome).
-	Do(ctx context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error)
+	// Do runs one key-value request through the cluster (its Client and
+	// Seq are the runtime's to set) and returns its answer: StatusOK, or
+	// StatusMismatch for a cas that found another value. The runtime
+	// forwards the request to the key's leader (a stale get: to a member
+	// of its replicaset), so the API never redirects. ctx bounds it; on
+	// ctx's end the outcome is unknown (ErrUnknownOutcome).
+	Do(ctx context.Context, req kv.Request) (kv.Response, error)
 	// Cluster describes the cluster as this node sees it.
 	Cluster(ctx context.Context) (ClusterStatus, error)
 	// Ready reports whether the node can serve: it has joined a formed
@@ -490,11 +491,12 @@ func (a *api) context(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), a.opts.Timeout)
 }
 
-// do runs op through the backend and turns its failures into answers.
-func (a *api) do(r *http.Request, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+// do runs req through the backend and turns its failures into answers.
+func (a *api) do(r *http.Request, req kv.Request) (kv.Response, error) {
+	op := req.Op
 	ctx, cancel := a.context(r)
 	defer cancel()
-	resp, err := a.b.Do(ctx, op, key, value, expected)
+	resp, err := a.b.Do(ctx, req)
 	if err != nil {
 		return resp, backendError(err)
 	}
@@ -541,7 +543,7 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := a.do(r, kv.OpPut, key, value, kv.None)
+	resp, err := a.do(r, kv.Request{Op: kv.OpPut, Key: key, Value: value})
 	if err != nil {
 		return err
 	}
@@ -549,15 +551,57 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// The read consistencies of GET /v1/kv/{key}?consistency=..., also the
+// value of the ConsistencyHeader that says which one answered.
+const (
+	// ConsistencyLinearizable, the default: the key's leader answers
+	// after a ReadIndex round, so the read sees every write acknowledged
+	// before it began.
+	ConsistencyLinearizable = "linearizable"
+	// ConsistencyStale: a member of the key's replicaset answers from its
+	// own state machine, without asking the others. Faster, and served
+	// inside a minority, but it may miss acknowledged writes.
+	ConsistencyStale = "stale"
+	// ConsistencyHeader names the consistency of a read's answer.
+	ConsistencyHeader = "Shoal-Consistency"
+)
+
+// staleRead reads a GET's consistency parameter.
+func staleRead(r *http.Request) (bool, error) {
+	values, ok := r.URL.Query()["consistency"]
+	if !ok {
+		return false, nil
+	}
+	if len(values) != 1 {
+		return false, apiErrorf(http.StatusBadRequest, "consistency: given %d times, want once", len(values))
+	}
+	switch values[0] {
+	case ConsistencyLinearizable:
+		return false, nil
+	case ConsistencyStale:
+		return true, nil
+	}
+	return false, apiErrorf(http.StatusBadRequest, "consistency %q: want %s or %s", values[0], ConsistencyLinearizable, ConsistencyStale)
+}
+
 func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	key, err := pathKey(r)
 	if err != nil {
 		return err
 	}
-	resp, err := a.do(r, kv.OpGet, key, "", kv.None)
+	stale, err := staleRead(r)
 	if err != nil {
 		return err
 	}
+	resp, err := a.do(r, kv.Request{Op: kv.OpGet, Key: key, Stale: stale})
+	if err != nil {
+		return err
+	}
+	consistency := ConsistencyLinearizable
+	if stale {
+		consistency = ConsistencyStale
+	}
+	w.Header().Set(ConsistencyHeader, consistency)
 	if !resp.Value.Present {
 		respond(w, http.StatusNotFound, ErrorBody{Error: "key not found", Key: key, Index: resp.Index})
 		return nil
@@ -571,7 +615,7 @@ func (a *api) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := a.do(r, kv.OpDelete, key, "", kv.None)
+	resp, err := a.do(r, kv.Request{Op: kv.OpDelete, Key: key})
 	if err != nil {
 		return err
 	}
@@ -596,7 +640,7 @@ func (a *api) cas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := a.do(r, kv.OpCAS, key, value, expected)
+	resp, err := a.do(r, kv.Request{Op: kv.OpCAS, Key: key, Value: value, Expected: expected})
 	if err != nil {
 		return err
 	}

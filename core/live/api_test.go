@@ -35,6 +35,7 @@ type fakeBackend struct {
 		key      string
 		value    string
 		expected kv.Value
+		stale    bool
 	}
 
 	err      error     // Do and Cluster fail with it
@@ -50,14 +51,15 @@ func newFakeBackend() *fakeBackend {
 	return &fakeBackend{data: map[string]string{}, ready: true}
 }
 
-func (f *fakeBackend) Do(ctx context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+func (f *fakeBackend) Do(ctx context.Context, req kv.Request) (kv.Response, error) {
+	op, key, value, expected := req.Op, req.Key, req.Value, req.Expected
 	if f.block {
 		<-ctx.Done()
 		return kv.Response{}, ErrUnknownOutcome
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.last.op, f.last.key, f.last.value, f.last.expected = op, key, value, expected
+	f.last.op, f.last.key, f.last.value, f.last.expected, f.last.stale = op, key, value, expected, req.Stale
 	if key == f.panicKey {
 		panic("fake backend: " + key)
 	}
@@ -249,6 +251,18 @@ func TestAPI(t *testing.T) {
 		{name: "get", setup: func(f *fakeBackend) { f.data["a"] = "1" }, method: "GET", path: "/v1/kv/a",
 			status: 200, want: `{"key":"a","value":"1","index":1}`,
 			sent: func(t *testing.T, f *fakeBackend) { wantSent(t, f, kv.OpGet, "a", "", kv.None) }},
+		{name: "get says it is linearizable", setup: func(f *fakeBackend) { f.data["a"] = "1" }, method: "GET", path: "/v1/kv/a?consistency=linearizable",
+			status: 200, want: `{"key":"a","value":"1","index":1}`, header: map[string]string{ConsistencyHeader: "linearizable"},
+			sent: func(t *testing.T, f *fakeBackend) { wantStale(t, f, false) }},
+		{name: "get stale", setup: func(f *fakeBackend) { f.data["a"] = "1" }, method: "GET", path: "/v1/kv/a?consistency=stale",
+			status: 200, want: `{"key":"a","value":"1","index":1}`, header: map[string]string{ConsistencyHeader: "stale"},
+			sent: func(t *testing.T, f *fakeBackend) { wantStale(t, f, true) }},
+		{name: "get stale of a missing key", method: "GET", path: "/v1/kv/a?consistency=stale",
+			status: 404, want: `{"error":"key not found","key":"a","index":1}`, header: map[string]string{ConsistencyHeader: "stale"}},
+		{name: "get an unknown consistency", method: "GET", path: "/v1/kv/a?consistency=eventual",
+			status: 400, want: `{"error":"consistency \"eventual\": want linearizable or stale"}`},
+		{name: "get two consistencies", method: "GET", path: "/v1/kv/a?consistency=stale&consistency=stale",
+			status: 400, want: `{"error":"consistency: given 2 times, want once"}`},
 		{name: "get an empty value", setup: func(f *fakeBackend) { f.data["a"] = "" }, method: "GET", path: "/v1/kv/a",
 			status: 200, want: `{"key":"a","value":"","index":1}`},
 		{name: "get a missing key", method: "GET", path: "/v1/kv/a",
@@ -360,6 +374,15 @@ func TestAPI(t *testing.T) {
 				tc.sent(t, f)
 			}
 		})
+	}
+}
+
+func wantStale(t *testing.T, f *fakeBackend, stale bool) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last.op != kv.OpGet || f.last.stale != stale {
+		t.Errorf("the backend got a %s, stale %t; want a get, stale %t", f.last.op, f.last.stale, stale)
 	}
 }
 

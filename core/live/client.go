@@ -57,7 +57,8 @@ var ErrNotFormed = errors.New("the cluster has not formed yet: this instance is 
 // (the same request, which the store applies at most once) when an
 // instance does not answer. On ctx's end the outcome of a write is
 // unknown.
-func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+func (n *Node) Do(ctx context.Context, r kv.Request) (kv.Response, error) {
+	op := r.Op
 	if !n.started.Load() {
 		return kv.Response{}, fmt.Errorf("%w: %w", ErrUnavailable, ErrNotFormed)
 	}
@@ -69,7 +70,8 @@ func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.
 	}
 	defer func() { n.slots <- s }()
 	s.seq++
-	req := &kv.Request{Client: string(s.name), Seq: s.seq, Op: op, Key: key, Value: value, Expected: expected}
+	req := &r
+	req.Client, req.Seq = string(s.name), s.seq
 	target := n.cfg.Name
 	// unanswered is set once an attempt got no answer: the request may
 	// have been applied, or may be yet. A redirect says only that the
@@ -105,6 +107,10 @@ func (n *Node) Do(ctx context.Context, op kv.Op, key, value string, expected kv.
 			target = n.nextTarget(target) // no answer: ask another instance
 		case r.Status == kv.StatusRedirect && r.Leader != "":
 			target = r.Leader
+		case r.Status == kv.StatusRedirect && req.Stale && r.Hint != "":
+			// A member of the key's replicaset answers a stale read
+			// itself, leader or not: no need to wait for one.
+			target = r.Hint
 		case r.Status == kv.StatusRedirect:
 			if r.Hint != "" {
 				target = r.Hint

@@ -94,7 +94,13 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		b = append(b, byte(m.Op))
 		b = appendWireString(b, m.Key)
 		b = appendWireString(b, m.Value)
-		return appendWireValue(b, m.Expected), nil
+		b = appendWireValue(b, m.Expected)
+		// Flags follow only when one is set, so that a request without
+		// any reads the same to a build that knows none.
+		if m.Stale {
+			b = append(b, requestStale)
+		}
+		return b, nil
 	case *kv.Response:
 		if m == nil {
 			break
@@ -304,6 +310,10 @@ func (d *wireDecoder) count(size int) int {
 	return int(n)
 }
 
+// Request flags: a byte after a request's fields, present only when one
+// is set.
+const requestStale byte = 1 << 0
+
 func (d *wireDecoder) request() *kv.Request {
 	r := &kv.Request{}
 	r.Client = d.string()
@@ -315,6 +325,19 @@ func (d *wireDecoder) request() *kv.Request {
 	r.Key = d.string()
 	r.Value = d.string()
 	r.Expected = d.value()
+	if d.err == nil && len(d.b) > 0 {
+		switch flags := d.byte(); {
+		case flags == 0:
+			// One message, one encoding: no flags, no byte.
+			d.fail(errors.New("request flags 0x0: the byte is written only when a flag is set"))
+		case flags&^requestStale != 0:
+			d.fail(fmt.Errorf("unknown request flags %#x", flags))
+		case flags&requestStale != 0 && r.Op != kv.OpGet:
+			d.fail(fmt.Errorf("a %s cannot be stale: only a get can", r.Op))
+		default:
+			r.Stale = flags&requestStale != 0
+		}
+	}
 	return r
 }
 

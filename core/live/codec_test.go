@@ -47,6 +47,7 @@ func codecCases() []struct {
 
 		{"request empty", &kv.Request{Op: kv.OpGet}},
 		{"request get", &kv.Request{Client: "n1/api3.00aa", Seq: 1, Op: kv.OpGet, Key: "k"}},
+		{"request stale get", &kv.Request{Client: "c", Seq: 9, Op: kv.OpGet, Key: "k", Stale: true}},
 		{"request put", &kv.Request{Client: "c", Seq: max, Op: kv.OpPut, Key: "k", Value: "v"}},
 		{"request put empty value", &kv.Request{Client: "c", Seq: 2, Op: kv.OpPut, Key: "", Value: ""}},
 		{"request delete", &kv.Request{Client: "c", Seq: 3, Op: kv.OpDelete, Key: "k"}},
@@ -106,15 +107,29 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			// Nothing shorter, and nothing longer, is the same message.
 			for n := range len(b) {
-				if m, err := DecodeMessage(b[:n]); err == nil {
+				m, err := DecodeMessage(b[:n])
+				if r, stale := c.m.(*kv.Request); stale && r.Stale && n == len(b)-1 {
+					// Without its flags byte, a stale get is the same get,
+					// linearizable.
+					if plain := *r; err != nil || !reflect.DeepEqual(m, func() *kv.Request { plain.Stale = false; return &plain }()) {
+						t.Fatalf("a stale get without its flags: %#v, %v; want the linearizable get", m, err)
+					}
+					continue
+				}
+				if err == nil {
 					t.Fatalf("the first %d of %d bytes decode to %#v", n, len(b), m)
 				}
 			}
 			// A raft message runs to the end, so a trailing byte is read as
-			// protobuf, and refused as such.
+			// protobuf, and refused as such; a request's, as its flags.
 			want := "stray bytes"
-			if _, raft := c.m.(*node.Message); raft {
+			switch m := c.m.(type) {
+			case *node.Message:
 				want = "protobuf"
+			case *kv.Request:
+				if !m.Stale {
+					want = "request flags 0x0"
+				}
 			}
 			if m, err := DecodeMessage(append(b, 0)); err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("a trailing byte: %#v, %v; want an error about %s", m, err, want)
@@ -132,6 +147,8 @@ func TestCodecGolden(t *testing.T) {
 	}{
 		{&kv.Request{Client: "c", Seq: 300, Op: kv.OpCAS, Key: "k", Value: "v", Expected: kv.Some("")},
 			"02" + "0163" + "ac02" + "04" + "016b" + "0176" + "0100"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpGet, Key: "k", Stale: true},
+			"02" + "0163" + "01" + "01" + "016b" + "00" + "00" + "01"},
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusRedirect, Value: kv.None, Index: 2, Leader: "n2"},
 			"03" + "0163" + "01" + "03" + "00" + "02" + "026e32" + "00"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
@@ -226,7 +243,9 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"type 0", []byte{0}, "unknown type byte 0"},
 		{"type 5", []byte{5, 0, 0}, "unknown type byte 5"},
 		{"type 255", []byte{255}, "unknown type byte 255"},
-		{"request trailing", append(bytes.Clone(request), 1, 2), "kv.request: 2 stray bytes"},
+		{"request trailing", append(bytes.Clone(request), 1, 2), "kv.request: 1 stray bytes"},
+		{"request unknown flag", append(bytes.Clone(request), 2), "kv.request: unknown request flags 0x2"},
+		{"request stale put", append(enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpPut, Key: "k"}), 1), "kv.request: a put cannot be stale"},
 		{"request op 0", with(request, 4, 0), "kv.request: unknown op 0"},
 		{"request op 5", with(request, 4, 5), "kv.request: unknown op 5"},
 		{"request flag 2", with(request, len(request)-1, 2), "kv.request: a flag is 2"},

@@ -96,7 +96,7 @@ func TestReadFrameRejects(t *testing.T) {
 		{"no message", body([]byte{0, 0}), MaxFrameSize, ReasonMalformed, nil, "malformed frame of 2 bytes: live: decoding a message: empty"},
 		{"from past the end", body([]byte{9, 'n'}), MaxFrameSize, ReasonMalformed, nil, "its addresses: a string of 9 bytes runs past the end"},
 		{"unknown op", body([]byte{0, 0, wireRequest, 0, 0, 9, 0, 0, 0}), MaxFrameSize, ReasonMalformed, nil, "live: decoding kv.request: unknown op 9"},
-		{"trailing", body([]byte{0, 0, wireRequest, 0, 0, 1, 0, 0, 0, 0}), MaxFrameSize, ReasonMalformed, nil, "kv.request: 1 stray bytes"},
+		{"trailing", body([]byte{0, 0, wireRequest, 0, 0, 1, 0, 0, 0, 1, 0}), MaxFrameSize, ReasonMalformed, nil, "kv.request: 1 stray bytes"},
 		{"half a header", good[:5], MaxFrameSize, "", io.ErrUnexpectedEOF, ""},
 		{"half a body", good[:len(good)-1], MaxFrameSize, "", io.ErrUnexpectedEOF, ""},
 		{"header only", good[:frameHeader], MaxFrameSize, "", io.ErrUnexpectedEOF, ""},

@@ -60,22 +60,22 @@ func TestNodesFormAndServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i, node := range nodes {
-		r, err := node.Do(ctx, kv.OpPut, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), kv.None)
+		r, err := node.Do(ctx, kv.Request{Op: kv.OpPut, Key: fmt.Sprintf("k%d", i), Value: fmt.Sprintf("v%d", i)})
 		if err != nil || r.Status != kv.StatusOK {
 			t.Fatalf("put through %s: %v %+v", node.cfg.Name, err, r)
 		}
 	}
-	r, err := nodes[2].Do(ctx, kv.OpCAS, "k0", "w0", kv.Some("v0"))
+	r, err := nodes[2].Do(ctx, kv.Request{Op: kv.OpCAS, Key: "k0", Value: "w0", Expected: kv.Some("v0")})
 	if err != nil || r.Status != kv.StatusOK {
 		t.Fatalf("cas: %v %+v", err, r)
 	}
-	r, err = nodes[1].Do(ctx, kv.OpCAS, "k0", "x", kv.Some("v0"))
+	r, err = nodes[1].Do(ctx, kv.Request{Op: kv.OpCAS, Key: "k0", Value: "x", Expected: kv.Some("v0")})
 	if err != nil || r.Status != kv.StatusMismatch || r.Value != kv.Some("w0") {
 		t.Fatalf("a cas expecting the old value: %v %+v, want a mismatch finding w0", err, r)
 	}
 	for _, node := range nodes {
 		for i, want := range []string{"w0", "v1", "v2"} {
-			r, err := node.Do(ctx, kv.OpGet, fmt.Sprintf("k%d", i), "", kv.None)
+			r, err := node.Do(ctx, kv.Request{Op: kv.OpGet, Key: fmt.Sprintf("k%d", i)})
 			if err != nil || r.Value != kv.Some(want) {
 				t.Errorf("get k%d through %s: %v %+v, want %s", i, node.cfg.Name, err, r, want)
 			}
@@ -96,6 +96,14 @@ func TestNodesFormAndServe(t *testing.T) {
 		}
 		return true
 	}, "every instance ready")
+	// A stale read is answered by the instance asked, from its own
+	// state: each replica finds the value once it has applied the write.
+	for _, node := range nodes {
+		eventually(t, func() bool {
+			r, err := node.Do(ctx, kv.Request{Op: kv.OpGet, Key: "k0", Stale: true})
+			return err == nil && r.Status == kv.StatusOK && r.Value == kv.Some("w0")
+		}, fmt.Sprintf("a stale read of k0 through %s finds w0", node.cfg.Name))
+	}
 
 	// Closed and opened again on new ports, they find their cluster in
 	// members.json and their data on disk, and their peers' new addresses
@@ -121,7 +129,7 @@ func TestNodesFormAndServe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err = again[0].Do(ctx, kv.OpGet, "k2", "", kv.None)
+	r, err = again[0].Do(ctx, kv.Request{Op: kv.OpGet, Key: "k2"})
 	if err != nil || r.Value != kv.Some("v2") {
 		t.Errorf("after reopening: get k2: %v %+v", err, r)
 	}
@@ -148,7 +156,7 @@ func TestDoBeforeFormingIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Do(context.Background(), kv.OpGet, "k", "", kv.None); err == nil || !strings.Contains(err.Error(), "not formed") {
+	if _, err := n.Do(context.Background(), kv.Request{Op: kv.OpGet, Key: "k"}); err == nil || !strings.Contains(err.Error(), "not formed") {
 		t.Errorf("Do before Form: %v", err)
 	}
 	if ok, why := n.Ready(); ok || why == "" {
@@ -167,7 +175,7 @@ func TestJoinAFormedCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i := range 20 {
-		if r, err := nodes[i%3].Do(ctx, kv.OpPut, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), kv.None); err != nil || r.Status != kv.StatusOK {
+		if r, err := nodes[i%3].Do(ctx, kv.Request{Op: kv.OpPut, Key: fmt.Sprintf("k%d", i), Value: fmt.Sprintf("v%d", i)}); err != nil || r.Status != kv.StatusOK {
 			t.Fatalf("put: %v %+v", err, r)
 		}
 	}
@@ -185,7 +193,7 @@ func TestJoinAFormedCluster(t *testing.T) {
 	}
 	n4 := open4()
 	eventually(t, func() bool {
-		r, err := n4.Do(ctx, kv.OpGet, "k7", "", kv.None)
+		r, err := n4.Do(ctx, kv.Request{Op: kv.OpGet, Key: "k7"})
 		return err == nil && r.Value == kv.Some("v7")
 	}, "n4 to serve a read")
 	// n4 forwards before it has caught up; its own view of the
@@ -212,13 +220,13 @@ func TestJoinAFormedCluster(t *testing.T) {
 		}
 		return false
 	}, "n4 to follow rs1")
-	if r, err := n4.Do(ctx, kv.OpPut, "from-n4", "x", kv.None); err != nil || r.Status != kv.StatusOK {
+	if r, err := n4.Do(ctx, kv.Request{Op: kv.OpPut, Key: "from-n4", Value: "x"}); err != nil || r.Status != kv.StatusOK {
 		t.Fatalf("put through n4: %v %+v", err, r)
 	}
 	// Restarted, n4 finds its cluster in members.json.
 	n4.Close()
 	n4 = open4()
-	if r, err := n4.Do(ctx, kv.OpGet, "from-n4", "", kv.None); err != nil || r.Value != kv.Some("x") {
+	if r, err := n4.Do(ctx, kv.Request{Op: kv.OpGet, Key: "from-n4"}); err != nil || r.Value != kv.Some("x") {
 		t.Fatalf("after n4's restart: %v %+v", err, r)
 	}
 	// A second join of the same name is refused: the name is taken.

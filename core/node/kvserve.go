@@ -57,7 +57,7 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
 		return
 	}
-	if req.Op == kv.OpGet && (n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
+	if req.Op == kv.OpGet && (req.Stale || n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
 		(n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && n.e.Now().Before(g.lease))) {
 		n.localRead(g, from, req)
 		return

@@ -105,7 +105,15 @@ func TestBugMatrix(t *testing.T) {
 	if !*fullMatrix {
 		t.Skip("the full bug matrix runs with -matrix (make test-long)")
 	}
-	names := Names()
+	// A scenario written to be invalid says nothing of a bug.
+	var names []string
+	for _, name := range Names() {
+		if s, err := Load(name); err != nil {
+			t.Fatal(err)
+		} else if s.Expect == "valid" {
+			names = append(names, name)
+		}
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "| bug | caught by | %s |\n", strings.Join(names, " | "))
 	fmt.Fprintf(&b, "|---|---|%s\n", strings.Repeat("---|", len(names)))

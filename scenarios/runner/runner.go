@@ -90,7 +90,7 @@ func ClientInterval(wl scenario.Workload) time.Duration {
 // (from 0).
 func Mix(i, k int, wl scenario.Workload) *client.Mix {
 	return &client.Mix{ID: fmt.Sprintf("w%dc%d", i+1, k+1), Keys: wl.Keys,
-		Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete}
+		Read: wl.Mix.Read, Write: wl.Mix.Write, CAS: wl.Mix.CAS, Delete: wl.Mix.Delete, StaleRead: wl.Mix.StaleRead}
 }
 
 // FinalKeys names the keys the final reads read: every key a workload of

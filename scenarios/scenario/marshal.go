@@ -95,6 +95,9 @@ func workloadNode(w Workload) *yaml.Node {
 		m.float("write", w.Mix.Write)
 		m.float("cas", w.Mix.CAS)
 		m.float("delete", w.Mix.Delete)
+		if w.Mix.StaleRead != 0 {
+			m.float("stale_read", w.Mix.StaleRead)
+		}
 		b.add("mix", m.flow())
 	}
 	b.str("target", w.Target)

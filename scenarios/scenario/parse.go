@@ -75,7 +75,7 @@ var (
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
 	workloadFields = []string{"kind", "clients", "keys", "rate", "mix", "target", "timeout", "retries"}
-	mixFields      = []string{"read", "write", "cas", "delete"}
+	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
 	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability"}
@@ -723,7 +723,7 @@ func (p *parser) mix(n *yaml.Node) Mix {
 	if !ok {
 		return defaultMix
 	}
-	weights := []*float64{&m.Read, &m.Write, &m.CAS, &m.Delete}
+	weights := []*float64{&m.Read, &m.Write, &m.CAS, &m.Delete, &m.StaleRead}
 	good := true
 	for i, field := range mixFields {
 		if v := f.get(field); v != nil {
@@ -732,7 +732,7 @@ func (p *parser) mix(n *yaml.Node) Mix {
 			good = good && ok
 		}
 	}
-	if sum := m.Read + m.Write + m.CAS + m.Delete; good && !(sum > 0 && !math.IsInf(sum, 0)) {
+	if sum := m.Read + m.Write + m.CAS + m.Delete + m.StaleRead; good && !(sum > 0 && !math.IsInf(sum, 0)) {
 		p.errorf(n, "`mix` weights must have a positive, finite sum")
 	}
 	return m

@@ -60,9 +60,11 @@ type Workload struct {
 	Retries int
 }
 
-// Mix weighs a kv workload's operations.
+// Mix weighs a kv workload's operations. StaleRead weighs reads that
+// ask any replica for its own value (kv.Request.Stale), which may miss
+// acknowledged writes: the checkers judge them as reads.
 type Mix struct {
-	Read, Write, CAS, Delete float64
+	Read, Write, CAS, Delete, StaleRead float64
 }
 
 // Final is what happens after the schedule: with Heal, every fault is

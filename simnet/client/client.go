@@ -30,6 +30,10 @@ type Op struct {
 	Key      string
 	Value    string   // put, cas: the new value
 	Expected kv.Value // cas
+	// Stale asks a get for any replica's own value (kv.Request.Stale);
+	// the history records it as a read like any other, so the checkers
+	// judge what it costs.
+	Stale bool
 }
 
 // Workload chooses a client's operations.
@@ -213,7 +217,7 @@ func (c *Client) randomServer() env.NodeID {
 func (c *Client) send(to env.NodeID) {
 	o := c.cur
 	o.attempts++
-	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected})
+	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected, Stale: o.Stale})
 	c.e.After(c.cfg.Timeout/time.Duration(c.cfg.Retries+1), attemptEnd{seq: o.seq, attempt: o.attempts})
 }
 

@@ -16,6 +16,9 @@ type Mix struct {
 	ID                       string
 	Keys                     int
 	Read, Write, CAS, Delete float64
+	// StaleRead weighs stale gets (Op.Stale). It comes last in the draw,
+	// so that a mix without it draws exactly as before it existed.
+	StaleRead float64
 	// Ops bounds the operations; 0 means no bound.
 	Ops int
 
@@ -34,7 +37,7 @@ func (m *Mix) Next(r *rand.Rand) (Op, bool) {
 	m.n++
 	key := fmt.Sprintf("k%d", r.IntN(max(m.Keys, 1)))
 	value := fmt.Sprintf("%s-%d", m.ID, m.n)
-	x := r.Float64() * (m.Read + m.Write + m.CAS + m.Delete)
+	x := r.Float64() * (m.Read + m.Write + m.CAS + m.Delete + m.StaleRead)
 	switch {
 	case x < m.Read:
 		return Op{F: kv.OpGet, Key: key}, true
@@ -45,6 +48,8 @@ func (m *Mix) Next(r *rand.Rand) (Op, bool) {
 		op := Op{F: kv.OpCAS, Key: key, Value: value, Expected: m.last[key]}
 		m.last[key] = kv.Some(value)
 		return op, true
+	case m.StaleRead > 0 && x >= m.Read+m.Write+m.CAS+m.Delete:
+		return Op{F: kv.OpGet, Key: key, Stale: true}, true
 	}
 	m.last[key] = kv.None
 	return Op{F: kv.OpDelete, Key: key}, true

@@ -22,7 +22,8 @@ type memory struct {
 	index uint64
 }
 
-func (m *memory) Do(_ context.Context, op kv.Op, key, value string, expected kv.Value) (kv.Response, error) {
+func (m *memory) Do(_ context.Context, req kv.Request) (kv.Response, error) {
+	op, key, value, expected := req.Op, req.Key, req.Value, req.Expected
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.index++

@@ -391,6 +391,9 @@ func request(ctx context.Context, base string, op client.Op) (*http.Request, err
 	switch op.F {
 	case kv.OpGet:
 		method = http.MethodGet
+		if op.Stale {
+			u += "?consistency=" + live.ConsistencyStale
+		}
 	case kv.OpPut:
 		method, body = http.MethodPut, struct {
 			Value string `json:"value"`

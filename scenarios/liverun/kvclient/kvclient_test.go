@@ -120,7 +120,7 @@ func serve(t *testing.T, replies ...reply) (*script, *httptest.Server) {
 func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
-	s.requests = append(s.requests, strings.TrimSpace(r.Method+" "+r.URL.EscapedPath()+" "+string(body)))
+	s.requests = append(s.requests, strings.TrimSpace(r.Method+" "+r.URL.RequestURI()+" "+string(body)))
 	rp := s.replies[0]
 	if len(s.replies) > 1 {
 		s.replies = s.replies[1:]
@@ -384,6 +384,23 @@ func TestOutcomes(t *testing.T) {
 
 // TestRetryGoesToAnotherServer: a refused attempt is sent again to a
 // server drawn again, and the answer names the one that served it.
+// A stale read asks for one, and is recorded as a read like any other:
+// the checkers judge what it returned.
+func TestStaleRead(t *testing.T) {
+	s, srv := serve(t, reply{status: 200, body: `{"key":"k1","value":"v","index":3}`, header: map[string]string{live.ConsistencyHeader: live.ConsistencyStale}})
+	tr := newTrace()
+	stats := Run(context.Background(), Config{Name: "c1", Servers: map[env.NodeID]string{"s1": srv.URL}, Timeout: 5 * time.Second, Seed: 1, Recorder: tr},
+		&ops{{F: kv.OpGet, Key: "k1", Stale: true}})
+	if seen := s.seen(); stats != (Stats{OK: 1}) || len(seen) != 1 || seen[0] != "GET /v1/kv/k1?consistency=stale" {
+		t.Fatalf("stats %+v, requests %q; want one ok GET /v1/kv/k1?consistency=stale", stats, seen)
+	}
+	recs := tr.records()
+	if len(recs) != 2 || line(recs[0]) != fmt.Sprintf(invokeGet, 0, 1) || note(recs[1]) != "s1" ||
+		line(recs[1]) != `"node":"c1","kind":"client.ok","process":0,"seq":1,"f":"read","key":"k1","value":"v","absent":false,"index":3` {
+		t.Errorf("recorded %v", recs)
+	}
+}
+
 func TestRetryGoesToAnotherServer(t *testing.T) {
 	refusing, s1 := serve(t, reply{status: 503, body: `{"error":"unavailable, nothing was done"}`})
 	serving, s2 := serve(t, reply{status: 200, body: `{"key":"k1","value":"c1-1","index":2}`})

@@ -148,8 +148,9 @@ func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, k
 	n.respond(to, &kv.Response{Client: client, Seq: seq, Status: kv.StatusOK, Value: v, Index: index})
 }
 
-// localRead serves a read from whatever this replica has applied (the
-// stale-local-read and lease-read-under-skew bugs).
+// localRead serves a read from whatever this replica has applied: a
+// stale read asked for (kv.Request.Stale), or a linearizable one under
+// the stale-local-read and lease-read-under-skew bugs.
 func (n *Node) localRead(g *group, from env.NodeID, req *kv.Request) {
 	n.respondRead(g, from, req.Client, req.Seq, req.Key, g.applied)
 }

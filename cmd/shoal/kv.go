@@ -210,17 +210,22 @@ func parseClientArgs(fs *flag.FlagSet, args []string) (pos []string, done bool, 
 type kvCommand struct {
 	name string
 	args string // for the usage line
-	// request builds the request from the positional arguments, or fails
+	// request builds the request from the positional arguments and the
+	// command's one boolean flag (get --stale, cas --absent), or fails
 	// with a usage error.
-	request func(pos []string, absent bool) (method, path string, body []byte, err error)
+	request func(pos []string, flag bool) (method, path string, body []byte, err error)
 }
 
 func runKVGet(args []string, stdout, stderr io.Writer) (int, error) {
-	return runKV(kvCommand{name: "get", args: "KEY", request: func(pos []string, _ bool) (string, string, []byte, error) {
+	return runKV(kvCommand{name: "get", args: "KEY [--stale]", request: func(pos []string, stale bool) (string, string, []byte, error) {
 		if err := wantArgs(pos, "KEY"); err != nil {
 			return "", "", nil, err
 		}
-		return http.MethodGet, live.KeyPath(pos[0]), nil, checkKey(pos[0])
+		path := live.KeyPath(pos[0])
+		if stale {
+			path += "?consistency=" + live.ConsistencyStale
+		}
+		return http.MethodGet, path, nil, checkKey(pos[0])
 	}}, args, stdout, stderr)
 }
 
@@ -299,9 +304,12 @@ func runKV(kc kvCommand, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal kv "+kc.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
-	absent := false
-	if kc.name == "cas" {
-		fs.BoolVar(&absent, "absent", false, "expect the key to be absent (then EXPECTED is not given)")
+	opt := false
+	switch kc.name {
+	case "cas":
+		fs.BoolVar(&opt, "absent", false, "expect the key to be absent (then EXPECTED is not given)")
+	case "get":
+		fs.BoolVar(&opt, "stale", false, "let whichever instance is asked answer from its own state: faster, served inside a minority, but it may miss acknowledged writes")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: shoal kv %s %s [--addr ADDRS] [--json]\n\n", kc.name, kc.args)
@@ -313,7 +321,7 @@ func runKV(kc kvCommand, args []string, stdout, stderr io.Writer) (int, error) {
 	if done {
 		return code, err
 	}
-	method, path, body, err := kc.request(pos, absent)
+	method, path, body, err := kc.request(pos, opt)
 	if err != nil {
 		return exitUsage, err
 	}

@@ -27,6 +27,8 @@ type fakeBackend struct {
 	index   uint64
 	err     error
 	cluster live.ClusterStatus
+	// stale counts the stale gets.
+	stale int
 }
 
 func (f *fakeBackend) Do(ctx context.Context, req kv.Request) (kv.Response, error) {
@@ -37,6 +39,9 @@ func (f *fakeBackend) Do(ctx context.Context, req kv.Request) (kv.Response, erro
 		return kv.Response{}, f.err
 	}
 	f.index++
+	if req.Stale {
+		f.stale++
+	}
 	current, found := f.data[key]
 	resp := kv.Response{Status: kv.StatusOK, Index: f.index}
 	switch op {
@@ -126,7 +131,7 @@ func runSteps(t *testing.T, steps []cliStep) {
 }
 
 func TestKV(t *testing.T) {
-	_, addr := node(t)
+	f, addr := node(t)
 	a := "--addr=" + addr
 	runSteps(t, []cliStep{
 		{args: []string{"kv", "get", "a", a}, code: exitInvalid, stderr: `shoal kv get: key "a" not found`},
@@ -152,7 +157,12 @@ func TestKV(t *testing.T) {
 		{args: []string{"kv", "put", "b", "y", a, "--json"}, code: exitValid, stdout: `{"key":"b","value":"y","index":19}` + "\n"},
 		{args: []string{"kv", "cas", "b", "x", "z", a, "--json"}, code: exitInvalid, stdout: `{"error":"cas: the key holds another value","key":"b","current":"y","index":20}` + "\n"},
 		{args: []string{"kv", "delete", "b", a, "--json"}, code: exitValid, stdout: `{"key":"b","index":21}` + "\n"},
+		{args: []string{"kv", "get", "/", "--stale", a}, code: exitValid, stdout: "slash\n"},
+		{args: []string{"kv", "put", "/", "x", "--stale", a}, code: exitUsage, stderr: "flag provided but not defined: -stale"},
 	})
+	if f.stale != 1 {
+		t.Errorf("the node saw %d stale gets, want the one asked with --stale", f.stale)
+	}
 }
 
 func TestKVFailures(t *testing.T) {
@@ -227,7 +237,7 @@ func TestKVUsage(t *testing.T) {
 		{args: []string{"kv", "cas", "a", "\xff", "b"}, code: exitUsage, stderr: "EXPECTED: not valid UTF-8"},
 		{args: []string{"kv", "get", "a", "--bogus"}, code: exitUsage, stderr: "flag provided but not defined: -bogus"},
 		{args: []string{"kv", "put", "a", "1", "--absent"}, code: exitUsage, stderr: "flag provided but not defined: -absent"},
-		{args: []string{"kv", "get", "-h"}, code: exitValid, stderr: "usage: shoal kv get KEY [--addr ADDRS] [--json]"},
+		{args: []string{"kv", "get", "-h"}, code: exitValid, stderr: "usage: shoal kv get KEY [--stale] [--addr ADDRS] [--json]"},
 		{args: []string{"kv", "cas", "-h"}, code: exitValid, stderr: "-absent"},
 		{args: []string{"kv"}, code: exitUsage, stderr: `unknown command "kv"`},
 		{args: []string{"status", "x"}, code: exitUsage, stderr: "shoal status: takes no arguments"},

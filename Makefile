@@ -15,7 +15,7 @@ LONG_CHECKS ?= 2000
 # Seeds per built-in scenario for `make test-long` (`make test` runs 1..3).
 LONG_SEEDS  ?= 50
 
-.PHONY: all build test test-long proptest lint demo bench fuzz clean image
+.PHONY: all build test test-long proptest lint demo bench bench-sim bench-check fuzz clean image
 
 all: build
 
@@ -82,6 +82,44 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# shoal beside etcd and NATS JetStream KV, measured in one run on this
+# machine (shoal bench peers, cmd/shoal/bench_peers.go): builds the peers
+# from the Go module proxy into PEERS_CACHE (once per version), starts a
+# three-node cluster of each in turn, loads it through its own Go client,
+# prints a table per mix and the path of the report (JSON, HTML), and
+# stops every process it started. PEERS_FLAGS adds flags (shoal bench
+# peers -h), e.g. --duration 10s or --shoal-cpuprofile.
+PEERS_CACHE ?= $(HOME)/.cache/shoal-peers
+PEERS_FLAGS ?=
+.PHONY: bench-peers
+bench-peers:
+	$(GO) build -o $(BIN)/shoal ./cmd/shoal
+	$(BIN)/shoal bench peers --go $(GO) --cache $(PEERS_CACHE) $(PEERS_FLAGS)
+
+# The simulator's speed: for each built-in scenario, simulated seconds per
+# wall second and seeds per hour, one process running seeds 1..N one after
+# another (BENCH_SIM_TIME=Nx), each run's verdict the one its scenario
+# expects; beside it a five-node hashicorp/raft cluster under
+# testing/synctest at leader-isolation's write rate, for what
+# goroutine-based Raft costs on virtual time; then whether two runs of one
+# seed of that cluster elected the same leaders. 1 to 2½ minutes on 2
+# cores (the more with a cold build cache).
+BENCH_SIM_TIME ?= 10x
+bench-sim:
+	$(GO) test -run '^$$' -bench 'BenchmarkScenarios|BenchmarkHashicorpRaftSynctest' -benchtime $(BENCH_SIM_TIME) ./scenarios/library ./scenarios/foreign/hraft
+	$(GO) test -count 1 -run '^TestLeaderHistoryReplay$$' -v ./scenarios/foreign/hraft
+
+# The linearizability checker's speed, in operations checked per second,
+# every verdict asserted: generated 10k- and 100k-operation histories, the
+# histories of leader-isolation scaled to about 10k and 100k operations,
+# and the real histories in ../shared/histories against their pinned
+# verdicts (skipped when absent). Under a minute on 2 cores with a warm
+# build cache.
+BENCH_CHECK_TIME ?= 5x
+bench-check:
+	@test -d ../shared/histories || echo "no ../shared/histories beside the checkout: BenchmarkLinearizableShared skips"
+	$(GO) test -run '^$$' -bench 'BenchmarkLinearizable' -benchtime $(BENCH_CHECK_TIME) ./checker
 
 # The container image $(IMAGE), FROM scratch (cmd/shoal/Dockerfile): the
 # static binary (CGO_ENABLED=0, -trimpath) and the directories it writes,

@@ -162,6 +162,11 @@ func TestBenchAgainstACluster(t *testing.T) {
 			if sum.Attempted != rep.Attempted || sum.OK != rep.OK || sum.Errors != rep.Errors {
 				t.Errorf("by op sums to %+v; the total is attempted %d, ok %d, errors %d", sum, rep.Attempted, rep.OK, rep.Errors)
 			}
+			wantConsistency := map[string]string{mixWrite: "", mixRead: consistencyLinearizable, mixMixed: consistencyLinearizable}[mix]
+			if rep.System != "shoal" || rep.ReadConsistency != wantConsistency || rep.Connections == "" || (mix != mixWrite) != (rep.Read != "") || (mix != mixRead) != (rep.Write != "") {
+				t.Errorf("system %q, read consistency %q, read %q, write %q, connections %q: want shoal, %q, and what the mix's operations are",
+					rep.System, rep.ReadConsistency, rep.Read, rep.Write, rep.Connections, wantConsistency)
+			}
 			wantOps := map[string][]string{mixWrite: {"write"}, mixRead: {"read"}, mixMixed: {"read", "write"}}[mix]
 			if len(rep.ByOp) != len(wantOps) {
 				t.Errorf("by op holds %d operations, want %v", len(rep.ByOp), wantOps)
@@ -181,12 +186,33 @@ func TestBenchAgainstACluster(t *testing.T) {
 		})
 	}
 
+	// Stale reads: answered from a replica, and said to be so by the
+	// Shoal-Consistency header, or counted as errors.
+	t.Run("stale", func(t *testing.T) {
+		code, out, errs := shoal(t, "bench", "--addr", strings.Join(addrs, ","), "--mix", mixRead, "--read-consistency", consistencyStale,
+			"--clients", "6", "--duration", "1s", "--warmup", "200ms", "--keys", "50", "--json")
+		if code != exitValid {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		var rep benchReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.ReadConsistency != consistencyStale || !strings.Contains(rep.Read, "?consistency=stale") {
+			t.Errorf("read consistency %q, read %q: want stale", rep.ReadConsistency, rep.Read)
+		}
+		if rep.OK == 0 || rep.Errors != 0 || rep.NotFound != 0 {
+			t.Errorf("ok %d, errors %d %+v, not found %d: want every stale read of a written key to find it", rep.OK, rep.Errors, rep.ErrorsByKind, rep.NotFound)
+		}
+	})
+
 	t.Run("table", func(t *testing.T) {
 		code, out, errs := shoal(t, "bench", "--addr", addrs[1], "--mix", mixMixed, "--clients", "2", "--duration", "300ms", "--warmup", "0s", "--keys", "10")
 		if code != exitValid {
 			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 		}
-		for _, want := range []string{"mixed mix, 2 clients over " + addrs[1] + ",", "errors  ops/s  p50 ms  p99 ms  p99.9 ms  max ms", "latency: exact"} {
+		for _, want := range []string{"shoal bench: shoal, mixed mix, 2 clients over " + addrs[1] + ",", "  read (linearizable): GET /v1/kv/{key}", "  write: PUT /v1/kv/{key}",
+			"errors  ops/s  p50 ms  p99 ms  p99.9 ms  max ms", "latency: exact"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the table lacks %q:\n%s", want, out)
 			}

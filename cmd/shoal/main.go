@@ -56,6 +56,7 @@ func commands() []command {
 		{name: "kv put", summary: "set a key to a value", run: runKVPut},
 		{name: "kv delete", summary: "delete a key", run: runKVDelete},
 		{name: "kv cas", summary: "set a key to VALUE if it holds EXPECTED (or is --absent); exit 1 and print its value if not", run: runKVCAS},
+		{name: "bench peers", summary: "build etcd and NATS, run a 3-node cluster of each and of shoal, and measure them side by side (tables, JSON, an HTML page)", run: runBenchPeers},
 		{name: "bench", summary: "load a running cluster through the HTTP API and report ops/s and latency percentiles (--json)", run: runBench},
 		{name: "status", summary: "print the cluster: instances, replicasets and leaders, voters, the node's Raft groups", run: runStatus},
 		{name: "version", summary: "print the version and commit", run: runVersion},

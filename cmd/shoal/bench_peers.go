@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoaldb/shoal/core/live"
+	"github.com/shoaldb/shoal/scenarios/liverun"
 )
 
 // The peers' versions: those of the clients in go.mod, so that each
@@ -624,7 +624,7 @@ func startPeersCluster(ctx context.Context, t *peersTargetRun, bin, data, out st
 	defer cancel()
 	cl := &peersCluster{system: t.System}
 	perNode := map[string]int{"shoal": 2, "etcd": 2, "nats": 3}[t.System]
-	ports, err := holdPeersPorts(3 * perNode)
+	ports, err := liverun.HoldPorts(3 * perNode)
 	if err != nil {
 		return nil, err
 	}
@@ -904,24 +904,6 @@ func (cl *peersCluster) leader(ctx context.Context) string {
 		return s.CachedInfo().Cluster.Leader
 	}
 	return ""
-}
-
-// holdPeersPorts listens on n free loopback ports; the caller closes
-// them just before the servers bind them (another process may take one
-// in between: the server then exits, and the start says so).
-func holdPeersPorts(n int) ([]net.Listener, error) {
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			return nil, fmt.Errorf("reserving a loopback port: %w", err)
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
 }
 
 // peerProc is a process the comparison started: a server or a build

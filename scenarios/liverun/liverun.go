@@ -219,7 +219,7 @@ func (r *run) start(ctx context.Context) error {
 	n := r.s.Cluster.Instances
 	// The instances' ports stay held until the proxy has its own, so
 	// that no proxy listener takes one.
-	held, err := holdPorts(2 * n)
+	held, err := HoldPorts(2 * n)
 	if err != nil {
 		return fmt.Errorf("choosing the instances' ports: %w", err)
 	}
@@ -644,10 +644,11 @@ func readNodeTrace(path string) ([]env.Record, error) {
 	return out, nil
 }
 
-// holdPorts listens on n free loopback ports; the caller closes them
-// just before the instances bind them. Another process may still take
-// one in between; the instance then exits, and the run says which.
-func holdPorts(n int) ([]net.Listener, error) {
+// HoldPorts listens on n free loopback ports; the caller closes them
+// just before its servers bind them, so that nothing it opens meanwhile
+// (a proxy's listeners) takes one. Another process may still take one in
+// between; the server then exits, and the caller should say which.
+func HoldPorts(n int) ([]net.Listener, error) {
 	var ls []net.Listener
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -655,7 +656,7 @@ func holdPorts(n int) ([]net.Listener, error) {
 			for _, l := range ls {
 				l.Close()
 			}
-			return nil, err
+			return nil, fmt.Errorf("reserving a loopback port: %w", err)
 		}
 		ls = append(ls, l)
 	}

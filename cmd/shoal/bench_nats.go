@@ -50,19 +50,30 @@ func natsConnect(addr string, timeout time.Duration) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// natsJetStream connects as natsConnect does and opens JetStream on the
+// connection; the caller closes the connection.
+func natsJetStream(addr string, timeout time.Duration) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := natsConnect(addr, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("JetStream at %s: %w", addr, err)
+	}
+	return nc, js, nil
+}
+
 // probeNATS connects to the server and asks JetStream for the account's
 // information until it answers (the cluster's JetStream has a leader) or
 // ctx ends.
 func probeNATS(ctx context.Context, addr string, c benchConfig) error {
-	nc, err := natsConnect(addr, c.timeout)
+	nc, js, err := natsJetStream(addr, c.timeout)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	for {
 		_, err := js.AccountInfo(ctx)
 		if err == nil {
@@ -81,15 +92,11 @@ func probeNATS(ctx context.Context, addr string, c benchConfig) error {
 // trying again until it succeeds or ctx ends: a cluster whose JetStream
 // has only just formed refuses a replicated stream for a moment.
 func natsEnsureBucket(ctx context.Context, addr, bucket string, replicas int, timeout time.Duration) error {
-	nc, err := natsConnect(addr, timeout)
+	nc, js, err := natsJetStream(addr, timeout)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	for {
 		_, err := js.KeyValue(ctx, bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -108,13 +115,8 @@ func natsEnsureBucket(ctx context.Context, addr, bucket string, replicas int, ti
 
 // dialNATS opens one client's connection and binds it to the bucket.
 func dialNATS(ctx context.Context, addr string, c benchConfig) (benchConn, error) {
-	nc, err := natsConnect(addr, c.timeout)
+	nc, js, err := natsJetStream(addr, c.timeout)
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	bind, cancel := context.WithTimeout(ctx, c.timeout)

@@ -20,8 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/scenarios/liverun"
 )
@@ -888,15 +886,11 @@ func (cl *peersCluster) leader(ctx context.Context) string {
 			}
 		}
 	case "nats":
-		nc, err := natsConnect(cl.addrs[0], 5*time.Second)
+		nc, js, err := natsJetStream(cl.addrs[0], 5*time.Second)
 		if err != nil {
 			return ""
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return ""
-		}
 		s, err := js.Stream(ctx, "KV_"+peersBucket)
 		if err != nil || s.CachedInfo().Cluster == nil {
 			return ""

@@ -1,0 +1,17 @@
+// Package examples holds the example model files, embedded, for the
+// simulator's workloads and for tests.
+package examples
+
+import _ "embed"
+
+// Model is model.yaml: four types (Customer, Product, Order, Shipment)
+// covering every field type, with a two-version Customer.
+//
+//go:embed model.yaml
+var Model []byte
+
+// ModelNext is model-next.yaml, a successor of Model that adds Customer
+// version 3 and Order version 2.
+//
+//go:embed model-next.yaml
+var ModelNext []byte

@@ -3,8 +3,9 @@
 // machine that applies them on pebble, and the client protocol.
 //
 // Keys map to buckets by Bucket; group 0 maps buckets to replicasets.
-// Writes (put, delete, cas) are commands in the replicaset's Raft log;
-// reads use Raft's ReadIndex on the leader. Every command carries its
+// Writes (put, delete, cas, put-object, delete-object) are commands in the
+// replicaset's Raft log; reads (get, get-object) use Raft's ReadIndex on the
+// leader. Every command carries its
 // client and a sequence number: the state machine applies each (client,
 // sequence) at most once and remembers the answer, so a client may retry a
 // write freely, across leader changes and restarts.
@@ -35,18 +36,29 @@ func Bucket(key string, n int) int {
 // Op is an operation on a key.
 type Op uint8
 
-// Operations. Get is served by ReadIndex and never enters the log.
+// Operations. Reads (get, get-object) are served by ReadIndex and never
+// enter the log. The values are part of the log and wire formats: never
+// renumber one, only add.
 const (
 	OpGet Op = iota + 1
 	OpPut
 	OpDelete
 	OpCAS
+	// OpPutObject writes a typed object (Request.Object, Command.Object).
+	OpPutObject
+	// OpDeleteObject deletes a typed object.
+	OpDeleteObject
+	// OpGetObject reads a typed object by its primary key.
+	OpGetObject
+
+	lastOp = OpGetObject
 )
 
-var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas"}
+var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas",
+	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object"}
 
 func (o Op) String() string {
-	if o >= OpGet && o <= OpCAS {
+	if o.Valid() {
 		return opNames[o]
 	}
 	return fmt.Sprintf("op%d", uint8(o))
@@ -54,13 +66,27 @@ func (o Op) String() string {
 
 // ParseOp is the inverse of Op.String.
 func ParseOp(s string) (Op, bool) {
-	for o := OpGet; o <= OpCAS; o++ {
+	for o := OpGet; o <= lastOp; o++ {
 		if opNames[o] == s {
 			return o, true
 		}
 	}
 	return 0, false
 }
+
+// Valid reports whether o is one of the operations above.
+func (o Op) Valid() bool { return o >= OpGet && o <= lastOp }
+
+// IsRead reports whether o is a read (get, get-object): served by
+// ReadIndex, or stale, and never in the log.
+func (o Op) IsRead() bool { return o == OpGet || o == OpGetObject }
+
+// IsWrite reports whether o is a write: a command in the log.
+func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }
+
+// IsObject reports whether o works on a typed object: its request carries
+// an ObjectRequest and, for a write, its command an ObjectWrite.
+func (o Op) IsObject() bool { return o >= OpPutObject && o <= OpGetObject }
 
 // Value is a value that may be absent: a read of a missing key, or a cas
 // that expects the key to be missing.
@@ -90,6 +116,20 @@ type Command struct {
 	Key      string
 	Value    string // put, cas: the new value
 	Expected Value  // cas: the value the key must hold
+	// Object is the object write of a put-object or delete-object, and
+	// nil for every other op. Key is then the object's routing key.
+	Object *ObjectWrite
+}
+
+// Equal reports whether c and o are the same command, object part
+// included (== compares the object part's pointer).
+func (c Command) Equal(o Command) bool {
+	if c.Object == nil || o.Object == nil {
+		return c == o
+	}
+	a, b := c, o
+	a.Object, b.Object = nil, nil
+	return a == b && c.Object.Equal(o.Object)
 }
 
 // ID names the request a command answers, unique per client and sequence.
@@ -97,11 +137,17 @@ func (c *Command) ID() string { return fmt.Sprintf("%s/%d", c.Client, c.Seq) }
 
 // Encode is the command's encoding in the log:
 //
-//	op byte | client | seq uvarint | key | value | expected-present byte | expected
+//	op byte | client | seq uvarint | key | value | expected-present byte | expected [| object write]
 //
-// with each string as uvarint length and bytes.
+// with each string as uvarint length and bytes. The object write follows
+// for put-object and delete-object only (ObjectWrite.appendTo has its
+// layout). Encode panics if the object part is missing for an object op
+// or present for another: the caller built a command that means nothing.
 func (c *Command) Encode() []byte {
-	b := make([]byte, 0, 16+len(c.Client)+len(c.Key)+len(c.Value)+len(c.Expected.S))
+	if (c.Object != nil) != c.Op.IsObject() {
+		panic(fmt.Sprintf("kv: encoding a %s command with object part %v", c.Op, c.Object != nil))
+	}
+	b := make([]byte, 0, 16+len(c.Client)+len(c.Key)+len(c.Value)+len(c.Expected.S)+c.Object.size())
 	b = append(b, byte(c.Op))
 	b = appendString(b, c.Client)
 	b = binary.AppendUvarint(b, c.Seq)
@@ -112,7 +158,11 @@ func (c *Command) Encode() []byte {
 	} else {
 		b = append(b, 0)
 	}
-	return appendString(b, c.Expected.S)
+	b = appendString(b, c.Expected.S)
+	if c.Object != nil {
+		b = c.Object.appendTo(b)
+	}
+	return b
 }
 
 // DecodeCommand reads a command written by Encode.
@@ -126,11 +176,14 @@ func DecodeCommand(b []byte) (Command, error) {
 	c.Value = d.string()
 	c.Expected.Present = d.bool()
 	c.Expected.S = d.string()
+	if d.err == nil && !c.Op.IsWrite() {
+		d.err = fmt.Errorf("%s is not a write", c.Op)
+	}
+	if d.err == nil && c.Op.IsObject() {
+		c.Object = d.objectWrite(c.Op)
+	}
 	if d.err == nil && len(d.b) > 0 {
 		d.err = fmt.Errorf("%d stray bytes", len(d.b))
-	}
-	if d.err == nil && (c.Op < OpPut || c.Op > OpCAS) {
-		d.err = fmt.Errorf("%s is not a write", c.Op)
 	}
 	if d.err != nil {
 		return Command{}, fmt.Errorf("kv: decoding a command: %w", d.err)
@@ -222,16 +275,30 @@ const (
 	// nothing; Leader names the leader of the key's replicaset when known,
 	// else Hint names an instance closer to it.
 	StatusRedirect
+	// StatusConflict: an object write would give a unique index key to
+	// a second object; nothing changed, and Error names the index and the
+	// object that holds the key.
+	StatusConflict
+	// StatusInvalid: an object failed validation against the data model
+	// (Error says why). The layer above kv answers it; the state machine
+	// never does.
+	StatusInvalid
+
+	lastStatus = StatusInvalid
 )
 
-var statusNames = [...]string{StatusOK: "ok", StatusMismatch: "mismatch", StatusRedirect: "redirect"}
+var statusNames = [...]string{StatusOK: "ok", StatusMismatch: "mismatch", StatusRedirect: "redirect",
+	StatusConflict: "conflict", StatusInvalid: "invalid"}
 
 func (s Status) String() string {
-	if s >= StatusOK && s <= StatusRedirect {
+	if s.Valid() {
 		return statusNames[s]
 	}
 	return fmt.Sprintf("status%d", uint8(s))
 }
+
+// Valid reports whether s is one of the statuses above.
+func (s Status) Valid() bool { return s >= StatusOK && s <= lastStatus }
 
 // Result is what applying a command produced, as remembered for retries.
 type Result struct {
@@ -239,8 +306,22 @@ type Result struct {
 	// Value is what a cas found: the key's value before it.
 	Value Value
 	Index uint64 // the log index of the command
+	// Revision is, for an object write, the object's revision after a
+	// put (the put's index; a rewrite's is the one it kept), the deleted
+	// object's last revision after a delete (0: there was none), and the
+	// object's current revision (0: absent) after a mismatch or conflict.
+	Revision uint64
+	// Error says why an object write failed (mismatch, conflict).
+	Error string
 }
 
+// encode is the result as kept in the dedup table:
+//
+//	status byte | value-present byte | value | index uvarint [| revision uvarint | error]
+//
+// The object part follows only when revision or error is set, so that
+// the table's bytes (and the state's digest) for plain keys stay what
+// earlier builds wrote.
 func (r *Result) encode() []byte {
 	b := []byte{byte(r.Status)}
 	if r.Value.Present {
@@ -249,7 +330,12 @@ func (r *Result) encode() []byte {
 		b = append(b, 0)
 	}
 	b = appendString(b, r.Value.S)
-	return binary.AppendUvarint(b, r.Index)
+	b = binary.AppendUvarint(b, r.Index)
+	if r.Revision != 0 || r.Error != "" {
+		b = binary.AppendUvarint(b, r.Revision)
+		b = appendString(b, r.Error)
+	}
+	return b
 }
 
 func decodeResult(b []byte) (Result, error) {
@@ -259,5 +345,15 @@ func decodeResult(b []byte) (Result, error) {
 	r.Value.Present = d.bool()
 	r.Value.S = d.string()
 	r.Index = d.uvarint()
+	if d.err == nil && len(d.b) > 0 {
+		r.Revision = d.uvarint()
+		r.Error = d.string()
+		if d.err == nil && r.Revision == 0 && r.Error == "" {
+			d.fail(errors.New("an empty object part of a result"))
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail(fmt.Errorf("%d stray bytes after a result", len(d.b)))
+	}
 	return r, d.err
 }

@@ -33,7 +33,7 @@ func TestCommandEncoding(t *testing.T) {
 		{Client: "c3", Seq: 8, Op: OpCAS, Key: "k", Value: "new", Expected: None},
 	} {
 		got, err := DecodeCommand(c.Encode())
-		if err != nil || got != c {
+		if err != nil || !got.Equal(c) {
 			t.Errorf("round trip of %+v: %+v, %v", c, got, err)
 		}
 	}
@@ -158,6 +158,11 @@ func TestMachine(t *testing.T) {
 func FuzzDecodeCommand(f *testing.F) {
 	f.Add((&Command{Client: "c", Seq: 3, Op: OpCAS, Key: "k", Value: "v", Expected: Some("e")}).Encode())
 	f.Add([]byte{})
+	for _, c := range objectCommands() {
+		if b := c.Encode(); len(b) < 1<<10 { // the largest slow the fuzzer down
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)
 		if err != nil {
@@ -174,6 +179,7 @@ func FuzzDecodeCommand(f *testing.F) {
 func FuzzRestore(f *testing.F) {
 	f.Add([]byte{5, 1, tagKey, 1, 'k', 1, 'v'})
 	f.Add([]byte{})
+	f.Add(objectSnapshot())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := simnet.New(simnet.Config{Seed: 1})
 		if err != nil {

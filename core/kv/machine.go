@@ -10,15 +10,32 @@ import (
 )
 
 // Machine is one replicaset's key-value state on an instance, in pebble:
-// the keys, the last answer to each client (for retries), and the index of
-// the last applied entry, always written together so that a restarted
-// instance resumes exactly after what it applied.
+// the keys, the typed objects with their index entries and history, the
+// last answer to each client (for retries), and the index of the last
+// applied entry, always written together so that a restarted instance
+// resumes exactly after what it applied.
 //
 // Keys in the store, for group g (8 bytes, big-endian):
 //
 //	"v" g "k" key     the key's value
 //	"v" g "d" client  the client's last sequence number (8 bytes) and answer
 //	"v" g "a"         the applied index (8 bytes)
+//	"v" g "o" type 0x00 pk                         an object's record
+//	"v" g "x" type 0x00 index 0x00 esc(key)        a unique index entry: the object's pk
+//	"v" g "x" type 0x00 index 0x00 esc(key) pk     any other index entry: no value
+//	"v" g "h" type 0x00 esc(pk) revision           a previous version's record (revision: 8 bytes, big-endian)
+//
+// Type and index names hold no zero byte (DecodeCommand refuses them), so
+// 0x00 ends them. Primary keys and index keys are any bytes: esc writes a
+// string so that it ends itself and keeps its order (0x00 becomes
+// 0x00 0xff, and 0x00 0x01 ends it), so no two (key, pk) pairs share an
+// entry, a key's entries are together and in pk order, and keys sort as
+// they would bare. A record (ObjectRecord, its type and pk in its key) is
+//
+//	version uvarint | revision uvarint | value | entry count uvarint | (index | key | unique byte)...
+//
+// with strings as uvarint length and bytes. A record keeps its index
+// entries so that the next write of the object removes them.
 type Machine struct {
 	st      *store.Store
 	group   uint64
@@ -37,6 +54,9 @@ const (
 	tagKey     = 'k'
 	tagDedup   = 'd'
 	tagApplied = 'a'
+	tagObject  = 'o'
+	tagIndex   = 'x'
+	tagHistory = 'h'
 )
 
 // answer is a client's last applied sequence number and the result it got.
@@ -94,21 +114,14 @@ func Open(st *store.Store, group uint64) (*Machine, error) {
 // loadDedup reads every client's answer into memory.
 func (m *Machine) loadDedup() error {
 	clear(m.dedup)
-	var bad error
-	err := m.scan(func(tag byte, k, v []byte) {
-		if tag != tagDedup || bad != nil {
-			return
-		}
+	return iterPrefix(m.reader(), m.prefix(tagDedup), func(k, v []byte) (bool, error) {
 		a, err := decodeAnswer(v)
 		if err != nil {
-			bad = fmt.Errorf("kv: group %d: client %q: %w", m.group, k, err)
+			return false, fmt.Errorf("kv: group %d: client %q: %w", m.group, k, err)
 		}
 		m.dedup[string(k)] = a
+		return true, nil
 	})
-	if err != nil {
-		return err
-	}
-	return bad
 }
 
 // Applied is the index of the last entry applied.
@@ -148,8 +161,12 @@ func (m *Machine) Get(key string) (Value, error) { return get(m.reader(), m.key(
 // returns the answer given the first time.
 func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 	m.applied = index
+	// A background migration's rewrite answers nobody and is applied at
+	// most once by its own condition (the object's revision), so it
+	// bypasses the clients' dedup table.
+	rewrite := c.Object != nil && c.Object.Rewrite
 	prev, seen := m.dedup[c.Client]
-	if seen && c.Seq <= prev.seq && !m.ForgetDedup {
+	if seen && c.Seq <= prev.seq && !m.ForgetDedup && !rewrite {
 		if c.Seq < prev.seq {
 			// An older request of a client that has moved on; its answer
 			// is no longer kept, and nobody waits for it.
@@ -175,11 +192,16 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 		} else {
 			err = b.Set(k, []byte(c.Value), nil)
 		}
+	case OpPutObject, OpDeleteObject:
+		res, err = m.applyObject(b, index, &c)
 	default:
 		return Result{}, fmt.Errorf("kv: %s is not a write", c.Op)
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if rewrite {
+		return res, nil
 	}
 	a := answer{seq: c.Seq, result: res}
 	m.dedup[c.Client] = a
@@ -224,8 +246,8 @@ func (m *Machine) Flush(sync bool) error {
 	return m.st.Commit(b, sync)
 }
 
-// Snapshot encodes the state: every key and every client's last answer, as
-// of the applied index.
+// Snapshot encodes the state: every key, object, index entry and kept
+// version, and every client's last answer, as of the applied index.
 //
 //	applied uvarint | count uvarint | count × (tag byte, key, value)
 func (m *Machine) Snapshot() ([]byte, error) {
@@ -246,7 +268,8 @@ func (m *Machine) Snapshot() ([]byte, error) {
 	return b, nil
 }
 
-// scan visits every key and dedup record in key order.
+// scan visits every record of the group but its applied index, in key
+// order.
 func (m *Machine) scan(visit func(tag byte, k, v []byte)) error {
 	lo, hi := m.span()
 	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -264,12 +287,10 @@ func (m *Machine) scan(visit func(tag byte, k, v []byte)) error {
 	return it.Error()
 }
 
-// Restore replaces the state with a snapshot taken at index, durably.
+// Restore replaces the state with a snapshot taken at index, durably. A
+// snapshot that does not decode changes nothing, applies not yet
+// committed included.
 func (m *Machine) Restore(data []byte, index uint64) error {
-	if m.batch != nil {
-		m.batch.Close() // replaced by the snapshot
-		m.batch = nil
-	}
 	b := m.st.NewBatch()
 	lo, hi := m.span()
 	if err := b.DeleteRange(lo, hi, nil); err != nil {
@@ -287,11 +308,8 @@ func (m *Machine) Restore(data []byte, index uint64) error {
 			tag := d.byte()
 			k := d.bytes()
 			v := d.bytes()
-			if d.err == nil && tag != tagKey && tag != tagDedup {
-				d.fail(fmt.Errorf("record %d has tag %q", i, tag))
-			}
-			if d.err == nil && tag == tagDedup {
-				if _, err := decodeAnswer(v); err != nil {
+			if d.err == nil {
+				if err := checkStored(tag, k, v); err != nil {
 					d.fail(fmt.Errorf("record %d: %w", i, err))
 				}
 			}
@@ -308,6 +326,10 @@ func (m *Machine) Restore(data []byte, index uint64) error {
 		}
 	}
 	b.Set(m.prefix(tagApplied), binary.BigEndian.AppendUint64(nil, index), nil)
+	if m.batch != nil {
+		m.batch.Close() // replaced by the snapshot
+		m.batch = nil
+	}
 	if err := m.st.Commit(b, true); err != nil {
 		return err
 	}
@@ -315,8 +337,9 @@ func (m *Machine) Restore(data []byte, index uint64) error {
 	return m.loadDedup()
 }
 
-// Digest is a hash of the state (keys, values and clients' answers), to
-// compare replicas at the same applied index.
+// Digest is a hash of the state (keys, values, objects with their index
+// entries and history, and clients' answers), to compare replicas at the
+// same applied index.
 func (m *Machine) Digest() (string, error) {
 	h := uint64(14695981039346656037)
 	mix := func(b []byte) {

@@ -17,12 +17,32 @@ type Request struct {
 	// acknowledged before the read began). Opt-in, for reads that trade
 	// linearizability for speed and for availability inside a minority.
 	Stale bool
+	// Object is the object part of put-object, delete-object and
+	// get-object, and nil for every other op. Key stays the routing key
+	// (the object's affinity value) that picks the bucket.
+	Object *ObjectRequest
+}
+
+// ObjectRequest is the object part of a request. Request.Key stays the
+// routing key (the object's affinity value) that picks the bucket.
+type ObjectRequest struct {
+	Type    string
+	PK      string // encoded primary key: get, delete (for put the leader computes it from Value)
+	Version int    // put: the model version Value is written at; 0 means the type's latest
+	Value   []byte // put: the object's JSON as the client sent it
+	// IfRevision (put, delete) applies the write only if the object's
+	// current revision is this one; 0 means unconditionally.
+	IfRevision uint64
+	IfAbsent   bool // put: apply only if no object has this key
 }
 
 // Kind implements env.Message.
 func (*Request) Kind() string { return "kv.request" }
 
-// Command is the write the request asks for.
+// Command is the write the request asks for. For an object write it
+// leaves Command.Object nil: the leader validates the object against the
+// data model and fills the ObjectWrite in (its primary key, version,
+// canonical value, index entries) before proposing it.
 func (r *Request) Command() Command {
 	return Command{Client: r.Client, Seq: r.Seq, Op: r.Op, Key: r.Key, Value: r.Value, Expected: r.Expected}
 }
@@ -42,6 +62,12 @@ type Response struct {
 	Index  uint64 // the Raft index that served the request
 	Leader env.NodeID
 	Hint   env.NodeID
+	// Error says why an object request failed (mismatch, conflict,
+	// invalid).
+	Error string
+	// Object is the object a get-object read (nil: none has the key) or
+	// a put-object wrote.
+	Object *ObjectRecord
 }
 
 // Kind implements env.Message.

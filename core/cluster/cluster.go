@@ -86,6 +86,12 @@ type Config struct {
 	// proposed again (its first proposal's fate unknown after a leader
 	// change) applies once.
 	Recent []Applied `json:"recent,omitempty"`
+	// Models are the data models the cluster accepted, oldest first; the
+	// last is in force. ModelChange is one being validated, ModelAbort the
+	// last one voted down.
+	Models      []ModelRevision `json:"models,omitempty"`
+	ModelChange *ModelChange    `json:"model_change,omitempty"`
+	ModelAbort  *ModelAbort     `json:"model_abort,omitempty"`
 }
 
 // Applied is an action that was applied, and why it was rejected if it
@@ -106,6 +112,9 @@ type Spec struct {
 	ReplicationFactor int
 	// Buckets is the number of buckets keys are spread over.
 	Buckets int
+	// Model, if set, is the data model (YAML) the cluster starts with, as
+	// its revision 1.
+	Model []byte
 }
 
 // InstanceSpec names an instance and its failure domain.
@@ -181,6 +190,13 @@ func Bootstrap(spec Spec) (*Config, error) {
 	c.Voters = c.chooseVoters()
 	for b := range spec.Buckets {
 		c.Buckets = append(c.Buckets, c.Replicasets[b%k].Name)
+	}
+	if spec.Model != nil {
+		m, err := parseProposed(string(spec.Model))
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		c.Models = []ModelRevision{{Revision: 1, Source: string(spec.Model), Digest: m.Digest()}}
 	}
 	return c, nil
 }

@@ -12,11 +12,12 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	Op       string     `json:"op"` // set, offline, online, join
+	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote
 	Key      string     `json:"key,omitempty"`
 	Value    string     `json:"value,omitempty"`
 	Instance env.NodeID `json:"instance,omitempty"`
-	Domain   Domain     `json:"domain,omitempty"` // join
+	Domain   Domain     `json:"domain,omitempty"`   // join
+	Revision int        `json:"revision,omitempty"` // model.vote
 }
 
 // SetSetting sets an operator setting.
@@ -63,7 +64,12 @@ func (c *Config) ApplyAction(id string, cmd Command) error {
 			return nil
 		}
 	}
-	err := c.Apply(cmd)
+	var err error
+	if cmd.Op == "model.propose" {
+		err = c.proposeModel(id, cmd.Value)
+	} else {
+		err = c.Apply(cmd)
+	}
 	a := Applied{ID: id}
 	if err != nil {
 		a.Error = err.Error()
@@ -88,6 +94,10 @@ func (c *Config) Apply(cmd Command) error {
 		return nil
 	case "join":
 		return c.join(cmd.Instance, cmd.Domain)
+	case "model.propose":
+		return c.proposeModel("", cmd.Value)
+	case "model.vote":
+		return c.voteModel(cmd.Key, cmd.Revision, cmd.Value)
 	case "offline", "online":
 		inst := c.byName(cmd.Instance)
 		if inst == nil {

@@ -28,8 +28,9 @@ type group struct {
 	// confPending is set while a membership change this instance proposed
 	// as leader has not been applied.
 	confPending bool
-	confTerm    uint64 // the term it was proposed in
-	snapshotNow bool   // snapshot at the next chance: the membership changed
+	confTerm    uint64    // the term it was proposed in
+	snapshotNow bool      // snapshot at the next chance: the membership changed
+	migration   migration // on a replicaset's leader: the background migration
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }

@@ -20,7 +20,8 @@ type read struct {
 	client  string
 	seq     uint64
 	key     string
-	index   uint64 // the read index, once raft confirmed it
+	object  *kv.ObjectRequest // a get-object's
+	index   uint64            // the read index, once raft confirmed it
 	indexed bool
 	expired bool
 }
@@ -29,8 +30,14 @@ type read struct {
 // replicaset serves it: writes through the log, reads through ReadIndex.
 // Anyone else redirects (kv.Response documents how).
 func (n *Node) serve(from env.NodeID, req *kv.Request) {
-	n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
-		env.Str("key", req.Key), env.Str("value", req.Value))
+	if o := req.Object; o != nil {
+		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
+			env.Str("key", req.Key), env.Str("value", string(o.Value)), env.Str("type", o.Type), env.Str("pk", o.PK),
+			env.Int("version", int64(o.Version)))
+	} else {
+		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
+			env.Str("key", req.Key), env.Str("value", req.Value))
+	}
 	conf := n.conf.conf
 	if len(conf.Buckets) == 0 {
 		// A joining instance that has not received the configuration yet
@@ -57,7 +64,8 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
 		return
 	}
-	if req.Op == kv.OpGet && (req.Stale || n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
+	isRead := req.Op == kv.OpGet || req.Op == kv.OpGetObject
+	if isRead && (req.Stale || n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
 		(n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && n.e.Now().Before(g.lease))) {
 		n.localRead(g, from, req)
 		return
@@ -73,9 +81,9 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		return
 	}
 	id := fmt.Sprintf("%s/%d", req.Client, req.Seq)
-	if req.Op == kv.OpGet {
+	if isRead {
 		if _, dup := n.reads[id]; !dup {
-			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key}
+			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key, object: req.Object}
 			g.rn.ReadIndex([]byte(id))
 			n.e.After(n.cfg.RequestTTL, &expire{id: id})
 		}
@@ -87,6 +95,13 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		return
 	}
 	cmd := req.Command()
+	if req.Op == kv.OpPutObject || req.Op == kv.OpDeleteObject {
+		var err error
+		if cmd, err = n.objectCommand(req); err != nil {
+			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: err.Error()})
+			return
+		}
+	}
 	if err := g.rn.Propose(envelope(id, cmd.Encode())); err != nil {
 		n.redirect(from, req, "", next(n.membersOf(g), n.e.ID()))
 		return
@@ -111,6 +126,18 @@ func (n *Node) redirect(to env.NodeID, req *kv.Request, leader, hint env.NodeID)
 
 // respond sends a response and records it.
 func (n *Node) respond(to env.NodeID, r *kv.Response) {
+	if r.Object != nil || r.Error != "" {
+		fields := []env.Field{env.Str("client", r.Client), env.Int("seq", int64(r.Seq)), env.Str("status", r.Status.String()),
+			env.Str("value", r.Value.S), env.Bool("found", r.Value.Present), env.Int("index", int64(r.Index)),
+			env.Str("leader", string(r.Leader)), env.Str("hint", string(r.Hint)), env.Str("error", r.Error)}
+		if o := r.Object; o != nil {
+			fields = append(fields, env.Str("object", string(o.Value)), env.Int("version", int64(o.Version)),
+				env.Int("revision", int64(o.Revision)))
+		}
+		n.trace("kv.response", fields...)
+		n.e.Send(to, r)
+		return
+	}
 	n.trace("kv.response", env.Str("client", r.Client), env.Int("seq", int64(r.Seq)), env.Str("status", r.Status.String()),
 		env.Str("value", r.Value.S), env.Bool("found", r.Value.Present), env.Int("index", int64(r.Index)),
 		env.Str("leader", string(r.Leader)), env.Str("hint", string(r.Hint)))
@@ -135,14 +162,20 @@ func (n *Node) serveReads(g *group) {
 			kept = append(kept, r)
 		default:
 			delete(n.reads, r.id)
-			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.index)
+			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.object, r.index)
 		}
 	}
 	clear(g.waiting[len(kept):])
 	g.waiting = kept
 }
 
-func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, index uint64) {
+func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, obj *kv.ObjectRequest, index uint64) {
+	if obj != nil {
+		r := n.readObject(g, obj, index)
+		r.Client, r.Seq = client, seq
+		n.respond(to, r)
+		return
+	}
 	v, err := g.sm.(dataMachine).m.Get(key)
 	must(err)
 	n.respond(to, &kv.Response{Client: client, Seq: seq, Status: kv.StatusOK, Value: v, Index: index})
@@ -152,7 +185,7 @@ func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, k
 // stale read asked for (kv.Request.Stale), or a linearizable one under
 // the stale-local-read and lease-read-under-skew bugs.
 func (n *Node) localRead(g *group, from env.NodeID, req *kv.Request) {
-	n.respondRead(g, from, req.Client, req.Seq, req.Key, g.applied)
+	n.respondRead(g, from, req.Client, req.Seq, req.Key, req.Object, g.applied)
 }
 
 // ackAppended answers the writes among entries as soon as the leader has

@@ -119,6 +119,8 @@ type Node struct {
 	readies []ready     // reused by process
 	fields  []env.Field // reused by trace
 
+	models modelCache // the data model in force, parsed
+
 	// holding is set while Batch runs: Receive and Handle leave the
 	// Ready processing to its end. stopped is set by Stop.
 	holding, stopped bool
@@ -341,6 +343,8 @@ func (n *Node) Handle(ev env.Event) {
 	switch ev := ev.(type) {
 	case tick:
 		n.retryActions()
+		n.voteOnModels()
+		n.migrate()
 		for _, g := range n.groups {
 			n.reconcile(g)
 			g.rn.Tick()
@@ -356,6 +360,9 @@ func (n *Node) Handle(ev env.Event) {
 	case *Digest:
 		for _, g := range n.groups {
 			n.trace("sm.digest", env.Str("group", g.name), env.Int("applied", int64(g.applied)), env.Str("digest", g.sm.digest()))
+		}
+		if cur := n.conf.conf.Model(); cur != nil {
+			n.trace("model.state", env.Int("revision", int64(cur.Revision)), env.Str("digest", cur.Digest))
 		}
 	}
 	n.process()
@@ -374,6 +381,12 @@ type request struct {
 	// the group's leader last changed.
 	entry    []byte
 	proposed bool
+	// deciding: a model proposal applied at index, waiting for group 0
+	// to decide the change (decideModelProposals).
+	deciding bool
+	index    uint64
+	// rewrite: a background migration's rewrite (migrate).
+	rewrite bool
 }
 
 func (n *Node) propose(p *Propose) {
@@ -421,7 +434,7 @@ func (n *Node) retryActions() {
 		if !ok {
 			continue
 		}
-		if !req.proposed {
+		if !req.proposed && !req.deciding {
 			n.proposeAction(req)
 		}
 		kept = append(kept, id)
@@ -441,7 +454,9 @@ func (n *Node) leaderChanged(g *group) {
 func (n *Node) expire(id string) {
 	if req, ok := n.pending[id]; ok {
 		delete(n.pending, id)
-		if req.replyTo == "" {
+		if req.rewrite {
+			n.rewriteDone(req)
+		} else if req.replyTo == "" {
 			n.trace("prop.result", env.Str("group", req.group.name), env.Str("id", id), env.Str("outcome", "timeout"))
 		}
 	}
@@ -557,6 +572,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	persist(g.sm.flush(false))
 	if g.id == cluster.ConfigGroup && (len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot)) {
 		must(n.joinReplicaset())
+		n.decideModelProposals()
 	}
 	for _, rs := range rd.ReadStates {
 		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
@@ -625,12 +641,29 @@ func (n *Node) answer(g *group, id string, index uint64, out outcome) {
 	if !mine || req.group != g {
 		return
 	}
+	if out.deciding && req.replyTo == "" {
+		// Applied, the proposal has started a model change; it is
+		// answered once group 0 decides it.
+		req.deciding, req.index = true, index
+		return
+	}
 	delete(n.pending, id)
 	n.e.Cancel(req.timer)
+	if req.rewrite {
+		n.rewriteDone(req)
+		if out.result.Status != kv.StatusOK {
+			n.trace("model.migrate.skip", env.Str("group", g.name), env.Str("id", id), env.Str("status", out.result.Status.String()))
+		}
+		return
+	}
 	if req.replyTo != "" {
 		if !req.acked {
-			n.respond(req.replyTo, &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
-				Value: out.result.Value, Index: index})
+			r := &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
+				Value: out.result.Value, Index: index, Error: out.result.Error}
+			if out.result.Revision != 0 {
+				r.Object = &kv.ObjectRecord{Revision: out.result.Revision}
+			}
+			n.respond(req.replyTo, r)
 		}
 		return
 	}

@@ -32,6 +32,9 @@ type stateMachine interface {
 type outcome struct {
 	rejected error     // the command could not apply
 	result   kv.Result // a key-value command's result
+	// deciding: the command started a model change, which group 0
+	// decides later (cluster.Config.ModelDecision).
+	deciding bool
 }
 
 // configMachine is group 0's state machine: the cluster configuration, in
@@ -50,7 +53,8 @@ func (m *configMachine) apply(index uint64, id string, data []byte) (outcome, er
 	if err != nil {
 		return outcome{rejected: err}, nil
 	}
-	return outcome{rejected: m.conf.ApplyAction(id, cmd)}, nil
+	err = m.conf.ApplyAction(id, cmd)
+	return outcome{rejected: err, deciding: err == nil && cmd.Op == "model.propose"}, nil
 }
 
 func (m *configMachine) skip(index uint64)         { m.index = index }

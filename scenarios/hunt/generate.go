@@ -161,7 +161,10 @@ func Generate(src Source, base *scenario.Scenario, name string) (*scenario.Scena
 // to isolate), which says nothing about the engine.
 func Checks(s *scenario.Scenario) []string {
 	hasKV := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.KV })
-	hasConfig := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Config })
+	hasConfig := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool {
+		return w.Kind == scenario.Config || w.Kind == scenario.Model
+	})
+	hasObjects := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Objects })
 	var out []string
 	for _, c := range scenario.Checks {
 		switch c {
@@ -171,6 +174,10 @@ func Checks(s *scenario.Scenario) []string {
 			}
 		case scenario.CheckQuorum:
 			if !hasConfig {
+				continue
+			}
+		case scenario.CheckModel:
+			if !hasObjects {
 				continue
 			}
 		case scenario.CheckFaults:

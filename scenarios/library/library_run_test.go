@@ -372,6 +372,44 @@ var claims = map[string]func(*trace) error{
 		}
 		return nil
 	},
+	"model-change-partition": func(tr *trace) error {
+		// The side of four holds a majority of group 0's voters and of
+		// every replicaset, the side of two none. The model proposed on
+		// the minority side (w3m, through n3) is never accepted; the one
+		// proposed on the majority side (w4m, through n1) is, while the
+		// partition lasts.
+		o := tr.occurrence(1, 1)
+		sides := o.sides()
+		if len(sides) != 2 || len(sides[0])+len(sides[1]) != 6 || min(len(sides[0]), len(sides[1])) != 2 {
+			return fmt.Errorf("split %v, want four against two", sides)
+		}
+		majority, minority := sides[0], sides[1]
+		if len(majority) == 2 {
+			majority, minority = minority, majority
+		}
+		if n, voters := len(intersect(majority, tr.voters())), tr.voters(); n <= len(voters)/2 {
+			return fmt.Errorf("the side of four %v holds %d of group 0's voters %v", majority, n, voters)
+		}
+		for rs, members := range tr.replicasets() {
+			if len(intersect(majority, members)) <= len(members)/2 {
+				return fmt.Errorf("the side of four %v holds no majority of %s %v", majority, rs, members)
+			}
+		}
+		result := func(id string) *env.Record {
+			return tr.first(0, tr.end, func(r *env.Record) bool { return r.Kind == "prop.result" && str(r, "id") == id })
+		}
+		if r := result("w3m"); r == nil || str(r, "outcome") == "ok" || !slices.Contains(minority, r.Node) {
+			return fmt.Errorf("the minority's proposal w3m ended %v, want not ok on one of %v", r, minority)
+		}
+		r := result("w4m")
+		if r == nil || str(r, "outcome") != "ok" {
+			return fmt.Errorf("the majority's proposal w4m ended %v, want ok", r)
+		}
+		if t := at(r.Time); t < o.start || t >= o.stop {
+			return fmt.Errorf("the majority's proposal was accepted at %s, not during the partition (%s..%s)", t, o.start, o.stop)
+		}
+		return nil
+	},
 	"restart-storm": func(tr *trace) error {
 		// n2 restarted all through the storm.
 		if n := tr.count(func(r *env.Record) bool { return r.Node == "n2" && r.Kind == "node.start" }); n < 100 {

@@ -17,6 +17,7 @@ import (
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/reports"
@@ -120,19 +121,29 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor},
-		node.Config{Bugs: set})
+	m, err := initialModel(s)
+	if err != nil {
+		return nil, err
+	}
+	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor}
+	if m != nil {
+		topo.Model = m.Source()
+	}
+	c, err := harness.Start(w, topo, node.Config{Bugs: set})
 	if err != nil {
 		return nil, err
 	}
 	end := s.Duration + s.Final.Recover
-	keys := 0
+	keys, objectKeys := 0, 0
 	for i, wl := range s.Workloads {
-		if err := startWorkload(w, c, i, wl, end); err != nil {
+		if err := startWorkload(w, c, m, i, wl, end); err != nil {
 			return nil, err
 		}
-		if wl.Kind == scenario.KV {
+		switch wl.Kind {
+		case scenario.KV:
 			keys = max(keys, wl.Keys)
+		case scenario.Objects:
+			objectKeys = max(objectKeys, wl.Keys)
 		}
 	}
 	nem, err := nemesis.Schedule(w, c, s.Nemesis, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
@@ -180,6 +191,19 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	// convergence check.
 	if err := w.RunFor(Settle); err != nil {
 		return nil, err
+	}
+	if objectKeys > 0 {
+		// Every replica's objects, read after the groups settled.
+		if err := c.FinalObjectReads(finalObjectReads(m, objectKeys)); err != nil {
+			return nil, err
+		}
+		limit := w.Now() + FinalReadLimit
+		for !c.FinalObjectReadsDone() && w.Now() < limit {
+			if err := w.RunFor(100 * time.Millisecond); err != nil {
+				return nil, err
+			}
+			progress()
+		}
 	}
 	c.RecordDigests()
 	if err := w.RunFor(100 * time.Millisecond); err != nil {
@@ -237,9 +261,21 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 
 // startWorkload starts one workload's clients, which stop starting
 // operations at until.
-func startWorkload(w *simnet.World, c *harness.Cluster, i int, wl scenario.Workload, until time.Duration) error {
+func startWorkload(w *simnet.World, c *harness.Cluster, m *model.Model, i int, wl scenario.Workload, until time.Duration) error {
 	interval := ClientInterval(wl)
 	switch wl.Kind {
+	case scenario.Objects:
+		if m == nil {
+			return fmt.Errorf("runner: workload %d writes objects, and the cluster has no model", i+1)
+		}
+		_, err := c.AddClients(wl.Clients, client.Config{Target: wl.Target, Timeout: wl.Timeout, Retries: retries(wl.Retries),
+			Interval: interval, Until: until}, func(int) client.Workload {
+			return &objectMix{m: m, keys: wl.Keys, mix: wl.Mix}
+		})
+		return err
+	case scenario.Model:
+		w.At(wl.At, modelProposal(c, i, wl))
+		return nil
 	case scenario.KV:
 		_, err := c.AddClients(wl.Clients, client.Config{Target: wl.Target, Timeout: wl.Timeout, Retries: retries(wl.Retries),
 			Interval: interval, Until: until}, func(k int) client.Workload {
@@ -333,6 +369,8 @@ func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.L
 			rs = append(rs, checker.Partitions(trace))
 		case scenario.CheckFaults:
 			rs = append(rs, checker.Faults(trace))
+		case scenario.CheckModel:
+			rs = append(rs, CheckModel(s, trace))
 		case scenario.CheckProgress:
 			// Two election timeouts after the heal, every group with work
 			// must have made progress.

@@ -30,6 +30,9 @@ func Marshal(s *Scenario) []byte {
 	var c block
 	c.int("instances", s.Cluster.Instances)
 	c.int("replication_factor", s.Cluster.ReplicationFactor)
+	if s.Cluster.Model != "" {
+		c.str("model", s.Cluster.Model)
+	}
 	doc.add("cluster", c.node())
 
 	var nw block
@@ -81,9 +84,17 @@ func Marshal(s *Scenario) []byte {
 	return b.Bytes()
 }
 
+// workloadNode writes the fields w's kind takes.
 func workloadNode(w Workload) *yaml.Node {
 	var b block
 	b.str("kind", w.Kind)
+	if w.Kind == Model {
+		b.duration("at", w.At)
+		b.str("model", w.ModelName)
+		b.str("target", w.Target)
+		b.duration("timeout", w.Timeout)
+		return b.node()
+	}
 	b.int("clients", w.Clients)
 	if w.Kind != Config {
 		b.int("keys", w.Keys)
@@ -93,7 +104,9 @@ func workloadNode(w Workload) *yaml.Node {
 		var m block
 		m.float("read", w.Mix.Read)
 		m.float("write", w.Mix.Write)
-		m.float("cas", w.Mix.CAS)
+		if w.Kind != Objects {
+			m.float("cas", w.Mix.CAS)
+		}
 		m.float("delete", w.Mix.Delete)
 		if w.Mix.StaleRead != 0 {
 			m.float("stale_read", w.Mix.StaleRead)

@@ -45,14 +45,16 @@ const (
 	defaultDuration  = 30 * time.Second
 	defaultRecover   = 10 * time.Second
 	defaultTimeout   = time.Second
+	defaultModelWait = 10 * time.Second // a model workload's timeout
 	defaultRetries   = 3
 	defaultTarget    = "random"
 	defaultExpect    = "valid"
 )
 
 var (
-	defaultLatency = simnet.Latency{Dist: simnet.Constant, Min: time.Millisecond}
-	defaultMix     = Mix{Read: 0.5, Write: 0.4, CAS: 0.1}
+	defaultLatency    = simnet.Latency{Dist: simnet.Constant, Min: time.Millisecond}
+	defaultMix        = Mix{Read: 0.5, Write: 0.4, CAS: 0.1}
+	defaultObjectsMix = Mix{Read: 0.5, Write: 0.5}
 )
 
 // defaultWorkload returns a workload of kind with every default filled in.
@@ -63,6 +65,12 @@ func defaultWorkload(kind string) Workload {
 		w.Clients, w.Keys, w.Rate, w.Mix = 4, 8, 100, defaultMix
 	case Config:
 		w.Clients, w.Rate = 1, 2
+	case Objects:
+		w.Clients, w.Keys, w.Rate, w.Mix = 4, 8, 100, defaultObjectsMix
+	case Model:
+		// One proposal, made once: Clients and Rate are not in the file,
+		// and are set so that a client interval (Clients/Rate) is sane.
+		w.Clients, w.Rate, w.Timeout, w.Retries = 1, 1, defaultModelWait, 0
 	}
 	return w
 }
@@ -71,10 +79,10 @@ func defaultWorkload(kind string) Workload {
 // them.
 var (
 	topFields      = []string{"name", "description", "cluster", "network", "workload", "duration", "nemesis", "final", "checks", "expect"}
-	clusterFields  = []string{"instances", "replication_factor"}
+	clusterFields  = []string{"instances", "replication_factor", "model"}
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
-	workloadFields = []string{"kind", "clients", "keys", "rate", "mix", "target", "timeout", "retries"}
+	workloadFields = []string{"kind", "at", "model", "clients", "keys", "rate", "mix", "target", "timeout", "retries"}
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
@@ -82,6 +90,18 @@ var (
 	strobeFields   = []string{"offset", "period"}
 	stepFields     = slices.Concat(timingFields, []string{"pick", "weight"}, faultFields)
 	altFields      = slices.Concat([]string{"weight"}, faultFields, timingFields, []string{"pick"})
+)
+
+// workloadKinds lists the workload kinds, and kindWorkloadFields the
+// fields each takes besides kind.
+var (
+	workloadKinds      = []string{KV, Config, Objects, Model}
+	kindWorkloadFields = map[string][]string{
+		KV:      {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
+		Config:  {"clients", "rate", "target", "timeout", "retries"},
+		Objects: {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
+		Model:   {"at", "model", "target", "timeout"},
+	}
 )
 
 // kindFields lists the fields each fault kind takes, besides fault and
@@ -134,6 +154,10 @@ type parser struct {
 	nodes int           // instances; 0 while unknown (cluster invalid)
 	sets  int           // replicasets; 0 while unknown
 	end   time.Duration // the duration; 0 while unknown
+	// model is cluster.model; modelKnown is false when the cluster
+	// could not be read, so whether it has a model is unknown.
+	model      string
+	modelKnown bool
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -505,10 +529,10 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 		}
 	}
 	s.Final = p.final(f.get("final"))
-	var kvKnown bool
-	s.Workloads, kvKnown = p.workloads(f.get("workload"))
+	var kindsKnown bool
+	s.Workloads, kindsKnown = p.workloads(f.get("workload"))
 	s.Nemesis = p.nemesis(f.get("nemesis"))
-	s.Checks = p.checks(f.get("checks"), kvKnown, s)
+	s.Checks = p.checks(f.get("checks"), kindsKnown, s)
 	if v := f.get("expect"); v != nil {
 		if e, ok := p.name(v, "expect", "verdict", verdicts); ok {
 			s.Expect = e
@@ -519,14 +543,18 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 
 func (p *parser) cluster(n *yaml.Node) Cluster {
 	c := Cluster{Instances: defaultInstances, ReplicationFactor: defaultInstances}
-	p.nodes, p.sets = c.Instances, 1
+	p.nodes, p.sets, p.modelKnown = c.Instances, 1, true
 	if n == nil {
 		return c
 	}
 	f, ok := p.mapping(n, "cluster", clusterFields)
 	if !ok {
-		p.nodes, p.sets = 0, 0
+		p.nodes, p.sets, p.modelKnown = 0, 0, false
 		return c
+	}
+	if v := f.get("model"); v != nil {
+		c.Model, p.modelKnown = p.name(v, "model", "model", Models)
+		p.model = c.Model
 	}
 	instancesOK := true
 	if v := f.get("instances"); v != nil {
@@ -673,32 +701,57 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	}
 	kind := KV
 	if v := f.get("kind"); v != nil {
-		if kind, ok = p.name(v, "kind", "workload kind", []string{KV, Config}); !ok {
+		if kind, ok = p.name(v, "kind", "workload kind", workloadKinds); !ok {
 			return Workload{}, false
 		}
 	}
 	w := defaultWorkload(kind)
-	if kind == Config {
-		for _, field := range []string{"keys", "mix"} {
-			if f.has(field) {
-				p.errorf(f.key(field), "`%s` does not apply to workload config", field)
+	// get returns the value of a field kind takes; any other is an error.
+	get := func(field string) *yaml.Node {
+		if !slices.Contains(kindWorkloadFields[kind], field) {
+			return nil
+		}
+		return f.get(field)
+	}
+	for _, field := range workloadFields[1:] {
+		if f.has(field) && !slices.Contains(kindWorkloadFields[kind], field) {
+			p.errorf(f.key(field), "`%s` does not apply to workload kind %s", field, kind)
+		}
+	}
+	if (kind == Objects || kind == Model) && p.modelKnown && p.model == "" {
+		p.errorf(f.get("kind"), "workload kind %s needs cluster.model", kind)
+	}
+	if kind == Model {
+		for _, field := range []string{"at", "model"} {
+			if !f.has(field) {
+				p.errorf(f.get("kind"), "workload kind model needs `%s`", field)
 			}
 		}
-	} else {
-		if v := f.get("keys"); v != nil {
-			w.Keys, _ = p.integer(v, "keys", 1, maxKeys)
-		}
-		if v := f.get("mix"); v != nil {
-			w.Mix = p.mix(v)
+	}
+	if v := get("at"); v != nil {
+		if d, ok := p.nonNegative(v, "at"); ok {
+			if p.end > 0 && d >= p.end {
+				p.errorf(v, "`at` %s is not before the end of the run (`duration` %s)", d, p.end)
+			}
+			w.At = d
 		}
 	}
-	if v := f.get("clients"); v != nil {
+	if v := get("model"); v != nil {
+		w.ModelName, _ = p.name(v, "model", "model", Models)
+	}
+	if v := get("clients"); v != nil {
 		w.Clients, _ = p.integer(v, "clients", 1, maxClients)
 	}
-	if v := f.get("rate"); v != nil {
+	if v := get("keys"); v != nil {
+		w.Keys, _ = p.integer(v, "keys", 1, maxKeys)
+	}
+	if v := get("rate"); v != nil {
 		w.Rate, _ = p.number(v, "rate", func(x float64) bool { return x > 0 && x <= maxRate }, "in (0, 100000]")
 	}
-	if v := f.get("target"); v != nil {
+	if v := get("mix"); v != nil {
+		w.Mix = p.mix(v, kind)
+	}
+	if v := get("target"); v != nil {
 		if s, ok := p.str(v, "target"); ok {
 			if slices.Contains(workloadTargets, s) || p.isNode(s) {
 				w.Target = s
@@ -707,25 +760,31 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 			}
 		}
 	}
-	if v := f.get("timeout"); v != nil {
+	if v := get("timeout"); v != nil {
 		w.Timeout, _ = p.positive(v, "timeout")
 	}
-	if v := f.get("retries"); v != nil {
+	if v := get("retries"); v != nil {
 		w.Retries, _ = p.integer(v, "retries", 0, maxRetries)
 	}
 	return w, true
 }
 
-// mix reads a kv workload's weights; an operation it leaves out weighs 0.
-func (p *parser) mix(n *yaml.Node) Mix {
+// mix reads a kv or objects workload's weights; an operation it leaves
+// out weighs 0.
+func (p *parser) mix(n *yaml.Node, kind string) Mix {
 	var m Mix
 	f, ok := p.mapping(n, "mix", mixFields)
 	if !ok {
-		return defaultMix
+		return defaultWorkload(kind).Mix
 	}
 	weights := []*float64{&m.Read, &m.Write, &m.CAS, &m.Delete, &m.StaleRead}
 	good := true
 	for i, field := range mixFields {
+		if field == "cas" && kind == Objects && f.has(field) {
+			p.errorf(f.key(field), "`cas` does not apply to workload kind objects")
+			good = false
+			continue
+		}
 		if v := f.get(field); v != nil {
 			var ok bool
 			*weights[i], ok = p.number(v, field, func(x float64) bool { return x >= 0 }, "at least 0")
@@ -1148,28 +1207,33 @@ func (p *parser) disk(f fields, flt *nemesis.Fault) bool {
 }
 
 // checks reads the list of checks, or picks every check that applies.
-// kvKnown is false when the workloads could not be read, so whether there
-// is a kv workload is unknown.
-func (p *parser) checks(n *yaml.Node, kvKnown bool, s *Scenario) []string {
-	hasKV := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == KV })
+// kindsKnown is false when the workloads could not be read, so which
+// kinds there are is unknown.
+func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
+	has := func(kind string) bool {
+		return slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == kind })
+	}
 	needs := func(check string) string {
 		switch {
-		case (check == CheckLinearizable || check == CheckDurability) && !hasKV:
+		case (check == CheckLinearizable || check == CheckDurability) && !has(KV):
 			return "a kv workload"
+		case check == CheckModel && !has(Objects):
+			return "an objects workload"
 		case check == CheckProgress && !s.Final.Heal:
 			return "final.heal"
 		}
 		return ""
 	}
-	// Quorum judges operator actions and faults the nemesis's steps:
-	// without a config workload, or without steps, they have nothing to
+	// Quorum judges operator actions (config workloads, and model
+	// proposals, which go through group 0) and faults the nemesis's
+	// steps: without those, or without steps, they have nothing to
 	// judge (n/a), so they are not defaults, though a scenario may still
 	// name them.
-	hasConfig := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return w.Kind == Config })
+	operator := has(Config) || has(Model)
 	if n == nil {
 		var out []string
 		for _, c := range Checks {
-			if needs(c) == "" && (c != CheckQuorum || hasConfig) && (c != CheckFaults || len(s.Nemesis) > 0) {
+			if needs(c) == "" && (c != CheckQuorum || operator) && (c != CheckFaults || len(s.Nemesis) > 0) {
 				out = append(out, c)
 			}
 		}
@@ -1194,7 +1258,7 @@ func (p *parser) checks(n *yaml.Node, kvKnown bool, s *Scenario) []string {
 			continue
 		}
 		seen[c] = item.Line
-		if need := needs(c); need != "" && kvKnown {
+		if need := needs(c); need != "" && kindsKnown {
 			p.errorf(item, "check %s needs %s", c, need)
 		}
 	}

@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {
@@ -127,6 +127,45 @@ func TestDefaults(t *testing.T) {
 	wantChecks := []string{CheckRaftSafety, CheckQuorum, CheckConvergence, CheckPartitions}
 	if !reflect.DeepEqual(s.Checks, wantChecks) {
 		t.Errorf("checks without a kv workload or a heal: got %v, want %v", s.Checks, wantChecks)
+	}
+
+	s, err = Parse("objects.yaml", []byte("name: o\ncluster: {model: example}\nworkload: {kind: objects}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW = []Workload{{Kind: Objects, Clients: 4, Keys: 8, Rate: 100,
+		Mix: Mix{Read: 0.5, Write: 0.5}, Target: "random", Timeout: time.Second, Retries: 3}}
+	if !reflect.DeepEqual(s.Workloads, wantW) || s.Cluster.Model != "example" {
+		t.Errorf("objects workload: got %#v (model %q), want %#v", s.Workloads, s.Cluster.Model, wantW)
+	}
+	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckModel}
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks with an objects workload: got %v, want %v", s.Checks, wantChecks)
+	}
+
+	s, err = Parse("model.yaml", []byte("name: m\ncluster: {model: example}\nworkload: {kind: model, at: 5s, model: example-next}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW = []Workload{{Kind: Model, Clients: 1, Rate: 1, Target: "random", Timeout: 10 * time.Second,
+		At: 5 * time.Second, ModelName: "example-next"}}
+	if !reflect.DeepEqual(s.Workloads, wantW) {
+		t.Errorf("model workload: got %#v, want %#v", s.Workloads, wantW)
+	}
+	wantChecks = []string{CheckRaftSafety, CheckQuorum, CheckConvergence, CheckPartitions, CheckProgress}
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks with a model workload: got %v, want %v", s.Checks, wantChecks)
+	}
+}
+
+func TestModelSource(t *testing.T) {
+	for _, name := range Models {
+		if len(ModelSource(name)) == 0 {
+			t.Errorf("ModelSource(%q) is empty", name)
+		}
+	}
+	if src := ModelSource("nonesuch"); src != nil {
+		t.Errorf("ModelSource of an unknown model: %q", src)
 	}
 }
 
@@ -304,7 +343,68 @@ workload:
   kind: config
   keys: 4
 `,
-		"x.yaml:4: `keys` does not apply to workload config"},
+		"x.yaml:4: `keys` does not apply to workload kind config"},
+	{"objects without model", `name: x
+workload:
+  - kind: objects
+  - {kind: model, at: 1s, model: example}
+`,
+		"x.yaml:3: workload kind objects needs cluster.model" + "\n" +
+			"x.yaml:4: workload kind model needs cluster.model"},
+	{"unknown model", `name: x
+cluster: {model: exampel}
+workload: {kind: objects}
+`,
+		"x.yaml:2: unknown model \"exampel\" (did you mean example?)"},
+	{"cas on objects", `name: x
+cluster: {model: example}
+workload:
+  kind: objects
+  mix: {read: 1, cas: 0.1}
+`,
+		"x.yaml:5: `cas` does not apply to workload kind objects"},
+	{"fields on model", `name: x
+cluster: {model: example}
+workload:
+  kind: model
+  at: 1s
+  model: example-next
+  clients: 2
+  keys: 4
+  rate: 10
+  mix: {read: 1}
+  retries: 1
+`,
+		"x.yaml:7: `clients` does not apply to workload kind model" + "\n" +
+			"x.yaml:8: `keys` does not apply to workload kind model" + "\n" +
+			"x.yaml:9: `rate` does not apply to workload kind model" + "\n" +
+			"x.yaml:10: `mix` does not apply to workload kind model" + "\n" +
+			"x.yaml:11: `retries` does not apply to workload kind model"},
+	{"model without at or model", `name: x
+cluster: {model: example}
+workload: {kind: model}
+`,
+		"x.yaml:3: workload kind model needs `at`" + "\n" +
+			"x.yaml:3: workload kind model needs `model`"},
+	{"model at and name", `name: x
+duration: 10s
+cluster: {model: example}
+workload:
+  - {kind: model, at: 10s, model: exampl-next}
+  - {kind: model, at: -1s, model: example, target: followers}
+`,
+		"x.yaml:5: `at` 10s is not before the end of the run (`duration` 10s)" + "\n" +
+			"x.yaml:5: unknown model \"exampl-next\" (did you mean example-next?)" + "\n" +
+			"x.yaml:6: `at` must not be negative, got -1s" + "\n" +
+			"x.yaml:6: unknown workload target \"followers\" (one of random, leader, n1, n2, n3)"},
+	{"at and model on kv", `name: x
+cluster: {model: example}
+workload:
+  - {kind: kv, at: 1s}
+  - {kind: objects, model: example}
+`,
+		"x.yaml:4: `at` does not apply to workload kind kv" + "\n" +
+			"x.yaml:5: `model` does not apply to workload kind objects"},
 	{"workload target", `name: x
 cluster: {instances: 5}
 workload: {target: n7}
@@ -474,6 +574,12 @@ checks: [linearizable, progress]
 `,
 		"x.yaml:4: check linearizable needs a kv workload" + "\n" +
 			"x.yaml:4: check progress needs final.heal"},
+	{"check model without objects", `name: x
+cluster: {model: example}
+workload: [{kind: model, at: 1s, model: example-next}, {kind: config}]
+checks: [quorum, model]
+`,
+		"x.yaml:4: check model needs an objects workload"},
 	{"expect", `name: x
 expect: vaild
 `,

@@ -34,6 +34,9 @@ type Scenario struct {
 type Cluster struct {
 	Instances         int
 	ReplicationFactor int
+	// Model names the built-in data model the cluster bootstraps with
+	// (Models); empty for none.
+	Model string
 }
 
 // Network is every link's behaviour before any fault.
@@ -44,25 +47,33 @@ type Network struct {
 
 // Workload kinds.
 const (
-	KV     = "kv"     // key-value clients
-	Config = "config" // operator actions on group 0
+	KV      = "kv"      // key-value clients
+	Config  = "config"  // operator actions on group 0
+	Objects = "objects" // clients writing and reading objects of the cluster's model
+	Model   = "model"   // one proposal of a new data model, at a set time
 )
 
 // Workload is one set of clients.
 type Workload struct {
 	Kind    string
 	Clients int
-	Keys    int     // kv only
+	Keys    int     // kv: keys; objects: keys per type
 	Rate    float64 // operations per second over all the workload's clients
-	Mix     Mix     // kv only
+	Mix     Mix     // kv, objects
 	Target  string  // random, leader, or an instance's name
 	Timeout time.Duration
 	Retries int
+	// At and ModelName: a model workload proposes the built-in model
+	// ModelName at At. It has Clients 1 and Rate 1, which its file does
+	// not hold, and Retries 0.
+	At        time.Duration
+	ModelName string
 }
 
-// Mix weighs a kv workload's operations. StaleRead weighs reads that
-// ask any replica for its own value (kv.Request.Stale), which may miss
-// acknowledged writes: the checkers judge them as reads.
+// Mix weighs a kv or objects workload's operations (an objects
+// workload's has no CAS). StaleRead weighs reads that ask any replica for
+// its own value (kv.Request.Stale), which may miss acknowledged writes:
+// the checkers judge them as reads.
 type Mix struct {
 	Read, Write, CAS, Delete, StaleRead float64
 }
@@ -85,7 +96,8 @@ const (
 	CheckPartitions   = "partitions" // the simulated network kept its cuts
 	CheckProgress     = "progress"   // every group made progress after the heal
 	CheckFaults       = "faults"     // every nemesis step took effect
+	CheckModel        = "model"      // every object reads back in the latest shape on every replica
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel}

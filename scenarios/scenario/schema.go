@@ -6,8 +6,8 @@ import _ "embed"
 // file format, for editors and for tools that check a scenario without
 // shoal. Parse checks more than a schema can express: that the nodes and
 // replicasets named exist in the cluster, that replication_factor divides
-// instances, that steps start before the run ends, and that a latency's max
-// is not below its min.
+// instances, that steps and model proposals start before the run ends, and
+// that a latency's max is not below its min.
 //
 //go:embed scenario.schema.json
 var Schema []byte

@@ -3,6 +3,8 @@ package scenario
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -80,6 +82,8 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 		"expect": true, "null value": true, "bool type": true, "unknown top-level": true,
 		"pick alternative missing fault": true, "pick step with target": true, "latency missing max": true,
 		"wrong section type": true, "several errors": true, "node name word": true, "not a mapping": true,
+		"objects without model": true, "unknown model": true, "cas on objects": true, "fields on model": true,
+		"model without at or model": true, "at and model on kv": true,
 	}
 	seen := 0
 	for _, tc := range malformed {
@@ -96,4 +100,51 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 	if seen != len(rejected) {
 		t.Errorf("%d of the %d cases named are in the malformed table", seen, len(rejected))
 	}
+}
+
+// TestSchemaVocabulary checks that the schema names the fields, kinds,
+// models and checks the parser knows, so that neither grows alone.
+func TestSchemaVocabulary(t *testing.T) {
+	var doc struct {
+		Properties map[string]json.RawMessage
+		Defs       map[string]json.RawMessage `json:"$defs"`
+	}
+	if err := json.Unmarshal(Schema, &doc); err != nil {
+		t.Fatal(err)
+	}
+	type object struct {
+		Properties map[string]json.RawMessage
+		Items      struct{ Enum []string }
+		Enum       []string
+	}
+	get := func(raw json.RawMessage, path ...string) object {
+		t.Helper()
+		var o object
+		for i := 0; ; i++ {
+			o = object{}
+			if err := json.Unmarshal(raw, &o); err != nil {
+				t.Fatalf("%v: %v", path, err)
+			}
+			if i == len(path) {
+				return o
+			}
+			if raw = o.Properties[path[i]]; raw == nil {
+				t.Fatalf("the schema has no %v", path[:i+1])
+			}
+		}
+	}
+	keys := func(o object) []string { return slices.Sorted(maps.Keys(o.Properties)) }
+	same := func(what string, got, want []string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the schema has %v, the parser %v", what, got, want)
+		}
+	}
+	same("top-level fields", slices.Sorted(maps.Keys(doc.Properties)), slices.Sorted(slices.Values(topFields)))
+	same("cluster fields", keys(get(doc.Properties["cluster"])), slices.Sorted(slices.Values(clusterFields)))
+	same("workload fields", keys(get(doc.Defs["workload"])), slices.Sorted(slices.Values(workloadFields)))
+	same("mix fields", keys(get(doc.Defs["workload"], "mix")), slices.Sorted(slices.Values(mixFields)))
+	same("workload kinds", get(doc.Defs["workload"], "kind").Enum, workloadKinds)
+	same("models", get(doc.Defs["model"]).Enum, Models)
+	same("checks", get(doc.Properties["checks"]).Items.Enum, Checks)
 }

@@ -34,7 +34,15 @@ type Op struct {
 	// the history records it as a read like any other, so the checkers
 	// judge what it costs.
 	Stale bool
+	// Object is an object operation's (F put-object, get-object or
+	// delete-object; Key is then the routing key). Label names the object
+	// in the history: "Type/key".
+	Object *kv.ObjectRequest
+	Label  string
 }
+
+// reads reports whether f changes nothing.
+func reads(f kv.Op) bool { return f == kv.OpGet || f == kv.OpGetObject }
 
 // Workload chooses a client's operations.
 type Workload interface {
@@ -171,7 +179,7 @@ func (c *Client) Handle(ev env.Event) {
 		if o == nil || o.seq != ev.seq || ev.attempt != o.attempts {
 			return // answered, or a later attempt is under way
 		}
-		if o.F != kv.OpGet {
+		if !reads(o.F) {
 			o.uncertain = true
 		}
 		if o.attempts <= c.cfg.Retries {
@@ -192,7 +200,7 @@ func (c *Client) next() {
 	}
 	c.seq++
 	c.cur = &operation{Op: op, seq: c.seq}
-	c.record("client.invoke", c.cur, kv.Value{}, 0, "")
+	c.record("client.invoke", c.cur, nil, 0, "")
 	c.cur.deadline = c.e.After(c.cfg.Timeout, deadline{c.seq})
 	c.send(c.firstTarget(op.Key))
 }
@@ -217,7 +225,8 @@ func (c *Client) randomServer() env.NodeID {
 func (c *Client) send(to env.NodeID) {
 	o := c.cur
 	o.attempts++
-	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected, Stale: o.Stale})
+	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected, Stale: o.Stale,
+		Object: o.Object})
 	c.e.After(c.cfg.Timeout/time.Duration(c.cfg.Retries+1), attemptEnd{seq: o.seq, attempt: o.attempts})
 }
 
@@ -232,9 +241,15 @@ func (c *Client) Receive(from env.NodeID, m env.Message) {
 	switch r.Status {
 	case kv.StatusOK:
 		c.leaders[kv.Bucket(o.Key, c.cfg.Buckets)] = from
-		c.finish("client.ok", r.Value, r.Index, string(from))
+		c.finish("client.ok", r, r.Index, string(from))
 	case kv.StatusMismatch:
-		c.finish("client.fail", r.Value, r.Index, "cas found "+r.Value.String())
+		if o.Object != nil {
+			c.finish("client.fail", r, r.Index, "the object's revision did not match")
+			break
+		}
+		c.finish("client.fail", r, r.Index, "cas found "+r.Value.String())
+	case kv.StatusConflict, kv.StatusInvalid:
+		c.finish("client.fail", r, r.Index, r.Status.String()+": "+r.Error)
 	case kv.StatusRedirect:
 		to := r.Leader
 		if to == "" {
@@ -258,15 +273,15 @@ func (c *Client) Receive(from env.NodeID, m env.Message) {
 
 // finishUnanswered ends an operation at its deadline.
 func (c *Client) finishUnanswered(o *operation) {
-	if o.F == kv.OpGet {
-		c.finish("client.fail", kv.Value{}, 0, "no answer; a read changes nothing")
+	if reads(o.F) {
+		c.finish("client.fail", nil, 0, "no answer; a read changes nothing")
 		return
 	}
 	if !o.uncertain && o.answered == o.attempts {
 		c.finishRefused("every attempt was refused")
 		return
 	}
-	c.finish("client.info", kv.Value{}, 0, "no answer: the write may or may not take effect")
+	c.finish("client.info", nil, 0, "no answer: the write may or may not take effect")
 }
 
 // finishRefused ends an operation every attempt of which was refused: it
@@ -275,16 +290,16 @@ func (c *Client) finishUnanswered(o *operation) {
 // recorded as info, which is true, if less precise.
 func (c *Client) finishRefused(why string) {
 	if c.cur.F == kv.OpCAS {
-		c.finish("client.info", kv.Value{}, 0, why+"; a failed cas would claim its compare failed")
+		c.finish("client.info", nil, 0, why+"; a failed cas would claim its compare failed")
 		return
 	}
-	c.finish("client.fail", kv.Value{}, 0, why)
+	c.finish("client.fail", nil, 0, why)
 }
 
-func (c *Client) finish(kind string, v kv.Value, index uint64, note string) {
+func (c *Client) finish(kind string, r *kv.Response, index uint64, note string) {
 	o := c.cur
 	c.e.Cancel(o.deadline)
-	c.record(kind, o, v, index, note)
+	c.record(kind, o, r, index, note)
 	c.cur = nil
 	if st := c.cfg.Stats; st != nil {
 		switch kind {
@@ -301,9 +316,45 @@ func (c *Client) finish(kind string, v kv.Value, index uint64, note string) {
 	}
 }
 
-// record writes one history event.
-func (c *Client) record(kind string, o *operation, read kv.Value, index uint64, note string) {
+// record writes one history event; r is the answer that ended the
+// operation, if one did.
+func (c *Client) record(kind string, o *operation, r *kv.Response, index uint64, note string) {
+	if o.Object != nil {
+		var rec *kv.ObjectRecord
+		if r != nil {
+			rec = r.Object
+		}
+		c.e.Trace(kind, ObjectHistoryFields(kind, c.process, int64(o.seq), o.Op, rec, index, note)...)
+		return
+	}
+	var read kv.Value
+	if r != nil {
+		read = r.Value
+	}
 	c.e.Trace(kind, HistoryFields(kind, c.process, int64(o.seq), o.Op, read, index, note)...)
+}
+
+// ObjectHistoryFields are the fields of one history event of an object
+// operation: f is write-object, read-object or delete-object, which the
+// key-value checkers skip; key is the object's label (Type/key); value is
+// the object written, or read (absent when there was none), in JSON, and
+// version the model version it was written at or read in.
+func ObjectHistoryFields(kind string, process int, seq int64, op Op, read *kv.ObjectRecord, index uint64, note string) []env.Field {
+	value, version, absent := "", 0, true
+	switch {
+	case op.F == kv.OpPutObject:
+		value, version, absent = string(op.Object.Value), op.Object.Version, false
+	case op.F == kv.OpGetObject && read != nil:
+		value, version, absent = string(read.Value), read.Version, false
+	}
+	fields := []env.Field{
+		env.Int("process", int64(process)), env.Int("seq", seq), env.Str("f", HistoryF(op.F)), env.Str("key", op.Label),
+		env.Str("value", value), env.Bool("absent", absent), env.Str("type", op.Object.Type), env.Int("version", int64(version)),
+	}
+	if kind != "client.invoke" {
+		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
+	}
+	return fields
 }
 
 // HistoryFields are the fields of one history event (client.invoke,
@@ -337,7 +388,8 @@ func HistoryF(f kv.Op) string {
 	return f.String()
 }
 
-var historyF = [...]string{kv.OpGet: "read", kv.OpPut: "write", kv.OpDelete: "delete", kv.OpCAS: "cas"}
+var historyF = [...]string{kv.OpGet: "read", kv.OpPut: "write", kv.OpDelete: "delete", kv.OpCAS: "cas",
+	kv.OpPutObject: "write-object", kv.OpGetObject: "read-object", kv.OpDeleteObject: "delete-object"}
 
 // Stop does nothing: a client holds no resources.
 func (c *Client) Stop() {}

@@ -69,3 +69,18 @@ func (w *Reads) Next(*rand.Rand) (Op, bool) {
 	w.i++
 	return Op{F: kv.OpGet, Key: w.Keys[w.i-1]}, true
 }
+
+// List runs Ops once each, in order.
+type List struct {
+	Ops []Op
+	i   int
+}
+
+// Next implements Workload.
+func (w *List) Next(*rand.Rand) (Op, bool) {
+	if w.i >= len(w.Ops) {
+		return Op{}, false
+	}
+	w.i++
+	return w.Ops[w.i-1], true
+}

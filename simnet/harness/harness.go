@@ -25,6 +25,8 @@ type Cluster struct {
 	clients []env.NodeID
 	final   *client.Stats // the final reader's outcomes
 	keys    int           // the keys the final reader reads
+	objects *client.Stats // the final object readers' outcomes
+	objOps  int           // the reads they make, over all of them
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -35,6 +37,8 @@ type Topology struct {
 	ReplicationFactor int
 	Buckets           int
 	Domains           []cluster.Domain
+	// Model, if set, is the data model (YAML) the cluster bootstraps with.
+	Model []byte
 }
 
 // Start adds the instances to w and starts them. cfg.Spec is filled in
@@ -46,7 +50,7 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	if t.ReplicationFactor == 0 {
 		t.ReplicationFactor = t.Instances
 	}
-	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets}
+	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model}
 	c := &Cluster{World: w, cfg: cfg, live: map[env.NodeID]*node.Node{}}
 	for i := range t.Instances {
 		name := env.NodeID(fmt.Sprintf("n%d", i+1))
@@ -200,6 +204,29 @@ func (c *Cluster) FinalRead(keys []string) error {
 	cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
 		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.final}
 	return c.World.AddNode("final", client.Start(cfg, &client.Reads{Keys: keys}))
+}
+
+// FinalObjectReads starts the final object reads now: for every
+// instance, a client that asks it for each of ops (get-object, stale: the
+// instance answers from its own state if it holds the object's
+// replicaset, else redirects to a member), retrying each for up to ten
+// seconds. The readers record processes after the final reader's.
+func (c *Cluster) FinalObjectReads(ops []client.Op) error {
+	c.objects, c.objOps = &client.Stats{}, len(ops)*len(c.Names)
+	for i, name := range c.Names {
+		cfg := client.Config{Servers: c.Names, Target: string(name), Timeout: 10 * time.Second, Retries: 40,
+			Interval: time.Millisecond, Process: FinalReadProcess + 1 + i, Buckets: c.cfg.Spec.Buckets, Stats: c.objects}
+		if err := c.World.AddNode(env.NodeID("final-"+string(name)), client.Start(cfg, &client.List{Ops: ops})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FinalObjectReadsDone reports whether the final object readers have an
+// outcome for every read.
+func (c *Cluster) FinalObjectReadsDone() bool {
+	return c.objects != nil && c.objects.OK+c.objects.Fail+c.objects.Info >= c.objOps
 }
 
 // FinalReadDone reports whether the final reader has an outcome for every

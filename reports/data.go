@@ -346,7 +346,7 @@ func (b *builder) ops(r Run, limit int, clients map[env.NodeID]bool) {
 		case "client.invoke":
 			open[p] = len(all)
 			value := ""
-			if f != "read" {
+			if f != "read" && f != "read-object" {
 				value = opValue(rec)
 			}
 			all = append(all, op{lane: lanes[rec.Node], process: int(p), call: rec.Time, ret: -1, outcome: 'i',
@@ -360,7 +360,7 @@ func (b *builder) ops(r Run, limit int, clients map[env.NodeID]bool) {
 			o := &all[j]
 			o.ret = rec.Time
 			o.outcome = rec.Kind[len("client.")]
-			if f == "read" && rec.Kind == "client.ok" {
+			if (f == "read" || f == "read-object") && rec.Kind == "client.ok" {
 				o.value = b.str(opValue(rec))
 			}
 			note, _ := rec.Str("note")

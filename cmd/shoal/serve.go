@@ -28,7 +28,9 @@ import (
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/live"
+	"github.com/shoaldb/shoal/core/model"
 	engine "github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/scenarios/examples"
 )
 
 // serveConfig is shoal serve's configuration: a YAML file, or flags of
@@ -53,6 +55,10 @@ type serveConfig struct {
 	Routes map[string]string `yaml:"routes"`
 	// Bugs are planted bugs to switch on (a shoalbugs build only).
 	Bugs []string `yaml:"bugs"`
+	// Model is a data model file the cluster should have in force: once
+	// the instance is ready it proposes the file unless the model in
+	// force is the same.
+	Model string `yaml:"model"`
 }
 
 type tlsConfig struct {
@@ -252,6 +258,12 @@ instance becomes a replica of the replicaset with the fewest members. With
 neither --join nor --bootstrap-expect an instance forms a cluster of itself
 alone.
 
+--model FILE: once the instance is ready, it proposes the data model in
+FILE unless the cluster has that model in force already (instances given
+the same file agree: one proposal wins, the others find it in force). A
+file that is not a valid model stops the instance at start (exit 3).
+--dev serves the example model (scenarios/examples/model.yaml).
+
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
 command line recovers it from its data directory. SIGUSR1 records each
 Raft group's applied index and state digest in the --trace file, so that
@@ -268,7 +280,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -289,6 +301,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.BoolVar(&flags.TLS.ClientAuth, "tls-client-auth", false, "require peers to present a certificate the CA signed (mutual TLS)")
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
+	fs.StringVar(&flags.Model, "model", "", "a data model `file` (YAML) the cluster should have in force: proposed once the instance is ready, unless it is in force already")
 	fs.StringVar(&flags.Trace, "trace", "", "write the engine's trace, as JSON lines, to `file`; SIGUSR1 adds each group's state digest to it")
 	var routes keyValues
 	fs.Var(&routes, "route", "dial peer NAME at ADDR whatever it advertises, as `NAME=ADDR,...` (a proxy on each peer link, as shoal live run sets)")
@@ -321,18 +334,37 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		c.Bugs = bugNames
 	}
 	if *dev {
-		if *configFile != "" || len(set) > 1 {
-			return exitUsage, usagef("--dev takes no other flag")
+		if *configFile != "" || len(set) > 2 || (len(set) == 2 && !set["model"]) {
+			return exitUsage, usagef("--dev takes no other flag but --model")
 		}
 		dir, err := os.MkdirTemp("", "shoal-dev-")
 		if err != nil {
 			return exitInternal, err
 		}
 		defer os.RemoveAll(dir)
-		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir}
+		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model}
 	}
 	if err := c.validate(); err != nil {
 		return exitUsage, usageError{err.Error()}
+	}
+	var want *wantModel
+	switch {
+	case c.Model != "":
+		src, err := os.ReadFile(c.Model)
+		if err != nil {
+			return exitUsage, usageError{"model: " + err.Error()}
+		}
+		m, err := model.Parse(c.Model, src)
+		if err != nil {
+			return exitUsage, usageError{err.Error()}
+		}
+		want = &wantModel{file: c.Model, source: src, digest: m.Digest()}
+	case *dev:
+		m, err := model.Parse(devModelFile, examples.Model)
+		if err != nil {
+			return exitInternal, fmt.Errorf("the example model: %w", err)
+		}
+		want = &wantModel{file: devModelFile, source: examples.Model, digest: m.Digest()}
 	}
 	if cpuProfile != "" {
 		stop, err := startCPUProfile(cpuProfile)
@@ -341,8 +373,11 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		defer stop()
 	}
-	return serve(c, *dev, stdout, stderr)
+	return serve(c, want, *dev, stdout, stderr)
 }
+
+// devModelFile names the example model that --dev serves.
+const devModelFile = "scenarios/examples/model.yaml"
 
 // override sets the fields whose flags were given.
 func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, set map[string]bool) {
@@ -350,7 +385,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 		"name": {&c.Name, &f.Name}, "peer-addr": {&c.PeerAddr, &f.PeerAddr}, "advertise-peer": {&c.AdvertisePeer, &f.AdvertisePeer},
 		"http-addr": {&c.HTTPAddr, &f.HTTPAddr}, "data-dir": {&c.DataDir, &f.DataDir}, "tls-cert": {&c.TLS.Cert, &f.TLS.Cert},
 		"tls-key": {&c.TLS.Key, &f.TLS.Key}, "tls-ca": {&c.TLS.CA, &f.TLS.CA}, "log-level": {&c.LogLevel, &f.LogLevel},
-		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace},
+		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace}, "model": {&c.Model, &f.Model},
 	}
 	for name, p := range str {
 		if set[name] {
@@ -374,7 +409,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 	}
 }
 
-func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
+func serve(c serveConfig, want *wantModel, dev bool, stdout, stderr io.Writer) (int, error) {
 	// Caught from the start: a SIGUSR1 that came while the store opens
 	// would otherwise end the process. It is answered once the engine runs.
 	digest := make(chan os.Signal, 1)
@@ -436,6 +471,11 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 	defer stop()
 	formed := make(chan error, 1)
 	go func() { formed <- n.Form(ctx) }()
+	// The model is proposed in the background, so that signals are still
+	// answered; it stops with the process.
+	modelCtx, stopModel := context.WithCancel(ctx)
+	defer stopModel()
+	var modelDone chan struct{}
 	code, result := func() (int, error) {
 		for {
 			select {
@@ -448,8 +488,21 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 					return exitInternal, err
 				}
 				log.Info("ready to serve", "http", httpListener.Addr().String())
+				if want != nil {
+					modelDone = make(chan struct{})
+					go func(done chan struct{}) {
+						defer close(done)
+						applyModel(modelCtx, n, *want, log, modelRetry)
+					}(modelDone)
+				}
+				if dev && want == nil {
+					printDev(stdout, c, "http://"+httpListener.Addr().String(), "")
+				}
+			case <-modelDone:
+				modelDone = nil
 				if dev {
-					printDev(stdout, c, "http://"+httpListener.Addr().String())
+					// Once the model is settled, so that the examples work.
+					printDev(stdout, c, "http://"+httpListener.Addr().String(), want.file)
 				}
 			case <-digest:
 				n.RecordDigests()
@@ -463,6 +516,10 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}()
+	stopModel()
+	if modelDone != nil {
+		<-modelDone
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
@@ -473,8 +530,127 @@ func serve(c serveConfig, dev bool, stdout, stderr io.Writer) (int, error) {
 	return code, result
 }
 
-func printDev(w io.Writer, c serveConfig, base string) {
+func printDev(w io.Writer, c serveConfig, base, modelFile string) {
 	fmt.Fprintf(w, "shoal dev instance %q is up (a cluster of one; its data is removed on exit)\n", c.Name)
-	fmt.Fprintf(w, "  key-value API  %s/v1/kv/{key}\n  cluster        %s/v1/cluster\n  metrics        %s/metrics\n  data           %s\n", base, base, base, c.DataDir)
+	fmt.Fprintf(w, "  key-value API  %s/v1/kv/{key}\n", base)
+	if modelFile != "" {
+		fmt.Fprintf(w, "  data API       %s/v1/data/{type}/{key}  (model: %s; %s/v1/model?format=yaml)\n", base, modelFile, base)
+	}
+	fmt.Fprintf(w, "  cluster        %s/v1/cluster\n  metrics        %s/metrics\n  data           %s\n", base, base, c.DataDir)
 	fmt.Fprintf(w, "try:\n  curl -X PUT -d '{\"value\":\"hello\"}' %s/v1/kv/greeting\n  curl %s/v1/kv/greeting\n", base, base)
+	if modelFile == devModelFile {
+		fmt.Fprintf(w, "  # a Customer written in version 1 of its type, read back in version 2 (name split, tier and newsletter added):\n")
+		fmt.Fprintf(w, "  curl -X PUT -d '%s' '%s/v1/data/Customer?version=1'\n", devCustomer, base)
+		fmt.Fprintf(w, "  curl %s/v1/data/Customer/c1\n", base)
+	}
+}
+
+// devCustomer is printDev's example object: a Customer at version 1 of
+// the example model.
+const devCustomer = `{"id":"c1","name":"Ada Lovelace","email":"ada@example.com","created":"2024-01-02T03:04:05Z"}`
+
+// wantModel is the data model an instance was given (--model): its file,
+// source and digest.
+type wantModel struct {
+	file   string
+	source []byte
+	digest string
+}
+
+// retryPolicy bounds applyModel's attempts.
+type retryPolicy struct {
+	attempts      int           // proposals and checks, at most
+	first, most   time.Duration // the pause after the first failure, and the longest pause
+	proposeWithin time.Duration // how long one proposal may wait for the decision
+}
+
+// modelRetry is shoal serve's policy: about a minute and a half of
+// attempts while the cluster has no quorum.
+var modelRetry = retryPolicy{attempts: 8, first: 500 * time.Millisecond, most: 8 * time.Second, proposeWithin: 30 * time.Second}
+
+// applyModel brings want into force unless it is already: it proposes it
+// and logs the outcome, trying again while the outcome is unknown or the
+// cluster unavailable (or busy with another change), until ctx ends.
+// Instances given the same file all call it: one proposal wins, and the
+// others find its digest in force (or are refused as unchanged), which is
+// no error.
+func applyModel(ctx context.Context, b live.ModelBackend, want wantModel, log *slog.Logger, p retryPolicy) {
+	log = log.With("model", want.file, "digest", want.digest)
+	pause := p.first
+	for attempt := 1; ; attempt++ {
+		retry, err := proposeModel(ctx, b, want, log, p)
+		if !retry || ctx.Err() != nil {
+			return
+		}
+		if attempt >= p.attempts {
+			log.Error("model: not applied, giving up", "attempts", attempt, "error", err)
+			return
+		}
+		level := slog.LevelWarn
+		if errors.Is(err, live.ErrModelRefused) {
+			level = slog.LevelInfo // another change goes first: no fault of ours
+		}
+		log.Log(ctx, level, "model: not applied yet, trying again", "in", pause, "error", err)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return
+		}
+		pause = min(2*pause, p.most)
+	}
+}
+
+// proposeModel makes one attempt: it reports whether another may succeed,
+// and why this one did not.
+func proposeModel(ctx context.Context, b live.ModelBackend, want wantModel, log *slog.Logger, p retryPolicy) (retry bool, err error) {
+	inForce := func() (bool, error) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		st, err := b.Models(cctx)
+		if err != nil {
+			return false, err
+		}
+		if n := len(st.Revisions); n > 0 && st.Revisions[n-1].Digest == want.digest {
+			log.Info("model: in force", "revision", st.Revisions[n-1].Revision)
+			return true, nil
+		}
+		return false, nil
+	}
+	done, err := inForce()
+	if err != nil || done {
+		return err != nil && retriable(err), err
+	}
+	pctx, cancel := context.WithTimeout(ctx, p.proposeWithin)
+	defer cancel()
+	rev, err := b.ProposeModel(pctx, want.source)
+	switch {
+	case err == nil:
+		log.Info("model: accepted", "revision", rev)
+		return false, nil
+	case errors.Is(err, live.ErrModelRefused):
+		// Another instance given the same file may have won meanwhile.
+		if done, cerr := inForce(); cerr == nil && done {
+			return false, nil
+		}
+		if strings.Contains(err.Error(), "still being validated") {
+			log.Info("model: another change is being decided; waiting for it", "reason", err)
+			return true, err
+		}
+		if strings.Contains(err.Error(), "unchanged") {
+			log.Info("model: in force", "reason", err)
+			return false, nil
+		}
+		log.Error("model: refused", "error", err)
+		return false, err
+	case retriable(err):
+		return true, err
+	}
+	log.Error("model: proposing failed", "error", err)
+	return false, err
+}
+
+// retriable reports whether a model operation may be tried again: its
+// outcome was unknown, or nothing was done.
+func retriable(err error) bool {
+	return errors.Is(err, live.ErrUnknownOutcome) || errors.Is(err, live.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }

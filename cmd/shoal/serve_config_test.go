@@ -23,6 +23,7 @@ join: [10.0.0.2:7071, 10.0.0.3:7071]
 bootstrap_expect: 3
 tls: {cert: c.pem, key: k.pem, ca: ca.pem, client_auth: true}
 log_format: json
+model: shop.yaml
 `
 	c, err := parseServeConfig("serve.yaml", []byte(good))
 	if err != nil {
@@ -31,7 +32,7 @@ log_format: json
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 {
+	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" {
 		t.Errorf("parsed %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
@@ -40,6 +41,7 @@ log_format: json
 		{"bootstrap_expect: three\n", `serve.yaml: line 1: cannot unmarshal !!str `},
 		{"name: n1\n---\nname: n2\n", "serve.yaml: holds more than one YAML document"},
 		{"join: {a: b}\n", "serve.yaml: line 1: cannot unmarshal !!map into []string"},
+		{"model: [a.yaml]\n", "serve.yaml: line 1: cannot unmarshal !!seq into string"},
 		{"\t- x", "serve.yaml: "},
 	} {
 		_, err := parseServeConfig("serve.yaml", []byte(tc.src))
@@ -73,6 +75,7 @@ func FuzzServeConfig(f *testing.F) {
 	f.Add([]byte("name: n1\ndata_dir: d\njoin: [a:1]\nbootstrap_expect: 2\n"))
 	f.Add([]byte("tls: {cert: c}\nfailure_domain: {zone: a}\n"))
 	f.Add([]byte("&a [*a]"))
+	f.Add([]byte("name: n1\ndata_dir: d\nmodel: shop.yaml\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseServeConfig("f.yaml", data)
 		if err != nil {

@@ -159,7 +159,19 @@ type APIOptions struct {
 //	DELETE /v1/kv/{key}                                             → 200 {"key", "index"}
 //	POST   /v1/kv/{key}/cas  {"expected": "..." | null, "value": "..."} → 200, 409 {"error", "key", "current", "index"}
 //	GET    /v1/cluster                                              → 200 ClusterStatus
+//	GET    /v1/model                 (?format=yaml for the source)  → 200 ModelBody, 404 without a model
+//	GET    /v1/model/versions                                       → 200 ModelStatus
+//	PUT    /v1/model                 the model's YAML               → 200 {"revision"}, 400, 422 refused, 504 undecided
+//	PUT    /v1/data/{type}?version=N the object's JSON              → 200 ObjectBody, 400 invalid, 409 unique index, 412
+//	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
+//	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
 //	GET    /healthz, /readyz, /metrics
+//
+// The model and data endpoints need a backend that is a ModelBackend
+// (else 501). An object's key is its key fields' values as text, joined
+// by "," when there are several; its revision is its ETag, which
+// If-Match takes (412 when it changed); If-None-Match: * writes only a
+// new object.
 //
 // Keys are percent-decoded path segments of 1 to MaxKeyLen bytes (a "/"
 // in a key is sent as %2F, a key "." or ".." as %2E). Every error has a
@@ -197,6 +209,12 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("DELETE /v1/kv/{key}", a.delete)
 	a.handle("POST /v1/kv/{key}/cas", a.cas)
 	a.handle("GET /v1/cluster", a.cluster)
+	a.handle("GET /v1/model", a.getModel)
+	a.handle("PUT /v1/model", a.putModel)
+	a.handle("GET /v1/model/versions", a.modelVersions)
+	a.handle("PUT /v1/data/{type}", a.putObject)
+	a.handle("GET /v1/data/{type}/{key}", a.getObject)
+	a.handle("DELETE /v1/data/{type}/{key}", a.deleteObject)
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{
@@ -228,6 +246,7 @@ type api struct {
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	models   models
 }
 
 // routeUnmatched is the route label of a request no pattern matched.
@@ -289,6 +308,13 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.Path, u.RawPath = "/v1/kv/_"+restPath, "/v1/kv/_"+rest
 		routed = r.WithContext(context.WithValue(r.Context(), slashKey{}, true))
 		routed.URL = &u
+	} else if typ, key, ok := dataKeySegment(p); ok && key == "/" {
+		// The same for an object whose key is "/".
+		u := *r.URL
+		typPath, _ := url.PathUnescape(typ)
+		u.Path, u.RawPath = "/v1/data/"+typPath+"/_", "/v1/data/"+typ+"/_"
+		routed = r.WithContext(context.WithValue(r.Context(), slashKey{}, true))
+		routed.URL = &u
 	}
 	h, pattern := a.mux.Handler(routed)
 	if pattern == "" {
@@ -315,6 +341,21 @@ func keySegment(p string) (key, rest string, ok bool) {
 	}
 	key, err := url.PathUnescape(seg)
 	return key, rest, err == nil
+}
+
+// dataKeySegment splits an escaped path /v1/data/{type}/{key} into the
+// type, escaped, and the key, decoded.
+func dataKeySegment(p string) (typ, key string, ok bool) {
+	tail, ok := strings.CutPrefix(p, "/v1/data/")
+	if !ok {
+		return "", "", false
+	}
+	typ, seg, ok := strings.Cut(tail, "/")
+	if !ok || strings.Contains(seg, "/") {
+		return "", "", false
+	}
+	key, err := url.PathUnescape(seg)
+	return typ, key, err == nil
 }
 
 // canonicalPath is ServeMux's canonical form of a path.
@@ -345,7 +386,7 @@ func (a *api) unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) 
 		respondError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, p, allow))
 	case p == "/v1/kv/" || p == "/v1/kv":
 		respondError(w, http.StatusBadRequest, keyError(""))
-	case strings.HasPrefix(p, "/v1/kv/"):
+	case strings.HasPrefix(p, "/v1/kv/"), strings.HasPrefix(p, "/v1/data/"):
 		respondError(w, http.StatusNotFound, fmt.Sprintf("path %q: no such endpoint (a key holding \"/\" must send it as %%2F)", p))
 	default:
 		respondError(w, http.StatusNotFound, fmt.Sprintf("path %q: no such endpoint", p))

@@ -2,8 +2,16 @@ package live
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
 )
 
@@ -82,4 +90,102 @@ func (n *Node) Ready() (bool, string) {
 		return false, ErrNotFormed.Error()
 	}
 	return n.metrics.ready()
+}
+
+// Node serves the model and data endpoints.
+var _ ModelBackend = (*Node)(nil)
+
+// Models describes the data models in the configuration this instance
+// applied from group 0.
+func (n *Node) Models(ctx context.Context) (ModelStatus, error) {
+	ch := make(chan ModelStatus, 1)
+	posted := n.post(func() {
+		eng, ok := n.eng.(*node.Node)
+		if !ok || eng == nil {
+			close(ch)
+			return
+		}
+		conf := eng.Configuration()
+		var st ModelStatus
+		for _, m := range conf.Models {
+			st.Revisions = append(st.Revisions, ModelRevision{Revision: m.Revision, Digest: m.Digest, Source: m.Source})
+		}
+		if c := conf.ModelChange; c != nil {
+			p := &ModelRevision{Revision: c.Revision, Digest: c.Digest, Source: c.Source}
+			p.Votes = slices.Sorted(maps.Keys(c.Votes))
+			st.Pending = p
+		}
+		if a := conf.ModelAbort; a != nil {
+			st.LastAbort = &ModelAbort{Revision: a.Revision, Reason: a.Reason}
+		}
+		ch <- st
+	})
+	if !posted {
+		return ModelStatus{}, fmt.Errorf("%w: the instance is stopping", ErrUnavailable)
+	}
+	select {
+	case st, ok := <-ch:
+		if !ok {
+			return ModelStatus{}, fmt.Errorf("%w: %w", ErrUnavailable, ErrNotFormed)
+		}
+		return st, nil
+	case <-ctx.Done():
+		return ModelStatus{}, fmt.Errorf("%w: the instance is busy: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// ProposeModel proposes source as the next data model through group 0 and
+// waits for the decision: group 0 checks it against the model in force,
+// then every replicaset's leader validates it with its own binary.
+func (n *Node) ProposeModel(ctx context.Context, source []byte) (int, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return 0, errors.New("live: ProposeModel needs a deadline")
+	}
+	var raw [8]byte
+	if _, err := crand.Read(raw[:]); err != nil {
+		return 0, err
+	}
+	id := "model/" + hex.EncodeToString(raw[:])
+	done := n.awaitResult(id)
+	defer n.forgetResult(id)
+	cmd := cluster.ProposeModel(source).Encode()
+	timeout := time.Until(deadline)
+	if !n.post(func() {
+		if n.eng != nil {
+			n.eng.Handle(&node.Propose{ID: id, Group: "config", Data: cmd, Timeout: timeout})
+		}
+	}) {
+		return 0, fmt.Errorf("%w: the instance is stopping", ErrUnavailable)
+	}
+	select {
+	case r := <-done:
+		switch r[0] {
+		case "ok":
+			st, err := n.Models(context.WithoutCancel(ctx))
+			if err != nil {
+				return 0, err
+			}
+			for _, m := range slices.Backward(st.Revisions) {
+				if m.Digest == modelDigest(source) {
+					return m.Revision, nil
+				}
+			}
+			return 0, fmt.Errorf("live: model %s was accepted but is not in the configuration", id)
+		case "fail":
+			return 0, fmt.Errorf("%w: %s", ErrModelRefused, r[1])
+		}
+		return 0, fmt.Errorf("%w: group 0 did not decide the model in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: group 0 did not decide the model in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	}
+}
+
+// modelDigest is the digest group 0 records for a model's source.
+func modelDigest(source []byte) string {
+	m, err := model.ParseWith("model.yaml", source, model.Options{AllowUnknownFuncs: true})
+	if err != nil {
+		return ""
+	}
+	return m.Digest()
 }

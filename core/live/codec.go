@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -60,12 +61,20 @@ const (
 // value that may be absent is a byte 0, or 1 and the string):
 //
 //	raft:     group | raftpb.Message (gogo protobuf, to the end)
-//	request:  client | seq | op byte | key | value | expected value
-//	response: client | seq | status byte | value | index | leader | hint
+//	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request]]
+//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record]]
 //	hello:    from member | member count | members | bootstrapped byte | cluster | join | config
 //	member:   name | peer address | http address | domain count | (key | value) in key order
+//	object request: type | pk | version | value | if-revision | if-absent byte
+//	object record:  type | pk | version | revision | value | entry count | (index | key | unique byte)...
 //
-// An absent kv.Value encodes as absent whatever its S holds.
+// A flags byte follows only when one of its flags is set, so that a
+// message without any reads the same to a build that knows none: request
+// flags are stale (1) and object (2: an object request follows; set
+// exactly for the object ops), response flags are error (1: a non-empty
+// error follows) and object (2: an object record follows). A model
+// version is a uvarint no larger than MaxInt32. An absent kv.Value
+// encodes as absent whatever its S holds.
 func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *node.Message:
@@ -88,6 +97,12 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m == nil {
 			break
 		}
+		if (m.Object != nil) != m.Op.IsObject() {
+			return b, fmt.Errorf("live: encoding kv.request: a %s with object part %v: only the object ops have one", m.Op, m.Object != nil)
+		}
+		if m.Object != nil && !wireVersionOK(m.Object.Version) {
+			return b, fmt.Errorf("live: encoding kv.request: model version %d is out of range", m.Object.Version)
+		}
 		b = append(b, wireRequest)
 		b = appendWireString(b, m.Client)
 		b = binary.AppendUvarint(b, m.Seq)
@@ -97,13 +112,31 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		b = appendWireValue(b, m.Expected)
 		// Flags follow only when one is set, so that a request without
 		// any reads the same to a build that knows none.
+		var flags byte
 		if m.Stale {
-			b = append(b, requestStale)
+			flags |= requestStale
+		}
+		if m.Object != nil {
+			flags |= requestObject
+		}
+		if flags != 0 {
+			b = append(b, flags)
+		}
+		if o := m.Object; o != nil {
+			b = appendWireString(b, o.Type)
+			b = appendWireString(b, o.PK)
+			b = binary.AppendUvarint(b, uint64(o.Version))
+			b = appendWireString(b, string(o.Value))
+			b = binary.AppendUvarint(b, o.IfRevision)
+			b = appendWireBool(b, o.IfAbsent)
 		}
 		return b, nil
 	case *kv.Response:
 		if m == nil {
 			break
+		}
+		if m.Object != nil && !wireVersionOK(m.Object.Version) {
+			return b, fmt.Errorf("live: encoding kv.response: model version %d is out of range", m.Object.Version)
 		}
 		b = append(b, wireResponse)
 		b = appendWireString(b, m.Client)
@@ -112,7 +145,34 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		b = appendWireValue(b, m.Value)
 		b = binary.AppendUvarint(b, m.Index)
 		b = appendWireString(b, string(m.Leader))
-		return appendWireString(b, string(m.Hint)), nil
+		b = appendWireString(b, string(m.Hint))
+		var flags byte
+		if m.Error != "" {
+			flags |= responseError
+		}
+		if m.Object != nil {
+			flags |= responseObject
+		}
+		if flags != 0 {
+			b = append(b, flags)
+		}
+		if m.Error != "" {
+			b = appendWireString(b, m.Error)
+		}
+		if o := m.Object; o != nil {
+			b = appendWireString(b, o.Type)
+			b = appendWireString(b, o.PK)
+			b = binary.AppendUvarint(b, uint64(o.Version))
+			b = binary.AppendUvarint(b, o.Revision)
+			b = appendWireString(b, string(o.Value))
+			b = binary.AppendUvarint(b, uint64(len(o.Indexes)))
+			for _, e := range o.Indexes {
+				b = appendWireString(b, e.Index)
+				b = appendWireString(b, e.Key)
+				b = appendWireBool(b, e.Unique)
+			}
+		}
+		return b, nil
 	case *Hello:
 		if m == nil {
 			break
@@ -312,47 +372,134 @@ func (d *wireDecoder) count(size int) int {
 
 // Request flags: a byte after a request's fields, present only when one
 // is set.
-const requestStale byte = 1 << 0
+const (
+	requestStale  byte = 1 << 0
+	requestObject byte = 1 << 1 // an object request follows
+)
+
+// Response flags: a byte after a response's fields, present only when
+// one is set.
+const (
+	responseError  byte = 1 << 0 // a non-empty error follows
+	responseObject byte = 1 << 1 // an object record follows
+)
+
+// wireVersionOK: a model version travels as a uvarint that fits an
+// int32, so that it fits an int everywhere and re-encodes as it came.
+func wireVersionOK(v int) bool { return v >= 0 && v <= math.MaxInt32 }
+
+func (d *wireDecoder) version() int {
+	v := d.uvarint()
+	if d.err == nil && v > math.MaxInt32 {
+		d.fail(fmt.Errorf("model version %d is out of range", v))
+		return 0
+	}
+	return int(v)
+}
+
+// bytes reads a string as a byte slice, nil when empty.
+func (d *wireDecoder) bytes() []byte {
+	if s := d.string(); s != "" {
+		return []byte(s)
+	}
+	return nil
+}
+
+// flags reads the flags byte that follows a message's fields if any
+// bytes are left: 0 when none are, an error when it is 0 or holds a flag
+// outside known.
+func (d *wireDecoder) flags(what string, known byte) byte {
+	if d.err != nil || len(d.b) == 0 {
+		return 0
+	}
+	switch flags := d.byte(); {
+	case flags == 0:
+		// One message, one encoding: no flags, no byte.
+		d.fail(fmt.Errorf("%s flags 0x0: the byte is written only when a flag is set", what))
+	case flags&^known != 0:
+		d.fail(fmt.Errorf("unknown %s flags %#x", what, flags))
+	default:
+		return flags
+	}
+	return 0
+}
 
 func (d *wireDecoder) request() *kv.Request {
 	r := &kv.Request{}
 	r.Client = d.string()
 	r.Seq = d.uvarint()
 	r.Op = kv.Op(d.byte())
-	if d.err == nil && (r.Op < kv.OpGet || r.Op > kv.OpCAS) {
+	if d.err == nil && !r.Op.Valid() {
 		d.fail(fmt.Errorf("unknown op %d", uint8(r.Op)))
 	}
 	r.Key = d.string()
 	r.Value = d.string()
 	r.Expected = d.value()
-	if d.err == nil && len(d.b) > 0 {
-		switch flags := d.byte(); {
-		case flags == 0:
-			// One message, one encoding: no flags, no byte.
-			d.fail(errors.New("request flags 0x0: the byte is written only when a flag is set"))
-		case flags&^requestStale != 0:
-			d.fail(fmt.Errorf("unknown request flags %#x", flags))
-		case flags&requestStale != 0 && r.Op != kv.OpGet:
-			d.fail(fmt.Errorf("a %s cannot be stale: only a get can", r.Op))
-		default:
-			r.Stale = flags&requestStale != 0
-		}
+	flags := d.flags("request", requestStale|requestObject)
+	switch {
+	case d.err != nil:
+		return r
+	case flags&requestStale != 0 && !r.Op.IsRead():
+		d.fail(fmt.Errorf("a %s cannot be stale: only a get or get-object can", r.Op))
+		return r
+	case flags&requestObject == 0 && r.Op.IsObject():
+		d.fail(fmt.Errorf("a %s without its object part", r.Op))
+		return r
+	case flags&requestObject != 0 && !r.Op.IsObject():
+		d.fail(fmt.Errorf("a %s with an object part: only the object ops have one", r.Op))
+		return r
+	}
+	r.Stale = flags&requestStale != 0
+	if flags&requestObject != 0 {
+		o := &kv.ObjectRequest{}
+		o.Type = d.string()
+		o.PK = d.string()
+		o.Version = d.version()
+		o.Value = d.bytes()
+		o.IfRevision = d.uvarint()
+		o.IfAbsent = d.bool()
+		r.Object = o
 	}
 	return r
 }
+
+// minWireEntry is the size of the smallest encoded index entry: two
+// empty strings and a flag.
+const minWireEntry = 3
 
 func (d *wireDecoder) response() *kv.Response {
 	r := &kv.Response{}
 	r.Client = d.string()
 	r.Seq = d.uvarint()
 	r.Status = kv.Status(d.byte())
-	if d.err == nil && (r.Status < kv.StatusOK || r.Status > kv.StatusRedirect) {
+	if d.err == nil && !r.Status.Valid() {
 		d.fail(fmt.Errorf("unknown status %d", uint8(r.Status)))
 	}
 	r.Value = d.value()
 	r.Index = d.uvarint()
 	r.Leader = env.NodeID(d.string())
 	r.Hint = env.NodeID(d.string())
+	flags := d.flags("response", responseError|responseObject)
+	if flags&responseError != 0 {
+		if r.Error = d.string(); d.err == nil && r.Error == "" {
+			d.fail(errors.New("an empty error: the error flag is set only for one"))
+		}
+	}
+	if flags&responseObject != 0 {
+		o := &kv.ObjectRecord{}
+		o.Type = d.string()
+		o.PK = d.string()
+		o.Version = d.version()
+		o.Revision = d.uvarint()
+		o.Value = d.bytes()
+		if n := d.count(minWireEntry); n > 0 {
+			o.Indexes = make([]kv.IndexEntry, n)
+			for i := range o.Indexes {
+				o.Indexes[i] = kv.IndexEntry{Index: d.string(), Key: d.string(), Unique: d.bool()}
+			}
+		}
+		r.Object = o
+	}
 	return r
 }
 

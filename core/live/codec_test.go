@@ -55,6 +55,14 @@ func codecCases() []struct {
 		{"request cas present empty", &kv.Request{Client: "c", Seq: 5, Op: kv.OpCAS, Key: "k", Value: "new", Expected: kv.Some("")}},
 		{"request cas present", &kv.Request{Client: "c", Seq: 6, Op: kv.OpCAS, Key: "k", Value: "new", Expected: kv.Some("old")}},
 		{"request binary", &kv.Request{Client: "c", Seq: 128, Op: kv.OpPut, Key: "\x00\xff", Value: strings.Repeat("\x80", 300)}},
+		{"request put-object", &kv.Request{Client: "c", Seq: 10, Op: kv.OpPutObject, Key: "tenant-1",
+			Object: &kv.ObjectRequest{Type: "user", Version: 3, Value: []byte(`{"id":"u1","email":"a@x"}`), IfAbsent: true}}},
+		{"request put-object max", &kv.Request{Client: "c", Seq: max, Op: kv.OpPutObject, Key: "\x00",
+			Object: &kv.ObjectRequest{Type: "t", PK: "\x00\xff", Version: math.MaxInt32, Value: bytes.Repeat([]byte{0x80}, 300), IfRevision: max}}},
+		{"request delete-object", &kv.Request{Client: "c", Seq: 11, Op: kv.OpDeleteObject, Key: "k", Object: &kv.ObjectRequest{Type: "user", PK: "u1", IfRevision: 7}}},
+		{"request get-object", &kv.Request{Client: "c", Seq: 12, Op: kv.OpGetObject, Key: "k", Object: &kv.ObjectRequest{Type: "user", PK: "u1"}}},
+		{"request stale get-object", &kv.Request{Client: "c", Seq: 13, Op: kv.OpGetObject, Key: "k", Stale: true, Object: &kv.ObjectRequest{Type: "user", PK: "u1"}}},
+		{"request empty object", &kv.Request{Op: kv.OpGetObject, Object: &kv.ObjectRequest{}}},
 
 		{"response ok", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.Some("v"), Index: 42}},
 		{"response absent", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.None, Index: max}},
@@ -62,6 +70,15 @@ func codecCases() []struct {
 		{"response mismatch", &kv.Response{Client: "c", Seq: max, Status: kv.StatusMismatch, Value: kv.Some("other"), Index: 7}},
 		{"response redirect leader", &kv.Response{Client: "c", Seq: 2, Status: kv.StatusRedirect, Leader: "n2"}},
 		{"response redirect hint", &kv.Response{Client: "c", Seq: 2, Status: kv.StatusRedirect, Hint: "n3"}},
+		{"response conflict", &kv.Response{Client: "c", Seq: 3, Status: kv.StatusConflict, Index: 9, Error: `unique index by_email: key held by "u1"`}},
+		{"response invalid", &kv.Response{Client: "c", Seq: 4, Status: kv.StatusInvalid, Error: "user: email: required"}},
+		{"response object", &kv.Response{Client: "c", Seq: 5, Status: kv.StatusOK, Index: 12, Object: &kv.ObjectRecord{
+			Type: "user", PK: "u1", Version: 2, Revision: 12, Value: []byte(`{"id":"u1"}`),
+			Indexes: []kv.IndexEntry{{Index: "by_email", Key: "a@x", Unique: true}, {Index: "by_group", Key: ""}, {Index: "by_group", Key: "\x00"}}}}},
+		{"response empty object", &kv.Response{Status: kv.StatusOK, Object: &kv.ObjectRecord{}}},
+		{"response max object", &kv.Response{Status: kv.StatusOK, Object: &kv.ObjectRecord{Type: "t", PK: "p", Version: math.MaxInt32, Revision: max}}},
+		{"response mismatch object", &kv.Response{Client: "c", Seq: max, Status: kv.StatusMismatch, Index: 20, Error: "revision 12, expected 7",
+			Object: &kv.ObjectRecord{Type: "user", PK: "u1", Version: 1, Revision: 12}}},
 
 		{"hello empty", &Hello{}},
 		{"hello self", &Hello{From: Member{Name: "n1", PeerAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080"}}},
@@ -106,13 +123,15 @@ func TestCodecRoundTrip(t *testing.T) {
 				t.Fatalf("re-encoding: %v\n got %x\nwant %x", err, again, b)
 			}
 			// Nothing shorter, and nothing longer, is the same message.
+			// Only what the flags byte adds can go: a stale get without
+			// it is the same get, linearizable; a response without it,
+			// the response without its error and object.
+			plain, plainLen := withoutFlags(t, c.m)
 			for n := range len(b) {
 				m, err := DecodeMessage(b[:n])
-				if r, stale := c.m.(*kv.Request); stale && r.Stale && n == len(b)-1 {
-					// Without its flags byte, a stale get is the same get,
-					// linearizable.
-					if plain := *r; err != nil || !reflect.DeepEqual(m, func() *kv.Request { plain.Stale = false; return &plain }()) {
-						t.Fatalf("a stale get without its flags: %#v, %v; want the linearizable get", m, err)
+				if n == plainLen {
+					if err != nil || !reflect.DeepEqual(m, plain) {
+						t.Fatalf("without its flags: %#v, %v; want %#v", m, err, plain)
 					}
 					continue
 				}
@@ -121,14 +140,19 @@ func TestCodecRoundTrip(t *testing.T) {
 				}
 			}
 			// A raft message runs to the end, so a trailing byte is read as
-			// protobuf, and refused as such; a request's, as its flags.
+			// protobuf, and refused as such; a request's or a response's
+			// without flags, as its flags.
 			want := "stray bytes"
 			switch m := c.m.(type) {
 			case *node.Message:
 				want = "protobuf"
 			case *kv.Request:
-				if !m.Stale {
+				if !m.Stale && m.Object == nil {
 					want = "request flags 0x0"
+				}
+			case *kv.Response:
+				if m.Error == "" && m.Object == nil {
+					want = "response flags 0x0"
 				}
 			}
 			if m, err := DecodeMessage(append(b, 0)); err == nil || !strings.Contains(err.Error(), want) {
@@ -136,6 +160,35 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutFlags is m without what its flags byte adds, and the length of
+// its encoding; -1 if that is no message (an object op without its
+// object) or m has no flags.
+func withoutFlags(t *testing.T, m env.Message) (env.Message, int) {
+	var plain env.Message
+	switch m := m.(type) {
+	case *kv.Request:
+		if (m.Stale || m.Object != nil) && !m.Op.IsObject() {
+			r := *m
+			r.Stale = false
+			plain = &r
+		}
+	case *kv.Response:
+		if m.Error != "" || m.Object != nil {
+			r := *m
+			r.Error, r.Object = "", nil
+			plain = &r
+		}
+	}
+	if plain == nil {
+		return nil, -1
+	}
+	b, err := EncodeMessage(nil, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain, len(b)
 }
 
 // TestCodecGolden pins the encoding of one message of each hand-written
@@ -151,6 +204,13 @@ func TestCodecGolden(t *testing.T) {
 			"02" + "0163" + "01" + "01" + "016b" + "00" + "00" + "01"},
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusRedirect, Value: kv.None, Index: 2, Leader: "n2"},
 			"03" + "0163" + "01" + "03" + "00" + "02" + "026e32" + "00"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpPutObject, Key: "k", Object: &kv.ObjectRequest{Type: "t", Version: 2, Value: []byte("{}"), IfRevision: 300}},
+			"02" + "0163" + "01" + "05" + "016b" + "00" + "00" + "02" + "0174" + "00" + "02" + "027b7d" + "ac02" + "00"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpGetObject, Key: "k", Stale: true, Object: &kv.ObjectRequest{Type: "t", PK: "p", IfAbsent: true}},
+			"02" + "0163" + "01" + "07" + "016b" + "00" + "00" + "03" + "0174" + "0170" + "00" + "00" + "00" + "01"},
+		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusConflict, Index: 2, Error: "e",
+			Object: &kv.ObjectRecord{Type: "t", PK: "p", Version: 1, Revision: 2, Value: []byte("{}"), Indexes: []kv.IndexEntry{{Index: "i", Key: "k", Unique: true}}}},
+			"03" + "0163" + "01" + "04" + "00" + "02" + "00" + "00" + "03" + "0165" + "0174" + "0170" + "01" + "02" + "027b7d" + "01" + "0169" + "016b" + "01"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
 			"04" + "016e" + "00" + "00" + "02" + "0172" + "0162" + "017a" + "0161" + "01" + "00000000" + "01" + "0178" + "00" + "00"},
 		{&Hello{From: Member{Name: "n"}, Join: "j", Config: []byte("{}")},
@@ -229,6 +289,10 @@ func TestDecodeMessageRejects(t *testing.T) {
 	request := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpGet, Key: "k"})
 	response := enc(&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK})
 	hello := enc(&Hello{From: Member{Name: "n", Domain: map[string]string{"a": "1", "b": "2"}}})
+	objectPut := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpPutObject, Key: "k", Object: &kv.ObjectRequest{Type: "t", Version: 2, Value: []byte("{}"), IfAbsent: true}})
+	objectPutFlags := len(enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpGet, Key: "k"}))
+	objectResponse := enc(&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Object: &kv.ObjectRecord{Type: "t", PK: "p", Revision: 1,
+		Indexes: []kv.IndexEntry{{Index: "i", Key: "k"}}}})
 	with := func(b []byte, i int, v byte) []byte {
 		b = bytes.Clone(b)
 		b[i] = v
@@ -244,18 +308,37 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"type 5", []byte{5, 0, 0}, "unknown type byte 5"},
 		{"type 255", []byte{255}, "unknown type byte 255"},
 		{"request trailing", append(bytes.Clone(request), 1, 2), "kv.request: 1 stray bytes"},
-		{"request unknown flag", append(bytes.Clone(request), 2), "kv.request: unknown request flags 0x2"},
+		{"request unknown flag", append(bytes.Clone(request), 4), "kv.request: unknown request flags 0x4"},
 		{"request stale put", append(enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpPut, Key: "k"}), 1), "kv.request: a put cannot be stale"},
+		{"request stale put-object", with(objectPut, objectPutFlags, 3), "kv.request: a put-object cannot be stale"},
 		{"request op 0", with(request, 4, 0), "kv.request: unknown op 0"},
-		{"request op 5", with(request, 4, 5), "kv.request: unknown op 5"},
+		{"request op 8", with(request, 4, 8), "kv.request: unknown op 8"},
+		{"request object op without object", with(request, 4, byte(kv.OpPutObject)), "kv.request: a put-object without its object part"},
+		{"request stale object op without object", append(with(request, 4, byte(kv.OpGetObject)), 1), "kv.request: a get-object without its object part"},
+		{"request object on a get", append(bytes.Clone(request), 2, 0, 0, 0, 0, 0, 0), "kv.request: a get with an object part"},
+		{"request object truncated", objectPut[:len(objectPut)-1], "kv.request: truncated"},
+		{"request object trailing", append(bytes.Clone(objectPut), 0), "kv.request: 1 stray bytes"},
+		{"request object if-absent 2", with(objectPut, len(objectPut)-1, 2), "kv.request: a flag is 2"},
+		{"request object version", bytes.Replace(objectPut, []byte{0x01, 't', 0x00, 0x02}, []byte{0x01, 't', 0x00, 0x80, 0x80, 0x80, 0x80, 0x08}, 1),
+			"kv.request: model version 2147483648 is out of range"},
+		{"request object padded version", bytes.Replace(objectPut, []byte{0x01, 't', 0x00, 0x02}, []byte{0x01, 't', 0x00, 0x82, 0x00}, 1),
+			"kv.request: a number is not minimally encoded"},
 		{"request flag 2", with(request, len(request)-1, 2), "kv.request: a flag is 2"},
 		{"request string past end", with(request, 1, 100), "kv.request: a string of 100 bytes runs past the end"},
 		{"request huge string", append([]byte{wireRequest}, binary.AppendUvarint(nil, math.MaxUint64)...), "kv.request: a string of 18446744073709551615 bytes"},
 		{"request padded seq", []byte{wireRequest, 0x00, 0x81, 0x00, 0x01, 0x00, 0x00, 0x00}, "kv.request: a number is not minimally encoded"},
 		{"request truncated varint", []byte{wireRequest, 0x80}, "kv.request: truncated"},
 		{"response status 0", with(response, 4, 0), "kv.response: unknown status 0"},
-		{"response status 4", with(response, 4, 4), "kv.response: unknown status 4"},
-		{"response trailing", append(bytes.Clone(response), 0), "kv.response: 1 stray bytes"},
+		{"response status 6", with(response, 4, 6), "kv.response: unknown status 6"},
+		{"response flags 0", append(bytes.Clone(response), 0), "kv.response: response flags 0x0"},
+		{"response unknown flag", append(bytes.Clone(response), 4), "kv.response: unknown response flags 0x4"},
+		{"response empty error", append(bytes.Clone(response), 1, 0), "kv.response: an empty error"},
+		{"response error truncated", append(bytes.Clone(response), 1, 5, 'e'), "kv.response: a string of 5 bytes runs past the end"},
+		{"response trailing", append(bytes.Clone(objectResponse), 0), "kv.response: 1 stray bytes"},
+		{"response object truncated", objectResponse[:len(objectResponse)-1], "kv.response: truncated"},
+		{"response huge entry count", append(bytes.Clone(response), 2, 0, 0, 0, 1, 0, 0xff, 0xff, 0x03), "kv.response: a count of 65535 items runs past the end"},
+		{"response entry unique 2", with(objectResponse, len(objectResponse)-1, 2), "kv.response: a flag is 2"},
+		{"response object version", append(bytes.Clone(response), 2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 0, 0), "kv.response: model version 4294967295 is out of range"},
 		{"hello unsorted domain", bytes.Replace(hello, []byte("\x01a\x011\x01b\x012"), []byte("\x01b\x012\x01a\x011"), 1), `live.hello: member "n": domain key "a" after "b"`},
 		{"hello duplicate domain key", bytes.Replace(hello, []byte("\x01b"), []byte("\x01a"), 1), `domain key "a" after "a"`},
 		{"hello huge member count", []byte{wireHello, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, "live.hello: a count of 4294967295 items runs past the end"},
@@ -298,6 +381,10 @@ func TestEncodeMessageRejects(t *testing.T) {
 		{"nil", nil, "nil message"},
 		{"nil request", (*kv.Request)(nil), "nil *kv.Request"},
 		{"nil hello", (*Hello)(nil), "nil *live.Hello"},
+		{"object op without object", &kv.Request{Op: kv.OpPutObject}, "a put-object with object part false"},
+		{"object on a put", &kv.Request{Op: kv.OpPut, Object: &kv.ObjectRequest{}}, "a put with object part true"},
+		{"negative version", &kv.Request{Op: kv.OpPutObject, Object: &kv.ObjectRequest{Version: -1}}, "model version -1 is out of range"},
+		{"huge version", &kv.Response{Object: &kv.ObjectRecord{Version: math.MaxInt32 + 1}}, "model version 2147483648 is out of range"},
 		{"responses", &node.Message{Msg: pb.Message{Type: pb.MsgStorageAppend, Responses: []pb.Message{{}}}}, "responses are local"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -46,9 +46,11 @@
 //
 // key: the fields must be in every version with one type, non-nullable,
 // and scalars, enums or refs; no migration may rename, drop, convert,
-// split or merge them. affinity: the same rules, and a single value (a
-// ref to a type with a composite key will not do). Objects whose
-// affinity values are equal share a bucket: an Order with affinity
+// split or merge them. affinity: one of the key fields, so that an
+// object's bucket follows from its key and a read by key goes straight to
+// the replicaset that holds it; a single value (a ref to a type with a
+// composite key will not do). Objects whose affinity values are equal
+// share a bucket: an Order keyed (customer_id, id) with affinity
 // customer_id lives with its Customer.
 //
 // indexes: name (unique within the type), fields (non-empty, fields of
@@ -150,5 +152,7 @@
 // PrimaryKey is EncodeKey of the key fields; ParseKey reads the form a
 // user writes (a single key's value as text, "c1" or "42"; a composite
 // key's values joined by commas, the last taking the rest) and KeyString
-// writes it back. AffinityKey is the affinity value in that text form.
+// writes it back. AffinityKey is the affinity value in that text form,
+// and RouteKey the same taken from an encoded key. SampleKey and SetKey
+// give workloads a bounded set of keys.
 package model

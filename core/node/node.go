@@ -657,14 +657,22 @@ func (n *Node) answer(g *group, id string, index uint64, out outcome) {
 		return
 	}
 	if req.replyTo != "" {
-		if !req.acked {
-			r := &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
-				Value: out.result.Value, Index: index, Error: out.result.Error}
-			if out.result.Revision != 0 {
-				r.Object = &kv.ObjectRecord{Revision: out.result.Revision}
-			}
-			n.respond(req.replyTo, r)
+		if req.acked {
+			return
 		}
+		if out.rejected != nil {
+			// The log took a command the state machine cannot apply:
+			// nothing changed, definitely.
+			n.respond(req.replyTo, &kv.Response{Client: req.client, Seq: req.seq, Status: kv.StatusInvalid, Index: index,
+				Error: out.rejected.Error()})
+			return
+		}
+		r := &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
+			Value: out.result.Value, Index: index, Error: out.result.Error}
+		if out.result.Revision != 0 {
+			r.Object = &kv.ObjectRecord{Revision: out.result.Revision}
+		}
+		n.respond(req.replyTo, r)
 		return
 	}
 	if out.rejected != nil {

@@ -144,8 +144,13 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 	var unapplied []string
 	kept := s.Workloads[:0]
 	for i, w := range s.Workloads {
-		if w.Kind != scenario.KV {
+		switch w.Kind {
+		case scenario.KV:
+		case scenario.Config:
 			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 yet", i+1, w.Kind))
+			continue
+		default:
+			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: live runs drive key-value clients only", i+1, w.Kind))
 			continue
 		}
 		if w.Target != "random" && w.Target != "leader" && !slices.Contains(topo.instances, env.NodeID(w.Target)) {
@@ -161,6 +166,10 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 	for _, c := range s.Checks {
 		if c == scenario.CheckPartitions {
 			unapplied = append(unapplied, "check partitions: not run: it judges the simulated network from every message it traced, and a live run traces no message (the proxy keeps the cuts by construction)")
+			continue
+		}
+		if c == scenario.CheckModel {
+			unapplied = append(unapplied, "check model: not run: it judges the objects workloads, which live runs do not drive")
 			continue
 		}
 		checks = append(checks, c)

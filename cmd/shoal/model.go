@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/shoaldb/shoal/core/live"
+	"github.com/shoaldb/shoal/core/model"
+)
+
+// runModelCheck validates model files offline, as the cluster would.
+func runModelCheck(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal model check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal model check FILE [NEXT]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Validates a data model file and prints its types and versions. With NEXT, also checks that")
+		fmt.Fprintln(stderr, "NEXT may replace FILE in a running cluster. Exits 0 if valid, 1 if not, 3 for usage.")
+	}
+	pos, done, code, err := parseInterleaved(fs, args)
+	if done {
+		return code, err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fs.Usage()
+		return exitUsage, usagef("want FILE [NEXT]")
+	}
+	var models []*model.Model
+	for _, name := range pos {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			return exitUsage, usagef("%v", err)
+		}
+		m, err := model.Parse(name, src)
+		if err != nil {
+			fmt.Fprintln(stdout, err)
+			return exitInvalid, nil
+		}
+		models = append(models, m)
+	}
+	if len(models) == 2 {
+		if err := models[0].CheckSuccessor(models[1]); err != nil {
+			fmt.Fprintf(stdout, "%s cannot replace %s: %v\n", pos[1], pos[0], err)
+			return exitInvalid, nil
+		}
+	}
+	m := models[len(models)-1]
+	fmt.Fprintf(stdout, "%s: valid, digest %s\n", pos[len(pos)-1], m.Digest())
+	for _, t := range m.Types {
+		fmt.Fprintf(stdout, "  %s: key (%s), version %d\n", t.Name, strings.Join(t.Key, ", "), t.Latest())
+	}
+	return exitValid, nil
+}
+
+// runModelApply proposes a model file to a running cluster.
+func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal model apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal model apply FILE [--addr ADDRS] [--json]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Proposes FILE as the cluster's next data model and waits until the cluster decides:")
+		fmt.Fprintln(stderr, "group 0 checks it against the model in force, then every replicaset's leader validates it.")
+		fmt.Fprintln(stderr, "Exits 0 when accepted, 1 when refused, 2 when undecided (no quorum), 3 for bad input.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseClientArgs(fs, args)
+	if done {
+		return code, err
+	}
+	if err := wantArgs(pos, "FILE"); err != nil {
+		return exitUsage, err
+	}
+	src, err := os.ReadFile(pos[0])
+	if err != nil {
+		return exitUsage, usagef("%v", err)
+	}
+	if _, err := model.Parse(pos[0], src); err != nil {
+		return exitUsage, usageError{err.Error()}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return exitUsage, err
+	}
+	reply, err := c.do(http.MethodPut, "/v1/model", src, false)
+	if err != nil {
+		var unknown errUnknownOutcome
+		if errors.As(err, &unknown) {
+			return exitUnknown, err
+		}
+		return exitInternal, err
+	}
+	if cf.json {
+		reply.printJSON(stdout)
+	}
+	switch reply.status {
+	case http.StatusOK:
+		var res struct{ Revision int }
+		if err := json.Unmarshal(reply.body, &res); err != nil {
+			return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
+		}
+		if !cf.json {
+			fmt.Fprintf(stdout, "accepted as revision %d\n", res.Revision)
+		}
+		return exitValid, nil
+	case http.StatusUnprocessableEntity:
+		return exitInvalid, errors.New(reply.message())
+	}
+	return reply.failure()
+}
+
+// runModelShow prints the model in force.
+func runModelShow(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal model show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs)
+	yaml := fs.Bool("yaml", false, "print the model's YAML source")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal model show [--yaml] [--addr ADDRS] [--json]")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseClientArgs(fs, args)
+	if done {
+		return code, err
+	}
+	if err := wantArgs(pos); err != nil {
+		return exitUsage, err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return exitUsage, err
+	}
+	path := "/v1/model"
+	if *yaml {
+		path += "?format=yaml"
+	}
+	reply, err := c.do(http.MethodGet, path, nil, true)
+	if err != nil {
+		return exitInternal, err
+	}
+	if reply.status != http.StatusOK {
+		return reply.failure()
+	}
+	if cf.json || *yaml {
+		reply.printJSON(stdout)
+		return exitValid, nil
+	}
+	var body live.ModelBody
+	if err := json.Unmarshal(reply.body, &body); err != nil {
+		return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
+	}
+	fmt.Fprintf(stdout, "revision %d, digest %s\n", body.Revision, body.Digest)
+	out, _ := json.MarshalIndent(body.Model, "", "  ")
+	fmt.Fprintln(stdout, string(out))
+	return exitValid, nil
+}
+
+// runModelVersions prints every model the cluster accepted.
+func runModelVersions(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal model versions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal model versions [--addr ADDRS] [--json]")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseClientArgs(fs, args)
+	if done {
+		return code, err
+	}
+	if err := wantArgs(pos); err != nil {
+		return exitUsage, err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return exitUsage, err
+	}
+	reply, err := c.do(http.MethodGet, "/v1/model/versions", nil, true)
+	if err != nil {
+		return exitInternal, err
+	}
+	if reply.status != http.StatusOK {
+		return reply.failure()
+	}
+	if cf.json {
+		reply.printJSON(stdout)
+		return exitValid, nil
+	}
+	var st live.ModelStatus
+	if err := json.Unmarshal(reply.body, &st); err != nil {
+		return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
+	}
+	if len(st.Revisions) == 0 {
+		fmt.Fprintln(stdout, "no data model yet")
+	}
+	for _, r := range st.Revisions {
+		fmt.Fprintf(stdout, "revision %d  digest %s\n", r.Revision, r.Digest)
+	}
+	if p := st.Pending; p != nil {
+		fmt.Fprintf(stdout, "pending: revision %d  digest %s  accepted by %s\n", p.Revision, p.Digest, strings.Join(p.Votes, ", "))
+	}
+	if a := st.LastAbort; a != nil {
+		fmt.Fprintf(stdout, "last refused: revision %d: %s\n", a.Revision, a.Reason)
+	}
+	return exitValid, nil
+}

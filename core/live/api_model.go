@@ -1,0 +1,490 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/model"
+)
+
+// ModelStatus is what a node knows of the cluster's data models, from
+// group 0's configuration.
+type ModelStatus struct {
+	// Revisions are the models the cluster accepted, oldest first; the
+	// last is in force.
+	Revisions []ModelRevision `json:"revisions"`
+	// Pending is a proposed model whose replicasets are still voting.
+	Pending *ModelRevision `json:"pending,omitempty"`
+	// LastAbort is the last proposal a replicaset voted down.
+	LastAbort *ModelAbort `json:"last_abort,omitempty"`
+}
+
+// ModelRevision is one accepted (or pending) model.
+type ModelRevision struct {
+	Revision int    `json:"revision"`
+	Digest   string `json:"digest"`
+	// Source is the model's YAML.
+	Source string `json:"-"`
+	// Votes, of a pending model: the replicasets that accepted it so far.
+	Votes []string `json:"votes,omitempty"`
+}
+
+// ModelAbort is a model proposal that was voted down, and why.
+type ModelAbort struct {
+	Revision int    `json:"revision"`
+	Reason   string `json:"reason"`
+}
+
+// ModelBackend is what the model and data endpoints need beyond Backend.
+type ModelBackend interface {
+	// Models describes the cluster's data models as this node knows them.
+	Models(ctx context.Context) (ModelStatus, error)
+	// ProposeModel proposes source as the cluster's next data model and
+	// waits until group 0 decides it: the revision it became, or why it
+	// was refused (ErrModelRefused), or unknown (ErrUnknownOutcome: group
+	// 0 did not decide in time, which it cannot without a quorum).
+	ProposeModel(ctx context.Context, source []byte) (int, error)
+}
+
+// ErrModelRefused wraps the reason group 0 or a replicaset refused a
+// model.
+var ErrModelRefused = errors.New("model refused")
+
+// ModelBody is the body of GET /v1/model: the model in force.
+type ModelBody struct {
+	Revision int             `json:"revision"`
+	Digest   string          `json:"digest"`
+	Model    json.RawMessage `json:"model"` // model.Model's JSON description
+}
+
+// ObjectBody is the body of an object endpoint's answer.
+type ObjectBody struct {
+	Type     string `json:"type"`
+	Key      string `json:"key"`
+	Version  int    `json:"version,omitempty"`
+	Revision uint64 `json:"revision,omitempty"`
+	// Object is the object, in the latest shape of its type (reads).
+	Object json.RawMessage `json:"object,omitempty"`
+}
+
+// models caches the parsed model in force: a node parses each model once
+// (and keeps one, so that the cache stays bounded however many revisions
+// the cluster goes through).
+type models struct {
+	mu     sync.Mutex
+	digest string
+	parsed *model.Model
+}
+
+func (c *models) get(rev ModelRevision) (*model.Model, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parsed != nil && c.digest == rev.Digest {
+		return c.parsed, nil
+	}
+	m, err := model.ParseWith("model.yaml", []byte(rev.Source), model.Options{AllowUnknownFuncs: true})
+	if err != nil {
+		return nil, err
+	}
+	c.digest, c.parsed = rev.Digest, m
+	return m, nil
+}
+
+func (a *api) modelBackend() (ModelBackend, error) {
+	mb, ok := a.b.(ModelBackend)
+	if !ok {
+		return nil, apiErrorf(http.StatusNotImplemented, "this node serves no data model")
+	}
+	return mb, nil
+}
+
+// current is the model in force and its revision.
+func (a *api) current(r *http.Request) (*model.Model, ModelRevision, error) {
+	mb, err := a.modelBackend()
+	if err != nil {
+		return nil, ModelRevision{}, err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	st, err := mb.Models(ctx)
+	if err != nil {
+		return nil, ModelRevision{}, backendError(err)
+	}
+	if len(st.Revisions) == 0 {
+		return nil, ModelRevision{}, apiErrorf(http.StatusNotFound, "the cluster has no data model yet: PUT /v1/model")
+	}
+	rev := st.Revisions[len(st.Revisions)-1]
+	m, err := a.models.get(rev)
+	if err != nil {
+		return nil, rev, fmt.Errorf("model revision %d does not parse: %w", rev.Revision, err)
+	}
+	return m, rev, nil
+}
+
+func (a *api) getModel(w http.ResponseWriter, r *http.Request) error {
+	format, err := queryOnce(r, "format")
+	if err != nil {
+		return err
+	}
+	if format != "" && format != "json" && format != "yaml" {
+		return apiErrorf(http.StatusBadRequest, "format %q: want json or yaml", format)
+	}
+	m, rev, err := a.current(r)
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		w.Write(m.Source())
+		return nil
+	}
+	desc, err := m.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, ModelBody{Revision: rev.Revision, Digest: rev.Digest, Model: desc})
+	return nil
+}
+
+func (a *api) modelVersions(w http.ResponseWriter, r *http.Request) error {
+	mb, err := a.modelBackend()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	st, err := mb.Models(ctx)
+	if err != nil {
+		return backendError(err)
+	}
+	if st.Revisions == nil {
+		st.Revisions = []ModelRevision{}
+	}
+	respond(w, http.StatusOK, st)
+	return nil
+}
+
+// putModel proposes the body, a model in YAML. It is checked here first,
+// so that a mistake is answered at once with every problem and its line.
+func (a *api) putModel(w http.ResponseWriter, r *http.Request) error {
+	mb, err := a.modelBackend()
+	if err != nil {
+		return err
+	}
+	// JSON is YAML too; the CLI sends its bodies as JSON.
+	body, err := a.readRaw(w, r, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain", "application/x-www-form-urlencoded")
+	if err != nil {
+		return err
+	}
+	if _, err := model.Parse("model.yaml", body); err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	rev, err := mb.ProposeModel(ctx, body)
+	switch {
+	case errors.Is(err, ErrModelRefused):
+		return apiErrorf(http.StatusUnprocessableEntity, "%s", err)
+	case err != nil:
+		return backendError(err)
+	}
+	respond(w, http.StatusOK, map[string]int{"revision": rev})
+	return nil
+}
+
+// readRaw reads a body of one of the media types, within MaxBody.
+func (a *api) readRaw(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !slices.Contains(types, mt) {
+			return nil, apiErrorf(http.StatusUnsupportedMediaType, "Content-Type %q: want %s", ct, types[0])
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxBody)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)
+		}
+		return nil, apiErrorf(http.StatusBadRequest, "request body: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// objectType is the request's type, in the model in force.
+func (a *api) objectType(r *http.Request) (*model.Type, error) {
+	m, _, err := a.current(r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.PathValue("type")
+	t, ok := m.Type(name)
+	if !ok {
+		return nil, apiErrorf(http.StatusNotFound, "the model has no type %q", name)
+	}
+	return t, nil
+}
+
+// objectKey is the request's object key, encoded, and the key it routes
+// by. A key longer than the store takes is refused here: no object can
+// have it, and a delete of it would reach the log only to be rejected.
+func objectKey(r *http.Request, t *model.Type) (pk, route string, err error) {
+	text := r.PathValue("key")
+	if r.Context().Value(slashKey{}) != nil {
+		text = "/"
+	}
+	shown := text
+	if len(shown) > 64 {
+		shown = strings.ToValidUTF8(shown[:64], "") + "..."
+	}
+	if pk, err = t.ParseKey(text); err != nil {
+		return "", "", apiErrorf(http.StatusBadRequest, "key %q of %s: %v", shown, t.Name, err)
+	}
+	if len(pk) > kv.MaxPKLen {
+		return "", "", apiErrorf(http.StatusBadRequest, "key %q of %s: %d bytes encoded, over %d", shown, t.Name, len(pk), kv.MaxPKLen)
+	}
+	if route, err = t.RouteKey(pk); err != nil {
+		return "", "", apiErrorf(http.StatusBadRequest, "key %q of %s: %v", shown, t.Name, err)
+	}
+	return pk, route, nil
+}
+
+// queryOnce is a query parameter given at most once ("" if not given).
+func queryOnce(r *http.Request, name string) (string, error) {
+	values := r.URL.Query()[name]
+	if len(values) > 1 {
+		return "", apiErrorf(http.StatusBadRequest, "%s: given %d times, want once", name, len(values))
+	}
+	if len(values) == 0 {
+		return "", nil
+	}
+	return values[0], nil
+}
+
+// objectVersion is the version ?version= names, the type's latest if
+// none.
+func objectVersion(r *http.Request, t *model.Type) (int, error) {
+	v, err := queryOnce(r, "version")
+	if err != nil || v == "" {
+		return t.Latest(), err
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil || version < 1 || version > t.Latest() {
+		if t.Latest() == 1 {
+			return 0, apiErrorf(http.StatusBadRequest, "version %q: %s has version 1 only", v, t.Name)
+		}
+		return 0, apiErrorf(http.StatusBadRequest, "version %q: %s has versions 1 to %d", v, t.Name, t.Latest())
+	}
+	return version, nil
+}
+
+// checkBounds refuses an object the store would not take (kv's bounds on
+// an object write): the leader's command would be rejected in the log,
+// after the client had waited for it.
+func checkBounds(t *model.Type, version int, obj model.Object, pk string) error {
+	if len(pk) > kv.MaxPKLen {
+		return apiErrorf(http.StatusBadRequest, "$: the key (%s) is %d bytes encoded, over %d", strings.Join(t.Key, ", "), len(pk), kv.MaxPKLen)
+	}
+	latest, err := t.Upgrade(version, obj)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	if n := len(model.Encode(latest)); n > kv.MaxObjectValue {
+		return apiErrorf(http.StatusRequestEntityTooLarge, "$: the object is %d bytes in version %d, over %d", n, t.Latest(), kv.MaxObjectValue)
+	}
+	entries, err := t.IndexEntries(latest)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	for _, e := range entries {
+		if len(e.Key) > kv.MaxIndexKeyLen {
+			fields := ""
+			for _, ix := range t.Indexes {
+				if ix.Name == e.Index {
+					fields = strings.Join(ix.Fields, ", ")
+				}
+			}
+			return apiErrorf(http.StatusBadRequest, "$: index %s (%s): the key is %d bytes encoded, over %d", e.Index, fields, len(e.Key), kv.MaxIndexKeyLen)
+		}
+	}
+	return nil
+}
+
+// conditions reads If-Match (the revision the object must have) and
+// If-None-Match: * (it must not exist).
+func conditions(r *http.Request, o *kv.ObjectRequest) error {
+	if v := r.Header.Get("If-Match"); v != "" {
+		rev, err := strconv.ParseUint(strings.Trim(v, `"`), 10, 64)
+		if err != nil || rev == 0 {
+			return apiErrorf(http.StatusBadRequest, "If-Match %q: want an object's revision, such as \"42\"", v)
+		}
+		o.IfRevision = rev
+	}
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		if v != "*" {
+			return apiErrorf(http.StatusBadRequest, "If-None-Match %q: only * is supported (the object must not exist)", v)
+		}
+		o.IfAbsent = true
+	}
+	if o.IfAbsent && o.IfRevision != 0 {
+		// The store rejects such a write in its log.
+		return apiErrorf(http.StatusBadRequest, "If-Match and If-None-Match: give one (an object cannot both exist and not)")
+	}
+	return nil
+}
+
+// doObject runs an object request and turns its refusals into answers;
+// what names the object, for the log.
+func (a *api) doObject(r *http.Request, req kv.Request, what string) (kv.Response, error) {
+	ctx, cancel := a.context(r)
+	defer cancel()
+	resp, err := a.b.Do(ctx, req)
+	if err != nil {
+		return resp, backendError(err)
+	}
+	switch resp.Status {
+	case kv.StatusOK:
+		return resp, nil
+	case kv.StatusInvalid:
+		if req.Op.IsRead() {
+			// A read asks nothing of the client to refuse: the stored
+			// object does not upgrade, or the leader's model differs.
+			e := apiErrorf(http.StatusInternalServerError, "internal error: the backend could not read %s: %s", what, resp.Error)
+			e.cause = fmt.Errorf("the backend answered a %s of %s with %s: %s", req.Op, what, resp.Status, resp.Error)
+			return resp, e
+		}
+		return resp, apiErrorf(http.StatusBadRequest, "%s", resp.Error)
+	case kv.StatusConflict:
+		return resp, apiErrorf(http.StatusConflict, "%s", resp.Error)
+	case kv.StatusMismatch:
+		return resp, apiErrorf(http.StatusPreconditionFailed, "precondition failed: %s", resp.Error)
+	case kv.StatusRedirect:
+		e := apiErrorf(http.StatusServiceUnavailable, "%s (this node could not forward the request)", ErrUnavailable)
+		e.cause = fmt.Errorf("the backend answered a %s with a redirect (leader %q, hint %q)", req.Op, resp.Leader, resp.Hint)
+		return resp, e
+	}
+	return resp, fmt.Errorf("the backend answered a %s with %s", req.Op, resp.Status)
+}
+
+// putObject stores the body, an object of the path's type at the version
+// ?version= names (the latest if none), upgraded to the latest version.
+func (a *api) putObject(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.objectType(r)
+	if err != nil {
+		return err
+	}
+	version, err := objectVersion(r, t)
+	if err != nil {
+		return err
+	}
+	body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
+	if err != nil {
+		return err
+	}
+	// Validated here for the key it routes by; the leader validates it
+	// again against the model it has.
+	obj, err := t.Validate(version, body)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	pk, err := t.PrimaryKey(obj)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	route, err := t.RouteKey(pk)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	if err := checkBounds(t, version, obj, pk); err != nil {
+		return err
+	}
+	o := &kv.ObjectRequest{Type: t.Name, Version: version, Value: body}
+	if err := conditions(r, o); err != nil {
+		return err
+	}
+	resp, err := a.doObject(r, kv.Request{Op: kv.OpPutObject, Key: route, Object: o}, t.Name+" "+t.KeyString(pk))
+	if err != nil {
+		return err
+	}
+	out := ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: t.Latest()}
+	if resp.Object != nil {
+		out.Revision = resp.Object.Revision
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(out.Revision, 10)))
+	}
+	respond(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.objectType(r)
+	if err != nil {
+		return err
+	}
+	pk, route, err := objectKey(r, t)
+	if err != nil {
+		return err
+	}
+	stale, err := staleRead(r)
+	if err != nil {
+		return err
+	}
+	resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Stale: stale, Object: &kv.ObjectRequest{Type: t.Name, PK: pk}},
+		t.Name+" "+t.KeyString(pk))
+	if err != nil {
+		return err
+	}
+	consistency := ConsistencyLinearizable
+	if stale {
+		consistency = ConsistencyStale
+	}
+	w.Header().Set(ConsistencyHeader, consistency)
+	if resp.Object == nil {
+		return apiErrorf(http.StatusNotFound, "%s %s not found", t.Name, t.KeyString(pk))
+	}
+	rec := resp.Object
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(rec.Revision, 10)))
+	respond(w, http.StatusOK, ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: rec.Version, Revision: rec.Revision,
+		Object: json.RawMessage(rec.Value)})
+	return nil
+}
+
+func (a *api) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.objectType(r)
+	if err != nil {
+		return err
+	}
+	pk, route, err := objectKey(r, t)
+	if err != nil {
+		return err
+	}
+	o := &kv.ObjectRequest{Type: t.Name, PK: pk}
+	if err := conditions(r, o); err != nil {
+		return err
+	}
+	if o.IfAbsent {
+		return apiErrorf(http.StatusBadRequest, "If-None-Match does not apply to a delete")
+	}
+	resp, err := a.doObject(r, kv.Request{Op: kv.OpDeleteObject, Key: route, Object: o}, t.Name+" "+t.KeyString(pk))
+	if err != nil {
+		return err
+	}
+	// The revision the object had; none when there was no object.
+	out := ObjectBody{Type: t.Name, Key: t.KeyString(pk)}
+	if resp.Object != nil {
+		out.Revision = resp.Object.Revision
+	}
+	respond(w, http.StatusOK, out)
+	return nil
+}

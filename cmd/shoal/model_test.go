@@ -159,6 +159,20 @@ func TestModelCluster(t *testing.T) {
 		`{"customer_id":"c1","id":"o1","lines":[{"quantity":2,"sku":"p1","unit_price":"9.95"}],"placed":"2024-01-02T03:04:05Z","remark":null,`+
 			`"shipping_address":{"city":"Delft","country":"NL","phone":null,"postcode":"2611AA","street":"Main 1"},"status":"open","total":19.9}`)
 
+	// Every instance reports the model in force in its metrics.
+	for _, in := range cluster {
+		serveEventually(t, 10*time.Second, in.name+" reports model revision 2", func() error {
+			_, body, err := dataCall("GET", addr(in)+"/metrics", "")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(body, "\nshoal_model_revision 2\n") {
+				return fmt.Errorf("no shoal_model_revision 2 in its metrics")
+			}
+			return nil
+		})
+	}
+
 	code, out, errs = shoal(t, "model", "versions", "--addr", addr(cluster[2]))
 	if want := "revision 1  digest 6045f30673ce05ee\nrevision 2  digest 9dffca86dc7dfd5c\n"; code != exitValid || out != want {
 		t.Errorf("model versions: exit %d, %q %q\nwant %q", code, out, errs, want)

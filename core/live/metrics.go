@@ -16,6 +16,8 @@ type metrics struct {
 	proposals, results, applies    *prometheus.CounterVec
 	requests                       *prometheus.CounterVec
 	latency                        *prometheus.HistogramVec
+	modelRevision                  prometheus.Gauge
+	modelVotes, rewrites           *prometheus.CounterVec
 
 	// Owned by the loop goroutine: when each pending request arrived.
 	arrived map[string]pendingRequest
@@ -42,11 +44,18 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoal_kv_apply_seconds",
 			Help:    "From a key-value request's arrival on the instance that serves it to its answer: for writes, through the log until applied; for reads, through ReadIndex.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"op"}),
+		modelRevision: prometheus.NewGauge(prometheus.GaugeOpts{Name: "shoal_model_revision",
+			Help: "The revision of the data model in force on this instance (0: none)."}),
+		modelVotes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_model_votes_total",
+			Help: "Votes this instance cast on proposed data models as a replicaset's leader, by verdict."}, []string{"verdict"}),
+		rewrites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_model_rewrites_total",
+			Help: "The background migration's rewrites of objects stored under an older version, led by this instance: proposed, skipped (the object changed meanwhile), failed (it would not upgrade)."}, []string{"outcome"}),
 		arrived: map[string]pendingRequest{},
 		leaders: map[string]string{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.term, m.commit, m.applied, m.leading, m.proposals, m.results, m.applies, m.requests, m.latency,
+			m.modelRevision, m.modelVotes, m.rewrites,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
 			transportCollector{n})
@@ -98,6 +107,20 @@ func (m *metrics) observe(kind string, fields []env.Field) {
 		m.results.WithLabelValues(str("group"), str("outcome")).Inc()
 	case "raft.apply":
 		m.applies.WithLabelValues(str("group")).Inc()
+	case "model.revision":
+		m.modelRevision.Set(num("revision"))
+	case "model.vote":
+		verdict := "yes"
+		if str("reason") != "" {
+			verdict = "no"
+		}
+		m.modelVotes.WithLabelValues(verdict).Inc()
+	case "model.migrate":
+		m.rewrites.WithLabelValues("proposed").Add(num("proposed"))
+	case "model.migrate.skip":
+		m.rewrites.WithLabelValues("skipped").Inc()
+	case "model.migrate.error":
+		m.rewrites.WithLabelValues("failed").Inc()
 	case "kv.request":
 		// A client has one request in flight; a retry restarts its clock.
 		m.arrived[str("client")] = pendingRequest{op: str("op"), at: time.Now()}

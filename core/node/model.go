@@ -23,6 +23,7 @@ type modelCache struct {
 	digest string
 	m      *model.Model
 	rev    int
+	traced int // the revision model.revision last recorded
 }
 
 // dataModel is the model in force and its revision, or nil.
@@ -37,9 +38,20 @@ func (n *Node) dataModel() (*model.Model, int) {
 		if err != nil {
 			panic(fmt.Sprintf("node: %s: model revision %d no longer parses: %v", n.e.ID(), cur.Revision, err))
 		}
-		n.models = modelCache{digest: cur.Digest, m: m, rev: cur.Revision}
+		n.models = modelCache{digest: cur.Digest, m: m, rev: cur.Revision, traced: n.models.traced}
 	}
 	return n.models.m, n.models.rev
+}
+
+// noteModel records in the trace (model.revision) when the model in
+// force on this instance changes, the first time included.
+func (n *Node) noteModel() {
+	cur := n.conf.conf.Model()
+	if cur == nil || cur.Revision == n.models.traced {
+		return
+	}
+	n.models.traced = cur.Revision
+	n.trace("model.revision", env.Int("revision", int64(cur.Revision)), env.Str("digest", cur.Digest))
 }
 
 // modelVoteTimeout bounds a vote's proposal; the leader votes again on a

@@ -343,6 +343,7 @@ func (n *Node) Handle(ev env.Event) {
 	switch ev := ev.(type) {
 	case tick:
 		n.retryActions()
+		n.noteModel()
 		n.voteOnModels()
 		n.migrate()
 		for _, g := range n.groups {
@@ -572,6 +573,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	persist(g.sm.flush(false))
 	if g.id == cluster.ConfigGroup && (len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot)) {
 		must(n.joinReplicaset())
+		n.noteModel()
 		n.decideModelProposals()
 	}
 	for _, rs := range rd.ReadStates {

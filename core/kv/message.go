@@ -34,6 +34,10 @@ type ObjectRequest struct {
 	// current revision is this one; 0 means unconditionally.
 	IfRevision uint64
 	IfAbsent   bool // put: apply only if no object has this key
+	// History (get-object) asks for the object's kept previous versions
+	// too, in Response.History: also those of a deleted object, which
+	// keeps its history until it is written again.
+	History bool
 }
 
 // Kind implements env.Message.
@@ -68,6 +72,11 @@ type Response struct {
 	// Object is the object a get-object read (nil: none has the key) or
 	// a put-object wrote.
 	Object *ObjectRecord
+	// History is what a get-object with ObjectRequest.History read: the
+	// object's kept previous versions, oldest first (at most MaxHistory),
+	// each upgraded like Object (one that does not upgrade comes as
+	// stored, with its version). The current object is not among them.
+	History []ObjectRecord
 }
 
 // Kind implements env.Message.

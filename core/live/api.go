@@ -164,6 +164,7 @@ type APIOptions struct {
 //	PUT    /v1/model                 the model's YAML               → 200 {"revision"}, 400, 422 refused, 504 undecided
 //	PUT    /v1/data/{type}?version=N the object's JSON              → 200 ObjectBody, 400 invalid, 409 unique index, 412
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
+//	GET    /v1/data/{type}/{key}/history (?consistency=stale)       → 200 HistoryBody: kept versions oldest first, the object last; 404
 //	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
 //	GET    /healthz, /readyz, /metrics
 //
@@ -214,6 +215,7 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("GET /v1/model/versions", a.modelVersions)
 	a.handle("PUT /v1/data/{type}", a.putObject)
 	a.handle("GET /v1/data/{type}/{key}", a.getObject)
+	a.handle("GET /v1/data/{type}/{key}/history", a.getObjectHistory)
 	a.handle("DELETE /v1/data/{type}/{key}", a.deleteObject)
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
@@ -308,11 +310,12 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.Path, u.RawPath = "/v1/kv/_"+restPath, "/v1/kv/_"+rest
 		routed = r.WithContext(context.WithValue(r.Context(), slashKey{}, true))
 		routed.URL = &u
-	} else if typ, key, ok := dataKeySegment(p); ok && key == "/" {
+	} else if typ, key, rest, ok := dataKeySegment(p); ok && key == "/" {
 		// The same for an object whose key is "/".
 		u := *r.URL
 		typPath, _ := url.PathUnescape(typ)
-		u.Path, u.RawPath = "/v1/data/"+typPath+"/_", "/v1/data/"+typ+"/_"
+		restPath, _ := url.PathUnescape(rest)
+		u.Path, u.RawPath = "/v1/data/"+typPath+"/_"+restPath, "/v1/data/"+typ+"/_"+rest
 		routed = r.WithContext(context.WithValue(r.Context(), slashKey{}, true))
 		routed.URL = &u
 	}
@@ -343,19 +346,22 @@ func keySegment(p string) (key, rest string, ok bool) {
 	return key, rest, err == nil
 }
 
-// dataKeySegment splits an escaped path /v1/data/{type}/{key} into the
-// type, escaped, and the key, decoded.
-func dataKeySegment(p string) (typ, key string, ok bool) {
+// dataKeySegment splits an escaped path /v1/data/{type}/{key}... into the
+// type, escaped, the key, decoded, and the escaped rest after it.
+func dataKeySegment(p string) (typ, key, rest string, ok bool) {
 	tail, ok := strings.CutPrefix(p, "/v1/data/")
 	if !ok {
-		return "", "", false
+		return "", "", "", false
 	}
 	typ, seg, ok := strings.Cut(tail, "/")
-	if !ok || strings.Contains(seg, "/") {
-		return "", "", false
+	if !ok {
+		return "", "", "", false
+	}
+	if i := strings.IndexByte(seg, '/'); i >= 0 {
+		seg, rest = seg[:i], seg[i:]
 	}
 	key, err := url.PathUnescape(seg)
-	return typ, key, err == nil
+	return typ, key, rest, err == nil
 }
 
 // canonicalPath is ServeMux's canonical form of a path.

@@ -77,6 +77,25 @@ type ObjectBody struct {
 	Object json.RawMessage `json:"object,omitempty"`
 }
 
+// HistoryBody is the body of GET /v1/data/{type}/{key}/history.
+type HistoryBody struct {
+	Type string `json:"type"`
+	Key  string `json:"key"`
+	// History is the object's kept previous versions, oldest first, and
+	// then the object itself if it exists (a deleted object has only its
+	// previous versions).
+	History []HistoryEntry `json:"history"`
+}
+
+// HistoryEntry is one version of an object: in the latest shape of its
+// type, or as stored (at its own version) when the model cannot upgrade
+// it.
+type HistoryEntry struct {
+	Version  int             `json:"version"`
+	Revision uint64          `json:"revision"`
+	Object   json.RawMessage `json:"object"`
+}
+
 // models caches the parsed model in force: a node parses each model once
 // (and keeps one, so that the cache stays bounded however many revisions
 // the cluster goes through).
@@ -457,6 +476,55 @@ func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(rec.Revision, 10)))
 	respond(w, http.StatusOK, ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: rec.Version, Revision: rec.Revision,
 		Object: json.RawMessage(rec.Value)})
+	return nil
+}
+
+// getObjectHistory reads an object's history: its kept previous
+// versions, oldest first, then the object itself, if it exists (the
+// model's history retention says how many previous versions a type
+// keeps). It answers 404 only when there is neither an object nor any
+// history: a deleted object keeps its previous versions until it is
+// written again.
+func (a *api) getObjectHistory(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.objectType(r)
+	if err != nil {
+		return err
+	}
+	pk, route, err := objectKey(r, t)
+	if err != nil {
+		return err
+	}
+	stale, err := staleRead(r)
+	if err != nil {
+		return err
+	}
+	what := t.Name + " " + t.KeyString(pk)
+	resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Stale: stale,
+		Object: &kv.ObjectRequest{Type: t.Name, PK: pk, History: true}}, what)
+	if err != nil {
+		return err
+	}
+	consistency := ConsistencyLinearizable
+	if stale {
+		consistency = ConsistencyStale
+	}
+	w.Header().Set(ConsistencyHeader, consistency)
+	if resp.Object == nil && len(resp.History) == 0 {
+		return apiErrorf(http.StatusNotFound, "%s not found, and no history of it is kept", what)
+	}
+	out := HistoryBody{Type: t.Name, Key: t.KeyString(pk), History: make([]HistoryEntry, 0, len(resp.History)+1)}
+	recs := resp.History
+	if resp.Object != nil {
+		recs = append(recs[:len(recs):len(recs)], *resp.Object)
+	}
+	for _, rec := range recs {
+		if !json.Valid(rec.Value) {
+			// respond would fail to encode it: say which, and where.
+			return fmt.Errorf("the backend answered a history of %s with revision %d not in JSON", what, rec.Revision)
+		}
+		out.History = append(out.History, HistoryEntry{Version: rec.Version, Revision: rec.Revision, Object: json.RawMessage(rec.Value)})
+	}
+	respond(w, http.StatusOK, out)
 	return nil
 }
 

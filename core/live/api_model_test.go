@@ -23,13 +23,18 @@ import (
 // 0 is a list of revisions, and the replicaset leader a map that
 // validates, upgrades and stores objects the way the engine's leader does
 // (core/node/model.go), so that answers carry real shapes. It fails on
-// request like fakeBackend: modelsErr, proposeErr, objStatus.
+// request like fakeBackend: modelsErr, proposeErr, objStatus. Like the
+// state machine, it keeps each object's previous versions, as many as its
+// type's history says, also after a delete.
 type fakeModels struct {
 	*fakeBackend
 	mu sync.Mutex
 	st ModelStatus
 	// objects are the stored records by type and encoded key.
 	objects map[[2]string]kv.ObjectRecord
+	// history are the previous versions kept, oldest first, by type and
+	// encoded key.
+	history map[[2]string][]kv.ObjectRecord
 	index   uint64
 	// sent is every object request Do received, and proposed every
 	// source ProposeModel received.
@@ -43,7 +48,7 @@ type fakeModels struct {
 }
 
 func newFakeModels(sources ...[]byte) *fakeModels {
-	f := &fakeModels{fakeBackend: newFakeBackend(), objects: map[[2]string]kv.ObjectRecord{}}
+	f := &fakeModels{fakeBackend: newFakeBackend(), objects: map[[2]string]kv.ObjectRecord{}, history: map[[2]string][]kv.ObjectRecord{}}
 	for _, src := range sources {
 		f.accept(src)
 	}
@@ -120,29 +125,54 @@ func (f *fakeModels) Do(ctx context.Context, req kv.Request) (kv.Response, error
 	invalid := func(err error) (kv.Response, error) {
 		return kv.Response{Status: kv.StatusInvalid, Error: err.Error()}, nil
 	}
+	upgrade := func(rec kv.ObjectRecord) (kv.ObjectRecord, error) {
+		if rec.Version >= t.Latest() {
+			return rec, nil
+		}
+		obj, err := model.Decode(rec.Value)
+		if err == nil {
+			obj, err = t.Upgrade(rec.Version, obj)
+		}
+		if err != nil {
+			return rec, err
+		}
+		rec.Version, rec.Value = t.Latest(), model.Encode(obj)
+		return rec, nil
+	}
+	// keep adds a replaced or deleted record to its object's history.
+	keep := func(k [2]string, old kv.ObjectRecord) {
+		h := append(f.history[k], old)
+		f.history[k] = h[max(0, len(h)-t.History):]
+	}
 	switch req.Op {
 	case kv.OpGetObject:
-		rec, ok := f.objects[[2]string{o.Type, o.PK}]
-		if !ok {
-			return kv.Response{Status: kv.StatusOK, Index: f.index}, nil
-		}
-		if rec.Version < t.Latest() {
-			obj, err := model.Decode(rec.Value)
-			if err == nil {
-				obj, err = t.Upgrade(rec.Version, obj)
-			}
+		resp := kv.Response{Status: kv.StatusOK, Index: f.index}
+		if rec, ok := f.objects[[2]string{o.Type, o.PK}]; ok {
+			up, err := upgrade(rec)
 			if err != nil {
 				return invalid(err)
 			}
-			rec.Version, rec.Value = t.Latest(), model.Encode(obj)
+			resp.Value, resp.Object = kv.Some(""), &up
 		}
-		return kv.Response{Status: kv.StatusOK, Index: f.index, Object: &rec}, nil
+		if o.History {
+			for _, rec := range f.history[[2]string{o.Type, o.PK}] {
+				if up, err := upgrade(rec); err == nil {
+					rec = up
+				}
+				resp.History = append(resp.History, rec)
+			}
+		}
+		return resp, nil
 	case kv.OpDeleteObject:
-		rec, ok := f.objects[[2]string{o.Type, o.PK}]
+		k := [2]string{o.Type, o.PK}
+		rec, ok := f.objects[k]
 		if msg := mismatch(o, ok, rec.Revision); msg != "" {
 			return kv.Response{Status: kv.StatusMismatch, Error: msg, Index: f.index}, nil
 		}
-		delete(f.objects, [2]string{o.Type, o.PK})
+		if ok {
+			keep(k, rec)
+		}
+		delete(f.objects, k)
 		return kv.Response{Status: kv.StatusOK, Index: f.index, Object: &kv.ObjectRecord{Revision: rec.Revision}}, nil
 	}
 	v := o.Version
@@ -168,6 +198,9 @@ func (f *fakeModels) Do(ctx context.Context, req kv.Request) (kv.Response, error
 		return kv.Response{Status: kv.StatusMismatch, Error: msg, Index: f.index}, nil
 	}
 	rec := kv.ObjectRecord{Type: t.Name, PK: pk, Version: t.Latest(), Revision: f.index, Value: model.Encode(obj)}
+	if ok {
+		keep([2]string{o.Type, pk}, old)
+	}
 	f.objects[[2]string{o.Type, pk}] = rec
 	return kv.Response{Status: kv.StatusOK, Index: f.index, Object: &kv.ObjectRecord{Revision: rec.Revision}}, nil
 }
@@ -256,6 +289,30 @@ func TestModelAPI(t *testing.T) {
 		// Customer c1 as it was stored at revision 7 under model.yaml.
 		f.objects[[2]string{"Customer", enc("c1")}] = kv.ObjectRecord{Type: "Customer", PK: enc("c1"), Version: 2, Revision: 7, Value: []byte(customerV2)}
 		f.index = 7
+	}
+	gold := strings.Replace(customerV2, `"tier":"basic"`, `"tier":"gold"`, 1)
+	// Customer c1's previous versions: revision 2 stored at version 1 in a
+	// shape that does not upgrade (its name is no string), revision 3 at
+	// version 1, revision 5 at version 2.
+	withHistory := func(f *fakeModels) {
+		f.history[[2]string{"Customer", enc("c1")}] = []kv.ObjectRecord{
+			{Type: "Customer", PK: enc("c1"), Version: 1, Revision: 2, Value: []byte(`{"id":"c1","name":5}`)},
+			{Type: "Customer", PK: enc("c1"), Version: 1, Revision: 3, Value: []byte(customerV1)},
+			{Type: "Customer", PK: enc("c1"), Version: 2, Revision: 5, Value: []byte(gold)},
+		}
+		f.index = 7
+	}
+	historyBody := `{"type":"Customer","key":"c1","history":[{"version":1,"revision":2,"object":{"id":"c1","name":5}},` +
+		`{"version":2,"revision":3,"object":` + customerV2 + `},{"version":2,"revision":5,"object":` + gold + `}`
+	wantHistorySent := func(route string, pk string, stale bool) func(t *testing.T, f *fakeModels) {
+		return func(t *testing.T, f *fakeModels) {
+			t.Helper()
+			got, ok := f.lastSent()
+			if !ok || got.Op != kv.OpGetObject || got.Key != route || got.Stale != stale || got.Object.Type != "Customer" ||
+				got.Object.PK != pk || !got.Object.History {
+				t.Errorf("the backend got %+v (object %+v), want a get-object of Customer %q with history routed by %q, stale %v", got, got.Object, pk, route, stale)
+			}
+		}
 	}
 	tests := []struct {
 		name         string
@@ -521,6 +578,46 @@ func TestModelAPI(t *testing.T) {
 		{name: "get with dot segments", method: "GET", path: "/v1/data/Customer/../Order/c1,o1",
 			status: 400, want: `{"error":"path \"/v1/data/Customer/../Order/c1,o1\": has an empty, \".\" or \"..\" segment; a key holding \"/\" must send it as %2F, a key \".\" or \"..\" its dots as %2E"}`},
 
+		// GET /v1/data/{type}/{key}/history
+		{name: "history of a customer", setup: func(f *fakeModels) { stored(f); withHistory(f) }, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 200, want: historyBody + `,{"version":2,"revision":7,"object":` + customerV2 + `}]}`,
+			wantHeader: map[string]string{ConsistencyHeader: "linearizable"}, sent: wantHistorySent("c1", enc("c1"), false)},
+		{name: "history of a deleted customer", setup: withHistory, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 200, want: historyBody + `]}`},
+		{name: "history of a customer without history", setup: stored, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 200, want: `{"type":"Customer","key":"c1","history":[{"version":2,"revision":7,"object":` + customerV2 + `}]}`},
+		{name: "history in the model's next shape", models: [][]byte{examples.Model, examples.ModelNext}, setup: stored, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 200, want: `{"type":"Customer","key":"c1","history":[{"version":3,"revision":7,"object":` + customerV3 + `}]}`},
+		{name: "stale history", setup: withHistory, method: "GET", path: "/v1/data/Customer/c1/history?consistency=stale",
+			status: 200, want: historyBody + `]}`, wantHeader: map[string]string{ConsistencyHeader: "stale"}, sent: wantHistorySent("c1", enc("c1"), true)},
+		{name: "history of a missing customer", method: "GET", path: "/v1/data/Customer/c2/history",
+			status: 404, want: `{"error":"Customer c2 not found, and no history of it is kept"}`, sent: wantHistorySent("c2", enc("c2"), false)},
+		{name: "history at an unknown consistency", method: "GET", path: "/v1/data/Customer/c1/history?consistency=strong",
+			status: 400, want: `{"error":"consistency \"strong\": want linearizable or stale"}`, sent: wantNothingSent},
+		{name: "history of the key /", method: "GET", path: "/v1/data/Customer/%2F/history",
+			status: 404, want: `{"error":"Customer / not found, and no history of it is kept"}`, sent: wantHistorySent("/", enc("/"), false)},
+		{name: "history of a key with a slash", method: "GET", path: "/v1/data/Customer/a%2Fb/history",
+			status: 404, want: `{"error":"Customer a/b not found, and no history of it is kept"}`, sent: wantHistorySent("a/b", enc("a/b"), false)},
+		{name: "history of the key history", method: "GET", path: "/v1/data/Customer/history/history",
+			status: 404, want: `{"error":"Customer history not found, and no history of it is kept"}`, sent: wantHistorySent("history", enc("history"), false)},
+		{name: "history of an order by half its key", method: "GET", path: "/v1/data/Order/c1/history",
+			status: 400, want: `{"error":"key \"c1\" of Order: a key of Order is 2 values separated by commas, got 1"}`, sent: wantNothingSent},
+		{name: "history of an unknown type", method: "GET", path: "/v1/data/Customr/c1/history",
+			status: 404, want: `{"error":"the model has no type \"Customr\""}`},
+		{name: "history without a model", models: [][]byte{}, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 404, want: `{"error":"the cluster has no data model yet: PUT /v1/model"}`},
+		{name: "history from a node without models", plain: true, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 501, want: `{"error":"this node serves no data model"}`},
+		{name: "history unavailable", setup: func(f *fakeModels) { f.err = ErrUnavailable }, method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 503, want: `{"error":"unavailable, nothing was done"}`},
+		{name: "history of an object that does not upgrade", setup: func(f *fakeModels) { f.objStatus, f.objError = kv.StatusInvalid, "Customer c1: stored object: bad" },
+			method: "GET", path: "/v1/data/Customer/c1/history",
+			status: 500, want: `{"error":"internal error: the backend could not read Customer c1: Customer c1: stored object: bad"}`},
+		{name: "delete a history", method: "DELETE", path: "/v1/data/Customer/c1/history",
+			status: 405, want: `{"error":"DELETE /v1/data/Customer/c1/history: method not allowed (allowed: GET, HEAD)"}`},
+		{name: "history with a path too deep", method: "GET", path: "/v1/data/Customer/c1/history/x",
+			status: 404, want: `{"error":"path \"/v1/data/Customer/c1/history/x\": no such endpoint (a key holding \"/\" must send it as %2F)"}`},
+
 		// DELETE /v1/data/{type}/{key}
 		{name: "delete", setup: stored, method: "DELETE", path: "/v1/data/Customer/c1",
 			status: 200, want: `{"type":"Customer","key":"c1","revision":7}`,
@@ -603,15 +700,21 @@ func TestModelAPISequence(t *testing.T) {
 		{"PUT", "/v1/data/Order", nil, orderV1, 200, `{"type":"Order","key":"c1,o1","version":1,"revision":2}`},
 		{"PUT", "/v1/data/Customer?version=1", map[string]string{"If-None-Match": "*"}, customerV1, 412, `{"error":"precondition failed: an object exists (revision 1)"}`},
 		{"GET", "/v1/data/Customer/c1", nil, "", 200, `{"type":"Customer","key":"c1","version":2,"revision":1,"object":` + customerV2 + `}`},
+		{"GET", "/v1/data/Customer/c1/history", nil, "", 200, `{"type":"Customer","key":"c1","history":[{"version":2,"revision":1,"object":` + customerV2 + `}]}`},
 		{"PUT", "/v1/model", nil, string(examples.ModelNext), 200, `{"revision":2}`},
 		{"GET", "/v1/data/Customer/c1", nil, "", 200, `{"type":"Customer","key":"c1","version":3,"revision":1,"object":` + customerV3 + `}`},
 		{"GET", "/v1/data/Order/c1,o1", nil, "", 200, `{"type":"Order","key":"c1,o1","version":2,"revision":2,"object":` +
 			`{"customer_id":"c1","id":"o1","lines":[{"quantity":2,"sku":"p1","unit_price":"9.95"}],"placed":"2024-01-02T03:04:05Z","remark":null,` +
 			`"shipping_address":{"city":"Delft","country":"NL","phone":null,"postcode":"2611AA","street":"Main 1"},"status":"open","total":19.9}}`},
-		{"PUT", "/v1/data/Customer?version=1", map[string]string{"If-Match": `"1"`}, customerV1, 200, `{"type":"Customer","key":"c1","version":3,"revision":7}`},
-		{"DELETE", "/v1/data/Customer/c1", map[string]string{"If-Match": `"1"`}, "", 412, `{"error":"precondition failed: revision 7, expected 1"}`},
-		{"DELETE", "/v1/data/Customer/c1", map[string]string{"If-Match": `"7"`}, "", 200, `{"type":"Customer","key":"c1","revision":7}`},
+		{"PUT", "/v1/data/Customer?version=1", map[string]string{"If-Match": `"1"`}, customerV1, 200, `{"type":"Customer","key":"c1","version":3,"revision":8}`},
+		{"DELETE", "/v1/data/Customer/c1", map[string]string{"If-Match": `"1"`}, "", 412, `{"error":"precondition failed: revision 8, expected 1"}`},
+		{"DELETE", "/v1/data/Customer/c1", map[string]string{"If-Match": `"8"`}, "", 200, `{"type":"Customer","key":"c1","revision":8}`},
 		{"GET", "/v1/data/Customer/c1", nil, "", 404, `{"error":"Customer c1 not found"}`},
+		// The deleted customer's previous versions, in the latest shape:
+		// revision 1 was stored at version 2, revision 8 at version 3.
+		{"GET", "/v1/data/Customer/c1/history?consistency=stale", nil, "", 200, `{"type":"Customer","key":"c1","history":[` +
+			`{"version":3,"revision":1,"object":` + customerV3 + `},{"version":3,"revision":8,"object":` + customerV3 + `}]}`},
+		{"GET", "/v1/data/Customer/c2/history", nil, "", 404, `{"error":"Customer c2 not found, and no history of it is kept"}`},
 		{"GET", "/v1/model/versions", nil, "", 200, `{"revisions":[{"revision":1,"digest":"6045f30673ce05ee"},{"revision":2,"digest":"9dffca86dc7dfd5c"}]}`},
 	}
 	for _, s := range steps {
@@ -670,6 +773,7 @@ func FuzzObjectPath(f *testing.F) {
 		{"Customer", "c1"}, {"Order", "c1,o1"}, {"Order", "c1"}, {"Shipment", "c1,o1,2"}, {"Shipment", "c1,o1,x"},
 		{"Customer", "/"}, {"Customer", "a/b"}, {"Customer", ".."}, {"Customer", ""}, {"", "c1"}, {"Cust/omer", "c1"},
 		{"Customer", "%"}, {"Customer", "\xff"}, {"Customer", "a b?#"}, {"Product", "\x00"}, {"..", ".."},
+		{"Customer", "c1/history"}, {"Customer", "history"}, {"Customer", "//history"}, {"Order", "c1,o1/history/x"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -687,10 +791,19 @@ func FuzzObjectPath(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q: %v", p, err)
 		}
-		for _, method := range []string{"GET", "DELETE"} {
+		hu, err := url.ParseRequestURI(p + "/history")
+		if err != nil {
+			t.Fatalf("%q: %v", p+"/history", err)
+		}
+		for _, c := range []struct {
+			method  string
+			u       *url.URL
+			history bool
+		}{{"GET", u, false}, {"DELETE", u, false}, {"GET", hu, true}} {
+			what := c.method + " " + c.u.EscapedPath()
 			before := len(fm.sent)
-			rec := serveDirect(h, method, u, "", nil)
-			checkAnswer(t, method+" "+p, rec)
+			rec := serveDirect(h, c.method, c.u, "", nil)
+			checkAnswer(t, what, rec)
 			ty, known := m.Type(typ)
 			if !known || key == "" {
 				continue
@@ -698,7 +811,7 @@ func FuzzObjectPath(f *testing.F) {
 			pk, err := ty.ParseKey(key)
 			if err != nil || len(pk) > kv.MaxPKLen {
 				if rec.Code != 400 {
-					t.Fatalf("%s %s: %d %s, want 400", method, p, rec.Code, rec.Body)
+					t.Fatalf("%s: %d %s, want 400", what, rec.Code, rec.Body)
 				}
 				continue
 			}
@@ -707,13 +820,13 @@ func FuzzObjectPath(f *testing.F) {
 			n := len(fm.sent)
 			last := fm.sent[n-1]
 			fm.mu.Unlock()
-			if n != before+1 || last.Object.Type != typ || last.Object.PK != pk || last.Key != route {
-				t.Fatalf("%s %s: %d %s; the backend got %s %q %q routed by %q, want %q %q routed by %q",
-					method, p, rec.Code, rec.Body, last.Op, last.Object.Type, last.Object.PK, last.Key, typ, pk, route)
+			if n != before+1 || last.Object.Type != typ || last.Object.PK != pk || last.Key != route || last.Object.History != c.history {
+				t.Fatalf("%s: %d %s; the backend got %s %q %q routed by %q (history %v), want %q %q routed by %q (history %v)",
+					what, rec.Code, rec.Body, last.Op, last.Object.Type, last.Object.PK, last.Key, last.Object.History, typ, pk, route, c.history)
 			}
 		}
 		// As raw paths: whatever they are, an answer in JSON, never 5xx.
-		for _, p := range []string{"/v1/data/" + typ + "/" + key, "/v1/data/" + typ, "/v1/" + typ + "/" + key} {
+		for _, p := range []string{"/v1/data/" + typ + "/" + key, "/v1/data/" + typ, "/v1/" + typ + "/" + key, "/v1/data/" + typ + "/" + key + "/history"} {
 			u, err := url.ParseRequestURI(p)
 			if err != nil {
 				continue

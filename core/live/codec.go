@@ -62,19 +62,22 @@ const (
 //
 //	raft:     group | raftpb.Message (gogo protobuf, to the end)
 //	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request]]
-//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record]]
+//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record] [| history]]
 //	hello:    from member | member count | members | bootstrapped byte | cluster | join | config
 //	member:   name | peer address | http address | domain count | (key | value) in key order
 //	object request: type | pk | version | value | if-revision | if-absent byte
 //	object record:  type | pk | version | revision | value | entry count | (index | key | unique byte)...
+//	history:        record count (1 to kv.MaxHistory) | object record...
 //
 // A flags byte follows only when one of its flags is set, so that a
 // message without any reads the same to a build that knows none: request
-// flags are stale (1) and object (2: an object request follows; set
-// exactly for the object ops), response flags are error (1: a non-empty
-// error follows) and object (2: an object record follows). A model
-// version is a uvarint no larger than MaxInt32. An absent kv.Value
-// encodes as absent whatever its S holds.
+// flags are stale (1), object (2: an object request follows; set
+// exactly for the object ops) and history (4: a get-object asks for the
+// object's history too), response flags are error (1: a non-empty
+// error follows), object (2: an object record follows) and history (4:
+// a history of at least one record follows; an empty history is
+// none). A model version is a uvarint no larger than MaxInt32. An
+// absent kv.Value encodes as absent whatever its S holds.
 func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *node.Message:
@@ -103,6 +106,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.Object != nil && !wireVersionOK(m.Object.Version) {
 			return b, fmt.Errorf("live: encoding kv.request: model version %d is out of range", m.Object.Version)
 		}
+		if m.Object != nil && m.Object.History && m.Op != kv.OpGetObject {
+			return b, fmt.Errorf("live: encoding kv.request: a %s asks for history: only a get-object can", m.Op)
+		}
 		b = append(b, wireRequest)
 		b = appendWireString(b, m.Client)
 		b = binary.AppendUvarint(b, m.Seq)
@@ -118,6 +124,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		}
 		if m.Object != nil {
 			flags |= requestObject
+			if m.Object.History {
+				flags |= requestHistory
+			}
 		}
 		if flags != 0 {
 			b = append(b, flags)
@@ -138,6 +147,14 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.Object != nil && !wireVersionOK(m.Object.Version) {
 			return b, fmt.Errorf("live: encoding kv.response: model version %d is out of range", m.Object.Version)
 		}
+		if len(m.History) > kv.MaxHistory {
+			return b, fmt.Errorf("live: encoding kv.response: %d history records, over %d", len(m.History), kv.MaxHistory)
+		}
+		for i := range m.History {
+			if !wireVersionOK(m.History[i].Version) {
+				return b, fmt.Errorf("live: encoding kv.response: history record %d: model version %d is out of range", i, m.History[i].Version)
+			}
+		}
 		b = append(b, wireResponse)
 		b = appendWireString(b, m.Client)
 		b = binary.AppendUvarint(b, m.Seq)
@@ -153,23 +170,22 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.Object != nil {
 			flags |= responseObject
 		}
+		if len(m.History) > 0 {
+			flags |= responseHistory
+		}
 		if flags != 0 {
 			b = append(b, flags)
 		}
 		if m.Error != "" {
 			b = appendWireString(b, m.Error)
 		}
-		if o := m.Object; o != nil {
-			b = appendWireString(b, o.Type)
-			b = appendWireString(b, o.PK)
-			b = binary.AppendUvarint(b, uint64(o.Version))
-			b = binary.AppendUvarint(b, o.Revision)
-			b = appendWireString(b, string(o.Value))
-			b = binary.AppendUvarint(b, uint64(len(o.Indexes)))
-			for _, e := range o.Indexes {
-				b = appendWireString(b, e.Index)
-				b = appendWireString(b, e.Key)
-				b = appendWireBool(b, e.Unique)
+		if m.Object != nil {
+			b = appendWireRecord(b, m.Object)
+		}
+		if len(m.History) > 0 {
+			b = binary.AppendUvarint(b, uint64(len(m.History)))
+			for i := range m.History {
+				b = appendWireRecord(b, &m.History[i])
 			}
 		}
 		return b, nil
@@ -248,6 +264,21 @@ func appendWireValue(b []byte, v kv.Value) []byte {
 		return append(b, 0)
 	}
 	return appendWireString(append(b, 1), v.S)
+}
+
+func appendWireRecord(b []byte, o *kv.ObjectRecord) []byte {
+	b = appendWireString(b, o.Type)
+	b = appendWireString(b, o.PK)
+	b = binary.AppendUvarint(b, uint64(o.Version))
+	b = binary.AppendUvarint(b, o.Revision)
+	b = appendWireString(b, string(o.Value))
+	b = binary.AppendUvarint(b, uint64(len(o.Indexes)))
+	for _, e := range o.Indexes {
+		b = appendWireString(b, e.Index)
+		b = appendWireString(b, e.Key)
+		b = appendWireBool(b, e.Unique)
+	}
+	return b
 }
 
 func appendWireMember(b []byte, m *Member) []byte {
@@ -373,15 +404,17 @@ func (d *wireDecoder) count(size int) int {
 // Request flags: a byte after a request's fields, present only when one
 // is set.
 const (
-	requestStale  byte = 1 << 0
-	requestObject byte = 1 << 1 // an object request follows
+	requestStale   byte = 1 << 0
+	requestObject  byte = 1 << 1 // an object request follows
+	requestHistory byte = 1 << 2 // a get-object asks for the history too
 )
 
 // Response flags: a byte after a response's fields, present only when
 // one is set.
 const (
-	responseError  byte = 1 << 0 // a non-empty error follows
-	responseObject byte = 1 << 1 // an object record follows
+	responseError   byte = 1 << 0 // a non-empty error follows
+	responseObject  byte = 1 << 1 // an object record follows
+	responseHistory byte = 1 << 2 // a history of one or more records follows
 )
 
 // wireVersionOK: a model version travels as a uvarint that fits an
@@ -435,9 +468,12 @@ func (d *wireDecoder) request() *kv.Request {
 	r.Key = d.string()
 	r.Value = d.string()
 	r.Expected = d.value()
-	flags := d.flags("request", requestStale|requestObject)
+	flags := d.flags("request", requestStale|requestObject|requestHistory)
 	switch {
 	case d.err != nil:
+		return r
+	case flags&requestHistory != 0 && r.Op != kv.OpGetObject:
+		d.fail(fmt.Errorf("a %s cannot ask for history: only a get-object can", r.Op))
 		return r
 	case flags&requestStale != 0 && !r.Op.IsRead():
 		d.fail(fmt.Errorf("a %s cannot be stale: only a get or get-object can", r.Op))
@@ -458,6 +494,7 @@ func (d *wireDecoder) request() *kv.Request {
 		o.Value = d.bytes()
 		o.IfRevision = d.uvarint()
 		o.IfAbsent = d.bool()
+		o.History = flags&requestHistory != 0
 		r.Object = o
 	}
 	return r
@@ -479,28 +516,50 @@ func (d *wireDecoder) response() *kv.Response {
 	r.Index = d.uvarint()
 	r.Leader = env.NodeID(d.string())
 	r.Hint = env.NodeID(d.string())
-	flags := d.flags("response", responseError|responseObject)
+	flags := d.flags("response", responseError|responseObject|responseHistory)
 	if flags&responseError != 0 {
 		if r.Error = d.string(); d.err == nil && r.Error == "" {
 			d.fail(errors.New("an empty error: the error flag is set only for one"))
 		}
 	}
 	if flags&responseObject != 0 {
-		o := &kv.ObjectRecord{}
-		o.Type = d.string()
-		o.PK = d.string()
-		o.Version = d.version()
-		o.Revision = d.uvarint()
-		o.Value = d.bytes()
-		if n := d.count(minWireEntry); n > 0 {
-			o.Indexes = make([]kv.IndexEntry, n)
-			for i := range o.Indexes {
-				o.Indexes[i] = kv.IndexEntry{Index: d.string(), Key: d.string(), Unique: d.bool()}
+		r.Object = &kv.ObjectRecord{}
+		d.record(r.Object)
+	}
+	if flags&responseHistory != 0 {
+		n := d.count(minWireRecord)
+		switch {
+		case d.err != nil:
+		case n == 0:
+			d.fail(errors.New("an empty history: the history flag is set only for one"))
+		case n > kv.MaxHistory:
+			d.fail(fmt.Errorf("%d history records, over %d", n, kv.MaxHistory))
+		default:
+			r.History = make([]kv.ObjectRecord, n)
+			for i := range r.History {
+				d.record(&r.History[i])
 			}
 		}
-		r.Object = o
 	}
 	return r
+}
+
+// minWireRecord is the size of the smallest encoded object record: two
+// empty strings, version and revision 0, an empty value, no entries.
+const minWireRecord = 6
+
+func (d *wireDecoder) record(o *kv.ObjectRecord) {
+	o.Type = d.string()
+	o.PK = d.string()
+	o.Version = d.version()
+	o.Revision = d.uvarint()
+	o.Value = d.bytes()
+	if n := d.count(minWireEntry); n > 0 {
+		o.Indexes = make([]kv.IndexEntry, n)
+		for i := range o.Indexes {
+			o.Indexes[i] = kv.IndexEntry{Index: d.string(), Key: d.string(), Unique: d.bool()}
+		}
+	}
 }
 
 // minWireMember is the size of the smallest encoded member: three empty

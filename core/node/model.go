@@ -185,21 +185,41 @@ func indexEntries(es []model.IndexEntry) []kv.IndexEntry {
 }
 
 // readObject answers a get-object from this replica's state: the object
-// as stored, upgraded to the model in force.
+// as stored, upgraded to the model in force, and with History its kept
+// previous versions, upgraded alike. An object that does not upgrade
+// fails the read; a previous version that does not is answered as
+// stored, with its version: the history is a record of what was, and
+// one old version the model cannot bring forward should not hide the
+// others (nor the object).
 func (n *Node) readObject(g *group, o *kv.ObjectRequest, index uint64) *kv.Response {
 	if o == nil {
 		return &kv.Response{Status: kv.StatusInvalid, Error: "get-object without an object", Index: index}
 	}
-	rec, found, err := g.sm.(dataMachine).m.GetObject(o.Type, o.PK)
+	machine := g.sm.(dataMachine).m
+	rec, found, err := machine.GetObject(o.Type, o.PK)
 	must(err)
-	if !found {
-		return &kv.Response{Status: kv.StatusOK, Index: index}
+	r := &kv.Response{Status: kv.StatusOK, Index: index}
+	if found {
+		up, err := n.upgradeRecord(rec)
+		if err != nil {
+			return &kv.Response{Status: kv.StatusInvalid, Error: err.Error(), Index: index}
+		}
+		r.Value, r.Object = kv.Some(""), &up
 	}
-	up, err := n.upgradeRecord(rec)
-	if err != nil {
-		return &kv.Response{Status: kv.StatusInvalid, Error: err.Error(), Index: index}
+	if o.History {
+		hist, err := machine.ObjectHistory(o.Type, o.PK)
+		must(err)
+		if len(hist) > kv.MaxHistory {
+			panic(fmt.Sprintf("node: %s: %s %q keeps %d previous versions, over %d", n.e.ID(), o.Type, o.PK, len(hist), kv.MaxHistory))
+		}
+		for i := range hist {
+			if up, err := n.upgradeRecord(hist[i]); err == nil {
+				hist[i] = up
+			}
+		}
+		r.History = hist
 	}
-	return &kv.Response{Status: kv.StatusOK, Value: kv.Some(""), Object: &up, Index: index}
+	return r
 }
 
 // upgradeRecord brings a stored object to the latest version of its type.
@@ -378,4 +398,16 @@ func (n *Node) StoredObjects(rs, typ string) ([]kv.ObjectRecord, error) {
 		}
 		after = recs[len(recs)-1].PK
 	}
+}
+
+// ObjectHistory lists the previous versions this instance keeps of an
+// object as a member of replicaset rs, oldest first and as stored
+// (versions not upgraded; a get-object with History answers them
+// upgraded): for tests and tools.
+func (n *Node) ObjectHistory(rs, typ, pk string) ([]kv.ObjectRecord, error) {
+	g := n.groupNamed(rs)
+	if g == nil || g.id == cluster.ConfigGroup {
+		return nil, fmt.Errorf("node: %s is not a member of replicaset %q", n.e.ID(), rs)
+	}
+	return g.sm.(dataMachine).m.ObjectHistory(typ, pk)
 }

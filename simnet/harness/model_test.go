@@ -3,7 +3,9 @@ package harness
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,6 +214,222 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 		if err != nil || len(objs) != 0 {
 			t.Errorf("%s stores %d Customers (%v), want none", name, len(objs), err)
 		}
+	}
+}
+
+// answers is a client that keeps the answers it receives, by sequence
+// number: what a get-object with history read, which the history events
+// of the trace do not show.
+type answers struct {
+	env.Node
+	got map[uint64]*kv.Response
+}
+
+func (a *answers) Receive(from env.NodeID, m env.Message) {
+	if r, ok := m.(*kv.Response); ok && r.Status == kv.StatusOK {
+		a.got[r.Seq] = r
+	}
+	a.Node.Receive(from, m)
+}
+
+// TestObjectHistory writes Customer c1 five times under the example
+// model (history: 3), changes the model to its successor (whose latest
+// Customer is version 3), and reads c1 with its history through a
+// client: the object and exactly its three previous versions, oldest
+// first, each stored at version 2 and answered in the shape of version 3.
+// A delete then keeps the object in the history: read again
+// (linearizable, then stale) there is no object and the three newest
+// previous versions.
+func TestObjectHistory(t *testing.T) {
+	w, c := start(t, 1, Topology{Instances: 3, Model: exampleModel(t, "model.yaml")}, node.Config{})
+	var writes []client.Op
+	for i := 1; i <= 5; i++ {
+		v := fmt.Sprintf(`{"id": "c1", "name": "Ada v%d", "email": "ada@example.com", "created": "2026-01-02T03:04:05Z"}`, i)
+		writes = append(writes, client.Op{F: kv.OpPutObject, Key: "c1", Label: "Customer/c1",
+			Object: &kv.ObjectRequest{Type: "Customer", Version: 1, Value: []byte(v)}})
+	}
+	var st client.Stats
+	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 50 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
+		func(int) client.Workload { return &client.List{Ops: writes} }); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 4*time.Second)
+	if st.OK != len(writes) {
+		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, len(writes), st.Fail, st.Info)
+	}
+	next := exampleModel(t, "model-next.yaml")
+	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 5*time.Second)
+	runUntil(t, w, 8*time.Second)
+	if r, ok := results(records(t, w))["change"]; !ok || must(r.Str("outcome")) != "ok" {
+		t.Fatalf("the model change ended %v, want ok", r)
+	}
+
+	read := client.Op{F: kv.OpGetObject, Key: "c1", Label: "Customer/c1", Object: &kv.ObjectRequest{Type: "Customer", PK: model.EncodeKey("c1"), History: true}}
+	stale := read
+	stale.Stale = true
+	del := client.Op{F: kv.OpDeleteObject, Key: "c1", Label: "Customer/c1", Object: &kv.ObjectRequest{Type: "Customer", PK: model.EncodeKey("c1")}}
+	reader := &answers{got: map[uint64]*kv.Response{}}
+	cfg := client.Config{Servers: c.Names, Target: "leader", Interval: 100 * time.Millisecond, Buckets: c.cfg.Spec.Buckets, Process: 1}
+	start := client.Start(cfg, &client.List{Ops: []client.Op{read, del, read, stale}})
+	if err := w.AddNode("reader", func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		reader.Node = n
+		return reader, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 10*time.Second)
+
+	m, err := model.Parse("next", next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, _ := m.Type("Customer")
+	// check checks a record read: Customer c1 named "Ada v<want>" in
+	// the shape of version 3.
+	check := func(what string, rec *kv.ObjectRecord, want int) {
+		t.Helper()
+		if rec.Version != 3 {
+			t.Errorf("%s: version %d, want 3: %s", what, rec.Version, rec.Value)
+			return
+		}
+		obj, err := model.Decode(rec.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err := customer.Check(3, obj); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+		if name := fmt.Sprintf("Ada v%d", want); obj["name"] != name {
+			t.Errorf("%s: %s, want the one named %q", what, rec.Value, name)
+		}
+	}
+	// checkHistory checks a read's history: the writes first..first+2,
+	// oldest first.
+	checkHistory := func(what string, r *kv.Response, first int) {
+		t.Helper()
+		if len(r.History) != 3 {
+			t.Fatalf("%s: %d previous versions, want 3 (the type's history)", what, len(r.History))
+		}
+		for i, h := range r.History {
+			if i > 0 && h.Revision <= r.History[i-1].Revision {
+				t.Errorf("%s: revision %d after %d: want the oldest first", what, h.Revision, r.History[i-1].Revision)
+			}
+			check(fmt.Sprintf("%s: previous version %d", what, i), &h, first+i)
+		}
+	}
+
+	r := reader.got[1]
+	if r == nil || r.Object == nil {
+		t.Fatalf("the read with history got %+v, want the object", r)
+	}
+	check("the object", r.Object, 5)
+	checkHistory("before the delete", r, 2)
+	if last := r.History[2].Revision; last >= r.Object.Revision {
+		t.Errorf("the newest previous version has revision %d, the object %d", last, r.Object.Revision)
+	}
+	if r := reader.got[2]; r == nil || r.Object == nil || r.Object.Revision != reader.got[1].Object.Revision {
+		t.Fatalf("the delete got %+v, want it to name the revision deleted", r)
+	}
+	for _, seq := range []uint64{3, 4} {
+		r := reader.got[seq]
+		if r == nil {
+			t.Fatalf("read %d after the delete got no answer", seq)
+		}
+		if r.Object != nil {
+			t.Errorf("read %d after the delete found the object: %s", seq, r.Object.Value)
+		}
+		checkHistory(fmt.Sprintf("read %d after the delete", seq), r, 3)
+		if r.History[2].Revision != reader.got[1].Object.Revision {
+			t.Errorf("read %d after the delete: the newest previous version has revision %d, want the deleted object's %d",
+				seq, r.History[2].Revision, reader.got[1].Object.Revision)
+		}
+	}
+	// Every replica keeps the same three, as they were stored: the first
+	// two at version 2 (the migration rewrites objects, not their
+	// history), the deleted object at version 3 (the migration had
+	// rewritten it, or it was stored so). The reads upgraded them.
+	for _, name := range c.Instances() {
+		kept, err := c.Node(name).ObjectHistory("rs1", "Customer", model.EncodeKey("c1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kept) != 3 {
+			t.Fatalf("%s keeps %d previous versions of c1, want 3", name, len(kept))
+		}
+		for i, h := range kept {
+			if h.Revision != reader.got[3].History[i].Revision {
+				t.Errorf("%s keeps revision %d as previous version %d, the read answered %d", name, h.Revision, i, reader.got[3].History[i].Revision)
+			}
+			if i < 2 && h.Version != 2 {
+				t.Errorf("%s keeps previous version %d at version %d, want 2 (as written)", name, i, h.Version)
+			}
+		}
+	}
+}
+
+// refuseTwo is a migration that fails on a Note whose n is 2, for
+// TestObjectHistoryThatDoesNotUpgrade.
+var refuseTwo sync.Once
+
+// TestObjectHistoryThatDoesNotUpgrade: a previous version the model in
+// force cannot upgrade is answered as stored, at its own version, and
+// neither fails the read nor hides the other versions.
+func TestObjectHistoryThatDoesNotUpgrade(t *testing.T) {
+	refuseTwo.Do(func() {
+		model.RegisterMigration("harness_refuse_two", func(o model.Object) (model.Object, error) {
+			if n, _ := o["n"].(int64); n == 2 {
+				return nil, fmt.Errorf("n is 2")
+			}
+			o["twice"] = o["n"].(int64) * 2
+			return o, nil
+		})
+	})
+	first := "types:\n  Note:\n    key: [id]\n    history: 3\n    versions:\n      - version: 1\n        fields: {id: string, n: int}\n"
+	second := first + "      - version: 2\n        migrate:\n          - func: harness_refuse_two\n        fields: {id: string, n: int, twice: int}\n"
+	w, c := start(t, 1, Topology{Instances: 3, Model: []byte(first)}, node.Config{})
+	var ops []client.Op
+	for n := 1; n <= 4; n++ {
+		ops = append(ops, client.Op{F: kv.OpPutObject, Key: "a", Label: "Note/a",
+			Object: &kv.ObjectRequest{Type: "Note", Version: 1, Value: []byte(fmt.Sprintf(`{"id": "a", "n": %d}`, n))}})
+	}
+	var st client.Stats
+	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 50 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
+		func(int) client.Workload { return &client.List{Ops: ops} }); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 4*time.Second)
+	if st.OK != len(ops) {
+		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, len(ops), st.Fail, st.Info)
+	}
+	c.Propose("n1", "config", "change", cluster.ProposeModel([]byte(second)).Encode(), 5*time.Second)
+	runUntil(t, w, 8*time.Second)
+	if r, ok := results(records(t, w))["change"]; !ok || must(r.Str("outcome")) != "ok" {
+		t.Fatalf("the model change ended %v, want ok", r)
+	}
+	reader := &answers{got: map[uint64]*kv.Response{}}
+	cfg := client.Config{Servers: c.Names, Target: "leader", Buckets: c.cfg.Spec.Buckets, Process: 1}
+	start := client.Start(cfg, &client.List{Ops: []client.Op{{F: kv.OpGetObject, Key: "a", Label: "Note/a",
+		Object: &kv.ObjectRequest{Type: "Note", PK: model.EncodeKey("a"), History: true}}}})
+	if err := w.AddNode("reader", func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		reader.Node = n
+		return reader, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 9*time.Second)
+	r := reader.got[1]
+	if r == nil || r.Object == nil {
+		t.Fatalf("the read got %+v, want the object", r)
+	}
+	got := []string{fmt.Sprintf("%d %s", r.Object.Version, r.Object.Value)}
+	for _, h := range r.History {
+		got = append(got, fmt.Sprintf("%d %s", h.Version, h.Value))
+	}
+	want := []string{`2 {"id":"a","n":4,"twice":8}`, `2 {"id":"a","n":1,"twice":2}`, `1 {"id":"a","n":2}`, `2 {"id":"a","n":3,"twice":6}`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the object and its history read as\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

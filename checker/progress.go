@@ -13,14 +13,16 @@ import (
 // Progress checks liveness after the faults: every group that had work
 // made progress again after the given time (the heal plus a grace period
 // for elections). Group 0 must commit an operator action (prop.result ok)
-// if any was proposed; every replicaset must answer a client request
-// (kv.response ok or mismatch) if any reached it. It also counts the
+// after that time if any was proposed after it (raft.propose on config):
+// an action proposed and answered before it left the group nothing to
+// do; every replicaset must answer a client request (kv.response ok or
+// mismatch) if any reached it. It also counts the
 // clients' outcomes. It is NA when no group had work.
 func Progress(trace []env.Record, after time.Duration) Result {
 	res := Result{Checker: "progress"}
 	replicaset := map[env.NodeID]string{}
 	actions := map[string]int{}
-	proposed := false
+	proposed, proposedAfter := false, false
 	served, servedAfter := map[string]int{}, map[string]int{}
 	clients := map[string]int{}
 	for i := range trace {
@@ -28,6 +30,10 @@ func Progress(trace []env.Record, after time.Duration) Result {
 		switch r.Kind {
 		case "node.bootstrap":
 			replicaset[r.Node], _ = r.Str("replicaset")
+		case "raft.propose":
+			if g, _ := r.Str("group"); g == "config" && r.Time > int64(after) {
+				proposedAfter = true
+			}
 		case "prop.result":
 			proposed = true
 			o, _ := r.Str("outcome")
@@ -56,7 +62,7 @@ func Progress(trace []env.Record, after time.Duration) Result {
 	if proposed {
 		parts = append(parts, fmt.Sprintf("config: %d actions ok, %d failed, %d timed out, %d ok after %s",
 			actions["ok"], actions["fail"], actions["timeout"], actions["after"], after))
-		if actions["after"] == 0 {
+		if actions["after"] == 0 && proposedAfter {
 			stuck = append(stuck, "config")
 		}
 	}

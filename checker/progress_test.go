@@ -23,7 +23,11 @@ func TestProgress(t *testing.T) {
 {"time":60,"node":"n2","kind":"kv.response","status":"ok"}
 {"time":61,"node":"n1","kind":"kv.response","status":"redirect"}`, Invalid, "rs1 made no progress after 10ns"},
 		{"config stuck", boot + `{"time":5,"node":"n1","kind":"prop.result","outcome":"ok"}
+{"time":20,"node":"n1","kind":"raft.propose","group":"config"}
 {"time":60,"node":"n1","kind":"prop.result","outcome":"timeout"}`, Invalid, "config made no progress after 10ns"},
+		{"config done before", boot + `{"time":2,"node":"n1","kind":"raft.propose","group":"config"}
+{"time":5,"node":"n1","kind":"prop.result","outcome":"ok"}
+{"time":20,"node":"n1","kind":"raft.propose","group":"rs1"}`, Valid, "config: 1 actions ok, 0 failed, 0 timed out, 0 ok after 10ns"},
 		{"config moving", boot + `{"time":60,"node":"n1","kind":"prop.result","outcome":"ok"}
 {"time":61,"node":"n1","kind":"client.ok"}
 {"time":62,"node":"n1","kind":"client.info"}`, Valid, "config: 1 actions ok, 0 failed, 0 timed out, 1 ok after 10ns; clients: 1 ok, 0 failed, 1 unknown"},

@@ -228,6 +228,38 @@ var claims = map[string]func(*trace) error{
 		}
 		return nil
 	},
+	"model-rolling-kill": func(tr *trace) error {
+		// Each instance killed once in turn and restarted, as in
+		// rolling-kill; the model change (w2m) accepted while n3 was
+		// down; the background migration rewrote objects, and rs1
+		// snapshotted its state (objects included) after the change.
+		for i, id := range tr.instances {
+			o := tr.occurrence(int64(i+1), 1)
+			if o.targets != string(id) {
+				return fmt.Errorf("step %d hit %q, want %s", i+1, o.targets, id)
+			}
+			if kills := tr.count(func(r *env.Record) bool { return r.Node == id && r.Kind == "node.kill" }); kills != 1 {
+				return fmt.Errorf("%s was killed %d times, want once", id, kills)
+			}
+		}
+		down := tr.occurrence(3, 1)
+		ok := tr.first(0, tr.end, func(r *env.Record) bool {
+			return r.Kind == "prop.result" && str(r, "id") == "w2m" && str(r, "outcome") == "ok"
+		})
+		if ok == nil {
+			return fmt.Errorf("the model change w2m was never accepted")
+		}
+		if t := at(ok.Time); t < down.start || t >= down.stop {
+			return fmt.Errorf("the model change was accepted at %s, not while n3 was down (%s..%s)", t, down.start, down.stop)
+		}
+		if tr.first(at(ok.Time), tr.end, func(r *env.Record) bool { return r.Kind == "model.migrate" }) == nil {
+			return fmt.Errorf("no object was rewritten after the model change")
+		}
+		if tr.first(at(ok.Time), tr.end, func(r *env.Record) bool { return r.Kind == "raft.compact" && str(r, "group") == "rs1" }) == nil {
+			return fmt.Errorf("rs1 took no snapshot after the model change")
+		}
+		return nil
+	},
 	"kill-majority": func(tr *trace) error {
 		// Three of five down: no client operation succeeds, from a
 		// moment after the kill (answers already on their way) until the

@@ -101,12 +101,35 @@ func finalObjectReads(m *model.Model, keys int) []client.Op {
 }
 
 // modelProposal is one model workload's proposal: it proposes its model
-// through the instance its target names, at its time.
+// at its time through the instance its target names: a node; group 0's
+// leader (a running one; if none is known, as during an election, any
+// running instance, which passes the proposal on once it knows one); or
+// a running instance drawn from the seed. It is made once: a proposal to
+// an instance that is down is lost, as an operator's would be.
 func modelProposal(c *harness.Cluster, i int, wl scenario.Workload) func() {
 	return func() {
-		a := &actions{w: c.World, c: c, wl: wl}
+		var at env.NodeID
+		switch wl.Target {
+		case "leader":
+			at, _ = c.Leader("config")
+		case "random", "":
+		default:
+			at = env.NodeID(wl.Target)
+		}
+		if at == "" {
+			var up []env.NodeID
+			for _, name := range c.Instances() {
+				if c.World.Up(name) {
+					up = append(up, name)
+				}
+			}
+			if len(up) == 0 {
+				up = c.Instances()
+			}
+			at = up[c.World.Rand().IntN(len(up))]
+		}
 		id := fmt.Sprintf("w%dm", i+1)
-		c.Propose(a.target(), "config", id, cluster.ProposeModel(scenario.ModelSource(wl.ModelName)).Encode(), wl.Timeout)
+		c.Propose(at, "config", id, cluster.ProposeModel(scenario.ModelSource(wl.ModelName)).Encode(), wl.Timeout)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"regexp"
@@ -14,12 +13,14 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/shoaldb/shoal/core/yamlcheck"
 )
 
 // Limits on a model file. They keep the work Parse does, and what a model
 // asks of every object, bounded whatever the input.
 const (
-	maxFileSize   = 1 << 20
+	maxFileSize   = yamlcheck.MaxFileSize
 	maxTypes      = 256
 	maxVersions   = 64
 	maxFields     = 256 // of one record
@@ -31,7 +32,7 @@ const (
 	maxSteps      = 256 // of one migration
 	maxEnumValues = 1024
 	maxNameLen    = 64
-	maxErrors     = 20 // reported; Parse stops collecting a little past it
+	maxErrors     = yamlcheck.MaxErrors // reported; Parse stops collecting a little past it
 )
 
 // The keys of each mapping of the format.
@@ -73,17 +74,13 @@ func Parse(file string, data []byte) (*Model, error) {
 
 // ParseWith is Parse with options.
 func ParseWith(file string, data []byte, o Options) (*Model, error) {
-	p := &parser{file: file, opts: o, typeNodes: map[string]*yaml.Node{}}
-	if len(data) > maxFileSize {
-		p.errorf(nil, "", "the file is %d bytes, over the limit of 1 MiB", len(data))
-		return nil, p.result()
-	}
-	root := p.document(data)
+	p := &parser{report: yamlcheck.Report{File: file}, opts: o, typeNodes: map[string]*yaml.Node{}}
+	root := yamlcheck.Document(&p.report, data, "model")
 	if root == nil {
-		return nil, p.result()
+		return nil, p.report.Err()
 	}
 	m := p.model(root)
-	if err := p.result(); err != nil {
+	if err := p.report.Err(); err != nil {
 		return nil, err
 	}
 	m.source = bytes.Clone(data)
@@ -93,9 +90,8 @@ func ParseWith(file string, data []byte, o Options) (*Model, error) {
 // parser collects errors while it walks one file's nodes, and what must
 // wait until every type is known: refs to link and defaults to check.
 type parser struct {
-	file string
-	opts Options
-	errs []*Error
+	report yamlcheck.Report
+	opts   Options
 
 	names     []string // declared type names, sorted
 	typeNodes map[string]*yaml.Node
@@ -111,83 +107,18 @@ type pendingDefault struct {
 	set  func(any) // stores the normalized value
 }
 
+// errorf reports a problem at n's line and path.
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	if len(p.errs) > 4*maxErrors {
-		return
-	}
-	line := 1
-	if n != nil && n.Line > 0 {
-		line = n.Line
-	}
-	p.errs = append(p.errs, &Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	p.report.Addf(n, path, format, args...)
 }
 
-// result returns the errors found, sorted by line and capped, or nil.
-func (p *parser) result() error {
-	if len(p.errs) == 0 {
-		return nil
+// check reports why (from a yamlcheck reader) as a problem at path,
+// unless it is "", and returns whether it was.
+func (p *parser) check(n *yaml.Node, path, why string) bool {
+	if why != "" {
+		p.errorf(n, path, "%s", why)
 	}
-	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-	list := ErrorList(p.errs)
-	if len(list) > maxErrors {
-		more := list[maxErrors]
-		list = append(list[:maxErrors:maxErrors], &Error{File: p.file, Line: more.Line, Msg: "too many errors"})
-	}
-	return list
-}
-
-// document parses data as one YAML document and returns its root node, or
-// nil after reporting why there is none.
-func (p *parser) document(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.errorf(nil, "", "the file is empty")
-		} else {
-			line, msg := syntaxError(err)
-			p.errorf(&yaml.Node{Line: line}, "", "%s", msg)
-		}
-		return nil
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		if err != nil {
-			line, msg := syntaxError(err)
-			p.errorf(&yaml.Node{Line: line}, "", "%s", msg)
-		} else {
-			p.errorf(&next, "", "a second YAML document: a model file holds one")
-		}
-		return nil
-	}
-	// Aliases would let a small file expand into a huge one, and would
-	// give one value several paths; the format has no use for them.
-	stack := []*yaml.Node{&doc}
-	aliases := false
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if n.Kind == yaml.AliasNode {
-			p.errorf(n, "", "alias *%s: aliases are not supported, write the value out", n.Value)
-			aliases = true
-			continue
-		}
-		for i := len(n.Content) - 1; i >= 0; i-- {
-			stack = append(stack, n.Content[i])
-		}
-	}
-	if aliases {
-		return nil
-	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		p.errorf(&doc, "", "the file holds no model")
-		return nil
-	}
-	return doc.Content[0]
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+	return why == ""
 }
 
 // entry is one key and value of a mapping.
@@ -214,22 +145,13 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed []string) (f fields,
 		return fields{}, false
 	}
 	f = fields{node: n, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, path, "a key must be a name, got %s", describe(k))
-			continue
-		}
-		if first, dup := f.keys[k.Value]; dup {
-			p.errorf(k, path, "duplicate key %s (first at line %d)", quote(k.Value), first.Line)
-			continue
-		}
+	for k, v := range yamlcheck.Pairs(&p.report, n, path, "a key must be a name") {
 		f.keys[k.Value] = k
 		if allowed != nil && !slices.Contains(allowed, k.Value) {
 			p.errorf(k, path, "unknown key %s%s", quote(k.Value), hint(k.Value, allowed))
 			continue
 		}
-		if isNull(v) && k.Value != "default" {
+		if yamlcheck.IsNull(v) && k.Value != "default" {
 			p.errorf(k, path, "`%s` has no value: give it one or leave the key out", k.Value)
 			continue
 		}
@@ -241,46 +163,24 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed []string) (f fields,
 
 // list checks that n is a list of at most max items and returns them.
 func (p *parser) list(n *yaml.Node, path string, max int) ([]*yaml.Node, bool) {
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "must be a list, got %s", describe(n))
-		return nil, false
-	}
-	if len(n.Content) > max {
-		p.errorf(n, path, "has %d entries, at most %d", len(n.Content), max)
-		return nil, false
-	}
-	return n.Content, true
+	items, why := yamlcheck.List(n, max)
+	return items, p.check(n, path, why)
 }
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		p.errorf(n, path, "must be a string, got %s", describe(n))
-		return "", false
-	}
-	return n.Value, true
+	s, why := yamlcheck.Str(n)
+	return s, p.check(n, path, why)
 }
 
 func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
-	var b bool
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.errorf(n, path, "must be true or false, got %s", describe(n))
-		return false, false
-	}
-	return b, true
+	b, why := yamlcheck.Bool(n)
+	return b, p.check(n, path, why)
 }
 
 // integer reads an integer in lo..hi.
 func (p *parser) integer(n *yaml.Node, path string, lo, hi int) (int, bool) {
-	var i int64
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n, path, "must be an integer, got %s", describe(n))
-		return 0, false
-	}
-	if i < int64(lo) || i > int64(hi) {
-		p.errorf(n, path, "must be in %d..%d, got %s", lo, hi, describe(n))
-		return 0, false
-	}
-	return int(i), true
+	i, why := yamlcheck.Int(n, lo, hi)
+	return i, p.check(n, path, why)
 }
 
 // name reads a name matching pattern; what describes the pattern.
@@ -590,9 +490,9 @@ func (p *parser) versions(n *yaml.Node, path string) []*Version {
 			p.errorf(item, vpath, "missing required key `fields`")
 			v.incomplete = true
 		} else {
-			before := len(p.errs)
+			before := p.report.Len()
 			v.Fields = p.fieldList(fl, vpath+".fields", 1)
-			v.incomplete = len(p.errs) > before
+			v.incomplete = p.report.Len() > before
 		}
 		v.record = &FieldType{Kind: Record, Fields: v.Fields}
 		out = append(out, v)
@@ -617,7 +517,7 @@ func (p *parser) fieldList(n *yaml.Node, path string, depth int) []*Field {
 			p.errorf(e.key, path, "%s is not a valid field name: %s", quote(e.key.Value), fieldNameRule)
 			continue
 		}
-		if isNull(e.val) {
+		if yamlcheck.IsNull(e.val) {
 			p.errorf(e.key, fpath, "has no type")
 			continue
 		}
@@ -760,7 +660,7 @@ func (p *parser) enum(n *yaml.Node, path string) (*FieldType, bool) {
 	}
 	ft := &FieldType{Kind: Enum}
 	for _, item := range items {
-		if item.Kind != yaml.ScalarNode || isNull(item) {
+		if item.Kind != yaml.ScalarNode || yamlcheck.IsNull(item) {
 			p.errorf(item, path, "an enum value must be a string, got %s", describe(item))
 			ok = false
 			continue

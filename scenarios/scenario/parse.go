@@ -1,14 +1,9 @@
 package scenario
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/yamlcheck"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/simnet"
 )
@@ -23,7 +19,7 @@ import (
 // Limits on a scenario file. They keep the work Parse does, and the run a
 // scenario asks for, bounded whatever the input.
 const (
-	maxFileSize    = 1 << 20
+	maxFileSize    = yamlcheck.MaxFileSize
 	maxInstances   = 15
 	maxWorkloads   = 16
 	maxClients     = 1000
@@ -36,7 +32,7 @@ const (
 	maxOccurrences = 10000 // of one repeating step
 	maxDuration    = 24 * time.Hour
 	maxNameLen     = 64
-	maxErrors      = 20 // reported; Parse stops collecting a little past it
+	maxErrors      = yamlcheck.MaxErrors // reported; Parse stops collecting a little past it
 )
 
 // The defaults of fields a file leaves out.
@@ -129,17 +125,13 @@ var (
 // error, when there is one, is an ErrorList of every problem found
 // (each a *Error reading "FILE:LINE: problem"), sorted by line.
 func Parse(file string, data []byte) (*Scenario, error) {
-	p := &parser{file: file}
-	if len(data) > maxFileSize {
-		p.errorf(nil, "the file is %d bytes, over the limit of 1 MiB", len(data))
-		return nil, p.result()
-	}
-	root := p.document(data)
+	p := &parser{report: yamlcheck.Report{File: file}}
+	root := yamlcheck.Document(&p.report, data, "scenario")
 	if root == nil {
-		return nil, p.result()
+		return nil, p.report.Err()
 	}
 	s := p.scenario(root)
-	if err := p.result(); err != nil {
+	if err := p.report.Err(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -148,8 +140,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 // parser collects errors while it walks one file's nodes, and what it has
 // learnt of the file so far that later fields are checked against.
 type parser struct {
-	file string
-	errs []*Error
+	report yamlcheck.Report
 
 	nodes int           // instances; 0 while unknown (cluster invalid)
 	sets  int           // replicasets; 0 while unknown
@@ -160,83 +151,18 @@ type parser struct {
 	modelKnown bool
 }
 
+// errorf reports a problem at n's line.
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
-	if len(p.errs) > 4*maxErrors {
-		return
-	}
-	line := 1
-	if n != nil && n.Line > 0 {
-		line = n.Line
-	}
-	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.report.Addf(n, "", format, args...)
 }
 
-// result returns the errors found, sorted by line and capped, or nil.
-func (p *parser) result() error {
-	if len(p.errs) == 0 {
-		return nil
+// check reports why (from a yamlcheck reader) as a problem of field,
+// unless it is "", and returns whether it was.
+func (p *parser) check(n *yaml.Node, field, why string) bool {
+	if why != "" {
+		p.errorf(n, "`%s` %s", field, why)
 	}
-	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-	list := ErrorList(p.errs)
-	if len(list) > maxErrors {
-		more := list[maxErrors]
-		list = append(list[:maxErrors:maxErrors], &Error{File: p.file, Line: more.Line, Msg: "too many errors"})
-	}
-	return list
-}
-
-// document parses data as one YAML document and returns its root node, or
-// nil after reporting why there is none.
-func (p *parser) document(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.errorf(nil, "the file is empty")
-		} else {
-			line, msg := syntaxError(err)
-			p.errorf(&yaml.Node{Line: line}, "%s", msg)
-		}
-		return nil
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		if err != nil {
-			line, msg := syntaxError(err)
-			p.errorf(&yaml.Node{Line: line}, "%s", msg)
-		} else {
-			p.errorf(&next, "a second YAML document: a scenario file holds one")
-		}
-		return nil
-	}
-	// Aliases would let a small file expand into a huge one, and would
-	// give one value several lines; the format has no use for them.
-	stack := []*yaml.Node{&doc}
-	aliases := false
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if n.Kind == yaml.AliasNode {
-			p.errorf(n, "alias *%s: aliases are not supported, write the value out", n.Value)
-			aliases = true
-			continue
-		}
-		for i := len(n.Content) - 1; i >= 0; i-- {
-			stack = append(stack, n.Content[i])
-		}
-	}
-	if aliases {
-		return nil
-	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		p.errorf(&doc, "the file holds no scenario")
-		return nil
-	}
-	return doc.Content[0]
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+	return why == ""
 }
 
 // fields is a mapping's entries by key.
@@ -264,29 +190,20 @@ func (p *parser) mapping(n *yaml.Node, in string, allowed []string) (f fields, o
 	}
 	if n.Kind != yaml.MappingNode {
 		if in == "" {
-			p.errorf(n, "a scenario must be a mapping of fields, got %s", describe(n))
+			p.errorf(n, "a scenario must be a mapping of fields, got %s", yamlcheck.Describe(n))
 		} else {
-			p.errorf(n, "%s must be a mapping, got %s", subject(in), describe(n))
+			p.errorf(n, "%s must be a mapping, got %s", subject(in), yamlcheck.Describe(n))
 		}
 		return fields{}, false
 	}
 	f = fields{node: n, keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, "a key%s must be a field name, got %s", where, describe(k))
-			continue
-		}
-		if first, dup := f.keys[k.Value]; dup {
-			p.errorf(k, "duplicate key %s (first at line %d)", quote(k.Value), first.Line)
-			continue
-		}
+	for k, v := range yamlcheck.Pairs(&p.report, n, "", "a key"+where+" must be a field name") {
 		f.keys[k.Value] = k
 		if !slices.Contains(allowed, k.Value) {
-			p.errorf(k, "unknown field %s%s%s", quote(k.Value), where, hint(k.Value, allowed))
+			p.errorf(k, "unknown field %s%s%s", yamlcheck.Quote(k.Value), where, yamlcheck.Hint(k.Value, allowed))
 			continue
 		}
-		if isNull(v) {
+		if yamlcheck.IsNull(v) {
 			p.errorf(k, "`%s` has no value: give it one or leave the field out", k.Value)
 			continue
 		}
@@ -306,46 +223,24 @@ func subject(in string) string {
 
 // list checks that n is a list of at most max items and returns them.
 func (p *parser) list(n *yaml.Node, field string, max int) ([]*yaml.Node, bool) {
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "`%s` must be a list, got %s", field, describe(n))
-		return nil, false
-	}
-	if len(n.Content) > max {
-		p.errorf(n, "`%s` has %d entries, at most %d", field, len(n.Content), max)
-		return nil, false
-	}
-	return n.Content, true
+	items, why := yamlcheck.List(n, max)
+	return items, p.check(n, field, why)
 }
 
 func (p *parser) str(n *yaml.Node, field string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		p.errorf(n, "`%s` must be a string, got %s", field, describe(n))
-		return "", false
-	}
-	return n.Value, true
+	s, why := yamlcheck.Str(n)
+	return s, p.check(n, field, why)
 }
 
 func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
-	var b bool
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.errorf(n, "`%s` must be true or false, got %s", field, describe(n))
-		return false, false
-	}
-	return b, true
+	b, why := yamlcheck.Bool(n)
+	return b, p.check(n, field, why)
 }
 
 // integer reads an integer in lo..hi.
 func (p *parser) integer(n *yaml.Node, field string, lo, hi int) (int, bool) {
-	var i int64
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n, "`%s` must be an integer, got %s", field, describe(n))
-		return 0, false
-	}
-	if i < int64(lo) || i > int64(hi) {
-		p.errorf(n, "`%s` must be in %d..%d, got %s", field, lo, hi, describe(n))
-		return 0, false
-	}
-	return int(i), true
+	i, why := yamlcheck.Int(n, lo, hi)
+	return i, p.check(n, field, why)
 }
 
 // number reads a finite number for which in is true; rng describes in.
@@ -354,11 +249,11 @@ func (p *parser) number(n *yaml.Node, field string, in func(float64) bool, rng s
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&x) != nil ||
 		math.IsNaN(x) || math.IsInf(x, 0) {
-		p.errorf(n, "`%s` must be a number, got %s", field, describe(n))
+		p.errorf(n, "`%s` must be a number, got %s", field, yamlcheck.Describe(n))
 		return 0, false
 	}
 	if !in(x) {
-		p.errorf(n, "`%s` must be %s, got %s", field, rng, describe(n))
+		p.errorf(n, "`%s` must be %s, got %s", field, rng, yamlcheck.Describe(n))
 		return 0, false
 	}
 	return x, true
@@ -372,15 +267,15 @@ func (p *parser) probability(n *yaml.Node, field string) (float64, bool) {
 func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!int" && tag != "!!float") {
-		p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, describe(n))
+		p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, yamlcheck.Describe(n))
 		return 0, false
 	}
 	d, err := time.ParseDuration(n.Value)
 	if err != nil {
 		if _, e := strconv.ParseFloat(n.Value, 64); e == nil {
-			p.errorf(n, "`%s` needs a unit, such as 1.5s or 300ms, got %s", field, describe(n))
+			p.errorf(n, "`%s` needs a unit, such as 1.5s or 300ms, got %s", field, yamlcheck.Describe(n))
 		} else {
-			p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, describe(n))
+			p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, yamlcheck.Describe(n))
 		}
 		return 0, false
 	}
@@ -418,7 +313,7 @@ func (p *parser) name(n *yaml.Node, field, what string, candidates []string) (st
 		return "", false
 	}
 	if !slices.Contains(candidates, s) {
-		p.errorf(n, "unknown %s %s%s", what, quote(s), hint(s, candidates))
+		p.errorf(n, "unknown %s %s%s", what, yamlcheck.Quote(s), yamlcheck.Hint(s, candidates))
 		return "", false
 	}
 	return s, true
@@ -451,10 +346,10 @@ func (p *parser) isNode(s string) bool {
 // unknown what.
 func (p *parser) unknownName(n *yaml.Node, what, s string, words []string) {
 	if nodePattern.MatchString(s) && p.nodes > 0 {
-		p.errorf(n, "unknown %s %s (the cluster has n1..n%d)", what, quote(s), p.nodes)
+		p.errorf(n, "unknown %s %s (the cluster has n1..n%d)", what, yamlcheck.Quote(s), p.nodes)
 		return
 	}
-	p.errorf(n, "unknown %s %s%s", what, quote(s), hint(s, slices.Concat(words, p.nodeNames())))
+	p.errorf(n, "unknown %s %s%s", what, yamlcheck.Quote(s), yamlcheck.Hint(s, slices.Concat(words, p.nodeNames())))
 }
 
 // node reads an instance's name.
@@ -511,7 +406,7 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 		case len(name) > maxNameLen:
 			p.errorf(v, "`name` is longer than %d characters", maxNameLen)
 		case !namePattern.MatchString(name):
-			p.errorf(v, "`name` must be lowercase letters, digits and dashes, got %s", describe(v))
+			p.errorf(v, "`name` must be lowercase letters, digits and dashes, got %s", yamlcheck.Describe(v))
 		}
 		s.Name = name
 	}
@@ -681,7 +576,7 @@ func (p *parser) workloads(n *yaml.Node) (ws []Workload, known bool) {
 			return nil, false
 		}
 	default:
-		p.errorf(n, "`workload` must be a mapping or a list of them, got %s", describe(n))
+		p.errorf(n, "`workload` must be a mapping or a list of them, got %s", yamlcheck.Describe(n))
 		return nil, false
 	}
 	known = true
@@ -1039,7 +934,7 @@ func (p *parser) group(n *yaml.Node) (string, bool) {
 			return s, true
 		}
 		if p.sets > 0 {
-			p.errorf(n, "unknown group %s (the cluster has rs1..rs%d)", quote(s), p.sets)
+			p.errorf(n, "unknown group %s (the cluster has rs1..rs%d)", yamlcheck.Quote(s), p.sets)
 			return "", false
 		}
 	}
@@ -1047,7 +942,7 @@ func (p *parser) group(n *yaml.Node) (string, bool) {
 	for i := range sets {
 		sets[i] = "rs" + strconv.Itoa(i+1)
 	}
-	p.errorf(n, "unknown group %s%s", quote(s), hint(s, slices.Concat(words, sets)))
+	p.errorf(n, "unknown group %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, slices.Concat(words, sets)))
 	return "", false
 }
 

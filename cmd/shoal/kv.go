@@ -101,6 +101,16 @@ func (e errUnknownOutcome) Error() string {
 	return fmt.Sprintf("%s (%v)", live.ErrUnknownOutcome, e.err)
 }
 
+// unanswered is the exit code of a request that got no answer (c.do's
+// error): 2 when a write's outcome is unknown, else 4.
+func unanswered(err error) (int, error) {
+	var unknown errUnknownOutcome
+	if errors.As(err, &unknown) {
+		return exitUnknown, err
+	}
+	return exitInternal, err
+}
+
 // do sends the request to each address in turn until one answers. It goes
 // on to the next address when a node cannot be reached (nothing was sent)
 // or answers 503 (it did nothing); after any other failure it goes on only
@@ -331,11 +341,7 @@ func runKV(kc kvCommand, args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	reply, err := c.do(method, path, body, method == http.MethodGet)
 	if err != nil {
-		var unknown errUnknownOutcome
-		if errors.As(err, &unknown) {
-			return exitUnknown, err
-		}
-		return exitInternal, err
+		return unanswered(err)
 	}
 	if cf.json {
 		reply.printJSON(stdout)

@@ -93,11 +93,7 @@ func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	reply, err := c.do(http.MethodPut, "/v1/model", src, false)
 	if err != nil {
-		var unknown errUnknownOutcome
-		if errors.As(err, &unknown) {
-			return exitUnknown, err
-		}
-		return exitInternal, err
+		return unanswered(err)
 	}
 	if cf.json {
 		reply.printJSON(stdout)
@@ -118,38 +114,58 @@ func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
 	return reply.failure()
 }
 
-// runModelShow prints the model in force.
-func runModelShow(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("shoal model show", flag.ContinueOnError)
+// modelRead runs a command that reads from a node: it parses the
+// command's flags (extra adds its own) and GETs path(). done says the
+// command has ended, with code and err; otherwise reply is the node's
+// 200 answer.
+func modelRead(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet) string, path func() string) (reply *apiReply, cf *clientFlags, done bool, code int, err error) {
+	fs := flag.NewFlagSet("shoal "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cf := addClientFlags(fs)
-	yaml := fs.Bool("yaml", false, "print the model's YAML source")
+	cf = addClientFlags(fs)
+	usage := ""
+	if extra != nil {
+		usage = extra(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal model show [--yaml] [--addr ADDRS] [--json]")
-		fmt.Fprintln(stderr)
+		fmt.Fprintf(stderr, "usage: shoal %s%s [--addr ADDRS] [--json]\n\n", name, usage)
 		fs.PrintDefaults()
 	}
 	pos, done, code, err := parseClientArgs(fs, args)
 	if done {
-		return code, err
+		return nil, cf, true, code, err
 	}
 	if err := wantArgs(pos); err != nil {
-		return exitUsage, err
+		return nil, cf, true, exitUsage, err
 	}
 	c, err := cf.client()
 	if err != nil {
-		return exitUsage, err
+		return nil, cf, true, exitUsage, err
 	}
-	path := "/v1/model"
-	if *yaml {
-		path += "?format=yaml"
-	}
-	reply, err := c.do(http.MethodGet, path, nil, true)
+	reply, err = c.do(http.MethodGet, path(), nil, true)
 	if err != nil {
-		return exitInternal, err
+		return nil, cf, true, exitInternal, err
 	}
 	if reply.status != http.StatusOK {
-		return reply.failure()
+		code, err = reply.failure()
+		return nil, cf, true, code, err
+	}
+	return reply, cf, false, 0, nil
+}
+
+// runModelShow prints the model in force.
+func runModelShow(args []string, stdout, stderr io.Writer) (int, error) {
+	var yaml *bool
+	reply, cf, done, code, err := modelRead("model show", args, stderr, func(fs *flag.FlagSet) string {
+		yaml = fs.Bool("yaml", false, "print the model's YAML source")
+		return " [--yaml]"
+	}, func() string {
+		if *yaml {
+			return "/v1/model?format=yaml"
+		}
+		return "/v1/model"
+	})
+	if done {
+		return code, err
 	}
 	if cf.json || *yaml {
 		reply.printJSON(stdout)
@@ -167,31 +183,9 @@ func runModelShow(args []string, stdout, stderr io.Writer) (int, error) {
 
 // runModelVersions prints every model the cluster accepted.
 func runModelVersions(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("shoal model versions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal model versions [--addr ADDRS] [--json]")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	pos, done, code, err := parseClientArgs(fs, args)
+	reply, cf, done, code, err := modelRead("model versions", args, stderr, nil, func() string { return "/v1/model/versions" })
 	if done {
 		return code, err
-	}
-	if err := wantArgs(pos); err != nil {
-		return exitUsage, err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return exitUsage, err
-	}
-	reply, err := c.do(http.MethodGet, "/v1/model/versions", nil, true)
-	if err != nil {
-		return exitInternal, err
-	}
-	if reply.status != http.StatusOK {
-		return reply.failure()
 	}
 	if cf.json {
 		reply.printJSON(stdout)

@@ -189,15 +189,26 @@ func (d *decoder) objectWrite(op Op) *ObjectWrite {
 	return w
 }
 
-// version reads a model version: a uvarint that fits an int32, so that
-// it fits an int everywhere and re-encodes as it came.
-func (d *decoder) version() int {
-	v := d.uvarint()
-	if d.err == nil && v > math.MaxInt32 {
-		d.fail(fmt.Errorf("model version %d is out of range", v))
-		return 0
+// MaxModelVersion bounds a model version in every encoding (a uvarint):
+// it fits an int32, so that it fits an int everywhere and re-encodes as
+// it came.
+const MaxModelVersion = math.MaxInt32
+
+// ModelVersion checks a model version read from an encoding.
+func ModelVersion(v uint64) (int, error) {
+	if v > MaxModelVersion {
+		return 0, fmt.Errorf("model version %d is out of range", v)
 	}
-	return int(v)
+	return int(v), nil
+}
+
+// version reads a model version.
+func (d *decoder) version() int {
+	v, err := ModelVersion(d.uvarint())
+	if d.err == nil && err != nil {
+		d.fail(err)
+	}
+	return v
 }
 
 // entries reads index entries, at most MaxIndexes of them.

@@ -631,6 +631,15 @@ func staleRead(r *http.Request) (bool, error) {
 	return false, apiErrorf(http.StatusBadRequest, "consistency %q: want %s or %s", values[0], ConsistencyLinearizable, ConsistencyStale)
 }
 
+// setConsistency says in a read's answer which consistency served it.
+func setConsistency(w http.ResponseWriter, stale bool) {
+	consistency := ConsistencyLinearizable
+	if stale {
+		consistency = ConsistencyStale
+	}
+	w.Header().Set(ConsistencyHeader, consistency)
+}
+
 func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	key, err := pathKey(r)
 	if err != nil {
@@ -644,11 +653,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	consistency := ConsistencyLinearizable
-	if stale {
-		consistency = ConsistencyStale
-	}
-	w.Header().Set(ConsistencyHeader, consistency)
+	setConsistency(w, stale)
 	if !resp.Value.Present {
 		respond(w, http.StatusNotFound, ErrorBody{Error: "key not found", Key: key, Index: resp.Index})
 		return nil
@@ -738,25 +743,35 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) error {
 // send (the body is read as JSON all the same, so that the first command
 // a newcomer types works); the body must fit in MaxBody.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request, fields map[string]*jsonField) error {
+	body, err := a.readRaw(w, r, "application/json", "application/x-www-form-urlencoded", "text/plain")
+	if err != nil {
+		return err
+	}
+	if err := decodeObject(body, fields); err != nil {
+		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
+	}
+	return nil
+}
+
+// readRaw reads a body within MaxBody. Its Content-Type, when it has one,
+// must be one of types (where application/json is, any +json type too).
+func (a *api) readRaw(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		lenient := mt == "application/x-www-form-urlencoded" || mt == "text/plain"
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !lenient) {
-			return apiErrorf(http.StatusUnsupportedMediaType, "Content-Type %q: want application/json", ct)
+		jsonish := slices.Contains(types, "application/json") && strings.HasSuffix(mt, "+json")
+		if err != nil || !slices.Contains(types, mt) && !jsonish {
+			return nil, apiErrorf(http.StatusUnsupportedMediaType, "Content-Type %q: want %s", ct, types[0])
 		}
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxBody)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)
+			return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)
 		}
-		return apiErrorf(http.StatusBadRequest, "request body: %v", err)
+		return nil, apiErrorf(http.StatusBadRequest, "request body: %v", err)
 	}
-	if err := decodeObject(buf.Bytes(), fields); err != nil {
-		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
-	}
-	return nil
+	return buf.Bytes(), nil
 }
 
 // jsonField is one field of a request body, once decodeObject has read it:

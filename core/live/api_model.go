@@ -1,14 +1,11 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,25 +220,6 @@ func (a *api) putModel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readRaw reads a body of one of the media types, within MaxBody.
-func (a *api) readRaw(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !slices.Contains(types, mt) {
-			return nil, apiErrorf(http.StatusUnsupportedMediaType, "Content-Type %q: want %s", ct, types[0])
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxBody)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)
-		}
-		return nil, apiErrorf(http.StatusBadRequest, "request body: %v", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // objectType is the request's type, in the model in force.
 func (a *api) objectType(r *http.Request) (*model.Type, error) {
 	m, _, err := a.current(r)
@@ -446,29 +424,35 @@ func (a *api) putObject(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
+// readObject reads the path's object, with its history if asked, at the
+// consistency the request asks for, which the answer's header says.
+func (a *api) readObject(w http.ResponseWriter, r *http.Request, history bool) (*model.Type, string, kv.Response, error) {
 	t, err := a.objectType(r)
 	if err != nil {
-		return err
+		return nil, "", kv.Response{}, err
 	}
 	pk, route, err := objectKey(r, t)
 	if err != nil {
-		return err
+		return nil, "", kv.Response{}, err
 	}
 	stale, err := staleRead(r)
 	if err != nil {
-		return err
+		return nil, "", kv.Response{}, err
 	}
-	resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Stale: stale, Object: &kv.ObjectRequest{Type: t.Name, PK: pk}},
-		t.Name+" "+t.KeyString(pk))
+	resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Stale: stale,
+		Object: &kv.ObjectRequest{Type: t.Name, PK: pk, History: history}}, t.Name+" "+t.KeyString(pk))
+	if err != nil {
+		return nil, "", kv.Response{}, err
+	}
+	setConsistency(w, stale)
+	return t, pk, resp, nil
+}
+
+func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
+	t, pk, resp, err := a.readObject(w, r, false)
 	if err != nil {
 		return err
 	}
-	consistency := ConsistencyLinearizable
-	if stale {
-		consistency = ConsistencyStale
-	}
-	w.Header().Set(ConsistencyHeader, consistency)
 	if resp.Object == nil {
 		return apiErrorf(http.StatusNotFound, "%s %s not found", t.Name, t.KeyString(pk))
 	}
@@ -486,29 +470,11 @@ func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
 // history: a deleted object keeps its previous versions until it is
 // written again.
 func (a *api) getObjectHistory(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.objectType(r)
-	if err != nil {
-		return err
-	}
-	pk, route, err := objectKey(r, t)
-	if err != nil {
-		return err
-	}
-	stale, err := staleRead(r)
+	t, pk, resp, err := a.readObject(w, r, true)
 	if err != nil {
 		return err
 	}
 	what := t.Name + " " + t.KeyString(pk)
-	resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Stale: stale,
-		Object: &kv.ObjectRequest{Type: t.Name, PK: pk, History: true}}, what)
-	if err != nil {
-		return err
-	}
-	consistency := ConsistencyLinearizable
-	if stale {
-		consistency = ConsistencyStale
-	}
-	w.Header().Set(ConsistencyHeader, consistency)
 	if resp.Object == nil && len(resp.History) == 0 {
 		return apiErrorf(http.StatusNotFound, "%s not found, and no history of it is kept", what)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -417,17 +416,16 @@ const (
 	responseHistory byte = 1 << 2 // a history of one or more records follows
 )
 
-// wireVersionOK: a model version travels as a uvarint that fits an
-// int32, so that it fits an int everywhere and re-encodes as it came.
-func wireVersionOK(v int) bool { return v >= 0 && v <= math.MaxInt32 }
+// wireVersionOK: a model version travels as a uvarint no larger than
+// kv.MaxModelVersion.
+func wireVersionOK(v int) bool { return v >= 0 && v <= kv.MaxModelVersion }
 
 func (d *wireDecoder) version() int {
-	v := d.uvarint()
-	if d.err == nil && v > math.MaxInt32 {
-		d.fail(fmt.Errorf("model version %d is out of range", v))
-		return 0
+	v, err := kv.ModelVersion(d.uvarint())
+	if d.err == nil && err != nil {
+		d.fail(err)
 	}
-	return int(v)
+	return v
 }
 
 // bytes reads a string as a byte slice, nil when empty.

@@ -173,17 +173,11 @@ func describeValue(v any) string {
 // text is a scalar value as text: strings as they are, numbers in
 // decimal, null as "".
 func text(v any) string {
-	switch x := v.(type) {
+	switch v.(type) {
 	case nil:
 		return ""
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
+	case string, int64, float64, bool:
+		return keyText(v)
 	}
 	return string(appendValue(nil, v))
 }

@@ -33,18 +33,6 @@ func putCustomer(id string) client.Op {
 		Object: &kv.ObjectRequest{Type: "Customer", Version: 1, Value: []byte(v)}}
 }
 
-// results maps each traced proposal ID to its prop.result record.
-func results(recs []env.Record) map[string]env.Record {
-	out := map[string]env.Record{}
-	for _, r := range recs {
-		if r.Kind == "prop.result" {
-			id, _ := r.Str("id")
-			out[id] = r
-		}
-	}
-	return out
-}
-
 // TestModelChangeMigratesStoredObjects writes Customers at version 1 under
 // the example model (whose latest Customer is version 2), changes the
 // model to one whose latest is version 3, and checks that the change
@@ -72,7 +60,7 @@ func TestModelChangeMigratesStoredObjects(t *testing.T) {
 	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 5*time.Second)
 	runUntil(t, w, 10*time.Second)
 	recs := records(t, w)
-	if r, ok := results(recs)["change"]; !ok || must(r.Str("outcome")) != "ok" {
+	if r, ok := outcomes(recs)["change"]; !ok || outcome(r) != "ok" {
 		t.Fatalf("the model change ended %v, want ok", r)
 	}
 	votes := 0
@@ -167,8 +155,8 @@ func TestModelVotedDown(t *testing.T) {
 	runUntil(t, w, 3*time.Second)
 	c.Propose("n1", "config", "change", cluster.ProposeModel([]byte(bad)).Encode(), 5*time.Second)
 	runUntil(t, w, 6*time.Second)
-	r, ok := results(records(t, w))["change"]
-	if !ok || must(r.Str("outcome")) != "fail" || !strings.Contains(must(r.Str("error")), `"no-such-function"`) {
+	r, ok := outcomes(records(t, w))["change"]
+	if !ok || outcome(r) != "fail" || !strings.Contains(must(r.Str("error")), `"no-such-function"`) {
 		t.Fatalf("the change ended %v, want fail naming the missing function", r)
 	}
 	conf := c.Node("n2").Configuration()
@@ -260,7 +248,7 @@ func TestObjectHistory(t *testing.T) {
 	next := exampleModel(t, "model-next.yaml")
 	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 5*time.Second)
 	runUntil(t, w, 8*time.Second)
-	if r, ok := results(records(t, w))["change"]; !ok || must(r.Str("outcome")) != "ok" {
+	if r, ok := outcomes(records(t, w))["change"]; !ok || outcome(r) != "ok" {
 		t.Fatalf("the model change ended %v, want ok", r)
 	}
 
@@ -404,7 +392,7 @@ func TestObjectHistoryThatDoesNotUpgrade(t *testing.T) {
 	}
 	c.Propose("n1", "config", "change", cluster.ProposeModel([]byte(second)).Encode(), 5*time.Second)
 	runUntil(t, w, 8*time.Second)
-	if r, ok := results(records(t, w))["change"]; !ok || must(r.Str("outcome")) != "ok" {
+	if r, ok := outcomes(records(t, w))["change"]; !ok || outcome(r) != "ok" {
 		t.Fatalf("the model change ended %v, want ok", r)
 	}
 	reader := &answers{got: map[uint64]*kv.Response{}}

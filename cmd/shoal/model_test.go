@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -307,24 +305,7 @@ func TestServeModelRefusesABadFile(t *testing.T) {
 // TestServeDevModel starts `shoal serve --dev` and runs the data API
 // examples it prints, as a newcomer would paste them.
 func TestServeDevModel(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "serve", "--dev")
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	cmd, lines := startDev(t)
 	putLine := regexp.MustCompile(`^\s+curl -X PUT -d '(\{.*\})' '(http://\S+/v1/data/Customer\?version=1)'$`)
 	getLine := regexp.MustCompile(`^\s+curl (http://\S+/v1/data/Customer/c1)$`)
 	var body, putURL, getURL string

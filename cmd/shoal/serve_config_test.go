@@ -106,10 +106,10 @@ func TestServeFlagsOverrideTheFile(t *testing.T) {
 	}
 }
 
-// TestServeDev starts `shoal serve --dev`, follows the URL it prints to
-// write and read a key, and stops it with SIGTERM: it exits 0 and removes
-// its data directory.
-func TestServeDev(t *testing.T) {
+// startDev starts `shoal serve --dev` (killed when the test ends) and
+// returns its standard output's lines.
+func startDev(t *testing.T) (*exec.Cmd, <-chan string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--dev")
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
@@ -119,7 +119,7 @@ func TestServeDev(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -128,6 +128,14 @@ func TestServeDev(t *testing.T) {
 		}
 		close(lines)
 	}()
+	return cmd, lines
+}
+
+// TestServeDev starts `shoal serve --dev`, follows the URL it prints to
+// write and read a key, and stops it with SIGTERM: it exits 0 and removes
+// its data directory.
+func TestServeDev(t *testing.T) {
+	cmd, lines := startDev(t)
 	var base, dataDir string
 	deadline := time.After(30 * time.Second)
 	for base == "" || dataDir == "" {

@@ -59,6 +59,7 @@ func commands() []command {
 		{name: "model check", summary: "validate a data model file offline (and, given two, that the second may replace the first)", run: runModelCheck},
 		{name: "model apply", summary: "propose a data model file to a running cluster; wait until it is accepted or refused", run: runModelApply},
 		{name: "model show", summary: "print the cluster's data model in force (--yaml for its source)", run: runModelShow},
+		{name: "model cancel", summary: "abandon a pending model change (one waiting on a replicaset that has no leader)", run: runModelCancel},
 		{name: "model versions", summary: "list every data model revision the cluster accepted, and one being voted on", run: runModelVersions},
 		{name: "bench peers", summary: "build etcd and NATS, run a 3-node cluster of each and of shoal, and measure them side by side (tables, JSON, an HTML page)", run: runBenchPeers},
 		{name: "bench", summary: "load a running cluster through the HTTP API and report ops/s and latency percentiles (--json)", run: runBench},

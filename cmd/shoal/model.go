@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/shoaldb/shoal/core/live"
@@ -109,6 +110,54 @@ func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		return exitValid, nil
 	case http.StatusUnprocessableEntity:
+		return exitInvalid, errors.New(reply.message())
+	}
+	return reply.failure()
+}
+
+// runModelCancel abandons a pending model change.
+func runModelCancel(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal model cancel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal model cancel REVISION [--addr ADDRS] [--json]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Abandons the pending change to model REVISION (shoal model versions shows it): for a change")
+		fmt.Fprintln(stderr, "that waits on a replicaset with no leader, which holds back every other change.")
+		fmt.Fprintln(stderr, "Exits 0 when cancelled, 1 when no such change is pending, 2 when undecided (no quorum).")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseClientArgs(fs, args)
+	if done {
+		return code, err
+	}
+	if err := wantArgs(pos, "REVISION"); err != nil {
+		return exitUsage, err
+	}
+	rev, err := strconv.Atoi(pos[0])
+	if err != nil || rev < 1 {
+		return exitUsage, usagef("REVISION %q: want a revision number, such as 2", pos[0])
+	}
+	c, err := cf.client()
+	if err != nil {
+		return exitUsage, err
+	}
+	reply, err := c.do(http.MethodDelete, fmt.Sprintf("/v1/model/pending?revision=%d", rev), nil, false)
+	if err != nil {
+		return unanswered(err)
+	}
+	if cf.json {
+		reply.printJSON(stdout)
+	}
+	switch reply.status {
+	case http.StatusOK:
+		if !cf.json {
+			fmt.Fprintf(stdout, "cancelled the change to revision %d\n", rev)
+		}
+		return exitValid, nil
+	case http.StatusConflict:
 		return exitInvalid, errors.New(reply.message())
 	}
 	return reply.failure()

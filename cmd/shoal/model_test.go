@@ -180,6 +180,12 @@ func TestModelCluster(t *testing.T) {
 		t.Errorf("model show: exit %d, %.200q %q", code, out, errs)
 	}
 
+	// Nothing is pending to cancel.
+	code, out, errs = shoal(t, "model", "cancel", "3", "--addr", addr(cluster[0]))
+	if code != exitInvalid || !strings.Contains(errs, "no change to revision 3 is pending") {
+		t.Errorf("model cancel 3: exit %d, %q %q; want 1, none pending", code, out, errs)
+	}
+
 	// model.yaml cannot follow model-next.yaml: its versions are gone.
 	code, out, errs = shoal(t, "model", "apply", exampleModel, "--addr", addr(cluster[2]))
 	if code != exitInvalid || !strings.Contains(errs, "not a successor of revision 2") {

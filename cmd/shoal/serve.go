@@ -574,7 +574,13 @@ var modelRetry = retryPolicy{attempts: 8, first: 500 * time.Millisecond, most: 8
 // Instances given the same file all call it: one proposal wins, and the
 // others find its digest in force (or are refused as unchanged), which is
 // no error.
-func applyModel(ctx context.Context, b live.ModelBackend, want wantModel, log *slog.Logger, p retryPolicy) {
+// modelProposer is what applyModel needs of the instance.
+type modelProposer interface {
+	Models(ctx context.Context) (live.ModelStatus, error)
+	ProposeModel(ctx context.Context, source []byte) (int, error)
+}
+
+func applyModel(ctx context.Context, b modelProposer, want wantModel, log *slog.Logger, p retryPolicy) {
 	log = log.With("model", want.file, "digest", want.digest)
 	pause := p.first
 	for attempt := 1; ; attempt++ {
@@ -602,7 +608,7 @@ func applyModel(ctx context.Context, b live.ModelBackend, want wantModel, log *s
 
 // proposeModel makes one attempt: it reports whether another may succeed,
 // and why this one did not.
-func proposeModel(ctx context.Context, b live.ModelBackend, want wantModel, log *slog.Logger, p retryPolicy) (retry bool, err error) {
+func proposeModel(ctx context.Context, b modelProposer, want wantModel, log *slog.Logger, p retryPolicy) (retry bool, err error) {
 	inForce := func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

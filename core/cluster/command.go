@@ -12,12 +12,13 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote
+	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote, model.cancel
 	Key      string     `json:"key,omitempty"`
 	Value    string     `json:"value,omitempty"`
 	Instance env.NodeID `json:"instance,omitempty"`
 	Domain   Domain     `json:"domain,omitempty"`   // join
-	Revision int        `json:"revision,omitempty"` // model.vote
+	Revision int        `json:"revision,omitempty"` // model.vote, model.cancel
+	Change   string     `json:"change,omitempty"`   // model.vote: the action that proposed the change
 }
 
 // SetSetting sets an operator setting.
@@ -97,7 +98,9 @@ func (c *Config) Apply(cmd Command) error {
 	case "model.propose":
 		return c.proposeModel("", cmd.Value)
 	case "model.vote":
-		return c.voteModel(cmd.Key, cmd.Revision, cmd.Value)
+		return c.voteModel(cmd.Key, cmd.Revision, cmd.Change, cmd.Value)
+	case "model.cancel":
+		return c.cancelModel(cmd.Revision)
 	case "offline", "online":
 		inst := c.byName(cmd.Instance)
 		if inst == nil {

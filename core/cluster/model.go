@@ -43,11 +43,21 @@ type ModelAbort struct {
 // the change (Config.ModelChange); the change is decided by VoteModel.
 func ProposeModel(source []byte) Command { return Command{Op: "model.propose", Value: string(source)} }
 
-// VoteModel is replicaset rs's verdict on model revision rev: an empty
-// reason for yes. voter is the leader that validated it.
-func VoteModel(rs string, rev int, voter env.NodeID, reason string) Command {
-	return Command{Op: "model.vote", Key: rs, Revision: rev, Instance: voter, Value: reason}
+// VoteModel is replicaset rs's verdict on the pending change ch: an
+// empty reason for yes. voter is the leader that validated it. The vote
+// names the change by its revision and the action that proposed it: a
+// change cancelled and proposed again has the same revision, and a vote
+// for the first must not count for the second.
+func VoteModel(rs string, ch *ModelChange, voter env.NodeID, reason string) Command {
+	return Command{Op: "model.vote", Key: rs, Revision: ch.Revision, Change: ch.Action, Instance: voter, Value: reason}
 }
+
+// CancelModel abandons the change to revision rev while its replicasets
+// vote: an operator's way out when one of them cannot (it has no leader,
+// and will not for a while), since a pending change holds back every
+// other. Its proposer is answered that it was voted down, by the
+// operator.
+func CancelModel(rev int) Command { return Command{Op: "model.cancel", Revision: rev} }
 
 // Model is the model in force, or nil when the cluster has none.
 func (c *Config) Model() *ModelRevision {
@@ -94,10 +104,10 @@ func (c *Config) proposeModel(id, source string) error {
 
 // voteModel records a replicaset's verdict, and decides the change once
 // every replicaset said yes or one said no.
-func (c *Config) voteModel(rs string, rev int, reason string) error {
+func (c *Config) voteModel(rs string, rev int, change, reason string) error {
 	ch := c.ModelChange
-	if ch == nil || ch.Revision != rev {
-		return fmt.Errorf("model: no change to revision %d is pending", rev)
+	if ch == nil || ch.Revision != rev || ch.Action != change {
+		return fmt.Errorf("model: no change to revision %d proposed by %q is pending", rev, change)
 	}
 	if _, ok := c.Replicaset(rs); !ok {
 		return fmt.Errorf("model: no replicaset named %q", rs)
@@ -117,6 +127,17 @@ func (c *Config) voteModel(rs string, rev int, reason string) error {
 		}
 	}
 	c.Models = append(c.Models, ch.ModelRevision)
+	c.ModelChange = nil
+	return nil
+}
+
+// cancelModel abandons a pending change (Command "model.cancel").
+func (c *Config) cancelModel(rev int) error {
+	ch := c.ModelChange
+	if ch == nil || ch.Revision != rev {
+		return fmt.Errorf("model: no change to revision %d is pending", rev)
+	}
+	c.ModelAbort = &ModelAbort{Revision: rev, Action: ch.Action, Reason: "cancelled by an operator"}
 	c.ModelChange = nil
 	return nil
 }

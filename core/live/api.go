@@ -161,6 +161,7 @@ type APIOptions struct {
 //	GET    /v1/cluster                                              → 200 ClusterStatus
 //	GET    /v1/model                 (?format=yaml for the source)  → 200 ModelBody, 404 without a model
 //	GET    /v1/model/versions                                       → 200 ModelStatus
+//	DELETE /v1/model/pending?revision=N                             → 200 {"cancelled"}, 409 none pending, 504 undecided
 //	PUT    /v1/model                 the model's YAML               → 200 {"revision"}, 400, 422 refused, 504 undecided
 //	PUT    /v1/data/{type}?version=N the object's JSON              → 200 ObjectBody, 400 invalid, 409 unique index, 412
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
@@ -213,6 +214,7 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("GET /v1/model", a.getModel)
 	a.handle("PUT /v1/model", a.putModel)
 	a.handle("GET /v1/model/versions", a.modelVersions)
+	a.handle("DELETE /v1/model/pending", a.cancelModel)
 	a.handle("PUT /v1/data/{type}", a.putObject)
 	a.handle("GET /v1/data/{type}/{key}", a.getObject)
 	a.handle("GET /v1/data/{type}/{key}/history", a.getObjectHistory)

@@ -51,6 +51,10 @@ type ModelBackend interface {
 	// was refused (ErrModelRefused), or unknown (ErrUnknownOutcome: group
 	// 0 did not decide in time, which it cannot without a quorum).
 	ProposeModel(ctx context.Context, source []byte) (int, error)
+	// CancelModel abandons the pending change to revision rev, or says
+	// why not (ErrModelRefused: no such change is pending), or that group
+	// 0 did not take it in time (ErrUnknownOutcome).
+	CancelModel(ctx context.Context, rev int) error
 }
 
 // ErrModelRefused wraps the reason group 0 or a replicaset refused a
@@ -217,6 +221,34 @@ func (a *api) putModel(w http.ResponseWriter, r *http.Request) error {
 		return backendError(err)
 	}
 	respond(w, http.StatusOK, map[string]int{"revision": rev})
+	return nil
+}
+
+// cancelModel abandons the pending model change whose revision
+// ?revision= names (so that a cancellation meant for one change never
+// hits the next).
+func (a *api) cancelModel(w http.ResponseWriter, r *http.Request) error {
+	mb, err := a.modelBackend()
+	if err != nil {
+		return err
+	}
+	values := r.URL.Query()["revision"]
+	rev, err := 0, error(nil)
+	if len(values) == 1 {
+		rev, err = strconv.Atoi(values[0])
+	}
+	if len(values) != 1 || err != nil || rev < 1 {
+		return apiErrorf(http.StatusBadRequest, "revision: want once the revision of the pending change, such as ?revision=2")
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	switch err := mb.CancelModel(ctx, rev); {
+	case errors.Is(err, ErrModelRefused):
+		return apiErrorf(http.StatusConflict, "%s", err)
+	case err != nil:
+		return backendError(err)
+	}
+	respond(w, http.StatusOK, map[string]int{"cancelled": rev})
 	return nil
 }
 

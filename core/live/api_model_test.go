@@ -82,6 +82,19 @@ func (f *fakeModels) ProposeModel(ctx context.Context, source []byte) (int, erro
 	return f.accept(source), nil
 }
 
+func (f *fakeModels) CancelModel(ctx context.Context, rev int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.proposeErr != nil {
+		return f.proposeErr
+	}
+	if f.st.Pending == nil || f.st.Pending.Revision != rev {
+		return fmt.Errorf("%w: model: no change to revision %d is pending", ErrModelRefused, rev)
+	}
+	f.st.Pending, f.st.LastAbort = nil, &ModelAbort{Revision: rev, Reason: "cancelled by an operator"}
+	return nil
+}
+
 // lastSent is the last object request Do received.
 func (f *fakeModels) lastSent() (kv.Request, bool) {
 	f.mu.Lock()
@@ -395,6 +408,19 @@ func TestModelAPI(t *testing.T) {
 			f.proposeErr = fmt.Errorf("%w: group 0 did not decide the model in time", ErrUnknownOutcome)
 		}, method: "PUT", path: "/v1/model", body: string(examples.ModelNext),
 			status: 504, want: `{"error":"the outcome is unknown: the request may or may not have taken effect: group 0 did not decide the model in time"}`},
+		{name: "cancel a pending change", setup: func(f *fakeModels) { f.st.Pending = &ModelRevision{Revision: 2, Digest: "d"} },
+			method: "DELETE", path: "/v1/model/pending?revision=2", status: 200, want: `{"cancelled":2}`},
+		{name: "cancel another revision", setup: func(f *fakeModels) { f.st.Pending = &ModelRevision{Revision: 2, Digest: "d"} },
+			method: "DELETE", path: "/v1/model/pending?revision=3",
+			status: 409, want: `{"error":"model refused: model: no change to revision 3 is pending"}`},
+		{name: "cancel without a revision", method: "DELETE", path: "/v1/model/pending",
+			status: 400, want: `{"error":"revision: want once the revision of the pending change, such as ?revision=2"}`},
+		{name: "cancel revision zero", method: "DELETE", path: "/v1/model/pending?revision=0",
+			status: 400, want: `{"error":"revision: want once the revision of the pending change, such as ?revision=2"}`},
+		{name: "cancel undecided", setup: func(f *fakeModels) {
+			f.proposeErr = fmt.Errorf("%w: group 0 did not take the cancellation in time", ErrUnknownOutcome)
+		}, method: "DELETE", path: "/v1/model/pending?revision=2",
+			status: 504, want: `{"error":"the outcome is unknown: the request may or may not have taken effect: group 0 did not take the cancellation in time"}`},
 		{name: "put a model unavailable", setup: func(f *fakeModels) { f.proposeErr = fmt.Errorf("%w: the instance is stopping", ErrUnavailable) },
 			method: "PUT", path: "/v1/model", body: string(examples.ModelNext),
 			status: 503, want: `{"error":"unavailable, nothing was done: the instance is stopping"}`},

@@ -138,46 +138,70 @@ func (n *Node) Models(ctx context.Context) (ModelStatus, error) {
 // waits for the decision: group 0 checks it against the model in force,
 // then every replicaset's leader validates it with its own binary.
 func (n *Node) ProposeModel(ctx context.Context, source []byte) (int, error) {
+	id, outcome, why, err := n.act(ctx, "model", cluster.ProposeModel(source).Encode())
+	switch {
+	case err != nil:
+		return 0, err
+	case outcome == "ok":
+		st, err := n.Models(context.WithoutCancel(ctx))
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range slices.Backward(st.Revisions) {
+			if m.Digest == modelDigest(source) {
+				return m.Revision, nil
+			}
+		}
+		return 0, fmt.Errorf("live: model %s was accepted but is not in the configuration", id)
+	case outcome == "fail":
+		return 0, fmt.Errorf("%w: %s", ErrModelRefused, why)
+	}
+	return 0, fmt.Errorf("%w: group 0 did not decide the model in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+}
+
+// CancelModel abandons the pending change to revision rev
+// (cluster.CancelModel).
+func (n *Node) CancelModel(ctx context.Context, rev int) error {
+	_, outcome, why, err := n.act(ctx, "model-cancel", cluster.CancelModel(rev).Encode())
+	switch {
+	case err != nil:
+		return err
+	case outcome == "ok":
+		return nil
+	case outcome == "fail":
+		return fmt.Errorf("%w: %s", ErrModelRefused, why)
+	}
+	return fmt.Errorf("%w: group 0 did not take the cancellation in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+}
+
+// act proposes an operator action on group 0 under a fresh ID (prefix/
+// and random hex) and waits, until ctx's deadline, for its outcome: ok,
+// fail (with why) or timeout. An error means it was not proposed.
+func (n *Node) act(ctx context.Context, prefix string, cmd []byte) (id, outcome, why string, err error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		return 0, errors.New("live: ProposeModel needs a deadline")
+		return "", "", "", errors.New("live: an operator action needs a deadline")
 	}
 	var raw [8]byte
 	if _, err := crand.Read(raw[:]); err != nil {
-		return 0, err
+		return "", "", "", err
 	}
-	id := "model/" + hex.EncodeToString(raw[:])
+	id = prefix + "/" + hex.EncodeToString(raw[:])
 	done := n.awaitResult(id)
 	defer n.forgetResult(id)
-	cmd := cluster.ProposeModel(source).Encode()
 	timeout := time.Until(deadline)
 	if !n.post(func() {
 		if n.eng != nil {
 			n.eng.Handle(&node.Propose{ID: id, Group: "config", Data: cmd, Timeout: timeout})
 		}
 	}) {
-		return 0, fmt.Errorf("%w: the instance is stopping", ErrUnavailable)
+		return id, "", "", fmt.Errorf("%w: the instance is stopping", ErrUnavailable)
 	}
 	select {
 	case r := <-done:
-		switch r[0] {
-		case "ok":
-			st, err := n.Models(context.WithoutCancel(ctx))
-			if err != nil {
-				return 0, err
-			}
-			for _, m := range slices.Backward(st.Revisions) {
-				if m.Digest == modelDigest(source) {
-					return m.Revision, nil
-				}
-			}
-			return 0, fmt.Errorf("live: model %s was accepted but is not in the configuration", id)
-		case "fail":
-			return 0, fmt.Errorf("%w: %s", ErrModelRefused, r[1])
-		}
-		return 0, fmt.Errorf("%w: group 0 did not decide the model in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+		return id, r[0], r[1], nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: group 0 did not decide the model in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+		return id, "timeout", "", nil
 	}
 }
 

@@ -74,7 +74,9 @@ func (n *Node) voteOnModels() {
 		if _, voted := ch.Votes[g.name]; voted {
 			continue
 		}
-		id := fmt.Sprintf("model-vote/%s/%d/%s", g.name, ch.Revision, n.e.ID())
+		// Unique per change (a cancelled change's revision comes back),
+		// since group 0 applies each action ID once.
+		id := fmt.Sprintf("model-vote/%s/%d/%s/%s", g.name, ch.Revision, ch.Action, n.e.ID())
 		if _, pending := n.pending[id]; pending {
 			continue
 		}
@@ -83,7 +85,7 @@ func (n *Node) voteOnModels() {
 			reason = err.Error()
 		}
 		n.trace("model.vote", env.Str("group", g.name), env.Int("revision", int64(ch.Revision)), env.Str("reason", reason))
-		n.propose(&Propose{ID: id, Group: "config", Data: cluster.VoteModel(g.name, ch.Revision, n.e.ID(), reason).Encode(),
+		n.propose(&Propose{ID: id, Group: "config", Data: cluster.VoteModel(g.name, ch, n.e.ID(), reason).Encode(),
 			Timeout: modelVoteTimeout})
 	}
 }

@@ -422,3 +422,76 @@ func TestObjectHistoryThatDoesNotUpgrade(t *testing.T) {
 }
 
 func must[T any](v T, _ bool) T { return v }
+
+// TestModelChangeCancelled: a change waits for a replicaset that has
+// lost its majority (two of its three instances killed) while group 0
+// keeps its quorum. It blocks every other change until an operator
+// cancels it; its proposer is then answered that it failed, and once the
+// replicaset is whole again the same model is accepted.
+func TestModelChangeCancelled(t *testing.T) {
+	w, c := start(t, 1, Topology{Instances: 6, ReplicationFactor: 3, Model: exampleModel(t, "model.yaml")}, node.Config{})
+	runUntil(t, w, 3*time.Second)
+	rs2 := c.Members("rs2")
+	voters := c.Voters()
+	var down []env.NodeID
+	for _, name := range rs2 {
+		if len(down) < 2 {
+			down = append(down, name)
+		}
+	}
+	alive := 0
+	for _, v := range voters {
+		if !slices.Contains(down, v) {
+			alive++
+		}
+	}
+	if alive <= len(voters)/2 {
+		t.Fatalf("killing %v leaves %d of group 0's voters %v: no quorum, the test needs one", down, alive, voters)
+	}
+	for _, name := range down {
+		w.Kill(name)
+	}
+	// An rs2 leader left alone steps down within an election timeout
+	// (CheckQuorum); until then it would still vote.
+	runUntil(t, w, 5*time.Second)
+	if l, ok := c.Leader("rs2"); ok {
+		t.Fatalf("%s still leads rs2", l)
+	}
+	next := exampleModel(t, "model-next.yaml")
+	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 20*time.Second)
+	runUntil(t, w, 8*time.Second)
+	conf := c.Node("n1").Configuration()
+	if conf.ModelChange == nil || conf.ModelChange.Revision != 2 {
+		t.Fatalf("the change is not pending: %+v; models %d, abort %+v; down %v, rs2 %v; %v", conf.ModelChange, len(conf.Models), conf.ModelAbort, down, rs2, outcomes(records(t, w))["change"])
+	}
+	if _, voted := conf.ModelChange.Votes["rs2"]; voted {
+		t.Fatal("rs2 voted without a majority")
+	}
+	// Another change waits its turn.
+	c.Propose("n3", "config", "another", cluster.ProposeModel(exampleModel(t, "model.yaml")).Encode(), 2*time.Second)
+	runUntil(t, w, 10*time.Second)
+	if r, ok := outcomes(records(t, w))["another"]; !ok || outcome(r) != "fail" || !strings.Contains(must(r.Str("error")), "still being validated") {
+		t.Fatalf("a second change while one is pending ended %v, want fail", r)
+	}
+	c.Propose("n3", "config", "cancel", cluster.CancelModel(2).Encode(), 2*time.Second)
+	runUntil(t, w, 12*time.Second)
+	res := outcomes(records(t, w))
+	if r := res["cancel"]; outcome(r) != "ok" {
+		t.Fatalf("the cancellation ended %v, want ok", r)
+	}
+	if r := res["change"]; outcome(r) != "fail" || !strings.Contains(must(r.Str("error")), "cancelled by an operator") {
+		t.Fatalf("the cancelled change ended %v, want fail naming the cancellation", r)
+	}
+	for _, name := range down {
+		w.Restart(name)
+	}
+	runUntil(t, w, 16*time.Second)
+	c.Propose("n5", "config", "again", cluster.ProposeModel(next).Encode(), 5*time.Second)
+	runUntil(t, w, 22*time.Second)
+	if r := outcomes(records(t, w))["again"]; outcome(r) != "ok" {
+		t.Fatalf("the change proposed again ended %v, want ok", r)
+	}
+	if m := c.Node("n2").Configuration().Model(); m == nil || m.Revision != 2 {
+		t.Fatalf("n2's model in force: %+v, want revision 2", m)
+	}
+}

@@ -48,6 +48,29 @@ func TestLiveRunKillLeader(t *testing.T) {
 	}
 }
 
+// Objects and a model change on a real cluster whose data leader is
+// killed: the cluster takes the scenario's model before the run begins,
+// the change is accepted through the API, and the model check finds every
+// object alike on every instance, in the new model's latest shape.
+func TestLiveRunModel(t *testing.T) {
+	code, out, _, results := liveRun(t, "../../scenarios/liverun/testdata/model-kill.yaml", "--seed", "1")
+	if code != exitValid || results.Verdict != checker.Valid {
+		t.Fatalf("exit %d, verdict %s\n%s", code, results.Verdict, out)
+	}
+	ran := map[string]checker.Result{}
+	for _, c := range results.Checkers {
+		ran[c.Checker] = c
+	}
+	for _, name := range []string{"model", "raft-safety", "convergence", "quorum", "faults"} {
+		if ran[name].Verdict != checker.Valid {
+			t.Errorf("%s: %s, want valid:\n%s", name, ran[name].Verdict, out)
+		}
+	}
+	if m := ran["model"].Explanation; !strings.Contains(m, "the model changed at") {
+		t.Errorf("the model check does not say when the model changed: %s", m)
+	}
+}
+
 // Clock and disk faults cannot reach real processes: the run says so in
 // its output, its report and its faults check, and runs the rest.
 func TestLiveRunListsFaultsItCannotApply(t *testing.T) {

@@ -98,6 +98,11 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 	if req.Op == kv.OpPutObject || req.Op == kv.OpDeleteObject {
 		var err error
 		if cmd, err = n.objectCommand(req); err != nil {
+			if _, behind := err.(modelBehind); behind {
+				// Ask again here in a moment: the model will have come.
+				n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusRedirect, Hint: n.e.ID(), Error: err.Error()})
+				return
+			}
 			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: err.Error()})
 			return
 		}

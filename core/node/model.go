@@ -114,6 +114,15 @@ func (n *Node) decideModelProposals() {
 	}
 }
 
+// modelBehind is objectCommand's error for a write that names what the
+// model this instance has applied lacks (no model, the type, the
+// version): a model group 0 accepted may not have reached it yet, so the
+// write is refused as a redirect, which a client retries, rather than as
+// invalid.
+type modelBehind struct{ msg string }
+
+func (e modelBehind) Error() string { return e.msg }
+
 // objectCommand turns an object write into the command its replicaset's
 // log takes: the object validated at the version it was written at,
 // upgraded to the latest, with its key and index entries.
@@ -125,11 +134,11 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 	}
 	m, _ := n.dataModel()
 	if m == nil {
-		return cmd, fmt.Errorf("the cluster has no data model")
+		return cmd, modelBehind{"this instance has no data model"}
 	}
 	t, ok := m.Type(o.Type)
 	if !ok {
-		return cmd, fmt.Errorf("the model has no type %q", o.Type)
+		return cmd, modelBehind{fmt.Sprintf("the model here has no type %q", o.Type)}
 	}
 	w := &kv.ObjectWrite{Type: t.Name, History: t.History, IfRevision: o.IfRevision, IfAbsent: o.IfAbsent}
 	cmd.Object = w
@@ -143,6 +152,9 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 	v := o.Version
 	if v == 0 {
 		v = t.Latest()
+	}
+	if v > t.Latest() {
+		return cmd, modelBehind{fmt.Sprintf("the model here has %s up to version %d", t.Name, t.Latest())}
 	}
 	obj, err := t.Validate(v, o.Value)
 	if err != nil {

@@ -20,10 +20,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -35,6 +39,7 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/scenarios/liverun/kvclient"
@@ -144,19 +149,14 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 	var unapplied []string
 	kept := s.Workloads[:0]
 	for i, w := range s.Workloads {
-		switch w.Kind {
-		case scenario.KV:
-		case scenario.Config:
-			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 yet", i+1, w.Kind))
-			continue
-		default:
-			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: live runs drive key-value clients only", i+1, w.Kind))
+		if w.Kind == scenario.Config {
+			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 but model changes", i+1, w.Kind))
 			continue
 		}
 		if w.Target != "random" && w.Target != "leader" && !slices.Contains(topo.instances, env.NodeID(w.Target)) {
 			return nil, nil, fmt.Errorf("%s: workload %d targets %s, which a cluster of %d instances does not have", s.Name, i+1, w.Target, len(topo.instances))
 		}
-		if w.Target == "leader" && len(topo.replicasets) > 1 {
+		if w.Target == "leader" && w.Kind != scenario.Model && len(topo.replicasets) > 1 {
 			unapplied = append(unapplied, fmt.Sprintf("workload %d: target leader sends every operation to rs1's leader, which forwards those of other replicasets (the simulator's clients find each key's leader)", i+1))
 		}
 		kept = append(kept, w)
@@ -166,10 +166,6 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 	for _, c := range s.Checks {
 		if c == scenario.CheckPartitions {
 			unapplied = append(unapplied, "check partitions: not run: it judges the simulated network from every message it traced, and a live run traces no message (the proxy keeps the cuts by construction)")
-			continue
-		}
-		if c == scenario.CheckModel {
-			unapplied = append(unapplied, "check model: not run: it judges the objects workloads, which live runs do not drive")
 			continue
 		}
 		checks = append(checks, c)
@@ -321,12 +317,129 @@ func (r *run) start(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	if err := r.giveModel(ctx, deadline); err != nil {
+		return err
+	}
 	r.cluster.refresh()
 	r.origin = time.Now()
 	r.rec.origin = r.origin
 	r.world = newWorld(r.origin, r.o.Seed, r.rec, r.procs, r.proxy)
 	r.log.Info("the cluster is ready", "instances", n)
 	return nil
+}
+
+// giveModel has the cluster take the scenario's model, if it names one,
+// before the scenario's time begins: a proposal through the first
+// instance (PUT /v1/model), then every instance has it in force.
+func (r *run) giveModel(ctx context.Context, deadline time.Time) error {
+	m, err := runner.InitialModel(r.s)
+	if err != nil || m == nil {
+		return err
+	}
+	put := func() error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+r.procs[0].http+"/v1/model", bytes.NewReader(m.Source()))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/yaml")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode != http.StatusOK && !bytes.Contains(body, []byte("unchanged")) {
+			return fmt.Errorf("PUT /v1/model: %d %s", resp.StatusCode, bytes.TrimSpace(body))
+		}
+		return nil
+	}
+	inForce := func(p *process) bool {
+		resp, err := http.Get("http://" + p.http + "/v1/model")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b live.ModelBody
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&b) == nil && b.Digest == m.Digest()
+	}
+	var last error
+	for {
+		if last = put(); last == nil {
+			all := true
+			for _, p := range r.procs {
+				all = all && inForce(p)
+			}
+			if all {
+				r.log.Info("the model is in force", "model", r.s.Cluster.Model, "digest", m.Digest())
+				return nil
+			}
+			last = errors.New("not every instance has it in force")
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the cluster did not take model %s: %v", r.s.Cluster.Model, last)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// proposeModel runs a model workload: at its time, PUT /v1/model with its
+// model to the instance its target names (group 0's leader for leader),
+// recording the answer as model.proposal, as the simulator records
+// prop.result.
+func (r *run) proposeModel(ctx context.Context, i int, wl scenario.Workload) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Until(r.origin.Add(wl.At))):
+	}
+	var at env.NodeID
+	switch wl.Target {
+	case "leader":
+		at, _ = r.cluster.CachedLeader("config")
+	case "random", "":
+	default:
+		at = env.NodeID(wl.Target)
+	}
+	if at == "" {
+		at = r.procs[rand.New(rand.NewPCG(r.o.Seed, uint64(i))).IntN(len(r.procs))].name
+	}
+	id := runner.ModelProposalID(i)
+	outcome, why := "fail", ""
+	pctx, cancel := context.WithTimeout(ctx, wl.Timeout)
+	defer cancel()
+	var addr string
+	for _, p := range r.procs {
+		if p.name == at {
+			addr = p.http
+		}
+	}
+	req, err := http.NewRequestWithContext(pctx, http.MethodPut, "http://"+addr+"/v1/model", bytes.NewReader(scenario.ModelSource(wl.ModelName)))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/yaml")
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			why = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+			switch resp.StatusCode {
+			case http.StatusOK:
+				outcome = "ok"
+			case http.StatusGatewayTimeout:
+				outcome = "timeout"
+			}
+		}
+	}
+	if err != nil {
+		// Sent or not, nobody answered: its fate is unknown.
+		outcome, why = "timeout", err.Error()
+	}
+	r.rec.Note(at, "model.proposal", env.Str("id", id), env.Str("outcome", outcome), env.Str("answer", why))
 }
 
 // exited records an instance's exit that no fault caused: it crashed.
@@ -382,11 +495,28 @@ func (r *run) drive(ctx context.Context) error {
 		rs := r.cluster.Replicasets()
 		return r.cluster.CachedLeader(rs[0])
 	}
-	keys := 0
+	m, err := runner.InitialModel(s)
+	if err != nil {
+		return err
+	}
+	keys, objectKeys := 0, 0
 	var clients sync.WaitGroup
 	process := 0
 	for i, wl := range s.Workloads {
-		keys = max(keys, wl.Keys)
+		switch wl.Kind {
+		case scenario.Model:
+			clients.Add(1)
+			go func() {
+				defer clients.Done()
+				defer r.recoverInto(cancel)
+				r.proposeModel(ctx, i, wl)
+			}()
+			continue
+		case scenario.Objects:
+			objectKeys = max(objectKeys, wl.Keys)
+		default:
+			keys = max(keys, wl.Keys)
+		}
 		for k := range wl.Clients {
 			cfg := kvclient.Config{
 				Name: env.NodeID(fmt.Sprintf("c%d", process+1)), Servers: servers, Target: wl.Target, Leader: leader,
@@ -396,10 +526,14 @@ func (r *run) drive(ctx context.Context) error {
 			}
 			process++
 			clients.Add(1)
+			work := client.Workload(runner.Mix(i, k, wl))
+			if wl.Kind == scenario.Objects {
+				work = runner.ObjectMix(m, wl)
+			}
 			go func() {
 				defer clients.Done()
 				defer r.recoverInto(cancel)
-				kvclient.Run(ctx, cfg, runner.Mix(i, k, wl))
+				kvclient.Run(ctx, cfg, work)
 			}()
 		}
 	}
@@ -436,6 +570,28 @@ func (r *run) drive(ctx context.Context) error {
 	case <-ctx.Done():
 		return interrupted(ctx)
 	case <-time.After(runner.Settle):
+	}
+	if objectKeys > 0 {
+		// As in the simulator: every instance asked for every object,
+		// from its own state (a member of the object's replicaset
+		// answers, any other forwards to one).
+		ops := runner.FinalObjectReads(m, objectKeys)
+		fctx, fcancel := context.WithTimeout(ctx, runner.FinalReadLimit)
+		var readers sync.WaitGroup
+		for i, p := range r.procs {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				defer r.recoverInto(cancel)
+				kvclient.Run(fctx, kvclient.Config{
+					Name: env.NodeID("final-" + string(p.name)), Servers: servers, Target: string(p.name), Timeout: 10 * time.Second,
+					Retries: 40, Interval: time.Millisecond, Until: time.Now().Add(runner.FinalReadLimit), Seed: r.o.Seed,
+					Process: harness.FinalReadProcess + 1 + i, ProcessStride: 1, Recorder: r.rec,
+				}, &client.List{Ops: ops})
+			}()
+		}
+		readers.Wait()
+		fcancel()
 	}
 	r.world.close()
 	if err := r.world.err(); err != nil {

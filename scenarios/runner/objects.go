@@ -18,13 +18,23 @@ import (
 	"github.com/shoaldb/shoal/simnet/harness"
 )
 
-// initialModel is the model a scenario's cluster bootstraps with, or nil.
-func initialModel(s *scenario.Scenario) (*model.Model, error) {
+// InitialModel is the model a scenario's cluster bootstraps with, or nil.
+func InitialModel(s *scenario.Scenario) (*model.Model, error) {
 	if s.Cluster.Model == "" {
 		return nil, nil
 	}
 	return model.Parse(s.Cluster.Model+".yaml", scenario.ModelSource(s.Cluster.Model))
 }
+
+// ObjectMix is the operation generator of one client of an objects
+// workload over model m.
+func ObjectMix(m *model.Model, wl scenario.Workload) client.Workload {
+	return &objectMix{m: m, keys: wl.Keys, mix: wl.Mix}
+}
+
+// ModelProposalID is the ID of workload i's (from 0) model proposal: its
+// prop.result in the simulator, its model.proposal in a live run.
+func ModelProposalID(i int) string { return fmt.Sprintf("w%dm", i+1) }
 
 // objectMix is the operation generator of one client of an objects
 // workload: each operation picks a type of the model and one of keys
@@ -85,9 +95,9 @@ func routeOf(t *model.Type, pk string) string {
 	return route
 }
 
-// finalObjectReads lists a stale read of every object an objects
+// FinalObjectReads lists a stale read of every object an objects
 // workload of keys keys per type may have written.
-func finalObjectReads(m *model.Model, keys int) []client.Op {
+func FinalObjectReads(m *model.Model, keys int) []client.Op {
 	var ops []client.Op
 	r := rand.New(rand.NewPCG(1, 2)) // only to fill the non-key fields, which a read ignores
 	for _, t := range m.Types {
@@ -128,7 +138,7 @@ func modelProposal(c *harness.Cluster, i int, wl scenario.Workload) func() {
 			}
 			at = up[c.World.Rand().IntN(len(up))]
 		}
-		id := fmt.Sprintf("w%dm", i+1)
+		id := ModelProposalID(i)
 		c.Propose(at, "config", id, cluster.ProposeModel(scenario.ModelSource(wl.ModelName)).Encode(), wl.Timeout)
 	}
 }
@@ -168,7 +178,7 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 	// The candidate models: the initial one and every proposed one, by
 	// digest.
 	models := map[string]*model.Model{}
-	first, err := initialModel(s)
+	first, err := InitialModel(s)
 	if err != nil || first == nil {
 		return fail(checker.NA, nil, "the scenario has no data model")
 	}
@@ -183,7 +193,7 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 			return fail(checker.Unknown, nil, "model %s does not parse: %v", wl.ModelName, err)
 		}
 		models[m.Digest()] = m
-		changes = append(changes, fmt.Sprintf("w%dm", i+1))
+		changes = append(changes, ModelProposalID(i))
 	}
 	// The model each instance ends with (model.state, recorded with the
 	// final digests), when the change was accepted, and the operations.
@@ -197,7 +207,9 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 		case "model.state":
 			d, _ := r.Str("digest")
 			final[r.Node] = d
-		case "prop.result":
+		case "prop.result", "model.proposal":
+			// The simulator's proposal is answered in the engine's
+			// trace; a live run's by the API, which the harness records.
 			id, _ := r.Str("id")
 			if out, _ := r.Str("outcome"); out == "ok" && slices.Contains(changes, id) && accepted < 0 {
 				accepted = time.Duration(r.Time)

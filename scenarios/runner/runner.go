@@ -121,7 +121,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer w.Close()
-	m, err := initialModel(s)
+	m, err := InitialModel(s)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	if objectKeys > 0 {
 		// Every replica's objects, read after the groups settled.
-		if err := c.FinalObjectReads(finalObjectReads(m, objectKeys)); err != nil {
+		if err := c.FinalObjectReads(FinalObjectReads(m, objectKeys)); err != nil {
 			return nil, err
 		}
 		limit := w.Now() + FinalReadLimit
@@ -270,7 +270,7 @@ func startWorkload(w *simnet.World, c *harness.Cluster, m *model.Model, i int, w
 		}
 		_, err := c.AddClients(wl.Clients, client.Config{Target: wl.Target, Timeout: wl.Timeout, Retries: retries(wl.Retries),
 			Interval: interval, Until: until}, func(int) client.Workload {
-			return &objectMix{m: m, keys: wl.Keys, mix: wl.Mix}
+			return ObjectMix(m, wl)
 		})
 		return err
 	case scenario.Model:

@@ -495,3 +495,38 @@ func TestModelChangeCancelled(t *testing.T) {
 		t.Fatalf("n2's model in force: %+v, want revision 2", m)
 	}
 }
+
+// TestObjectWriteBeforeTheModel: a write naming a type the leader's
+// model lacks (here: no model at all yet) is redirected back to the
+// leader, to be asked again once the model has come, rather than refused
+// as invalid; the client gives up after its retries, and nothing is
+// stored.
+func TestObjectWriteBeforeTheModel(t *testing.T) {
+	w, c := start(t, 1, Topology{Instances: 3}, node.Config{})
+	if _, err := c.AddClients(1, client.Config{Target: "leader", Delay: 2 * time.Second},
+		func(int) client.Workload { return &client.List{Ops: []client.Op{putCustomer("c1")}} }); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 5*time.Second)
+	redirects := 0
+	for _, r := range records(t, w) {
+		if r.Kind == "kv.response" && str(r, "status") == "redirect" && str(r, "hint") == string(r.Node) {
+			redirects++
+			if e := str(r, "error"); e != "this instance has no data model" {
+				t.Errorf("%s redirected with %q", r.Node, e)
+			}
+		}
+		if r.Kind == "kv.response" && str(r, "status") == "invalid" {
+			t.Errorf("%s refused the write as invalid: %s", r.Node, str(r, "error"))
+		}
+	}
+	if redirects == 0 {
+		t.Fatal("no instance redirected the write to itself")
+	}
+	ops := history(t, records(t, w))
+	if len(ops) != 1 || ops[0].outcome != "fail" {
+		t.Fatalf("the write's history %+v, want one failed write", ops)
+	}
+}
+
+func str(r env.Record, key string) string { v, _ := r.Str(key); return v }

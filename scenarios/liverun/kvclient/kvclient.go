@@ -274,18 +274,19 @@ const (
 type answer struct {
 	outcome outcome
 	server  env.NodeID
-	value   kv.Value // done read: the value read; mismatch: the value found
-	index   uint64   // done, mismatch: the Raft index that served it
-	retry   bool     // refused: another server may accept it
-	bad     bool     // the answer broke the API's contract
-	why     string   // refused, unknown
+	value   kv.Value         // done read: the value read; mismatch: the value found
+	index   uint64           // done, mismatch: the Raft index that served it
+	object  *kv.ObjectRecord // done get-object: the object read (nil: none); put-object: its revision
+	retry   bool             // refused: another server may accept it
+	bad     bool             // the answer broke the API's contract
+	why     string           // refused, unknown
 }
 
 // do runs one operation: its invoke, its attempts and its completion.
 func (c *kvClient) do(ctx context.Context, op client.Op) {
 	c.seq++
 	o := &operation{Op: op, seq: c.seq}
-	c.record("client.invoke", o, kv.Value{}, 0, "")
+	c.record("client.invoke", o, answer{}, 0, "")
 	octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var a answer
@@ -382,6 +383,9 @@ func (c *kvClient) lost(ctx context.Context, err error) string {
 
 // request builds op's request to the API at base.
 func request(ctx context.Context, base string, op client.Op) (*http.Request, error) {
+	if op.Object != nil {
+		return objectRequest(ctx, base, op)
+	}
 	if !utf8.ValidString(op.Key) || !utf8.ValidString(op.Value) || !utf8.ValidString(op.Expected.S) {
 		return nil, errors.New("the key or a value is not UTF-8, which the API's JSON cannot carry")
 	}
@@ -446,6 +450,8 @@ func judge(server env.NodeID, op client.Op, status int, body []byte, readErr err
 	case len(body) > maxAnswer:
 		a.outcome, a.bad, a.why = unknown, true, fmt.Sprintf("%s answered %d with a body over %d bytes", server, status, maxAnswer)
 		return a
+	case op.Object != nil:
+		return judgeObject(a, says, op, status, body)
 	}
 	switch {
 	case status == http.StatusOK:
@@ -523,14 +529,13 @@ func cut(s string) string {
 // finish records the operation's completion and counts it.
 func (c *kvClient) finish(o *operation, a answer) {
 	var kind, note string
-	var read kv.Value
 	var index uint64
 	switch {
 	case a.outcome == done:
-		kind, read, index, note = "client.ok", a.value, a.index, string(a.server)
+		kind, index, note = "client.ok", a.index, string(a.server)
 	case a.outcome == mismatch:
 		kind, index, note = "client.fail", a.index, "cas found "+a.value.String()
-	case o.F == kv.OpGet:
+	case o.F.IsRead():
 		kind, note = "client.fail", a.why
 		if a.outcome == unknown {
 			note += "; a read changes nothing"
@@ -542,7 +547,7 @@ func (c *kvClient) finish(o *operation, a answer) {
 	default:
 		kind, note = "client.info", a.why
 	}
-	c.record(kind, o, read, index, note)
+	c.record(kind, o, a, index, note)
 	switch kind {
 	case "client.ok":
 		c.stats.OK++
@@ -554,7 +559,94 @@ func (c *kvClient) finish(o *operation, a answer) {
 	}
 }
 
-// record writes one history event, as the simulator's client does.
-func (c *kvClient) record(kind string, o *operation, read kv.Value, index uint64, note string) {
+// record writes one history event, as the simulator's client does; a is
+// the answer that ended the operation (a read's value or object is
+// recorded only when it was done).
+func (c *kvClient) record(kind string, o *operation, a answer, index uint64, note string) {
+	if o.Object != nil {
+		var obj *kv.ObjectRecord
+		if a.outcome == done {
+			obj = a.object
+		}
+		c.cfg.Recorder.Note(c.cfg.Name, kind, client.ObjectHistoryFields(kind, c.process, o.seq, o.Op, obj, index, note)...)
+		return
+	}
+	var read kv.Value
+	if a.outcome == done {
+		read = a.value
+	}
 	c.cfg.Recorder.Note(c.cfg.Name, kind, client.HistoryFields(kind, c.process, o.seq, o.Op, read, index, note)...)
+}
+
+// objectRequest builds an object operation's request: its type and key
+// come from the operation's label, "Type/key" (the key as
+// model.Type.ParseKey reads it).
+func objectRequest(ctx context.Context, base string, op client.Op) (*http.Request, error) {
+	typ := op.Object.Type
+	key, ok := strings.CutPrefix(op.Label, typ+"/")
+	if !ok || !utf8.ValidString(key) {
+		return nil, fmt.Errorf("the label %q does not name an object of type %s", op.Label, typ)
+	}
+	u := strings.TrimSuffix(base, "/") + "/v1/data/" + url.PathEscape(typ)
+	keyPath := u + "/" + strings.TrimPrefix(live.KeyPath(key), "/v1/kv/")
+	switch op.F {
+	case kv.OpPutObject:
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u+"?version="+strconv.Itoa(op.Object.Version), bytes.NewReader(op.Object.Value))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil
+	case kv.OpGetObject:
+		if op.Stale {
+			keyPath += "?consistency=" + live.ConsistencyStale
+		}
+		return http.NewRequestWithContext(ctx, http.MethodGet, keyPath, nil)
+	case kv.OpDeleteObject:
+		return http.NewRequestWithContext(ctx, http.MethodDelete, keyPath, nil)
+	}
+	return nil, fmt.Errorf("unknown object operation %v", op.F)
+}
+
+// judgeObject reads the API's answer to an object operation, whose
+// status needs no body to judge (a says what was said).
+func judgeObject(a answer, says string, op client.Op, status int, body []byte) answer {
+	typ := op.Object.Type
+	key := strings.TrimPrefix(op.Label, typ+"/")
+	switch {
+	case status == http.StatusOK:
+		var r live.ObjectBody
+		err := json.Unmarshal(body, &r)
+		switch {
+		case err != nil:
+			a.why = fmt.Sprintf("%s answered 200 with a body that is not an object's: %v", a.server, err)
+		case r.Type != typ || r.Key != key:
+			a.why = fmt.Sprintf("%s answered 200 for %s %q, not %s %q", a.server, r.Type, r.Key, typ, key)
+		case op.F == kv.OpGetObject && len(r.Object) == 0:
+			a.why = fmt.Sprintf("%s answered 200 to a read without the object", a.server)
+		default:
+			a.outcome = done
+			a.object = &kv.ObjectRecord{Type: typ, Version: r.Version, Revision: r.Revision, Value: r.Object}
+			return a
+		}
+		a.outcome, a.bad = unknown, true
+	case status == http.StatusNotFound && op.F == kv.OpGetObject:
+		// A read of an absent object names it; any other 404 does not.
+		if errorText(body) == fmt.Sprintf("%s %s not found", typ, key) {
+			a.outcome = done
+			return a
+		}
+		a.outcome, a.bad, a.why = refused, true, says
+	case status == http.StatusConflict, status == http.StatusPreconditionFailed:
+		// A unique index held by another object, or a condition that
+		// did not hold: nothing changed, as the store promises.
+		a.outcome, a.why = refused, says
+	case status == http.StatusGatewayTimeout:
+		a.outcome, a.why = unknown, says
+	case 400 <= status && status < 500:
+		a.outcome, a.bad, a.why = refused, true, says
+	default:
+		a.outcome, a.bad, a.why = unknown, true, says
+	}
+	return a
 }

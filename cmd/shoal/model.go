@@ -60,39 +60,45 @@ func runModelCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitValid, nil
 }
 
-// runModelApply proposes a model file to a running cluster.
-func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("shoal model apply", flag.ContinueOnError)
+// modelAction is an operator action on the cluster's model, which the
+// cluster either takes, refuses, or leaves undecided.
+type modelAction struct {
+	name, arg, about string // "model apply", "FILE", the help's text
+	// refused is the HTTP status of the cluster's refusal (exit 1).
+	refused int
+	// request builds the request from the argument, or fails with a
+	// usage error.
+	request func(arg string) (method, path string, body []byte, err error)
+	// done says what happened, from a 200's body.
+	done func(body []byte) (string, error)
+}
+
+// runModelAction runs an action: exit 0 when taken, 1 when refused, 2
+// when undecided, 3 for bad input, 4 for other errors.
+func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal "+a.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal model apply FILE [--addr ADDRS] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Proposes FILE as the cluster's next data model and waits until the cluster decides:")
-		fmt.Fprintln(stderr, "group 0 checks it against the model in force, then every replicaset's leader validates it.")
-		fmt.Fprintln(stderr, "Exits 0 when accepted, 1 when refused, 2 when undecided (no quorum), 3 for bad input.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintf(stderr, "usage: shoal %s %s [--addr ADDRS] [--json]\n\n%s\n\n", a.name, a.arg, a.about)
 		fs.PrintDefaults()
 	}
 	pos, done, code, err := parseClientArgs(fs, args)
 	if done {
 		return code, err
 	}
-	if err := wantArgs(pos, "FILE"); err != nil {
+	if err := wantArgs(pos, a.arg); err != nil {
 		return exitUsage, err
 	}
-	src, err := os.ReadFile(pos[0])
+	method, path, body, err := a.request(pos[0])
 	if err != nil {
-		return exitUsage, usagef("%v", err)
-	}
-	if _, err := model.Parse(pos[0], src); err != nil {
-		return exitUsage, usageError{err.Error()}
+		return exitUsage, err
 	}
 	c, err := cf.client()
 	if err != nil {
 		return exitUsage, err
 	}
-	reply, err := c.do(http.MethodPut, "/v1/model", src, false)
+	reply, err := c.do(method, path, body, false)
 	if err != nil {
 		return unanswered(err)
 	}
@@ -101,66 +107,63 @@ func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	switch reply.status {
 	case http.StatusOK:
-		var res struct{ Revision int }
-		if err := json.Unmarshal(reply.body, &res); err != nil {
+		what, err := a.done(reply.body)
+		if err != nil {
 			return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
 		}
 		if !cf.json {
-			fmt.Fprintf(stdout, "accepted as revision %d\n", res.Revision)
+			fmt.Fprintln(stdout, what)
 		}
 		return exitValid, nil
-	case http.StatusUnprocessableEntity:
+	case a.refused:
 		return exitInvalid, errors.New(reply.message())
 	}
 	return reply.failure()
 }
 
+// runModelApply proposes a model file to a running cluster.
+func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
+	return runModelAction(modelAction{name: "model apply", arg: "FILE", refused: http.StatusUnprocessableEntity,
+		about: "Proposes FILE as the cluster's next data model and waits until the cluster decides:\n" +
+			"group 0 checks it against the model in force, then every replicaset's leader validates it.\n" +
+			"Exits 0 when accepted, 1 when refused, 2 when undecided (no quorum), 3 for bad input.",
+		request: func(file string) (string, string, []byte, error) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				return "", "", nil, usagef("%v", err)
+			}
+			if _, err := model.Parse(file, src); err != nil {
+				return "", "", nil, usageError{err.Error()}
+			}
+			return http.MethodPut, "/v1/model", src, nil
+		},
+		done: func(body []byte) (string, error) {
+			var res struct{ Revision int }
+			err := json.Unmarshal(body, &res)
+			return fmt.Sprintf("accepted as revision %d", res.Revision), err
+		},
+	}, args, stdout, stderr)
+}
+
 // runModelCancel abandons a pending model change.
 func runModelCancel(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("shoal model cancel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal model cancel REVISION [--addr ADDRS] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Abandons the pending change to model REVISION (shoal model versions shows it): for a change")
-		fmt.Fprintln(stderr, "that waits on a replicaset with no leader, which holds back every other change.")
-		fmt.Fprintln(stderr, "Exits 0 when cancelled, 1 when no such change is pending, 2 when undecided (no quorum).")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	pos, done, code, err := parseClientArgs(fs, args)
-	if done {
-		return code, err
-	}
-	if err := wantArgs(pos, "REVISION"); err != nil {
-		return exitUsage, err
-	}
-	rev, err := strconv.Atoi(pos[0])
-	if err != nil || rev < 1 {
-		return exitUsage, usagef("REVISION %q: want a revision number, such as 2", pos[0])
-	}
-	c, err := cf.client()
-	if err != nil {
-		return exitUsage, err
-	}
-	reply, err := c.do(http.MethodDelete, fmt.Sprintf("/v1/model/pending?revision=%d", rev), nil, false)
-	if err != nil {
-		return unanswered(err)
-	}
-	if cf.json {
-		reply.printJSON(stdout)
-	}
-	switch reply.status {
-	case http.StatusOK:
-		if !cf.json {
-			fmt.Fprintf(stdout, "cancelled the change to revision %d\n", rev)
-		}
-		return exitValid, nil
-	case http.StatusConflict:
-		return exitInvalid, errors.New(reply.message())
-	}
-	return reply.failure()
+	return runModelAction(modelAction{name: "model cancel", arg: "REVISION", refused: http.StatusConflict,
+		about: "Abandons the pending change to model REVISION (shoal model versions shows it): for a change\n" +
+			"that waits on a replicaset with no leader, which holds back every other change.\n" +
+			"Exits 0 when cancelled, 1 when no such change is pending, 2 when undecided (no quorum).",
+		request: func(arg string) (string, string, []byte, error) {
+			rev, err := strconv.Atoi(arg)
+			if err != nil || rev < 1 {
+				return "", "", nil, usagef("REVISION %q: want a revision number, such as 2", arg)
+			}
+			return http.MethodDelete, fmt.Sprintf("/v1/model/pending?revision=%d", rev), nil, nil
+		},
+		done: func(body []byte) (string, error) {
+			var res struct{ Cancelled int }
+			err := json.Unmarshal(body, &res)
+			return fmt.Sprintf("cancelled the change to revision %d", res.Cancelled), err
+		},
+	}, args, stdout, stderr)
 }
 
 // modelRead runs a command that reads from a node: it parses the

@@ -339,6 +339,15 @@ func applyShape(work *FieldType, s Step) string {
 		}
 		return rec, name, slices.IndexFunc(rec.Fields, func(f *Field) bool { return f.Name == name }), ""
 	}
+	// existing is at for a field the step needs: msg says why it is not
+	// there.
+	existing := func(path string) (*FieldType, int, string) {
+		rec, _, i, msg := at(path)
+		if msg == "" && i < 0 {
+			msg = missing(rec, path)
+		}
+		return rec, i, msg
+	}
 	switch s.Op {
 	case OpAdd:
 		rec, name, i, msg := at(s.Field)
@@ -350,12 +359,9 @@ func applyShape(work *FieldType, s Step) string {
 		}
 		rec.Fields = append(rec.Fields, &Field{Name: name, Type: cloneType(s.Type), HasDefault: s.HasDefault, Default: s.Default})
 	case OpRename:
-		rec, _, i, msg := at(s.From)
+		rec, i, msg := existing(s.From)
 		if msg != "" {
 			return msg
-		}
-		if i < 0 {
-			return missing(rec, s.From)
 		}
 		if rec.field(s.To) != nil {
 			return fmt.Sprintf("field %s already exists", quote(s.To))
@@ -364,21 +370,15 @@ func applyShape(work *FieldType, s Step) string {
 		f.Name = s.To
 		rec.Fields[i] = &f
 	case OpDrop:
-		rec, _, i, msg := at(s.Field)
+		rec, i, msg := existing(s.Field)
 		if msg != "" {
 			return msg
-		}
-		if i < 0 {
-			return missing(rec, s.Field)
 		}
 		rec.Fields = slices.Delete(rec.Fields, i, i+1)
 	case OpConvert:
-		rec, _, i, msg := at(s.Field)
+		rec, i, msg := existing(s.Field)
 		if msg != "" {
 			return msg
-		}
-		if i < 0 {
-			return missing(rec, s.Field)
 		}
 		old := rec.Fields[i].Type
 		ok, total := conversion(old, s.Type)
@@ -392,12 +392,9 @@ func applyShape(work *FieldType, s Step) string {
 		f.Type = cloneType(s.Type)
 		rec.Fields[i] = &f
 	case OpSplit:
-		rec, _, i, msg := at(s.Field)
+		rec, i, msg := existing(s.Field)
 		if msg != "" {
 			return msg
-		}
-		if i < 0 {
-			return missing(rec, s.Field)
 		}
 		if r := rec.Fields[i].Type.resolved(); r == nil || r.Kind != String {
 			return fmt.Sprintf("split takes a string field, and %s is %s", quote(s.Field), rec.Fields[i].Type)

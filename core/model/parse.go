@@ -357,6 +357,25 @@ func (p *parser) typ(name string, n *yaml.Node, path string) *Type {
 	return t
 }
 
+// itemName reads the required `name` of a list's item, which must be
+// unique in the list: seen maps the names read so far to their lines,
+// and what names the items ("index").
+func (p *parser) itemName(f fields, item *yaml.Node, path, what string, seen map[string]int) string {
+	v := f.get("name")
+	if v == nil {
+		p.errorf(item, path, "missing required key `name`")
+		return ""
+	}
+	name, ok := p.name(v, path+".name", fieldNamePattern, fieldNameRule)
+	if ok {
+		if first, dup := seen[name]; dup {
+			p.errorf(v, path+".name", "%s name %s is used twice (first at line %d)", what, quote(name), first)
+		}
+		seen[name] = v.Line
+	}
+	return name
+}
+
 func (p *parser) indexes(n *yaml.Node, path string) []Index {
 	items, ok := p.list(n, path, maxIndexes)
 	if !ok {
@@ -370,15 +389,7 @@ func (p *parser) indexes(n *yaml.Node, path string) []Index {
 		if !ok {
 			continue
 		}
-		var ix Index
-		if v := f.get("name"); v == nil {
-			p.errorf(item, ipath, "missing required key `name`")
-		} else if ix.Name, ok = p.name(v, ipath+".name", fieldNamePattern, fieldNameRule); ok {
-			if first, dup := seen[ix.Name]; dup {
-				p.errorf(v, ipath+".name", "index name %s is used twice (first at line %d)", quote(ix.Name), first)
-			}
-			seen[ix.Name] = v.Line
-		}
+		ix := Index{Name: p.itemName(f, item, ipath, "index", seen)}
 		if v := f.get("fields"); v == nil {
 			p.errorf(item, ipath, "missing required key `fields`")
 		} else if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
@@ -407,15 +418,7 @@ func (p *parser) relations(n *yaml.Node, path string) []Relation {
 		if !ok {
 			continue
 		}
-		var r Relation
-		if v := f.get("name"); v == nil {
-			p.errorf(item, rpath, "missing required key `name`")
-		} else if r.Name, ok = p.name(v, rpath+".name", fieldNamePattern, fieldNameRule); ok {
-			if first, dup := seen[r.Name]; dup {
-				p.errorf(v, rpath+".name", "relation name %s is used twice (first at line %d)", quote(r.Name), first)
-			}
-			seen[r.Name] = v.Line
-		}
+		r := Relation{Name: p.itemName(f, item, rpath, "relation", seen)}
 		if v := f.get("kind"); v == nil {
 			p.errorf(item, rpath, "missing required key `kind`")
 		} else if s, ok := p.str(v, rpath+".kind"); ok {

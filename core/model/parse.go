@@ -112,14 +112,8 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 	p.report.Addf(n, path, format, args...)
 }
 
-// check reports why (from a yamlcheck reader) as a problem at path,
-// unless it is "", and returns whether it was.
-func (p *parser) check(n *yaml.Node, path, why string) bool {
-	if why != "" {
-		p.errorf(n, path, "%s", why)
-	}
-	return why == ""
-}
+// check reports why (from a yamlcheck reader) unless it is "".
+func (p *parser) check(n *yaml.Node, path, why string) bool { return p.report.Check(n, path, why) }
 
 // entry is one key and value of a mapping.
 type entry struct {

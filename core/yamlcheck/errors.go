@@ -82,6 +82,15 @@ func (r *Report) Addf(n *yaml.Node, path, format string, args ...any) {
 	r.errs = append(r.errs, &Error{File: r.File, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// Check adds why (a reader's complaint, such as Str's) as a problem at
+// n and path unless it is "", and reports whether it was "".
+func (r *Report) Check(n *yaml.Node, path, why string) bool {
+	if why != "" {
+		r.Addf(n, path, "%s", why)
+	}
+	return why == ""
+}
+
 // Len is how many problems the report has collected.
 func (r *Report) Len() int { return len(r.errs) }
 

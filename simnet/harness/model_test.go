@@ -14,6 +14,7 @@ import (
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
 )
 
@@ -24,6 +25,21 @@ func exampleModel(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// writeAll has one client, from 2s on, send ops to the leader one every
+// interval, runs the world until until, and requires every one ok.
+func writeAll(t *testing.T, w *simnet.World, c *Cluster, ops []client.Op, interval, until time.Duration) {
+	t.Helper()
+	var st client.Stats
+	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: interval, Stats: &st, Delay: 2 * time.Second},
+		func(int) client.Workload { return &client.List{Ops: ops} }); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, until)
+	if st.OK != len(ops) {
+		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, len(ops), st.Fail, st.Info)
+	}
 }
 
 // putCustomer is a write of Customer id at version 1 of the example model.
@@ -46,15 +62,7 @@ func TestModelChangeMigratesStoredObjects(t *testing.T) {
 	for i := range n {
 		ops = append(ops, putCustomer(fmt.Sprintf("c%d", i)))
 	}
-	var st client.Stats
-	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 5 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
-		func(int) client.Workload { return &client.List{Ops: ops} }); err != nil {
-		t.Fatal(err)
-	}
-	runUntil(t, w, 5*time.Second)
-	if st.OK != n {
-		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, n, st.Fail, st.Info)
-	}
+	writeAll(t, w, c, ops, 5*time.Millisecond, 5*time.Second)
 	// Stored at the latest version of the model in force: 2.
 	next := exampleModel(t, "model-next.yaml")
 	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 5*time.Second)
@@ -236,15 +244,7 @@ func TestObjectHistory(t *testing.T) {
 		writes = append(writes, client.Op{F: kv.OpPutObject, Key: "c1", Label: "Customer/c1",
 			Object: &kv.ObjectRequest{Type: "Customer", Version: 1, Value: []byte(v)}})
 	}
-	var st client.Stats
-	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 50 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
-		func(int) client.Workload { return &client.List{Ops: writes} }); err != nil {
-		t.Fatal(err)
-	}
-	runUntil(t, w, 4*time.Second)
-	if st.OK != len(writes) {
-		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, len(writes), st.Fail, st.Info)
-	}
+	writeAll(t, w, c, writes, 50*time.Millisecond, 4*time.Second)
 	next := exampleModel(t, "model-next.yaml")
 	c.Propose("n1", "config", "change", cluster.ProposeModel(next).Encode(), 5*time.Second)
 	runUntil(t, w, 8*time.Second)
@@ -381,15 +381,7 @@ func TestObjectHistoryThatDoesNotUpgrade(t *testing.T) {
 		ops = append(ops, client.Op{F: kv.OpPutObject, Key: "a", Label: "Note/a",
 			Object: &kv.ObjectRequest{Type: "Note", Version: 1, Value: []byte(fmt.Sprintf(`{"id": "a", "n": %d}`, n))}})
 	}
-	var st client.Stats
-	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 50 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
-		func(int) client.Workload { return &client.List{Ops: ops} }); err != nil {
-		t.Fatal(err)
-	}
-	runUntil(t, w, 4*time.Second)
-	if st.OK != len(ops) {
-		t.Fatalf("%d of %d writes ok (%d failed, %d unknown)", st.OK, len(ops), st.Fail, st.Info)
-	}
+	writeAll(t, w, c, ops, 50*time.Millisecond, 4*time.Second)
 	c.Propose("n1", "config", "change", cluster.ProposeModel([]byte(second)).Encode(), 5*time.Second)
 	runUntil(t, w, 8*time.Second)
 	if r, ok := outcomes(records(t, w))["change"]; !ok || outcome(r) != "ok" {

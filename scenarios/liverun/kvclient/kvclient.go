@@ -492,6 +492,17 @@ func judge(server env.NodeID, op client.Op, status int, body []byte, readErr err
 			return a
 		}
 		a.outcome, a.bad, a.why = unknown, true, says+" (a 409 that does not say what the key holds)"
+	default:
+		return judgeOther(a, says, status)
+	}
+	return a
+}
+
+// judgeOther judges an answer that no operation expects: a 504 leaves
+// the outcome unknown; any other 4xx is a refusal, and anything else
+// unknown, both outside the API's contract with this client.
+func judgeOther(a answer, says string, status int) answer {
+	switch {
 	case status == http.StatusGatewayTimeout:
 		a.outcome, a.why = unknown, says
 	case 400 <= status && status < 500:
@@ -641,12 +652,8 @@ func judgeObject(a answer, says string, op client.Op, status int, body []byte) a
 		// A unique index held by another object, or a condition that
 		// did not hold: nothing changed, as the store promises.
 		a.outcome, a.why = refused, says
-	case status == http.StatusGatewayTimeout:
-		a.outcome, a.why = unknown, says
-	case 400 <= status && status < 500:
-		a.outcome, a.bad, a.why = refused, true, says
 	default:
-		a.outcome, a.bad, a.why = unknown, true, says
+		return judgeOther(a, says, status)
 	}
 	return a
 }

@@ -12,6 +12,7 @@
 package kv
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,12 +51,25 @@ const (
 	OpDeleteObject
 	// OpGetObject reads a typed object by its primary key.
 	OpGetObject
+	// OpEnqueue puts a connector's message in the inbound queue
+	// (Request.Message, Command.Enqueue).
+	OpEnqueue
+	// OpProcess settles messages at the head of the inbound queue: the
+	// leader's own command (Command.Process), never a client's.
+	OpProcess
+	// OpRepair is an operator's action on the repair queue
+	// (Request.Queue, Command.Repair).
+	OpRepair
+	// OpReadQueue reads a replicaset's queues: their depths, and a page
+	// of the repair queue or of the waiting messages (Request.Queue).
+	OpReadQueue
 
-	lastOp = OpGetObject
+	lastOp = OpReadQueue
 )
 
 var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas",
-	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object"}
+	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object",
+	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -79,7 +93,7 @@ func (o Op) Valid() bool { return o >= OpGet && o <= lastOp }
 
 // IsRead reports whether o is a read (get, get-object): served by
 // ReadIndex, or stale, and never in the log.
-func (o Op) IsRead() bool { return o == OpGet || o == OpGetObject }
+func (o Op) IsRead() bool { return o == OpGet || o == OpGetObject || o == OpReadQueue }
 
 // IsWrite reports whether o is a write: a command in the log.
 func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }
@@ -87,6 +101,9 @@ func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }
 // IsObject reports whether o works on a typed object: its request carries
 // an ObjectRequest and, for a write, its command an ObjectWrite.
 func (o Op) IsObject() bool { return o >= OpPutObject && o <= OpGetObject }
+
+// IsQueue reports whether o works on a replicaset's queues.
+func (o Op) IsQueue() bool { return o >= OpEnqueue && o <= OpReadQueue }
 
 // Value is a value that may be absent: a read of a missing key, or a cas
 // that expects the key to be missing.
@@ -119,17 +136,21 @@ type Command struct {
 	// Object is the object write of a put-object or delete-object, and
 	// nil for every other op. Key is then the object's routing key.
 	Object *ObjectWrite
+	// Enqueue, Process and Repair are the queue parts of enqueue, process
+	// and repair commands, and nil for every other op.
+	Enqueue *Enqueue
+	Process *Process
+	Repair  *Repair
 }
 
 // Equal reports whether c and o are the same command, object part
 // included (== compares the object part's pointer).
 func (c Command) Equal(o Command) bool {
-	if c.Object == nil || o.Object == nil {
+	if c.Object == nil && o.Object == nil && c.Enqueue == nil && o.Enqueue == nil &&
+		c.Process == nil && o.Process == nil && c.Repair == nil && o.Repair == nil {
 		return c == o
 	}
-	a, b := c, o
-	a.Object, b.Object = nil, nil
-	return a == b && c.Object.Equal(o.Object)
+	return bytes.Equal(c.Encode(), o.Encode())
 }
 
 // ID names the request a command answers, unique per client and sequence.
@@ -144,8 +165,9 @@ func (c *Command) ID() string { return fmt.Sprintf("%s/%d", c.Client, c.Seq) }
 // layout). Encode panics if the object part is missing for an object op
 // or present for another: the caller built a command that means nothing.
 func (c *Command) Encode() []byte {
-	if (c.Object != nil) != c.Op.IsObject() {
-		panic(fmt.Sprintf("kv: encoding a %s command with object part %v", c.Op, c.Object != nil))
+	if (c.Object != nil) != c.Op.IsObject() || (c.Enqueue != nil) != (c.Op == OpEnqueue) ||
+		(c.Process != nil) != (c.Op == OpProcess) || (c.Repair != nil) != (c.Op == OpRepair) {
+		panic(fmt.Sprintf("kv: encoding a %s command with the parts of another", c.Op))
 	}
 	b := make([]byte, 0, 16+len(c.Client)+len(c.Key)+len(c.Value)+len(c.Expected.S)+c.Object.size())
 	b = append(b, byte(c.Op))
@@ -159,8 +181,15 @@ func (c *Command) Encode() []byte {
 		b = append(b, 0)
 	}
 	b = appendString(b, c.Expected.S)
-	if c.Object != nil {
+	switch {
+	case c.Object != nil:
 		b = c.Object.appendTo(b)
+	case c.Enqueue != nil:
+		b = c.Enqueue.appendTo(b)
+	case c.Process != nil:
+		b = c.Process.appendTo(b)
+	case c.Repair != nil:
+		b = c.Repair.appendTo(b)
 	}
 	return b
 }
@@ -179,8 +208,17 @@ func DecodeCommand(b []byte) (Command, error) {
 	if d.err == nil && !c.Op.IsWrite() {
 		d.err = fmt.Errorf("%s is not a write", c.Op)
 	}
-	if d.err == nil && c.Op.IsObject() {
-		c.Object = d.objectWrite(c.Op)
+	if d.err == nil {
+		switch {
+		case c.Op.IsObject():
+			c.Object = d.objectWrite(c.Op)
+		case c.Op == OpEnqueue:
+			c.Enqueue = d.enqueue()
+		case c.Op == OpProcess:
+			c.Process = d.process()
+		case c.Op == OpRepair:
+			c.Repair = d.repair()
+		}
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.err = fmt.Errorf("%d stray bytes", len(d.b))
@@ -283,12 +321,18 @@ const (
 	// (Error says why). The layer above kv answers it; the state machine
 	// never does.
 	StatusInvalid
+	// StatusBusy: the inbound queue is full (or a repair retry found no
+	// room); nothing was enqueued. The connector backs off and sends the
+	// message again (Response.RetryAfter suggests when).
+	StatusBusy
+	// StatusNotFound: a repair action named no entry of the repair queue.
+	StatusNotFound
 
-	lastStatus = StatusInvalid
+	lastStatus = StatusNotFound
 )
 
 var statusNames = [...]string{StatusOK: "ok", StatusMismatch: "mismatch", StatusRedirect: "redirect",
-	StatusConflict: "conflict", StatusInvalid: "invalid"}
+	StatusConflict: "conflict", StatusInvalid: "invalid", StatusBusy: "busy", StatusNotFound: "not-found"}
 
 func (s Status) String() string {
 	if s.Valid() {

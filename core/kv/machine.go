@@ -48,6 +48,7 @@ type Machine struct {
 	// ForgetDedup makes retried writes apply again (the forget-dedup
 	// planted bug); normal builds never set it.
 	ForgetDedup bool
+	queue       queueMeta // the queues' counters (machine_queue.go)
 }
 
 const (
@@ -108,6 +109,9 @@ func Open(st *store.Store, group uint64) (*Machine, error) {
 		m.applied = binary.BigEndian.Uint64(v)
 		closer.Close()
 	}
+	if err := m.loadMeta(); err != nil {
+		return nil, err
+	}
 	return m, m.loadDedup()
 }
 
@@ -163,8 +167,9 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 	m.applied = index
 	// A background migration's rewrite answers nobody and is applied at
 	// most once by its own condition (the object's revision), so it
-	// bypasses the clients' dedup table.
-	rewrite := c.Object != nil && c.Object.Rewrite
+	// bypasses the clients' dedup table; so does the leader's settling of
+	// queued messages, which skips what is already settled.
+	rewrite := c.Object != nil && c.Object.Rewrite || c.Op == OpProcess
 	prev, seen := m.dedup[c.Client]
 	if seen && c.Seq <= prev.seq && !m.ForgetDedup && !rewrite {
 		if c.Seq < prev.seq {
@@ -194,6 +199,12 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 		}
 	case OpPutObject, OpDeleteObject:
 		res, err = m.applyObject(b, index, &c)
+	case OpEnqueue:
+		res, err = m.applyEnqueue(b, index, c.Enqueue)
+	case OpProcess:
+		res, err = m.applyProcess(b, index, c.Process)
+	case OpRepair:
+		res, err = m.applyRepair(b, index, c.Repair)
 	default:
 		return Result{}, fmt.Errorf("kv: %s is not a write", c.Op)
 	}
@@ -334,6 +345,9 @@ func (m *Machine) Restore(data []byte, index uint64) error {
 		return err
 	}
 	m.applied = index
+	if err := m.loadMeta(); err != nil {
+		return err
+	}
 	return m.loadDedup()
 }
 

@@ -376,6 +376,8 @@ func checkStored(tag byte, k, v []byte) error {
 		_, err := decodeAnswer(v)
 		return err
 	case tagObject, tagIndex, tagHistory:
+	case tagQueue, tagRepair, tagOutbound, tagID, tagWindow, tagMeta:
+		return checkQueueStored(tag, k, v)
 	default:
 		return fmt.Errorf("tag %q", tag)
 	}

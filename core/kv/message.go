@@ -21,7 +21,33 @@ type Request struct {
 	// get-object, and nil for every other op. Key stays the routing key
 	// (the object's affinity value) that picks the bucket.
 	Object *ObjectRequest
+	// Message is the message an enqueue hands in; Key is then the key
+	// that picks its replicaset (the message's id unless the connector
+	// names another).
+	Message *Message
+	// Queue is the queue part of a repair or read-queue request.
+	Queue *QueueRequest
 }
+
+// QueueRequest names a replicaset's queues and what to do with them.
+type QueueRequest struct {
+	// Replicaset is the replicaset whose queues the request reads or
+	// changes; Request.Key is then ignored.
+	Replicaset string
+	// read-queue: List "repair" or "queue" asks for a page of that queue's
+	// entries after position After (at most Limit, MaxQueuePage if 0);
+	// "" for the depths alone.
+	List  string
+	After uint64
+	Limit int
+	// repair: the action, the entry, and for an edit the new payload.
+	Action  RepairAction
+	Seq     uint64
+	Payload []byte
+}
+
+// MaxQueuePage bounds the entries one read-queue returns.
+const MaxQueuePage = 1000
 
 // ObjectRequest is the object part of a request. Request.Key stays the
 // routing key (the object's affinity value) that picks the bucket.
@@ -77,6 +103,12 @@ type Response struct {
 	// each upgraded like Object (one that does not upgrade comes as
 	// stored, with its version). The current object is not among them.
 	History []ObjectRecord
+	// Queue is what a read-queue read, and, after an enqueue, the
+	// message's position (Index is the command's).
+	Queue *QueueState
+	// RetryAfter suggests, with StatusBusy, how long a connector should
+	// wait before sending again (nanoseconds).
+	RetryAfter int64
 }
 
 // Kind implements env.Message.

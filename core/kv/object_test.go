@@ -133,15 +133,17 @@ func TestOpsAndStatuses(t *testing.T) {
 		{OpDeleteObject, "delete-object", false, true, true},
 		{OpGetObject, "get-object", true, false, true},
 		{Op(0), "op0", false, false, false},
-		{Op(8), "op8", false, false, false},
+		{OpEnqueue, "enqueue", false, true, false},
+		{OpReadQueue, "read-queue", true, false, false},
+		{Op(12), "op12", false, false, false},
 	} {
 		if c.op.String() != c.name || c.op.IsRead() != c.read || c.op.IsWrite() != c.write || c.op.IsObject() != c.isObject {
 			t.Errorf("%d: %s read %v write %v object %v, want %s %v %v %v", uint8(c.op), c.op, c.op.IsRead(), c.op.IsWrite(), c.op.IsObject(),
 				c.name, c.read, c.write, c.isObject)
 		}
 	}
-	if StatusConflict.String() != "conflict" || StatusInvalid.String() != "invalid" || Status(6).Valid() {
-		t.Errorf("statuses: %s %s %v", StatusConflict, StatusInvalid, Status(6).Valid())
+	if StatusConflict.String() != "conflict" || StatusBusy.String() != "busy" || Status(8).Valid() {
+		t.Errorf("statuses: %s %s %v", StatusConflict, StatusBusy, Status(8).Valid())
 	}
 }
 

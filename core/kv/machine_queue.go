@@ -1,0 +1,558 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The queues in the store, for group g (beside Machine's keys):
+//
+//	"v" g "q" seq            a waiting message (encodeQueued); seq 8 bytes, big-endian
+//	"v" g "r" seq            a repair entry (encodeRepair)
+//	"v" g "u" dest 0x00 seq  an outbound message: key | value | message id
+//	"v" g "i" id             a message id within the window: seq (8) | at (8)
+//	"v" g "w" at seq         the same id, ordered by when it came: the id
+//	"v" g "m"                the queues' counters (queueMeta.encode)
+//
+// at is the Unix nanoseconds as a big-endian uint64 offset by 1<<63, so
+// that times sort as numbers do.
+const (
+	tagQueue    = 'q'
+	tagRepair   = 'r'
+	tagOutbound = 'u'
+	tagID       = 'i'
+	tagWindow   = 'w'
+	tagMeta     = 'm'
+)
+
+// queueMeta counts what the queues hold; it is stored with them and
+// mirrored in memory.
+type queueMeta struct {
+	tail     uint64 // the position of the newest message ever enqueued (positions start at 1)
+	depth    uint64 // messages waiting
+	bytes    uint64 // their payloads' bytes
+	repairs  uint64
+	outSeq   uint64 // the position the next outbound message gets
+	outbound uint64
+	ids      uint64 // ids in the window
+	settled  uint64
+	// floor is a lower bound of the window's keys (at and seq): pruning
+	// reads from there, not over the tombstones of every id it forgot.
+	floorAt, floorSeq uint64
+}
+
+func (q *queueMeta) encode() []byte {
+	var b []byte
+	for _, v := range []uint64{q.tail, q.depth, q.bytes, q.repairs, q.outSeq, q.outbound, q.ids, q.settled, q.floorAt, q.floorSeq} {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+func decodeMeta(b []byte) (queueMeta, error) {
+	d := decoder{b: b}
+	q := queueMeta{tail: d.uvarint(), depth: d.uvarint(), bytes: d.uvarint(), repairs: d.uvarint(),
+		outSeq: d.uvarint(), outbound: d.uvarint(), ids: d.uvarint(), settled: d.uvarint(), floorAt: d.uvarint(), floorSeq: d.uvarint()}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail(fmt.Errorf("%d stray bytes after the queue counters", len(d.b)))
+	}
+	if d.err == nil && (q.depth > q.tail || q.outbound > q.outSeq) {
+		d.fail(errors.New("queue counters out of step"))
+	}
+	return q, d.err
+}
+
+func seqKey(b []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(b, seq) }
+
+func timeKey(b []byte, at int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(at)^(1<<63))
+}
+
+// loadMeta reads the queues' counters.
+func (m *Machine) loadMeta() error {
+	m.queue = queueMeta{}
+	v, closer, err := m.reader().Get(m.prefix(tagMeta))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	m.queue, err = decodeMeta(v)
+	if err != nil {
+		return fmt.Errorf("kv: group %d: %w", m.group, err)
+	}
+	return nil
+}
+
+func (m *Machine) saveMeta(b *pebble.Batch) error {
+	return b.Set(m.prefix(tagMeta), m.queue.encode(), nil)
+}
+
+// head is the oldest waiting message's position, or the next one's if
+// none waits. Messages settle strictly from the head and join at the
+// tail, so the waiting ones are always the positions head..tail.
+func (m *Machine) head() uint64 { return m.queue.tail + 1 - m.queue.depth }
+
+// applyEnqueue puts a message at the tail of the queue, unless its id
+// came within the window (the answer is then the first one's position) or
+// the queue is full (StatusBusy).
+func (m *Machine) applyEnqueue(b *pebble.Batch, index uint64, e *Enqueue) (Result, error) {
+	res := Result{Status: StatusOK, Index: index}
+	idKey := m.key(tagID, e.Message.ID)
+	v, closer, err := b.Get(idKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return Result{}, err
+	default:
+		if len(v) != 16 {
+			closer.Close()
+			return Result{}, fmt.Errorf("kv: group %d: id %q: a record of %d bytes", m.group, e.Message.ID, len(v))
+		}
+		seq, at := binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:]))
+		closer.Close()
+		if !expired(at, e.At, e.Limits.Window) {
+			res.Revision = seq
+			return res, nil
+		}
+		// Out of the window but not yet pruned: forget it now.
+		if err := m.forgetID(b, e.Message.ID, seq, at); err != nil {
+			return Result{}, err
+		}
+	}
+	if !m.room(&e.Message, e.Limits) {
+		res.Status = StatusBusy
+		res.Error = fmt.Sprintf("the inbound queue is full (%d messages, %d bytes waiting)", m.queue.depth, m.queue.bytes)
+		return res, nil
+	}
+	seq, err := m.push(b, &Queued{Message: e.Message, At: e.At, Attempts: e.Attempts})
+	if err != nil {
+		return Result{}, err
+	}
+	rec := binary.BigEndian.AppendUint64(nil, seq)
+	rec = binary.BigEndian.AppendUint64(rec, uint64(e.At))
+	if err := b.Set(idKey, rec, nil); err != nil {
+		return Result{}, err
+	}
+	if err := b.Set(seqKey(timeKey(m.prefix(tagWindow), e.At), seq), []byte(e.Message.ID), nil); err != nil {
+		return Result{}, err
+	}
+	if at := uint64(e.At) ^ (1 << 63); m.queue.ids == 0 || at < m.queue.floorAt || at == m.queue.floorAt && seq < m.queue.floorSeq {
+		m.queue.floorAt, m.queue.floorSeq = at, seq
+	}
+	m.queue.ids++
+	if m.queue.tail%pruneEvery == 0 {
+		if err := m.pruneIDs(b, e.At, e.Limits); err != nil {
+			return Result{}, err
+		}
+	}
+	res.Revision = seq
+	return res, m.saveMeta(b)
+}
+
+// expired reports whether an id that came at at is out of the window at now.
+func expired(at, now, window int64) bool {
+	return window <= 0 || at < now-window && now-window < now // the second term guards overflow
+}
+
+// room reports whether the queue can take msg.
+func (m *Machine) room(msg *Message, l QueueLimits) bool {
+	if l.MaxMessages > 0 && m.queue.depth >= uint64(l.MaxMessages) {
+		return false
+	}
+	// A message larger than the byte limit alone still goes into an empty
+	// queue: otherwise it could never be enqueued.
+	return l.MaxBytes <= 0 || m.queue.depth == 0 || m.queue.bytes+uint64(len(msg.Payload)) <= uint64(l.MaxBytes)
+}
+
+// push appends a message at the tail and returns its position.
+func (m *Machine) push(b *pebble.Batch, q *Queued) (uint64, error) {
+	m.queue.tail++
+	q.Seq = m.queue.tail
+	if err := b.Set(seqKey(m.prefix(tagQueue), q.Seq), encodeQueued(q), nil); err != nil {
+		return 0, err
+	}
+	m.queue.depth++
+	m.queue.bytes += uint64(len(q.Message.Payload))
+	return q.Seq, nil
+}
+
+func (m *Machine) forgetID(b *pebble.Batch, id string, seq uint64, at int64) error {
+	if err := b.Delete(m.key(tagID, id), nil); err != nil {
+		return err
+	}
+	m.queue.ids--
+	return b.Delete(seqKey(timeKey(m.prefix(tagWindow), at), seq), nil)
+}
+
+// Every pruneEvery-th enqueue forgets up to pruneLimit ids: more than
+// the enqueues between add, so the window keeps up, and few enough to
+// bound an apply's work. (Each pruning opens an iterator, which costs
+// more than the deletions.)
+const (
+	pruneEvery = 8
+	pruneLimit = 32
+)
+
+// pruneIDs forgets the oldest ids: those out of the window at now, and
+// any beyond MaxIDs.
+func (m *Machine) pruneIDs(b *pebble.Batch, now int64, l QueueLimits) error {
+	type old struct {
+		id  string
+		seq uint64
+		at  int64
+	}
+	var drop []old
+	over := 0
+	if l.MaxIDs > 0 && m.queue.ids > uint64(l.MaxIDs) {
+		over = int(min(m.queue.ids-uint64(l.MaxIDs), pruneLimit))
+	}
+	p := m.prefix(tagWindow)
+	it, err := b.NewIter(&pebble.IterOptions{LowerBound: seqKey(binary.BigEndian.AppendUint64(bytes.Clone(p), m.queue.floorAt), m.queue.floorSeq),
+		UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid && len(drop) < pruneLimit; valid = it.Next() {
+		rest := it.Key()[len(p):]
+		if len(rest) != 16 {
+			it.Close()
+			return fmt.Errorf("kv: group %d: a window key of %d bytes", m.group, len(rest))
+		}
+		at := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
+		if len(drop) >= over && !expired(at, now, l.Window) {
+			break
+		}
+		drop = append(drop, old{string(it.Value()), binary.BigEndian.Uint64(rest[8:]), at})
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	for _, o := range drop {
+		if err := m.forgetID(b, o.id, o.seq, o.at); err != nil {
+			return err
+		}
+	}
+	if n := len(drop); n > 0 {
+		// Everything before the last one forgotten is gone.
+		m.queue.floorAt, m.queue.floorSeq = uint64(drop[n-1].at)^(1<<63), drop[n-1].seq
+	}
+	return nil
+}
+
+// applyProcess settles messages in queue order. An item for a message
+// already settled is skipped; one for a message behind others still
+// waiting is skipped with everything after it (the leader sends them
+// again), so messages settle in the order they were enqueued.
+func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Result, error) {
+	res := Result{Status: StatusOK, Index: index}
+	for i := range p.Items {
+		it := &p.Items[i]
+		if it.Seq > m.head() {
+			break
+		}
+		if it.Seq < m.head() {
+			continue // settled already
+		}
+		k := seqKey(m.prefix(tagQueue), it.Seq)
+		v, closer, err := b.Get(k)
+		if err != nil {
+			return Result{}, fmt.Errorf("kv: group %d: the head of the queue, %d: %w", m.group, it.Seq, err)
+		}
+		q, err := decodeQueued(it.Seq, v)
+		closer.Close()
+		if err != nil {
+			return Result{}, fmt.Errorf("kv: group %d: %w", m.group, err)
+		}
+		if q.Message.ID != it.ID {
+			return Result{}, fmt.Errorf("kv: group %d: position %d holds message %q, the leader settled %q", m.group, it.Seq, q.Message.ID, it.ID)
+		}
+		if err := b.Delete(k, nil); err != nil {
+			return Result{}, err
+		}
+		m.queue.depth--
+		m.queue.bytes -= uint64(len(q.Message.Payload))
+		m.queue.settled++
+		res.Revision++ // how many settled
+		f := it.Failure
+		if f == nil {
+			if f, err = m.conflicts(b, it.Objects); err != nil {
+				return Result{}, err
+			}
+		}
+		if f != nil {
+			q.Attempts++
+			r := RepairEntry{Queued: q, Failure: *f, FailedAt: p.At}
+			if err := b.Set(seqKey(m.prefix(tagRepair), it.Seq), encodeRepair(&r), nil); err != nil {
+				return Result{}, err
+			}
+			m.queue.repairs++
+			continue
+		}
+		for j := range it.Objects {
+			c := Command{Op: OpPutObject, Object: &it.Objects[j]}
+			if r, err := m.applyObject(b, index, &c); err != nil {
+				return Result{}, err
+			} else if r.Status != StatusOK {
+				return Result{}, fmt.Errorf("kv: group %d: a checked object write answered %s: %s", m.group, r.Status, r.Error)
+			}
+		}
+		for _, o := range it.Outbound {
+			k := seqKey(append(append(m.prefix(tagOutbound), o.Destination...), 0), m.queue.outSeq)
+			val := appendString(appendString(appendString(nil, o.Key), string(o.Value)), it.ID)
+			if err := b.Set(k, val, nil); err != nil {
+				return Result{}, err
+			}
+			m.queue.outSeq++
+			m.queue.outbound++
+		}
+	}
+	return res, m.saveMeta(b)
+}
+
+// conflicts checks a message's object writes against the unique indexes,
+// the stored objects' and each other's, before any of them applies: a
+// message is stored whole or not at all.
+func (m *Machine) conflicts(r pebble.Reader, ws []ObjectWrite) (*Failure, error) {
+	claimed := map[string]string{} // type, index, key -> pk
+	for i := range ws {
+		w := &ws[i]
+		for _, e := range w.Indexes {
+			if !e.Unique {
+				continue
+			}
+			slot := w.Type + "\x00" + e.Index + "\x00" + e.Key
+			if pk, ok := claimed[slot]; ok && pk != w.PK {
+				return &Failure{Step: -1, Reason: fmt.Sprintf("storing %s %q: unique index %s: key also given to %q by this message", w.Type, w.PK, e.Index, pk)}, nil
+			}
+			claimed[slot] = w.PK
+			holder, err := m.holder(r, w.Type, e, w.PK)
+			if err != nil {
+				return nil, err
+			}
+			if holder != "" && !m.rewritten(ws[:i], w.Type, holder, e) {
+				return &Failure{Step: -1, Reason: fmt.Sprintf("storing %s %q: unique index %s: key held by %q", w.Type, w.PK, e.Index, holder)}, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// rewritten reports whether an earlier write of the same message replaces
+// object pk without the index entry e, freeing its key.
+func (m *Machine) rewritten(ws []ObjectWrite, typ, pk string, e IndexEntry) bool {
+	found := false
+	for i := range ws {
+		if ws[i].Type == typ && ws[i].PK == pk {
+			found = true
+			for _, x := range ws[i].Indexes {
+				if x.Index == e.Index && x.Key == e.Key {
+					found = false
+				}
+			}
+		}
+	}
+	return found
+}
+
+// applyRepair applies an operator's action on a repair entry.
+func (m *Machine) applyRepair(b *pebble.Batch, index uint64, r *Repair) (Result, error) {
+	res := Result{Status: StatusOK, Index: index}
+	k := seqKey(m.prefix(tagRepair), r.Seq)
+	v, closer, err := b.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		res.Status, res.Error = StatusNotFound, fmt.Sprintf("the repair queue has no entry %d", r.Seq)
+		return res, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	e, err := decodeRepair(r.Seq, v)
+	closer.Close()
+	if err != nil {
+		return Result{}, fmt.Errorf("kv: group %d: %w", m.group, err)
+	}
+	switch r.Action {
+	case RepairPurge:
+		m.queue.repairs--
+		if err := b.Delete(k, nil); err != nil {
+			return Result{}, err
+		}
+	case RepairEdit:
+		e.Message.Payload = r.Payload
+		if err := b.Set(k, encodeRepair(&e), nil); err != nil {
+			return Result{}, err
+		}
+	case RepairRetry:
+		if !m.room(&e.Message, r.Limits) {
+			res.Status = StatusBusy
+			res.Error = fmt.Sprintf("the inbound queue is full (%d messages, %d bytes waiting)", m.queue.depth, m.queue.bytes)
+			return res, nil
+		}
+		m.queue.repairs--
+		if err := b.Delete(k, nil); err != nil {
+			return Result{}, err
+		}
+		if res.Revision, err = m.push(b, &Queued{Message: e.Message, At: r.At, Attempts: e.Attempts}); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, m.saveMeta(b)
+}
+
+// Queue reads the queues' depths and, with list "repair" or "queue", up to
+// limit entries of that queue after position after.
+func (m *Machine) Queue(list string, after uint64, limit int) (QueueState, error) {
+	r := m.reader()
+	head := m.head()
+	st := QueueState{Depth: int(m.queue.depth), Bytes: int64(min(m.queue.bytes, math.MaxInt64)), Head: head, Tail: m.queue.tail,
+		Repairs: int(m.queue.repairs), Outbound: int(m.queue.outbound), Settled: m.queue.settled}
+	if m.queue.depth > 0 {
+		v, closer, err := r.Get(seqKey(m.prefix(tagQueue), head))
+		if err != nil {
+			return QueueState{}, err
+		}
+		q, err := decodeQueued(head, v)
+		closer.Close()
+		if err != nil {
+			return QueueState{}, err
+		}
+		st.OldestAt = q.At
+	}
+	var tag byte
+	switch list {
+	case "":
+		return st, nil
+	case "repair":
+		tag = tagRepair
+	case "queue":
+		tag = tagQueue
+	default:
+		return QueueState{}, fmt.Errorf("kv: no queue %q to list (repair, queue)", list)
+	}
+	if limit <= 0 || limit > MaxQueuePage {
+		limit = MaxQueuePage
+	}
+	if after == math.MaxUint64 {
+		return st, nil
+	}
+	p := m.prefix(tag)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: seqKey(bytes.Clone(p), after+1), UpperBound: prefixEnd(p)})
+	if err != nil {
+		return QueueState{}, err
+	}
+	defer it.Close()
+	for valid := it.First(); valid && len(st.Entries) < limit; valid = it.Next() {
+		seq := binary.BigEndian.Uint64(it.Key()[len(p):])
+		var e RepairEntry
+		if tag == tagRepair {
+			e, err = decodeRepair(seq, it.Value())
+		} else {
+			e.Queued, err = decodeQueued(seq, it.Value())
+		}
+		if err != nil {
+			return QueueState{}, err
+		}
+		st.Entries = append(st.Entries, e)
+	}
+	return st, it.Error()
+}
+
+// Waiting reads up to limit waiting messages from the head of the queue,
+// starting at position from: the leader's next messages to run through
+// the pipeline.
+func (m *Machine) Waiting(from uint64, limit int) ([]Queued, error) {
+	var out []Queued
+	p := m.prefix(tagQueue)
+	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: seqKey(bytes.Clone(p), from), UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		q, err := decodeQueued(binary.BigEndian.Uint64(it.Key()[len(p):]), it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("kv: group %d: %w", m.group, err)
+		}
+		out = append(out, q)
+	}
+	return out, it.Error()
+}
+
+// QueueBounds are the positions of the oldest waiting message (the next
+// one's if none waits) and of the newest message ever enqueued.
+func (m *Machine) QueueBounds() (head, tail uint64) {
+	return m.head(), m.queue.tail
+}
+
+// QueueDepth is how many messages wait in the inbound queue.
+func (m *Machine) QueueDepth() int { return int(m.queue.depth) }
+
+// Outbound reads up to limit messages of the outbound queue for
+// destination dest, oldest first.
+func (m *Machine) Outbound(dest string, limit int) ([]OutboundMessage, error) {
+	var out []OutboundMessage
+	err := iterPrefix(m.reader(), append(append(m.prefix(tagOutbound), dest...), 0), func(_, v []byte) (bool, error) {
+		d := decoder{b: v}
+		o := OutboundMessage{Destination: dest, Key: d.string(), Value: bytes.Clone(d.bytes())}
+		d.string()
+		if d.err != nil {
+			return false, d.err
+		}
+		out = append(out, o)
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// checkQueueStored checks a queue record of a snapshot.
+func checkQueueStored(tag byte, k, v []byte) error {
+	switch tag {
+	case tagQueue, tagRepair:
+		if len(k) != 8 {
+			return fmt.Errorf("a queue key of %d bytes", len(k))
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if tag == tagQueue {
+			_, err := decodeQueued(seq, v)
+			return err
+		}
+		_, err := decodeRepair(seq, v)
+		return err
+	case tagOutbound:
+		i := bytes.IndexByte(k, 0)
+		if i <= 0 || len(k)-i-1 != 8 {
+			return errors.New("a malformed outbound key")
+		}
+		d := decoder{b: v}
+		d.string()
+		d.bytes()
+		d.string()
+		if d.err == nil && len(d.b) > 0 {
+			d.fail(errors.New("stray bytes after an outbound message"))
+		}
+		return d.err
+	case tagID:
+		if len(v) != 16 || len(k) == 0 || len(k) > MaxMessageID {
+			return errors.New("a malformed id record")
+		}
+	case tagWindow:
+		if len(k) != 16 || len(v) == 0 || len(v) > MaxMessageID {
+			return errors.New("a malformed window record")
+		}
+	case tagMeta:
+		if len(k) != 0 {
+			return errors.New("a queue counter record with a key")
+		}
+		_, err := decodeMeta(v)
+		return err
+	}
+	return nil
+}

@@ -50,6 +50,7 @@ func Parse(file string, data []byte) (*Rules, error) {
 // parser collects the problems of one file while it walks its nodes.
 type parser struct {
 	report yamlcheck.Report
+	prefix string // the path of the rules mapping in a larger file (ParseNode); "" for a rules file
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -95,7 +96,8 @@ func join(path, key string) string {
 
 func (p *parser) file(root *yaml.Node) *Rules {
 	r := &Rules{}
-	entries, ok := p.mapping(root, "", topKeys)
+	before := p.report.Len() // under ParseNode, the larger file's problems come first
+	entries, ok := p.mapping(root, p.prefix, topKeys)
 	if !ok {
 		return r
 	}
@@ -103,25 +105,29 @@ func (p *parser) file(root *yaml.Node) *Rules {
 	for _, e := range entries {
 		switch e.key.Value {
 		case "default":
-			r.def, _ = p.name(e.val, "default", keyPattern, keyRule)
+			r.def, _ = p.name(e.val, join(p.prefix, "default"), keyPattern, keyRule)
 		case "rules":
 			rulesNode = e.val
 		}
 	}
 	if rulesNode != nil {
 		items, why := yamlcheck.List(rulesNode, MaxRules)
-		if p.check(rulesNode, "rules", why) {
+		if p.check(rulesNode, join(p.prefix, "rules"), why) {
 			seen := map[string]*yaml.Node{}
 			for i, item := range items {
-				ru, ok := p.rule(item, fmt.Sprintf("rules[%d]", i), seen)
+				ru, ok := p.rule(item, fmt.Sprintf("%s[%d]", join(p.prefix, "rules"), i), seen)
 				if ok {
 					r.rules = append(r.rules, ru)
 				}
 			}
 		}
 	}
-	if len(r.rules) == 0 && r.def == "" && p.report.Len() == 0 {
-		p.errorf(root, "", "the file routes nothing: give it rules or a default")
+	if len(r.rules) == 0 && r.def == "" && p.report.Len() == before {
+		what := "the file routes nothing"
+		if p.prefix != "" {
+			what = "routes nothing"
+		}
+		p.errorf(root, p.prefix, "%s: give it rules or a default", what)
 	}
 	return r
 }

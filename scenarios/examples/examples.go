@@ -15,3 +15,10 @@ var Model []byte
 //
 //go:embed model-next.yaml
 var ModelNext []byte
+
+// Pipeline is pipeline.yaml, an inbound pipeline (core/handler's format)
+// that turns what four connectors hand in into objects of Model and
+// messages for three destinations.
+//
+//go:embed pipeline.yaml
+var Pipeline []byte

@@ -329,13 +329,19 @@ type Op struct {
 }
 
 // Ops pairs invokes with completions, in invoke order. An operation
-// without a completion is unknown (Info) and returns at the end.
+// without a completion is unknown (Info) and returns at the end. Only the
+// key-value functions (read, write, cas, delete, append) count: a trace's
+// object and queue operations, which their own checkers judge, are left
+// out, as Read leaves them out of a history file.
 func (h *History) Ops() []Op {
 	var ops []Op
 	open := map[int]int{}
 	var end int64
 	for _, e := range h.Events {
 		end = max(end, e.Time)
+		if !functions[e.F] {
+			continue
+		}
 		switch e.Type {
 		case Invoke:
 			open[e.Process] = len(ops)

@@ -34,6 +34,9 @@ const (
 	// SkipApplyOnRestart resumes applying, after a restart, from the
 	// commit index instead of the applied index.
 	SkipApplyOnRestart
+	// AckBeforeEnqueue acknowledges a connector's message as soon as the
+	// leader proposes its enqueue, before the log commits it.
+	AckBeforeEnqueue
 	numBugs
 )
 

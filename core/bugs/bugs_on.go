@@ -16,6 +16,7 @@ var names = [numBugs]string{
 	ForgetVote:         "forget-vote",
 	ConfigLocalAck:     "config-local-ack",
 	SkipApplyOnRestart: "skip-apply-on-restart",
+	AckBeforeEnqueue:   "ack-before-enqueue",
 }
 
 func (b Bug) String() string { return names[b] }

@@ -92,6 +92,8 @@ type Config struct {
 	Models      []ModelRevision `json:"models,omitempty"`
 	ModelChange *ModelChange    `json:"model_change,omitempty"`
 	ModelAbort  *ModelAbort     `json:"model_abort,omitempty"`
+	// Pipeline is the inbound pipeline in force (nil: none was ever set).
+	Pipeline *PipelineRevision `json:"pipeline,omitempty"`
 }
 
 // Applied is an action that was applied, and why it was rejected if it
@@ -115,6 +117,11 @@ type Spec struct {
 	// Model, if set, is the data model (YAML) the cluster starts with, as
 	// its revision 1.
 	Model []byte
+	// Pipeline, if set, is the inbound pipeline (YAML) the cluster starts
+	// with, as its revision 1.
+	Pipeline []byte
+	// Settings are operator settings the cluster starts with.
+	Settings map[string]string
 }
 
 // InstanceSpec names an instance and its failure domain.
@@ -197,6 +204,16 @@ func Bootstrap(spec Spec) (*Config, error) {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		c.Models = []ModelRevision{{Revision: 1, Source: string(spec.Model), Digest: m.Digest()}}
+	}
+	if spec.Pipeline != nil {
+		if err := c.setPipeline(string(spec.Pipeline)); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Settings)) {
+		if err := c.Apply(SetSetting(k, spec.Settings[k])); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
 	}
 	return c, nil
 }

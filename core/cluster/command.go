@@ -12,7 +12,7 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote, model.cancel
+	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote, model.cancel, pipeline.set
 	Key      string     `json:"key,omitempty"`
 	Value    string     `json:"value,omitempty"`
 	Instance env.NodeID `json:"instance,omitempty"`
@@ -91,8 +91,13 @@ func (c *Config) Apply(cmd Command) error {
 		if cmd.Key == "" {
 			return fmt.Errorf("set: the setting has no name")
 		}
+		if err := checkQueueSetting(cmd.Key, cmd.Value); err != nil {
+			return err
+		}
 		c.Settings[cmd.Key] = cmd.Value
 		return nil
+	case "pipeline.set":
+		return c.setPipeline(cmd.Value)
 	case "join":
 		return c.join(cmd.Instance, cmd.Domain)
 	case "model.propose":

@@ -181,14 +181,14 @@ type RepairEntry struct {
 // QueueState is what a queue read returns.
 type QueueState struct {
 	Replicaset string // whose queues these are
-	Depth    int    // messages waiting in the inbound queue
-	Bytes    int64  // their payloads' bytes
-	Head     uint64 // the position of the oldest waiting message (Tail+1 if none)
-	Tail     uint64 // the position of the newest message ever enqueued (positions start at 1)
-	OldestAt int64  // when the oldest waiting message was enqueued (0: none)
-	Repairs  int    // messages in the repair queue
-	Outbound int    // messages in the outbound queue
-	Settled  uint64 // messages settled since the replicaset began (stored or sent to repair)
+	Depth      int    // messages waiting in the inbound queue
+	Bytes      int64  // their payloads' bytes
+	Head       uint64 // the position of the oldest waiting message (Tail+1 if none)
+	Tail       uint64 // the position of the newest message ever enqueued (positions start at 1)
+	OldestAt   int64  // when the oldest waiting message was enqueued (0: none)
+	Repairs    int    // messages in the repair queue
+	Outbound   int    // messages in the outbound queue
+	Settled    uint64 // messages settled since the replicaset began (stored or sent to repair)
 	// Entries are repair entries (a repair listing) or waiting messages
 	// (a queue listing), by position.
 	Entries []RepairEntry

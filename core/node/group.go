@@ -31,6 +31,7 @@ type group struct {
 	confTerm    uint64    // the term it was proposed in
 	snapshotNow bool      // snapshot at the next chance: the membership changed
 	migration   migration // on a replicaset's leader: the background migration
+	queue       queueProc // on a replicaset's leader: settling the inbound queue
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }

@@ -21,6 +21,7 @@ type read struct {
 	seq     uint64
 	key     string
 	object  *kv.ObjectRequest // a get-object's
+	queue   *kv.QueueRequest  // a read-queue's
 	index   uint64            // the read index, once raft confirmed it
 	indexed bool
 	expired bool
@@ -30,7 +31,10 @@ type read struct {
 // replicaset serves it: writes through the log, reads through ReadIndex.
 // Anyone else redirects (kv.Response documents how).
 func (n *Node) serve(from env.NodeID, req *kv.Request) {
-	if o := req.Object; o != nil {
+	if m := req.Message; m != nil {
+		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
+			env.Str("key", req.Key), env.Str("id", m.ID), env.Str("connector", m.Connector), env.Int("size", int64(len(m.Payload))))
+	} else if o := req.Object; o != nil {
 		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
 			env.Str("key", req.Key), env.Str("value", string(o.Value)), env.Str("type", o.Type), env.Str("pk", o.PK),
 			env.Int("version", int64(o.Version)))
@@ -56,6 +60,13 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		return
 	}
 	rsName := conf.Buckets[kv.Bucket(req.Key, len(conf.Buckets))]
+	if name := queueReplicaset(req); name != "" {
+		if _, ok := conf.Replicaset(name); !ok {
+			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: fmt.Sprintf("no replicaset is named %q", name)})
+			return
+		}
+		rsName = name
+	}
 	g := n.groupNamed(rsName)
 	if g == nil {
 		// Not a member: point at one, chosen by the request so that a
@@ -64,7 +75,11 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
 		return
 	}
-	isRead := req.Op == kv.OpGet || req.Op == kv.OpGetObject
+	isRead := req.Op.IsRead()
+	if req.Op == kv.OpReadQueue && req.Queue == nil {
+		n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: "read-queue without its queue part"})
+		return
+	}
 	if isRead && (req.Stale || n.cfg.Bugs.Has(bugs.StaleLocalRead) ||
 		(n.cfg.Bugs.Has(bugs.LeaseReadUnderSkew) && n.e.Now().Before(g.lease))) {
 		n.localRead(g, from, req)
@@ -83,7 +98,7 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 	id := fmt.Sprintf("%s/%d", req.Client, req.Seq)
 	if isRead {
 		if _, dup := n.reads[id]; !dup {
-			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key, object: req.Object}
+			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key, object: req.Object, queue: req.Queue}
 			g.rn.ReadIndex([]byte(id))
 			n.e.After(n.cfg.RequestTTL, &expire{id: id})
 		}
@@ -107,11 +122,23 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 			return
 		}
 	}
+	if req.Op == kv.OpEnqueue || req.Op == kv.OpRepair {
+		var ok bool
+		if cmd, ok = n.queueCommand(from, g, req); !ok {
+			return
+		}
+	} else if !req.Op.IsWrite() || req.Op == kv.OpProcess {
+		n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: fmt.Sprintf("%s is not a client's request", req.Op)})
+		return
+	}
 	if err := g.rn.Propose(envelope(id, cmd.Encode())); err != nil {
 		n.redirect(from, req, "", next(n.membersOf(g), n.e.ID()))
 		return
 	}
-	n.pending[id] = &request{group: g, replyTo: from, client: req.Client, seq: req.Seq, timer: n.e.After(n.cfg.RequestTTL, &expire{id: id})}
+	p := &request{group: g, replyTo: from, client: req.Client, seq: req.Seq, timer: n.e.After(n.cfg.RequestTTL, &expire{id: id}),
+		queue: req.Op.IsQueue()}
+	n.pending[id] = p
+	n.ackEnqueued(from, req, p)
 }
 
 // next is the member after self in members, round the end.
@@ -131,13 +158,17 @@ func (n *Node) redirect(to env.NodeID, req *kv.Request, leader, hint env.NodeID)
 
 // respond sends a response and records it.
 func (n *Node) respond(to env.NodeID, r *kv.Response) {
-	if r.Object != nil || r.Error != "" {
+	if r.Object != nil || r.Error != "" || r.Queue != nil {
 		fields := []env.Field{env.Str("client", r.Client), env.Int("seq", int64(r.Seq)), env.Str("status", r.Status.String()),
 			env.Str("value", r.Value.S), env.Bool("found", r.Value.Present), env.Int("index", int64(r.Index)),
 			env.Str("leader", string(r.Leader)), env.Str("hint", string(r.Hint)), env.Str("error", r.Error)}
 		if o := r.Object; o != nil {
 			fields = append(fields, env.Str("object", string(o.Value)), env.Int("version", int64(o.Version)),
 				env.Int("revision", int64(o.Revision)))
+		}
+		if q := r.Queue; q != nil {
+			fields = append(fields, env.Str("replicaset", q.Replicaset), env.Int("position", int64(q.Tail)),
+				env.Int("depth", int64(q.Depth)), env.Int("repairs", int64(q.Repairs)))
 		}
 		n.trace("kv.response", fields...)
 		n.e.Send(to, r)
@@ -167,14 +198,20 @@ func (n *Node) serveReads(g *group) {
 			kept = append(kept, r)
 		default:
 			delete(n.reads, r.id)
-			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.object, r.index)
+			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.object, r.queue, r.index)
 		}
 	}
 	clear(g.waiting[len(kept):])
 	g.waiting = kept
 }
 
-func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, obj *kv.ObjectRequest, index uint64) {
+func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, obj *kv.ObjectRequest, q *kv.QueueRequest, index uint64) {
+	if q != nil {
+		r := n.readQueue(g, q, index)
+		r.Client, r.Seq = client, seq
+		n.respond(to, r)
+		return
+	}
 	if obj != nil {
 		r := n.readObject(g, obj, index)
 		r.Client, r.Seq = client, seq
@@ -190,7 +227,7 @@ func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, k
 // stale read asked for (kv.Request.Stale), or a linearizable one under
 // the stale-local-read and lease-read-under-skew bugs.
 func (n *Node) localRead(g *group, from env.NodeID, req *kv.Request) {
-	n.respondRead(g, from, req.Client, req.Seq, req.Key, req.Object, g.applied)
+	n.respondRead(g, from, req.Client, req.Seq, req.Key, req.Object, req.Queue, g.applied)
 }
 
 // ackAppended answers the writes among entries as soon as the leader has

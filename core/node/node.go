@@ -14,6 +14,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shoaldb/shoal/core/bugs"
@@ -119,7 +120,8 @@ type Node struct {
 	readies []ready     // reused by process
 	fields  []env.Field // reused by trace
 
-	models modelCache // the data model in force, parsed
+	models modelCache    // the data model in force, parsed
+	pipe   pipelineCache // the inbound pipeline in force, parsed
 
 	// holding is set while Batch runs: Receive and Handle leave the
 	// Ready processing to its end. stopped is set by Stop.
@@ -346,6 +348,7 @@ func (n *Node) Handle(ev env.Event) {
 		n.noteModel()
 		n.voteOnModels()
 		n.migrate()
+		n.settleQueues(true)
 		for _, g := range n.groups {
 			n.reconcile(g)
 			g.rn.Tick()
@@ -388,6 +391,8 @@ type request struct {
 	index    uint64
 	// rewrite: a background migration's rewrite (migrate).
 	rewrite bool
+	// queue: a queue write (enqueue, repair), answered with a position.
+	queue bool
 }
 
 func (n *Node) propose(p *Propose) {
@@ -518,6 +523,12 @@ func (n *Node) process() {
 			readies = append(readies, ready{g, rd})
 		}
 		if len(readies) == 0 {
+			// Everything applied: a leader whose queue's head settled
+			// sends the next messages to settle, and their command is
+			// processed in turn.
+			if n.settleQueues(false) {
+				continue
+			}
 			return
 		}
 		persist(n.commit(sync))
@@ -613,6 +624,10 @@ func (n *Node) apply(g *group, e pb.Entry) {
 		}
 		out, err := g.sm.apply(e.Index, id, data)
 		must(err)
+		if strings.HasPrefix(id, "q/") && g.role() == raft.StateLeader {
+			n.trace("queue.settle", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),
+				env.Int("settled", int64(out.result.Revision)))
+		}
 		n.answer(g, id, e.Index, out)
 	case pb.EntryConfChange, pb.EntryConfChangeV2:
 		var cc pb.ConfChangeI
@@ -671,7 +686,14 @@ func (n *Node) answer(g *group, id string, index uint64, out outcome) {
 		}
 		r := &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
 			Value: out.result.Value, Index: index, Error: out.result.Error}
-		if out.result.Revision != 0 {
+		switch {
+		case req.queue:
+			// An enqueue's or a retry's position in the queue.
+			r.Queue = &kv.QueueState{Replicaset: g.name, Tail: out.result.Revision}
+			if r.Status == kv.StatusBusy {
+				r.RetryAfter = int64(n.conf.conf.Queue().RetryAfter)
+			}
+		case out.result.Revision != 0:
 			r.Object = &kv.ObjectRecord{Revision: out.result.Revision}
 		}
 		n.respond(req.replyTo, r)

@@ -16,6 +16,7 @@
 package client
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -39,10 +40,16 @@ type Op struct {
 	// in the history: "Type/key".
 	Object *kv.ObjectRequest
 	Label  string
+	// Message is an enqueue's (Key is then the key that picks its
+	// replicaset); Label then names the object the message should become,
+	// "Type/key", or is empty for a message built to fail the pipeline.
+	Message *kv.Message
+	// Queue is a read-queue's or a repair's.
+	Queue *kv.QueueRequest
 }
 
 // reads reports whether f changes nothing.
-func reads(f kv.Op) bool { return f == kv.OpGet || f == kv.OpGetObject }
+func reads(f kv.Op) bool { return f.IsRead() }
 
 // Workload chooses a client's operations.
 type Workload interface {
@@ -226,7 +233,7 @@ func (c *Client) send(to env.NodeID) {
 	o := c.cur
 	o.attempts++
 	c.e.Send(to, &kv.Request{Client: string(c.e.ID()), Seq: o.seq, Op: o.F, Key: o.Key, Value: o.Value, Expected: o.Expected, Stale: o.Stale,
-		Object: o.Object})
+		Object: o.Object, Message: o.Message, Queue: o.Queue})
 	c.e.After(c.cfg.Timeout/time.Duration(c.cfg.Retries+1), attemptEnd{seq: o.seq, attempt: o.attempts})
 }
 
@@ -248,8 +255,12 @@ func (c *Client) Receive(from env.NodeID, m env.Message) {
 			break
 		}
 		c.finish("client.fail", r, r.Index, "cas found "+r.Value.String())
-	case kv.StatusConflict, kv.StatusInvalid:
+	case kv.StatusConflict, kv.StatusInvalid, kv.StatusNotFound:
 		c.finish("client.fail", r, r.Index, r.Status.String()+": "+r.Error)
+	case kv.StatusBusy:
+		// Nothing was enqueued: the queue was full. The workload sends the
+		// message again as a new operation; this one failed.
+		c.finish("client.fail", r, r.Index, "busy: "+r.Error)
 	case kv.StatusRedirect:
 		to := r.Leader
 		if to == "" {
@@ -319,12 +330,25 @@ func (c *Client) finish(kind string, r *kv.Response, index uint64, note string) 
 // record writes one history event; r is the answer that ended the
 // operation, if one did.
 func (c *Client) record(kind string, o *operation, r *kv.Response, index uint64, note string) {
+	if o.Message != nil || o.Queue != nil {
+		var q *kv.QueueState
+		if r != nil {
+			q = r.Queue
+		}
+		c.e.Trace(kind, QueueHistoryFields(kind, c.process, int64(o.seq), o.Op, q, index, note)...)
+		return
+	}
 	if o.Object != nil {
 		var rec *kv.ObjectRecord
+		var history []kv.ObjectRecord
 		if r != nil {
-			rec = r.Object
+			rec, history = r.Object, r.History
 		}
-		c.e.Trace(kind, ObjectHistoryFields(kind, c.process, int64(o.seq), o.Op, rec, index, note)...)
+		fields := ObjectHistoryFields(kind, c.process, int64(o.seq), o.Op, rec, index, note)
+		if o.Object.History && kind != "client.invoke" {
+			fields = append(fields, env.Int("history", int64(len(history))))
+		}
+		c.e.Trace(kind, fields...)
 		return
 	}
 	var read kv.Value
@@ -355,6 +379,72 @@ func ObjectHistoryFields(kind string, process int, seq int64, op Op, read *kv.Ob
 		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
 	}
 	return fields
+}
+
+// QueueHistoryFields are the fields of one history event of a queue
+// operation, which the key-value checkers skip:
+//
+//   - enqueue: key is the message's id, value its payload, expect the
+//     object it should become (op.Label: "Type/key", or "" for a message
+//     built to fail); an ok adds replicaset and position, where the
+//     message waits.
+//   - read-queue: key is the replicaset; an ok's value is the queue state
+//     read, in JSON (QueueStateJSON).
+//   - repair: key is the replicaset, value the action and entry.
+func QueueHistoryFields(kind string, process int, seq int64, op Op, read *kv.QueueState, index uint64, note string) []env.Field {
+	fields := []env.Field{env.Int("process", int64(process)), env.Int("seq", seq), env.Str("f", HistoryF(op.F))}
+	switch {
+	case op.Message != nil:
+		fields = append(fields, env.Str("key", op.Message.ID), env.Str("value", string(op.Message.Payload)), env.Str("expect", op.Label))
+	case op.F == kv.OpRepair:
+		fields = append(fields, env.Str("key", op.Queue.Replicaset), env.Str("value", fmt.Sprintf("%s %d", op.Queue.Action, op.Queue.Seq)))
+	default:
+		value := ""
+		if read != nil && kind == "client.ok" {
+			value = QueueStateJSON(read)
+		}
+		fields = append(fields, env.Str("key", op.Queue.Replicaset), env.Str("value", value))
+	}
+	if kind != "client.invoke" {
+		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))
+		if read != nil && op.Message != nil {
+			fields = append(fields, env.Str("replicaset", read.Replicaset), env.Int("position", int64(read.Tail)))
+		}
+	}
+	return fields
+}
+
+// QueueState is a queue read as the history records it.
+type QueueState struct {
+	Replicaset string       `json:"replicaset"`
+	Depth      int          `json:"depth"`
+	Repairs    int          `json:"repairs"`
+	Outbound   int          `json:"outbound"`
+	Settled    uint64       `json:"settled"`
+	Entries    []QueueEntry `json:"entries,omitempty"`
+}
+
+// QueueEntry is one entry of a queue listing: a waiting message, or a
+// repair entry with its reason.
+type QueueEntry struct {
+	Position uint64 `json:"position"`
+	ID       string `json:"id"`
+	Attempts int    `json:"attempts"`
+	Key      string `json:"key,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// QueueStateJSON encodes a queue read for the history.
+func QueueStateJSON(q *kv.QueueState) string {
+	s := QueueState{Replicaset: q.Replicaset, Depth: q.Depth, Repairs: q.Repairs, Outbound: q.Outbound, Settled: q.Settled}
+	for _, e := range q.Entries {
+		s.Entries = append(s.Entries, QueueEntry{Position: e.Seq, ID: e.Message.ID, Attempts: e.Attempts, Key: e.Failure.Key, Reason: e.Failure.Reason})
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("client: encoding a queue state: %v", err))
+	}
+	return string(b)
 }
 
 // HistoryFields are the fields of one history event (client.invoke,
@@ -389,7 +479,8 @@ func HistoryF(f kv.Op) string {
 }
 
 var historyF = [...]string{kv.OpGet: "read", kv.OpPut: "write", kv.OpDelete: "delete", kv.OpCAS: "cas",
-	kv.OpPutObject: "write-object", kv.OpGetObject: "read-object", kv.OpDeleteObject: "delete-object"}
+	kv.OpPutObject: "write-object", kv.OpGetObject: "read-object", kv.OpDeleteObject: "delete-object",
+	kv.OpEnqueue: "enqueue", kv.OpReadQueue: "read-queue", kv.OpRepair: "repair"}
 
 // Stop does nothing: a client holds no resources.
 func (c *Client) Stop() {}

@@ -2,11 +2,13 @@ package harness
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
@@ -92,4 +94,60 @@ func BenchmarkKV(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sim-s/s")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/ops, "µs/op")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/ops, "allocs/op")
+}
+
+// BenchmarkIngest runs a three-instance cluster with the example model and
+// pipeline while twenty connector clients hand in 1000 messages per second
+// of virtual time (crm customers, each stored as a Customer). Each
+// iteration is one simulated second. It reports simulated seconds and
+// settled messages per wall second, and wall microseconds per message
+// from the queue to the stored object.
+func BenchmarkIngest(b *testing.B) {
+	topo, m := examplePipeline(b)
+	topo.Instances = 3
+	w, c := startWorld(b, simnet.Config{Seed: 1}, topo, node.Config{})
+	var st client.Stats
+	n := 0
+	if _, err := c.AddClients(20, client.Config{Delay: 3 * time.Second, Interval: 20 * time.Millisecond, Target: "leader", Stats: &st},
+		func(i int) client.Workload { return &messages{m: m, prefix: fmt.Sprint("c", i), t: b, n: &n} }); err != nil {
+		b.Fatal(err)
+	}
+	runUntil(b, w, 5*time.Second)
+	settled := func() uint64 {
+		l, ok := c.Leader("rs1")
+		if !ok {
+			b.Fatal("no leader")
+		}
+		q, err := c.Node(l).Queue("rs1", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return q.Settled
+	}
+	first := settled()
+	b.ResetTimer()
+	for range b.N {
+		runUntil(b, w, w.Now()+time.Second)
+	}
+	b.StopTimer()
+	got := float64(settled() - first)
+	if got < 0.95*float64(b.N*1000) {
+		b.Fatalf("only %.0f of %d messages settled", got, b.N*1000)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sim-s/s")
+	b.ReportMetric(got/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/got, "µs/msg")
+}
+
+// messages is a workload of crm messages with ids of their own.
+type messages struct {
+	m      *model.Model
+	prefix string
+	t      testing.TB
+	n      *int
+}
+
+func (w *messages) Next(*rand.Rand) (client.Op, bool) {
+	*w.n++
+	return crmCustomer(w.t, w.m, fmt.Sprint(w.prefix, "-", *w.n), false), true
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
@@ -78,6 +80,36 @@ func ackBeforeCommit(t *testing.T, cfg node.Config) run {
 	runUntil(t, w, w.Now()+3*time.Second)
 	c.FinalRead([]string{"k0"})
 	runUntil(t, w, w.Now()+5*time.Second)
+	return finish(t, w, c)
+}
+
+// ackBeforeEnqueue: a connector hands one message to rs1's leader, which
+// is cut off with the connector as it proposes the enqueue; after the heal
+// the message's Customer and the repair queue are read.
+func ackBeforeEnqueue(t *testing.T, cfg node.Config) run {
+	topo, m := examplePipeline(t)
+	topo.Instances = 3
+	w, c := start(t, 29, topo, cfg)
+	runUntil(t, w, 3*time.Second)
+	leader := waitLeader(t, w, c, "rs1", 2*time.Second)
+	msg := crmCustomer(t, m, "lost", false)
+	if _, err := c.AddClients(1, client.Config{Target: string(leader), Timeout: time.Second, Retries: -1},
+		func(int) client.Workload { return &client.List{Ops: []client.Op{msg}} }); err != nil {
+		t.Fatal(err)
+	}
+	mustPartition(t, w, []env.NodeID{leader, "c1"})
+	runUntil(t, w, w.Now()+4*time.Second)
+	w.Heal()
+	runUntil(t, w, w.Now()+3*time.Second)
+	typ, _ := m.Type("Customer")
+	pk, _ := typ.SetKey(model.Object{}, "lost")
+	if err := c.FinalIngestReads([]client.Op{
+		{F: kv.OpGetObject, Key: msg.Key, Label: msg.Label, Object: &kv.ObjectRequest{Type: "Customer", PK: pk, History: true}},
+		{F: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: "rs1", List: "repair"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, w.Now()+3*time.Second)
 	return finish(t, w, c)
 }
 
@@ -322,6 +354,15 @@ func TestPlantedBugEffects(t *testing.T) {
 			t.Fatalf("the isolated instance did not acknowledge the action: %v", res["op"])
 		}
 	})
+	t.Run("ack-before-enqueue", func(t *testing.T) {
+		r := ackBeforeEnqueue(t, with(bugs.AckBeforeEnqueue))
+		for _, rec := range r.recs {
+			if f, _ := rec.Str("f"); rec.Kind == "client.ok" && f == "enqueue" {
+				return
+			}
+		}
+		t.Fatal("the isolated leader did not acknowledge the message")
+	})
 	t.Run("skip-apply-on-restart", func(t *testing.T) {
 		r := skipApplyOnRestart(t, with(bugs.SkipApplyOnRestart))
 		leader, _ := r.c.Leader("rs1")
@@ -339,7 +380,7 @@ func checkAll(r run) map[string]checker.Result {
 	out := map[string]checker.Result{}
 	for _, res := range []checker.Result{
 		checker.Linearizable(h, 30*time.Second).Result, checker.Durability(h), checker.RaftSafety(r.recs),
-		checker.Quorum(r.recs), checker.Convergence(r.recs), checker.Partitions(r.recs),
+		checker.Quorum(r.recs), checker.Convergence(r.recs), checker.Partitions(r.recs), checker.Delivery(r.recs, FinalIngestProcess),
 	} {
 		out[res.Checker] = res
 	}
@@ -363,6 +404,7 @@ func TestCheckersCatchPlantedBugs(t *testing.T) {
 		{bugs.ForgetVote, forgetVote, []string{"raft-safety"}},
 		{bugs.ConfigLocalAck, configLocalAck, []string{"quorum"}},
 		{bugs.SkipApplyOnRestart, skipApplyOnRestart, []string{"convergence"}},
+		{bugs.AckBeforeEnqueue, ackBeforeEnqueue, []string{"delivery"}},
 	} {
 		t.Run(tc.bug.String(), func(t *testing.T) {
 			clean := tc.scenario(t, node.Config{})

@@ -27,6 +27,8 @@ type Cluster struct {
 	keys    int           // the keys the final reader reads
 	objects *client.Stats // the final object readers' outcomes
 	objOps  int           // the reads they make, over all of them
+	ingest  *client.Stats // the final ingest reader's outcomes
+	ingOps  int
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -39,6 +41,10 @@ type Topology struct {
 	Domains           []cluster.Domain
 	// Model, if set, is the data model (YAML) the cluster bootstraps with.
 	Model []byte
+	// Pipeline, if set, is the inbound pipeline (YAML) it bootstraps with,
+	// and Settings its operator settings (the queue's limits, say).
+	Pipeline []byte
+	Settings map[string]string
 }
 
 // Start adds the instances to w and starts them. cfg.Spec is filled in
@@ -50,7 +56,7 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	if t.ReplicationFactor == 0 {
 		t.ReplicationFactor = t.Instances
 	}
-	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model}
+	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model, Pipeline: t.Pipeline, Settings: t.Settings}
 	c := &Cluster{World: w, cfg: cfg, live: map[env.NodeID]*node.Node{}}
 	for i := range t.Instances {
 		name := env.NodeID(fmt.Sprintf("n%d", i+1))
@@ -221,6 +227,40 @@ func (c *Cluster) FinalObjectReads(ops []client.Op) error {
 		}
 	}
 	return nil
+}
+
+// FinalIngestProcess is the process number of the final ingest reader:
+// beyond the final object readers'.
+const FinalIngestProcess = FinalReadProcess + 1<<20
+
+// FinalIngestReaders is how many clients share the final ingest reads.
+const FinalIngestReaders = 16
+
+// FinalIngestReads starts the final reads of an ingest run now:
+// FinalIngestReaders clients, all recording as process FinalIngestProcess
+// (each read is judged alone), share ops (the objects messages became,
+// and the replicasets' queues) and send each to the leader of its
+// replicaset, linearizably, retrying it for up to ten seconds.
+func (c *Cluster) FinalIngestReads(ops []client.Op) error {
+	c.ingest, c.ingOps = &client.Stats{}, len(ops)
+	for i := range FinalIngestReaders {
+		var mine []client.Op
+		for k := i; k < len(ops); k += FinalIngestReaders {
+			mine = append(mine, ops[k])
+		}
+		cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
+			Interval: time.Millisecond, Process: FinalIngestProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.ingest}
+		if err := c.World.AddNode(env.NodeID(fmt.Sprintf("final-ingest%d", i+1)), client.Start(cfg, &client.List{Ops: mine})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FinalIngestReadsDone reports whether the final ingest reader has an
+// outcome for every read.
+func (c *Cluster) FinalIngestReadsDone() bool {
+	return c.ingest != nil && c.ingest.OK+c.ingest.Fail+c.ingest.Info >= c.ingOps
 }
 
 // FinalObjectReadsDone reports whether the final object readers have an

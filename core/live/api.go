@@ -167,10 +167,21 @@ type APIOptions struct {
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
 //	GET    /v1/data/{type}/{key}/history (?consistency=stale)       → 200 HistoryBody: kept versions oldest first, the object last; 404
 //	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
+//	POST   /v1/ingest/{connector} a JSON object; Idempotency-Key: id → 202 IngestResult, 400, 413, 429 (Retry-After) queue full
+//	GET    /v1/queue                                                → 200 [QueueBody] every replicaset's queues
+//	GET    /v1/repair?replicaset=RS&after=N&limit=M                 → 200 QueueBody with its repair entries
+//	GET    /v1/repair/{replicaset}/{position}                       → 200 RepairEntry, 404
+//	PUT    /v1/repair/{replicaset}/{position}  the new payload      → 200, 404
+//	POST   /v1/repair/{replicaset}/{position}/retry                 → 200, 404, 429
+//	DELETE /v1/repair/{replicaset}/{position}                       → 200, 404
+//	GET    /v1/pipeline                                             → 200 PipelineStatus
+//	PUT    /v1/pipeline              the pipeline's YAML (empty: none) → 200 {"revision"}, 400, 422, 504
 //	GET    /healthz, /readyz, /metrics
 //
+// A message handed in carries the request's X- headers (IngestHeaderPrefix)
+// and goes to the replicaset of its Shoal-Key header, or of its id.
 // The model and data endpoints need a backend that is a ModelBackend
-// (else 501). An object's key is its key fields' values as text, joined
+// (else 501), the pipeline endpoints a PipelineBackend. An object's key is its key fields' values as text, joined
 // by "," when there are several; its revision is its ETag, which
 // If-Match takes (412 when it changed); If-None-Match: * writes only a
 // new object.
@@ -219,6 +230,15 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("GET /v1/data/{type}/{key}", a.getObject)
 	a.handle("GET /v1/data/{type}/{key}/history", a.getObjectHistory)
 	a.handle("DELETE /v1/data/{type}/{key}", a.deleteObject)
+	a.handle("POST /v1/ingest/{connector}", a.ingest)
+	a.handle("GET /v1/queue", a.queues)
+	a.handle("GET /v1/repair", a.listRepair)
+	a.handle("GET /v1/repair/{replicaset}/{position}", a.getRepair)
+	a.handle("PUT /v1/repair/{replicaset}/{position}", a.repair(kv.RepairEdit))
+	a.handle("POST /v1/repair/{replicaset}/{position}/retry", a.repair(kv.RepairRetry))
+	a.handle("DELETE /v1/repair/{replicaset}/{position}", a.repair(kv.RepairPurge))
+	a.handle("GET /v1/pipeline", a.getPipeline)
+	a.handle("PUT /v1/pipeline", a.putPipeline)
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{
@@ -464,6 +484,8 @@ type httpError struct {
 	status int
 	body   any
 	cause  error
+	// retryAfter, in seconds, is sent as Retry-After (429).
+	retryAfter int
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %v", e.status, e.body) }
@@ -486,7 +508,10 @@ func (a *api) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 		if he.cause != nil {
 			a.log.Error("http: request failed", "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "error", he.cause)
 		}
-		if he.status == http.StatusServiceUnavailable {
+		switch {
+		case he.retryAfter > 0:
+			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
+		case he.status == http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
 		}
 		respond(w, he.status, he.body)

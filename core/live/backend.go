@@ -98,13 +98,7 @@ var _ ModelBackend = (*Node)(nil)
 // Models describes the data models in the configuration this instance
 // applied from group 0.
 func (n *Node) Models(ctx context.Context) (ModelStatus, error) {
-	ch := make(chan ModelStatus, 1)
-	posted := n.post(func() {
-		eng, ok := n.eng.(*node.Node)
-		if !ok || eng == nil {
-			close(ch)
-			return
-		}
+	return onEngine(ctx, n, func(eng *node.Node) ModelStatus {
 		conf := eng.Configuration()
 		var st ModelStatus
 		for _, m := range conf.Models {
@@ -118,20 +112,8 @@ func (n *Node) Models(ctx context.Context) (ModelStatus, error) {
 		if a := conf.ModelAbort; a != nil {
 			st.LastAbort = &ModelAbort{Revision: a.Revision, Reason: a.Reason}
 		}
-		ch <- st
+		return st
 	})
-	if !posted {
-		return ModelStatus{}, fmt.Errorf("%w: the instance is stopping", ErrUnavailable)
-	}
-	select {
-	case st, ok := <-ch:
-		if !ok {
-			return ModelStatus{}, fmt.Errorf("%w: %w", ErrUnavailable, ErrNotFormed)
-		}
-		return st, nil
-	case <-ctx.Done():
-		return ModelStatus{}, fmt.Errorf("%w: the instance is busy: %w", ErrUnavailable, ctx.Err())
-	}
 }
 
 // ProposeModel proposes source as the next data model through group 0 and

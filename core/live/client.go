@@ -94,7 +94,7 @@ func (n *Node) Do(ctx context.Context, r kv.Request) (kv.Response, error) {
 				break wait
 			case <-ctx.Done():
 				timer.Stop()
-				if op == kv.OpGet || op == kv.OpGetObject {
+				if op.IsRead() {
 					return kv.Response{}, fmt.Errorf("%w: no leader answered in time", ErrUnavailable)
 				}
 				return kv.Response{}, ErrUnknownOutcome // this attempt is on its way
@@ -118,7 +118,7 @@ func (n *Node) Do(ctx context.Context, r kv.Request) (kv.Response, error) {
 			select {
 			case <-time.After(redirectPause):
 			case <-ctx.Done():
-				if op != kv.OpGet && op != kv.OpGetObject && unanswered {
+				if !op.IsRead() && unanswered {
 					return kv.Response{}, ErrUnknownOutcome
 				}
 				return kv.Response{}, fmt.Errorf("%w: no leader is known", ErrUnavailable)

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -56,27 +58,43 @@ const (
 // Every encoding is canonical: DecodeMessage accepts exactly one byte
 // string for each value, so equal messages have equal bytes.
 //
-// Bodies (strings are a uvarint length and the bytes, numbers uvarints, a
+// Bodies (strings are a uvarint length and the bytes, numbers uvarints
+// unless marked varint (zig-zag, as binary.AppendVarint writes them), a
 // value that may be absent is a byte 0, or 1 and the string):
 //
 //	raft:     group | raftpb.Message (gogo protobuf, to the end)
-//	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request]]
-//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record] [| history]]
+//	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request] [| message] [| queue request]]
+//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record] [| history] [| queue state] [| retry-after]]
 //	hello:    from member | member count | members | bootstrapped byte | cluster | join | config
 //	member:   name | peer address | http address | domain count | (key | value) in key order
 //	object request: type | pk | version | value | if-revision | if-absent byte
 //	object record:  type | pk | version | revision | value | entry count | (index | key | unique byte)...
 //	history:        record count (1 to kv.MaxHistory) | object record...
+//	message:        id | connector | header count | (name | value)... | payload
+//	queue request:  replicaset | list | after | limit | action byte | seq | payload
+//	queue state:    replicaset | depth | bytes | head | tail | oldest-at varint | repairs | outbound | settled | entry count (0 to kv.MaxQueuePage) | queue entry...
+//	queue entry:    seq | message | at varint | attempts | failure key | failure step varint | failure handler | failure reason | failed-at varint
+//	retry-after:    nanoseconds (at least 1)
 //
 // A flags byte follows only when one of its flags is set, so that a
 // message without any reads the same to a build that knows none: request
-// flags are stale (1), object (2: an object request follows; set
-// exactly for the object ops) and history (4: a get-object asks for the
-// object's history too), response flags are error (1: a non-empty
-// error follows), object (2: an object record follows) and history (4:
-// a history of at least one record follows; an empty history is
-// none). A model version is a uvarint no larger than MaxInt32. An
-// absent kv.Value encodes as absent whatever its S holds.
+// flags are stale (1: a read, get, get-object or read-queue, from the
+// receiver's own state), object (2: an object request follows; set
+// exactly for the object ops), history (4: a get-object asks for the
+// object's history too), message (8: an inbound message follows; set
+// exactly for an enqueue) and queue (16: a queue request follows; set
+// exactly for a repair and a read-queue); response flags are error (1: a
+// non-empty error follows), object (2: an object record follows),
+// history (4: a history of at least one record follows; an empty history
+// is none), queue (8: a queue state follows) and retry (16: a retry-after
+// follows). A process request is never encoded: it is the leader's own
+// command. A message satisfies kv.Message.Check, and a payload (a
+// message's or a repair edit's) holds at most kv.MaxPayload bytes; a
+// queue request's limit is at most kv.MaxQueuePage and its action 0 or a
+// kv.RepairAction. A model version is a uvarint no larger than MaxInt32;
+// a uvarint read into an int or int64 field (a depth, attempts, a
+// retry-after) no larger than that type holds, and such a field is never
+// negative. An absent kv.Value encodes as absent whatever its S holds.
 func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *node.Message:
@@ -100,13 +118,16 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			break
 		}
 		if (m.Object != nil) != m.Op.IsObject() {
-			return b, fmt.Errorf("live: encoding kv.request: a %s with object part %v: only the object ops have one", m.Op, m.Object != nil)
+			return b, fmt.Errorf("live: encoding kv.request: %s with object part %v: only the object ops have one", wireOp(m.Op), m.Object != nil)
 		}
 		if m.Object != nil && !wireVersionOK(m.Object.Version) {
 			return b, fmt.Errorf("live: encoding kv.request: model version %d is out of range", m.Object.Version)
 		}
 		if m.Object != nil && m.Object.History && m.Op != kv.OpGetObject {
-			return b, fmt.Errorf("live: encoding kv.request: a %s asks for history: only a get-object can", m.Op)
+			return b, fmt.Errorf("live: encoding kv.request: %s asks for history: only a get-object can", wireOp(m.Op))
+		}
+		if err := checkWireRequest(m); err != nil {
+			return b, fmt.Errorf("live: encoding kv.request: %w", err)
 		}
 		b = append(b, wireRequest)
 		b = appendWireString(b, m.Client)
@@ -127,6 +148,12 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 				flags |= requestHistory
 			}
 		}
+		if m.Message != nil {
+			flags |= requestMessage
+		}
+		if m.Queue != nil {
+			flags |= requestQueue
+		}
 		if flags != 0 {
 			b = append(b, flags)
 		}
@@ -137,6 +164,18 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = appendWireString(b, string(o.Value))
 			b = binary.AppendUvarint(b, o.IfRevision)
 			b = appendWireBool(b, o.IfAbsent)
+		}
+		if m.Message != nil {
+			b = appendWireMessage(b, m.Message)
+		}
+		if q := m.Queue; q != nil {
+			b = appendWireString(b, q.Replicaset)
+			b = appendWireString(b, q.List)
+			b = binary.AppendUvarint(b, q.After)
+			b = binary.AppendUvarint(b, uint64(q.Limit))
+			b = append(b, byte(q.Action))
+			b = binary.AppendUvarint(b, q.Seq)
+			b = appendWireString(b, string(q.Payload))
 		}
 		return b, nil
 	case *kv.Response:
@@ -153,6 +192,14 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			if !wireVersionOK(m.History[i].Version) {
 				return b, fmt.Errorf("live: encoding kv.response: history record %d: model version %d is out of range", i, m.History[i].Version)
 			}
+		}
+		if q := m.Queue; q != nil {
+			if err := checkWireQueueState(q); err != nil {
+				return b, fmt.Errorf("live: encoding kv.response: queue state: %w", err)
+			}
+		}
+		if m.RetryAfter < 0 {
+			return b, fmt.Errorf("live: encoding kv.response: a negative retry-after %d", m.RetryAfter)
 		}
 		b = append(b, wireResponse)
 		b = appendWireString(b, m.Client)
@@ -172,6 +219,12 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if len(m.History) > 0 {
 			flags |= responseHistory
 		}
+		if m.Queue != nil {
+			flags |= responseQueue
+		}
+		if m.RetryAfter != 0 {
+			flags |= responseRetry
+		}
 		if flags != 0 {
 			b = append(b, flags)
 		}
@@ -186,6 +239,12 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			for i := range m.History {
 				b = appendWireRecord(b, &m.History[i])
 			}
+		}
+		if m.Queue != nil {
+			b = appendWireQueueState(b, m.Queue)
+		}
+		if m.RetryAfter != 0 {
+			b = binary.AppendUvarint(b, uint64(m.RetryAfter))
 		}
 		return b, nil
 	case *Hello:
@@ -406,6 +465,8 @@ const (
 	requestStale   byte = 1 << 0
 	requestObject  byte = 1 << 1 // an object request follows
 	requestHistory byte = 1 << 2 // a get-object asks for the history too
+	requestMessage byte = 1 << 3 // an inbound message follows (an enqueue)
+	requestQueue   byte = 1 << 4 // a queue request follows (a repair, a read-queue)
 )
 
 // Response flags: a byte after a response's fields, present only when
@@ -414,7 +475,108 @@ const (
 	responseError   byte = 1 << 0 // a non-empty error follows
 	responseObject  byte = 1 << 1 // an object record follows
 	responseHistory byte = 1 << 2 // a history of one or more records follows
+	responseQueue   byte = 1 << 3 // a queue state follows
+	responseRetry   byte = 1 << 4 // a retry-after of at least 1ns follows
 )
+
+// wireOp is op with its article, for errors: "a put", "an enqueue".
+func wireOp(op kv.Op) string {
+	s := op.String()
+	if strings.ContainsRune("aeiou", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+// wireQueueOp reports whether op's request carries a queue request.
+func wireQueueOp(op kv.Op) bool { return op == kv.OpRepair || op == kv.OpReadQueue }
+
+// checkWireRequest refuses what the decoder would: a process, which only
+// a leader proposes, parts that do not match the op, and queue parts out
+// of bounds.
+func checkWireRequest(r *kv.Request) error {
+	switch {
+	case r.Op == kv.OpProcess:
+		return errors.New("a process is the leader's own command, never a request")
+	case (r.Message != nil) != (r.Op == kv.OpEnqueue):
+		return fmt.Errorf("%s with message part %v: only an enqueue has one", wireOp(r.Op), r.Message != nil)
+	case (r.Queue != nil) != wireQueueOp(r.Op):
+		return fmt.Errorf("%s with queue part %v: only a repair and a read-queue have one", wireOp(r.Op), r.Queue != nil)
+	}
+	if r.Message != nil {
+		if err := r.Message.Check(); err != nil {
+			return fmt.Errorf("message: %w", err)
+		}
+	}
+	if q := r.Queue; q != nil {
+		switch {
+		case q.Limit < 0 || q.Limit > kv.MaxQueuePage:
+			return fmt.Errorf("a queue page of %d entries, at most %d", q.Limit, kv.MaxQueuePage)
+		case q.Action > kv.RepairEdit:
+			return fmt.Errorf("unknown repair action %d", uint8(q.Action))
+		case len(q.Payload) > kv.MaxPayload:
+			return fmt.Errorf("a payload of %d bytes, at most %d", len(q.Payload), kv.MaxPayload)
+		}
+	}
+	return nil
+}
+
+// checkWireQueueState refuses a queue state the decoder would.
+func checkWireQueueState(q *kv.QueueState) error {
+	switch {
+	case q.Depth < 0 || q.Bytes < 0 || q.Repairs < 0 || q.Outbound < 0:
+		return fmt.Errorf("a negative count (depth %d, bytes %d, repairs %d, outbound %d)", q.Depth, q.Bytes, q.Repairs, q.Outbound)
+	case len(q.Entries) > kv.MaxQueuePage:
+		return fmt.Errorf("%d queue entries, over %d", len(q.Entries), kv.MaxQueuePage)
+	}
+	for i := range q.Entries {
+		e := &q.Entries[i]
+		if err := e.Message.Check(); err != nil {
+			return fmt.Errorf("queue entry %d: message: %w", i, err)
+		}
+		if e.Attempts < 0 {
+			return fmt.Errorf("queue entry %d: %d attempts", i, e.Attempts)
+		}
+	}
+	return nil
+}
+
+func appendWireMessage(b []byte, m *kv.Message) []byte {
+	b = appendWireString(b, m.ID)
+	b = appendWireString(b, m.Connector)
+	b = binary.AppendUvarint(b, uint64(len(m.Headers)))
+	for _, h := range m.Headers {
+		b = appendWireString(b, h.Name)
+		b = appendWireString(b, h.Value)
+	}
+	return appendWireString(b, string(m.Payload))
+}
+
+func appendWireQueueState(b []byte, q *kv.QueueState) []byte {
+	b = appendWireString(b, q.Replicaset)
+	b = binary.AppendUvarint(b, uint64(q.Depth))
+	b = binary.AppendUvarint(b, uint64(q.Bytes))
+	b = binary.AppendUvarint(b, q.Head)
+	b = binary.AppendUvarint(b, q.Tail)
+	b = binary.AppendVarint(b, q.OldestAt)
+	b = binary.AppendUvarint(b, uint64(q.Repairs))
+	b = binary.AppendUvarint(b, uint64(q.Outbound))
+	b = binary.AppendUvarint(b, q.Settled)
+	b = binary.AppendUvarint(b, uint64(len(q.Entries)))
+	for i := range q.Entries {
+		e := &q.Entries[i]
+		b = binary.AppendUvarint(b, e.Seq)
+		b = appendWireMessage(b, &e.Message)
+		b = binary.AppendVarint(b, e.At)
+		b = binary.AppendUvarint(b, uint64(e.Attempts))
+		b = appendWireString(b, e.Failure.Key)
+		b = binary.AppendVarint(b, int64(e.Failure.Step))
+		b = appendWireString(b, e.Failure.Handler)
+		b = appendWireString(b, e.Failure.Reason)
+		b = binary.AppendVarint(b, e.FailedAt)
+	}
+	return b
+}
 
 // wireVersionOK: a model version travels as a uvarint no larger than
 // kv.MaxModelVersion.
@@ -460,27 +622,43 @@ func (d *wireDecoder) request() *kv.Request {
 	r.Client = d.string()
 	r.Seq = d.uvarint()
 	r.Op = kv.Op(d.byte())
-	if d.err == nil && !r.Op.Valid() {
+	switch {
+	case d.err != nil:
+	case !r.Op.Valid():
 		d.fail(fmt.Errorf("unknown op %d", uint8(r.Op)))
+	case r.Op == kv.OpProcess:
+		d.fail(errors.New("a process is the leader's own command, never a request"))
 	}
 	r.Key = d.string()
 	r.Value = d.string()
 	r.Expected = d.value()
-	flags := d.flags("request", requestStale|requestObject|requestHistory)
+	flags := d.flags("request", requestStale|requestObject|requestHistory|requestMessage|requestQueue)
 	switch {
 	case d.err != nil:
 		return r
 	case flags&requestHistory != 0 && r.Op != kv.OpGetObject:
-		d.fail(fmt.Errorf("a %s cannot ask for history: only a get-object can", r.Op))
+		d.fail(fmt.Errorf("%s cannot ask for history: only a get-object can", wireOp(r.Op)))
 		return r
 	case flags&requestStale != 0 && !r.Op.IsRead():
-		d.fail(fmt.Errorf("a %s cannot be stale: only a get or get-object can", r.Op))
+		d.fail(fmt.Errorf("%s cannot be stale: only a read (get, get-object, read-queue) can", wireOp(r.Op)))
 		return r
 	case flags&requestObject == 0 && r.Op.IsObject():
-		d.fail(fmt.Errorf("a %s without its object part", r.Op))
+		d.fail(fmt.Errorf("%s without its object part", wireOp(r.Op)))
 		return r
 	case flags&requestObject != 0 && !r.Op.IsObject():
-		d.fail(fmt.Errorf("a %s with an object part: only the object ops have one", r.Op))
+		d.fail(fmt.Errorf("%s with an object part: only the object ops have one", wireOp(r.Op)))
+		return r
+	case flags&requestMessage == 0 && r.Op == kv.OpEnqueue:
+		d.fail(fmt.Errorf("%s without its message part", wireOp(r.Op)))
+		return r
+	case flags&requestMessage != 0 && r.Op != kv.OpEnqueue:
+		d.fail(fmt.Errorf("%s with a message part: only an enqueue has one", wireOp(r.Op)))
+		return r
+	case flags&requestQueue == 0 && wireQueueOp(r.Op):
+		d.fail(fmt.Errorf("%s without its queue part", wireOp(r.Op)))
+		return r
+	case flags&requestQueue != 0 && !wireQueueOp(r.Op):
+		d.fail(fmt.Errorf("%s with a queue part: only a repair and a read-queue have one", wireOp(r.Op)))
 		return r
 	}
 	r.Stale = flags&requestStale != 0
@@ -495,7 +673,164 @@ func (d *wireDecoder) request() *kv.Request {
 		o.History = flags&requestHistory != 0
 		r.Object = o
 	}
+	if flags&requestMessage != 0 {
+		r.Message = &kv.Message{}
+		d.message(r.Message)
+	}
+	if flags&requestQueue != 0 {
+		r.Queue = d.queueRequest()
+	}
 	return r
+}
+
+// minWireHeader is the size of the smallest encoded message header: a
+// name of one byte and an empty value.
+const minWireHeader = 3
+
+// message reads an inbound message, which must pass kv.Message.Check.
+func (d *wireDecoder) message(m *kv.Message) {
+	m.ID = d.string()
+	m.Connector = d.string()
+	n := d.count(minWireHeader)
+	switch {
+	case d.err != nil:
+		return
+	case n > kv.MaxHeaders:
+		d.fail(fmt.Errorf("message: %d headers, at most %d", n, kv.MaxHeaders))
+		return
+	case n > 0:
+		m.Headers = make([]kv.Header, n)
+		for i := range m.Headers {
+			m.Headers[i] = kv.Header{Name: d.string(), Value: d.string()}
+		}
+	}
+	m.Payload = d.payload()
+	if d.err == nil {
+		if err := m.Check(); err != nil {
+			d.fail(fmt.Errorf("message: %w", err))
+		}
+	}
+}
+
+// payload reads a string of at most kv.MaxPayload bytes as a byte slice,
+// nil when empty; the length is checked before anything is copied.
+func (d *wireDecoder) payload() []byte {
+	n := d.uvarint()
+	switch {
+	case d.err != nil:
+		return nil
+	case n > kv.MaxPayload:
+		d.fail(fmt.Errorf("a payload of %d bytes, at most %d", n, kv.MaxPayload))
+		return nil
+	case n > uint64(len(d.b)):
+		d.fail(fmt.Errorf("a string of %d bytes runs past the end (%d left)", n, len(d.b)))
+		return nil
+	case n == 0:
+		return nil
+	}
+	p := bytes.Clone(d.b[:n])
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *wireDecoder) queueRequest() *kv.QueueRequest {
+	q := &kv.QueueRequest{Replicaset: d.string(), List: d.string(), After: d.uvarint()}
+	if l := d.uvarint(); d.err == nil && l > kv.MaxQueuePage {
+		d.fail(fmt.Errorf("a queue page of %d entries, at most %d", l, kv.MaxQueuePage))
+	} else {
+		q.Limit = int(l)
+	}
+	q.Action = kv.RepairAction(d.byte())
+	if d.err == nil && q.Action > kv.RepairEdit {
+		d.fail(fmt.Errorf("unknown repair action %d", uint8(q.Action)))
+	}
+	q.Seq = d.uvarint()
+	q.Payload = d.payload()
+	return q
+}
+
+// varint reads a zig-zag varint, minimally encoded.
+func (d *wireDecoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errWireShort)
+		return 0
+	}
+	if n != wireUvarintLen(uint64(v<<1)^uint64(v>>63)) {
+		d.fail(errors.New("a number is not minimally encoded"))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// int reads a uvarint that an int holds.
+func (d *wireDecoder) int(what string) int {
+	v := d.uvarint()
+	if d.err == nil && v > math.MaxInt {
+		d.fail(fmt.Errorf("%s %d is out of range", what, v))
+		return 0
+	}
+	return int(v)
+}
+
+// int64 reads a uvarint that an int64 holds.
+func (d *wireDecoder) int64(what string) int64 {
+	v := d.uvarint()
+	if d.err == nil && v > math.MaxInt64 {
+		d.fail(fmt.Errorf("%s %d is out of range", what, v))
+		return 0
+	}
+	return int64(v)
+}
+
+// minWireQueueEntry is the size of the smallest encoded queue entry:
+// numbers 0, a message with a one-byte id and nothing else, empty
+// failure strings.
+const minWireQueueEntry = 13
+
+func (d *wireDecoder) queueState() *kv.QueueState {
+	q := &kv.QueueState{Replicaset: d.string()}
+	q.Depth = d.int("depth")
+	q.Bytes = d.int64("bytes")
+	q.Head = d.uvarint()
+	q.Tail = d.uvarint()
+	q.OldestAt = d.varint()
+	q.Repairs = d.int("repairs")
+	q.Outbound = d.int("outbound")
+	q.Settled = d.uvarint()
+	n := d.count(minWireQueueEntry)
+	switch {
+	case d.err != nil:
+	case n > kv.MaxQueuePage:
+		d.fail(fmt.Errorf("%d queue entries, over %d", n, kv.MaxQueuePage))
+	case n > 0:
+		q.Entries = make([]kv.RepairEntry, n)
+		for i := range q.Entries {
+			e := &q.Entries[i]
+			e.Seq = d.uvarint()
+			d.message(&e.Message)
+			e.At = d.varint()
+			e.Attempts = d.int("attempts")
+			e.Failure.Key = d.string()
+			if step := d.varint(); d.err == nil && int64(int(step)) != step {
+				d.fail(fmt.Errorf("failure step %d is out of range", step))
+			} else {
+				e.Failure.Step = int(step)
+			}
+			e.Failure.Handler = d.string()
+			e.Failure.Reason = d.string()
+			e.FailedAt = d.varint()
+			if d.err != nil {
+				d.err = fmt.Errorf("queue entry %d: %w", i, d.err)
+				break
+			}
+		}
+	}
+	return q
 }
 
 // minWireEntry is the size of the smallest encoded index entry: two
@@ -514,7 +849,7 @@ func (d *wireDecoder) response() *kv.Response {
 	r.Index = d.uvarint()
 	r.Leader = env.NodeID(d.string())
 	r.Hint = env.NodeID(d.string())
-	flags := d.flags("response", responseError|responseObject|responseHistory)
+	flags := d.flags("response", responseError|responseObject|responseHistory|responseQueue|responseRetry)
 	if flags&responseError != 0 {
 		if r.Error = d.string(); d.err == nil && r.Error == "" {
 			d.fail(errors.New("an empty error: the error flag is set only for one"))
@@ -537,6 +872,20 @@ func (d *wireDecoder) response() *kv.Response {
 			for i := range r.History {
 				d.record(&r.History[i])
 			}
+		}
+	}
+	if flags&responseQueue != 0 {
+		r.Queue = d.queueState()
+	}
+	if flags&responseRetry != 0 {
+		switch v := d.uvarint(); {
+		case d.err != nil:
+		case v == 0:
+			d.fail(errors.New("a zero retry-after: the retry flag is set only for one"))
+		case v > math.MaxInt64:
+			d.fail(fmt.Errorf("a retry-after of %d nanoseconds is out of range", v))
+		default:
+			r.RetryAfter = int64(v)
 		}
 	}
 	return r

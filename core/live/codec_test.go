@@ -67,6 +67,23 @@ func codecCases() []struct {
 		{"request get-object history", &kv.Request{Client: "c", Seq: 14, Op: kv.OpGetObject, Key: "k", Object: &kv.ObjectRequest{Type: "user", PK: "u1", History: true}}},
 		{"request stale get-object history", &kv.Request{Client: "c", Seq: max, Op: kv.OpGetObject, Key: "k", Stale: true,
 			Object: &kv.ObjectRequest{Type: "user", PK: "u1", History: true}}},
+		{"request enqueue", &kv.Request{Client: "n1/api3.00aa", Seq: 20, Op: kv.OpEnqueue, Key: "order-17", Message: &kv.Message{
+			ID: "order-17", Connector: "http", Headers: []kv.Header{{Name: "content-type", Value: "application/json"}, {Name: "x-tenant", Value: "t1"}},
+			Payload: []byte(`{"order":17}`)}}},
+		{"request enqueue bare", &kv.Request{Op: kv.OpEnqueue, Message: &kv.Message{ID: "m"}}},
+		{"request enqueue max", &kv.Request{Client: "c", Seq: max, Op: kv.OpEnqueue, Key: "\x00\xff", Message: &kv.Message{
+			ID: strings.Repeat("i", kv.MaxMessageID), Connector: strings.Repeat("c", kv.MaxConnector),
+			Headers: []kv.Header{{Name: "\x00", Value: ""}, {Name: "a", Value: "\x80\xff"}, {Name: "b", Value: strings.Repeat("v", kv.MaxHeaderLen-1)}},
+			Payload: bytes.Repeat([]byte{0x80}, 300)}}},
+		{"request repair retry", &kv.Request{Client: "c", Seq: 21, Op: kv.OpRepair, Queue: &kv.QueueRequest{Replicaset: "rs1", Action: kv.RepairRetry, Seq: 7}}},
+		{"request repair purge", &kv.Request{Client: "c", Seq: 22, Op: kv.OpRepair, Queue: &kv.QueueRequest{Replicaset: "rs1", Action: kv.RepairPurge, Seq: 8}}},
+		{"request repair edit", &kv.Request{Client: "c", Seq: 23, Op: kv.OpRepair, Key: "ignored", Queue: &kv.QueueRequest{
+			Replicaset: "rs1", Action: kv.RepairEdit, Seq: max, Payload: []byte(`{"order":18}`)}}},
+		{"request read-queue depths", &kv.Request{Client: "c", Seq: 24, Op: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: "rs1"}}},
+		{"request read-queue page", &kv.Request{Client: "c", Seq: 25, Op: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: "rs2", List: "repair", After: 300, Limit: 50}}},
+		{"request stale read-queue", &kv.Request{Client: "c", Seq: 26, Op: kv.OpReadQueue, Stale: true, Queue: &kv.QueueRequest{
+			Replicaset: "rs2", List: "queue", After: max, Limit: kv.MaxQueuePage}}},
+		{"request empty queue", &kv.Request{Op: kv.OpReadQueue, Queue: &kv.QueueRequest{}}},
 
 		{"response ok", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.Some("v"), Index: 42}},
 		{"response absent", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.None, Index: max}},
@@ -93,6 +110,35 @@ func codecCases() []struct {
 		{"response error and history", &kv.Response{Status: kv.StatusInvalid, Error: "e", History: []kv.ObjectRecord{{Version: math.MaxInt32, Revision: max}}}},
 		{"response mismatch object", &kv.Response{Client: "c", Seq: max, Status: kv.StatusMismatch, Index: 20, Error: "revision 12, expected 7",
 			Object: &kv.ObjectRecord{Type: "user", PK: "u1", Version: 1, Revision: 12}}},
+		{"response enqueued", &kv.Response{Client: "c", Seq: 20, Status: kv.StatusOK, Index: 40, Queue: &kv.QueueState{Replicaset: "rs1", Tail: 12}}},
+		{"response busy", &kv.Response{Client: "c", Seq: 20, Status: kv.StatusBusy, RetryAfter: 250_000_000}},
+		{"response busy max", &kv.Response{Client: "c", Seq: max, Status: kv.StatusBusy, Error: "inbound queue full", RetryAfter: math.MaxInt64}},
+		{"response busy with depths", &kv.Response{Client: "c", Seq: 21, Status: kv.StatusBusy, RetryAfter: 1,
+			Queue: &kv.QueueState{Replicaset: "rs1", Depth: 10000, Bytes: 1 << 30, Head: 3, Tail: 10002, OldestAt: 1_700_000_000_000_000_000}}},
+		{"response not found", &kv.Response{Client: "c", Seq: 22, Status: kv.StatusNotFound, Index: 41, Error: "no repair entry 9"}},
+		{"response empty queue state", &kv.Response{Status: kv.StatusOK, Queue: &kv.QueueState{}}},
+		{"response queue max", &kv.Response{Status: kv.StatusOK, Index: max, Queue: &kv.QueueState{Replicaset: "rs1", Depth: math.MaxInt, Bytes: math.MaxInt64,
+			Head: max, Tail: max, OldestAt: math.MinInt64, Repairs: math.MaxInt, Outbound: math.MaxInt, Settled: max}}},
+		{"response repair listing", &kv.Response{Client: "c", Seq: 23, Status: kv.StatusOK, Index: 42, Queue: &kv.QueueState{
+			Replicaset: "rs1", Depth: 1, Bytes: 12, Head: 9, Tail: 9, OldestAt: 1_700_000_000_500_000_000, Repairs: 2, Outbound: 3, Settled: 8,
+			Entries: []kv.RepairEntry{
+				{Queued: kv.Queued{Seq: 4, At: 1_700_000_000_000_000_000, Attempts: 1, Message: kv.Message{ID: "order-4", Connector: "http",
+					Headers: []kv.Header{{Name: "content-type", Value: "application/json"}}, Payload: []byte(`{"order":4}`)}},
+					Failure:  kv.Failure{Key: "orders", Step: 2, Handler: "price", Reason: "no price for sku 17"},
+					FailedAt: 1_700_000_000_100_000_000},
+				{Queued: kv.Queued{Seq: 6, At: -1, Message: kv.Message{ID: "order-6"}},
+					Failure: kv.Failure{Step: -1, Reason: "no route matches"}},
+			}}}},
+		{"response queue listing", &kv.Response{Client: "c", Seq: 24, Status: kv.StatusOK, Index: 43, Queue: &kv.QueueState{
+			Replicaset: "rs1", Depth: 2, Bytes: 2, Head: 9, Tail: 10, OldestAt: 1_700_000_000_500_000_000, Settled: 8,
+			Entries: []kv.RepairEntry{
+				{Queued: kv.Queued{Seq: 9, At: 1_700_000_000_500_000_000, Message: kv.Message{ID: "a", Payload: []byte("{}")}}},
+				{Queued: kv.Queued{Seq: max, At: math.MaxInt64, Attempts: math.MaxInt, Message: kv.Message{ID: "b", Payload: []byte("{}")}}},
+			}}}},
+		{"response every part", &kv.Response{Client: "c", Seq: 25, Status: kv.StatusInvalid, Error: "e", RetryAfter: 128,
+			Object:  &kv.ObjectRecord{Type: "t", PK: "p", Revision: 1},
+			History: []kv.ObjectRecord{{Type: "t", PK: "p", Version: 1, Revision: 1}},
+			Queue:   &kv.QueueState{Replicaset: "rs1", Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}}}}}}},
 
 		{"hello empty", &Hello{}},
 		{"hello self", &Hello{From: Member{Name: "n1", PeerAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080"}}},
@@ -139,7 +185,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			// Nothing shorter, and nothing longer, is the same message.
 			// Only what the flags byte adds can go: a stale get without
 			// it is the same get, linearizable; a response without it,
-			// the response without its error, object and history.
+			// the response without its error, object, history, queue
+			// state and retry-after.
 			plain, plainLen := withoutFlags(t, c.m)
 			for n := range len(b) {
 				m, err := DecodeMessage(b[:n])
@@ -161,11 +208,11 @@ func TestCodecRoundTrip(t *testing.T) {
 			case *node.Message:
 				want = "protobuf"
 			case *kv.Request:
-				if !m.Stale && m.Object == nil {
+				if !m.Stale && m.Object == nil && m.Message == nil && m.Queue == nil {
 					want = "request flags 0x0"
 				}
 			case *kv.Response:
-				if m.Error == "" && m.Object == nil && len(m.History) == 0 {
+				if m.Error == "" && m.Object == nil && len(m.History) == 0 && m.Queue == nil && m.RetryAfter == 0 {
 					want = "response flags 0x0"
 				}
 			}
@@ -177,21 +224,21 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 // withoutFlags is m without what its flags byte adds, and the length of
-// its encoding; -1 if that is no message (an object op without its
-// object) or m has no flags.
+// its encoding; -1 if that is no message (an op without the part it
+// requires: an object, a message, a queue request) or m has no flags.
 func withoutFlags(t *testing.T, m env.Message) (env.Message, int) {
 	var plain env.Message
 	switch m := m.(type) {
 	case *kv.Request:
-		if (m.Stale || m.Object != nil) && !m.Op.IsObject() {
+		if m.Stale && !m.Op.IsObject() && m.Op != kv.OpEnqueue && !wireQueueOp(m.Op) {
 			r := *m
 			r.Stale = false
 			plain = &r
 		}
 	case *kv.Response:
-		if m.Error != "" || m.Object != nil || len(m.History) > 0 {
+		if m.Error != "" || m.Object != nil || len(m.History) > 0 || m.Queue != nil || m.RetryAfter != 0 {
 			r := *m
-			r.Error, r.Object, r.History = "", nil, nil
+			r.Error, r.Object, r.History, r.Queue, r.RetryAfter = "", nil, nil, nil, 0
 			plain = &r
 		}
 	}
@@ -232,6 +279,20 @@ func TestCodecGolden(t *testing.T) {
 			"03" + "0163" + "01" + "01" + "00" + "02" + "00" + "00" + "04" + "02" +
 				"0174" + "0170" + "01" + "01" + "027b7d" + "00" +
 				"0174" + "0170" + "02" + "02" + "00" + "00"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpEnqueue, Key: "k", Message: &kv.Message{ID: "m", Connector: "h", Headers: []kv.Header{{Name: "a", Value: "b"}}, Payload: []byte("{}")}},
+			"02" + "0163" + "01" + "08" + "016b" + "00" + "00" + "08" + "016d" + "0168" + "01" + "0161" + "0162" + "027b7d"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpReadQueue, Stale: true, Queue: &kv.QueueRequest{Replicaset: "r", List: "repair", After: 300, Limit: 2}},
+			"02" + "0163" + "01" + "0b" + "00" + "00" + "00" + "11" + "0172" + "06726570616972" + "ac02" + "02" + "00" + "00" + "00"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpRepair, Queue: &kv.QueueRequest{Replicaset: "r", Action: kv.RepairEdit, Seq: 5, Payload: []byte("{}")}},
+			"02" + "0163" + "01" + "0a" + "00" + "00" + "00" + "10" + "0172" + "00" + "00" + "00" + "03" + "05" + "027b7d"},
+		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusBusy, Index: 2, RetryAfter: 300, Queue: &kv.QueueState{
+			Replicaset: "r", Depth: 1, Bytes: 2, Head: 3, Tail: 3, OldestAt: -1, Repairs: 1, Settled: 2, Entries: []kv.RepairEntry{{
+				Queued:  kv.Queued{Seq: 1, Message: kv.Message{ID: "m"}, At: 1, Attempts: 1},
+				Failure: kv.Failure{Key: "k", Step: -1, Handler: "h", Reason: "x"}, FailedAt: 2}}}},
+			"03" + "0163" + "01" + "06" + "00" + "02" + "00" + "00" + "18" +
+				"0172" + "01" + "02" + "03" + "03" + "01" + "01" + "00" + "02" + "01" +
+				"01" + "016d" + "00" + "00" + "00" + "02" + "01" + "016b" + "01" + "0168" + "0178" + "04" +
+				"ac02"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
 			"04" + "016e" + "00" + "00" + "02" + "0172" + "0162" + "017a" + "0161" + "01" + "00000000" + "01" + "0178" + "00" + "00"},
 		{&Hello{From: Member{Name: "n"}, Join: "j", Config: []byte("{}")},
@@ -324,6 +385,37 @@ func TestDecodeMessageRejects(t *testing.T) {
 		b[i] = v
 		return b
 	}
+	// The op byte of request, and its length, where the flags go.
+	const opAt = 4
+	requestFlags := len(request)
+	put := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpPut, Key: "k"})
+	enqueue := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpEnqueue, Key: "k",
+		Message: &kv.Message{ID: "m", Headers: []kv.Header{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}, Payload: []byte("{}")}})
+	messagePart := enqueue[requestFlags+1:]
+	readQueue := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpReadQueue, Key: "k", Queue: &kv.QueueRequest{Replicaset: "r", List: "repair", Limit: 5}})
+	queuePart := readQueue[requestFlags+1:]
+	repair := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpRepair, Key: "k", Queue: &kv.QueueRequest{Replicaset: "r", Action: kv.RepairEdit, Seq: 3, Payload: []byte("{}")}})
+	// A queue state of replicaset "r" with zero counts, and then an entry count.
+	queueState := func(flags byte, entries ...byte) []byte {
+		return append(append(bytes.Clone(response), flags, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0), entries...)
+	}
+	// The smallest entry: seq, the message {ID: "m"}, at, attempts, failure, failed-at.
+	minEntry := []byte{0, 1, 'm', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	listing := queueState(responseQueue, append([]byte{1}, minEntry...)...)
+	// An entry with room to spare over the smallest, so that a damaged
+	// one still passes the count's check.
+	repairListing := enc(&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Queue: &kv.QueueState{Replicaset: "r", Repairs: 1,
+		Entries: []kv.RepairEntry{{Queued: kv.Queued{Seq: 1, Message: kv.Message{ID: "m", Payload: []byte("{}")}}, Failure: kv.Failure{Reason: "x"}, FailedAt: 300}}}})
+	// One entry more than a page holds, each the smallest.
+	overPage := queueState(responseQueue, binary.AppendUvarint(nil, kv.MaxQueuePage+1)...)
+	overPage = append(overPage, bytes.Repeat(minEntry, kv.MaxQueuePage+1)...)
+	// One header more than a message may have, each the smallest.
+	overHeaders := binary.AppendUvarint(append(bytes.Clone(request[:opAt]), byte(kv.OpEnqueue), 0, 0, 0, requestMessage, 1, 'm', 0), kv.MaxHeaders+1)
+	overHeaders = append(overHeaders, bytes.Repeat([]byte{1, 'h', 0}, kv.MaxHeaders+1)...)
+	overHeaders = append(overHeaders, 0)
+	firstBadOp := kv.OpReadQueue + 1
+	firstBadStatus := kv.StatusNotFound + 1
+	const unknownFlag = 1 << 5
 	for _, c := range []struct {
 		name string
 		b    []byte
@@ -334,14 +426,51 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"type 5", []byte{5, 0, 0}, "unknown type byte 5"},
 		{"type 255", []byte{255}, "unknown type byte 255"},
 		{"request trailing", append(bytes.Clone(request), 1, 2), "kv.request: 1 stray bytes"},
-		{"request unknown flag", append(bytes.Clone(request), 8), "kv.request: unknown request flags 0x8"},
+		{"request unknown flag", append(bytes.Clone(request), unknownFlag), "kv.request: unknown request flags 0x20"},
+		{"request unknown flag with known ones", append(bytes.Clone(request), unknownFlag|requestStale), "kv.request: unknown request flags 0x21"},
 		{"request history on a get", append(bytes.Clone(request), 4), "kv.request: a get cannot ask for history"},
 		{"request history on a put-object", with(objectPut, objectPutFlags, 6), "kv.request: a put-object cannot ask for history"},
 		{"request history without the object", append(with(request, 4, byte(kv.OpGetObject)), 4), "kv.request: a get-object without its object part"},
 		{"request stale put", append(enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpPut, Key: "k"}), 1), "kv.request: a put cannot be stale"},
 		{"request stale put-object", with(objectPut, objectPutFlags, 3), "kv.request: a put-object cannot be stale"},
 		{"request op 0", with(request, 4, 0), "kv.request: unknown op 0"},
-		{"request op 8", with(request, 4, 8), "kv.request: unknown op 8"},
+		{"request first unknown op", with(request, opAt, byte(firstBadOp)), fmt.Sprintf("kv.request: unknown op %d", firstBadOp)},
+		{"request op 255", with(request, opAt, 255), "kv.request: unknown op 255"},
+		{"request process", with(request, opAt, byte(kv.OpProcess)), "kv.request: a process is the leader's own command"},
+		{"request message on a get", append(append(bytes.Clone(request), requestMessage), messagePart...), "kv.request: a get with a message part"},
+		{"request message on a read-queue", append(append(with(request, opAt, byte(kv.OpReadQueue)), requestMessage), messagePart...),
+			"kv.request: a read-queue with a message part"},
+		{"request enqueue without message", with(request, opAt, byte(kv.OpEnqueue)), "kv.request: an enqueue without its message part"},
+		{"request stale enqueue", with(enqueue, requestFlags, requestStale|requestMessage), "kv.request: an enqueue cannot be stale"},
+		{"request enqueue with a queue part", with(enqueue, requestFlags, requestMessage|requestQueue), "kv.request: an enqueue with a queue part"},
+		{"request unsorted headers", bytes.Replace(enqueue, []byte("\x01a\x011\x01b\x012"), []byte("\x01b\x012\x01a\x011"), 1),
+			`kv.request: message: header "a": headers must be sorted by name, each once`},
+		{"request repeated header", bytes.Replace(enqueue, []byte("\x01b\x012"), []byte("\x01a\x012"), 1), `kv.request: message: header "a": headers must be sorted`},
+		{"request empty header name", bytes.Replace(enqueue, []byte("\x02\x01a\x011"), []byte("\x02\x00\x00\x00\x00"), 1), "kv.request: message: header 0: an empty name"},
+		{"request message without id", bytes.Replace(enqueue, []byte("\x01m\x00\x02"), []byte("\x00\x00\x02"), 1), "kv.request: message: a message without an id"},
+		{"request message id too long", append(append(bytes.Clone(request[:opAt]), byte(kv.OpEnqueue), 0, 0, 0, requestMessage, 0x81, 0x02),
+			append(bytes.Repeat([]byte{'i'}, kv.MaxMessageID+1), 0, 0, 0)...), "kv.request: message: a message id of 257 bytes, at most 256"},
+		{"request headers over the bound", overHeaders, fmt.Sprintf("kv.request: message: %d headers, at most %d", kv.MaxHeaders+1, kv.MaxHeaders)},
+		{"request huge header count", bytes.Replace(enqueue, []byte("\x01m\x00\x02"), []byte("\x01m\x00\x7f"), 1), "kv.request: a count of 127 items runs past the end"},
+		// The length is refused before a byte of the payload is looked for.
+		{"request payload over the bound", append(bytes.Clone(enqueue[:len(enqueue)-3]), binary.AppendUvarint(nil, kv.MaxPayload+1)...),
+			fmt.Sprintf("kv.request: a payload of %d bytes, at most %d", kv.MaxPayload+1, kv.MaxPayload)},
+		{"request message truncated", enqueue[:len(enqueue)-1], "kv.request: a string of 2 bytes runs past the end"},
+		{"request message trailing", append(bytes.Clone(enqueue), 0), "kv.request: 1 stray bytes"},
+		{"request queue on a put", append(append(bytes.Clone(put), requestQueue), queuePart...), "kv.request: a put with a queue part"},
+		{"request queue on a put-object", append(with(objectPut, objectPutFlags, requestObject|requestQueue), queuePart...),
+			"kv.request: a put-object with a queue part"},
+		{"request read-queue without queue", with(request, opAt, byte(kv.OpReadQueue)), "kv.request: a read-queue without its queue part"},
+		{"request stale read-queue without queue", append(with(request, opAt, byte(kv.OpReadQueue)), requestStale), "kv.request: a read-queue without its queue part"},
+		{"request repair without queue", with(request, opAt, byte(kv.OpRepair)), "kv.request: a repair without its queue part"},
+		{"request stale repair", with(repair, requestFlags, requestStale|requestQueue), "kv.request: a repair cannot be stale"},
+		{"request limit over the page", bytes.Replace(readQueue, []byte("repair\x00\x05"), binary.AppendUvarint([]byte("repair\x00"), kv.MaxQueuePage+1), 1),
+			fmt.Sprintf("kv.request: a queue page of %d entries, at most %d", kv.MaxQueuePage+1, kv.MaxQueuePage)},
+		{"request unknown repair action", with(repair, len(repair)-5, byte(kv.RepairEdit+1)), fmt.Sprintf("kv.request: unknown repair action %d", kv.RepairEdit+1)},
+		{"request repair payload over the bound", append(bytes.Clone(repair[:len(repair)-3]), binary.AppendUvarint(nil, kv.MaxPayload+1)...),
+			fmt.Sprintf("kv.request: a payload of %d bytes, at most %d", kv.MaxPayload+1, kv.MaxPayload)},
+		{"request queue truncated", readQueue[:len(readQueue)-1], "kv.request: truncated"},
+		{"request queue trailing", append(bytes.Clone(repair), 0), "kv.request: 1 stray bytes"},
 		{"request object op without object", with(request, 4, byte(kv.OpPutObject)), "kv.request: a put-object without its object part"},
 		{"request stale object op without object", append(with(request, 4, byte(kv.OpGetObject)), 1), "kv.request: a get-object without its object part"},
 		{"request object on a get", append(bytes.Clone(request), 2, 0, 0, 0, 0, 0, 0), "kv.request: a get with an object part"},
@@ -358,9 +487,32 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"request padded seq", []byte{wireRequest, 0x00, 0x81, 0x00, 0x01, 0x00, 0x00, 0x00}, "kv.request: a number is not minimally encoded"},
 		{"request truncated varint", []byte{wireRequest, 0x80}, "kv.request: truncated"},
 		{"response status 0", with(response, 4, 0), "kv.response: unknown status 0"},
-		{"response status 6", with(response, 4, 6), "kv.response: unknown status 6"},
+		{"response first unknown status", with(response, 4, byte(firstBadStatus)), fmt.Sprintf("kv.response: unknown status %d", firstBadStatus)},
 		{"response flags 0", append(bytes.Clone(response), 0), "kv.response: response flags 0x0"},
-		{"response unknown flag", append(bytes.Clone(response), 8), "kv.response: unknown response flags 0x8"},
+		{"response unknown flag", append(bytes.Clone(response), unknownFlag), "kv.response: unknown response flags 0x20"},
+		{"response zero retry-after", append(bytes.Clone(response), responseRetry, 0), "kv.response: a zero retry-after"},
+		{"response retry-after out of range", append(append(bytes.Clone(response), responseRetry), binary.AppendUvarint(nil, math.MaxInt64+1)...),
+			"kv.response: a retry-after of 9223372036854775808 nanoseconds is out of range"},
+		{"response retry-after without its value", append(bytes.Clone(response), responseRetry), "kv.response: truncated"},
+		{"response padded retry-after", append(bytes.Clone(response), responseRetry, 0x81, 0x00), "kv.response: a number is not minimally encoded"},
+		{"response queue without its state", append(bytes.Clone(response), responseQueue), "kv.response: truncated"},
+		{"response queue truncated", repairListing[:len(repairListing)-1], "kv.response: queue entry 0: truncated"},
+		{"response queue entry past the end", listing[:len(listing)-1], "kv.response: a count of 1 items runs past the end"},
+		{"response queue trailing", append(bytes.Clone(listing), 0), "kv.response: 1 stray bytes"},
+		{"response queue entries over the bound", overPage, fmt.Sprintf("kv.response: %d queue entries, over %d", kv.MaxQueuePage+1, kv.MaxQueuePage)},
+		{"response huge queue entry count", queueState(responseQueue, 0x7f, 0, 0), "kv.response: a count of 127 items runs past the end"},
+		{"response queue depth out of range", bytes.Replace(queueState(responseQueue, 0), []byte{1, 'r', 0}, append([]byte{1, 'r'}, binary.AppendUvarint(nil, math.MaxUint64)...), 1),
+			"kv.response: depth 18446744073709551615 is out of range"},
+		{"response queue padded oldest-at", bytes.Replace(queueState(responseQueue, 0), []byte{1, 'r', 0, 0, 0, 0, 0}, []byte{1, 'r', 0, 0, 0, 0, 0x80, 0x00}, 1),
+			"kv.response: a number is not minimally encoded"},
+		{"response queue entry without id", bytes.Replace(repairListing, []byte("\x01m\x00\x00\x02{}"), []byte("\x00\x00\x00\x02{}"), 1),
+			"kv.response: queue entry 0: message: a message without an id"},
+		{"response queue entry padded at", bytes.Replace(repairListing, []byte("\x02{}\x00"), []byte("\x02{}\x80\x00"), 1),
+			"kv.response: queue entry 0: a number is not minimally encoded"},
+		{"response queue entry unsorted headers", append(queueState(responseQueue, 1, 0, 1, 'm', 0, 2, 1, 'b', 0, 1, 'a', 0), minEntry[5:]...),
+			`kv.response: queue entry 0: message: header "a": headers must be sorted`},
+		{"response queue and retry-after trailing", append(append(bytes.Clone(listing[:len(response)]), responseQueue|responseRetry), append(listing[len(response)+1:], 5, 0)...),
+			"kv.response: 1 stray bytes"},
 		{"response empty history", append(bytes.Clone(response), 4, 0), "kv.response: an empty history"},
 		{"response history truncated", historyResponse[:len(historyResponse)-1], "kv.response: truncated"},
 		{"response history trailing", append(bytes.Clone(historyResponse), 0), "kv.response: 1 stray bytes"},
@@ -426,6 +578,31 @@ func TestEncodeMessageRejects(t *testing.T) {
 		{"history on a delete-object", &kv.Request{Op: kv.OpDeleteObject, Object: &kv.ObjectRequest{History: true}}, "a delete-object asks for history"},
 		{"history too long", &kv.Response{History: make([]kv.ObjectRecord, kv.MaxHistory+1)}, "1001 history records, over 1000"},
 		{"history huge version", &kv.Response{History: []kv.ObjectRecord{{}, {Version: -1}}}, "history record 1: model version -1 is out of range"},
+		{"process", &kv.Request{Op: kv.OpProcess}, "a process is the leader's own command"},
+		{"enqueue without message", &kv.Request{Op: kv.OpEnqueue}, "an enqueue with message part false"},
+		{"message on a get", &kv.Request{Op: kv.OpGet, Message: &kv.Message{ID: "m"}}, "a get with message part true"},
+		{"message on a repair", &kv.Request{Op: kv.OpRepair, Message: &kv.Message{ID: "m"}, Queue: &kv.QueueRequest{}}, "a repair with message part true"},
+		{"message without id", &kv.Request{Op: kv.OpEnqueue, Message: &kv.Message{}}, "message: a message without an id"},
+		{"unsorted headers", &kv.Request{Op: kv.OpEnqueue, Message: &kv.Message{ID: "m", Headers: []kv.Header{{Name: "b"}, {Name: "a"}}}},
+			`message: header "a": headers must be sorted by name, each once`},
+		{"message payload too large", &kv.Request{Op: kv.OpEnqueue, Message: &kv.Message{ID: "m", Payload: make([]byte, kv.MaxPayload+1)}},
+			"message: a payload of 1048577 bytes, at most 1048576"},
+		{"read-queue without queue", &kv.Request{Op: kv.OpReadQueue}, "a read-queue with queue part false"},
+		{"repair without queue", &kv.Request{Op: kv.OpRepair}, "a repair with queue part false"},
+		{"queue on a put", &kv.Request{Op: kv.OpPut, Queue: &kv.QueueRequest{}}, "a put with queue part true"},
+		{"queue on an enqueue", &kv.Request{Op: kv.OpEnqueue, Message: &kv.Message{ID: "m"}, Queue: &kv.QueueRequest{}}, "an enqueue with queue part true"},
+		{"limit over the page", &kv.Request{Op: kv.OpReadQueue, Queue: &kv.QueueRequest{Limit: kv.MaxQueuePage + 1}}, "a queue page of 1001 entries, at most 1000"},
+		{"negative limit", &kv.Request{Op: kv.OpReadQueue, Queue: &kv.QueueRequest{Limit: -1}}, "a queue page of -1 entries"},
+		{"unknown repair action", &kv.Request{Op: kv.OpRepair, Queue: &kv.QueueRequest{Action: kv.RepairEdit + 1}}, "unknown repair action 4"},
+		{"repair payload too large", &kv.Request{Op: kv.OpRepair, Queue: &kv.QueueRequest{Action: kv.RepairEdit, Payload: make([]byte, kv.MaxPayload+1)}},
+			"a payload of 1048577 bytes, at most 1048576"},
+		{"negative retry-after", &kv.Response{Status: kv.StatusBusy, RetryAfter: -1}, "a negative retry-after -1"},
+		{"queue entries over the page", &kv.Response{Queue: &kv.QueueState{Entries: make([]kv.RepairEntry, kv.MaxQueuePage+1)}}, "queue state: 1001 queue entries, over 1000"},
+		{"negative depth", &kv.Response{Queue: &kv.QueueState{Depth: -1}}, "queue state: a negative count (depth -1"},
+		{"queue entry without id", &kv.Response{Queue: &kv.QueueState{Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}}}, {}}}},
+			"queue state: queue entry 1: message: a message without an id"},
+		{"queue entry negative attempts", &kv.Response{Queue: &kv.QueueState{Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}, Attempts: -1}}}}},
+			"queue state: queue entry 0: -1 attempts"},
 		{"responses", &node.Message{Msg: pb.Message{Type: pb.MsgStorageAppend, Responses: []pb.Message{{}}}}, "responses are local"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

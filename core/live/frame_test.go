@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"runtime"
@@ -37,6 +38,12 @@ func TestFrameRoundTrip(t *testing.T) {
 		{From: "n1", To: "n2", Msg: &node.Message{Group: 1, Msg: pb.Message{Type: pb.MsgApp, To: 2, From: 1, Entries: []pb.Entry{{Term: 1, Index: 2, Data: []byte("x")}}}}},
 		{From: "n1/api7", To: "n2", Msg: &kv.Request{Client: "n1/api7", Seq: 9, Op: kv.OpPut, Key: "k", Value: "v"}},
 		{From: "n2", To: "n1/api7", Msg: &kv.Response{Client: "n1/api7", Seq: 9, Status: kv.StatusOK, Index: 12}},
+		{From: "n1/api7", To: "n2", Msg: &kv.Request{Client: "n1/api7", Seq: 10, Op: kv.OpEnqueue, Key: "m1",
+			Message: &kv.Message{ID: "m1", Connector: "http", Headers: []kv.Header{{Name: "content-type", Value: "application/json"}}, Payload: []byte("{}")}}},
+		{From: "n2", To: "n1/api7", Msg: &kv.Response{Client: "n1/api7", Seq: 10, Status: kv.StatusBusy, RetryAfter: 500_000_000}},
+		{From: "n1/api7", To: "n2", Msg: &kv.Request{Client: "n1/api7", Seq: 11, Op: kv.OpReadQueue, Stale: true, Queue: &kv.QueueRequest{Replicaset: "rs1", List: "repair"}}},
+		{From: "n2", To: "n1/api7", Msg: &kv.Response{Client: "n1/api7", Seq: 11, Status: kv.StatusOK, Index: 13, Queue: &kv.QueueState{Replicaset: "rs1", Repairs: 1, Tail: 1, Head: 2,
+			Entries: []kv.RepairEntry{{Queued: kv.Queued{Seq: 1, Message: kv.Message{ID: "m0"}}, Failure: kv.Failure{Step: -1, Reason: "no route"}}}}}},
 		{Msg: &kv.Request{Op: kv.OpGet}}, // empty names
 	}
 	r := readerOf(appendFrames(t, frames...))
@@ -95,7 +102,10 @@ func TestReadFrameRejects(t *testing.T) {
 		{"empty body", body(nil), MaxFrameSize, ReasonMalformed, nil, "live: malformed frame of 0 bytes: its addresses: truncated"},
 		{"no message", body([]byte{0, 0}), MaxFrameSize, ReasonMalformed, nil, "malformed frame of 2 bytes: live: decoding a message: empty"},
 		{"from past the end", body([]byte{9, 'n'}), MaxFrameSize, ReasonMalformed, nil, "its addresses: a string of 9 bytes runs past the end"},
-		{"unknown op", body([]byte{0, 0, wireRequest, 0, 0, 9, 0, 0, 0}), MaxFrameSize, ReasonMalformed, nil, "live: decoding kv.request: unknown op 9"},
+		{"unknown op", body([]byte{0, 0, wireRequest, 0, 0, byte(kv.OpReadQueue + 1), 0, 0, 0}), MaxFrameSize, ReasonMalformed, nil,
+			fmt.Sprintf("live: decoding kv.request: unknown op %d", kv.OpReadQueue+1)},
+		{"process", body([]byte{0, 0, wireRequest, 0, 0, byte(kv.OpProcess), 0, 0, 0}), MaxFrameSize, ReasonMalformed, nil,
+			"live: decoding kv.request: a process is the leader's own command"},
 		{"trailing", body([]byte{0, 0, wireRequest, 0, 0, 1, 0, 0, 0, 1, 0}), MaxFrameSize, ReasonMalformed, nil, "kv.request: 1 stray bytes"},
 		{"half a header", good[:5], MaxFrameSize, "", io.ErrUnexpectedEOF, ""},
 		{"half a body", good[:len(good)-1], MaxFrameSize, "", io.ErrUnexpectedEOF, ""},

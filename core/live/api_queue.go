@@ -1,0 +1,410 @@
+package live
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoaldb/shoal/core/handler"
+	"github.com/shoaldb/shoal/core/kv"
+)
+
+// The inbound pipeline over HTTP:
+//
+//	POST   /v1/ingest/{connector}                 hand in one message (a JSON object)
+//	GET    /v1/queue                              every replicaset's queue depths
+//	GET    /v1/repair?replicaset=RS&after=N&limit=M   list a repair queue
+//	GET    /v1/repair/{replicaset}/{position}     one repair entry
+//	PUT    /v1/repair/{replicaset}/{position}     replace its payload (the body)
+//	POST   /v1/repair/{replicaset}/{position}/retry   put it back in the inbound queue
+//	DELETE /v1/repair/{replicaset}/{position}     purge it
+//	GET    /v1/pipeline                           the pipeline in force (YAML)
+//	PUT    /v1/pipeline                           set it (YAML body)
+
+// IngestResult is the body of a 202 from POST /v1/ingest/{connector}: where
+// the message waits (a message sent again within the idempotency window
+// gets the first one's position).
+type IngestResult struct {
+	ID         string `json:"id"`
+	Replicaset string `json:"replicaset"`
+	Position   uint64 `json:"position"`
+}
+
+// QueueBody is one replicaset's queues (GET /v1/queue, GET /v1/repair).
+type QueueBody struct {
+	Replicaset string        `json:"replicaset"`
+	Depth      int           `json:"depth"`
+	Bytes      int64         `json:"bytes"`
+	Head       uint64        `json:"head"`
+	Tail       uint64        `json:"tail"`
+	OldestAt   *time.Time    `json:"oldest_at,omitempty"`
+	Repairs    int           `json:"repairs"`
+	Outbound   int           `json:"outbound"`
+	Settled    uint64        `json:"settled"`
+	Entries    []RepairEntry `json:"entries,omitempty"`
+}
+
+// RepairEntry is a message in a repair queue, with why it is there.
+type RepairEntry struct {
+	Position   uint64            `json:"position"`
+	ID         string            `json:"id"`
+	Connector  string            `json:"connector"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	EnqueuedAt time.Time         `json:"enqueued_at"`
+	Attempts   int               `json:"attempts"`
+	Key        string            `json:"key,omitempty"`     // the routing key whose chain failed
+	Step       int               `json:"step"`              // the chain's step; -1 for routing or storing
+	Handler    string            `json:"handler,omitempty"` // the handler of that step
+	Reason     string            `json:"reason"`
+	FailedAt   time.Time         `json:"failed_at"`
+	// Payload is the message's payload: its JSON when it is JSON, else a
+	// string.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// IngestHeaderPrefix marks the HTTP headers that travel with a message
+// into the pipeline (where routing rules and handlers see them).
+const IngestHeaderPrefix = "X-"
+
+// Message id and key headers of POST /v1/ingest.
+const (
+	// HeaderMessageID names a message: the idempotency key by which the
+	// queue takes a message sent twice once. Required.
+	HeaderMessageID = "Idempotency-Key"
+	// HeaderMessageKey optionally names the key that picks the message's
+	// replicaset (default: the message id). A pipeline stores objects only
+	// in the replicaset that received the message, so a connector whose
+	// messages become objects of a model with several replicasets sends
+	// the key the object is routed by (its affinity value).
+	HeaderMessageKey = "Shoal-Key"
+)
+
+var connectorPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
+	connector := r.PathValue("connector")
+	if !connectorPattern.MatchString(connector) {
+		return apiErrorf(http.StatusBadRequest, "connector %q: want 1 to 64 letters, digits, '.', '_' or '-'", connector)
+	}
+	id := r.Header.Get(HeaderMessageID)
+	if id == "" || len(id) > kv.MaxMessageID {
+		return apiErrorf(http.StatusBadRequest, "header %s: want the message's id, 1 to %d bytes (it makes a message sent twice count once)", HeaderMessageID, kv.MaxMessageID)
+	}
+	key := r.Header.Get(HeaderMessageKey)
+	if key == "" {
+		key = id
+	}
+	if len(key) > MaxKeyLen {
+		return apiErrorf(http.StatusBadRequest, "header %s: %s", HeaderMessageKey, keyError(key))
+	}
+	body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
+	if err != nil {
+		return err
+	}
+	if len(body) > kv.MaxPayload {
+		return apiErrorf(http.StatusRequestEntityTooLarge, "a message of %d bytes: at most %d", len(body), kv.MaxPayload)
+	}
+	if err := checkJSONObject(body); err != nil {
+		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
+	}
+	msg := &kv.Message{ID: id, Connector: connector, Payload: bytes.Clone(body)}
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for name := range r.Header {
+			if strings.HasPrefix(name, IngestHeaderPrefix) && !yield(name) {
+				return
+			}
+		}
+	}) {
+		msg.Headers = append(msg.Headers, kv.Header{Name: name, Value: strings.Join(r.Header.Values(name), ", ")})
+	}
+	if err := msg.Check(); err != nil {
+		return apiErrorf(http.StatusBadRequest, "message: %s", err)
+	}
+	resp, err := a.doQueue(r, kv.Request{Op: kv.OpEnqueue, Key: key, Message: msg})
+	if err != nil {
+		return err
+	}
+	q := resp.Queue
+	if q == nil {
+		return fmt.Errorf("the backend answered an enqueue without its position")
+	}
+	respond(w, http.StatusAccepted, IngestResult{ID: id, Replicaset: q.Replicaset, Position: q.Tail})
+	return nil
+}
+
+// checkJSONObject checks that body is one JSON object, saying where it is
+// not.
+func checkJSONObject(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return jsonSyntaxError(body, err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return fmt.Errorf("want a JSON object, got %s", jsonKind(bytes.TrimSpace(body)))
+	}
+	if _, err := dec.Token(); err == nil {
+		return fmt.Errorf("%s: data after the object", bodyPosition(body, int(dec.InputOffset())))
+	}
+	return nil
+}
+
+// doQueue runs a queue request: its answers beyond do's are busy (429,
+// with Retry-After), not found (404) and invalid (400).
+func (a *api) doQueue(r *http.Request, req kv.Request) (kv.Response, error) {
+	ctx, cancel := a.context(r)
+	defer cancel()
+	resp, err := a.b.Do(ctx, req)
+	if err != nil {
+		return resp, backendError(err)
+	}
+	switch resp.Status {
+	case kv.StatusOK:
+		return resp, nil
+	case kv.StatusBusy:
+		e := apiErrorf(http.StatusTooManyRequests, "%s; nothing was enqueued: send it again later", resp.Error)
+		e.retryAfter = max(1, int(math.Ceil(time.Duration(resp.RetryAfter).Seconds())))
+		return resp, e
+	case kv.StatusNotFound:
+		return resp, apiErrorf(http.StatusNotFound, "%s", resp.Error)
+	case kv.StatusInvalid:
+		return resp, apiErrorf(http.StatusBadRequest, "%s", resp.Error)
+	case kv.StatusRedirect:
+		return a.do(r, req) // says why it could not be forwarded
+	}
+	return resp, fmt.Errorf("the backend answered a %s with %s", req.Op, resp.Status)
+}
+
+// replicasets lists the cluster's replicasets.
+func (a *api) replicasets(r *http.Request) ([]string, error) {
+	ctx, cancel := a.context(r)
+	defer cancel()
+	st, err := a.b.Cluster(ctx)
+	if err != nil {
+		return nil, backendError(err)
+	}
+	var names []string
+	for _, rs := range st.Replicasets {
+		names = append(names, rs.Name)
+	}
+	return names, nil
+}
+
+func (a *api) readQueue(r *http.Request, rs, list string, after uint64, limit int) (QueueBody, error) {
+	resp, err := a.doQueue(r, kv.Request{Op: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: rs, List: list, After: after, Limit: limit}})
+	if err != nil {
+		return QueueBody{}, err
+	}
+	q := resp.Queue
+	if q == nil {
+		return QueueBody{}, fmt.Errorf("the backend answered a queue read without the queue")
+	}
+	b := QueueBody{Replicaset: q.Replicaset, Depth: q.Depth, Bytes: q.Bytes, Head: q.Head, Tail: q.Tail,
+		Repairs: q.Repairs, Outbound: q.Outbound, Settled: q.Settled}
+	if q.OldestAt != 0 {
+		t := time.Unix(0, q.OldestAt).UTC()
+		b.OldestAt = &t
+	}
+	for _, e := range q.Entries {
+		b.Entries = append(b.Entries, repairEntry(&e))
+	}
+	return b, nil
+}
+
+func repairEntry(e *kv.RepairEntry) RepairEntry {
+	out := RepairEntry{Position: e.Seq, ID: e.Message.ID, Connector: e.Message.Connector, EnqueuedAt: time.Unix(0, e.At).UTC(),
+		Attempts: e.Attempts, Key: e.Failure.Key, Step: e.Failure.Step, Handler: e.Failure.Handler, Reason: e.Failure.Reason,
+		FailedAt: time.Unix(0, e.FailedAt).UTC()}
+	if len(e.Message.Headers) > 0 {
+		out.Headers = map[string]string{}
+		for _, h := range e.Message.Headers {
+			out.Headers[h.Name] = h.Value
+		}
+	}
+	if json.Valid(e.Message.Payload) {
+		out.Payload = json.RawMessage(e.Message.Payload)
+	} else {
+		s, _ := json.Marshal(string(e.Message.Payload))
+		out.Payload = s
+	}
+	return out
+}
+
+func (a *api) queues(w http.ResponseWriter, r *http.Request) error {
+	names, err := a.replicasets(r)
+	if err != nil {
+		return err
+	}
+	out := []QueueBody{}
+	for _, rs := range names {
+		q, err := a.readQueue(r, rs, "", 0, 0)
+		if err != nil {
+			return err
+		}
+		out = append(out, q)
+	}
+	respond(w, http.StatusOK, out)
+	return nil
+}
+
+// listRepair lists a repair queue: ?replicaset= (required when the cluster
+// has several), ?after= a position, ?limit= at most kv.MaxQueuePage.
+func (a *api) listRepair(w http.ResponseWriter, r *http.Request) error {
+	query := r.URL.Query()
+	rs := query.Get("replicaset")
+	if rs == "" {
+		names, err := a.replicasets(r)
+		if err != nil {
+			return err
+		}
+		if len(names) != 1 {
+			return apiErrorf(http.StatusBadRequest, "replicaset: the cluster has %d replicasets (%s): name one, such as ?replicaset=%s",
+				len(names), strings.Join(names, ", "), names[0])
+		}
+		rs = names[0]
+	}
+	after, err := queryUint(query.Get("after"), "after", 0, math.MaxUint64-1)
+	if err != nil {
+		return err
+	}
+	limit, err := queryUint(query.Get("limit"), "limit", 1, kv.MaxQueuePage)
+	if err != nil {
+		return err
+	}
+	q, err := a.readQueue(r, rs, "repair", after, int(limit))
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, q)
+	return nil
+}
+
+func queryUint(s, name string, lo, hi uint64) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		return 0, apiErrorf(http.StatusBadRequest, "%s: want an integer from %d to %d, got %q", name, lo, hi, s)
+	}
+	return v, nil
+}
+
+// repairTarget reads {replicaset} and {position}.
+func repairTarget(r *http.Request) (string, uint64, error) {
+	rs := r.PathValue("replicaset")
+	pos, err := strconv.ParseUint(r.PathValue("position"), 10, 64)
+	if err != nil || pos == 0 {
+		return "", 0, apiErrorf(http.StatusBadRequest, "position %q: want the entry's position, a positive integer", r.PathValue("position"))
+	}
+	return rs, pos, nil
+}
+
+func (a *api) getRepair(w http.ResponseWriter, r *http.Request) error {
+	rs, pos, err := repairTarget(r)
+	if err != nil {
+		return err
+	}
+	q, err := a.readQueue(r, rs, "repair", pos-1, 1)
+	if err != nil {
+		return err
+	}
+	if len(q.Entries) == 0 || q.Entries[0].Position != pos {
+		return apiErrorf(http.StatusNotFound, "the repair queue of %s has no entry %d", rs, pos)
+	}
+	respond(w, http.StatusOK, q.Entries[0])
+	return nil
+}
+
+func (a *api) repair(action kv.RepairAction) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		rs, pos, err := repairTarget(r)
+		if err != nil {
+			return err
+		}
+		q := &kv.QueueRequest{Replicaset: rs, Action: action, Seq: pos}
+		if action == kv.RepairEdit {
+			body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
+			if err != nil {
+				return err
+			}
+			if len(body) > kv.MaxPayload {
+				return apiErrorf(http.StatusRequestEntityTooLarge, "a payload of %d bytes: at most %d", len(body), kv.MaxPayload)
+			}
+			if err := checkJSONObject(body); err != nil {
+				return apiErrorf(http.StatusBadRequest, "request body: %s", err)
+			}
+			q.Payload = bytes.Clone(body)
+		}
+		resp, err := a.doQueue(r, kv.Request{Op: kv.OpRepair, Queue: q})
+		if err != nil {
+			return err
+		}
+		out := map[string]any{"replicaset": rs, "position": pos, "action": action.String()}
+		if action == kv.RepairRetry && resp.Queue != nil {
+			out["queued_at"] = resp.Queue.Tail
+		}
+		respond(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (a *api) pipelineBackend() (PipelineBackend, error) {
+	pb, ok := a.b.(PipelineBackend)
+	if !ok {
+		return nil, apiErrorf(http.StatusNotImplemented, "this node serves no pipeline")
+	}
+	return pb, nil
+}
+
+func (a *api) getPipeline(w http.ResponseWriter, r *http.Request) error {
+	pb, err := a.pipelineBackend()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	st, err := pb.Pipeline(ctx)
+	if err != nil {
+		return backendError(err)
+	}
+	respond(w, http.StatusOK, st)
+	return nil
+}
+
+// putPipeline sets the pipeline: the body is checked fully, with this
+// binary's handlers, before group 0 gets it.
+func (a *api) putPipeline(w http.ResponseWriter, r *http.Request) error {
+	pb, err := a.pipelineBackend()
+	if err != nil {
+		return err
+	}
+	body, err := a.readRaw(w, r, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain", "application/x-www-form-urlencoded")
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if _, err := handler.Parse("pipeline.yaml", body); err != nil {
+			return apiErrorf(http.StatusBadRequest, "%s", err)
+		}
+	}
+	ctx, cancel := a.context(r)
+	defer cancel()
+	rev, err := pb.SetPipeline(ctx, body)
+	switch {
+	case errors.Is(err, ErrPipelineRefused):
+		return apiErrorf(http.StatusUnprocessableEntity, "%s", err)
+	case err != nil:
+		return backendError(err)
+	}
+	respond(w, http.StatusOK, map[string]int{"revision": rev})
+	return nil
+}

@@ -165,6 +165,7 @@ func Checks(s *scenario.Scenario) []string {
 		return w.Kind == scenario.Config || w.Kind == scenario.Model
 	})
 	hasObjects := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Objects })
+	hasIngest := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Ingest })
 	var out []string
 	for _, c := range scenario.Checks {
 		switch c {
@@ -178,6 +179,10 @@ func Checks(s *scenario.Scenario) []string {
 			}
 		case scenario.CheckModel:
 			if !hasObjects {
+				continue
+			}
+		case scenario.CheckDelivery:
+			if !hasIngest {
 				continue
 			}
 		case scenario.CheckFaults:

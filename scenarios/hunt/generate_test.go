@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -62,7 +63,7 @@ func TestPropGenerateValid(t *testing.T) {
 		if len(s.Nemesis) == 0 || slices.Contains(s.Checks, scenario.CheckFaults) {
 			rt.Fatalf("%d steps, checks %v", len(s.Nemesis), s.Checks)
 		}
-		if base != nil && (s.Cluster != base.Cluster || !reflect.DeepEqual(s.Workloads, base.Workloads) || s.Duration != base.Duration) {
+		if base != nil && (!reflect.DeepEqual(s.Cluster, base.Cluster) || !reflect.DeepEqual(s.Workloads, base.Workloads) || s.Duration != base.Duration) {
 			rt.Fatalf("a schedule for %s changed its cluster, workloads or duration", base.Name)
 		}
 	})
@@ -72,7 +73,7 @@ func TestPropGenerateValid(t *testing.T) {
 // requires every fault kind, partition shape and target word among them,
 // and every topology.
 func TestGenerateCoversTheVocabulary(t *testing.T) {
-	kinds, shapes, targets, clusters := map[nemesis.Kind]bool{}, map[string]bool{}, map[string]bool{}, map[scenario.Cluster]bool{}
+	kinds, shapes, targets, clusters := map[nemesis.Kind]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	repeat, pick, components, oneWay := false, false, false, false
 	for i := range 500 {
 		s, err := Generate(NewRand(7, uint64(i)), nil, "drawn")
@@ -80,7 +81,7 @@ func TestGenerateCoversTheVocabulary(t *testing.T) {
 			t.Fatal(err)
 		}
 		roundTrips(t, s)
-		clusters[s.Cluster] = true
+		clusters[fmt.Sprintf("%+v", s.Cluster)] = true
 		for _, st := range s.Nemesis {
 			repeat = repeat || st.Every > 0
 			pick = pick || len(st.Pick) > 0
@@ -117,7 +118,7 @@ func TestGenerateCoversTheVocabulary(t *testing.T) {
 		}
 	}
 	for _, c := range topologies {
-		if !clusters[c] {
+		if !clusters[fmt.Sprintf("%+v", c)] {
 			t.Errorf("no cluster %+v in 500 schedules", c)
 		}
 	}

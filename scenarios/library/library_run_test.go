@@ -2,6 +2,7 @@ package library
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -507,6 +508,88 @@ var claims = map[string]func(*trace) error{
 		}
 		return nil
 	},
+	"ingest-leader-isolation": func(tr *trace) error {
+		// Cut off, the old leader acknowledged no message it had not
+		// enqueued before the cut; the majority elected another leader,
+		// which went on settling the queue during the cut; and messages
+		// built to fail reached the repair queue.
+		o := tr.occurrence(1, 1)
+		old := o.alone()
+		if r := tr.first(o.start+inFlight, o.stop, func(r *env.Record) bool {
+			return isOK(r) && str(r, "f") == "enqueue" && str(r, "note") == string(old)
+		}); r != nil {
+			return fmt.Errorf("%s, cut off from %s, acknowledged message %s at %s", old, o.start, str(r, "key"), at(r.Time))
+		}
+		if len(without(tr.newLeaders("rs1", o.start, o.stop), old)) == 0 {
+			return fmt.Errorf("no other instance led rs1 while %s was cut off", old)
+		}
+		if tr.first(o.start, o.stop, func(r *env.Record) bool {
+			return r.Kind == "queue.settle" && r.Node != old && settled(r) > 0
+		}) == nil {
+			return fmt.Errorf("no other instance settled the queue while %s was cut off (%s..%s)", old, o.start, o.stop)
+		}
+		return repaired(tr)
+	},
+	"ingest-kill-handler": func(tr *trace) error {
+		// At least one kill took a leader that had sent messages through
+		// the handlers to settle, and died before applying that command;
+		// a later leader ran the same messages through the pipeline again.
+		// Every kill hit rs1's leader.
+		hit := 0
+		for step := int64(1); step <= 4; step++ {
+			o := tr.occurrence(step, 1)
+			id := env.NodeID(o.targets)
+			var sent *env.Record
+			for _, r := range tr.during(0, o.start) {
+				switch {
+				case r.Node == id && r.Kind == "queue.dispatch":
+					sent = r
+				case sent != nil && r.Node == id && r.Kind == "queue.settle" && str(r, "id") == dispatchID(sent):
+					sent = nil
+				}
+			}
+			if sent == nil {
+				continue
+			}
+			from, _ := sent.Int("from")
+			if tr.first(o.start, tr.end, func(r *env.Record) bool {
+				lo, _ := r.Int("from")
+				hi, _ := r.Int("to")
+				return r.Kind == "queue.dispatch" && r.Node != id && lo <= from && from <= hi
+			}) != nil {
+				hit++
+			}
+		}
+		if hit == 0 {
+			return errors.New("no kill took a leader with messages sent to settle that another leader then ran again")
+		}
+		return repaired(tr)
+	},
+	"ingest-queue-full": func(tr *trace) error {
+		// The queue filled to its limit (20) and the leader answered busy;
+		// the pauses stopped the settling; it drained by the end.
+		full := tr.first(0, tr.end, func(r *env.Record) bool {
+			d, _ := r.Int("depth")
+			return r.Kind == "queue.state" && d >= 20
+		})
+		if full == nil {
+			return errors.New("the queue never held 20 messages")
+		}
+		if tr.count(func(r *env.Record) bool {
+			return r.Kind == "client.fail" && str(r, "f") == "enqueue" && strings.HasPrefix(str(r, "note"), "busy")
+		}) == 0 {
+			return errors.New("no message was refused as busy")
+		}
+		for step := int64(1); step <= 2; step++ {
+			o := tr.occurrence(step, 1)
+			if tr.first(o.start+inFlight, o.stop, func(r *env.Record) bool {
+				return r.Kind == "queue.settle" && r.Node == env.NodeID(o.targets)
+			}) != nil {
+				return fmt.Errorf("%s settled the queue while paused (%s..%s)", o.targets, o.start, o.stop)
+			}
+		}
+		return repaired(tr)
+	},
 	"snapshot-partition": func(tr *trace) error {
 		// After its restart n3 was sent a snapshot that was lost at the
 		// cut or sent before it; after the heal it was sent one again
@@ -533,6 +616,28 @@ var claims = map[string]func(*trace) error{
 		}
 		return nil
 	},
+}
+
+// settled is how many messages a queue.settle settled.
+func settled(r *env.Record) int64 { n, _ := r.Int("settled"); return n }
+
+// dispatchID is the id of the command a queue.dispatch sent.
+func dispatchID(r *env.Record) string {
+	from, _ := r.Int("from")
+	to, _ := r.Int("to")
+	return fmt.Sprintf("q/%s/%d/%d", str(r, "group"), from, to)
+}
+
+// repaired: the final read of the repair queue found entries, each with
+// a reason (the delivery check judges them one by one).
+func repaired(tr *trace) error {
+	r := tr.first(0, tr.end, func(r *env.Record) bool {
+		return isOK(r) && str(r, "f") == "read-queue" && strings.Contains(str(r, "value"), `"reason":"`)
+	})
+	if r == nil {
+		return errors.New("the final read found no message in the repair queue")
+	}
+	return nil
 }
 
 // inFlight is how long after a fault answers sent before it may still

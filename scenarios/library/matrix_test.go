@@ -36,6 +36,7 @@ var catchers = map[string][]string{
 	"forget-vote":           {"raft-safety"},
 	"config-local-ack":      {"quorum"},
 	"skip-apply-on-restart": {"convergence", "linearizable"},
+	"ack-before-enqueue":    {"delivery"},
 }
 
 // hints lists, for each bug, the scenarios expected to catch it, in the
@@ -49,6 +50,7 @@ var hints = map[string][]string{
 	"forget-vote":           {"restart-storm"},
 	"config-local-ack":      {"config-loses-quorum"},
 	"skip-apply-on-restart": {"rolling-kill"},
+	"ack-before-enqueue":    {"ingest-leader-isolation"},
 }
 
 // seeds bounds the seeds make test tries for a bug whose scenario catches

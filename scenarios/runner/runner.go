@@ -125,7 +125,8 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor}
+	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
+		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue}
 	if m != nil {
 		topo.Model = m.Source()
 	}
@@ -135,7 +136,16 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	end := s.Duration + s.Final.Recover
 	keys, objectKeys := 0, 0
+	var ingest []*Ingest
 	for i, wl := range s.Workloads {
+		if wl.Kind == scenario.Ingest {
+			gens, err := startIngest(c, m, i, wl, end)
+			if err != nil {
+				return nil, err
+			}
+			ingest = append(ingest, gens...)
+			continue
+		}
 		if err := startWorkload(w, c, m, i, wl, end); err != nil {
 			return nil, err
 		}
@@ -199,6 +209,22 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		}
 		limit := w.Now() + FinalReadLimit
 		for !c.FinalObjectReadsDone() && w.Now() < limit {
+			if err := w.RunFor(100 * time.Millisecond); err != nil {
+				return nil, err
+			}
+			progress()
+		}
+	}
+	if len(ingest) > 0 {
+		var sent []client.Op
+		for _, g := range ingest {
+			sent = append(sent, g.Sent...)
+		}
+		if err := c.FinalIngestReads(FinalIngestReads(m, sent, c.Replicasets())); err != nil {
+			return nil, err
+		}
+		limit := w.Now() + FinalReadLimit
+		for !c.FinalIngestReadsDone() && w.Now() < limit {
 			if err := w.RunFor(100 * time.Millisecond); err != nil {
 				return nil, err
 			}
@@ -371,6 +397,8 @@ func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.L
 			rs = append(rs, checker.Faults(trace))
 		case scenario.CheckModel:
 			rs = append(rs, CheckModel(s, trace))
+		case scenario.CheckDelivery:
+			rs = append(rs, checker.Delivery(trace, harness.FinalIngestProcess))
 		case scenario.CheckProgress:
 			// Two election timeouts after the heal, every group with work
 			// must have made progress.

@@ -33,6 +33,12 @@ func Marshal(s *Scenario) []byte {
 	if s.Cluster.Model != "" {
 		c.str("model", s.Cluster.Model)
 	}
+	if s.Cluster.Pipeline != "" {
+		c.str("pipeline", s.Cluster.Pipeline)
+	}
+	if len(s.Cluster.Queue) > 0 {
+		c.add("queue", queueNode(s.Cluster.Queue))
+	}
 	doc.add("cluster", c.node())
 
 	var nw block
@@ -95,12 +101,16 @@ func workloadNode(w Workload) *yaml.Node {
 		b.duration("timeout", w.Timeout)
 		return b.node()
 	}
+	takes := func(field string) bool { return slices.Contains(kindWorkloadFields[w.Kind], field) }
 	b.int("clients", w.Clients)
-	if w.Kind != Config {
+	if takes("keys") {
 		b.int("keys", w.Keys)
 	}
 	b.float("rate", w.Rate)
-	if w.Kind != Config {
+	if takes("bad") {
+		b.float("bad", w.Bad)
+	}
+	if takes("mix") {
 		var m block
 		m.float("read", w.Mix.Read)
 		m.float("write", w.Mix.Write)
@@ -116,6 +126,23 @@ func workloadNode(w Workload) *yaml.Node {
 	b.str("target", w.Target)
 	b.duration("timeout", w.Timeout)
 	b.int("retries", w.Retries)
+	return b.node()
+}
+
+// queueNode writes cluster.queue's settings: integers plain, durations
+// as strings.
+func queueNode(settings map[string]string) *yaml.Node {
+	var b block
+	for _, q := range queueSettings {
+		v, ok := settings["queue."+q.field]
+		switch {
+		case !ok:
+		case q.duration:
+			b.str(q.field, v)
+		default:
+			b.add(q.field, plain(v))
+		}
+	}
 	return b.node()
 }
 

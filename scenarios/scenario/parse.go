@@ -42,6 +42,7 @@ const (
 	defaultRecover   = 10 * time.Second
 	defaultTimeout   = time.Second
 	defaultModelWait = 10 * time.Second // a model workload's timeout
+	defaultBad       = 0.1              // an ingest workload's share of messages that fail the pipeline
 	defaultRetries   = 3
 	defaultTarget    = "random"
 	defaultExpect    = "valid"
@@ -67,6 +68,8 @@ func defaultWorkload(kind string) Workload {
 		// One proposal, made once: Clients and Rate are not in the file,
 		// and are set so that a client interval (Clients/Rate) is sane.
 		w.Clients, w.Rate, w.Timeout, w.Retries = 1, 1, defaultModelWait, 0
+	case Ingest:
+		w.Clients, w.Rate, w.Bad = 4, 100, defaultBad
 	}
 	return w
 }
@@ -75,10 +78,11 @@ func defaultWorkload(kind string) Workload {
 // them.
 var (
 	topFields      = []string{"name", "description", "cluster", "network", "workload", "duration", "nemesis", "final", "checks", "expect"}
-	clusterFields  = []string{"instances", "replication_factor", "model"}
+	clusterFields  = []string{"instances", "replication_factor", "model", "pipeline", "queue"}
+	queueFields    = queueFieldNames()
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
-	workloadFields = []string{"kind", "at", "model", "clients", "keys", "rate", "mix", "target", "timeout", "retries"}
+	workloadFields = []string{"kind", "at", "model", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
@@ -91,14 +95,43 @@ var (
 // workloadKinds lists the workload kinds, and kindWorkloadFields the
 // fields each takes besides kind.
 var (
-	workloadKinds      = []string{KV, Config, Objects, Model}
+	workloadKinds      = []string{KV, Config, Objects, Model, Ingest}
 	kindWorkloadFields = map[string][]string{
 		KV:      {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
 		Config:  {"clients", "rate", "target", "timeout", "retries"},
 		Objects: {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
 		Model:   {"at", "model", "target", "timeout"},
+		Ingest:  {"clients", "rate", "bad", "target", "timeout", "retries"},
 	}
 )
+
+// queueSetting is a field of cluster.queue: the cluster's setting
+// "queue."+field, and the range core/cluster accepts for it (checked
+// again there), nanoseconds for a duration.
+type queueSetting struct {
+	field    string
+	lo, hi   int64
+	duration bool
+}
+
+// queueSettings lists cluster.queue's fields in the order Marshal writes
+// them.
+var queueSettings = []queueSetting{
+	{field: "max_messages", lo: 1, hi: 1 << 30},
+	{field: "max_bytes", lo: 1, hi: 1 << 40},
+	{field: "window", lo: 0, hi: int64(30 * 24 * time.Hour), duration: true},
+	{field: "max_ids", lo: 1, hi: 1 << 30},
+	{field: "batch", lo: 1, hi: 256},
+	{field: "retry_after", lo: int64(time.Millisecond), hi: int64(time.Hour), duration: true},
+}
+
+func queueFieldNames() []string {
+	names := make([]string, len(queueSettings))
+	for i, q := range queueSettings {
+		names[i] = q.field
+	}
+	return names
+}
 
 // kindFields lists the fields each fault kind takes, besides fault and
 // weight.
@@ -146,9 +179,12 @@ type parser struct {
 	sets  int           // replicasets; 0 while unknown
 	end   time.Duration // the duration; 0 while unknown
 	// model is cluster.model; modelKnown is false when the cluster
-	// could not be read, so whether it has a model is unknown.
-	model      string
-	modelKnown bool
+	// could not be read, so whether it has a model is unknown. pipeline
+	// and pipelineKnown are the same for cluster.pipeline.
+	model         string
+	modelKnown    bool
+	pipeline      string
+	pipelineKnown bool
 }
 
 // errorf reports a problem at n's line.
@@ -265,6 +301,16 @@ func (p *parser) probability(n *yaml.Node, field string) (float64, bool) {
 
 // duration reads a Go duration of at most maxDuration either way.
 func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+	d, ok := p.goDuration(n, field)
+	if ok && (d > maxDuration || d < -maxDuration) {
+		p.errorf(n, "`%s` must be at most 24h either way, got %s", field, asWritten(n))
+		return 0, false
+	}
+	return d, ok
+}
+
+// goDuration reads a Go duration, in time.Duration's whole range.
+func (p *parser) goDuration(n *yaml.Node, field string) (time.Duration, bool) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != "!!str" && tag != "!!int" && tag != "!!float") {
 		p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, yamlcheck.Describe(n))
@@ -277,10 +323,6 @@ func (p *parser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 		} else {
 			p.errorf(n, "`%s` must be a duration such as 1.5s or 300ms, got %s", field, yamlcheck.Describe(n))
 		}
-		return 0, false
-	}
-	if d > maxDuration || d < -maxDuration {
-		p.errorf(n, "`%s` must be at most 24h either way, got %s", field, asWritten(n))
 		return 0, false
 	}
 	return d, true
@@ -438,18 +480,31 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 
 func (p *parser) cluster(n *yaml.Node) Cluster {
 	c := Cluster{Instances: defaultInstances, ReplicationFactor: defaultInstances}
-	p.nodes, p.sets, p.modelKnown = c.Instances, 1, true
+	p.nodes, p.sets, p.modelKnown, p.pipelineKnown = c.Instances, 1, true, true
 	if n == nil {
 		return c
 	}
 	f, ok := p.mapping(n, "cluster", clusterFields)
 	if !ok {
-		p.nodes, p.sets, p.modelKnown = 0, 0, false
+		p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
 		return c
 	}
 	if v := f.get("model"); v != nil {
 		c.Model, p.modelKnown = p.name(v, "model", "model", Models)
 		p.model = c.Model
+	}
+	if v := f.get("pipeline"); v != nil {
+		c.Pipeline, p.pipelineKnown = p.name(v, "pipeline", "pipeline", Pipelines)
+		p.pipeline = c.Pipeline
+		if f.key("model") == nil {
+			p.errorf(f.key("pipeline"), "cluster.pipeline needs cluster.model")
+		}
+	}
+	if v := f.get("queue"); v != nil {
+		if f.key("pipeline") == nil {
+			p.errorf(f.key("queue"), "cluster.queue needs cluster.pipeline")
+		}
+		c.Queue = p.queue(v)
 	}
 	instancesOK := true
 	if v := f.get("instances"); v != nil {
@@ -472,6 +527,69 @@ func (p *parser) cluster(n *yaml.Node) Cluster {
 		}
 	}
 	return c
+}
+
+// queue reads cluster.queue into the settings the cluster bootstraps
+// with; nil when it sets none.
+func (p *parser) queue(n *yaml.Node) map[string]string {
+	f, ok := p.mapping(n, "queue", queueFields)
+	if !ok {
+		return nil
+	}
+	var settings map[string]string
+	for _, q := range queueSettings {
+		v := f.get(q.field)
+		if v == nil {
+			continue
+		}
+		if value, ok := p.queueValue(v, q); ok {
+			if settings == nil {
+				settings = map[string]string{}
+			}
+			settings["queue."+q.field] = value
+		}
+	}
+	return settings
+}
+
+// queueValue reads the value of cluster.queue's field q and returns it
+// as the cluster reads it.
+func (p *parser) queueValue(n *yaml.Node, q queueSetting) (string, bool) {
+	if q.duration {
+		d, ok := p.goDuration(n, q.field)
+		if !ok {
+			return "", false
+		}
+		if int64(d) < q.lo || int64(d) > q.hi {
+			p.errorf(n, "`%s` must be in %s..%s, got %s", q.field, shortDuration(time.Duration(q.lo)), shortDuration(time.Duration(q.hi)), asWritten(n))
+			return "", false
+		}
+		return d.String(), true
+	}
+	// Not p.integer: max_bytes's range is past an int's on 32-bit platforms.
+	var i int64
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+		p.errorf(n, "`%s` must be an integer, got %s", q.field, yamlcheck.Describe(n))
+		return "", false
+	}
+	if i < q.lo || i > q.hi {
+		p.errorf(n, "`%s` must be in %d..%d, got %s", q.field, q.lo, q.hi, yamlcheck.Describe(n))
+		return "", false
+	}
+	return strconv.FormatInt(i, 10), true
+}
+
+// shortDuration writes d as time.Duration does, without its trailing
+// zero units: 720h, not 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (p *parser) network(n *yaml.Node) Network {
@@ -616,6 +734,9 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	if (kind == Objects || kind == Model) && p.modelKnown && p.model == "" {
 		p.errorf(f.get("kind"), "workload kind %s needs cluster.model", kind)
 	}
+	if kind == Ingest && p.pipelineKnown && p.pipeline == "" {
+		p.errorf(f.get("kind"), "workload kind ingest needs cluster.pipeline")
+	}
 	if kind == Model {
 		for _, field := range []string{"at", "model"} {
 			if !f.has(field) {
@@ -642,6 +763,9 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	}
 	if v := get("rate"); v != nil {
 		w.Rate, _ = p.number(v, "rate", func(x float64) bool { return x > 0 && x <= maxRate }, "in (0, 100000]")
+	}
+	if v := get("bad"); v != nil {
+		w.Bad, _ = p.probability(v, "bad")
 	}
 	if v := get("mix"); v != nil {
 		w.Mix = p.mix(v, kind)
@@ -1114,6 +1238,8 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 			return "a kv workload"
 		case check == CheckModel && !has(Objects):
 			return "an objects workload"
+		case check == CheckDelivery && !has(Ingest):
+			return "an ingest workload"
 		case check == CheckProgress && !s.Final.Heal:
 			return "final.heal"
 		}

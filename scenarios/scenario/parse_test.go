@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault", "objects"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {
@@ -155,6 +155,55 @@ func TestDefaults(t *testing.T) {
 	wantChecks = []string{CheckRaftSafety, CheckQuorum, CheckConvergence, CheckPartitions, CheckProgress}
 	if !reflect.DeepEqual(s.Checks, wantChecks) {
 		t.Errorf("checks with a model workload: got %v, want %v", s.Checks, wantChecks)
+	}
+
+	s, err = Parse("ingest.yaml", []byte("name: i\ncluster: {model: example, pipeline: example}\nworkload: {kind: ingest}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW = []Workload{{Kind: Ingest, Clients: 4, Rate: 100, Bad: 0.1, Target: "random", Timeout: time.Second, Retries: 3}}
+	if !reflect.DeepEqual(s.Workloads, wantW) || s.Cluster.Pipeline != "example" || s.Cluster.Queue != nil {
+		t.Errorf("ingest workload: got %#v (pipeline %q, queue %v), want %#v", s.Workloads, s.Cluster.Pipeline, s.Cluster.Queue, wantW)
+	}
+	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckDelivery}
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks with an ingest workload: got %v, want %v", s.Checks, wantChecks)
+	}
+}
+
+// TestQueue pins cluster.queue's settings as the cluster reads them:
+// full names, integers in decimal, durations in Go's form.
+func TestQueue(t *testing.T) {
+	s, err := Parse("queue.yaml", []byte(`name: q
+cluster:
+  model: example
+  pipeline: example
+  queue: {max_messages: 0x10, max_bytes: 1099511627776, window: 0, max_ids: 1, batch: 256, retry_after: 1500us}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"queue.max_messages": "16", "queue.max_bytes": "1099511627776", "queue.window": "0s",
+		"queue.max_ids": "1", "queue.batch": "256", "queue.retry_after": "1.5ms",
+	}
+	if !reflect.DeepEqual(s.Cluster.Queue, want) {
+		t.Errorf("got %v, want %v", s.Cluster.Queue, want)
+	}
+	s, err = Parse("queue.yaml", []byte("name: q\ncluster: {model: example, pipeline: example, queue: {}}\n"))
+	if err != nil || s.Cluster.Queue != nil {
+		t.Errorf("an empty queue: got %v, %v; want nil, no error", s, err)
+	}
+}
+
+func TestPipelineSource(t *testing.T) {
+	for _, name := range Pipelines {
+		if len(PipelineSource(name)) == 0 {
+			t.Errorf("PipelineSource(%q) is empty", name)
+		}
+	}
+	if src := PipelineSource("nonesuch"); src != nil {
+		t.Errorf("PipelineSource of an unknown pipeline: %q", src)
 	}
 }
 
@@ -580,6 +629,94 @@ workload: [{kind: model, at: 1s, model: example-next}, {kind: config}]
 checks: [quorum, model]
 `,
 		"x.yaml:4: check model needs an objects workload"},
+	{"pipeline without model", `name: x
+cluster: {pipeline: example}
+workload: {kind: ingest}
+`,
+		"x.yaml:2: cluster.pipeline needs cluster.model"},
+	{"unknown pipeline", `name: x
+cluster:
+  model: example
+  pipeline: exampel
+workload: {kind: ingest}
+`,
+		"x.yaml:4: unknown pipeline \"exampel\" (did you mean example?)"},
+	{"queue without pipeline", `name: x
+cluster:
+  model: example
+  queue: {batch: 8}
+`,
+		"x.yaml:4: cluster.queue needs cluster.pipeline"},
+	{"unknown queue field", `name: x
+cluster:
+  model: example
+  pipeline: example
+  queue:
+    max_message: 100
+    batches: 4
+    size: 10
+`,
+		"x.yaml:6: unknown field \"max_message\" in queue (did you mean max_messages?)" + "\n" +
+			"x.yaml:7: unknown field \"batches\" in queue (did you mean batch?)" + "\n" +
+			"x.yaml:8: unknown field \"size\" in queue (one of max_messages, max_bytes, window, max_ids, batch, retry_after)"},
+	{"queue out of range", `name: x
+cluster:
+  model: example
+  pipeline: example
+  queue:
+    max_messages: 0
+    max_bytes: 2000000000000
+    window: 721h
+    max_ids: many
+    batch: 257
+    retry_after: 500us
+`,
+		"x.yaml:6: `max_messages` must be in 1..1073741824, got 0" + "\n" +
+			"x.yaml:7: `max_bytes` must be in 1..1099511627776, got 2000000000000" + "\n" +
+			"x.yaml:8: `window` must be in 0s..720h, got 721h" + "\n" +
+			"x.yaml:9: `max_ids` must be an integer, got \"many\"" + "\n" +
+			"x.yaml:10: `batch` must be in 1..256, got 257" + "\n" +
+			"x.yaml:11: `retry_after` must be in 1ms..1h, got 500us"},
+	{"queue durations", `name: x
+cluster:
+  model: example
+  pipeline: example
+  queue: {window: -1s, retry_after: 5}
+`,
+		"x.yaml:5: `window` must be in 0s..720h, got -1s" + "\n" +
+			"x.yaml:5: `retry_after` needs a unit, such as 1.5s or 300ms, got 5"},
+	{"ingest without pipeline", `name: x
+cluster: {model: example}
+workload:
+  - kind: objects
+  - kind: ingest
+`,
+		"x.yaml:5: workload kind ingest needs cluster.pipeline"},
+	{"fields on ingest", `name: x
+cluster: {model: example, pipeline: example}
+workload:
+  - {kind: ingest, keys: 4, mix: {read: 1}}
+  - {kind: kv, bad: 0.1}
+`,
+		"x.yaml:4: `keys` does not apply to workload kind ingest" + "\n" +
+			"x.yaml:4: `mix` does not apply to workload kind ingest" + "\n" +
+			"x.yaml:5: `bad` does not apply to workload kind kv"},
+	{"bad out of range", `name: x
+cluster: {model: example, pipeline: example}
+workload:
+  - {kind: ingest, bad: 1.5}
+  - {kind: ingest, bad: -0.1}
+  - {kind: ingest, bad: half}
+`,
+		"x.yaml:4: `bad` must be in [0, 1], got 1.5" + "\n" +
+			"x.yaml:5: `bad` must be in [0, 1], got -0.1" + "\n" +
+			"x.yaml:6: `bad` must be a number, got \"half\""},
+	{"check delivery without ingest", `name: x
+cluster: {model: example, pipeline: example}
+workload: {kind: objects}
+checks: [model, delivery]
+`,
+		"x.yaml:4: check delivery needs an ingest workload"},
 	{"expect", `name: x
 expect: vaild
 `,

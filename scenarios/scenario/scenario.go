@@ -37,6 +37,15 @@ type Cluster struct {
 	// Model names the built-in data model the cluster bootstraps with
 	// (Models); empty for none.
 	Model string
+	// Pipeline names the built-in inbound pipeline the cluster bootstraps
+	// with (Pipelines); empty for none. It needs a Model.
+	Pipeline string
+	// Queue holds the inbound queue's settings the cluster bootstraps
+	// with, keyed by the setting's name (queue.max_messages, ...), each
+	// value as the cluster reads it: an integer in decimal, a duration in
+	// time.Duration's String form. Nil when the file sets none; a setting
+	// left out keeps the cluster's default.
+	Queue map[string]string
 }
 
 // Network is every link's behaviour before any fault.
@@ -51,6 +60,7 @@ const (
 	Config  = "config"  // operator actions on group 0
 	Objects = "objects" // clients writing and reading objects of the cluster's model
 	Model   = "model"   // one proposal of a new data model, at a set time
+	Ingest  = "ingest"  // clients sending messages with unique ids through the connector path
 )
 
 // Workload is one set of clients.
@@ -59,6 +69,7 @@ type Workload struct {
 	Clients int
 	Keys    int     // kv: keys; objects: keys per type
 	Rate    float64 // operations per second over all the workload's clients
+	Bad     float64 // ingest: the fraction of messages built to fail the pipeline
 	Mix     Mix     // kv, objects
 	Target  string  // random, leader, or an instance's name
 	Timeout time.Duration
@@ -97,7 +108,8 @@ const (
 	CheckProgress     = "progress"   // every group made progress after the heal
 	CheckFaults       = "faults"     // every nemesis step took effect
 	CheckModel        = "model"      // every object reads back in the latest shape on every replica
+	CheckDelivery     = "delivery"   // every acknowledged message stored exactly once or in the repair queue with its reason
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery}

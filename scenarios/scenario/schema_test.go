@@ -84,6 +84,9 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 		"wrong section type": true, "several errors": true, "node name word": true, "not a mapping": true,
 		"objects without model": true, "unknown model": true, "cas on objects": true, "fields on model": true,
 		"model without at or model": true, "at and model on kv": true,
+		"pipeline without model": true, "unknown pipeline": true, "queue without pipeline": true,
+		"unknown queue field": true, "queue out of range": true, "queue durations": true,
+		"ingest without pipeline": true, "fields on ingest": true, "bad out of range": true,
 	}
 	seen := 0
 	for _, tc := range malformed {
@@ -145,6 +148,8 @@ func TestSchemaVocabulary(t *testing.T) {
 	same("workload fields", keys(get(doc.Defs["workload"])), slices.Sorted(slices.Values(workloadFields)))
 	same("mix fields", keys(get(doc.Defs["workload"], "mix")), slices.Sorted(slices.Values(mixFields)))
 	same("workload kinds", get(doc.Defs["workload"], "kind").Enum, workloadKinds)
+	same("queue fields", keys(get(doc.Properties["cluster"], "queue")), slices.Sorted(slices.Values(queueFields)))
 	same("models", get(doc.Defs["model"]).Enum, Models)
+	same("pipelines", get(doc.Defs["pipeline"]).Enum, Pipelines)
 	same("checks", get(doc.Properties["checks"]).Items.Enum, Checks)
 }

@@ -45,7 +45,7 @@ test-long:
 	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
 	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
 	$(GO) test -timeout 20m -run 'TestBrowserReportSizes' ./reports -large -v
-	$(GO) test -timeout 20m -run 'TestLiveLibrary' ./cmd/shoal -live-library -v
+	$(GO) test -timeout 20m -run 'TestLiveLibrary' ./cmd/shoal/cli -live-library -v
 
 # The engine's properties in the simulator (scenarios/hunt,
 # TestEngineUnderFaults: linearizable, raft-safe, durable, converged, live)
@@ -84,7 +84,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # shoal beside etcd and NATS JetStream KV, measured in one run on this
-# machine (shoal bench peers, cmd/shoal/bench_peers.go): builds the peers
+# machine (shoal bench peers, cmd/shoal/cli/bench_peers.go): builds the peers
 # from the Go module proxy into PEERS_CACHE (once per version), starts a
 # three-node cluster of each in turn, loads it through its own Go client,
 # prints a table per mix and the path of the report (JSON, HTML), and

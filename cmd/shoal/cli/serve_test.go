@@ -1,0 +1,416 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveInstance is one `shoal serve` process of a test cluster.
+type serveInstance struct {
+	name, peer, http, dir string
+	args                  []string
+	cmd                   *exec.Cmd
+	log                   *os.File
+	exited                chan error
+}
+
+// freeAddrs reserves n loopback addresses by listening on port 0 and
+// letting go: another process may take one in between, which a test
+// sees as a failed start, not a wrong result.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+func (in *serveInstance) start(t *testing.T) {
+	t.Helper()
+	in.cmd = exec.Command(os.Args[0], in.args...)
+	in.cmd.Env = append(os.Environ(), mainEnv+"=1")
+	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in.exited = make(chan error, 1)
+	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(in.cmd, in.exited)
+}
+
+func (in *serveInstance) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := in.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (in *serveInstance) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-in.exited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return -int(ws.Signal())
+			}
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not exit within 30s", in.name)
+		return 0
+	}
+}
+
+// serveClient speaks the HTTP API.
+var serveClient = &http.Client{Timeout: 10 * time.Second}
+
+type serveAnswer struct {
+	status int
+	Key    string  `json:"key"`
+	Value  *string `json:"value"`
+	Index  uint64  `json:"index"`
+	Error  string  `json:"error"`
+}
+
+func serveCall(method, url string, body any) (serveAnswer, error) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		return serveAnswer{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := serveClient.Do(req)
+	if err != nil {
+		return serveAnswer{}, err
+	}
+	defer resp.Body.Close()
+	var a serveAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return serveAnswer{}, fmt.Errorf("%s %s: %d with a body that is not JSON: %v", method, url, resp.StatusCode, err)
+	}
+	a.status = resp.StatusCode
+	return a, nil
+}
+
+func servePut(in *serveInstance, key, value string) (serveAnswer, error) {
+	return serveCall(http.MethodPut, "http://"+in.http+"/v1/kv/"+key, map[string]string{"value": value})
+}
+
+func serveGet(in *serveInstance, key string) (serveAnswer, error) {
+	return serveCall(http.MethodGet, "http://"+in.http+"/v1/kv/"+key, nil)
+}
+
+// eventually retries f until it succeeds or the deadline passes.
+func serveEventually(t *testing.T, within time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeClusterSurvivesKill runs three `shoal serve` processes on
+// loopback, each started with the same --join list and --bootstrap-expect
+// 3; writes and reads through every serveInstance; kills the data leader with
+// SIGKILL and keeps writing through the others; restarts it; and finds
+// every acknowledged write on every serveInstance. The log gives the time from
+// cold start to the first acknowledged write, and the failover time.
+func TestServeClusterSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	cluster := newCluster(t, 3, nil)
+	started := time.Now()
+	for _, in := range cluster {
+		in.start(t)
+	}
+	serveEventually(t, 30*time.Second, "the first acknowledged write", func() error {
+		a, err := servePut(cluster[0], "first", "v0")
+		if err == nil && a.status != http.StatusOK {
+			err = fmt.Errorf("%d %s", a.status, a.Error)
+		}
+		return err
+	})
+	t.Logf("three cold processes to the first acknowledged write: %s", time.Since(started).Round(time.Millisecond))
+
+	acked := map[string]string{"first": "v0"}
+	write := func(in *serveInstance, key, value string) error {
+		a, err := servePut(in, key, value)
+		if err != nil {
+			return err
+		}
+		if a.status != http.StatusOK {
+			return fmt.Errorf("PUT %s via %s: %d %s", key, in.name, a.status, a.Error)
+		}
+		acked[key] = value
+		return nil
+	}
+	readAll := func(in *serveInstance) error {
+		for k, v := range acked {
+			a, err := serveGet(in, k)
+			if err != nil {
+				return err
+			}
+			if a.status != http.StatusOK || a.Value == nil || *a.Value != v {
+				return fmt.Errorf("GET %s via %s: %d %v %s, want %q", k, in.name, a.status, a.Value, a.Error, v)
+			}
+		}
+		return nil
+	}
+	for i, in := range cluster {
+		for j := range 10 {
+			if err := write(in, fmt.Sprintf("k%d-%d", i, j), fmt.Sprintf("v%d", j)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, in := range cluster {
+		if err := readAll(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Kill the data leader.
+	leader := dataLeader(t, cluster[0])
+	var victim *serveInstance
+	var survivors []*serveInstance
+	for _, in := range cluster {
+		if in.name == leader {
+			victim = in
+		} else {
+			survivors = append(survivors, in)
+		}
+	}
+	if victim == nil {
+		t.Fatalf("the cluster names leader %q, not one of its instances", leader)
+	}
+	victim.signal(t, syscall.SIGKILL)
+	if code := victim.wait(t); code != -int(syscall.SIGKILL) {
+		t.Fatalf("%s exited with %d, want killed by SIGKILL", victim.name, code)
+	}
+	killed := time.Now()
+	serveEventually(t, 30*time.Second, "a write after the leader's death", func() error {
+		return write(survivors[0], "after-kill", "x")
+	})
+	t.Logf("failover after SIGKILL of the leader %s: first acknowledged write %s later", victim.name, time.Since(killed).Round(time.Millisecond))
+	for i, in := range survivors {
+		for j := range 10 {
+			if err := write(in, fmt.Sprintf("s%d-%d", i, j), fmt.Sprintf("w%d", j)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Restart it with the same command line; it recovers and catches up.
+	victim.start(t)
+	serveEventually(t, 30*time.Second, "every acknowledged write, read through every serveInstance", func() error {
+		for _, in := range cluster {
+			if err := readAll(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	// The command-line clients and the metrics, against the real cluster.
+	if code, out, errs := shoal(t, "kv", "get", "first", "--addr", "http://"+cluster[2].http); code != 0 || strings.TrimSpace(out) != "v0" {
+		t.Errorf("shoal kv get first: exit %d, %q %q", code, out, errs)
+	}
+	if code, out, errs := shoal(t, "kv", "cas", "first", "v0", "v1", "--addr", "127.0.0.1:1,"+cluster[1].http); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("shoal kv cas through a dead address first: exit %d, %q %q", code, out, errs)
+	}
+	if code, out, errs := shoal(t, "status", "--addr", "http://"+victim.http); code != 0 || !strings.Contains(out, "rs1") || !strings.Contains(out, "n3") {
+		t.Errorf("shoal status: exit %d, %q %q", code, out, errs)
+	}
+	// Every instance reports its Raft state and traffic; the leaders
+	// (which serve requests) their latency.
+	var metrics []byte
+	for _, in := range cluster {
+		resp, err := serveClient.Get("http://" + in.http + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `shoal_raft_term{group="config"}`) {
+			t.Errorf("%s's /metrics lacks shoal_raft_term", in.name)
+		}
+		metrics = append(metrics, b...)
+	}
+	for _, want := range []string{`shoal_raft_commit_index{group="rs1"}`, `shoal_messages_sent_total{kind="raft.MsgAppResp"}`, `shoal_kv_apply_seconds_bucket`, `shoal_http_requests_total`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	for _, in := range cluster {
+		in.signal(t, syscall.SIGTERM)
+	}
+	for _, in := range cluster {
+		if code := in.wait(t); code != 0 {
+			t.Errorf("%s exited with %d after SIGTERM, want 0", in.name, code)
+		}
+	}
+}
+
+// newCluster prepares n `shoal serve` processes on loopback, each with
+// the same --join list and --bootstrap-expect n, plus extra(i)'s flags;
+// their logs are printed if the test fails.
+func newCluster(t *testing.T, n int, extra func(i int) []string) []*serveInstance {
+	t.Helper()
+	peers, https := freeAddrs(t, n), freeAddrs(t, n)
+	root := t.TempDir()
+	var cluster []*serveInstance
+	for i := range n {
+		in := &serveInstance{name: fmt.Sprintf("n%d", i+1), peer: peers[i], http: https[i], dir: filepath.Join(root, fmt.Sprintf("n%d", i+1))}
+		in.args = []string{"serve", "--name", in.name, "--peer-addr", in.peer, "--http-addr", in.http, "--data-dir", in.dir,
+			"--join", strings.Join(peers, ","), "--bootstrap-expect", fmt.Sprint(n), "--log-level", "debug"}
+		if extra != nil {
+			in.args = append(in.args, extra(i)...)
+		}
+		var err error
+		if in.log, err = os.Create(filepath.Join(root, in.name+".log")); err != nil {
+			t.Fatal(err)
+		}
+		cluster = append(cluster, in)
+	}
+	t.Cleanup(func() {
+		for _, in := range cluster {
+			if in.cmd != nil && in.cmd.ProcessState == nil {
+				in.cmd.Process.Kill()
+			}
+			in.log.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(in.log.Name())
+				t.Logf("%s's log:\n%s", in.name, b)
+			}
+		}
+	})
+	return cluster
+}
+
+// dataLeader asks an serveInstance who leads the data replicaset.
+func dataLeader(t *testing.T, in *serveInstance) string {
+	t.Helper()
+	var leader string
+	serveEventually(t, 10*time.Second, "a known data leader", func() error {
+		resp, err := serveClient.Get("http://" + in.http + "/v1/cluster")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var c struct {
+			Replicasets []struct {
+				Name   string `json:"name"`
+				Leader string `json:"leader"`
+			} `json:"replicasets"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+			return err
+		}
+		if len(c.Replicasets) == 0 || c.Replicasets[0].Leader == "" {
+			return fmt.Errorf("no leader in %+v", c)
+		}
+		leader = c.Replicasets[0].Leader
+		return nil
+	})
+	return leader
+}
+
+// TestServeJoin adds a fourth `shoal serve` to a formed three-instance
+// cluster with --join alone, and reads and writes through it.
+func TestServeJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes")
+	}
+	cluster := newCluster(t, 3, nil)
+	for _, in := range cluster {
+		in.start(t)
+	}
+	serveEventually(t, 30*time.Second, "the first write", func() error {
+		a, err := servePut(cluster[0], "before", "1")
+		if err == nil && a.status != 200 {
+			err = fmt.Errorf("%d %s", a.status, a.Error)
+		}
+		return err
+	})
+	addrs := freeAddrs(t, 2)
+	n4 := &serveInstance{name: "n4", peer: addrs[0], http: addrs[1], dir: filepath.Join(t.TempDir(), "n4")}
+	n4.args = []string{"serve", "--name", "n4", "--peer-addr", n4.peer, "--http-addr", n4.http, "--data-dir", n4.dir,
+		"--join", cluster[1].peer, "--failure-domain", "zone=b", "--log-level", "debug"}
+	var err error
+	if n4.log, err = os.Create(filepath.Join(t.TempDir(), "n4.log")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n4.cmd != nil && n4.cmd.ProcessState == nil {
+			n4.cmd.Process.Kill()
+		}
+		n4.log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(n4.log.Name())
+			t.Logf("n4's log:\n%s", b)
+		}
+	})
+	n4.start(t)
+	serveEventually(t, 30*time.Second, "a read through the joined instance", func() error {
+		a, err := serveGet(n4, "before")
+		if err == nil && (a.status != 200 || a.Value == nil || *a.Value != "1") {
+			err = fmt.Errorf("%d %v %s", a.status, a.Value, a.Error)
+		}
+		return err
+	})
+	if a, err := servePut(n4, "through-n4", "2"); err != nil || a.status != 200 {
+		t.Fatalf("a write through n4: %v %+v", err, a)
+	}
+	code, out, errs := shoal(t, "status", "--addr", "http://"+n4.http, "--json")
+	if code != 0 || !strings.Contains(out, `"n4"`) || !strings.Contains(out, `"zone": "b"`) && !strings.Contains(out, `"zone":"b"`) {
+		t.Errorf("shoal status through n4: exit %d, %s %s", code, out, errs)
+	}
+	for _, in := range append(cluster, n4) {
+		in.signal(t, syscall.SIGTERM)
+	}
+	for _, in := range append(cluster, n4) {
+		if code := in.wait(t); code != 0 {
+			t.Errorf("%s exited with %d after SIGTERM", in.name, code)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/shoaldb/shoal/core/live"
+)
+
+// runStatus prints the cluster as the first node that answers sees it.
+func runStatus(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("shoal status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: shoal status [--addr ADDRS] [--json]\n\nPrints the cluster as the first node that answers sees it: instances, replicasets\nand their leaders, group 0's voters, and the node's view of each Raft group.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	pos, done, code, err := parseInterleaved(fs, args)
+	if done {
+		return code, err
+	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return exitUsage, usagef("takes no arguments")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return exitUsage, err
+	}
+	reply, err := c.do(http.MethodGet, "/v1/cluster", nil, true)
+	if err != nil {
+		return exitInternal, err
+	}
+	if reply.status != http.StatusOK {
+		return exitInternal, fmt.Errorf("%s: %d %s: %s", reply.addr, reply.status, http.StatusText(reply.status), reply.message())
+	}
+	var st live.ClusterStatus
+	if err := json.Unmarshal(reply.body, &st); err != nil {
+		return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
+	}
+	if cf.json {
+		reply.printJSON(stdout)
+		return exitValid, nil
+	}
+	printStatus(stdout, reply.addr, &st)
+	return exitValid, nil
+}
+
+// printStatus prints the cluster as aligned tables.
+func printStatus(w io.Writer, addr string, st *live.ClusterStatus) {
+	fmt.Fprintf(w, "cluster as %s (%s) sees it\n\n", orDash(st.Node), addr)
+
+	voter := map[string]bool{}
+	for _, v := range st.Voters {
+		voter[v] = true
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tRAFT ID\tREPLICASET\tDOMAIN\tSTATE\tGROUP 0")
+	for _, in := range st.Instances {
+		role := "learner"
+		if voter[in.Name] {
+			role = "voter"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", in.Name, in.RaftID, orDash(in.Replicaset), domainString(in.Domain), orDash(in.State), role)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REPLICASET\tGROUP\tLEADER\tMEMBERS")
+	for _, rs := range st.Replicasets {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", rs.Name, rs.Group, orDash(rs.Leader), strings.Join(rs.Members, ","))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	fmt.Fprintf(w, "group 0 voters: %s\n\n", orDash(strings.Join(st.Voters, ",")))
+
+	fmt.Fprintf(w, "raft groups on %s\n", orDash(st.Node))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tNAME\tTERM\tROLE\tLEADER\tCOMMIT\tAPPLIED")
+	for _, g := range st.Groups {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%d\n", g.Group, g.Name, g.Term, orDash(g.Role), orDash(g.Leader), g.Commit, g.Applied)
+	}
+	tw.Flush()
+}
+
+// domainString is a failure domain as k=v pairs, keys sorted.
+func domainString(d map[string]string) string {
+	parts := make([]string, 0, len(d))
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, k+"="+d[k])
+	}
+	return orDash(strings.Join(parts, ","))
+}
+
+// orDash is s, or "-" for nothing.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -100,6 +100,9 @@ type benchReport struct {
 	// ByOp splits the figures by operation: read and write.
 	ByOp         map[string]*benchOpReport `json:"by_op"`
 	ErrorsByKind []benchErrorKind          `json:"errors_by_kind"`
+	// Ingest is the ingest mix's: the messages stored and how long after
+	// their acknowledgement.
+	Ingest *ingestReport `json:"ingest,omitempty"`
 }
 
 type benchOpReport struct {
@@ -128,7 +131,7 @@ type latencyStats struct {
 }
 
 const benchUsage = `usage: shoal bench [--system shoal|etcd|nats] [--addr ADDR,...] [--clients N] [--duration D] [--warmup D]
-                   [--value-size BYTES] [--mix write|read|mixed] [--keys N]
+                   [--value-size BYTES] [--mix write|read|mixed|ingest] [--keys N]
                    [--read-consistency linearizable|stale] [--json]
        shoal bench peers [flags]   (shoal, etcd and NATS side by side; shoal bench peers -h)
 
@@ -141,6 +144,14 @@ operations back to back: writes (write), reads (read), or half of each
 key is written once first. A warmup runs before the measured window and
 is not counted. Latency percentiles are exact (every latency kept and
 sorted).
+
+--mix ingest (shoal only) hands messages to the inbound pipeline instead:
+POST /v1/ingest/crm, each message with an id of its own, on a cluster
+running the example model and pipeline (shoal serve --model and
+--pipeline from scenarios/examples, or --dev). The operations are the
+acknowledgements; the report adds the rate at which messages were
+settled into objects in the window (the queues' counters) and, sampled,
+the time from a message's acknowledgement to its object being readable.
 
 Reads are linearizable by default (shoal: the leader answers after a
 ReadIndex round; etcd: the default Get). --read-consistency stale reads
@@ -164,7 +175,7 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "the measured window")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before the measured window, not counted")
 	fs.IntVar(&c.valueSize, "value-size", 100, "bytes per written value")
-	fs.StringVar(&c.mix, "mix", mixMixed, "write, read or mixed (50/50)")
+	fs.StringVar(&c.mix, "mix", mixMixed, "write, read, mixed (50/50) or ingest (messages through the inbound pipeline)")
 	fs.IntVar(&c.keys, "keys", 1000, "keys drawn uniformly")
 	fs.StringVar(&c.consistency, "read-consistency", "", "linearizable or stale (default: the system's first: linearizable for shoal and etcd, stale for nats)")
 	fs.StringVar(&c.bucket, "nats-bucket", "shoal-bench", "nats: the KV bucket, created if missing")
@@ -231,8 +242,12 @@ func (c *benchConfig) resolve(system, addr string, set map[string]bool) error {
 	}
 	switch c.mix {
 	case mixWrite, mixRead, mixMixed:
+	case mixIngest:
+		if c.system != shoalSystem {
+			problems = append(problems, "--mix ingest: only for --system shoal")
+		}
 	default:
-		problems = append(problems, fmt.Sprintf("--mix %q: want write, read or mixed", c.mix))
+		problems = append(problems, fmt.Sprintf("--mix %q: want write, read, mixed or ingest", c.mix))
 	}
 	if c.consistency == "" {
 		c.consistency = c.system.consistencies[0]
@@ -663,6 +678,9 @@ func transportErrorKind(err error) string {
 // measured, merged at the end. It stops early, with ctx's error, when
 // ctx ends.
 func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
+	if c.mix == mixIngest {
+		return benchIngest(ctx, c, progress)
+	}
 	clients, err := dialBenchClients(ctx, c, c.clients)
 	defer closeBenchClients(clients)
 	if err != nil {
@@ -796,7 +814,7 @@ func report(c benchConfig, clients []*benchClient) *benchReport {
 		ValueSize: c.valueSize, Keys: c.keys, LatencyMethod: latencyMethod, ByOp: map[string]*benchOpReport{},
 		ErrorsByKind: []benchErrorKind{},
 	}
-	if c.mix != mixWrite {
+	if c.mix != mixWrite && c.mix != mixIngest {
 		rep.ReadConsistency, rep.Read = c.consistency, c.system.read[c.consistency]
 	}
 	if c.mix == mixRead {
@@ -808,7 +826,7 @@ func report(c benchConfig, clients []*benchClient) *benchReport {
 	var all []int64
 	errs := map[string]*benchErrorKind{}
 	for op, name := range opNames {
-		if (c.mix == mixWrite && op == opRead) || (c.mix == mixRead && op == opWrite) {
+		if ((c.mix == mixWrite || c.mix == mixIngest) && op == opRead) || (c.mix == mixRead && op == opWrite) {
 			continue
 		}
 		r := &benchOpReport{}
@@ -916,6 +934,13 @@ func (r *benchReport) print(w io.Writer) {
 	tw.Flush()
 	if r.NotFound > 0 {
 		fmt.Fprintf(w, "\n%d reads found no value\n", r.NotFound)
+	}
+	if in := r.Ingest; in != nil {
+		fmt.Fprintf(w, "\nstored: %d messages settled in the window, %.0f/s; %d waiting at its end\n", in.Settled, in.StoredPerSec, in.Waiting)
+		if in.Repaired > 0 {
+			fmt.Fprintf(w, "%d messages went to the repair queue (shoal repair list says why)\n", in.Repaired)
+		}
+		fmt.Fprintf(w, "acknowledged to stored (%d sampled): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", in.Samples, in.EndToEnd.P50, in.EndToEnd.P99, in.EndToEnd.Max)
 	}
 	if len(r.ErrorsByKind) > 0 {
 		fmt.Fprintln(w, "\nerrors:")

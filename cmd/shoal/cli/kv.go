@@ -117,6 +117,11 @@ func unanswered(err error) (int, error) {
 // if safe (a read), since a write may have been taken: then the outcome
 // is unknown. A 503 from every node is returned as the last one's answer.
 func (c *apiClient) do(method, path string, body []byte, safe bool) (*apiReply, error) {
+	return c.doWith(method, path, nil, body, safe)
+}
+
+// doWith is do with headers of the caller's.
+func (c *apiClient) doWith(method, path string, header http.Header, body []byte, safe bool) (*apiReply, error) {
 	var failures []string
 	var last *apiReply
 	for _, addr := range c.addrs {
@@ -132,6 +137,9 @@ func (c *apiClient) do(method, path string, body []byte, safe bool) (*apiReply, 
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Accept", "application/json")
+		for name, values := range header {
+			req.Header[name] = values
+		}
 		resp, err := c.http.Do(req)
 		if err == nil {
 			b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

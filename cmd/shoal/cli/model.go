@@ -60,15 +60,16 @@ func runModelCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitValid, nil
 }
 
-// modelAction is an operator action on the cluster's model, which the
-// cluster either takes, refuses, or leaves undecided.
+// modelAction is an operator action on the cluster (its model, its
+// pipeline, a repair entry), which the cluster either takes, refuses, or
+// leaves undecided.
 type modelAction struct {
-	name, arg, about string // "model apply", "FILE", the help's text
+	name, arg, about string // "model apply", "FILE" (the arguments' names, spaced), the help's text
 	// refused is the HTTP status of the cluster's refusal (exit 1).
 	refused int
-	// request builds the request from the argument, or fails with a
+	// request builds the request from the arguments, or fails with a
 	// usage error.
-	request func(arg string) (method, path string, body []byte, err error)
+	request func(args []string) (method, path string, body []byte, err error)
 	// done says what happened, from a 200's body.
 	done func(body []byte) (string, error)
 }
@@ -87,10 +88,10 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 	if done {
 		return code, err
 	}
-	if err := wantArgs(pos, a.arg); err != nil {
+	if err := wantArgs(pos, strings.Fields(a.arg)...); err != nil {
 		return exitUsage, err
 	}
-	method, path, body, err := a.request(pos[0])
+	method, path, body, err := a.request(pos)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -127,7 +128,8 @@ func runModelApply(args []string, stdout, stderr io.Writer) (int, error) {
 		about: "Proposes FILE as the cluster's next data model and waits until the cluster decides:\n" +
 			"group 0 checks it against the model in force, then every replicaset's leader validates it.\n" +
 			"Exits 0 when accepted, 1 when refused, 2 when undecided (no quorum), 3 for bad input.",
-		request: func(file string) (string, string, []byte, error) {
+		request: func(args []string) (string, string, []byte, error) {
+			file := args[0]
 			src, err := os.ReadFile(file)
 			if err != nil {
 				return "", "", nil, usagef("%v", err)
@@ -151,7 +153,8 @@ func runModelCancel(args []string, stdout, stderr io.Writer) (int, error) {
 		about: "Abandons the pending change to model REVISION (shoal model versions shows it): for a change\n" +
 			"that waits on a replicaset with no leader, which holds back every other change.\n" +
 			"Exits 0 when cancelled, 1 when no such change is pending, 2 when undecided (no quorum).",
-		request: func(arg string) (string, string, []byte, error) {
+		request: func(args []string) (string, string, []byte, error) {
+			arg := args[0]
 			rev, err := strconv.Atoi(arg)
 			if err != nil || rev < 1 {
 				return "", "", nil, usagef("REVISION %q: want a revision number, such as 2", arg)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/core/model"
 	engine "github.com/shoaldb/shoal/core/node"
@@ -59,6 +60,10 @@ type serveConfig struct {
 	// the instance is ready it proposes the file unless the model in
 	// force is the same.
 	Model string `yaml:"model"`
+	// Pipeline is an inbound pipeline file (routing rules and handler
+	// chains) the cluster should have in force, set once the instance is
+	// ready unless the pipeline in force is the same.
+	Pipeline string `yaml:"pipeline"`
 }
 
 type tlsConfig struct {
@@ -262,7 +267,10 @@ alone.
 FILE unless the cluster has that model in force already (instances given
 the same file agree: one proposal wins, the others find it in force). A
 file that is not a valid model stops the instance at start (exit 3).
---dev serves the example model (scenarios/examples/model.yaml).
+--pipeline FILE: the same for the inbound pipeline (routing rules and
+handler chains), set after the model; a pipeline that names a handler
+this binary lacks stops the instance at start (exit 3).
+--dev serves the example model and pipeline (scenarios/examples/).
 
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
 command line recovers it from its data directory. SIGUSR1 records each
@@ -280,7 +288,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model, pipeline)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -302,6 +310,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
 	fs.StringVar(&flags.Model, "model", "", "a data model `file` (YAML) the cluster should have in force: proposed once the instance is ready, unless it is in force already")
+	fs.StringVar(&flags.Pipeline, "pipeline", "", "an inbound pipeline `file` (YAML: routing rules and handler chains) the cluster should have in force: set once the instance is ready, unless it is in force already")
 	fs.StringVar(&flags.Trace, "trace", "", "write the engine's trace, as JSON lines, to `file`; SIGUSR1 adds each group's state digest to it")
 	var routes keyValues
 	fs.Var(&routes, "route", "dial peer NAME at ADDR whatever it advertises, as `NAME=ADDR,...` (a proxy on each peer link, as shoal live run sets)")
@@ -334,15 +343,17 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		c.Bugs = bugNames
 	}
 	if *dev {
-		if *configFile != "" || len(set) > 2 || (len(set) == 2 && !set["model"]) {
-			return exitUsage, usagef("--dev takes no other flag but --model")
+		for name := range set {
+			if name != "dev" && name != "model" && name != "pipeline" {
+				return exitUsage, usagef("--dev takes no other flag but --model and --pipeline")
+			}
 		}
 		dir, err := os.MkdirTemp("", "shoal-dev-")
 		if err != nil {
 			return exitInternal, err
 		}
 		defer os.RemoveAll(dir)
-		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model}
+		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model, Pipeline: c.Pipeline}
 	}
 	if err := c.validate(); err != nil {
 		return exitUsage, usageError{err.Error()}
@@ -366,6 +377,20 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		want = &wantModel{file: devModelFile, source: examples.Model, digest: m.Digest()}
 	}
+	var pipe *wantPipeline
+	switch {
+	case c.Pipeline != "":
+		src, err := os.ReadFile(c.Pipeline)
+		if err != nil {
+			return exitUsage, usageError{"pipeline: " + err.Error()}
+		}
+		if _, err := handler.Parse(c.Pipeline, src); err != nil {
+			return exitUsage, usageError{err.Error()}
+		}
+		pipe = &wantPipeline{file: c.Pipeline, source: src}
+	case *dev && c.Model == "":
+		pipe = &wantPipeline{file: devPipelineFile, source: examples.Pipeline}
+	}
 	if cpuProfile != "" {
 		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
@@ -373,8 +398,12 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		defer stop()
 	}
-	return serve(c, want, *dev, stdout, stderr)
+	return serve(c, want, pipe, *dev, stdout, stderr)
 }
+
+// devPipelineFile names the example pipeline that --dev serves with the
+// example model.
+const devPipelineFile = "scenarios/examples/pipeline.yaml"
 
 // devModelFile names the example model that --dev serves.
 const devModelFile = "scenarios/examples/model.yaml"
@@ -386,6 +415,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 		"http-addr": {&c.HTTPAddr, &f.HTTPAddr}, "data-dir": {&c.DataDir, &f.DataDir}, "tls-cert": {&c.TLS.Cert, &f.TLS.Cert},
 		"tls-key": {&c.TLS.Key, &f.TLS.Key}, "tls-ca": {&c.TLS.CA, &f.TLS.CA}, "log-level": {&c.LogLevel, &f.LogLevel},
 		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace}, "model": {&c.Model, &f.Model},
+		"pipeline": {&c.Pipeline, &f.Pipeline},
 	}
 	for name, p := range str {
 		if set[name] {
@@ -409,7 +439,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 	}
 }
 
-func serve(c serveConfig, want *wantModel, dev bool, stdout, stderr io.Writer) (int, error) {
+func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout, stderr io.Writer) (int, error) {
 	// Caught from the start: a SIGUSR1 that came while the store opens
 	// would otherwise end the process. It is answered once the engine runs.
 	digest := make(chan os.Signal, 1)
@@ -488,21 +518,34 @@ func serve(c serveConfig, want *wantModel, dev bool, stdout, stderr io.Writer) (
 					return exitInternal, err
 				}
 				log.Info("ready to serve", "http", httpListener.Addr().String())
-				if want != nil {
+				if want != nil || pipe != nil {
 					modelDone = make(chan struct{})
 					go func(done chan struct{}) {
 						defer close(done)
-						applyModel(modelCtx, n, *want, log, modelRetry)
+						if want != nil {
+							applyModel(modelCtx, n, *want, log, modelRetry)
+						}
+						if pipe != nil {
+							applyPipeline(modelCtx, n, *pipe, log, modelRetry)
+						}
 					}(modelDone)
 				}
-				if dev && want == nil {
-					printDev(stdout, c, "http://"+httpListener.Addr().String(), "")
+				if dev && want == nil && pipe == nil {
+					printDev(stdout, c, "http://"+httpListener.Addr().String(), "", "")
 				}
 			case <-modelDone:
 				modelDone = nil
 				if dev {
-					// Once the model is settled, so that the examples work.
-					printDev(stdout, c, "http://"+httpListener.Addr().String(), want.file)
+					// Once the model and pipeline are settled, so that the
+					// examples work.
+					modelFile, pipeFile := "", ""
+					if want != nil {
+						modelFile = want.file
+					}
+					if pipe != nil {
+						pipeFile = pipe.file
+					}
+					printDev(stdout, c, "http://"+httpListener.Addr().String(), modelFile, pipeFile)
 				}
 			case <-digest:
 				n.RecordDigests()
@@ -530,7 +573,7 @@ func serve(c serveConfig, want *wantModel, dev bool, stdout, stderr io.Writer) (
 	return code, result
 }
 
-func printDev(w io.Writer, c serveConfig, base, modelFile string) {
+func printDev(w io.Writer, c serveConfig, base, modelFile, pipelineFile string) {
 	fmt.Fprintf(w, "shoal dev instance %q is up (a cluster of one; its data is removed on exit)\n", c.Name)
 	fmt.Fprintf(w, "  key-value API  %s/v1/kv/{key}\n", base)
 	if modelFile != "" {
@@ -542,6 +585,73 @@ func printDev(w io.Writer, c serveConfig, base, modelFile string) {
 		fmt.Fprintf(w, "  # a Customer written in version 1 of its type, read back in version 2 (name split, tier and newsletter added):\n")
 		fmt.Fprintf(w, "  curl -X PUT -d '%s' '%s/v1/data/Customer?version=1'\n", devCustomer, base)
 		fmt.Fprintf(w, "  curl %s/v1/data/Customer/c1\n", base)
+	}
+	if pipelineFile == devPipelineFile && modelFile == devModelFile {
+		fmt.Fprintf(w, "  # a crm message through the inbound pipeline (%s), stored as Customer c2:\n", pipelineFile)
+		fmt.Fprintf(w, "  curl -X POST -H 'Idempotency-Key: m1' -H 'X-Kind: customer' -d '%s' %s/v1/ingest/crm\n", devMessage, base)
+		fmt.Fprintf(w, "  curl %s/v1/data/Customer/c2\n  curl %s/v1/queue\n", base, base)
+	}
+}
+
+// devMessage is printDev's example message from the crm connector.
+const devMessage = `{"customer":{"id":"c2","name":"Grace Hopper","email":"grace@example.com"},"created_at":"2024-01-02T03:04:05Z"}`
+
+// wantPipeline is the pipeline an instance was given (--pipeline).
+type wantPipeline struct {
+	file   string
+	source []byte
+}
+
+// pipelineSetter is what applyPipeline needs of the instance.
+type pipelineSetter interface {
+	Pipeline(ctx context.Context) (live.PipelineStatus, error)
+	SetPipeline(ctx context.Context, source []byte) (int, error)
+}
+
+// applyPipeline brings want into force unless it is already, trying again
+// while the outcome is unknown or the cluster unavailable, until ctx
+// ends. Instances given the same file all call it; one sets it and the
+// others find it in force.
+func applyPipeline(ctx context.Context, b pipelineSetter, want wantPipeline, log *slog.Logger, p retryPolicy) {
+	log = log.With("pipeline", want.file)
+	pause := p.first
+	for attempt := 1; ; attempt++ {
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			st, err := b.Pipeline(cctx)
+			if err != nil {
+				return err
+			}
+			if st.Source == string(want.source) {
+				log.Info("pipeline: in force", "revision", st.Revision)
+				return nil
+			}
+			pctx, cancel := context.WithTimeout(ctx, p.proposeWithin)
+			defer cancel()
+			rev, err := b.SetPipeline(pctx, want.source)
+			if err == nil {
+				log.Info("pipeline: set", "revision", rev)
+			}
+			return err
+		}()
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return
+		case !retriable(err):
+			log.Error("pipeline: not set", "error", err)
+			return
+		case attempt >= p.attempts:
+			log.Error("pipeline: not set, giving up", "attempts", attempt, "error", err)
+			return
+		}
+		log.Warn("pipeline: not set yet, trying again", "in", pause, "error", err)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return
+		}
+		pause = min(2*pause, p.most)
 	}
 }
 

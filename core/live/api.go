@@ -838,6 +838,22 @@ func (f *jsonField) optString(name string) (kv.Value, error) {
 	return kv.Some(s), nil
 }
 
+// utf8Error says where body stops being UTF-8, if it does.
+func utf8Error(body []byte) error {
+	if utf8.Valid(body) {
+		return nil
+	}
+	off := 0
+	for off < len(body) {
+		r, n := utf8.DecodeRune(body[off:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		off += n
+	}
+	return fmt.Errorf("%s: invalid UTF-8", bodyPosition(body, off))
+}
+
 // decodeObject reads body, which must be exactly one JSON object whose
 // fields are all among fields, each at most once. It is
 // json.Decoder.DisallowUnknownFields and more: it refuses duplicate fields
@@ -848,16 +864,8 @@ func decodeObject(body []byte, fields map[string]*jsonField) error {
 	if start == len(body) {
 		return errors.New(`empty: want a JSON object such as {"value": "..."}`)
 	}
-	if !utf8.Valid(body) {
-		off := 0
-		for off < len(body) {
-			r, n := utf8.DecodeRune(body[off:])
-			if r == utf8.RuneError && n == 1 {
-				break
-			}
-			off += n
-		}
-		return fmt.Errorf("%s: invalid UTF-8", bodyPosition(body, off))
+	if err := utf8Error(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()

@@ -143,16 +143,21 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 // checkJSONObject checks that body is one JSON object, saying where it is
 // not.
 func checkJSONObject(body []byte) error {
+	if err := utf8Error(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var v any
+	// Raw, so that a number no float64 holds is no error: the handlers
+	// read numbers as json.Number.
+	var v json.RawMessage
 	if err := dec.Decode(&v); err != nil {
 		return jsonSyntaxError(body, err)
 	}
-	if _, ok := v.(map[string]any); !ok {
-		return fmt.Errorf("want a JSON object, got %s", jsonKind(bytes.TrimSpace(body)))
+	if v[0] != '{' {
+		return fmt.Errorf("want a JSON object, got %s", jsonKind(v))
 	}
-	if _, err := dec.Token(); err == nil {
-		return fmt.Errorf("%s: data after the object", bodyPosition(body, int(dec.InputOffset())))
+	if end := skipSpace(body, int(dec.InputOffset()), ""); end < len(body) {
+		return fmt.Errorf("%s: data after the object", bodyPosition(body, end))
 	}
 	return nil
 }
@@ -178,7 +183,11 @@ func (a *api) doQueue(r *http.Request, req kv.Request) (kv.Response, error) {
 	case kv.StatusInvalid:
 		return resp, apiErrorf(http.StatusBadRequest, "%s", resp.Error)
 	case kv.StatusRedirect:
-		return a.do(r, req) // says why it could not be forwarded
+		// The runtime should have forwarded it. A redirect did nothing:
+		// unavailable, as do says, without sending it again.
+		e := apiErrorf(http.StatusServiceUnavailable, "%s (this node could not forward the request: leader %q, hint %q)", ErrUnavailable, resp.Leader, resp.Hint)
+		e.cause = fmt.Errorf("the backend answered a %s with a redirect (leader %q, hint %q)", req.Op, resp.Leader, resp.Hint)
+		return resp, e
 	}
 	return resp, fmt.Errorf("the backend answered a %s with %s", req.Op, resp.Status)
 }
@@ -264,6 +273,9 @@ func (a *api) listRepair(w http.ResponseWriter, r *http.Request) error {
 		names, err := a.replicasets(r)
 		if err != nil {
 			return err
+		}
+		if len(names) == 0 {
+			return apiErrorf(http.StatusServiceUnavailable, "%s: the cluster has no replicaset yet", ErrUnavailable)
 		}
 		if len(names) != 1 {
 			return apiErrorf(http.StatusBadRequest, "replicaset: the cluster has %d replicasets (%s): name one, such as ?replicaset=%s",
@@ -395,6 +407,8 @@ func (a *api) putPipeline(w http.ResponseWriter, r *http.Request) error {
 		if _, err := handler.Parse("pipeline.yaml", body); err != nil {
 			return apiErrorf(http.StatusBadRequest, "%s", err)
 		}
+	} else {
+		body = nil // none: group 0 takes only "" for none
 	}
 	ctx, cancel := a.context(r)
 	defer cancel()

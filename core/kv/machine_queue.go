@@ -492,6 +492,20 @@ func (m *Machine) QueueBounds() (head, tail uint64) {
 	return m.head(), m.queue.tail
 }
 
+// Remembers reports whether a message with this id was enqueued and is
+// still remembered (it may be out of the window, not yet forgotten: an
+// enqueue decides that).
+func (m *Machine) Remembers(id string) (bool, error) {
+	_, closer, err := m.reader().Get(m.key(tagID, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}
+
 // QueueDepth is how many messages wait in the inbound queue.
 func (m *Machine) QueueDepth() int { return int(m.queue.depth) }
 

@@ -95,8 +95,15 @@ func (n *Node) queueCommand(from env.NodeID, g *group, req *kv.Request) (kv.Comm
 		if err := req.Message.Check(); err != nil {
 			return fail(kv.StatusInvalid, err.Error())
 		}
-		if depth := g.sm.(dataMachine).m.QueueDepth(); depth >= qs.MaxMessages {
-			return fail(kv.StatusBusy, fmt.Sprintf("the inbound queue is full (%d messages waiting)", depth))
+		m := g.sm.(dataMachine).m
+		if depth := m.QueueDepth(); depth >= qs.MaxMessages {
+			// A message sent again is answered with its position, full
+			// queue or not: the log decides.
+			known, err := m.Remembers(req.Message.ID)
+			must(err)
+			if !known {
+				return fail(kv.StatusBusy, fmt.Sprintf("the inbound queue is full (%d messages waiting)", depth))
+			}
 		}
 		cmd.Enqueue = &kv.Enqueue{Message: *req.Message, At: n.e.Now().UnixNano(), Limits: queueLimits(qs)}
 	case kv.OpRepair:

@@ -258,3 +258,32 @@ func TestIngestLeaderKilled(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestResendWhileFull: a message sent again while the queue is full
+// gets its first position, not busy.
+func TestIngestResendWhileFull(t *testing.T) {
+	topo, m := examplePipeline(t)
+	topo.Pipeline = nil // messages wait
+	topo.Instances = 3
+	topo.Settings = map[string]string{"queue.max_messages": "2"}
+	w, c := start(t, 6, topo, node.Config{})
+	ops := []client.Op{crmCustomer(t, m, "a", false), crmCustomer(t, m, "b", false), crmCustomer(t, m, "c", false), crmCustomer(t, m, "a", false)}
+	var st client.Stats
+	if _, err := c.AddClients(1, client.Config{Target: "leader", Interval: 20 * time.Millisecond, Stats: &st, Delay: 2 * time.Second},
+		func(int) client.Workload { return &client.List{Ops: ops} }); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 4*time.Second)
+	var got []string
+	for _, r := range records(t, w) {
+		if f, _ := r.Str("f"); f == "enqueue" && r.Kind != "client.invoke" {
+			id, _ := r.Str("key")
+			pos, _ := r.Int("position")
+			got = append(got, fmt.Sprintf("%s %s %d", strings.TrimPrefix(r.Kind, "client."), id, pos))
+		}
+	}
+	want := []string{"ok msg-a 1", "ok msg-b 2", "fail msg-c 0", "ok msg-a 1"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}

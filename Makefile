@@ -56,7 +56,7 @@ test-long:
 PROPTEST_CHECKS ?= 1000
 proptest:
 	$(GO) test -timeout 30m -run 'TestEngineUnderFaults|TestPropGenerate' ./scenarios/hunt -rapid.checks=$(PROPTEST_CHECKS) -v
-	$(GO) test -timeout 10m -run 'TestPropMachineModel' ./core/kv -rapid.checks=$(PROPTEST_CHECKS)
+	$(GO) test -timeout 10m -run 'TestPropMachineModel|TestPropQueueModel' ./core/kv -rapid.checks=$(PROPTEST_CHECKS)
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

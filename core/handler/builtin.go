@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"maps"
 	"regexp"
 	"slices"
@@ -474,7 +475,7 @@ func parseSplit(p *parser, n *yaml.Node, path string) Func {
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			return nil, fmt.Errorf("%s is %s, not an array", list.text, kindOf(v))
+			return nil, fmt.Errorf("%s is %s, not an array", list.text, jsonvalue.Kind(v))
 		}
 		if err := c.run.more(len(arr) - 1); err != nil {
 			return nil, err
@@ -489,7 +490,7 @@ func parseSplit(p *parser, n *yaml.Node, path string) Func {
 		for i, e := range arr {
 			obj, ok := e.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("%s[%d] is %s, not an object", list.text, i, kindOf(e))
+				return nil, fmt.Errorf("%s[%d] is %s, not an object", list.text, i, jsonvalue.Kind(e))
 			}
 			for j, k := range keeps {
 				if _, exists := k.to.get(obj); exists {

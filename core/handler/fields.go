@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"io"
 	"maps"
 	"math"
@@ -87,7 +88,7 @@ func (f field) parent(fields map[string]any, create bool) (map[string]any, error
 			if !create {
 				return nil, nil
 			}
-			return nil, fmt.Errorf("cannot set %s: %s is %s, not an object", f.text, strings.Join(f.names[:i+1], "."), kindOf(v))
+			return nil, fmt.Errorf("cannot set %s: %s is %s, not an object", f.text, strings.Join(f.names[:i+1], "."), jsonvalue.Kind(v))
 		}
 		obj = next
 	}
@@ -114,51 +115,6 @@ func (f field) remove(fields map[string]any) (any, bool) {
 	v, ok := obj[last]
 	delete(obj, last)
 	return v, ok
-}
-
-// kindOf names a JSON-like value's kind for messages.
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("a Go %T", v)
-}
-
-// deepCopy copies a JSON-like value, sharing nothing with it.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	case map[string]any:
-		return copyObject(x)
-	}
-	return v
-}
-
-func copyObject(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out[k] = deepCopy(m[k])
-	}
-	return out
 }
 
 // encode writes a value as JSON: object keys sorted, no spaces, no HTML
@@ -190,7 +146,7 @@ func decodeObject(data []byte) (obj map[string]any, why string) {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, "it is " + kindOf(v)
+		return nil, "it is " + jsonvalue.Kind(v)
 	}
 	return obj, ""
 }

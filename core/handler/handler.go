@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"maps"
 	"regexp"
 	"slices"
@@ -57,7 +58,7 @@ func (c *Context) Now() time.Time { return c.run.now }
 // Params returns the step's YAML value as JSON-like data: map[string]any,
 // []any, string, json.Number, bool or nil. It is a fresh copy on every
 // call, the handler's to change.
-func (c *Context) Params() any { return deepCopy(c.params) }
+func (c *Context) Params() any { return jsonvalue.Copy(c.params) }
 
 // Lookup reads a stored object (see the Lookup interface). The object is
 // a fresh copy with numbers as json.Number. Every call counts against

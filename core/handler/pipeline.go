@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"maps"
 	"slices"
 	"strings"
@@ -345,5 +346,5 @@ func runCheck(name string, check func(any) error, params any) (err error) {
 			err = fmt.Errorf("the parameter check of handler %s panicked: %v", name, v)
 		}
 	}()
-	return check(deepCopy(params))
+	return check(jsonvalue.Copy(params))
 }

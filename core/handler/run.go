@@ -3,6 +3,7 @@ package handler
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"maps"
 	"strconv"
 	"time"
@@ -131,7 +132,7 @@ func (r *run) chain(ch *chain, in *Input, headers map[string]string, fields map[
 	r.created++
 	msgs := []*Message{{
 		ID: in.ID, Connector: in.Connector, Key: ch.key,
-		Headers: maps.Clone(headers), Fields: copyObject(fields),
+		Headers: maps.Clone(headers), Fields: jsonvalue.CopyObject(fields),
 	}}
 	for i, s := range ch.steps {
 		var next []*Message
@@ -238,7 +239,7 @@ func (r *run) lookup(typ string, key map[string]any) (map[string]any, bool, erro
 	if r.look == nil {
 		return nil, false, fmt.Errorf("no stored objects to look up")
 	}
-	obj, found, err := r.look.Object(typ, copyObject(key))
+	obj, found, err := r.look.Object(typ, jsonvalue.CopyObject(key))
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -254,7 +255,7 @@ func (r *run) copy(v any) (any, error) {
 	if err := r.charge(v); err != nil {
 		return nil, err
 	}
-	return deepCopy(v), nil
+	return jsonvalue.Copy(v), nil
 }
 
 // charge counts v's size against MaxCopyBytes.

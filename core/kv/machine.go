@@ -198,7 +198,7 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 			err = b.Set(k, []byte(c.Value), nil)
 		}
 	case OpPutObject, OpDeleteObject:
-		res, err = m.applyObject(b, index, &c)
+		res, err = m.applyObject(b, index, &c, false)
 	case OpEnqueue:
 		res, err = m.applyEnqueue(b, index, c.Enqueue)
 	case OpProcess:

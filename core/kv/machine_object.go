@@ -110,7 +110,10 @@ func (m *Machine) getObject(r pebble.Reader, typ, pk string) (ObjectRecord, bool
 // record and its entries, keeping it in the history as a put would keep
 // the record it replaces. Deleting a missing object changes nothing and
 // answers StatusOK with Revision 0, so that a delete is idempotent.
-func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command) (Result, error) {
+//
+// checked says the caller has checked the unique entries already (a
+// settled message's objects, checked together by conflicts).
+func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked bool) (Result, error) {
 	w := c.Object
 	if w == nil {
 		return Result{}, fmt.Errorf("kv: a %s command without its object", c.Op)
@@ -137,7 +140,7 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command) (Result
 		return res, m.keepHistory(b, &old, w.History)
 	}
 	for _, e := range w.Indexes {
-		if !e.Unique {
+		if !e.Unique || checked {
 			continue
 		}
 		holder, err := m.holder(b, w.Type, e, w.PK)

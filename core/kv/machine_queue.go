@@ -130,7 +130,8 @@ func (m *Machine) applyEnqueue(b *pebble.Batch, index uint64, e *Enqueue) (Resul
 	if !m.room(&e.Message, e.Limits) {
 		res.Status = StatusBusy
 		res.Error = fmt.Sprintf("the inbound queue is full (%d messages, %d bytes waiting)", m.queue.depth, m.queue.bytes)
-		return res, nil
+		// An expired id forgotten above changed the counters.
+		return res, m.saveMeta(b)
 	}
 	seq, err := m.push(b, &Queued{Message: e.Message, At: e.At, Attempts: e.Attempts})
 	if err != nil {
@@ -255,8 +256,8 @@ func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Resul
 	res := Result{Status: StatusOK, Index: index}
 	for i := range p.Items {
 		it := &p.Items[i]
-		if it.Seq > m.head() {
-			break
+		if it.Seq > m.head() || it.Seq > m.queue.tail {
+			break // behind a waiting message, or never enqueued
 		}
 		if it.Seq < m.head() {
 			continue // settled already
@@ -298,7 +299,7 @@ func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Resul
 		}
 		for j := range it.Objects {
 			c := Command{Op: OpPutObject, Object: &it.Objects[j]}
-			if r, err := m.applyObject(b, index, &c); err != nil {
+			if r, err := m.applyObject(b, index, &c, true); err != nil {
 				return Result{}, err
 			} else if r.Status != StatusOK {
 				return Result{}, fmt.Errorf("kv: group %d: a checked object write answered %s: %s", m.group, r.Status, r.Error)

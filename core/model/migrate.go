@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"math"
 	"slices"
 	"strconv"
@@ -69,7 +70,7 @@ func (t *Type) migrate(from int, obj Object) (Object, error) {
 			if f == nil {
 				return nil, fmt.Errorf("%s version %d to %d: migration func %q is not registered", t.Name, from, from+1, s.Func)
 			}
-			out, err := f(deepCopy(obj).(Object))
+			out, err := f(jsonvalue.Copy(obj).(Object))
 			if err != nil {
 				return nil, fmt.Errorf("%s version %d to %d: migration func %q: %w", t.Name, from, from+1, s.Func, err)
 			}
@@ -126,7 +127,7 @@ func applyStep(obj Object, s Step) error {
 	}
 	switch s.Op {
 	case OpAdd:
-		m[name] = deepCopy(s.Default)
+		m[name] = jsonvalue.Copy(s.Default)
 	case OpRename:
 		m[s.To] = m[name]
 		delete(m, name)
@@ -138,7 +139,7 @@ func applyStep(obj Object, s Step) error {
 			if !s.HasDefault {
 				return fmt.Errorf("field %q: %s does not convert to %s", s.Field, describeValue(m[name]), s.Type)
 			}
-			v = deepCopy(s.Default)
+			v = jsonvalue.Copy(s.Default)
 		}
 		m[name] = v
 	case OpSplit:

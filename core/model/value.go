@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"io"
 	"maps"
 	"math"
@@ -431,7 +432,7 @@ func conform(path string, ft *FieldType, v any) (any, error) {
 			switch {
 			case present:
 			case f.HasDefault:
-				out[f.Name] = deepCopy(f.Default)
+				out[f.Name] = jsonvalue.Copy(f.Default)
 				continue
 			case f.Type.Nullable:
 				out[f.Name] = nil
@@ -559,25 +560,6 @@ func formatFloat(f float64) string {
 		s += ".0"
 	}
 	return s
-}
-
-// deepCopy copies a normalized value.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			out[k] = deepCopy(x[k])
-		}
-		return out
-	}
-	return v
 }
 
 // Encode writes a normalized object as canonical JSON: keys sorted, no

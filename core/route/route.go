@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/shoaldb/shoal/core/jsonvalue"
 	"io"
 	"maps"
 	"slices"
@@ -181,27 +182,11 @@ func (ev *evaluator) parse() string {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		ev.bad = ReasonNotObject + "it is " + jsonKind(v)
+		ev.bad = ReasonNotObject + "it is " + jsonvalue.Kind(v)
 		return ev.bad
 	}
 	ev.payload = obj
 	return ""
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	}
-	return "an object"
 }
 
 // field reports whether the payload passes fc's checks.

@@ -203,19 +203,31 @@ func (a *api) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return a.putConfigFile(w, r, func(body []byte) ([]byte, error) {
+		_, err := model.Parse("model.yaml", body)
+		return body, err
+	}, mb.ProposeModel, ErrModelRefused)
+}
+
+// putConfigFile reads a YAML file for group 0 (a model, a pipeline),
+// checks it (check may also replace it), proposes it and answers with
+// the revision it became: 400 when it does not check, 422 when group 0
+// refuses it (refused), 504 when undecided.
+func (a *api) putConfigFile(w http.ResponseWriter, r *http.Request, check func([]byte) ([]byte, error),
+	propose func(context.Context, []byte) (int, error), refused error) error {
 	// JSON is YAML too; the CLI sends its bodies as JSON.
 	body, err := a.readRaw(w, r, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain", "application/x-www-form-urlencoded")
 	if err != nil {
 		return err
 	}
-	if _, err := model.Parse("model.yaml", body); err != nil {
+	if body, err = check(body); err != nil {
 		return apiErrorf(http.StatusBadRequest, "%s", err)
 	}
 	ctx, cancel := a.context(r)
 	defer cancel()
-	rev, err := mb.ProposeModel(ctx, body)
+	rev, err := propose(ctx, body)
 	switch {
-	case errors.Is(err, ErrModelRefused):
+	case errors.Is(err, refused):
 		return apiErrorf(http.StatusUnprocessableEntity, "%s", err)
 	case err != nil:
 		return backendError(err)

@@ -3,7 +3,6 @@ package live
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -399,26 +398,11 @@ func (a *api) putPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := a.readRaw(w, r, "application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain", "application/x-www-form-urlencoded")
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if _, err := handler.Parse("pipeline.yaml", body); err != nil {
-			return apiErrorf(http.StatusBadRequest, "%s", err)
+	return a.putConfigFile(w, r, func(body []byte) ([]byte, error) {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return nil, nil // none: group 0 takes only "" for none
 		}
-	} else {
-		body = nil // none: group 0 takes only "" for none
-	}
-	ctx, cancel := a.context(r)
-	defer cancel()
-	rev, err := pb.SetPipeline(ctx, body)
-	switch {
-	case errors.Is(err, ErrPipelineRefused):
-		return apiErrorf(http.StatusUnprocessableEntity, "%s", err)
-	case err != nil:
-		return backendError(err)
-	}
-	respond(w, http.StatusOK, map[string]int{"revision": rev})
-	return nil
+		_, err := handler.Parse("pipeline.yaml", body)
+		return body, err
+	}, pb.SetPipeline, ErrPipelineRefused)
 }

@@ -19,13 +19,8 @@ func runHandlers(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: shoal handlers\n\nLists the handlers this binary can run in a pipeline: built-in and registered.")
 	}
-	pos, done, code, err := parseInterleaved(fs, args)
-	if done {
+	if _, done, code, err := parseArgs(fs, args, 0, "no argument"); done {
 		return code, err
-	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return exitUsage, usagef("takes no arguments")
 	}
 	for _, name := range handler.Registered() {
 		fmt.Fprintln(stdout, name)

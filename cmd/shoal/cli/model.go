@@ -174,6 +174,14 @@ func runModelCancel(args []string, stdout, stderr io.Writer) (int, error) {
 // command has ended, with code and err; otherwise reply is the node's
 // 200 answer.
 func modelRead(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet) string, path func() string) (reply *apiReply, cf *clientFlags, done bool, code int, err error) {
+	return apiRead(name, nil, args, stderr, extra, func([]string) (string, error) { return path(), nil })
+}
+
+// apiRead is modelRead for a command with positional arguments (their
+// names in argNames), which path turns into the path or refuses. A 404
+// for a named thing is an answer: exit 1, with the node's message.
+func apiRead(name string, argNames []string, args []string, stderr io.Writer, extra func(*flag.FlagSet) string,
+	path func(pos []string) (string, error)) (reply *apiReply, cf *clientFlags, done bool, code int, err error) {
 	fs := flag.NewFlagSet("shoal "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf = addClientFlags(fs)
@@ -181,24 +189,35 @@ func modelRead(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 	if extra != nil {
 		usage = extra(fs)
 	}
+	names := ""
+	for _, a := range argNames {
+		names += " " + a
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: shoal %s%s [--addr ADDRS] [--json]\n\n", name, usage)
+		fmt.Fprintf(stderr, "usage: shoal %s%s%s [--addr ADDRS] [--json]\n\n", name, names, usage)
 		fs.PrintDefaults()
 	}
 	pos, done, code, err := parseClientArgs(fs, args)
 	if done {
 		return nil, cf, true, code, err
 	}
-	if err := wantArgs(pos); err != nil {
+	if err := wantArgs(pos, argNames...); err != nil {
+		return nil, cf, true, exitUsage, err
+	}
+	p, err := path(pos)
+	if err != nil {
 		return nil, cf, true, exitUsage, err
 	}
 	c, err := cf.client()
 	if err != nil {
 		return nil, cf, true, exitUsage, err
 	}
-	reply, err = c.do(http.MethodGet, path(), nil, true)
+	reply, err = c.do(http.MethodGet, p, nil, true)
 	if err != nil {
 		return nil, cf, true, exitInternal, err
+	}
+	if reply.status == http.StatusNotFound && len(argNames) > 0 {
+		return nil, cf, true, exitInvalid, errors.New(reply.message())
 	}
 	if reply.status != http.StatusOK {
 		code, err = reply.failure()

@@ -125,39 +125,9 @@ func runRepairList(args []string, stdout, stderr io.Writer) (int, error) {
 
 // runRepairShow prints one repair entry, its payload included.
 func runRepairShow(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("shoal repair show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal repair show REPLICASET POSITION [--addr ADDRS] [--json]")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	pos, done, code, err := parseClientArgs(fs, args)
+	reply, cf, done, code, err := apiRead("repair show", []string{"REPLICASET", "POSITION"}, args, stderr, nil, repairPath)
 	if done {
 		return code, err
-	}
-	if err := wantArgs(pos, "REPLICASET", "POSITION"); err != nil {
-		return exitUsage, err
-	}
-	path, err := repairPath(pos)
-	if err != nil {
-		return exitUsage, err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return exitUsage, err
-	}
-	reply, err := c.do(http.MethodGet, path, nil, true)
-	if err != nil {
-		return exitInternal, err
-	}
-	switch reply.status {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return exitInvalid, fmt.Errorf("%s", reply.message())
-	default:
-		return reply.failure()
 	}
 	if cf.json {
 		reply.printJSON(stdout)

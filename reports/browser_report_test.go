@@ -99,6 +99,9 @@ expect: valid
 	if n := p.count("#first-bad"); n != 0 {
 		t.Error("a valid run's report names a first bad operation")
 	}
+	if n := p.count("#queue") + p.count("svg.queue-group") + p.count(`nav a[href="#queue"]`); n != 0 {
+		t.Error("the report of a run without an inbound queue has an Inbound queue panel")
+	}
 	ops := invokes(o.Records)
 	if got := p.count("#timeline rect.op"); got != ops {
 		t.Errorf("%d operations drawn, want all %d of the history", got, ops)
@@ -163,6 +166,93 @@ expect: valid
 	if _, cut := travel(stop + 500_000); cut != 0 {
 		t.Errorf("after the heal %d links are cut, want none", cut)
 	}
+	noErrors(t, p)
+}
+
+// TestBrowserIngestRun opens the report of an ingest run whose queue
+// fills while its leader is paused, and checks the inbound queue's
+// panel: the depth, a tick per stretch of busy refusals, the waits from
+// acknowledgement to settling, a caption with their counts and
+// quantiles, and time travel from a click on it.
+func TestBrowserIngestRun(t *testing.T) {
+	ctx := browser(t)
+	s := parseScenario(t, `name: browser-ingest
+description: Three instances take messages faster than their leader settles them, and the leader pauses for a second.
+cluster:
+  instances: 3
+  replication_factor: 3
+  model: example
+  pipeline: example
+  queue: {max_messages: 10, batch: 1, retry_after: 200ms}
+network:
+  latency: {dist: uniform, min: 1ms, max: 5ms}
+workload: {kind: ingest, clients: 4, rate: 300, target: leader, timeout: 1s, retries: 3}
+duration: 5s
+nemesis:
+  - {at: 2s, fault: pause, target: leader, group: data, for: 1s}
+final: {heal: true, recover: 4s}
+expect: valid
+`)
+	dir, o := simRun(t, s, 1)
+	if o.Results.Verdict != checker.Valid {
+		t.Fatalf("the run is %s, want valid: %+v", o.Results.Verdict, o.Results.Checkers)
+	}
+	busy, acked, rs := 0, map[string]bool{}, ""
+	for i := range o.Records {
+		r := &o.Records[i]
+		if f, _ := r.Str("f"); f != "enqueue" {
+			continue
+		}
+		note, _ := r.Str("note")
+		key, _ := r.Str("key")
+		switch {
+		case r.Kind == "client.fail" && strings.HasPrefix(note, "busy"):
+			busy++
+		case r.Kind == "client.ok":
+			acked[key] = true
+			rs, _ = r.Str("replicaset")
+		}
+	}
+	if busy == 0 || len(acked) == 0 || rs == "" {
+		t.Fatalf("the run had %d busy refusals and %d acknowledged messages (on %q); want some of each", busy, len(acked), rs)
+	}
+	p := load(t, ctx, filepath.Join(dir, "report.html"))
+	p.screenshot("loaded")
+
+	panel := `svg.queue-group[data-group="` + rs + `"]`
+	if p.count("#queue") != 1 || p.count(panel) != 1 || p.count(`nav a[href="#queue"]`) != 1 {
+		t.Fatalf("the report has %d Inbound queue sections and %d panels for %s, want one of each", p.count("#queue"), p.count(panel), rs)
+	}
+	if n := p.count(panel + " polyline.q-depth"); n != 1 {
+		t.Errorf("%d depth lines drawn, want 1", n)
+	}
+	if n := p.count(panel + " rect.busy"); n == 0 || n > busy {
+		t.Errorf("%d busy ticks drawn for %d refusals", n, busy)
+	}
+	if n := p.count(panel + " circle.qwait"); n == 0 || n > len(acked) {
+		t.Errorf("%d waits drawn for %d acknowledged messages", n, len(acked))
+	}
+	if n := p.count(panel + " rect.q-settled"); n == 0 {
+		t.Error("no rate of settled messages drawn")
+	}
+	caption := p.text(`p.queue-caption[data-group="` + rs + `"]`)
+	for _, want := range []string{fmt.Sprintf("%d enqueues refused as busy", busy), fmt.Sprintf("%d acknowledged", len(acked)), "p50 ", "p99 ", "max "} {
+		if !strings.Contains(caption, want) {
+			t.Errorf("the caption reads %q, want %q", caption, want)
+		}
+	}
+	// Fault bands, and time travel from a click on the panel.
+	if p.count(panel+" rect.shade") == 0 {
+		t.Error("the panel has no fault band")
+	}
+	p.clickAt(panel, fractionAt(2_500_000, o.Records[len(o.Records)-1].Time/1000), 0.3)
+	if tq := p.text("#travel-queues"); !strings.Contains(tq, rs+" ") || !strings.Contains(tq, "waiting") {
+		t.Errorf("time travel shows the queues as %q", tq)
+	}
+	if p.count(panel+" line.cursor:not([visibility])") != 1 {
+		t.Error("the panel draws no cursor at the moment travelled to")
+	}
+	p.screenshot("travel")
 	noErrors(t, p)
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
@@ -33,6 +35,9 @@ type Data struct {
 	Clock   []ClockChange `json:"clock"` // clock faults per node
 	Raft    []RaftSeries  `json:"raft"`
 	Links   []LinkChange  `json:"links"` // reachability changes between nodes
+	// Queues are the replicasets' inbound queues; empty when the trace
+	// has no queue events.
+	Queues []Queue `json:"queues"`
 
 	Traffic  Traffic  `json:"traffic"`
 	Messages Messages `json:"messages"`
@@ -130,6 +135,61 @@ func (s *RaftSeries) add(t, term int64, role, leader int, commit, applied int64)
 // Roles are the Raft roles, as RaftSeries.Role numbers them.
 var Roles = []string{"follower", "precandidate", "candidate", "leader"}
 
+// Queue is one replicaset's inbound queue as its leaders traced it
+// (queue.state, queue.settle, queue.resend), with the enqueues its
+// clients were refused as busy and the time each acknowledged message
+// waited to be settled. Group is "" for refusals that name no
+// replicaset, when there is more than one queue.
+type Queue struct {
+	Group int `json:"group"`
+	// The queue's state from each moment on (queue.state). Past the cap,
+	// one point per stretch of time: its deepest depth and bytes, and its
+	// latest repair, outbound and settled counts.
+	States   int          `json:"states"` // queue.state records; the columns may hold fewer
+	Time     []int64      `json:"t"`
+	Depth    []int64      `json:"depth"`
+	Bytes    []int64      `json:"bytes"`
+	Repairs  []int64      `json:"repairs"`
+	Outbound []int64      `json:"outbound"`
+	Settled  []int64      `json:"settled"` // messages settled so far
+	Deepest  int64        `json:"deepest"`
+	Settles  int          `json:"settles"` // settling commands applied (queue.settle)
+	Resends  []int64      `json:"resends"` // when a leader sent messages to settle again (queue.resend)
+	Busy     Busy         `json:"busy"`
+	Latency  QueueLatency `json:"latency"`
+}
+
+// Busy counts the enqueues refused because the queue was full (a failed
+// enqueue whose note starts with "busy"), per stretch of Bin µs: the
+// stretches At (the first from 0) held N refusals each; empty ones are
+// left out.
+type Busy struct {
+	Total int     `json:"total"`
+	Bin   int64   `json:"bin"`
+	At    []int64 `json:"at"`
+	N     []int   `json:"n"`
+}
+
+// QueueLatency is the time from each acknowledged enqueue (its first ok,
+// which names the replicaset and position) to the leader's settling of
+// its position: the first queue.settle, in trace order, whose complete
+// range covers it (checker.Delivery's rule). The quantiles are of every
+// message; the points are an even sample, with the slowest kept.
+type QueueLatency struct {
+	Acked   int   `json:"acked"`
+	Settled int   `json:"settled"` // of the acknowledged, those settled
+	P50     int64 `json:"p50"`
+	P99     int64 `json:"p99"`
+	Max     int64 `json:"max"`
+	// Per Window µs of acknowledgement time, from 0: the quantiles of
+	// the messages acknowledged in it, -1 where none was.
+	Window int64   `json:"window"`
+	WP50   []int64 `json:"wp50"`
+	WP99   []int64 `json:"wp99"`
+	Ack    []int64 `json:"ack"` // acknowledged at, each the difference from the previous point's
+	Wait   []int64 `json:"wait"`
+}
+
 // LinkChange changes which nodes hear which: a cut or restored link, a
 // partition (components), or a heal.
 type LinkChange struct {
@@ -174,7 +234,8 @@ type Messages struct {
 }
 
 // Events is the node event log: everything but the message, timer,
-// client and per-entry records, which other panels summarize.
+// client, per-entry and queue settling records, which other panels
+// summarize.
 type Events struct {
 	Total int     `json:"total"`
 	Time  []int64 `json:"t"`
@@ -188,9 +249,10 @@ type Events struct {
 // most. The builder lowers them until the data fits.
 type caps struct {
 	ops, messages, events, raftPoints int
+	queuePoints, waitPoints           int // per queue: states and busy stretches; settling waits over all queues
 }
 
-var defaultCaps = caps{ops: 150_000, messages: 30_000, events: 20_000, raftPoints: 1500}
+var defaultCaps = caps{ops: 150_000, messages: 30_000, events: 20_000, raftPoints: 1500, queuePoints: 1500, waitPoints: 5000}
 
 // MaxDataBytes bounds the JSON embedded in a report: with the page around
 // it, a report stays under 10 MB.
@@ -209,7 +271,8 @@ func BuildData(r Run) (*Data, []byte, error) {
 		if len(b) <= MaxDataBytes || c.ops < 1000 {
 			return d, b, nil
 		}
-		c = caps{ops: c.ops * 2 / 3, messages: c.messages / 2, events: c.events / 2, raftPoints: c.raftPoints / 2}
+		c = caps{ops: c.ops * 2 / 3, messages: c.messages / 2, events: c.events / 2, raftPoints: c.raftPoints / 2,
+			queuePoints: c.queuePoints / 2, waitPoints: c.waitPoints / 2}
 	}
 }
 
@@ -231,13 +294,14 @@ func (b *builder) str(s string) int {
 }
 
 // highVolume are the kinds the event log leaves out: other panels show
-// them (messages, client operations, Raft progress) or they say little
-// (timers, posted events).
+// them (messages, client operations, Raft progress, the inbound queues'
+// state and settling) or they say little (timers, posted events).
 var highVolume = map[string]bool{
 	"net.recv": true, "net.hold": true, "net.drop": true, "timer.fire": true,
 	"post.handle": true, "post.drop": true, "raft.apply": true, "raft.ack": true,
 	"kv.request": true, "kv.response": true, "raft.state": true,
 	"client.invoke": true, "client.ok": true, "client.fail": true, "client.info": true,
+	"queue.state": true, "queue.dispatch": true, "queue.settle": true,
 }
 
 func buildData(r Run, c caps) *Data {
@@ -282,6 +346,7 @@ func buildData(r Run, c caps) *Data {
 	b.faults(r.Trace)
 	b.nodes(r.Trace, instances)
 	b.raft(r.Trace, c.raftPoints)
+	b.queues(r.Trace, c.queuePoints, c.waitPoints)
 	d.Traffic = countTraffic(r.Trace)
 	b.messages(r.Trace, c.messages)
 	b.events(r.Trace, c.events)
@@ -305,6 +370,15 @@ func (d *Data) emptyNotNull() {
 	orEmpty(&d.Clock)
 	orEmpty(&d.Raft)
 	orEmpty(&d.Links)
+	orEmpty(&d.Queues)
+	for i := range d.Queues {
+		q := &d.Queues[i]
+		for _, p := range []*[]int64{&q.Time, &q.Depth, &q.Bytes, &q.Repairs, &q.Outbound, &q.Settled, &q.Resends, &q.Busy.At,
+			&q.Latency.WP50, &q.Latency.WP99, &q.Latency.Ack, &q.Latency.Wait} {
+			orEmpty(p)
+		}
+		orEmpty(&q.Busy.N)
+	}
 	orEmpty(&d.Traffic.ByKind)
 	orEmpty(&d.Traffic.ByLink)
 	orEmpty(&d.Messages.Windows)
@@ -623,6 +697,288 @@ func (b *builder) raft(trace []env.Record, limit int) {
 	if sampled > 0 {
 		b.d.Notes = append(b.d.Notes, fmt.Sprintf("Raft commit and applied indexes are sampled about every %s of virtual time; every change of role, term or leader is kept.", fmtDuration(step*1000)))
 	}
+}
+
+// queues gathers each replicaset's inbound queue when the trace has
+// queue events: its state over time, every record if they fit in limit
+// and else one point per end/limit of time; the busy refusals per
+// stretch of as much time; and the wait from acknowledgement to settling
+// of every acknowledged message, of which the points keep waits in all.
+func (b *builder) queues(trace []env.Record, limit, waits int) {
+	type state struct{ t, depth, bytes, repairs, outbound, settled int64 }
+	type ack struct{ at, pos int64 }
+	type queue struct {
+		states  []state
+		settles []settling
+		count   int // queue.settle records, complete or not
+		resends []int64
+		busy    []int64
+		acks    []ack
+	}
+	qs := map[string]*queue{}
+	var order []string
+	get := func(g string) *queue {
+		q := qs[g]
+		if q == nil {
+			q = &queue{}
+			qs[g] = q
+			order = append(order, g)
+		}
+		return q
+	}
+	seen := false
+	acked := map[string]bool{} // messages whose first ok has been seen
+	var busyAnywhere []int64   // refusals that name no replicaset
+	for i := range trace {
+		r := &trace[i]
+		n := func(k string) int64 { v, _ := r.Int(k); return v }
+		switch r.Kind {
+		case "queue.state", "queue.dispatch", "queue.settle", "queue.resend":
+			seen = true
+			g, _ := r.Str("group")
+			q := get(g)
+			switch r.Kind {
+			case "queue.state":
+				q.states = append(q.states, state{us(r.Time), n("depth"), n("bytes"), n("repairs"), n("outbound"), n("settled")})
+			case "queue.settle":
+				q.count++
+				if s, ok := settleSpan(r); ok {
+					q.settles = append(q.settles, settling{r.Time, s[0], s[1]})
+				}
+			case "queue.resend":
+				q.resends = append(q.resends, us(r.Time))
+			}
+		case "client.ok", "client.fail":
+			if f, _ := r.Str("f"); f != "enqueue" {
+				continue
+			}
+			rs, _ := r.Str("replicaset")
+			if r.Kind == "client.fail" {
+				if note, _ := r.Str("note"); strings.HasPrefix(note, "busy") {
+					if rs == "" {
+						busyAnywhere = append(busyAnywhere, r.Time)
+					} else {
+						get(rs).busy = append(get(rs).busy, r.Time)
+					}
+				}
+				continue
+			}
+			key, _ := r.Str("key")
+			if acked[key] {
+				continue
+			}
+			acked[key] = true
+			if pos, ok := r.Int("position"); ok && rs != "" {
+				get(rs).acks = append(get(rs).acks, ack{r.Time, pos})
+			}
+		}
+	}
+	if !seen {
+		return
+	}
+	if len(busyAnywhere) > 0 {
+		g := ""
+		if len(order) == 1 {
+			g = order[0]
+		}
+		get(g).busy = append(get(g).busy, busyAnywhere...)
+	}
+	limit = max(limit, 1)
+	step := max(b.d.End/int64(limit), 1000)
+	window := max(int64(niceStep(float64(b.d.End), 150)), 1_000_000)
+	waitCap := max(waits/len(order), 1)
+	var sampledStates, keptWaits, allWaits int
+	for _, g := range order {
+		q := qs[g]
+		out := Queue{Group: b.str(g), States: len(q.states), Settles: q.count, Busy: Busy{Total: len(q.busy), Bin: step}}
+		last := int64(-1) << 62
+		for _, s := range q.states {
+			out.Deepest = max(out.Deepest, s.depth)
+			k := len(out.Time) - 1
+			if len(q.states) > limit && k >= 0 && s.t/step == last {
+				out.Depth[k], out.Bytes[k] = max(out.Depth[k], s.depth), max(out.Bytes[k], s.bytes)
+				out.Repairs[k], out.Outbound[k], out.Settled[k] = s.repairs, s.outbound, s.settled
+				continue
+			}
+			last = s.t / step
+			out.Time = append(out.Time, s.t)
+			out.Depth = append(out.Depth, s.depth)
+			out.Bytes = append(out.Bytes, s.bytes)
+			out.Repairs = append(out.Repairs, s.repairs)
+			out.Outbound = append(out.Outbound, s.outbound)
+			out.Settled = append(out.Settled, s.settled)
+		}
+		if len(out.Time) < len(q.states) {
+			sampledStates++
+		}
+		out.Resends = q.resends
+		slices.Sort(q.busy)
+		for _, t := range q.busy {
+			at := us(t) / step
+			if k := len(out.Busy.At) - 1; k >= 0 && out.Busy.At[k] == at {
+				out.Busy.N[k]++
+				continue
+			}
+			out.Busy.At = append(out.Busy.At, at)
+			out.Busy.N = append(out.Busy.N, 1)
+		}
+		// The wait of each acknowledged message, in acknowledgement order.
+		pos := make([]int64, len(q.acks))
+		for i, a := range q.acks {
+			pos[i] = a.pos
+		}
+		settled := settledAt(q.settles, pos)
+		type wait struct{ ack, wait int64 }
+		var ws []wait
+		for i, a := range q.acks {
+			if at := settled[i]; at >= 0 {
+				// Rounded to the µs, as checker.Delivery reports it.
+				ws = append(ws, wait{us(a.at), (max(at-a.at, 0) + 500) / 1000})
+			}
+		}
+		l := &out.Latency
+		l.Acked, l.Settled, l.Window = len(q.acks), len(ws), window
+		if len(ws) > 0 {
+			sorted := make([]int64, len(ws))
+			for i, w := range ws {
+				sorted[i] = w.wait
+			}
+			slices.Sort(sorted)
+			l.P50, l.P99, l.Max = quantile(sorted, 0.5), quantile(sorted, 0.99), sorted[len(sorted)-1]
+			nw := max(b.d.End/window, 0) + 1
+			per := make([][]int64, nw)
+			for _, w := range ws {
+				k := min(max(w.ack/window, 0), nw-1)
+				per[k] = append(per[k], w.wait)
+			}
+			for _, p := range per {
+				if len(p) == 0 {
+					l.WP50, l.WP99 = append(l.WP50, -1), append(l.WP99, -1)
+					continue
+				}
+				slices.Sort(p)
+				l.WP50, l.WP99 = append(l.WP50, quantile(p, 0.5)), append(l.WP99, quantile(p, 0.99))
+			}
+		}
+		keep := make([]bool, len(ws))
+		if len(ws) <= waitCap {
+			for i := range keep {
+				keep[i] = true
+			}
+		} else {
+			// The slowest quarter of the room, then an even sample.
+			bySlow := make([]int, len(ws))
+			for i := range bySlow {
+				bySlow[i] = i
+			}
+			slices.SortStableFunc(bySlow, func(i, j int) int { return cmp.Compare(ws[j].wait, ws[i].wait) })
+			for _, i := range bySlow[:waitCap/4] {
+				keep[i] = true
+			}
+			stride := float64(len(ws)) / float64(waitCap-waitCap/4)
+			for k := 0.0; int(k) < len(ws); k += stride {
+				keep[int(k)] = true
+			}
+		}
+		var prev int64
+		for i, w := range ws {
+			if keep[i] {
+				l.Ack = append(l.Ack, w.ack-prev)
+				l.Wait = append(l.Wait, w.wait)
+				prev = w.ack
+			}
+		}
+		keptWaits += len(l.Wait)
+		allWaits += len(ws)
+		b.d.Queues = append(b.d.Queues, out)
+	}
+	if sampledStates > 0 {
+		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The inbound queue's state is kept once every %s of virtual time: the deepest depth and bytes of each stretch, and its latest repair, outbound and settled counts.", fmtDuration(step*1000)))
+	}
+	if keptWaits < allWaits {
+		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The inbound queue's wait plot keeps %d of %d acknowledged messages: the slowest and an even sample of the rest. Its quantiles are of all of them.", keptWaits, allWaits))
+	}
+}
+
+// settleSpan is the positions a queue.settle settled, from its id
+// (q/GROUP/FROM/TO), when it settled all of them.
+func settleSpan(r *env.Record) ([2]int64, bool) {
+	id, _ := r.Str("id")
+	n, _ := r.Int("settled")
+	parts := strings.Split(id, "/")
+	if len(parts) != 4 || n <= 0 {
+		return [2]int64{}, false
+	}
+	first, err1 := strconv.ParseInt(parts[2], 10, 64)
+	last, err2 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || last-first+1 != n {
+		return [2]int64{}, false
+	}
+	return [2]int64{first, last}, true
+}
+
+// settling is a leader's settling of positions from..to of a queue,
+// at a time in nanoseconds.
+type settling struct{ at, from, to int64 }
+
+// settledAt is when the message at each position was settled: the time
+// of the first settling, in order, that covers it; -1 if none does. It
+// takes time in the number of messages and settlings, however many
+// positions a settling spans.
+func settledAt(ss []settling, pos []int64) []int64 {
+	at := make([]int64, len(pos))
+	byPos := make([]int, len(pos))
+	for i := range pos {
+		at[i] = -1
+		byPos[i] = i
+	}
+	slices.SortStableFunc(byPos, func(i, j int) int { return cmp.Compare(pos[i], pos[j]) })
+	// next leads from k to the first message at or after k in byPos
+	// not yet settled (len(byPos) when there is none).
+	next := make([]int, len(byPos)+1)
+	for k := range next {
+		next[k] = k
+	}
+	find := func(k int) int {
+		root := k
+		for next[root] != root {
+			root = next[root]
+		}
+		for next[k] != root {
+			next[k], k = root, next[k]
+		}
+		return root
+	}
+	for _, s := range ss {
+		k, _ := slices.BinarySearchFunc(byPos, s.from, func(i int, p int64) int { return cmp.Compare(pos[i], p) })
+		for k = find(k); k < len(byPos) && pos[byPos[k]] <= s.to; k = find(k) {
+			at[byPos[k]] = s.at
+			next[k] = k + 1
+		}
+	}
+	return at
+}
+
+// quantile is the q-quantile of sorted values, as checker.Delivery
+// computes it.
+func quantile(sorted []int64, q float64) int64 {
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+// niceStep is report.js's: a round step (1, 2 or 5 times a power of ten)
+// that cuts span into about n.
+func niceStep(span float64, n int) float64 {
+	if span <= 0 {
+		return 1
+	}
+	raw := span / float64(n)
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= raw {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // countTraffic counts delivered and dropped messages by kind and by link.

@@ -71,7 +71,8 @@ func Write(w io.Writer, r Run) error {
 	if err != nil {
 		return err
 	}
-	v := pageView{Run: r, First: d.First, Notes: d.Notes, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
+	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0,
+		Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
 	for _, res := range r.Results {
 		if res.Checker == "linearizable" {
 			v.LinResult = res.Explanation
@@ -84,6 +85,7 @@ type pageView struct {
 	Run
 	First     *FirstBad
 	Notes     []string
+	Queue     bool // the trace has queue events: the page has an Inbound queue section
 	LinResult string
 	Data      template.JS
 	JS        template.JS

@@ -502,6 +502,147 @@
     });
   }
 
+  // ---- inbound queues ----
+  const queues = D.queues;
+  function queueAt(q, t) {
+    const k = lowerBound(q.t, t);
+    return k < 0 ? null : { depth: q.depth[k], bytes: q.bytes[k], repairs: q.repairs[k], outbound: q.outbound[k], settled: q.settled[k] };
+  }
+  // The moment travelled to, drawn on every queue panel.
+  const queueCursors = [];
+  function moveQueueCursors(t) {
+    for (const c of queueCursors) {
+      c.line.setAttribute("x1", c.x(t));
+      c.line.setAttribute("x2", c.x(t));
+      c.line.removeAttribute("visibility");
+    }
+  }
+  function queueCaption(q) {
+    const l = q.latency, parts = [];
+    if (q.states) parts.push("deepest " + q.deepest + " messages waiting");
+    parts.push(q.busy.total + " enqueue" + (q.busy.total === 1 ? "" : "s") + " refused as busy" + (q.busy.total ? " (the ticks under the depth)" : ""));
+    if (q.resends.length) parts.push(q.resends.length + " sent again to settle (▲)");
+    if (l.acked) {
+      let s = l.acked + " acknowledged, " + l.settled + " of them settled";
+      if (l.settled) s += ": acknowledged to settled p50 " + fmt(l.p50) + ", p99 " + fmt(l.p99) + ", max " + fmt(l.max);
+      parts.push(s);
+    }
+    return parts.join("; ") + ".";
+  }
+  function drawQueues() {
+    const box = document.getElementById("queue-panels");
+    if (!box) return;
+    box.textContent = "";
+    queueCursors.length = 0;
+    const x = t => L + t / END * PW;
+    const B = bucketWidth();
+    queues.forEach(q => {
+      const grp = S[q.group], l = q.latency;
+      htmlEl("h3", {}, grp ? "Replicaset " + grp : "Refusals that name no replicaset", box);
+      htmlEl("p", { class: "status queue-caption", "data-group": grp }, queueCaption(q), box);
+      const top = 18, depthTop = top + 6, depthH = 100, busyTop = depthTop + depthH + 3, busyH = 14;
+      const repTop = busyTop + busyH + 16, repH = 50, rateTop = repTop + repH + 16, rateH = 60, latTop = rateTop + rateH + 16, latH = 120;
+      const height = latTop + latH + 6;
+      const svg = newSvg(box, height, "inbound queue of " + (grp || "no replicaset") + " over time");
+      svg.classList.add("queue-group");
+      svg.dataset.group = grp;
+      axis(svg, x, 0, END, top, height - top);
+      shadeFaults(svg, x, 0, END, top, height - top);
+      const strip = (label, yTop, h, hiV, tick) => {
+        hiV = Math.max(hiV, 1);
+        // The label between the scale's top and bottom, clear of both.
+        svgEl("text", { x: 4, y: yTop + h / 2 + 4 }, svg).textContent = label;
+        svgEl("text", { x: L - 4, y: yTop + 10, "text-anchor": "end" }, svg).textContent = tick(hiV);
+        svgEl("text", { x: L - 4, y: yTop + h, "text-anchor": "end" }, svg).textContent = tick(0);
+        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: yTop + h, y2: yTop + h }, svg);
+        return v => yTop + h - Math.min(v, hiV) / hiV * h;
+      };
+      // A state holds until the next one the leaders recorded, or the end.
+      const stepLine = (field, y, cls, name) => {
+        if (!q.t.length) return;
+        const pts = [];
+        for (let k = 0; k < q.t.length; k++) {
+          if (k > 0) pts.push(x(q.t[k]).toFixed(1) + "," + y(q[field][k - 1]).toFixed(1));
+          pts.push(x(q.t[k]).toFixed(1) + "," + y(q[field][k]).toFixed(1));
+        }
+        pts.push(x(END).toFixed(1) + "," + y(q[field][q.t.length - 1]).toFixed(1));
+        title(svgEl("polyline", { class: cls, points: pts.join(" ") }, svg), name);
+      };
+      // Depth, with the refusals as ticks under it and the resends over it.
+      const dy = strip("depth", depthTop, depthH, q.deepest, v => v);
+      stepLine("depth", dy, "q-depth", "messages waiting in " + grp + "'s queue");
+      svgEl("text", { x: 4, y: busyTop + 11 }, svg).textContent = "busy";
+      let most = 1;
+      q.busy.n.forEach(n => { most = Math.max(most, n); });
+      const bw = Math.max(x(q.busy.bin) - x(0), 1);
+      const bg = svgEl("g", {}, svg);
+      q.busy.at.forEach((at, k) => {
+        const n = q.busy.n[k], h = 3 + (busyH - 3) * n / most, t = at * q.busy.bin;
+        title(svgEl("rect", { class: "busy", x: x(t).toFixed(1), y: (busyTop + busyH - h).toFixed(1), width: bw.toFixed(1), height: h.toFixed(1) }, bg),
+          fmt(t) + " – " + fmt(t + q.busy.bin) + ": " + n + " enqueue" + (n === 1 ? "" : "s") + " refused as busy");
+      });
+      q.resends.forEach(t => {
+        title(svgEl("path", { class: "resend", d: "M" + x(t).toFixed(1) + " " + (depthTop - 6) + "l-4 7h8z" }, svg), "at " + fmt(t) + " the leader sent messages to settle again: its command never applied");
+      });
+      // The repair queue, and the outbound messages when there are any.
+      let hiR = 0, anyOut = false;
+      q.repairs.forEach((v, k) => { hiR = Math.max(hiR, v, q.outbound[k]); anyOut = anyOut || q.outbound[k] > 0; });
+      const ry = strip("repair", repTop, repH, hiR, v => v);
+      stepLine("repairs", ry, "q-repairs", "messages in " + grp + "'s repair queue");
+      if (anyOut) stepLine("outbound", ry, "q-outbound", "outbound messages of " + grp);
+      // Messages settled per second, from the settled count's growth.
+      const settledAt = t => { const k = lowerBound(q.t, t); return k < 0 ? 0 : q.settled[k]; };
+      const nb = Math.ceil(END / B), rate = [];
+      let peak = 1;
+      for (let b = 0; b < nb; b++) {
+        const v = Math.max(settledAt(Math.min((b + 1) * B, END)) - settledAt(b * B), 0) / (B / 1e6);
+        rate.push(v);
+        peak = Math.max(peak, v);
+      }
+      const rstep = niceStep(peak, 2), rmax = Math.ceil(peak / rstep) * rstep;
+      const sy = strip("settled", rateTop, rateH, rmax, v => v + "/s");
+      const rg = svgEl("g", {}, svg), rw = Math.max(x(B) - x(0) - 1, 1);
+      rate.forEach((v, b) => {
+        if (!v) return;
+        title(svgEl("rect", { class: "q-settled", x: x(b * B).toFixed(1), y: sy(v).toFixed(1), width: rw.toFixed(1), height: (sy(0) - sy(v)).toFixed(1) }, rg),
+          fmt(b * B) + " – " + fmt((b + 1) * B) + ": " + Math.round(v * B / 1e6) + " messages settled");
+      });
+      // The wait from acknowledgement to settling, by acknowledgement time.
+      let lo = Infinity;
+      l.wait.forEach(v => { if (v > 0) lo = Math.min(lo, v); });
+      l.wp50.forEach(v => { if (v > 0) lo = Math.min(lo, v); });
+      lo = lo === Infinity ? 1 : Math.pow(10, Math.floor(Math.log10(lo)));
+      const hi = Math.max(l.max, lo * 10);
+      const ly = v => latTop + latH - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * (latH - 4);
+      svgEl("text", { x: 4, y: latTop + latH / 2 + 4 }, svg).textContent = "wait";
+      for (const [v, text] of logTicks(lo, hi)) {
+        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: ly(v), y2: ly(v) }, svg);
+        svgEl("text", { x: L - 4, y: ly(v) + 4, "text-anchor": "end" }, svg).textContent = text;
+      }
+      const wg = svgEl("g", {}, svg);
+      let ack = 0;
+      for (let k = 0; k < l.wait.length; k++) {
+        ack += l.ack[k];
+        svgEl("circle", { class: "pt qwait", cx: x(ack).toFixed(1), cy: ly(l.wait[k]).toFixed(1), r: 1.5 }, wg);
+      }
+      [["wp50", "q-p50", "p50"], ["wp99", "q-p99", "p99"]].forEach(([field, cls, name]) => {
+        let pts = [];
+        const flush = () => { if (pts.length) title(svgEl("polyline", { class: cls, points: pts.join(" ") }, svg), name + " per " + fmt(l.window) + " of acknowledgements"); pts = []; };
+        l[field].forEach((v, w) => {
+          if (v < 0) { flush(); return; }
+          pts.push(x((w + 0.5) * l.window).toFixed(1) + "," + ly(v).toFixed(1));
+        });
+        flush();
+      });
+      if (l.wait.length < l.settled)
+        htmlEl("p", { class: "status" }, "Drawn: " + l.wait.length + " of " + l.settled + " settled messages' waits (the slowest, and an even sample of the rest).", box);
+      const line = svgEl("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: height, visibility: "hidden" }, svg);
+      queueCursors.push({ line, x });
+      if (travelTime !== null) moveQueueCursors(travelTime);
+      svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+    });
+  }
+
   // ---- time travel ----
   function linksAt(t) {
     const everyone = nodes.concat(clients);
@@ -545,6 +686,14 @@
     for (let i = 0; i < nOps; i++) if (call[i] <= t && (ret[i] < 0 || ret[i] > t)) inflight++;
     htmlEl("p", {}, (active.length ? "Faults in force: " + active.map(f => f.fault + " (" + f.what + ")").join("; ") : "No fault in force") +
       ". " + inflight + " operations in flight.", box);
+    const withState = queues.filter(q => q.t.length);
+    if (withState.length) {
+      htmlEl("p", { id: "travel-queues" }, "Inbound queues: " + withState.map(q => {
+        const st = queueAt(q, t);
+        return S[q.group] + " " + (st ? st.depth + " waiting (" + st.bytes + " bytes), " + st.repairs + " in repair, " + st.outbound + " outbound, " + st.settled + " settled so far" : "not yet recorded");
+      }).join("; ") + ".", box);
+    }
+    moveQueueCursors(t);
     const grid = htmlEl("div", { class: "travel-grid" }, null, box);
     const left = htmlEl("div", {}, null, grid);
     const table = htmlEl("table", { class: "nodes" }, null, left);
@@ -748,6 +897,7 @@
   if (showBad) showBad.addEventListener("click", e => { e.preventDefault(); focusFirstBad(); });
   section("plots", drawPlots);
   section("raft-panels", drawRaft);
+  section("queue-panels", drawQueues);
   section("traffic", drawTraffic);
   section("lamport", setupLamport);
   section("log-table", setupLog);

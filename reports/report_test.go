@@ -2,11 +2,13 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -357,6 +359,12 @@ func FuzzBuildData(f *testing.F) {
 	f.Add([]byte(`{"time":5,"node":"c1","kind":"client.ok","process":3,"f":"read","key":"k","value":"v","absent":false}` + "\n" +
 		`{"time":1,"node":"nemesis","kind":"nemesis.stop","step":9,"n":1}` + "\n" +
 		`{"time":0,"node":"n1","kind":"raft.state","group":"g","term":"x","role":7}` + "\n"))
+	f.Add([]byte(`{"time":9,"node":"n1","kind":"queue.settle","group":"rs1","id":"q/rs1/-5/9223372036854775807","settled":1}` + "\n" +
+		`{"time":3,"node":"n1","kind":"queue.state","group":"rs1","depth":"deep","settled":-4}` + "\n" +
+		`{"time":-7,"node":"c1","kind":"client.ok","f":"enqueue","key":"m","replicaset":"rs1","position":-3}` + "\n" +
+		`{"time":1,"node":"c1","kind":"client.fail","f":"enqueue","note":"busy"}` + "\n" +
+		`{"time":2,"node":"n1","kind":"queue.settle","group":"rs1","id":"q/rs1/-3/-3","settled":1}` + "\n" +
+		`{"time":-9000000000,"node":"n1","kind":"queue.resend","group":"rs1","from":1,"to":2}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		trace, err := env.ReadTrace(bytes.NewReader(data))
 		if err != nil {
@@ -385,5 +393,204 @@ func TestRolesAreTheEngines(t *testing.T) {
 		if len(d.Raft) != 1 || d.Raft[0].Role[0] >= len(Roles) || Roles[d.Raft[0].Role[0]] != role {
 			t.Errorf("role %q is drawn as %v", role, d.Raft)
 		}
+	}
+}
+
+// queueTrace is a hand-written ingest run on one replicaset: three
+// messages acknowledged (one twice), two refused as busy and one as
+// invalid, a settling that settled less than its range, a resend, and
+// the queue's state at three ticks.
+func queueTrace() []env.Record {
+	var trace []env.Record
+	add := func(ms float64, node env.NodeID, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: int64(ms * 1e6), Node: node, Kind: kind, Fields: fields})
+	}
+	enq := func(ms float64, kind, key string, extra ...env.Field) {
+		add(ms, "c1", kind, append([]env.Field{env.Int("process", 0), env.Str("f", "enqueue"), env.Str("key", key)}, extra...)...)
+	}
+	state := func(ms float64, depth, repairs, settled int64) {
+		add(ms, "n1", "queue.state", env.Str("group", "rs1"), env.Int("depth", depth), env.Int("bytes", depth*100),
+			env.Int("repairs", repairs), env.Int("outbound", 0), env.Int("settled", settled))
+	}
+	settle := func(ms float64, id string, settled int64) {
+		add(ms, "n1", "queue.settle", env.Str("group", "rs1"), env.Str("id", id), env.Int("index", 9), env.Int("settled", settled))
+	}
+	ok := func(rs string, pos int64) []env.Field {
+		return []env.Field{env.Str("note", "n1"), env.Str("replicaset", rs), env.Int("position", pos)}
+	}
+	add(0, "n1", "node.start", env.Int("inc", 1))
+	add(0, "n1", "node.bootstrap", env.Int("instances", 1))
+	enq(40, "client.invoke", "m1")
+	enq(50, "client.ok", "m1", ok("rs1", 1)...)
+	enq(69, "client.invoke", "m9")
+	enq(70, "client.fail", "m9", env.Str("note", "busy: the inbound queue is full (20 messages waiting)"), env.Str("replicaset", "rs1"))
+	enq(70.5, "client.invoke", "m9")
+	enq(71, "client.fail", "m9", env.Str("note", "busy: the inbound queue is full (20 messages waiting)"), env.Str("replicaset", "rs1"))
+	enq(71.5, "client.invoke", "m8")
+	enq(72, "client.fail", "m8", env.Str("note", "invalid: no payload"))
+	add(80, "n1", "queue.dispatch", env.Str("group", "rs1"), env.Int("from", 1), env.Int("to", 1), env.Int("messages", 1), env.Int("failed", 0))
+	state(100, 2, 0, 0)
+	settle(150, "q/rs1/1/1", 1)
+	state(200, 1, 0, 1)
+	enq(1040, "client.invoke", "m2")
+	enq(1050, "client.ok", "m2", ok("rs1", 2)...)
+	settle(1100, "q/rs1/2/3", 1) // settled less than its range: not m2's settling
+	add(2100, "n1", "queue.resend", env.Str("group", "rs1"), env.Int("from", 2), env.Int("to", 3))
+	settle(2200, "q/rs1/2/3", 2)
+	state(2300, 0, 1, 3)
+	enq(2290, "client.invoke", "m2")
+	enq(2300, "client.ok", "m2", ok("rs1", 2)...) // sent again: its first ok counts
+	enq(2390, "client.invoke", "m3")
+	enq(2400, "client.ok", "m3", ok("rs1", 4)...) // never settled
+	add(3000, "n1", "node.stop")
+	return trace
+}
+
+// TestDataQueue checks the inbound queue's series: the state as the
+// leader recorded it, the busy refusals, and each acknowledged
+// message's wait until the settling that covered it.
+func TestDataQueue(t *testing.T) {
+	d, _, err := BuildData(Run{Trace: queueTrace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Queues) != 1 {
+		t.Fatalf("%d queues, want 1: %+v", len(d.Queues), d.Queues)
+	}
+	q := d.Queues[0]
+	got := func(what string, v any, want string) {
+		t.Helper()
+		if s := fmt.Sprint(v); s != want {
+			t.Errorf("%s: %s, want %s", what, s, want)
+		}
+	}
+	got("group", d.Strings[q.Group], "rs1")
+	got("states", []any{q.States, q.Time, q.Depth, q.Bytes, q.Repairs, q.Settled, q.Deepest},
+		"[3 [100000 200000 2300000] [2 1 0] [200 100 0] [0 0 1] [0 1 3] 2]")
+	got("settles and resends", []any{q.Settles, q.Resends}, "[3 [2100000]]")
+	// Two busy refusals, both in the stretch of 2ms (3s/1500) from 70ms;
+	// the invalid one is no backpressure.
+	got("busy", []any{q.Busy.Total, q.Busy.Bin, q.Busy.At, q.Busy.N}, "[2 2000 [35] [2]]")
+	// m1 waited 150-50ms; m2 2200-1050ms (its first ok, and the first
+	// complete settling of its position); m3 was never settled.
+	l := q.Latency
+	got("latency", []any{l.Acked, l.Settled, l.P50, l.P99, l.Max}, "[3 2 1150000 1150000 1150000]")
+	got("windows", []any{l.Window, l.WP50, l.WP99}, "[1000000 [100000 1150000 -1 -1] [100000 1150000 -1 -1]]")
+	got("points", []any{l.Ack, l.Wait}, "[[50000 1000000] [100000 1150000]]")
+	// The event log leaves the queue's state and settling to the panel,
+	// and keeps the resend.
+	kinds := map[string]int{}
+	for _, k := range d.Events.Kind {
+		kinds[d.Strings[k]]++
+	}
+	if kinds["queue.state"]+kinds["queue.settle"]+kinds["queue.dispatch"] != 0 || kinds["queue.resend"] != 1 {
+		t.Errorf("event log kinds %v", kinds)
+	}
+	if len(d.Notes) != 0 {
+		t.Errorf("a small run left something out: %v", d.Notes)
+	}
+
+	var out bytes.Buffer
+	if err := Write(&out, Run{Scenario: "queue", Trace: queueTrace()}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `<section id="queue">`) {
+		t.Error("the report of a run with queue events has no Inbound queue section")
+	}
+	out.Reset()
+	if err := Write(&out, smallRun(t)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `<section id="queue">`) {
+		t.Error("the report of a run without queue events has an Inbound queue section")
+	}
+}
+
+// TestDataQueueBusyWithoutReplicaset: a refusal that names no replicaset
+// is the only queue's, and with several queues it has a panel of its
+// own (group "").
+func TestDataQueueBusyWithoutReplicaset(t *testing.T) {
+	busy := env.Record{Time: 5e6, Node: "c1", Kind: "client.fail", Fields: []env.Field{env.Str("f", "enqueue"), env.Str("note", "busy")}}
+	state := func(g string) env.Record {
+		return env.Record{Time: 1e6, Node: "n1", Kind: "queue.state", Fields: []env.Field{env.Str("group", g), env.Int("depth", 1)}}
+	}
+	for _, tc := range []struct {
+		trace []env.Record
+		want  string
+	}{
+		{[]env.Record{state("rs1"), busy}, "rs1:1"},
+		{[]env.Record{state("rs1"), state("rs2"), busy}, "rs1:0 rs2:0 :1"},
+		{[]env.Record{busy}, ""}, // no queue events: no queues
+	} {
+		d := buildData(Run{Trace: tc.trace}, defaultCaps)
+		var got []string
+		for _, q := range d.Queues {
+			got = append(got, fmt.Sprintf("%s:%d", d.Strings[q.Group], q.Busy.Total))
+		}
+		if s := strings.Join(got, " "); s != tc.want {
+			t.Errorf("queues %q, want %q", s, tc.want)
+		}
+	}
+}
+
+// TestDataQueueBeyondTheCap: past the caps, the state keeps one point
+// per stretch with its deepest depth and latest settled count, the waits
+// keep the slowest and a sample, and notes say so; the quantiles are
+// still of every message.
+func TestDataQueueBeyondTheCap(t *testing.T) {
+	var trace []env.Record
+	add := func(t int64, node env.NodeID, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: t, Node: node, Kind: kind, Fields: fields})
+	}
+	const n = 2000
+	for i := range int64(n) {
+		at := i * 10_000_000 // every 10ms
+		depth := i % 7
+		if i == 1234 {
+			depth = 99
+		}
+		add(at, "n1", "queue.state", env.Str("group", "rs1"), env.Int("depth", depth), env.Int("settled", i))
+		add(at+1, "c1", "client.ok", env.Str("f", "enqueue"), env.Str("key", fmt.Sprint("m", i)), env.Str("replicaset", "rs1"), env.Int("position", i+1))
+		wait := int64(1_000_000) // 1ms, and 900ms for one in a hundred
+		if i%100 == 0 {
+			wait = 900_000_000
+		}
+		add(at+1+wait, "n1", "queue.settle", env.Str("group", "rs1"), env.Str("id", fmt.Sprintf("q/rs1/%d/%d", i+1, i+1)), env.Int("settled", 1))
+	}
+	slices.SortStableFunc(trace, func(a, b env.Record) int { return cmp.Compare(a.Time, b.Time) })
+	d := buildData(Run{Trace: trace}, caps{ops: 10, messages: 10, events: 10, raftPoints: 10, queuePoints: 100, waitPoints: 200})
+	q := d.Queues[0]
+	if q.States != n || len(q.Time) > 101 || len(q.Time) < 90 {
+		t.Errorf("kept %d of %d states, want about 100", len(q.Time), q.States)
+	}
+	if q.Deepest != 99 || slices.Max(q.Depth) != 99 {
+		t.Errorf("deepest %d, deepest kept %d; want 99 for both", q.Deepest, slices.Max(q.Depth))
+	}
+	if last := q.Settled[len(q.Settled)-1]; last != n-1 {
+		t.Errorf("the kept states end at %d settled, want %d", last, n-1)
+	}
+	l := q.Latency
+	if l.Acked != n || l.Settled != n || l.P50 != 1000 || l.P99 != 900_000 || l.Max != 900_000 {
+		t.Errorf("latency over all: acked %d, settled %d, p50 %d, p99 %d, max %d", l.Acked, l.Settled, l.P50, l.P99, l.Max)
+	}
+	if len(l.Wait) > 200 || len(l.Wait) < 150 {
+		t.Errorf("kept %d waits, want about 200", len(l.Wait))
+	}
+	if slow := strings.Count(fmt.Sprint(l.Wait), "900000"); slow != n/100 {
+		t.Errorf("kept %d of the %d slow waits, want all", slow, n/100)
+	}
+	notes := strings.Join(d.Notes, " ")
+	if !strings.Contains(notes, "inbound queue's state is kept once every") || !strings.Contains(notes, fmt.Sprintf("of %d acknowledged messages", n)) {
+		t.Errorf("notes do not say what the queue panel left out: %v", d.Notes)
+	}
+}
+
+func TestSettledAt(t *testing.T) {
+	ss := []settling{{at: 1, from: 5, to: 9}, {at: 2, from: 1, to: 6}, {at: 3, from: 0, to: 1 << 62}}
+	pos := []int64{7, 3, 5, 20, 3, -1}
+	// 7 and 5 by the first; the two at 3 by the second; 20 by the third
+	// whatever its length; -1 by none.
+	if got := fmt.Sprint(settledAt(ss, pos)); got != "[1 2 1 3 2 -1]" {
+		t.Errorf("settled at %s, want [1 2 1 3 2 -1]", got)
 	}
 }

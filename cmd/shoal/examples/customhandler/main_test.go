@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,21 @@ func TestBinaryListsItsHandlers(t *testing.T) {
 		if !slices.Contains(names, want) {
 			t.Errorf("myshoal handlers lacks %s:\n%s", want, out)
 		}
+	}
+	// The binary runs a message through a pipeline that uses its handler,
+	// against the example model, as the cluster would.
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipeline.yaml")
+	msg := filepath.Join(dir, "message.json")
+	if err := os.WriteFile(pipe, []byte("routes: {default: customers}\nchains:\n  customers:\n    - uppercase: {field: name}\n    - set-type: {type: Customer, version: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(msg, []byte(`{"id":"c1","name":"grace hopper","email":null,"created":"2024-01-02T03:04:05Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, "pipeline", "check", pipe, "--model", "../../../../scenarios/examples/model.yaml", "--message", msg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `store Customer (version 2, chain customers): {"created":"2024-01-02T03:04:05Z","email":null,"first_name":"GRACE","id":"c1","last_name":"HOPPER"`) {
+		t.Errorf("myshoal pipeline check: %v\n%s", err, out)
 	}
 }
 

@@ -23,7 +23,8 @@ func SetPipeline(source []byte) Command { return Command{Op: "pipeline.set", Val
 
 // setPipeline applies pipeline.set. The file is parsed as any binary
 // would parse it (handlers this binary lacks allowed), so every replica
-// decides alike; the instance that proposes checks it fully first.
+// decides alike; the instance that proposes checks it fully first. The
+// pipeline in force set again changes nothing.
 func (c *Config) setPipeline(source string) error {
 	if source != "" {
 		if _, err := handler.ParseWith("pipeline.yaml", []byte(source), handler.Options{AllowUnknown: true}); err != nil {
@@ -32,6 +33,10 @@ func (c *Config) setPipeline(source string) error {
 	}
 	rev := 1
 	if c.Pipeline != nil {
+		if c.Pipeline.Source == source {
+			// Instances given the same file all set it: one revision.
+			return nil
+		}
 		rev = c.Pipeline.Revision + 1
 	}
 	c.Pipeline = &PipelineRevision{Revision: rev, Source: source}
@@ -105,6 +110,18 @@ var queueSettings = []queueSetting{
 		return err
 	}},
 	{"queue.retry_after", durationSetting(time.Millisecond, time.Hour, func(q *QueueSettings) *time.Duration { return &q.RetryAfter })},
+}
+
+// CheckSetting checks an operator setting as a set command applies it:
+// the key must be named, and a queue.* setting must be one there is, with
+// a value in its range; other keys pass. A cluster bootstrapped with a
+// setting that fails it does not form (Bootstrap), so an instance given
+// one should say so before it starts.
+func CheckSetting(key, value string) error {
+	if key == "" {
+		return fmt.Errorf("set: the setting has no name")
+	}
+	return checkQueueSetting(key, value)
 }
 
 // checkQueueSetting checks a queue.* setting's value; other keys pass.

@@ -34,6 +34,10 @@ type membersFile struct {
 	ReplicationFactor int            `json:"replication_factor"`
 	Buckets           int            `json:"buckets"`
 	Members           []memberRecord `json:"members"` // by name
+	// Settings are the operator settings the cluster formed with
+	// (cluster.Spec.Settings); none for a file written before there were
+	// any.
+	Settings map[string]string `json:"settings,omitempty"`
 	// JoinedWith, for an instance that joined the cluster after it
 	// formed, is the configuration it joined with (cluster.Config's
 	// encoding): its Raft ID and peers until it catches up.
@@ -53,7 +57,7 @@ func recordOf(m Member) memberRecord { return memberRecord(m) }
 
 // spec is the bootstrap topology the file describes.
 func (f *membersFile) spec() cluster.Spec {
-	s := cluster.Spec{ReplicationFactor: f.ReplicationFactor, Buckets: f.Buckets}
+	s := cluster.Spec{ReplicationFactor: f.ReplicationFactor, Buckets: f.Buckets, Settings: f.Settings}
 	for _, m := range f.Members {
 		s.Instances = append(s.Instances, cluster.InstanceSpec{Name: m.Name, Domain: cluster.Domain(m.Domain)})
 	}
@@ -61,12 +65,18 @@ func (f *membersFile) spec() cluster.Spec {
 }
 
 // clusterID names a spec: a hash of its instances, their domains, the
-// replication factor and the bucket count.
+// replication factor, the bucket count and the settings. Instances
+// started with different settings form no cluster together: each would
+// bootstrap group 0 with its own. A spec without settings hashes as
+// before settings existed, so that older members.json files still match.
 func clusterID(f *membersFile) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "rf=%d buckets=%d", f.ReplicationFactor, f.Buckets)
 	for _, m := range f.Members {
 		fmt.Fprintf(h, ";%s@%s", m.Name, cluster.Domain(m.Domain))
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Settings)) {
+		fmt.Fprintf(h, ";set %q=%q", k, f.Settings[k])
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
 }
@@ -298,6 +308,10 @@ func (n *Node) Form(ctx context.Context) error {
 		}
 		n.log.Info("the cluster formed", "cluster", f.Cluster, "members", len(f.Members))
 	}
+	if len(n.cfg.Settings) > 0 && !maps.Equal(n.cfg.Settings, f.Settings) {
+		n.log.Warn("settings count only when the cluster first forms: those given take no effect here",
+			"given", n.cfg.Settings, "formed_with", f.Settings, "joined", f.JoinedWith != nil)
+	}
 	for _, m := range n.members.list() {
 		if m.Name != n.cfg.Name {
 			n.transport.SetPeer(m.Name, m.PeerAddr)
@@ -344,7 +358,7 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 			return nil, fmt.Errorf("live: %d instances answered (%s), but bootstrap-expect is %d", len(known), names(known), expect)
 		}
 		if len(known) == expect {
-			f := &membersFile{ReplicationFactor: rf, Buckets: DefaultBuckets}
+			f := &membersFile{ReplicationFactor: rf, Buckets: DefaultBuckets, Settings: settings(n.cfg.Settings)}
 			for _, m := range known {
 				f.Members = append(f.Members, recordOf(m))
 			}
@@ -373,9 +387,9 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 		select {
 		case f := <-n.adopt:
 			// Another instance formed a cluster with this one in it.
-			f.ReplicationFactor, f.Buckets = rf, DefaultBuckets
+			f.ReplicationFactor, f.Buckets, f.Settings = rf, DefaultBuckets, settings(n.cfg.Settings)
 			if clusterID(f) != f.Cluster {
-				return nil, fmt.Errorf("live: the cluster %s formed without this instance's settings (replication factor %d): start every instance with the same --bootstrap-expect and --replication-factor", f.Cluster, rf)
+				return nil, fmt.Errorf("live: the cluster %s formed without this instance's settings (replication factor %d, settings %v): start every instance with the same --bootstrap-expect, --replication-factor and --setting", f.Cluster, rf, f.Settings)
 			}
 			return f, nil
 		case <-ticker.C:
@@ -383,6 +397,14 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 			return nil, fmt.Errorf("live: %d of %d instances found (%s) when forming stopped: %w", len(known), expect, names(known), ctx.Err())
 		}
 	}
+}
+
+// settings copies the settings an instance was given, nil for none.
+func settings(s map[string]string) map[string]string {
+	if len(s) == 0 {
+		return nil
+	}
+	return maps.Clone(s)
 }
 
 // greet says hello once to every Join address and every member it knows,

@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/node"
 )
@@ -59,6 +62,13 @@ type Config struct {
 	// ReplicationFactor is the size of a replicaset at bootstrap; zero
 	// puts every instance in one replicaset.
 	ReplicationFactor int
+	// Settings are operator settings (cluster.Spec.Settings, such as
+	// queue.max_messages) the cluster bootstraps with. Like the
+	// replication factor they count only when the cluster first forms,
+	// where every instance must give the same ones (members.json keeps
+	// them); an instance that joins a formed cluster, or restarts, takes
+	// the cluster's.
+	Settings map[string]string
 	// ServerTLS and ClientTLS secure the peer port; nil is plain TCP.
 	ServerTLS, ClientTLS *tls.Config
 	// Engine tunes the engine (tick, election, compaction); its Spec is
@@ -117,6 +127,11 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("live: no data directory")
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Settings)) {
+		if err := cluster.CheckSetting(k, cfg.Settings[k]); err != nil {
+			return nil, fmt.Errorf("live: settings: %w", err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

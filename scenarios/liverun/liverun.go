@@ -7,8 +7,12 @@
 // SIGSTOP/SIGCONT), scheduled by the same nemesis as in the simulator.
 // The instances write the engine's trace; the harness merges it with its
 // own, checks it with the same checkers, and writes the same run
-// directory and report. Faults real processes cannot take (clock skew,
-// disk errors) are traced as taking no effect and listed in the report.
+// directory and report. A scenario's pipeline and queue settings reach
+// the instances as `shoal serve --pipeline FILE` (the file in the run
+// directory, PipelineFile) and `--setting queue.KEY=VALUE`; its model, as
+// a proposal through the API before the scenario's time begins. Faults
+// real processes cannot take (clock skew, disk errors) are traced as
+// taking no effect and listed in the report.
 //
 // A live run is not deterministic: the seed draws the nemesis's and the
 // clients' choices, but the timing is the machine's.
@@ -25,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -84,6 +89,10 @@ type Outcome struct {
 	Results rundir.Results
 	Records []env.Record
 }
+
+// PipelineFile is the file in the run directory that holds the
+// scenario's pipeline, which every instance is started with.
+const PipelineFile = "pipeline.yaml"
 
 // Limits of a live run.
 const (
@@ -263,6 +272,19 @@ func (r *run) start(ctx context.Context) error {
 	r.rec.Note(env.WorldNode, "net.links",
 		env.Str("dist", base.Latency.Dist.String()), env.Int("min", int64(base.Latency.Min)), env.Int("max", int64(base.Latency.Max)),
 		env.Float("loss", base.Loss), env.Float("duplicate", 0), env.Bool("reorder", false))
+	// The cluster's own settings: what the simulator bootstraps with
+	// (harness.Topology's Pipeline and Settings), each instance is given.
+	var common []string
+	if src := runner.InitialPipeline(r.s); src != nil {
+		file := filepath.Join(r.o.Dir, PipelineFile)
+		if err := os.WriteFile(file, src, 0o644); err != nil {
+			return err
+		}
+		common = append(common, "--pipeline", file)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.s.Cluster.Queue)) {
+		common = append(common, "--setting", k+"="+r.s.Cluster.Queue[k])
+	}
 	for i, name := range names {
 		dir := filepath.Join(r.o.Dir, "nodes", string(name))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -283,6 +305,7 @@ func (r *run) start(ctx context.Context) error {
 				"--route", strings.Join(route, ","))
 		}
 		p.args = append(p.args, "--replication-factor", fmt.Sprint(r.s.Cluster.ReplicationFactor))
+		p.args = append(p.args, common...)
 		for _, b := range r.o.Bugs {
 			p.args = append(p.args, "--bug", b)
 		}
@@ -318,6 +341,9 @@ func (r *run) start(ctx context.Context) error {
 		}
 	}
 	if err := r.giveModel(ctx, deadline); err != nil {
+		return err
+	}
+	if err := r.awaitPipeline(ctx, deadline); err != nil {
 		return err
 	}
 	r.cluster.refresh()
@@ -379,6 +405,58 @@ func (r *run) giveModel(ctx context.Context, deadline time.Time) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the cluster did not take model %s: %v", r.s.Cluster.Model, last)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// awaitPipeline waits until every instance has the scenario's pipeline,
+// if it names one, in force: each sets it (--pipeline) once it is ready,
+// and the scenario's time begins once all have it.
+func (r *run) awaitPipeline(ctx context.Context, deadline time.Time) error {
+	src := runner.InitialPipeline(r.s)
+	if src == nil {
+		return nil
+	}
+	inForce := func(p *process) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.http+"/v1/pipeline", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var st live.PipelineStatus
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: GET /v1/pipeline: %d (%v)", p.name, resp.StatusCode, err)
+		}
+		if st.Source != string(src) {
+			return fmt.Errorf("%s has pipeline revision %d in force, not the scenario's", p.name, st.Revision)
+		}
+		return nil
+	}
+	for {
+		var last error
+		for _, p := range r.procs {
+			if last = inForce(p); last != nil {
+				break
+			}
+		}
+		if last == nil {
+			r.log.Info("the pipeline is in force", "pipeline", r.s.Cluster.Pipeline)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the cluster did not take pipeline %s (each instance sets it from %s; see their logs under %s): %v",
+				r.s.Cluster.Pipeline, filepath.Join(r.o.Dir, PipelineFile), filepath.Join(r.o.Dir, "nodes"), last)
 		}
 		select {
 		case <-ctx.Done():
@@ -500,6 +578,7 @@ func (r *run) drive(ctx context.Context) error {
 		return err
 	}
 	keys, objectKeys := 0, 0
+	var ingest []*runner.Ingest // every ingest client's generator, which keeps what it sent
 	var clients sync.WaitGroup
 	process := 0
 	for i, wl := range s.Workloads {
@@ -514,6 +593,10 @@ func (r *run) drive(ctx context.Context) error {
 			continue
 		case scenario.Objects:
 			objectKeys = max(objectKeys, wl.Keys)
+		case scenario.Ingest:
+			if m == nil {
+				return fmt.Errorf("workload %d sends messages, and the cluster has no model", i+1)
+			}
 		default:
 			keys = max(keys, wl.Keys)
 		}
@@ -526,9 +609,18 @@ func (r *run) drive(ctx context.Context) error {
 			}
 			process++
 			clients.Add(1)
-			work := client.Workload(runner.Mix(i, k, wl))
-			if wl.Kind == scenario.Objects {
+			var work client.Workload
+			switch wl.Kind {
+			case scenario.Objects:
 				work = runner.ObjectMix(m, wl)
+			case scenario.Ingest:
+				// Named as the simulator names them, so that a message
+				// id means the same in either history.
+				g := &runner.Ingest{Model: m, Prefix: fmt.Sprintf("w%dc%d", i+1, k+1), Bad: wl.Bad}
+				ingest = append(ingest, g)
+				work = g
+			default:
+				work = runner.Mix(i, k, wl)
 			}
 			go func() {
 				defer clients.Done()
@@ -593,11 +685,49 @@ func (r *run) drive(ctx context.Context) error {
 		readers.Wait()
 		fcancel()
 	}
+	if len(ingest) > 0 {
+		// The clients are done: what their generators sent is final.
+		var sent []client.Op
+		for _, g := range ingest {
+			sent = append(sent, g.Sent...)
+		}
+		r.finalIngestReads(ctx, cancel, servers, leader, runner.FinalIngestReads(m, sent, r.cluster.Replicasets()))
+	}
 	r.world.close()
 	if err := r.world.err(); err != nil {
 		return err
 	}
 	return r.digests(ctx)
+}
+
+// finalIngestReads runs the reads that judge an ingest run, as the
+// simulator does (harness.FinalIngestReads): harness.FinalIngestReaders
+// readers share ops, every one recording as harness.FinalIngestProcess,
+// each read linearizable, sent to the data leader (rs1's, which forwards
+// another replicaset's) and sent again after a refusal, within ten
+// seconds.
+func (r *run) finalIngestReads(ctx context.Context, cancel context.CancelFunc, servers map[env.NodeID]string, leader func() (env.NodeID, bool), ops []client.Op) {
+	fctx, fcancel := context.WithTimeout(ctx, runner.FinalReadLimit)
+	defer fcancel()
+	until := time.Now().Add(runner.FinalReadLimit)
+	var readers sync.WaitGroup
+	for i := range min(harness.FinalIngestReaders, len(ops)) {
+		var mine client.List
+		for k := i; k < len(ops); k += harness.FinalIngestReaders {
+			mine.Ops = append(mine.Ops, ops[k])
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			defer r.recoverInto(cancel)
+			kvclient.Run(fctx, kvclient.Config{
+				Name: env.NodeID(fmt.Sprintf("final-ingest%d", i+1)), Servers: servers, Target: "leader", Leader: leader,
+				Timeout: 10 * time.Second, Retries: 40, Interval: time.Millisecond, Until: until, Seed: r.o.Seed + uint64(i),
+				Process: harness.FinalIngestProcess, ProcessStride: 1, Recorder: r.rec,
+			}, &mine)
+		}()
+	}
+	readers.Wait()
 }
 
 // recoverInto turns a panic of a harness goroutine into the run's error,

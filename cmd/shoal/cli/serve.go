@@ -26,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shoaldb/shoal/core/bugs"
+	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/live"
@@ -64,6 +65,9 @@ type serveConfig struct {
 	// chains) the cluster should have in force, set once the instance is
 	// ready unless the pipeline in force is the same.
 	Pipeline string `yaml:"pipeline"`
+	// Settings are operator settings (queue.max_messages, ...) the
+	// cluster bootstraps with: they count only when it first forms.
+	Settings map[string]string `yaml:"settings"`
 }
 
 type tlsConfig struct {
@@ -180,6 +184,11 @@ func (c *serveConfig) validate() error {
 			bad("bugs: %v", err)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(c.Settings)) {
+		if err := cluster.CheckSetting(k, c.Settings[k]); err != nil {
+			bad("settings: %v", err)
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -233,6 +242,26 @@ func (kv *keyValues) Set(s string) error {
 	return nil
 }
 
+// settingFlags parses repeated KEY=VALUE flags, one setting each: the
+// value is everything after the first '=', commas included.
+type settingFlags map[string]string
+
+func (s *settingFlags) String() string { return fmt.Sprint(map[string]string(*s)) }
+func (s *settingFlags) Set(arg string) error {
+	k, v, ok := strings.Cut(arg, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want KEY=VALUE", arg)
+	}
+	if *s == nil {
+		*s = settingFlags{}
+	}
+	if old, dup := (*s)[k]; dup && old != v {
+		return fmt.Errorf("%s: given twice (%q and %q)", k, old, v)
+	}
+	(*s)[k] = v
+	return nil
+}
+
 // commaList parses "a,b,c".
 type commaList []string
 
@@ -270,6 +299,15 @@ file that is not a valid model stops the instance at start (exit 3).
 --pipeline FILE: the same for the inbound pipeline (routing rules and
 handler chains), set after the model; a pipeline that names a handler
 this binary lacks stops the instance at start (exit 3).
+--setting KEY=VALUE (repeatable): an operator setting the cluster forms
+with: the inbound queue's queue.max_messages, queue.max_bytes,
+queue.window, queue.max_ids, queue.batch and queue.retry_after
+(core/README.md, "The inbound pipeline"). Settings count only when the
+cluster first forms: every instance that forms it must be given the
+same ones (instances that disagree form no cluster together), and an
+instance that restarts or joins a formed cluster keeps the cluster's,
+whatever it is given. A value the cluster would refuse stops the
+instance at start (exit 3).
 --dev serves the example model and pipeline (scenarios/examples/).
 
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
@@ -288,7 +326,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model, pipeline)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -316,6 +354,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Var(&routes, "route", "dial peer NAME at ADDR whatever it advertises, as `NAME=ADDR,...` (a proxy on each peer link, as shoal live run sets)")
 	var bugNames listFlag
 	fs.Var(&bugNames, "bug", "switch a planted bug on (repeatable; needs a build with -tags shoalbugs)")
+	var settings settingFlags
+	fs.Var(&settings, "setting", "an operator setting the cluster forms with, as `KEY=VALUE` (repeatable): queue.max_messages=5000; counts only when the cluster first forms")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -342,10 +382,13 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	if set["bug"] {
 		c.Bugs = bugNames
 	}
+	if set["setting"] {
+		c.Settings = settings
+	}
 	if *dev {
 		for name := range set {
-			if name != "dev" && name != "model" && name != "pipeline" {
-				return exitUsage, usagef("--dev takes no other flag but --model and --pipeline")
+			if name != "dev" && name != "model" && name != "pipeline" && name != "setting" {
+				return exitUsage, usagef("--dev takes no other flag but --model, --pipeline and --setting")
 			}
 		}
 		dir, err := os.MkdirTemp("", "shoal-dev-")
@@ -353,7 +396,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitInternal, err
 		}
 		defer os.RemoveAll(dir)
-		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model, Pipeline: c.Pipeline}
+		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model, Pipeline: c.Pipeline, Settings: c.Settings}
 	}
 	if err := c.validate(); err != nil {
 		return exitUsage, usageError{err.Error()}
@@ -481,7 +524,7 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 	cfg := live.Config{
 		Name: env.NodeID(c.Name), Routes: routes, Engine: engine.Config{Bugs: planted, CompactEvery: compactEvery}, DataDir: c.DataDir, PeerAddr: c.PeerAddr, AdvertisePeer: c.AdvertisePeer,
 		HTTPAddr: httpListener.Addr().String(), Domain: c.FailureDomain, Join: c.Join,
-		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor,
+		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor, Settings: c.Settings,
 		ServerTLS: serverTLS, ClientTLS: clientTLS, Logger: log, Registry: reg,
 	}
 	if trace != nil {

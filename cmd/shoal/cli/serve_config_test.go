@@ -24,6 +24,7 @@ bootstrap_expect: 3
 tls: {cert: c.pem, key: k.pem, ca: ca.pem, client_auth: true}
 log_format: json
 model: shop.yaml
+settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 `
 	c, err := parseServeConfig("serve.yaml", []byte(good))
 	if err != nil {
@@ -32,7 +33,8 @@ model: shop.yaml
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" {
+	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" ||
+		c.Settings["queue.max_messages"] != "5000" || c.Settings["queue.retry_after"] != "500ms" {
 		t.Errorf("parsed %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
@@ -61,6 +63,8 @@ model: shop.yaml
 		{serveConfig{Name: "n", DataDir: "d", TLS: tlsConfig{Cert: "c"}}, "tls: cert and key go together"},
 		{serveConfig{Name: "n", DataDir: "d", TLS: tlsConfig{Cert: "c", Key: "k", ClientAuth: true}}, "tls: client_auth needs ca"},
 		{serveConfig{Name: "n", DataDir: "d", LogLevel: "loud"}, `log_level "loud"`},
+		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batch": "0"}}, `settings: set queue.batch="0": must be an integer from 1 to 256`},
+		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batches": "2"}}, `settings: set: no queue setting is named "queue.batches"`},
 	} {
 		err := tc.c.validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -103,6 +107,25 @@ func TestServeFlagsOverrideTheFile(t *testing.T) {
 	code, _, errs = shoal(t, "serve", "--dev", "--name", "x")
 	if code != exitUsage || !strings.Contains(errs, "--dev takes no other flag") {
 		t.Errorf("--dev with a flag: exit %d, %q", code, errs)
+	}
+	// --setting replaces the file's settings, and a value the cluster
+	// would refuse stops serve before it starts anything.
+	if err := os.WriteFile(file, []byte("name: n1\ndata_dir: "+dir+"\nsettings: {queue.batch: 0}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `settings: set queue.batch="0": must be an integer from 1 to 256`},
+		{[]string{"--setting", "queue.max_messages=0"}, `settings: set queue.max_messages="0": must be an integer from 1 to`},
+		{[]string{"--setting", "queue.window=1h", "--setting", "queue.window=2h"}, `queue.window: given twice ("1h" and "2h")`},
+		{[]string{"--setting", "queue.window"}, `"queue.window": want KEY=VALUE`},
+	} {
+		code, _, errs := shoal(t, append([]string{"serve", "--config", file}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) || tc.args != nil && strings.Contains(errs, "queue.batch=") {
+			t.Errorf("%q: exit %d, stderr %q; want 3 and %q (and nothing of the file's settings after a --setting)", tc.args, code, errs, tc.want)
+		}
 	}
 }
 

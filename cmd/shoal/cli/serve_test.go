@@ -414,3 +414,63 @@ func TestServeJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSettings: --setting gives the cluster a setting when it forms
+// (a queue of at most one message, with no pipeline to settle it, is full
+// after the first), and only then: a restart with another value keeps
+// the one the cluster formed with, and its log says so.
+func TestServeSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process twice")
+	}
+	in := newCluster(t, 1, func(int) []string { return []string{"--setting", "queue.max_messages=1"} })[0]
+	ingest := func(id string) (int, error) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+in.http+"/v1/ingest/crm", strings.NewReader(`{"n":1}`))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", id)
+		resp, err := serveClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		switch resp.StatusCode {
+		case http.StatusAccepted, http.StatusTooManyRequests:
+			return resp.StatusCode, nil
+		}
+		return resp.StatusCode, fmt.Errorf("POST /v1/ingest/crm (%s): %d %s", id, resp.StatusCode, body)
+	}
+	answer := func(id string) int {
+		t.Helper()
+		var code int
+		serveEventually(t, 30*time.Second, "an answer to message "+id, func() (err error) {
+			code, err = ingest(id)
+			return err
+		})
+		return code
+	}
+	in.start(t)
+	if code := answer("m1"); code != http.StatusAccepted {
+		t.Fatalf("the first message: %d, want 202", code)
+	}
+	if code := answer("m2"); code != http.StatusTooManyRequests {
+		t.Errorf("the second message: %d, want 429 from a queue of at most one", code)
+	}
+	in.signal(t, syscall.SIGTERM)
+	if code := in.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	in.args[len(in.args)-1] = "queue.max_messages=5"
+	in.start(t)
+	if code := answer("m3"); code != http.StatusTooManyRequests {
+		t.Errorf("after a restart with queue.max_messages=5: %d, want 429: the cluster keeps what it formed with", code)
+	}
+	in.signal(t, syscall.SIGTERM)
+	in.wait(t)
+	if log, _ := os.ReadFile(in.log.Name()); !bytes.Contains(log, []byte("settings count only when the cluster first forms")) {
+		t.Errorf("the restarted instance's log does not say its settings took no effect")
+	}
+}

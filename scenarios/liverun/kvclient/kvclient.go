@@ -3,15 +3,21 @@
 // and records every operation as the simulator's client does
 // (simnet/client): client.invoke, then client.ok, client.fail or
 // client.info, with the same fields in the same order, so that
-// checker.FromTrace reads the same history from either.
+// checker.FromTrace reads the same history from either. Besides keys and
+// objects it hands connector messages to the inbound queue (POST
+// /v1/ingest/{connector}), reads repair queues (GET /v1/repair) and
+// objects' histories, recorded with client.QueueHistoryFields and
+// client.ObjectHistoryFields as the simulator records them, for
+// checker.Delivery.
 //
 // A completion never guesses. An operation is ok only when the API said
-// so (200, or a read's 404 naming the key as absent); it failed only when
-// it certainly had no effect (a cas that found another value, a refusal,
-// or a read that got no answer); whenever a write may have taken effect
-// it is info, and the client continues under a new process number. A
-// cas that was refused for any reason but a mismatch is info too: in a
-// history, a failed cas says that its compare failed.
+// so (200, a message's 202, or a read's 404 naming the key as absent); it
+// failed only when it certainly had no effect (a cas that found another
+// value, a refusal, a full queue, or a read that got no answer); whenever
+// a write may have taken effect it is info, and the client continues
+// under a new process number. A cas that was refused for any reason but
+// a mismatch is info too: in a history, a failed cas says that its
+// compare failed.
 package kvclient
 
 import (
@@ -50,7 +56,7 @@ type Recorder interface {
 // Config shapes one client.
 type Config struct {
 	// Name is the client's node in the trace: "c1", "c2", ...; the final
-	// reader is "final".
+	// readers are "final", "final-nK" (objects) and "final-ingestK".
 	Name env.NodeID
 	// Servers maps each instance's name to its API's base URL
 	// ("http://127.0.0.1:PORT"). It must not be empty.
@@ -98,9 +104,10 @@ type Config struct {
 // Stats counts operations by outcome: OK+Fail+Info is every operation
 // invoked. Bad counts those among them whose last answer broke the
 // contract between this client and the API: a 4xx other than a cas
-// mismatch or an absent key (the client sent something the API refuses),
-// a status the API never sends, or a body it would not write. They mean
-// a bug in the harness or the node, and the caller should say so.
+// mismatch, an absent key or a full queue (the client sent something the
+// API refuses), a status the API never sends, or a body it would not
+// write. They mean a bug in the harness or the node, and the caller
+// should say so.
 type Stats struct{ OK, Fail, Info, Bad int }
 
 // DefaultTimeout is the timeout of an operation when Config leaves it
@@ -277,7 +284,10 @@ type answer struct {
 	value   kv.Value         // done read: the value read; mismatch: the value found
 	index   uint64           // done, mismatch: the Raft index that served it
 	object  *kv.ObjectRecord // done get-object: the object read (nil: none); put-object: its revision
+	history int              // done get-object with its history: the previous versions kept
+	queue   *kv.QueueState   // done enqueue: where the message waits; read-queue: the queue read
 	retry   bool             // refused: another server may accept it
+	busy    bool             // refused: the queue was full
 	bad     bool             // the answer broke the API's contract
 	why     string           // refused, unknown
 }
@@ -293,7 +303,13 @@ func (c *kvClient) do(ctx context.Context, op client.Op) {
 	for attempt := 1; ; attempt++ {
 		a = c.attempt(octx, c.choose(attempt), op)
 		if a.outcome != refused || !a.retry || attempt > c.cfg.Retries || octx.Err() != nil {
-			if a.outcome == refused && attempt > 1 {
+			switch {
+			case a.outcome != refused || attempt == 1:
+			case a.busy:
+				// The note begins "busy", as the simulator's does, for
+				// checker.Delivery's count.
+				a.why += fmt.Sprintf(" (on attempt %d)", attempt)
+			default:
 				a.why = fmt.Sprintf("refused %d times; last, %s", attempt, a.why)
 			}
 			break
@@ -383,7 +399,12 @@ func (c *kvClient) lost(ctx context.Context, err error) string {
 
 // request builds op's request to the API at base.
 func request(ctx context.Context, base string, op client.Op) (*http.Request, error) {
-	if op.Object != nil {
+	switch {
+	case op.Message != nil:
+		return enqueueRequest(ctx, base, op)
+	case op.Queue != nil:
+		return queueRequest(ctx, base, op)
+	case op.Object != nil:
 		return objectRequest(ctx, base, op)
 	}
 	if !utf8.ValidString(op.Key) || !utf8.ValidString(op.Value) || !utf8.ValidString(op.Expected.S) {
@@ -450,6 +471,12 @@ func judge(server env.NodeID, op client.Op, status int, body []byte, readErr err
 	case len(body) > maxAnswer:
 		a.outcome, a.bad, a.why = unknown, true, fmt.Sprintf("%s answered %d with a body over %d bytes", server, status, maxAnswer)
 		return a
+	case op.Message != nil:
+		return judgeEnqueue(a, says, op, status, body)
+	case op.Queue != nil:
+		return judgeQueue(a, says, op, status, body)
+	case op.Object != nil && op.Object.History:
+		return judgeHistory(a, says, op, status, body)
 	case op.Object != nil:
 		return judgeObject(a, says, op, status, body)
 	}
@@ -574,12 +601,25 @@ func (c *kvClient) finish(o *operation, a answer) {
 // the answer that ended the operation (a read's value or object is
 // recorded only when it was done).
 func (c *kvClient) record(kind string, o *operation, a answer, index uint64, note string) {
+	if o.Message != nil || o.Queue != nil {
+		var q *kv.QueueState
+		if a.outcome == done {
+			q = a.queue
+		}
+		c.cfg.Recorder.Note(c.cfg.Name, kind, client.QueueHistoryFields(kind, c.process, o.seq, o.Op, q, index, note)...)
+		return
+	}
 	if o.Object != nil {
 		var obj *kv.ObjectRecord
+		history := 0
 		if a.outcome == done {
-			obj = a.object
+			obj, history = a.object, a.history
 		}
-		c.cfg.Recorder.Note(c.cfg.Name, kind, client.ObjectHistoryFields(kind, c.process, o.seq, o.Op, obj, index, note)...)
+		fields := client.ObjectHistoryFields(kind, c.process, o.seq, o.Op, obj, index, note)
+		if o.Object.History && kind != "client.invoke" {
+			fields = append(fields, env.Int("history", int64(history)))
+		}
+		c.cfg.Recorder.Note(c.cfg.Name, kind, fields...)
 		return
 	}
 	var read kv.Value
@@ -609,6 +649,9 @@ func objectRequest(ctx context.Context, base string, op client.Op) (*http.Reques
 		req.Header.Set("Content-Type", "application/json")
 		return req, nil
 	case kv.OpGetObject:
+		if op.Object.History {
+			keyPath += "/history"
+		}
 		if op.Stale {
 			keyPath += "?consistency=" + live.ConsistencyStale
 		}
@@ -656,4 +699,188 @@ func judgeObject(a answer, says string, op client.Op, status int, body []byte) a
 		return judgeOther(a, says, status)
 	}
 	return a
+}
+
+// judgeHistory reads the API's answer to a read of an object with its
+// history (GET /v1/data/{type}/{key}/history): the kept previous
+// versions, oldest first, then the object. The answer does not say
+// whether its last entry is the object or the last previous version of
+// one since deleted; the client takes it for the object, which holds for
+// every workload that deletes nothing it reads this way (ingest).
+func judgeHistory(a answer, says string, op client.Op, status int, body []byte) answer {
+	typ := op.Object.Type
+	key := strings.TrimPrefix(op.Label, typ+"/")
+	switch status {
+	case http.StatusOK:
+		var r live.HistoryBody
+		err := json.Unmarshal(body, &r)
+		switch {
+		case err != nil:
+			a.why = fmt.Sprintf("%s answered 200 with a body that is not an object's history: %v", a.server, err)
+		case r.Type != typ || r.Key != key:
+			a.why = fmt.Sprintf("%s answered 200 for %s %q, not %s %q", a.server, r.Type, r.Key, typ, key)
+		case len(r.History) == 0 || len(r.History[len(r.History)-1].Object) == 0:
+			a.why = fmt.Sprintf("%s answered 200 to a history read without the object", a.server)
+		default:
+			last := r.History[len(r.History)-1]
+			a.outcome, a.history = done, len(r.History)-1
+			a.object = &kv.ObjectRecord{Type: typ, Version: last.Version, Revision: last.Revision, Value: last.Object}
+			return a
+		}
+		a.outcome, a.bad = unknown, true
+	case http.StatusNotFound:
+		// Neither the object nor any history of it; any other 404 says
+		// something else.
+		if errorText(body) == fmt.Sprintf("%s %s not found, and no history of it is kept", typ, key) {
+			a.outcome = done
+			return a
+		}
+		a.outcome, a.bad, a.why = refused, true, says
+	default:
+		return judgeOther(a, says, status)
+	}
+	return a
+}
+
+// enqueueRequest builds an enqueue's request: the message's payload
+// posted to its connector, its id as the idempotency key, its headers as
+// they are (each an X- header, as the API passes on), and op.Key as the
+// key that picks its replicaset.
+func enqueueRequest(ctx context.Context, base string, op client.Op) (*http.Request, error) {
+	m := op.Message
+	if op.F != kv.OpEnqueue {
+		return nil, fmt.Errorf("a message with operation %v", op.F)
+	}
+	if m.ID == "" || !utf8.ValidString(m.ID) || !utf8.ValidString(op.Key) {
+		return nil, errors.New("the message's id or key is empty or not UTF-8")
+	}
+	u := strings.TrimSuffix(base, "/") + "/v1/ingest/" + url.PathEscape(m.Connector)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(m.Payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(live.HeaderMessageID, m.ID)
+	if op.Key != "" {
+		req.Header.Set(live.HeaderMessageKey, op.Key)
+	}
+	for _, h := range m.Headers {
+		// Any other name would reach the pipeline under another, or not
+		// at all.
+		if !strings.HasPrefix(h.Name, live.IngestHeaderPrefix) || http.CanonicalHeaderKey(h.Name) != h.Name {
+			return nil, fmt.Errorf("header %q: HTTP carries only canonical %s headers into the pipeline", h.Name, live.IngestHeaderPrefix)
+		}
+		req.Header.Set(h.Name, h.Value)
+	}
+	return req, nil
+}
+
+// judgeEnqueue reads the API's answer to an enqueue: 202 with where the
+// message waits, or 429 when the queue was full and nothing was
+// enqueued.
+func judgeEnqueue(a answer, says string, op client.Op, status int, body []byte) answer {
+	switch status {
+	case http.StatusAccepted:
+		var r live.IngestResult
+		err := json.Unmarshal(body, &r)
+		switch {
+		case err != nil:
+			a.why = fmt.Sprintf("%s answered 202 with a body that is not an ingest result: %v", a.server, err)
+		case r.ID != op.Message.ID:
+			a.why = fmt.Sprintf("%s answered 202 for message %q, not %q", a.server, r.ID, op.Message.ID)
+		case r.Replicaset == "" || r.Position == 0:
+			a.why = fmt.Sprintf("%s answered 202 without the message's replicaset and position", a.server)
+		default:
+			a.outcome, a.queue = done, &kv.QueueState{Replicaset: r.Replicaset, Tail: r.Position}
+			return a
+		}
+		a.outcome, a.bad = unknown, true
+	case http.StatusTooManyRequests:
+		a.outcome, a.busy, a.why = refused, true, "busy: "+says
+	default:
+		return judgeOther(a, says, status)
+	}
+	return a
+}
+
+// queueRequest builds a read-queue's request: a page of a replicaset's
+// repair queue (GET /v1/repair), or its depths alone (GET /v1/queue,
+// which lists every replicaset's). The HTTP API lists no waiting
+// messages.
+func queueRequest(ctx context.Context, base string, op client.Op) (*http.Request, error) {
+	q := op.Queue
+	if op.F != kv.OpReadQueue {
+		return nil, fmt.Errorf("%s is not sent over HTTP by this client", client.HistoryF(op.F))
+	}
+	base = strings.TrimSuffix(base, "/")
+	switch q.List {
+	case "":
+		return http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/queue", nil)
+	case "repair":
+		v := url.Values{}
+		if q.Replicaset != "" {
+			v.Set("replicaset", q.Replicaset)
+		}
+		if q.After > 0 {
+			v.Set("after", strconv.FormatUint(q.After, 10))
+		}
+		if q.Limit > 0 {
+			v.Set("limit", strconv.Itoa(q.Limit))
+		}
+		u := base + "/v1/repair"
+		if len(v) > 0 {
+			u += "?" + v.Encode()
+		}
+		return http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	}
+	return nil, fmt.Errorf("a listing of the %q queue, which the HTTP API does not give", q.List)
+}
+
+// judgeQueue reads the API's answer to a read-queue: one replicaset's
+// queues (GET /v1/repair), or every replicaset's (GET /v1/queue), of
+// which it takes the one asked for.
+func judgeQueue(a answer, says string, op client.Op, status int, body []byte) answer {
+	if status != http.StatusOK {
+		return judgeOther(a, says, status)
+	}
+	want := op.Queue.Replicaset
+	var qs []live.QueueBody
+	var err error
+	if op.Queue.List == "" {
+		err = json.Unmarshal(body, &qs)
+	} else {
+		var q live.QueueBody
+		err = json.Unmarshal(body, &q)
+		qs = []live.QueueBody{q}
+	}
+	if err != nil {
+		a.outcome, a.bad, a.why = unknown, true, fmt.Sprintf("%s answered 200 with a body that is not a queue listing: %v", a.server, err)
+		return a
+	}
+	for _, q := range qs {
+		if q.Replicaset == want || want == "" && len(qs) == 1 {
+			a.outcome, a.queue = done, queueState(q)
+			return a
+		}
+	}
+	a.outcome, a.bad, a.why = unknown, true, fmt.Sprintf("%s answered 200 without the queues of %q", a.server, want)
+	return a
+}
+
+// queueState is a queue listing as the engine answers it, for the
+// history (client.QueueStateJSON).
+func queueState(b live.QueueBody) *kv.QueueState {
+	q := &kv.QueueState{Replicaset: b.Replicaset, Depth: b.Depth, Bytes: b.Bytes, Head: b.Head, Tail: b.Tail,
+		Repairs: b.Repairs, Outbound: b.Outbound, Settled: b.Settled}
+	if b.OldestAt != nil {
+		q.OldestAt = b.OldestAt.UnixNano()
+	}
+	for _, e := range b.Entries {
+		q.Entries = append(q.Entries, kv.RepairEntry{
+			Queued:   kv.Queued{Seq: e.Position, Message: kv.Message{ID: e.ID, Connector: e.Connector}, At: e.EnqueuedAt.UnixNano(), Attempts: e.Attempts},
+			Failure:  kv.Failure{Key: e.Key, Step: e.Step, Handler: e.Handler, Reason: e.Reason},
+			FailedAt: e.FailedAt.UnixNano(),
+		})
+	}
+	return q
 }

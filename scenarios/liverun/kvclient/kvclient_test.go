@@ -106,7 +106,8 @@ type reply struct {
 type script struct {
 	mu       sync.Mutex
 	replies  []reply
-	requests []string // "METHOD path body"
+	requests []string      // "METHOD path body"
+	headers  []http.Header // each request's
 	stop     chan struct{}
 }
 
@@ -121,6 +122,7 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.requests = append(s.requests, strings.TrimSpace(r.Method+" "+r.URL.RequestURI()+" "+string(body)))
+	s.headers = append(s.headers, r.Header.Clone())
 	rp := s.replies[0]
 	if len(s.replies) > 1 {
 		s.replies = s.replies[1:]
@@ -672,6 +674,11 @@ func FuzzResponse(f *testing.F) {
 	f.Add(uint16(204), []byte(`{}`), uint8(0))
 	f.Add(uint16(200), []byte(`{"key":"k1","value":"c1-1","index":3}`), uint8(2))
 	f.Add(uint16(200), []byte(`{"key":"k1","value":"c1-1","index":3}`), uint8(3))
+	// Statuses 202, 429, 200 and 200 (code is 100 + status%500).
+	f.Add(uint16(102), []byte(`{"id":"m1","replicaset":"rs1","position":7}`), uint8(0))
+	f.Add(uint16(329), []byte(`{"error":"the inbound queue is full"}`), uint8(0))
+	f.Add(uint16(100), []byte(`{"replicaset":"rs1","depth":1,"entries":[{"position":1,"id":"m1"}]}`), uint8(0))
+	f.Add(uint16(100), []byte(`{"type":"Customer","key":"c1","history":[{"version":1,"object":{}}]}`), uint8(0))
 	f.Fuzz(func(t *testing.T, status uint16, body []byte, mode uint8) {
 		code := 100 + int(status)%500
 		mode %= 4
@@ -699,7 +706,7 @@ func FuzzResponse(f *testing.F) {
 			final = http.StatusOK
 		}
 		tr := newTrace()
-		all := ops{put, get, del, cas, {F: kv.OpCAS, Key: "k1", Value: "c1-3"}}
+		all := ops{put, get, del, cas, {F: kv.OpCAS, Key: "k1", Value: "c1-3"}, enqueue, readRepair, readHistory}
 		n := len(all)
 		stats := Run(context.Background(), Config{Name: "c1", Servers: map[env.NodeID]string{"s1": srv.URL}, Timeout: time.Second,
 			Retries: 1, Process: 1, ProcessStride: 1, Recorder: tr}, &all)
@@ -722,16 +729,20 @@ func FuzzResponse(f *testing.F) {
 			f, _ := end.Str("f")
 			answered := mode == 0
 			switch {
-			case end.Kind == "client.ok" && !(answered && (final == 200 || f == "read" && final == 404)):
+			case end.Kind == "client.ok" && !(answered && (final == 200 && f != "enqueue" || f == "enqueue" && final == 202 ||
+				(f == "read" || f == "read-object") && final == 404)):
 				t.Fatalf("%s ok on %d (mode %d): %s", f, code, mode, note(end))
 			case end.Kind == "client.fail" && f == "cas" && !(answered && final == 409):
 				t.Fatalf("a cas failed on %d (mode %d): %s", code, mode, note(end))
-			case end.Kind == "client.fail" && f != "read" && f != "cas" && !(answered && final >= 400 && final < 500 || final == 503 && mode != 2):
+			case end.Kind == "client.fail" && !reads[f] && f != "cas" && !(answered && final >= 400 && final < 500 || final == 503 && mode != 2):
 				t.Fatalf("a %s failed on %d (mode %d): %s", f, code, mode, note(end))
-			case end.Kind == "client.info" && f == "read":
+			case end.Kind == "client.info" && reads[f]:
 				t.Fatalf("a read was info: %s", note(end))
 			}
 		}
 		history(t, recs)
 	})
 }
+
+// reads are the history's names of the operations that change nothing.
+var reads = map[string]bool{"read": true, "read-object": true, "read-queue": true}

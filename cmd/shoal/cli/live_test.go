@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -68,6 +69,38 @@ func TestLiveRunModel(t *testing.T) {
 	}
 	if m := ran["model"].Explanation; !strings.Contains(m, "the model changed at") {
 		t.Errorf("the model check does not say when the model changed: %s", m)
+	}
+}
+
+// Connector messages on a real cluster with the example model and
+// pipeline, whose data leader is killed: the instances take the
+// scenario's pipeline (--pipeline) and queue settings (--setting), and
+// the delivery check finds every acknowledged message stored once or in
+// the repair queue with its reason.
+func TestLiveRunIngest(t *testing.T) {
+	code, out, dir, results := liveRun(t, "../../../scenarios/liverun/testdata/ingest-kill.yaml", "--seed", "1")
+	if code != exitValid || results.Verdict != checker.Valid {
+		t.Fatalf("exit %d, verdict %s\n%s", code, results.Verdict, out)
+	}
+	ran := map[string]checker.Result{}
+	for _, c := range results.Checkers {
+		ran[c.Checker] = c
+	}
+	for _, name := range []string{"delivery", "raft-safety", "convergence", "faults"} {
+		if ran[name].Verdict != checker.Valid {
+			t.Errorf("%s: %s, want valid:\n%s", name, ran[name].Verdict, out)
+		}
+	}
+	if d := ran["delivery"].Explanation; !strings.Contains(d, "in the repair queue with a reason") {
+		t.Errorf("the delivery check does not say what it found: %s", d)
+	}
+	var members struct{ Settings map[string]string }
+	b, err := os.ReadFile(filepath.Join(dir, "nodes", "n1", "data", "members.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &members)
+	}
+	if err != nil || members.Settings["queue.batch"] != "16" || members.Settings["queue.retry_after"] != "200ms" {
+		t.Errorf("n1 formed with settings %v (%v), want the scenario's queue.batch and queue.retry_after", members.Settings, err)
 	}
 }
 

@@ -58,18 +58,9 @@ func ingestPayload(id string, pad []byte) []byte {
 // checkIngestTarget requires a pipeline in force that stores crm
 // messages, as the example pipeline does.
 func checkIngestTarget(ctx context.Context, addr string, hc *http.Client) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/v1/pipeline", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	var st live.PipelineStatus
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: GET /v1/pipeline answered %d (%v)", addr, resp.StatusCode, err)
+	if err := getJSON(ctx, hc, addr, "/v1/pipeline", &st); err != nil {
+		return err
 	}
 	if !strings.Contains(st.Source, "customers") {
 		return fmt.Errorf("the cluster's pipeline does not store crm customers: start it with --model and --pipeline from scenarios/examples (or shoal serve --dev)")
@@ -77,21 +68,29 @@ func checkIngestTarget(ctx context.Context, addr string, hc *http.Client) error 
 	return nil
 }
 
-// totals sums the replicasets' queue counters.
-func totals(ctx context.Context, addr string, hc *http.Client) (queueTotals, error) {
-	var t queueTotals
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/v1/queue", nil)
+// getJSON reads the 200 answer to GET path from the node at addr into v.
+func getJSON(ctx context.Context, hc *http.Client, addr, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr+path, nil)
 	if err != nil {
-		return t, err
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return t, err
+		return err
 	}
 	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: GET %s answered %d (%v)", addr, path, resp.StatusCode, err)
+	}
+	return nil
+}
+
+// totals sums the replicasets' queue counters.
+func totals(ctx context.Context, addr string, hc *http.Client) (queueTotals, error) {
+	var t queueTotals
 	var qs []live.QueueBody
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&qs); err != nil || resp.StatusCode != http.StatusOK {
-		return t, fmt.Errorf("%s: GET /v1/queue answered %d (%v)", addr, resp.StatusCode, err)
+	if err := getJSON(ctx, hc, addr, "/v1/queue", &qs); err != nil {
+		return t, err
 	}
 	for _, q := range qs {
 		t.settled += int64(q.Settled)

@@ -55,6 +55,10 @@ func TestConvergence(t *testing.T) {
 {"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
 {"time":12,"node":"n2","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
 {"time":15,"node":"n3","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Valid, "rs1: 3 replicas at index 140", ""},
+		{"a replica found its state differs from the leader's", `{"time":5,"node":"n1","kind":"raft.compact","group":"rs1","index":100,"term":2,"digest":"aa"}
+{"time":7,"node":"n2","kind":"node.crash","error":"state invariant: kv: group 1: the state differs from the leader's: position 4 holds message \"a\", the leader settled \"b\""}
+{"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}`, Invalid,
+			"n2 crashed at 7ns: state invariant: kv: group 1: the state differs from the leader's", "n2@7ns"},
 		{"a live round with a replica behind", `{"time":8,"node":"world","kind":"digest.round"}
 {"time":9,"node":"n1","kind":"sm.digest","group":"rs1","applied":140,"digest":"bb"}
 {"time":12,"node":"n2","kind":"sm.digest","group":"rs1","applied":139,"digest":"ba"}`, Invalid, "rs1 did not converge: at the end n1 had applied up to 140, n2 up to 139", ""},

@@ -17,8 +17,10 @@ import (
 // up to the same index. A round is the records of one instant (the
 // simulator asks every node at once) or, in a trace with digest.round
 // records (a real cluster, whose instances answer one after another),
-// the records after the last of them. NA when no replica recorded a
-// digest.
+// the records after the last of them. A replica that died because a
+// command showed its state differs from the leader's (node.crash with an
+// error beginning "state invariant: ") fails it too. NA when no replica
+// recorded a digest.
 func Convergence(trace []env.Record) Result {
 	res := Result{Checker: "convergence"}
 	type point struct {
@@ -46,6 +48,13 @@ func Convergence(trace []env.Record) Result {
 		case "digest.round":
 			explicit = true
 			clear(final)
+			continue
+		case "node.crash":
+			if msg, _ := r.Str("error"); strings.HasPrefix(msg, "state invariant: ") {
+				res.Verdict, res.Explanation = Invalid, fmt.Sprintf("%s crashed at %s: %s", r.Node, at(r.Time), msg)
+				res.First = eventCulprit(r, res.Explanation)
+				return res
+			}
 			continue
 		case "sm.digest":
 			index, _ = r.Int("applied")

@@ -73,6 +73,12 @@ func timeKey(b []byte, at int64) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(at)^(1<<63))
 }
 
+// ErrDiverged is the error of a command that shows this replica's state
+// differs from the leader's that proposed it (the leader settled a
+// message this replica holds at another position): an invariant the log
+// guarantees, broken.
+var ErrDiverged = errors.New("the state differs from the leader's")
+
 // loadMeta reads the queues' counters.
 func (m *Machine) loadMeta() error {
 	m.queue = queueMeta{}
@@ -273,7 +279,7 @@ func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Resul
 			return Result{}, fmt.Errorf("kv: group %d: %w", m.group, err)
 		}
 		if q.Message.ID != it.ID {
-			return Result{}, fmt.Errorf("kv: group %d: position %d holds message %q, the leader settled %q", m.group, it.Seq, q.Message.ID, it.ID)
+			return Result{}, fmt.Errorf("kv: group %d: %w: position %d holds message %q, the leader settled %q", m.group, ErrDiverged, it.Seq, q.Message.ID, it.ID)
 		}
 		if err := b.Delete(k, nil); err != nil {
 			return Result{}, err

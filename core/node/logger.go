@@ -12,6 +12,12 @@ import (
 // node.crash.
 const RaftInvariant = "raft invariant: "
 
+// StateInvariant begins the error of an instance whose state machine
+// found, applying a command, that its state differs from the state of the
+// leader that proposed it (kv.ErrDiverged). The convergence check reads
+// it in node.crash.
+const StateInvariant = "state invariant: "
+
 // raftLogger silences etcd raft's logging, which carries nothing the trace
 // does not. Raft's fatal errors end the instance, as they end a real
 // process, through env.Fatal: the simulator records node.crash and goes

@@ -623,6 +623,11 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(fmt.Sprintf("node: %s: group %s: entry %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
 		out, err := g.sm.apply(e.Index, id, data)
+		if errors.Is(err, kv.ErrDiverged) {
+			// The instance cannot go on: it ends, as raft's own
+			// invariants end it, and the run goes on without it.
+			panic(env.Fatal{Err: fmt.Errorf("%s%w", StateInvariant, err)})
+		}
 		must(err)
 		if strings.HasPrefix(id, "q/") && g.role() == raft.StateLeader {
 			n.trace("queue.settle", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),

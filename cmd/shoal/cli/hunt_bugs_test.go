@@ -25,7 +25,9 @@ import (
 // matrix): forget-vote needs a restart storm on a go-between, which a
 // hunt from nothing draws too rarely, so it starts from
 // scenarios/hunt/testdata/forget-vote-storm.yaml, a cheaper cut of the
-// built-in restart-storm.
+// built-in restart-storm; ack-before-enqueue from
+// scenarios/hunt/testdata/ingest-lite.yaml, a cheaper cut of the ingest
+// scenarios.
 type huntCase struct {
 	bug, base string
 	seed      uint64
@@ -41,6 +43,7 @@ var huntCases = []huntCase{
 	{bug: "forget-vote", base: "../../../scenarios/hunt/testdata/forget-vote-storm.yaml", seed: 4, runs: 400},
 	{bug: "config-local-ack", base: "config-loses-quorum", seed: 1, runs: 100},
 	{bug: "skip-apply-on-restart", base: "restart-storm", seed: 1, runs: 100},
+	{bug: "ack-before-enqueue", base: "../../../scenarios/hunt/testdata/ingest-lite.yaml", seed: 1, runs: 100},
 }
 
 func (c huntCase) args(out string) []string {

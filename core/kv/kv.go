@@ -63,13 +63,16 @@ const (
 	// OpReadQueue reads a replicaset's queues: their depths, and a page
 	// of the repair queue or of the waiting messages (Request.Queue).
 	OpReadQueue
+	// OpOutbox records what a destination's endpoint took, and what it
+	// refused every attempt: the leader's own command (Command.Outbox).
+	OpOutbox
 
-	lastOp = OpReadQueue
+	lastOp = OpOutbox
 )
 
 var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas",
 	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object",
-	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue"}
+	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue", OpOutbox: "outbox"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -101,6 +104,10 @@ func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }
 // IsObject reports whether o works on a typed object: its request carries
 // an ObjectRequest and, for a write, its command an ObjectWrite.
 func (o Op) IsObject() bool { return o >= OpPutObject && o <= OpGetObject }
+
+// IsLeaders reports whether o is a command only a leader proposes (its
+// settling of the queues), never a client's request.
+func (o Op) IsLeaders() bool { return o == OpProcess || o == OpOutbox }
 
 // IsQueue reports whether o works on a replicaset's queues.
 func (o Op) IsQueue() bool { return o >= OpEnqueue && o <= OpReadQueue }
@@ -136,18 +143,19 @@ type Command struct {
 	// Object is the object write of a put-object or delete-object, and
 	// nil for every other op. Key is then the object's routing key.
 	Object *ObjectWrite
-	// Enqueue, Process and Repair are the queue parts of enqueue, process
-	// and repair commands, and nil for every other op.
+	// Enqueue, Process, Repair and Outbox are the queue parts of enqueue,
+	// process, repair and outbox commands, and nil for every other op.
 	Enqueue *Enqueue
 	Process *Process
 	Repair  *Repair
+	Outbox  *Outbox
 }
 
 // Equal reports whether c and o are the same command, object part
 // included (== compares the object part's pointer).
 func (c Command) Equal(o Command) bool {
 	if c.Object == nil && o.Object == nil && c.Enqueue == nil && o.Enqueue == nil &&
-		c.Process == nil && o.Process == nil && c.Repair == nil && o.Repair == nil {
+		c.Process == nil && o.Process == nil && c.Repair == nil && o.Repair == nil && c.Outbox == nil && o.Outbox == nil {
 		return c == o
 	}
 	return bytes.Equal(c.Encode(), o.Encode())
@@ -166,7 +174,7 @@ func (c *Command) ID() string { return fmt.Sprintf("%s/%d", c.Client, c.Seq) }
 // or present for another: the caller built a command that means nothing.
 func (c *Command) Encode() []byte {
 	if (c.Object != nil) != c.Op.IsObject() || (c.Enqueue != nil) != (c.Op == OpEnqueue) ||
-		(c.Process != nil) != (c.Op == OpProcess) || (c.Repair != nil) != (c.Op == OpRepair) {
+		(c.Process != nil) != (c.Op == OpProcess) || (c.Repair != nil) != (c.Op == OpRepair) || (c.Outbox != nil) != (c.Op == OpOutbox) {
 		panic(fmt.Sprintf("kv: encoding a %s command with the parts of another", c.Op))
 	}
 	b := make([]byte, 0, 16+len(c.Client)+len(c.Key)+len(c.Value)+len(c.Expected.S)+c.Object.size())
@@ -190,6 +198,8 @@ func (c *Command) Encode() []byte {
 		b = c.Process.appendTo(b)
 	case c.Repair != nil:
 		b = c.Repair.appendTo(b)
+	case c.Outbox != nil:
+		b = c.Outbox.appendTo(b)
 	}
 	return b
 }
@@ -218,6 +228,8 @@ func DecodeCommand(b []byte) (Command, error) {
 			c.Process = d.process()
 		case c.Op == OpRepair:
 			c.Repair = d.repair()
+		case c.Op == OpOutbox:
+			c.Outbox = d.outbox()
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {

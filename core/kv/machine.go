@@ -169,7 +169,7 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 	// most once by its own condition (the object's revision), so it
 	// bypasses the clients' dedup table; so does the leader's settling of
 	// queued messages, which skips what is already settled.
-	rewrite := c.Object != nil && c.Object.Rewrite || c.Op == OpProcess
+	rewrite := c.Object != nil && c.Object.Rewrite || c.Op.IsLeaders()
 	prev, seen := m.dedup[c.Client]
 	if seen && c.Seq <= prev.seq && !m.ForgetDedup && !rewrite {
 		if c.Seq < prev.seq {
@@ -204,7 +204,13 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 	case OpProcess:
 		res, err = m.applyProcess(b, index, c.Process)
 	case OpRepair:
-		res, err = m.applyRepair(b, index, c.Repair)
+		if c.Repair.Outbound {
+			res, err = m.applyOutRepair(b, index, c.Repair)
+		} else {
+			res, err = m.applyRepair(b, index, c.Repair)
+		}
+	case OpOutbox:
+		res, err = m.applyOutbox(b, index, c.Outbox)
 	default:
 		return Result{}, fmt.Errorf("kv: %s is not a write", c.Op)
 	}

@@ -379,8 +379,10 @@ func checkStored(tag byte, k, v []byte) error {
 		_, err := decodeAnswer(v)
 		return err
 	case tagObject, tagIndex, tagHistory:
-	case tagQueue, tagRepair, tagOutbound, tagID, tagWindow, tagMeta:
+	case tagQueue, tagRepair, tagID, tagWindow, tagMeta:
 		return checkQueueStored(tag, k, v)
+	case tagOutbound, tagDestination, tagOutRepair:
+		return checkOutboxStored(tag, k, v)
 	default:
 		return fmt.Errorf("tag %q", tag)
 	}

@@ -14,7 +14,7 @@ import (
 //
 //	"v" g "q" seq            a waiting message (encodeQueued); seq 8 bytes, big-endian
 //	"v" g "r" seq            a repair entry (encodeRepair)
-//	"v" g "u" dest 0x00 seq  an outbound message: key | value | message id
+//	"v" g "u" dest 0x00 seq  an outbound message (outbox.go has it and the other outbound records)
 //	"v" g "i" id             a message id within the window: seq (8) | at (8)
 //	"v" g "w" at seq         the same id, ordered by when it came: the id
 //	"v" g "m"                the queues' counters (queueMeta.encode)
@@ -37,10 +37,12 @@ type queueMeta struct {
 	depth    uint64 // messages waiting
 	bytes    uint64 // their payloads' bytes
 	repairs  uint64
-	outSeq   uint64 // the position the next outbound message gets
+	outSeq   uint64 // the position of the newest outbound message ever queued (positions start at 1)
 	outbound uint64
-	ids      uint64 // ids in the window
-	settled  uint64
+	// outRepairs counts the outbound repair entries.
+	outRepairs uint64
+	ids        uint64 // ids in the window
+	settled    uint64
 	// floor is a lower bound of the window's keys (at and seq): pruning
 	// reads from there, not over the tombstones of every id it forgot.
 	floorAt, floorSeq uint64
@@ -48,7 +50,7 @@ type queueMeta struct {
 
 func (q *queueMeta) encode() []byte {
 	var b []byte
-	for _, v := range []uint64{q.tail, q.depth, q.bytes, q.repairs, q.outSeq, q.outbound, q.ids, q.settled, q.floorAt, q.floorSeq} {
+	for _, v := range []uint64{q.tail, q.depth, q.bytes, q.repairs, q.outSeq, q.outbound, q.ids, q.settled, q.floorAt, q.floorSeq, q.outRepairs} {
 		b = binary.AppendUvarint(b, v)
 	}
 	return b
@@ -57,7 +59,7 @@ func (q *queueMeta) encode() []byte {
 func decodeMeta(b []byte) (queueMeta, error) {
 	d := decoder{b: b}
 	q := queueMeta{tail: d.uvarint(), depth: d.uvarint(), bytes: d.uvarint(), repairs: d.uvarint(),
-		outSeq: d.uvarint(), outbound: d.uvarint(), ids: d.uvarint(), settled: d.uvarint(), floorAt: d.uvarint(), floorSeq: d.uvarint()}
+		outSeq: d.uvarint(), outbound: d.uvarint(), ids: d.uvarint(), settled: d.uvarint(), floorAt: d.uvarint(), floorSeq: d.uvarint(), outRepairs: d.uvarint()}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail(fmt.Errorf("%d stray bytes after the queue counters", len(d.b)))
 	}
@@ -312,13 +314,10 @@ func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Resul
 			}
 		}
 		for _, o := range it.Outbound {
-			k := seqKey(append(append(m.prefix(tagOutbound), o.Destination...), 0), m.queue.outSeq)
-			val := appendString(appendString(appendString(nil, o.Key), string(o.Value)), it.ID)
-			if err := b.Set(k, val, nil); err != nil {
+			e := OutboxEntry{Destination: o.Destination, Key: o.Key, MessageID: it.ID, Value: o.Value, At: p.At}
+			if err := m.pushOutbound(b, &e); err != nil {
 				return Result{}, err
 			}
-			m.queue.outSeq++
-			m.queue.outbound++
 		}
 	}
 	return res, m.saveMeta(b)
@@ -420,7 +419,7 @@ func (m *Machine) Queue(list string, after uint64, limit int) (QueueState, error
 	r := m.reader()
 	head := m.head()
 	st := QueueState{Depth: int(m.queue.depth), Bytes: int64(min(m.queue.bytes, math.MaxInt64)), Head: head, Tail: m.queue.tail,
-		Repairs: int(m.queue.repairs), Outbound: int(m.queue.outbound), Settled: m.queue.settled}
+		Repairs: int(m.queue.repairs), Outbound: int(m.queue.outbound), OutRepairs: int(m.queue.outRepairs), OutTail: m.queue.outSeq, Settled: m.queue.settled}
 	if m.queue.depth > 0 {
 		v, closer, err := r.Get(seqKey(m.prefix(tagQueue), head))
 		if err != nil {
@@ -516,23 +515,6 @@ func (m *Machine) Remembers(id string) (bool, error) {
 // QueueDepth is how many messages wait in the inbound queue.
 func (m *Machine) QueueDepth() int { return int(m.queue.depth) }
 
-// Outbound reads up to limit messages of the outbound queue for
-// destination dest, oldest first.
-func (m *Machine) Outbound(dest string, limit int) ([]OutboundMessage, error) {
-	var out []OutboundMessage
-	err := iterPrefix(m.reader(), append(append(m.prefix(tagOutbound), dest...), 0), func(_, v []byte) (bool, error) {
-		d := decoder{b: v}
-		o := OutboundMessage{Destination: dest, Key: d.string(), Value: bytes.Clone(d.bytes())}
-		d.string()
-		if d.err != nil {
-			return false, d.err
-		}
-		out = append(out, o)
-		return len(out) < limit, nil
-	})
-	return out, err
-}
-
 // checkQueueStored checks a queue record of a snapshot.
 func checkQueueStored(tag byte, k, v []byte) error {
 	switch tag {
@@ -547,19 +529,6 @@ func checkQueueStored(tag byte, k, v []byte) error {
 		}
 		_, err := decodeRepair(seq, v)
 		return err
-	case tagOutbound:
-		i := bytes.IndexByte(k, 0)
-		if i <= 0 || len(k)-i-1 != 8 {
-			return errors.New("a malformed outbound key")
-		}
-		d := decoder{b: v}
-		d.string()
-		d.bytes()
-		d.string()
-		if d.err == nil && len(d.b) > 0 {
-			d.fail(errors.New("stray bytes after an outbound message"))
-		}
-		return d.err
 	case tagID:
 		if len(v) != 16 || len(k) == 0 || len(k) > MaxMessageID {
 			return errors.New("a malformed id record")

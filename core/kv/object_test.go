@@ -135,7 +135,8 @@ func TestOpsAndStatuses(t *testing.T) {
 		{Op(0), "op0", false, false, false},
 		{OpEnqueue, "enqueue", false, true, false},
 		{OpReadQueue, "read-queue", true, false, false},
-		{Op(12), "op12", false, false, false},
+		{OpOutbox, "outbox", false, true, false},
+		{Op(13), "op13", false, false, false},
 	} {
 		if c.op.String() != c.name || c.op.IsRead() != c.read || c.op.IsWrite() != c.write || c.op.IsObject() != c.isObject {
 			t.Errorf("%d: %s read %v write %v object %v, want %s %v %v %v", uint8(c.op), c.op, c.op.IsRead(), c.op.IsWrite(), c.op.IsObject(),

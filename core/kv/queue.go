@@ -129,6 +129,9 @@ type Repair struct {
 	Payload []byte
 	At      int64
 	Limits  QueueLimits // retry: the queue must have room
+	// Outbound names an outbound repair entry (Seq is then its outbound
+	// position), not an inbound one.
+	Outbound bool
 }
 
 // RepairAction is what an operator does with a failed message.
@@ -188,6 +191,8 @@ type QueueState struct {
 	OldestAt   int64  // when the oldest waiting message was enqueued (0: none)
 	Repairs    int    // messages in the repair queue
 	Outbound   int    // messages in the outbound queue
+	OutRepairs int    // outbound messages in the repair queue
+	OutTail    uint64 // the position of the newest outbound message ever queued
 	Settled    uint64 // messages settled since the replicaset began (stored or sent to repair)
 	// Entries are repair entries (a repair listing) or waiting messages
 	// (a queue listing), by position.
@@ -258,7 +263,11 @@ func (r *Repair) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, r.Seq)
 	b = appendString(b, string(r.Payload))
 	b = binary.AppendVarint(b, r.At)
-	return appendLimits(b, r.Limits)
+	b = appendLimits(b, r.Limits)
+	if r.Outbound {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func (d *decoder) varint() int64 {
@@ -415,6 +424,7 @@ func (d *decoder) repair() *Repair {
 	}
 	r.At = d.varint()
 	r.Limits = d.limits()
+	r.Outbound = d.bool()
 	if d.err == nil && (r.Action < RepairRetry || r.Action > RepairEdit) {
 		d.fail(fmt.Errorf("unknown repair action %d", r.Action))
 	}

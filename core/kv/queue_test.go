@@ -130,7 +130,7 @@ func TestQueueProcess(t *testing.T) {
 	if _, ok := q.get("user", "u1"); !ok {
 		t.Fatal("m1's object not stored")
 	}
-	out, err := q.m.Outbound("billing", 10)
+	out, err := q.m.Outbox("billing", 0, 10)
 	if err != nil || len(out) != 1 || string(out[0].Value) != `{"a":1}` {
 		t.Fatalf("outbound: %+v %v", out, err)
 	}

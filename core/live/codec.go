@@ -496,8 +496,8 @@ func wireQueueOp(op kv.Op) bool { return op == kv.OpRepair || op == kv.OpReadQue
 // of bounds.
 func checkWireRequest(r *kv.Request) error {
 	switch {
-	case r.Op == kv.OpProcess:
-		return errors.New("a process is the leader's own command, never a request")
+	case r.Op.IsLeaders():
+		return errors.New("a process or an outbox is the leader's own command, never a request")
 	case (r.Message != nil) != (r.Op == kv.OpEnqueue):
 		return fmt.Errorf("%s with message part %v: only an enqueue has one", wireOp(r.Op), r.Message != nil)
 	case (r.Queue != nil) != wireQueueOp(r.Op):
@@ -626,8 +626,8 @@ func (d *wireDecoder) request() *kv.Request {
 	case d.err != nil:
 	case !r.Op.Valid():
 		d.fail(fmt.Errorf("unknown op %d", uint8(r.Op)))
-	case r.Op == kv.OpProcess:
-		d.fail(errors.New("a process is the leader's own command, never a request"))
+	case r.Op.IsLeaders():
+		d.fail(errors.New("a process or an outbox is the leader's own command, never a request"))
 	}
 	r.Key = d.string()
 	r.Value = d.string()

@@ -127,7 +127,7 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		if cmd, ok = n.queueCommand(from, g, req); !ok {
 			return
 		}
-	} else if !req.Op.IsWrite() || req.Op == kv.OpProcess {
+	} else if !req.Op.IsWrite() || req.Op.IsLeaders() {
 		n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: fmt.Sprintf("%s is not a client's request", req.Op)})
 		return
 	}

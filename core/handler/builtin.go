@@ -640,6 +640,9 @@ func parseOutbound(p *parser, n *yaml.Node, path string) Func {
 		at = join(path, "destination")
 	}
 	dest := p.name(n, at, route.ValidKey, destinationRule)
+	if dest != "" {
+		p.sends = append(p.sends, send{dest: dest, path: at, line: n.Line})
+	}
 	return func(c *Context, m *Message) ([]*Message, error) {
 		if err := c.run.emit(dest, m.Fields); err != nil {
 			return nil, err

@@ -4,7 +4,8 @@
 // ordered list of handlers; the messages that come out of a chain are
 // objects to store (a type, a model version and JSON fields) and
 // messages for the outbound queue. Parse reads a pipeline file (routing
-// rules and chains); Pipeline.Run takes one inbound message through it.
+// rules, chains and connectors); Pipeline.Run takes one inbound message
+// through it.
 //
 // The engine runs a pipeline on the replicaset's leader, validates and
 // upgrades the objects against the data model (core/model), and commits
@@ -37,8 +38,14 @@
 //	  review:
 //	    - filter: {when: {field: {$.amount: {gt: 5000}}}}
 //	    - outbound: {destination: review-desk}
+//	connectors:                # optional: core/connector's format
+//	  inbound:
+//	    web: {type: http}
+//	  outbound:
+//	    billing: {type: webhook, url: "https://billing.example/orders"}
+//	    review-desk: {type: kafka, brokers: ["kafka-1:9092"], topic: review}
 //
-// Top-level keys, both required:
+// Top-level keys, routes and chains required:
 //
 //   - routes: a routing rules mapping, exactly as a core/route rules file
 //     holds it (default, rules; see that package's doc). Its problems
@@ -49,6 +56,15 @@
 //     no route gives is allowed (another version of the routes may give
 //     it). A routing key is letters, digits, _ and - (at most 64),
 //     starting with a letter or _.
+//   - connectors: the inbound connectors and outbound destinations by
+//     name, each of a registered type with its keys (see core/connector's
+//     doc); its problems are reported under connectors
+//     (connectors.outbound.billing.url), and Pipeline.Connectors holds
+//     it. With a connectors section, every destination an outbound step
+//     names must be declared under connectors.outbound; the error names
+//     the step and its line. Without one, any destination goes, and its
+//     messages wait in their outbound queue. A connector type this
+//     binary lacks is an error unless Options.AllowUnknown is set.
 //
 // A chain is a list of 1..MaxSteps steps. A step is a mapping of one
 // handler name to its parameters:
@@ -142,7 +158,8 @@
 // outbound: a destination, or {destination: D}. Sends a copy of the
 // message's fields (as JSON) to D's outbound queue, and passes the
 // message on unchanged. A destination is letters, digits, _ and - (at
-// most 64), starting with a letter or _.
+// most 64), starting with a letter or _; in a file with a connectors
+// section, one of its outbound destinations.
 //
 // # Running a message
 //

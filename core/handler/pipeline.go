@@ -7,17 +7,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/route"
 	"github.com/shoaldb/shoal/core/yamlcheck"
 	"go.yaml.in/yaml/v3"
 )
 
-// Pipeline is a parsed pipeline file: routing rules and chains. It is
-// immutable, and safe to share.
+// Pipeline is a parsed pipeline file: routing rules, chains and, when
+// the file has them, connectors. It is immutable, and safe to share.
 type Pipeline struct {
 	// Routes are the file's routing rules. Every routing key they give
 	// has a chain.
 	Routes *route.Rules
+	// Connectors is the file's connectors section; nil when it has none.
+	// With one, every destination an outbound step names is among its
+	// outbound destinations.
+	Connectors *connector.Config
 
 	chains map[string]*chain
 	keys   []string // of chains, sorted
@@ -58,7 +63,8 @@ func (p *Pipeline) Chain(key string) []string {
 type Options struct {
 	// AllowUnknown accepts handler names not registered in this binary
 	// (an instance of another build may have them). Running a step of
-	// one fails the message with a reason saying so.
+	// one fails the message with a reason saying so. It accepts connector
+	// types this binary lacks too (connector.Options.AllowUnknown).
 	AllowUnknown bool
 }
 
@@ -83,12 +89,25 @@ func ParseWith(file string, data []byte, o Options) (*Pipeline, error) {
 	return pl, nil
 }
 
-var topKeys = []string{"routes", "chains"}
+var (
+	topKeys      = []string{"routes", "chains", "connectors"}
+	requiredKeys = []string{"routes", "chains"}
+)
 
 // parser collects the problems of one file while it walks its nodes.
 type parser struct {
 	report yamlcheck.Report
 	opts   Options
+	// sends are the outbound steps read, for the check against the
+	// connectors section.
+	sends []send
+}
+
+// send is one outbound step: the destination it names, and where.
+type send struct {
+	dest string
+	path string
+	line int
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -174,7 +193,7 @@ func (p *parser) file(root *yaml.Node) *Pipeline {
 	if !ok {
 		return pl
 	}
-	p.require(root, "", topKeys...)
+	p.require(root, "", requiredKeys...)
 	var routesNode *yaml.Node
 	var declared map[string]bool
 	for _, e := range es {
@@ -184,7 +203,12 @@ func (p *parser) file(root *yaml.Node) *Pipeline {
 			pl.Routes = route.ParseNode(&p.report, e.val, "routes")
 		case "chains":
 			declared = p.chains(e.val, pl)
+		case "connectors":
+			pl.Connectors = connector.ParseNode(&p.report, e.val, "connectors", connector.Options{AllowUnknown: p.opts.AllowUnknown})
 		}
+	}
+	if pl.Connectors != nil {
+		p.checkSends(pl.Connectors)
 	}
 	if pl.Routes == nil || declared == nil {
 		return pl
@@ -204,6 +228,22 @@ func (p *parser) file(root *yaml.Node) *Pipeline {
 			who, yamlcheck.Quote(use.Key), use.Key, yamlcheck.Hint(use.Key, names))
 	}
 	return pl
+}
+
+// checkSends reports each outbound step whose destination the connectors
+// section lacks. Without a section any destination goes: its messages
+// wait in their outbound queue.
+func (p *parser) checkSends(c *connector.Config) {
+	names := make([]string, len(c.Outbound))
+	for i, out := range c.Outbound {
+		names[i] = out.Name
+	}
+	for _, s := range p.sends {
+		if c.Destination(s.dest) == nil {
+			p.errorf(&yaml.Node{Line: s.line}, s.path, "sends to destination %s, which is not declared: add connectors.outbound.%s%s",
+				yamlcheck.Quote(s.dest), s.dest, yamlcheck.Hint(s.dest, names))
+		}
+	}
 }
 
 // chains reads the chains mapping into pl, and returns the routing keys

@@ -28,10 +28,11 @@ type group struct {
 	// confPending is set while a membership change this instance proposed
 	// as leader has not been applied.
 	confPending bool
-	confTerm    uint64    // the term it was proposed in
-	snapshotNow bool      // snapshot at the next chance: the membership changed
-	migration   migration // on a replicaset's leader: the background migration
-	queue       queueProc // on a replicaset's leader: settling the inbound queue
+	confTerm    uint64       // the term it was proposed in
+	snapshotNow bool         // snapshot at the next chance: the membership changed
+	migration   migration    // on a replicaset's leader: the background migration
+	queue       queueProc    // on a replicaset's leader: settling the inbound queue
+	out         outboundProc // on a replicaset's leader: delivering the outbound queue
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }

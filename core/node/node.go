@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/raftlog"
@@ -122,6 +123,8 @@ type Node struct {
 
 	models modelCache    // the data model in force, parsed
 	pipe   pipelineCache // the inbound pipeline in force, parsed
+
+	consumers consumers // the kafka inbound connectors' consumers (consume.go)
 
 	// holding is set while Batch runs: Receive and Handle leave the
 	// Ready processing to its end. stopped is set by Stop.
@@ -319,6 +322,10 @@ func (n *Node) Receive(from env.NodeID, m env.Message) {
 		n.step(from, msg)
 	case *kv.Request:
 		n.serve(from, msg)
+	case *connector.Pushed:
+		n.pushed(from, msg)
+	case *kv.Response, *connector.Fetched, *connector.Committed:
+		n.consumerReceive(from, msg)
 	default:
 		return
 	}
@@ -349,6 +356,8 @@ func (n *Node) Handle(ev env.Event) {
 		n.voteOnModels()
 		n.migrate()
 		n.settleQueues(true)
+		n.deliverAll(true)
+		n.consume()
 		for _, g := range n.groups {
 			n.reconcile(g)
 			g.rn.Tick()
@@ -529,6 +538,10 @@ func (n *Node) process() {
 			if n.settleQueues(false) {
 				continue
 			}
+			n.deliverAll(false)
+			if n.hasReady() {
+				continue
+			}
 			return
 		}
 		persist(n.commit(sync))
@@ -539,6 +552,16 @@ func (n *Node) process() {
 		n.readies = readies
 		n.maybeCompact()
 	}
+}
+
+// hasReady reports whether a group has a Ready to handle.
+func (n *Node) hasReady() bool {
+	for _, g := range n.groups {
+		if g.rn.HasReady() {
+			return true
+		}
+	}
+	return false
 }
 
 type ready struct {
@@ -629,6 +652,7 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(env.Fatal{Err: fmt.Errorf("%s%w", StateInvariant, err)})
 		}
 		must(err)
+		g.out.dirty = true
 		if strings.HasPrefix(id, "q/") && g.role() == raft.StateLeader {
 			n.trace("queue.settle", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),
 				env.Int("settled", int64(out.result.Revision)))

@@ -6,14 +6,18 @@ package harness
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
+	"github.com/shoaldb/shoal/simnet/endpoint"
 )
 
 // Cluster is a set of instances running in a World.
@@ -29,6 +33,14 @@ type Cluster struct {
 	objOps  int           // the reads they make, over all of them
 	ingest  *client.Stats // the final ingest reader's outcomes
 	ingOps  int
+	// The simulated endpoints, and the mode last set for each: an
+	// endpoint restarts in it.
+	endpoints []env.NodeID
+	modes     map[env.NodeID]endpoint.SetMode
+	// The simulated Kafka brokers of inbound connectors, and their running
+	// incarnations.
+	brokers []env.NodeID
+	kafkas  map[env.NodeID]*endpoint.Kafka
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -45,6 +57,17 @@ type Topology struct {
 	// and Settings its operator settings (the queue's limits, say).
 	Pipeline []byte
 	Settings map[string]string
+	// Endpoints names the outbound destinations to simulate: each gets an
+	// endpoint (simnet/endpoint) at connector.Endpoint(name), up at start.
+	// Endpoints are not instances: Instances, Members and the cluster's
+	// spec leave them out.
+	Endpoints []string
+	// Brokers names the kafka inbound connectors to simulate: each gets a
+	// broker (endpoint.Kafka) at connector.InboundEndpoint(name), with the
+	// topic the pipeline declares for the connector (its name if it
+	// declares none) and endpoint.DefaultPartitions partitions, up at
+	// start. Brokers are not instances either.
+	Brokers []string
 }
 
 // Start adds the instances to w and starts them. cfg.Spec is filled in
@@ -55,6 +78,12 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	}
 	if t.ReplicationFactor == 0 {
 		t.ReplicationFactor = t.Instances
+	}
+	if err := checkEndpoints(t.Endpoints); err != nil {
+		return nil, err
+	}
+	if err := checkBrokers(t.Brokers); err != nil {
+		return nil, err
 	}
 	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model, Pipeline: t.Pipeline, Settings: t.Settings}
 	c := &Cluster{World: w, cfg: cfg, live: map[env.NodeID]*node.Node{}}
@@ -75,7 +104,179 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	for _, dest := range t.Endpoints {
+		if err := c.addEndpoint(connector.Endpoint(dest)); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range t.Brokers {
+		if err := c.addBroker(name, t.Pipeline); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// checkBrokers checks Topology.Brokers: valid connector names, each once,
+// at most connector.MaxConnectors.
+func checkBrokers(names []string) error {
+	if len(names) > connector.MaxConnectors {
+		return fmt.Errorf("harness: %d brokers, more than the %d inbound connectors a pipeline may have", len(names), connector.MaxConnectors)
+	}
+	for i, name := range names {
+		if !connector.ValidName(name) {
+			return fmt.Errorf("harness: broker %q is not a valid connector name", name)
+		}
+		if slices.Contains(names[:i], name) {
+			return fmt.Errorf("harness: broker %q is listed twice", name)
+		}
+	}
+	return nil
+}
+
+// addBroker adds the simulated Kafka broker of inbound connector name,
+// with the topic pipeline declares for it. A killed broker loses its
+// records (endpoint.Kafka): restarting one is not a scenario we run.
+func (c *Cluster) addBroker(name string, pipeline []byte) error {
+	cfg := endpoint.KafkaConfig{}
+	if len(pipeline) > 0 {
+		if p, err := handler.ParseWith("pipeline.yaml", pipeline, handler.Options{AllowUnknown: true}); err == nil {
+			if in := p.Connectors.Connector(name); in != nil {
+				if k, ok := in.Spec.(*connector.KafkaInbound); ok {
+					cfg.Topic = k.Topic
+				}
+			}
+		}
+	}
+	if c.kafkas == nil {
+		c.kafkas = map[env.NodeID]*endpoint.Kafka{}
+	}
+	id := connector.InboundEndpoint(name)
+	start := endpoint.StartKafka(cfg)
+	if err := c.World.AddNode(id, func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		if err != nil {
+			return nil, err
+		}
+		c.kafkas[id] = n.(*endpoint.Kafka)
+		return n, nil
+	}); err != nil {
+		return err
+	}
+	c.brokers = append(c.brokers, id)
+	return nil
+}
+
+// Brokers lists the simulated brokers' node names, in the order of
+// Topology.Brokers.
+func (c *Cluster) Brokers() []env.NodeID { return c.brokers }
+
+// Broker returns the running broker of inbound connector name, or nil.
+func (c *Cluster) Broker(name string) *endpoint.Kafka {
+	id := connector.InboundEndpoint(name)
+	if !slices.Contains(c.brokers, id) || !c.World.Up(id) {
+		return nil
+	}
+	return c.kafkas[id]
+}
+
+// broker is the node of connector name's broker, or an error.
+func (c *Cluster) broker(name string) (env.NodeID, error) {
+	id := connector.InboundEndpoint(name)
+	if !slices.Contains(c.brokers, id) {
+		return "", fmt.Errorf("harness: %q is not a broker of this cluster", name)
+	}
+	return id, nil
+}
+
+// Produce appends records to the topic of connector name's broker now
+// (traced there as kafka.produce).
+func (c *Cluster) Produce(name string, records ...endpoint.KafkaRecord) error {
+	id, err := c.broker(name)
+	if err != nil {
+		return err
+	}
+	c.World.Post(id, endpoint.Produce{Records: records})
+	return nil
+}
+
+// Rebalance makes connector name's broker start a new generation of its
+// consumer group now (kafka.rebalance, why forced).
+func (c *Cluster) Rebalance(name string) error {
+	id, err := c.broker(name)
+	if err != nil {
+		return err
+	}
+	c.World.Post(id, endpoint.Rebalance{})
+	return nil
+}
+
+// SetBrokerMode changes connector name's broker's mode now (up, down,
+// slow; traced as kafka.mode).
+func (c *Cluster) SetBrokerMode(name string, m endpoint.KafkaMode) error {
+	id, err := c.broker(name)
+	if err != nil {
+		return err
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	c.World.Post(id, m)
+	return nil
+}
+
+// checkEndpoints checks Topology.Endpoints: valid destination names, each
+// once, at most connector.MaxConnectors.
+func checkEndpoints(dests []string) error {
+	if len(dests) > connector.MaxConnectors {
+		return fmt.Errorf("harness: %d endpoints, more than the %d destinations a pipeline may have", len(dests), connector.MaxConnectors)
+	}
+	seen := map[string]bool{}
+	for _, d := range dests {
+		if !connector.ValidName(d) {
+			return fmt.Errorf("harness: endpoint %q is not a valid destination name", d)
+		}
+		if seen[d] {
+			return fmt.Errorf("harness: endpoint %q is listed twice", d)
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+// addEndpoint adds a simulated endpoint to the world. Every incarnation
+// starts in the mode last set for it.
+func (c *Cluster) addEndpoint(id env.NodeID) error {
+	if c.modes == nil {
+		c.modes = map[env.NodeID]endpoint.SetMode{}
+	}
+	if err := c.World.AddNode(id, func(e env.Env) (env.Node, error) {
+		return endpoint.Start(endpoint.Config{Initial: c.modes[id]})(e)
+	}); err != nil {
+		return err
+	}
+	c.endpoints = append(c.endpoints, id)
+	return nil
+}
+
+// Endpoints lists the simulated endpoints' node names, in the order of
+// Topology.Endpoints.
+func (c *Cluster) Endpoints() []env.NodeID { return c.endpoints }
+
+// SetEndpointMode changes an endpoint's mode now (endpoint.SetMode,
+// traced as endpoint.mode). The mode lasts until the next change,
+// through crashes: an endpoint that is down when it is set, or is
+// restarted later, starts in it.
+func (c *Cluster) SetEndpointMode(id env.NodeID, m endpoint.SetMode) error {
+	if !slices.Contains(c.endpoints, id) {
+		return fmt.Errorf("harness: %q is not an endpoint of this cluster", id)
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	c.modes[id] = m
+	c.World.Post(id, m)
+	return nil
 }
 
 // add adds an instance to the world and starts it with cfg.

@@ -271,6 +271,7 @@ type api struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	models   models
+	pipes    pipelineCache
 }
 
 // routeUnmatched is the route label of a request no pattern matched.
@@ -783,6 +784,11 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, fields map[string
 // readRaw reads a body within MaxBody. Its Content-Type, when it has one,
 // must be one of types (where application/json is, any +json type too).
 func (a *api) readRaw(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, error) {
+	return a.readLimited(w, r, a.opts.MaxBody, types...)
+}
+
+// readLimited is readRaw with a limit of its own.
+func (a *api) readLimited(w http.ResponseWriter, r *http.Request, limit int64, types ...string) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		jsonish := slices.Contains(types, "application/json") && strings.HasSuffix(mt, "+json")
@@ -791,7 +797,7 @@ func (a *api) readRaw(w http.ResponseWriter, r *http.Request, types ...string) (
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxBody)); err != nil {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, apiErrorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooBig.Limit)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,57 +86,6 @@ const (
 )
 
 var connectorPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
-func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
-	connector := r.PathValue("connector")
-	if !connectorPattern.MatchString(connector) {
-		return apiErrorf(http.StatusBadRequest, "connector %q: want 1 to 64 letters, digits, '.', '_' or '-'", connector)
-	}
-	id := r.Header.Get(HeaderMessageID)
-	if id == "" || len(id) > kv.MaxMessageID {
-		return apiErrorf(http.StatusBadRequest, "header %s: want the message's id, 1 to %d bytes (it makes a message sent twice count once)", HeaderMessageID, kv.MaxMessageID)
-	}
-	key := r.Header.Get(HeaderMessageKey)
-	if key == "" {
-		key = id
-	}
-	if len(key) > MaxKeyLen {
-		return apiErrorf(http.StatusBadRequest, "header %s: %s", HeaderMessageKey, keyError(key))
-	}
-	body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
-	if err != nil {
-		return err
-	}
-	if len(body) > kv.MaxPayload {
-		return apiErrorf(http.StatusRequestEntityTooLarge, "a message of %d bytes: at most %d", len(body), kv.MaxPayload)
-	}
-	if err := checkJSONObject(body); err != nil {
-		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
-	}
-	msg := &kv.Message{ID: id, Connector: connector, Payload: bytes.Clone(body)}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for name := range r.Header {
-			if strings.HasPrefix(name, IngestHeaderPrefix) && !yield(name) {
-				return
-			}
-		}
-	}) {
-		msg.Headers = append(msg.Headers, kv.Header{Name: name, Value: strings.Join(r.Header.Values(name), ", ")})
-	}
-	if err := msg.Check(); err != nil {
-		return apiErrorf(http.StatusBadRequest, "message: %s", err)
-	}
-	resp, err := a.doQueue(r, kv.Request{Op: kv.OpEnqueue, Key: key, Message: msg})
-	if err != nil {
-		return err
-	}
-	q := resp.Queue
-	if q == nil {
-		return fmt.Errorf("the backend answered an enqueue without its position")
-	}
-	respond(w, http.StatusAccepted, IngestResult{ID: id, Replicaset: q.Replicaset, Position: q.Tail})
-	return nil
-}
 
 // checkJSONObject checks that body is one JSON object, saying where it is
 // not.

@@ -448,6 +448,11 @@ func TestQueueAPI(t *testing.T) {
 		manyHeaders[fmt.Sprintf("X-H%02d", i)] = "v"
 	}
 	noCluster := func(f *fakeQueues) { f.cluster = ClusterStatus{} }
+	withConnectors := func(f *fakeQueues) {
+		f.pipeline = PipelineStatus{Revision: 4, Source: string(examples.Pipeline) +
+			"connectors:\n  inbound:\n    web: {type: http, max_body: 64, max_items: 2}\n    orders: {type: kafka, brokers: [\"localhost:9092\"], topic: orders}\n" +
+			"  outbound:\n    billing: {type: webhook, url: \"http://b.example/\"}\n    warehouse: {type: webhook, url: \"http://w.example/\"}\n    test-sink: {type: webhook, url: \"http://t.example/\"}\n"}
+	}
 	withPipeline := func(f *fakeQueues) { f.pipeline = PipelineStatus{Revision: 3, Source: string(examples.Pipeline)} }
 	wantSet := func(sources ...string) func(t *testing.T, f *fakeQueues) {
 		return func(t *testing.T, f *fakeQueues) {
@@ -555,6 +560,49 @@ func TestQueueAPI(t *testing.T) {
 			status: 415, want: `{"error":"Content-Type \"application/xml\": want application/json"}`, sent: wantSentTimes(0)},
 		{name: "ingest into a full queue", setup: full, method: "POST", path: "/v1/ingest/shop", header: id("c"), body: order,
 			status: 429, want: fullError, wantHeader: map[string]string{"Retry-After": "2"}, sent: wantQueues([]uint64{1, 2}, nil)},
+		// NDJSON batches.
+		{name: "ingest a batch", method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: "b1", HeaderMessageKey: "k", "Content-Type": "application/x-ndjson"},
+			body:   "{\"n\":1}\n\n{\"n\":2}\r\n",
+			status: 202, want: `{"enqueued":2,"items":[{"line":1,"id":"b1/1","replicaset":"rs1","position":1},{"line":3,"id":"b1/3","replicaset":"rs1","position":2}]}`,
+			sent: all(wantQueues([]uint64{1, 2}, nil), wantSentTimes(2))},
+		{name: "ingest a batch keyed by a field", method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: "b1", HeaderKeyField: "c.id", "Content-Type": "application/jsonl"},
+			body:   `{"c":{"id":"x"}}`,
+			status: 202, want: `{"enqueued":1,"items":[{"line":1,"id":"b1/1","replicaset":"rs1","position":1}]}`,
+			sent: wantEnqueued("x", msg("shop", "b1/1", `{"c":{"id":"x"}}`))},
+		{name: "ingest a batch with bad lines", method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: "b1", HeaderKeyField: "id", "Content-Type": "application/x-ndjson"},
+			body:   "{\"id\":1}\n[1]\n{\"id\":true}\n{\"x\":1}\n{\"id\": }\n",
+			status: 400, want: `{"error":"4 of 5 lines are not messages; nothing was enqueued","enqueued":0,"items":[` +
+				`{"line":2,"id":"b1/2","error":"want a JSON object, got an array"},` +
+				`{"line":3,"id":"b1/3","error":"field $.id: a key must be a string or a number"},` +
+				`{"line":4,"id":"b1/4","error":"no field $.id for the message's key"},` +
+				`{"line":5,"id":"b1/5","error":"line 1, column 8: invalid character '}' looking for beginning of value"}]}`,
+			sent: wantSentTimes(0)},
+		{name: "ingest an empty batch", method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: "b1", "Content-Type": "application/x-ndjson"}, body: "\n\n",
+			status: 400, want: `{"error":"request body: no messages (one JSON object per line)"}`},
+		{name: "ingest a batch with an id too long", method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: strings.Repeat("i", kv.MaxMessageID-7), "Content-Type": "application/x-ndjson"}, body: "{}",
+			status: 400, want: `{"error":"header Idempotency-Key: a batch's id is at most 248 bytes (its messages add their line number)"}`},
+		{name: "ingest a batch into a queue that fills", setup: full, method: "POST", path: "/v1/ingest/shop",
+			header: map[string]string{HeaderMessageID: "b1", HeaderMessageKey: "k", "Content-Type": "application/x-ndjson"}, body: "{}\n{}",
+			status: 429, wantHeader: map[string]string{"Retry-After": "2"},
+			want: `{"error":"0 of 2 messages enqueued, then: the inbound queue is full (2 messages waiting); nothing was enqueued: send it again later; send the batch again (the messages taken count once)",` +
+				`"enqueued":0,"items":[{"line":1,"id":"b1/1","error":"the inbound queue is full (2 messages waiting); nothing was enqueued: send it again later"},{"line":2,"id":"b1/2"}]}`},
+		// Declared connectors.
+		{name: "ingest to a declared connector", setup: withConnectors, method: "POST", path: "/v1/ingest/web", header: id("m1"), body: order,
+			status: 202, want: `{"id":"m1","replicaset":"rs1","position":1}`},
+		{name: "ingest to an undeclared connector", setup: withConnectors, method: "POST", path: "/v1/ingest/shop", header: id("m1"), body: order,
+			status: 404, want: `{"error":"no inbound connector \"shop\": the pipeline declares these http connectors: web"}`, sent: wantSentTimes(0)},
+		{name: "ingest to a kafka connector", setup: withConnectors, method: "POST", path: "/v1/ingest/orders", header: id("m1"), body: order,
+			status: 404, want: `{"error":"inbound connector \"orders\" is of type kafka, not http: it takes no HTTP requests"}`},
+		{name: "ingest over a connector's max_body", setup: withConnectors, method: "POST", path: "/v1/ingest/web", header: id("m1"), body: `{"n":"` + strings.Repeat("x", 64) + `"}`,
+			status: 413, want: `{"error":"a message of 72 bytes: connector web takes at most 64 (max_body)"}`},
+		{name: "ingest over a connector's max_items", setup: withConnectors, method: "POST", path: "/v1/ingest/web",
+			header: map[string]string{HeaderMessageID: "b1", "Content-Type": "application/x-ndjson"}, body: "{}\n{}\n{}",
+			status: 413, want: `{"error":"more than 2 messages in one request (max_items of connector web)"}`, sent: wantSentTimes(0)},
 		{name: "ingest into a full queue, to wait a moment", setup: func(f *fakeQueues) { full(f); f.retryAfter = time.Millisecond },
 			method: "POST", path: "/v1/ingest/shop", header: id("c"), body: order,
 			status: 429, want: fullError, wantHeader: map[string]string{"Retry-After": "1"}},
@@ -919,6 +967,62 @@ func ingestType(contentType string) bool {
 	return err == nil && (strings.HasSuffix(mt, "+json") || slices.Contains([]string{"application/json", "text/plain", "application/x-www-form-urlencoded"}, mt))
 }
 
+func batchType(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/x-ndjson" || mt == "application/jsonl"
+}
+
+// FuzzIngestBatch: whatever the lines, an NDJSON batch is answered 202
+// with every line enqueued as sent, or a client's error with nothing
+// enqueued (400, 413), or, its queue full, 429 with what was taken.
+func FuzzIngestBatch(f *testing.F) {
+	for _, s := range []struct{ body, id string }{
+		{"{}\n{}\n", "b1"}, {"{\"a\":1}\r\n\n[1]", "b1"}, {"", "b1"}, {"\n", "b1"}, {"{}", ""},
+		{"{\"a\":\"\xff\"}", "b1"}, {"{}\n{}\n{}", "b1"}, {"{} {}\n", "b1"}, {strings.Repeat("{}\n", 5), strings.Repeat("i", 250)},
+	} {
+		f.Add([]byte(s.body), s.id)
+	}
+	fq := newFakeQueues()
+	h := NewAPI(fq, APIOptions{Logger: quiet})
+	f.Fuzz(func(t *testing.T, body []byte, id string) {
+		fq.mu.Lock()
+		fq.queues, fq.sent, fq.maxDepth = map[string]*fakeQueue{}, nil, 3
+		fq.mu.Unlock()
+		u := &url.URL{Path: "/v1/ingest/shop"}
+		what := fmt.Sprintf("POST a batch (id %q) %q", id, body)
+		rec := ingestDirect(h, u, id, "application/x-ndjson", body)
+		checkAnswer(t, what, rec)
+		sent := fq.queueSent()
+		var lines []string
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.TrimSpace(strings.TrimSuffix(l, "\r")) != "" {
+				lines = append(lines, strings.TrimSuffix(l, "\r"))
+			}
+		}
+		switch rec.Code {
+		case 202:
+			if len(sent) != len(lines) {
+				t.Fatalf("%s: 202, and the backend got %d messages for %d lines", what, len(sent), len(lines))
+			}
+			for _, req := range sent {
+				if !slices.Contains(lines, string(req.Message.Payload)) || !strings.HasPrefix(req.Message.ID, id+"/") {
+					t.Fatalf("%s: 202, and the backend got %s", what, describeSent(sent))
+				}
+			}
+		case 429:
+			if len(sent) < 3 {
+				t.Fatalf("%s: 429 with %d messages sent into a queue of 3 places", what, len(sent))
+			}
+		case 400, 413:
+			if len(sent) != 0 {
+				t.Fatalf("%s: %d %s, but the backend got %s", what, rec.Code, rec.Body, describeSent(sent))
+			}
+		default:
+			t.Fatalf("%s: %d %s, want 202, 400, 413 or 429", what, rec.Code, rec.Body)
+		}
+	})
+}
+
 // FuzzIngest: whatever the body, id, connector and Content-Type, POST
 // /v1/ingest answers 202 or a client's error in JSON, never 5xx. A
 // well-formed message is taken, exactly as sent; sent again it keeps its
@@ -948,6 +1052,9 @@ func FuzzIngest(f *testing.F) {
 		fq.mu.Lock()
 		fq.queues, fq.sent, fq.maxDepth = map[string]*fakeQueue{}, nil, 2
 		fq.mu.Unlock()
+		if batchType(contentType) {
+			return // FuzzIngestBatch's
+		}
 		u := &url.URL{Path: "/v1/ingest/" + connector}
 		what := fmt.Sprintf("POST %s (id %q, Content-Type %q) %q", u.EscapedPath(), id, contentType, body)
 		rec := ingestDirect(h, u, id, contentType, body)

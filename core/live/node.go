@@ -3,7 +3,9 @@
 // TCP. One goroutine per instance runs its event loop; everything that
 // reaches the engine (a peer's message, a fired timer, a client's
 // request) is posted to that goroutine, so the engine stays the
-// single-threaded state machine the simulator runs.
+// single-threaded state machine the simulator runs. Its pushes to
+// external systems go to the endpoint adapters of endpoint.go, where an
+// outbound type registers its Sender (RegisterSender).
 package live
 
 import (
@@ -30,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/node"
 )
@@ -90,6 +93,7 @@ type Node struct {
 	fs        vfs.FS
 	lock      io.Closer
 	transport *Transport
+	endpoints *endpoints
 	members   *memberBook
 	metrics   *metrics
 
@@ -148,6 +152,13 @@ func Open(cfg Config) (*Node, error) {
 		opened: make(chan struct{}), inbox: make(chan func(), 8192), adopt: make(chan *membersFile, 1), quit: make(chan struct{}), done: make(chan struct{}), dead: make(chan struct{}),
 		timers: map[env.TimerID]*time.Timer{}, rand: rand.New(rand.NewPCG(osSeed(), osSeed())),
 	}
+	n.endpoints = newEndpoints(n.log, pushTimeout, func(from env.NodeID, m *connector.Pushed) {
+		n.post(func() {
+			if n.eng != nil {
+				n.eng.Receive(from, m)
+			}
+		})
+	})
 	n.members, err = loadMembers(cfg.DataDir)
 	if err != nil {
 		lock.Close()
@@ -377,7 +388,8 @@ func (n *Node) RecordDigests() {
 }
 
 // Close stops the instance: the loop, the engine (which closes its log
-// and store), the transport, and the data directory's lock.
+// and store), the endpoint adapters, the transport, and the data
+// directory's lock.
 func (n *Node) Close() error {
 	n.closing.Do(func() {
 		stopped := make(chan struct{})
@@ -400,6 +412,7 @@ func (n *Node) Close() error {
 		}
 		close(n.quit)
 		<-n.done
+		n.endpoints.close()
 		n.transport.Close()
 		n.lock.Close()
 	})
@@ -446,6 +459,10 @@ func (e envOf) Send(to env.NodeID, m env.Message) {
 				n.eng.Receive(to, m)
 			}
 		})
+	case isEndpoint(to) && n.slotByName[to] == nil:
+		// Never to a peer. (An instance named "ext" has API clients
+		// named like endpoints; they are its slots.)
+		n.endpoints.send(to, m)
 	case strings.HasPrefix(string(to), string(n.cfg.Name)+"/"):
 		n.toSlot(to, m)
 	default:
@@ -522,3 +539,8 @@ func (n *Node) awaitResult(id string) <-chan [2]string {
 }
 
 func (n *Node) forgetResult(id string) { n.results.Delete(id) }
+
+func isEndpoint(id env.NodeID) bool {
+	_, ok := connector.IsEndpoint(id)
+	return ok
+}

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"encoding/json"
 	"fmt"
 	"github.com/shoaldb/shoal/core/jsonvalue"
 	"maps"
@@ -629,10 +630,25 @@ func parseEnrich(p *parser, n *yaml.Node, path string) Func {
 
 func parseOutbound(p *parser, n *yaml.Node, path string) Func {
 	at := path
+	var order *route.Path
 	if n.Kind == yaml.MappingNode {
-		es, ok := p.mapping(n, path, []string{"destination"})
+		es, ok := p.mapping(n, path, []string{"destination", "key"})
 		if !ok || !p.require(n, path, "destination") {
 			return nil
+		}
+		if k := es.get("key"); k != nil {
+			kp := join(path, "key")
+			if text, why := yamlcheck.Str(k); p.check(k, kp, why) {
+				rp, why := route.ParsePath(text)
+				if text == "$" {
+					why = "the key must be one field, not the whole message"
+				}
+				if why != "" {
+					p.errorf(k, kp, "invalid path %s: %s", yamlcheck.Quote(text), why)
+				} else {
+					order = &rp
+				}
+			}
 		}
 		if n = es.get("destination"); n == nil {
 			return nil
@@ -644,7 +660,25 @@ func parseOutbound(p *parser, n *yaml.Node, path string) Func {
 		p.sends = append(p.sends, send{dest: dest, path: at, line: n.Line})
 	}
 	return func(c *Context, m *Message) ([]*Message, error) {
-		if err := c.run.emit(dest, m.Fields); err != nil {
+		key := c.run.key
+		if order != nil {
+			v, ok := order.Lookup(m.Fields)
+			switch v := v.(type) {
+			case string:
+				key = v
+			case json.Number:
+				key = v.String()
+			default:
+				if !ok {
+					return nil, fmt.Errorf("no field %s for the outbound message's key", order)
+				}
+				return nil, fmt.Errorf("field %s: an outbound message's key must be a string or a number, got %s", order, jsonvalue.Kind(v))
+			}
+			if len(key) > MaxOrderKey {
+				return nil, fmt.Errorf("field %s: an outbound message's key of %d bytes, at most %d", order, len(key), MaxOrderKey)
+			}
+		}
+		if err := c.run.emit(dest, key, m.Fields); err != nil {
 			return nil, err
 		}
 		m.sent = true

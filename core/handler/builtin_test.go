@@ -1,6 +1,8 @@
 package handler
 
 import (
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -263,5 +265,40 @@ func TestEnrichGoValues(t *testing.T) {
 	o = p.Run(in, goLookup{"c": make(chan int)}, testNow)
 	if got, want := summary(o), `FAIL "k" 0 "enrich": chain k, step 0 (enrich): Customer {"id":"c1"}: the stored object is no JSON: json: unsupported type: chan int`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestOutboundKey: an outbound message's key orders its destination's
+// deliveries: the routing key, or the field the step names.
+func TestOutboundKey(t *testing.T) {
+	p := mustParse(t, chainOf("- outbound: billing", "- outbound: {destination: billing, key: $.c.id}",
+		"- outbound: {destination: billing, key: $.n}", "- set-type: T"))
+	o := p.Run(&Input{Payload: []byte(`{"c":{"id":"c7"},"n":12}`)}, nil, testNow)
+	var keys []string
+	for _, out := range o.Outbound {
+		keys = append(keys, out.Key)
+	}
+	if o.Failure != nil || !slices.Equal(keys, []string{"k", "c7", "12"}) {
+		t.Fatalf("keys %q, failure %v", keys, o.Failure)
+	}
+	for payload, want := range map[string]string{
+		`{"n":1}`:                 `no field $.c.id for the outbound message's key`,
+		`{"c":{"id":true},"n":1}`: `field $.c.id: an outbound message's key must be a string or a number, got a boolean`,
+		`{"c":{"id":"` + strings.Repeat("x", MaxOrderKey+1) + `"}}`: `an outbound message's key of 257 bytes, at most 256`,
+	} {
+		o := p.Run(&Input{Payload: []byte(payload)}, nil, testNow)
+		if o.Failure == nil || !strings.Contains(o.Failure.Reason, want) {
+			t.Errorf("%.40s: failure %+v, want %q", payload, o.Failure, want)
+		}
+	}
+	for src, want := range map[string]string{
+		"- outbound: {destination: b, key: c.id}": `invalid path "c.id"`,
+		"- outbound: {destination: b, key: $}":    `the key must be one field, not the whole message`,
+		"- outbound: {destination: b, key: [1]}":  `must be a string`,
+	} {
+		_, err := Parse("p.yaml", []byte(chainOf(src, "- set-type: T")))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", src, err, want)
+		}
 	}
 }

@@ -155,9 +155,12 @@
 // null (YAML's null, or "null") sets F to null. A lookup counts against
 // MaxLookups.
 //
-// outbound: a destination, or {destination: D}. Sends a copy of the
-// message's fields (as JSON) to D's outbound queue, and passes the
-// message on unchanged. A destination is letters, digits, _ and - (at
+// outbound: a destination, or {destination: D, key: PATH}. Sends a copy
+// of the message's fields (as JSON) to D's outbound queue, and passes the
+// message on unchanged. The destination receives messages of one key in
+// the order they were sent, and messages of different keys in parallel;
+// the key is the routing key whose chain sent it, unless key names a
+// field of the message (a string or a number: $.customer.id). A destination is letters, digits, _ and - (at
 // most 64), starting with a letter or _; in a file with a connectors
 // section, one of its outbound destinations.
 //

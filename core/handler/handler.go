@@ -18,6 +18,7 @@ const (
 	MaxOutputBytes = 8 << 20 // bytes of Objects' and Outbound messages' Values of one Run; reasons say 8 MiB
 	MaxNameLen     = 64      // bytes of a handler name, a type name or a destination
 	MaxFieldSteps  = 16      // names in a dotted field path (a.b.c is 3)
+	MaxOrderKey    = 256     // bytes of an outbound message's key (kv.MaxTypeLen bounds what the log takes)
 )
 
 // Message is one message going down a chain.

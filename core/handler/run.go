@@ -46,7 +46,10 @@ type Object struct {
 
 // Outbound is a message an outbound step sent.
 type Outbound struct {
-	Key         string // the routing key whose chain sent it
+	// Key orders the destination's deliveries: messages of one key arrive
+	// in the order they were sent. It is the routing key whose chain sent
+	// the message, unless the outbound step names a field (key: $.id).
+	Key         string
 	Destination string
 	Value       []byte // the fields as JSON, as in Object
 }
@@ -277,7 +280,7 @@ func (r *run) output(n int) error {
 }
 
 // emit sends fields to dest's outbound queue.
-func (r *run) emit(dest string, fields map[string]any) error {
+func (r *run) emit(dest, key string, fields map[string]any) error {
 	data, err := encode(fields)
 	if err != nil {
 		return fmt.Errorf("its fields are no JSON: %v", err)
@@ -285,7 +288,7 @@ func (r *run) emit(dest string, fields map[string]any) error {
 	if err := r.output(len(data)); err != nil {
 		return err
 	}
-	r.outbound = append(r.outbound, Outbound{Key: r.key, Destination: dest, Value: data})
+	r.outbound = append(r.outbound, Outbound{Key: key, Destination: dest, Value: data})
 	return nil
 }
 

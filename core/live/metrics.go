@@ -18,6 +18,11 @@ type metrics struct {
 	latency                        *prometheus.HistogramVec
 	modelRevision                  prometheus.Gauge
 	modelVotes, rewrites           *prometheus.CounterVec
+	// The queues, as their leaders report them.
+	queueDepth, queueRepairs         *prometheus.GaugeVec
+	outDepth, outOldest, outRetrying *prometheus.GaugeVec
+	outMessages, consumed            *prometheus.CounterVec
+	outLatency                       *prometheus.HistogramVec
 
 	// Owned by the loop goroutine: when each pending request arrived.
 	arrived map[string]pendingRequest
@@ -50,12 +55,30 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Help: "Votes this instance cast on proposed data models as a replicaset's leader, by verdict."}, []string{"verdict"}),
 		rewrites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_model_rewrites_total",
 			Help: "The background migration's rewrites of objects stored under an older version, led by this instance: proposed, skipped (the object changed meanwhile), failed (it would not upgrade)."}, []string{"outcome"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_queue_depth",
+			Help: "Messages waiting in a replicaset's inbound queue, as its leader on this instance last reported."}, []string{"group"}),
+		queueRepairs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_queue_repairs",
+			Help: "Messages in a replicaset's repair queue, as its leader on this instance last reported."}, []string{"group"}),
+		outDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_outbound_depth",
+			Help: "Messages waiting for a destination, as the replicaset's leader on this instance last reported."}, []string{"group", "destination"}),
+		outOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_outbound_oldest_seconds",
+			Help: "Age of the oldest message waiting for a destination."}, []string{"group", "destination"}),
+		outRetrying: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_outbound_retrying",
+			Help: "Messages for a destination waiting their backoff after a refusal."}, []string{"group", "destination"}),
+		outMessages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_outbound_messages_total",
+			Help: "Messages pushed by this instance's leaders, by destination and outcome (taken, refused)."}, []string{"destination", "outcome"}),
+		outLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoal_outbound_delivery_seconds",
+			Help:    "Per answered push, from its oldest taken message being queued to the answer, on the leader's clock.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20)}, []string{"destination"}),
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_consumer_records_total",
+			Help: "Records this instance's Kafka consumers fetched (a record fetched again after a timeout or a rebalance counts again)."}, []string{"connector"}),
 		arrived: map[string]pendingRequest{},
 		leaders: map[string]string{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.term, m.commit, m.applied, m.leading, m.proposals, m.results, m.applies, m.requests, m.latency,
 			m.modelRevision, m.modelVotes, m.rewrites,
+			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.outMessages, m.outLatency, m.consumed,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
 			transportCollector{n})
@@ -121,6 +144,23 @@ func (m *metrics) observe(kind string, fields []env.Field) {
 		m.rewrites.WithLabelValues("skipped").Inc()
 	case "model.migrate.error":
 		m.rewrites.WithLabelValues("failed").Inc()
+	case "queue.state":
+		m.queueDepth.WithLabelValues(str("group")).Set(num("depth"))
+		m.queueRepairs.WithLabelValues(str("group")).Set(num("repairs"))
+	case "outbound.state":
+		g, d := str("group"), str("destination")
+		m.outDepth.WithLabelValues(g, d).Set(num("depth"))
+		m.outOldest.WithLabelValues(g, d).Set(num("oldest_ms") / 1000)
+		m.outRetrying.WithLabelValues(g, d).Set(num("retrying"))
+	case "outbound.pushed":
+		d := str("destination")
+		m.outMessages.WithLabelValues(d, "taken").Add(num("taken"))
+		m.outMessages.WithLabelValues(d, "refused").Add(num("refused"))
+		if num("taken") > 0 {
+			m.outLatency.WithLabelValues(d).Observe(num("latency_ms") / 1000)
+		}
+	case "consumer.batch":
+		m.consumed.WithLabelValues(str("connector")).Add(num("records"))
 	case "kv.request":
 		// A client has one request in flight; a retry restarts its clock.
 		m.arrived[str("client")] = pendingRequest{op: str("op"), at: time.Now()}

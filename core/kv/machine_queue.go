@@ -432,19 +432,30 @@ func (m *Machine) Queue(list string, after uint64, limit int) (QueueState, error
 		}
 		st.OldestAt = q.At
 	}
+	dests, err := m.Destinations()
+	if err != nil {
+		return QueueState{}, err
+	}
+	st.Destinations = dests
+	if limit <= 0 || limit > MaxQueuePage {
+		limit = MaxQueuePage
+	}
 	var tag byte
 	switch list {
 	case "":
 		return st, nil
+	case "outbound":
+		if after == math.MaxUint64 {
+			return st, nil
+		}
+		st.OutEntries, err = m.OutRepairs(after, limit)
+		return st, err
 	case "repair":
 		tag = tagRepair
 	case "queue":
 		tag = tagQueue
 	default:
-		return QueueState{}, fmt.Errorf("kv: no queue %q to list (repair, queue)", list)
-	}
-	if limit <= 0 || limit > MaxQueuePage {
-		limit = MaxQueuePage
+		return QueueState{}, fmt.Errorf("kv: no queue %q to list (repair, queue, outbound)", list)
 	}
 	if after == math.MaxUint64 {
 		return st, nil

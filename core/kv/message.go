@@ -34,16 +34,20 @@ type QueueRequest struct {
 	// Replicaset is the replicaset whose queues the request reads or
 	// changes; Request.Key is then ignored.
 	Replicaset string
-	// read-queue: List "repair" or "queue" asks for a page of that queue's
-	// entries after position After (at most Limit, MaxQueuePage if 0);
-	// "" for the depths alone.
+	// read-queue: List "repair", "queue" or "outbound" (the outbound
+	// repair entries) asks for a page of that list's entries after
+	// position After (at most Limit, MaxQueuePage if 0); "" for the
+	// depths alone.
 	List  string
 	After uint64
 	Limit int
 	// repair: the action, the entry, and for an edit the new payload.
-	Action  RepairAction
-	Seq     uint64
-	Payload []byte
+	// Outbound names an outbound repair entry (List "outbound" lists
+	// them), by its outbound position.
+	Action   RepairAction
+	Seq      uint64
+	Payload  []byte
+	Outbound bool
 }
 
 // MaxQueuePage bounds the entries one read-queue returns.

@@ -197,6 +197,12 @@ type QueueState struct {
 	// Entries are repair entries (a repair listing) or waiting messages
 	// (a queue listing), by position.
 	Entries []RepairEntry
+	// Destinations are the outbound queue's destinations with messages
+	// waiting, by name.
+	Destinations []DestinationState
+	// OutEntries are outbound repair entries (an outbound listing), by
+	// position.
+	OutEntries []OutRepairEntry
 }
 
 func (e *Enqueue) appendTo(b []byte) []byte {

@@ -48,6 +48,35 @@ type QueueBody struct {
 	Outbound   int           `json:"outbound"`
 	Settled    uint64        `json:"settled"`
 	Entries    []RepairEntry `json:"entries,omitempty"`
+	// The outbound queue: messages in its repair entries, and the
+	// destinations with messages waiting.
+	OutRepairs   int               `json:"outbound_repairs,omitempty"`
+	Destinations []DestinationBody `json:"destinations,omitempty"`
+	// OutEntries are outbound repair entries (?kind=outbound).
+	OutEntries []OutRepairBody `json:"outbound_entries,omitempty"`
+}
+
+// DestinationBody is one destination's part of the outbound queue.
+type DestinationBody struct {
+	Destination string     `json:"destination"`
+	Depth       int        `json:"depth"`
+	OldestAt    *time.Time `json:"oldest_at,omitempty"`
+}
+
+// OutRepairBody is an outbound message that ran out of attempts.
+type OutRepairBody struct {
+	Position       uint64    `json:"position"`
+	Destination    string    `json:"destination"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	Key            string    `json:"key"` // its order key
+	MessageID      string    `json:"message_id"`
+	QueuedAt       time.Time `json:"queued_at"`
+	Attempts       int       `json:"attempts"`
+	Reason         string    `json:"reason"`
+	FailedAt       time.Time `json:"failed_at"`
+	// Payload is the message's value: its JSON when it is JSON, else a
+	// string.
+	Payload json.RawMessage `json:"payload"`
 }
 
 // RepairEntry is a message in a repair queue, with why it is there.
@@ -172,7 +201,45 @@ func (a *api) readQueue(r *http.Request, rs, list string, after uint64, limit in
 	for _, e := range q.Entries {
 		b.Entries = append(b.Entries, repairEntry(&e))
 	}
+	b.OutRepairs = q.OutRepairs
+	for _, d := range q.Destinations {
+		db := DestinationBody{Destination: d.Destination, Depth: d.Depth}
+		if d.OldestAt != 0 {
+			t := time.Unix(0, d.OldestAt).UTC()
+			db.OldestAt = &t
+		}
+		b.Destinations = append(b.Destinations, db)
+	}
+	for _, e := range q.OutEntries {
+		b.OutEntries = append(b.OutEntries, OutRepairBody{Position: e.Seq, Destination: e.Destination,
+			IdempotencyKey: fmt.Sprintf("%s-%d", q.Replicaset, e.Origin), Key: e.Key, MessageID: e.MessageID,
+			QueuedAt: time.Unix(0, e.At).UTC(), Attempts: e.Attempts, Reason: e.Reason, FailedAt: time.Unix(0, e.FailedAt).UTC(),
+			Payload: payloadJSON(e.Value)})
+	}
 	return b, nil
+}
+
+// payloadJSON is a payload as a JSON value: itself when it is JSON, else
+// a string.
+func payloadJSON(p []byte) json.RawMessage {
+	if json.Valid(p) {
+		return json.RawMessage(p)
+	}
+	s, _ := json.Marshal(string(p))
+	return s
+}
+
+// repairKind reads ?kind=: inbound (the default) or outbound repair
+// entries.
+func repairKind(r *http.Request) (outbound bool, err error) {
+	switch k := r.URL.Query().Get("kind"); k {
+	case "", "inbound":
+		return false, nil
+	case "outbound":
+		return true, nil
+	default:
+		return false, apiErrorf(http.StatusBadRequest, "kind %q: want inbound or outbound", k)
+	}
 }
 
 func repairEntry(e *kv.RepairEntry) RepairEntry {
@@ -185,12 +252,7 @@ func repairEntry(e *kv.RepairEntry) RepairEntry {
 			out.Headers[h.Name] = h.Value
 		}
 	}
-	if json.Valid(e.Message.Payload) {
-		out.Payload = json.RawMessage(e.Message.Payload)
-	} else {
-		s, _ := json.Marshal(string(e.Message.Payload))
-		out.Payload = s
-	}
+	out.Payload = payloadJSON(e.Message.Payload)
 	return out
 }
 
@@ -238,7 +300,15 @@ func (a *api) listRepair(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := a.readQueue(r, rs, "repair", after, int(limit))
+	outbound, err := repairKind(r)
+	if err != nil {
+		return err
+	}
+	list := "repair"
+	if outbound {
+		list = "outbound"
+	}
+	q, err := a.readQueue(r, rs, list, after, int(limit))
 	if err != nil {
 		return err
 	}
@@ -272,6 +342,21 @@ func (a *api) getRepair(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	outbound, err := repairKind(r)
+	if err != nil {
+		return err
+	}
+	if outbound {
+		q, err := a.readQueue(r, rs, "outbound", pos-1, 1)
+		if err != nil {
+			return err
+		}
+		if len(q.OutEntries) == 0 || q.OutEntries[0].Position != pos {
+			return apiErrorf(http.StatusNotFound, "the outbound repair entries of %s have no entry %d", rs, pos)
+		}
+		respond(w, http.StatusOK, q.OutEntries[0])
+		return nil
+	}
 	q, err := a.readQueue(r, rs, "repair", pos-1, 1)
 	if err != nil {
 		return err
@@ -289,7 +374,11 @@ func (a *api) repair(action kv.RepairAction) func(w http.ResponseWriter, r *http
 		if err != nil {
 			return err
 		}
-		q := &kv.QueueRequest{Replicaset: rs, Action: action, Seq: pos}
+		outbound, err := repairKind(r)
+		if err != nil {
+			return err
+		}
+		q := &kv.QueueRequest{Replicaset: rs, Action: action, Seq: pos, Outbound: outbound}
 		if action == kv.RepairEdit {
 			body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
 			if err != nil {
@@ -308,6 +397,9 @@ func (a *api) repair(action kv.RepairAction) func(w http.ResponseWriter, r *http
 			return err
 		}
 		out := map[string]any{"replicaset": rs, "position": pos, "action": action.String()}
+		if outbound {
+			out["kind"] = "outbound"
+		}
 		if action == kv.RepairRetry && resp.Queue != nil {
 			out["queued_at"] = resp.Queue.Tail
 		}

@@ -51,7 +51,11 @@ type fakeQueue struct {
 	tail    uint64
 	waiting []kv.Queued      // by position
 	repairs []kv.RepairEntry // by position
-	ids     map[string]uint64
+	// outRepairs are outbound repair entries, by position; outTail the
+	// outbound queue's last position.
+	outRepairs []kv.OutRepairEntry
+	outTail    uint64
+	ids        map[string]uint64
 	settled uint64
 }
 
@@ -121,7 +125,7 @@ func (q *fakeQueue) bytes() int64 {
 
 func (q *fakeQueue) state() kv.QueueState {
 	st := kv.QueueState{Replicaset: q.name, Depth: len(q.waiting), Bytes: q.bytes(), Head: q.tail + 1, Tail: q.tail,
-		Repairs: len(q.repairs), Settled: q.settled}
+		Repairs: len(q.repairs), Settled: q.settled, OutRepairs: len(q.outRepairs), OutTail: q.outTail}
 	if len(q.waiting) > 0 {
 		st.Head, st.OldestAt = q.waiting[0].Seq, q.waiting[0].At
 	}
@@ -150,6 +154,17 @@ func withRepairs(f *fakeQueues) {
 	q.settle(&kv.Failure{Key: "orders", Step: 2, Handler: "enrich", Reason: "Customer c9 not found"})
 	q.settle(nil)
 	q.settle(&kv.Failure{Step: -1, Reason: "the payload is no JSON object"})
+}
+
+// withOutRepairs gives rs1 two outbound messages that ran out of
+// attempts.
+func withOutRepairs(f *fakeQueues) {
+	q, _ := f.queue("rs1")
+	q.outTail = 9
+	for _, seq := range []uint64{4, 7} {
+		q.outRepairs = append(q.outRepairs, kv.OutRepairEntry{OutboxEntry: kv.OutboxEntry{Seq: seq, Origin: seq - 1, Destination: "crm-sync",
+			Key: "c1", MessageID: "m1", Value: []byte(`{"id":"c1"}`), At: enqueuedAt(seq)}, Attempts: 20, Reason: "503 Service Unavailable", FailedAt: enqueuedAt(60)})
+	}
 }
 
 // twoReplicasets gives the cluster a second replicaset, rs2.
@@ -224,8 +239,14 @@ func (f *fakeQueues) Do(ctx context.Context, req kv.Request) (kv.Response, error
 			for _, m := range q.waiting {
 				list = append(list, kv.RepairEntry{Queued: m})
 			}
+		case "outbound":
+			for _, e := range q.outRepairs {
+				if e.Seq > r.After && len(st.OutEntries) < max(r.Limit, 1) {
+					st.OutEntries = append(st.OutEntries, e)
+				}
+			}
 		default:
-			return invalid("kv: no queue %q to list (repair, queue)", r.List)
+			return invalid("kv: no queue %q to list (repair, queue, outbound)", r.List)
 		}
 		limit := r.Limit
 		if limit <= 0 || limit > kv.MaxQueuePage {
@@ -239,6 +260,23 @@ func (f *fakeQueues) Do(ctx context.Context, req kv.Request) (kv.Response, error
 		return kv.Response{Status: kv.StatusOK, Queue: &st}, nil
 	case kv.OpRepair:
 		r := req.Queue
+		if r.Outbound {
+			i := slices.IndexFunc(q.outRepairs, func(e kv.OutRepairEntry) bool { return e.Seq == r.Seq })
+			if i < 0 {
+				return kv.Response{Status: kv.StatusNotFound, Error: fmt.Sprintf("the outbound repair queue has no entry %d", r.Seq)}, nil
+			}
+			switch r.Action {
+			case kv.RepairPurge, kv.RepairRetry:
+				q.outRepairs = slices.Delete(q.outRepairs, i, i+1)
+				if r.Action == kv.RepairRetry {
+					q.outTail++
+					return done(q.outTail)
+				}
+			case kv.RepairEdit:
+				q.outRepairs[i].Value = bytes.Clone(r.Payload)
+			}
+			return done(0)
+		}
 		i := q.repair(r.Seq)
 		if i < 0 {
 			return kv.Response{Status: kv.StatusNotFound, Error: fmt.Sprintf("the repair queue has no entry %d", r.Seq)}, nil
@@ -591,6 +629,23 @@ func TestQueueAPI(t *testing.T) {
 			status: 429, wantHeader: map[string]string{"Retry-After": "2"},
 			want: `{"error":"0 of 2 messages enqueued, then: the inbound queue is full (2 messages waiting); nothing was enqueued: send it again later; send the batch again (the messages taken count once)",` +
 				`"enqueued":0,"items":[{"line":1,"id":"b1/1","error":"the inbound queue is full (2 messages waiting); nothing was enqueued: send it again later"},{"line":2,"id":"b1/2"}]}`},
+		// Outbound repair entries.
+		{name: "outbound repair entries", setup: withOutRepairs, method: "GET", path: "/v1/repair?kind=outbound&after=4",
+			status: 200, want: rs1Empty[:len(rs1Empty)-1] + `,"outbound_repairs":2,"outbound_entries":[{"position":7,"destination":"crm-sync","idempotency_key":"rs1-6","key":"c1",` +
+				`"message_id":"m1","queued_at":"2024-01-02T03:04:12Z","attempts":20,"reason":"503 Service Unavailable","failed_at":"2024-01-02T03:05:05Z","payload":{"id":"c1"}}]}`,
+			sent: wantQueueSent(kv.OpReadQueue, kv.QueueRequest{Replicaset: "rs1", List: "outbound", After: 4})},
+		{name: "an outbound repair entry", setup: withOutRepairs, method: "GET", path: "/v1/repair/rs1/4?kind=outbound",
+			status: 200, want: `{"position":4,"destination":"crm-sync","idempotency_key":"rs1-3","key":"c1",` +
+				`"message_id":"m1","queued_at":"2024-01-02T03:04:09Z","attempts":20,"reason":"503 Service Unavailable","failed_at":"2024-01-02T03:05:05Z","payload":{"id":"c1"}}`},
+		{name: "an outbound repair entry missing", setup: withOutRepairs, method: "GET", path: "/v1/repair/rs1/5?kind=outbound",
+			status: 404, want: `{"error":"the outbound repair entries of rs1 have no entry 5"}`},
+		{name: "retry an outbound repair entry", setup: withOutRepairs, method: "POST", path: "/v1/repair/rs1/7/retry?kind=outbound",
+			status: 200, want: `{"action":"retry","kind":"outbound","position":7,"queued_at":10,"replicaset":"rs1"}`,
+			sent: wantQueueSent(kv.OpRepair, kv.QueueRequest{Replicaset: "rs1", Action: kv.RepairRetry, Seq: 7, Outbound: true})},
+		{name: "purge a missing outbound repair entry", setup: withOutRepairs, method: "DELETE", path: "/v1/repair/rs1/5?kind=outbound",
+			status: 404, want: `{"error":"the outbound repair queue has no entry 5"}`},
+		{name: "repair of an unknown kind", method: "GET", path: "/v1/repair?kind=sideways",
+			status: 400, want: `{"error":"kind \"sideways\": want inbound or outbound"}`, sent: wantSentTimes(0)},
 		// Declared connectors.
 		{name: "ingest to a declared connector", setup: withConnectors, method: "POST", path: "/v1/ingest/web", header: id("m1"), body: order,
 			status: 202, want: `{"id":"m1","replicaset":"rs1","position":1}`},

@@ -176,6 +176,7 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = append(b, byte(q.Action))
 			b = binary.AppendUvarint(b, q.Seq)
 			b = appendWireString(b, string(q.Payload))
+			b = appendWireBool(b, q.Outbound)
 		}
 		return b, nil
 	case *kv.Response:
@@ -524,10 +525,22 @@ func checkWireRequest(r *kv.Request) error {
 // checkWireQueueState refuses a queue state the decoder would.
 func checkWireQueueState(q *kv.QueueState) error {
 	switch {
-	case q.Depth < 0 || q.Bytes < 0 || q.Repairs < 0 || q.Outbound < 0:
-		return fmt.Errorf("a negative count (depth %d, bytes %d, repairs %d, outbound %d)", q.Depth, q.Bytes, q.Repairs, q.Outbound)
+	case q.Depth < 0 || q.Bytes < 0 || q.Repairs < 0 || q.Outbound < 0 || q.OutRepairs < 0:
+		return fmt.Errorf("a negative count (depth %d, bytes %d, repairs %d, outbound %d, outbound repairs %d)", q.Depth, q.Bytes, q.Repairs, q.Outbound, q.OutRepairs)
+	case len(q.Destinations) > kv.MaxQueuePage || len(q.OutEntries) > kv.MaxQueuePage:
+		return fmt.Errorf("%d destinations and %d outbound repair entries, over %d", len(q.Destinations), len(q.OutEntries), kv.MaxQueuePage)
 	case len(q.Entries) > kv.MaxQueuePage:
 		return fmt.Errorf("%d queue entries, over %d", len(q.Entries), kv.MaxQueuePage)
+	}
+	for i, ds := range q.Destinations {
+		if ds.Depth < 0 {
+			return fmt.Errorf("destination %d: depth %d", i, ds.Depth)
+		}
+	}
+	for i := range q.OutEntries {
+		if q.OutEntries[i].Attempts < 0 {
+			return fmt.Errorf("outbound repair entry %d: %d attempts", i, q.OutEntries[i].Attempts)
+		}
 	}
 	for i := range q.Entries {
 		e := &q.Entries[i]
@@ -562,6 +575,28 @@ func appendWireQueueState(b []byte, q *kv.QueueState) []byte {
 	b = binary.AppendUvarint(b, uint64(q.Repairs))
 	b = binary.AppendUvarint(b, uint64(q.Outbound))
 	b = binary.AppendUvarint(b, q.Settled)
+	b = binary.AppendUvarint(b, uint64(q.OutRepairs))
+	b = binary.AppendUvarint(b, q.OutTail)
+	b = binary.AppendUvarint(b, uint64(len(q.Destinations)))
+	for _, ds := range q.Destinations {
+		b = appendWireString(b, ds.Destination)
+		b = binary.AppendUvarint(b, uint64(ds.Depth))
+		b = binary.AppendVarint(b, ds.OldestAt)
+	}
+	b = binary.AppendUvarint(b, uint64(len(q.OutEntries)))
+	for i := range q.OutEntries {
+		e := &q.OutEntries[i]
+		b = binary.AppendUvarint(b, e.Seq)
+		b = binary.AppendUvarint(b, e.Origin)
+		b = appendWireString(b, e.Destination)
+		b = appendWireString(b, e.Key)
+		b = appendWireString(b, e.MessageID)
+		b = appendWireString(b, string(e.Value))
+		b = binary.AppendVarint(b, e.At)
+		b = binary.AppendUvarint(b, uint64(e.Attempts))
+		b = appendWireString(b, e.Reason)
+		b = binary.AppendVarint(b, e.FailedAt)
+	}
 	b = binary.AppendUvarint(b, uint64(len(q.Entries)))
 	for i := range q.Entries {
 		e := &q.Entries[i]
@@ -746,6 +781,7 @@ func (d *wireDecoder) queueRequest() *kv.QueueRequest {
 	}
 	q.Seq = d.uvarint()
 	q.Payload = d.payload()
+	q.Outbound = d.bool()
 	return q
 }
 
@@ -792,6 +828,10 @@ func (d *wireDecoder) int64(what string) int64 {
 // failure strings.
 const minWireQueueEntry = 13
 
+// minWireOutEntry is the size of the smallest encoded outbound repair
+// entry: six numbers and four strings, all empty or 0.
+const minWireOutEntry = 10
+
 func (d *wireDecoder) queueState() *kv.QueueState {
 	q := &kv.QueueState{Replicaset: d.string()}
 	q.Depth = d.int("depth")
@@ -802,6 +842,37 @@ func (d *wireDecoder) queueState() *kv.QueueState {
 	q.Repairs = d.int("repairs")
 	q.Outbound = d.int("outbound")
 	q.Settled = d.uvarint()
+	q.OutRepairs = d.int("outbound repairs")
+	q.OutTail = d.uvarint()
+	nd := d.count(3)
+	switch {
+	case d.err != nil:
+	case nd > kv.MaxQueuePage:
+		d.fail(fmt.Errorf("%d destinations, over %d", nd, kv.MaxQueuePage))
+	case nd > 0:
+		q.Destinations = make([]kv.DestinationState, nd)
+		for i := range q.Destinations {
+			q.Destinations[i] = kv.DestinationState{Destination: d.string(), Depth: d.int("depth"), OldestAt: d.varint()}
+		}
+	}
+	no := d.count(minWireOutEntry)
+	switch {
+	case d.err != nil:
+	case no > kv.MaxQueuePage:
+		d.fail(fmt.Errorf("%d outbound repair entries, over %d", no, kv.MaxQueuePage))
+	case no > 0:
+		q.OutEntries = make([]kv.OutRepairEntry, no)
+		for i := range q.OutEntries {
+			e := &q.OutEntries[i]
+			e.Seq, e.Origin = d.uvarint(), d.uvarint()
+			e.Destination, e.Key, e.MessageID = d.string(), d.string(), d.string()
+			e.Value = d.bytes()
+			e.At = d.varint()
+			e.Attempts = d.int("attempts")
+			e.Reason = d.string()
+			e.FailedAt = d.varint()
+		}
+	}
 	n := d.count(minWireQueueEntry)
 	switch {
 	case d.err != nil:

@@ -282,15 +282,15 @@ func TestCodecGolden(t *testing.T) {
 		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpEnqueue, Key: "k", Message: &kv.Message{ID: "m", Connector: "h", Headers: []kv.Header{{Name: "a", Value: "b"}}, Payload: []byte("{}")}},
 			"02" + "0163" + "01" + "08" + "016b" + "00" + "00" + "08" + "016d" + "0168" + "01" + "0161" + "0162" + "027b7d"},
 		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpReadQueue, Stale: true, Queue: &kv.QueueRequest{Replicaset: "r", List: "repair", After: 300, Limit: 2}},
-			"02" + "0163" + "01" + "0b" + "00" + "00" + "00" + "11" + "0172" + "06726570616972" + "ac02" + "02" + "00" + "00" + "00"},
+			"02" + "0163" + "01" + "0b" + "00" + "00" + "00" + "11" + "0172" + "06726570616972" + "ac02" + "02" + "00" + "00" + "00" + "00"},
 		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpRepair, Queue: &kv.QueueRequest{Replicaset: "r", Action: kv.RepairEdit, Seq: 5, Payload: []byte("{}")}},
-			"02" + "0163" + "01" + "0a" + "00" + "00" + "00" + "10" + "0172" + "00" + "00" + "00" + "03" + "05" + "027b7d"},
+			"02" + "0163" + "01" + "0a" + "00" + "00" + "00" + "10" + "0172" + "00" + "00" + "00" + "03" + "05" + "027b7d" + "00"},
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusBusy, Index: 2, RetryAfter: 300, Queue: &kv.QueueState{
 			Replicaset: "r", Depth: 1, Bytes: 2, Head: 3, Tail: 3, OldestAt: -1, Repairs: 1, Settled: 2, Entries: []kv.RepairEntry{{
 				Queued:  kv.Queued{Seq: 1, Message: kv.Message{ID: "m"}, At: 1, Attempts: 1},
 				Failure: kv.Failure{Key: "k", Step: -1, Handler: "h", Reason: "x"}, FailedAt: 2}}}},
 			"03" + "0163" + "01" + "06" + "00" + "02" + "00" + "00" + "18" +
-				"0172" + "01" + "02" + "03" + "03" + "01" + "01" + "00" + "02" + "01" +
+				"0172" + "01" + "02" + "03" + "03" + "01" + "01" + "00" + "02" + "00" + "00" + "00" + "00" + "01" +
 				"01" + "016d" + "00" + "00" + "00" + "02" + "01" + "016b" + "01" + "0168" + "0178" + "04" +
 				"ac02"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
@@ -397,7 +397,7 @@ func TestDecodeMessageRejects(t *testing.T) {
 	repair := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpRepair, Key: "k", Queue: &kv.QueueRequest{Replicaset: "r", Action: kv.RepairEdit, Seq: 3, Payload: []byte("{}")}})
 	// A queue state of replicaset "r" with zero counts, and then an entry count.
 	queueState := func(flags byte, entries ...byte) []byte {
-		return append(append(bytes.Clone(response), flags, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0), entries...)
+		return append(append(bytes.Clone(response), flags, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), entries...)
 	}
 	// The smallest entry: seq, the message {ID: "m"}, at, attempts, failure, failed-at.
 	minEntry := []byte{0, 1, 'm', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
@@ -466,11 +466,17 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"request stale repair", with(repair, requestFlags, requestStale|requestQueue), "kv.request: a repair cannot be stale"},
 		{"request limit over the page", bytes.Replace(readQueue, []byte("repair\x00\x05"), binary.AppendUvarint([]byte("repair\x00"), kv.MaxQueuePage+1), 1),
 			fmt.Sprintf("kv.request: a queue page of %d entries, at most %d", kv.MaxQueuePage+1, kv.MaxQueuePage)},
-		{"request unknown repair action", with(repair, len(repair)-5, byte(kv.RepairEdit+1)), fmt.Sprintf("kv.request: unknown repair action %d", kv.RepairEdit+1)},
-		{"request repair payload over the bound", append(bytes.Clone(repair[:len(repair)-3]), binary.AppendUvarint(nil, kv.MaxPayload+1)...),
+		{"request unknown repair action", with(repair, len(repair)-6, byte(kv.RepairEdit+1)), fmt.Sprintf("kv.request: unknown repair action %d", kv.RepairEdit+1)},
+		{"request repair payload over the bound", append(bytes.Clone(repair[:len(repair)-4]), binary.AppendUvarint(nil, kv.MaxPayload+1)...),
 			fmt.Sprintf("kv.request: a payload of %d bytes, at most %d", kv.MaxPayload+1, kv.MaxPayload)},
 		{"request queue truncated", readQueue[:len(readQueue)-1], "kv.request: truncated"},
 		{"request queue trailing", append(bytes.Clone(repair), 0), "kv.request: 1 stray bytes"},
+		{"request repair outbound flag 2", with(repair, len(repair)-1, 2), "kv.request: a flag is 2"},
+		{"response outbound entries over the bound", append(bytes.Clone(response), append([]byte{responseQueue, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			append(binary.AppendUvarint(nil, kv.MaxQueuePage+1), bytes.Repeat(make([]byte, minWireOutEntry), kv.MaxQueuePage+1)...)...)...),
+			fmt.Sprintf("kv.response: %d outbound repair entries, over %d", kv.MaxQueuePage+1, kv.MaxQueuePage)},
+		{"response destination past the end", append(bytes.Clone(response), responseQueue, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5, 'a', 0, 0),
+			"kv.response: a string of 5 bytes runs past the end"},
 		{"request object op without object", with(request, 4, byte(kv.OpPutObject)), "kv.request: a put-object without its object part"},
 		{"request stale object op without object", append(with(request, 4, byte(kv.OpGetObject)), 1), "kv.request: a get-object without its object part"},
 		{"request object on a get", append(bytes.Clone(request), 2, 0, 0, 0, 0, 0, 0), "kv.request: a get with an object part"},

@@ -114,7 +114,7 @@ func (n *Node) queueCommand(from env.NodeID, g *group, req *kv.Request) (kv.Comm
 		if q.Action == kv.RepairEdit && len(q.Payload) > kv.MaxPayload {
 			return fail(kv.StatusInvalid, fmt.Sprintf("a payload of %d bytes, at most %d", len(q.Payload), kv.MaxPayload))
 		}
-		cmd.Repair = &kv.Repair{Action: q.Action, Seq: q.Seq, Payload: q.Payload, At: n.e.Now().UnixNano(), Limits: queueLimits(qs)}
+		cmd.Repair = &kv.Repair{Action: q.Action, Seq: q.Seq, Payload: q.Payload, At: n.e.Now().UnixNano(), Limits: queueLimits(qs), Outbound: q.Outbound}
 	default:
 		return fail(kv.StatusInvalid, fmt.Sprintf("%s is not a queue write", req.Op))
 	}

@@ -88,15 +88,20 @@ var (
 func runRepairList(args []string, stdout, stderr io.Writer) (int, error) {
 	var rs *string
 	var after, limit *uint64
+	var outbound *bool
 	reply, cf, done, code, err := modelRead("repair list", args, stderr, func(fs *flag.FlagSet) string {
 		rs = fs.String("replicaset", "", "the replicaset whose repair queue to list (needed when the cluster has several)")
 		after = fs.Uint64("after", 0, "list the entries after this `position`")
 		limit = fs.Uint64("limit", 100, "list at most this many entries (up to 1000)")
-		return " [--replicaset RS] [--after N] [--limit N]"
+		outbound = fs.Bool("outbound", false, "list the outbound messages that ran out of attempts instead (retry, edit or purge them with the API's ?kind=outbound)")
+		return " [--replicaset RS] [--after N] [--limit N] [--outbound]"
 	}, func() string {
 		q := url.Values{}
 		if *rs != "" {
 			q.Set("replicaset", *rs)
+		}
+		if *outbound {
+			q.Set("kind", "outbound")
 		}
 		if *after > 0 {
 			q.Set("after", strconv.FormatUint(*after, 10))
@@ -114,6 +119,14 @@ func runRepairList(args []string, stdout, stderr io.Writer) (int, error) {
 	var q live.QueueBody
 	if err := json.Unmarshal(reply.body, &q); err != nil {
 		return exitInternal, fmt.Errorf("%s: the answer is not the API's JSON: %v", reply.addr, err)
+	}
+	if *outbound {
+		fmt.Fprintf(stdout, "%s: %d outbound messages in the repair queue\n", q.Replicaset, q.OutRepairs)
+		for _, e := range q.OutEntries {
+			fmt.Fprintf(stdout, "  %d  %s  to %s, key %s, from message %s, attempts %d, failed %s: %s\n", e.Position, e.IdempotencyKey,
+				e.Destination, e.Key, e.MessageID, e.Attempts, e.FailedAt.Format("2006-01-02T15:04:05Z07:00"), e.Reason)
+		}
+		return exitValid, nil
 	}
 	fmt.Fprintf(stdout, "%s: %d in the repair queue, %d waiting, %d settled\n", q.Replicaset, q.Repairs, q.Depth, q.Settled)
 	for _, e := range q.Entries {
@@ -168,6 +181,16 @@ func runQueue(args []string, stdout, stderr io.Writer) (int, error) {
 			oldest = q.OldestAt.Format("2006-01-02T15:04:05.000Z07:00")
 		}
 		fmt.Fprintf(stdout, "%-10s %8d %10d %8d %8d %10d  %s\n", q.Replicaset, q.Depth, q.Bytes, q.Repairs, q.Outbound, q.Settled, oldest)
+		for _, d := range q.Destinations {
+			oldest := "-"
+			if d.OldestAt != nil {
+				oldest = d.OldestAt.Format("2006-01-02T15:04:05.000Z07:00")
+			}
+			fmt.Fprintf(stdout, "  -> %-30s %8d waiting, oldest %s\n", d.Destination, d.Depth, oldest)
+		}
+		if q.OutRepairs > 0 {
+			fmt.Fprintf(stdout, "  -> %d outbound messages in the repair queue (shoal repair list --outbound)\n", q.OutRepairs)
+		}
 	}
 	return exitValid, nil
 }

@@ -56,7 +56,7 @@ type fakeQueue struct {
 	outRepairs []kv.OutRepairEntry
 	outTail    uint64
 	ids        map[string]uint64
-	settled uint64
+	settled    uint64
 }
 
 func newFakeQueues() *fakeQueues {

@@ -12,14 +12,16 @@ import (
 // when the nemesis found something to hit (nemesis.start's effect) and,
 // where the trace can tell, the fault did something while it lasted: a
 // partition dropped messages, a link fault's links carried some, a disk
-// fault failed an operation. A step that never took effect makes the
+// fault failed an operation, an endpoint taken down dropped messages on
+// its links (an endpoint made to fail or answer slowly took effect when it
+// was up, which nemesis.start says). A step that never took effect makes the
 // verdict unknown, not invalid: the system was not shown wrong, only not
 // tested as the scenario claims. It is NA when the run had no nemesis.
 func Faults(trace []env.Record) Result {
 	res := Result{Checker: "faults"}
 	type occurrence struct {
-		fault, why string
-		effect     bool
+		fault, mode, why string
+		effect           bool
 	}
 	type step struct {
 		n         int64
@@ -46,7 +48,8 @@ func Faults(trace []env.Record) Result {
 		if r.Kind == "nemesis.start" {
 			effect, _ := r.Bool("effect")
 			why, _ := r.Str("why")
-			s.occ[n] = &occurrence{fault: fault, why: why, effect: effect}
+			mode, _ := r.Str("mode")
+			s.occ[n] = &occurrence{fault: fault, mode: mode, why: why, effect: effect}
 			s.total++
 			if effect {
 				s.effective++
@@ -73,6 +76,10 @@ func Faults(trace []env.Record) Result {
 		case "disk":
 			if diskErrors == 0 {
 				why = "no disk operation failed"
+			}
+		case "endpoint":
+			if o.mode == "down" && dropped == 0 {
+				why = "no message was dropped at its cuts"
 			}
 		}
 		if why != "" {

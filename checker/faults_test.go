@@ -23,6 +23,13 @@ func TestFaults(t *testing.T) {
 {"time":2,"node":"nemesis","kind":"nemesis.stop","step":1,"n":1,"fault":"partition","sent":0,"dropped":0}`, Unknown, "no message was dropped"},
 		{"a disk that never failed", `{"time":1,"node":"nemesis","kind":"nemesis.start","step":1,"n":1,"fault":"disk","effect":true}
 {"time":2,"node":"nemesis","kind":"nemesis.stop","step":1,"n":1,"fault":"disk","disk_errors":0}`, Unknown, "no disk operation failed"},
+		{"an endpoint down that dropped nothing", `{"time":1,"node":"nemesis","kind":"nemesis.start","step":1,"n":1,"fault":"endpoint","effect":true,"endpoint":"crm-sync","mode":"down"}
+{"time":2,"node":"nemesis","kind":"nemesis.stop","step":1,"n":1,"fault":"endpoint","sent":0,"dropped":0}`, Unknown, "endpoint: no message was dropped at its cuts"},
+		{"an endpoint down, a failing one and a slow one", `{"time":1,"node":"nemesis","kind":"nemesis.start","step":1,"n":1,"fault":"endpoint","effect":true,"endpoint":"crm-sync","mode":"down"}
+{"time":2,"node":"nemesis","kind":"nemesis.stop","step":1,"n":1,"fault":"endpoint","sent":3,"dropped":3}
+{"time":3,"node":"nemesis","kind":"nemesis.start","step":2,"n":1,"fault":"endpoint","effect":true,"endpoint":"crm-sync","mode":"fail"}
+{"time":4,"node":"nemesis","kind":"nemesis.stop","step":2,"n":1,"fault":"endpoint","sent":0,"dropped":0}
+{"time":5,"node":"nemesis","kind":"nemesis.start","step":3,"n":1,"fault":"endpoint","effect":true,"endpoint":"billing","mode":"slow"}`, Valid, "step 3: 1 of 1 took effect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Faults(traceOf(t, tc.trace))

@@ -1,6 +1,7 @@
 // Package nemesis is shoal's fault vocabulary: partitions of named shapes,
-// link faults, process faults (kill, restart, pause), clock faults and disk
-// faults, with their targets and timings. Schedule compiles a list of
+// link faults, process faults (kill, restart, pause), clock faults, disk
+// faults and faults of the simulated endpoints outbound destinations
+// deliver to, with their targets and timings. Schedule compiles a list of
 // steps into actions on a simnet World; every choice a step makes (which
 // node is "random", which side of a split a node falls on) is drawn from
 // the world's seeded stream when the step fires, so a run replays exactly.
@@ -28,10 +29,11 @@ const (
 	Pause     Kind = "pause"
 	Clock     Kind = "clock"
 	Disk      Kind = "disk"
+	Endpoint  Kind = "endpoint"
 )
 
 // Kinds lists every fault kind, in the order the documentation gives them.
-var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk}
+var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk, Endpoint}
 
 // The partition shapes.
 const (
@@ -81,6 +83,22 @@ const (
 // DiskOps lists them.
 var DiskOps = []string{DiskWrite, DiskSync, DiskRead}
 
+// The modes of an endpoint fault.
+const (
+	// EndpointDown cuts every link between the instances and the
+	// endpoint, both ways: pushes go unanswered and time out.
+	EndpointDown = "down"
+	// EndpointFail makes the endpoint refuse items, each with
+	// Fault.FailRate.
+	EndpointFail = "fail"
+	// EndpointSlow makes the endpoint answer Fault.Latency after each
+	// push.
+	EndpointSlow = "slow"
+)
+
+// EndpointModes lists them.
+var EndpointModes = []string{EndpointDown, EndpointFail, EndpointSlow}
+
 // Strobe makes a wall clock jump by Offset every Period.
 type Strobe struct {
 	Offset, Period time.Duration
@@ -122,11 +140,20 @@ type Fault struct {
 	// Disk: the operations that fail, each with Probability.
 	Errors      []string
 	Probability float64
+
+	// Endpoint: the outbound destination whose simulated endpoint it
+	// hits (Endpoint), and how (Mode, one of EndpointModes). In fail
+	// mode each item is refused with FailRate (0 refuses every item, as
+	// 1 does); in slow mode each push is answered Latency late.
+	Endpoint string
+	Mode     string
+	FailRate float64
+	Latency  time.Duration
 }
 
 // Step is one line of a schedule: a fault (or a weighted Pick of faults,
 // one drawn from the seed per occurrence) that starts At, or Every period
-// from Start, and lasts For (restart has no duration; a pause or a kill
+// from Start, and lasts For (restart has no duration; any other fault
 // without For lasts until the final heal).
 type Step struct {
 	At    time.Duration

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/simnet"
+	"github.com/shoaldb/shoal/simnet/endpoint"
 )
 
 // Source is the node field of the nemesis's trace events.
@@ -70,6 +72,22 @@ type Cluster interface {
 	Leader(group string) (env.NodeID, bool)
 }
 
+// EndpointCluster is a Cluster whose world simulates the endpoints its
+// outbound destinations deliver to (simnet/harness's Cluster does): what
+// an endpoint fault needs. A Cluster without it, such as a real
+// cluster's, whose destinations are real systems, takes no endpoint
+// fault: each occurrence is traced as taking no effect, with the reason,
+// as a Limited world's unsupported faults are.
+type EndpointCluster interface {
+	Cluster
+	// Endpoints lists the simulated endpoints' node names,
+	// connector.Endpoint(destination).
+	Endpoints() []env.NodeID
+	// SetEndpointMode sets an endpoint's mode now; it lasts until the
+	// next, across the endpoint's restarts.
+	SetEndpointMode(id env.NodeID, m endpoint.SetMode) error
+}
+
 // Config shapes a schedule.
 type Config struct {
 	// Network is how every link behaves outside link faults; a link fault
@@ -100,6 +118,9 @@ type Nemesis struct {
 	// skewed and faulty are the instances a clock or disk fault has
 	// touched since the last heal.
 	skewed, faulty map[env.NodeID]bool
+	// modes holds, per endpoint, the occurrence whose fail or slow mode
+	// is in force: the latest to start of those still active.
+	modes map[env.NodeID]*occurrence
 }
 
 // occurrence is one firing of a step.
@@ -107,8 +128,8 @@ type occurrence struct {
 	step, n int // 1-based
 	f       Fault
 	group   string
-	targets []env.NodeID // the instances a process, clock or disk fault hit
-	links   []link       // the links a partition cut or a link fault changed
+	targets []env.NodeID // the instances a process, clock or disk fault hit, or the endpoint an endpoint fault did
+	links   []link       // the links a partition cut or a link fault changed; an endpoint fault's links
 	before  map[link]simnet.KindStats
 	errors  map[env.NodeID]int64 // disk errors before the fault
 	stopped bool
@@ -125,7 +146,7 @@ func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
 		return nil, err
 	}
 	n := &Nemesis{w: w, c: c, cfg: cfg, steps: steps, cuts: map[link]int{}, owner: map[env.NodeID]*occurrence{},
-		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}}
+		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}, modes: map[env.NodeID]*occurrence{}}
 	for i, s := range steps {
 		for k, t := range s.Occurrences(cfg.End) {
 			step, occ := i+1, k+1
@@ -197,6 +218,8 @@ func (n *Nemesis) validate(f *Fault) error {
 				return err
 			}
 		}
+	case Endpoint:
+		return n.validateEndpoint(f)
 	case Disk:
 		if n.cfg.DiskDir == "" {
 			return fmt.Errorf("disk faults need Config.DiskDir")
@@ -215,6 +238,40 @@ func (n *Nemesis) validate(f *Fault) error {
 	return nil
 }
 
+// validateEndpoint checks an endpoint fault's mode and, when the cluster
+// simulates endpoints, that it has the one the fault names.
+func (n *Nemesis) validateEndpoint(f *Fault) error {
+	switch f.Mode {
+	case EndpointDown:
+	case EndpointFail:
+		if !(f.FailRate >= 0 && f.FailRate <= 1) {
+			return fmt.Errorf("endpoint fault's fail rate %v is not a probability", f.FailRate)
+		}
+	case EndpointSlow:
+		if f.Latency <= 0 {
+			return fmt.Errorf("endpoint fault in mode slow needs a latency above 0, got %s", f.Latency)
+		}
+	default:
+		return fmt.Errorf("unknown endpoint mode %q (want %s)", f.Mode, strings.Join(EndpointModes, ", "))
+	}
+	ec, ok := n.c.(EndpointCluster)
+	if !ok {
+		return nil // the fault is traced as unsupported when it fires
+	}
+	have := ec.Endpoints()
+	if slices.Contains(have, connector.Endpoint(f.Endpoint)) {
+		return nil
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("no endpoint %q: the cluster simulates none (its pipeline declares no outbound destination)", f.Endpoint)
+	}
+	names := make([]string, len(have))
+	for i, id := range have {
+		names[i], _ = connector.IsEndpoint(id)
+	}
+	return fmt.Errorf("no endpoint %q (the cluster simulates %s)", f.Endpoint, strings.Join(names, ", "))
+}
+
 // fire starts occurrence occ of a step.
 func (n *Nemesis) fire(step, occ int) {
 	s := n.steps[step-1]
@@ -229,6 +286,9 @@ func (n *Nemesis) fire(step, occ int) {
 	fields := []env.Field{env.Int("step", int64(step)), env.Int("n", int64(occ)), env.Str("fault", string(f.Kind)),
 		env.Str("group", o.group), env.Str("targets", env.Join(o.targets)), env.Str("what", what),
 		env.Bool("effect", why == ""), env.Str("why", why)}
+	if f.Kind == Endpoint {
+		fields = append(fields, env.Str("endpoint", f.Endpoint), env.Str("mode", f.Mode))
+	}
 	n.w.Note(Source, "nemesis.start", fields...)
 	if f.Kind == Restart {
 		o.stopped = true
@@ -297,6 +357,8 @@ func (n *Nemesis) start(o *occurrence) (what, why string) {
 			n.relink(o.links, o)
 		}
 		return describeLink(f, len(o.links)), ""
+	case Endpoint:
+		return n.startEndpoint(o)
 	}
 	targets, why := n.targets(o)
 	o.targets = targets
@@ -405,6 +467,8 @@ func (n *Nemesis) stop(o *occurrence, note string) {
 		for _, id := range o.targets {
 			n.clock(id, &o.f, false)
 		}
+	case Endpoint:
+		n.stopEndpoint(o)
 	case Disk:
 		for _, id := range o.targets {
 			diskErrors += n.w.DiskErrors(id) - o.errors[id]
@@ -449,6 +513,83 @@ func (n *Nemesis) Heal() {
 	clear(n.owner)
 	clear(n.skewed)
 	clear(n.faulty)
+	clear(n.modes)
+}
+
+// startEndpoint applies an endpoint fault: down cuts the endpoint's links
+// with every instance both ways; fail and slow set its mode. It records
+// the links either way, so that nemesis.stop counts the pushes and
+// answers that crossed them while it lasted.
+func (n *Nemesis) startEndpoint(o *occurrence) (what, why string) {
+	f := &o.f
+	ec, ok := n.c.(EndpointCluster)
+	if !ok {
+		o.unsupported = true
+		return "endpoint " + f.Endpoint + " " + f.Mode, "not applied: this cluster's destinations are real systems, and only the simulator's endpoints take faults"
+	}
+	id := connector.Endpoint(f.Endpoint)
+	o.targets = []env.NodeID{id}
+	for _, inst := range n.c.Instances() {
+		o.links = append(o.links, link{inst, id}, link{id, inst})
+	}
+	n.snapshotLinks(o)
+	if f.Mode == EndpointDown {
+		for _, l := range o.links {
+			n.cut(l)
+		}
+		return fmt.Sprintf("%s down: %d links cut", f.Endpoint, len(o.links)), ""
+	}
+	n.modes[id] = o
+	must(ec.SetEndpointMode(id, endpointMode(f)))
+	what = describeEndpoint(f)
+	if !n.w.Up(id) {
+		return what, "the endpoint was down"
+	}
+	return what, ""
+}
+
+// stopEndpoint undoes an endpoint fault: its cuts, or its mode, which
+// gives way to the latest other fail or slow fault still active on the
+// endpoint, or to up.
+func (n *Nemesis) stopEndpoint(o *occurrence) {
+	if o.f.Mode == EndpointDown {
+		for _, l := range o.links {
+			n.uncut(l)
+		}
+		return
+	}
+	id := o.targets[0]
+	if n.modes[id] != o {
+		return
+	}
+	delete(n.modes, id)
+	m := endpoint.SetMode{Mode: endpoint.Up}
+	for _, a := range slices.Backward(n.active) {
+		if a.f.Kind == Endpoint && a.f.Mode != EndpointDown && !a.unsupported && a.targets[0] == id {
+			n.modes[id] = a
+			m = endpointMode(&a.f)
+			break
+		}
+	}
+	must(n.c.(EndpointCluster).SetEndpointMode(id, m))
+}
+
+// endpointMode is the mode a fail or slow fault sets.
+func endpointMode(f *Fault) endpoint.SetMode {
+	if f.Mode == EndpointSlow {
+		return endpoint.SetMode{Mode: endpoint.Slow, Delay: f.Latency}
+	}
+	return endpoint.SetMode{Mode: endpoint.Fail, FailRate: f.FailRate}
+}
+
+func describeEndpoint(f *Fault) string {
+	if f.Mode == EndpointSlow {
+		return fmt.Sprintf("%s slow: answers %s late", f.Endpoint, f.Latency)
+	}
+	if f.FailRate == 0 || f.FailRate == 1 {
+		return f.Endpoint + " fails: refuses every item"
+	}
+	return fmt.Sprintf("%s fails: refuses %g of items", f.Endpoint, f.FailRate)
 }
 
 // group resolves a fault's group: data is the only replicaset, or one

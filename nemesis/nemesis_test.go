@@ -432,9 +432,172 @@ func TestScheduleRejectsNamesTheClusterLacks(t *testing.T) {
 		{Kind: nemesis.Kill, Target: nemesis.TargetLeader, Group: "rs2"},
 		{Kind: nemesis.Link, From: []env.NodeID{"n4"}},
 		{Kind: nemesis.Disk, Target: "n1", Errors: []string{"flush"}},
+		{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointDown},
+		{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: "up"},
+		{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointSlow},
+		{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointFail, FailRate: 2},
 	} {
 		if _, err := nemesis.Schedule(w, c, step(f), nemesis.Config{DiskDir: node.WALDir, End: time.Minute}); err == nil {
 			t.Errorf("%+v: accepted", f)
 		}
+	}
+}
+
+// runEndpoints starts three instances and simulated endpoints for
+// destinations sink and audit, runs the steps until end, heals, and
+// returns the trace.
+func runEndpoints(t *testing.T, steps []nemesis.Step, end time.Duration) trace {
+	t.Helper()
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: 3, Endpoints: []string{"sink", "audit"}}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(end, nem.Heal)
+	if err := w.Run(end + time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace(recs)
+}
+
+// modes lists the endpoint.mode events of an endpoint as "TIME mode".
+func (tr trace) modes(id string) []string {
+	var out []string
+	for _, r := range tr.kind("endpoint.mode") {
+		if string(r.Node) == id {
+			out = append(out, fmt.Sprintf("%s %s", time.Duration(r.Time), str(r, "mode")))
+		}
+	}
+	return out
+}
+
+// TestEndpointFaults: down cuts the endpoint off from every instance both
+// ways and restores exactly those links; fail and slow set its mode and
+// set it up again; overlapping modes give way to the latest still in
+// force; the final heal ends them all.
+func TestEndpointFaults(t *testing.T) {
+	t.Run("down", func(t *testing.T) {
+		tr := runEndpoints(t, step(nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointDown}), 8*time.Second)
+		start, stop := tr.only(t)
+		want := []string{"ext/sink>n1", "ext/sink>n2", "ext/sink>n3", "n1>ext/sink", "n2>ext/sink", "n3>ext/sink"}
+		cut, uncut := tr.cutsAt(start.Time, "net.cut"), tr.cutsAt(stop.Time, "net.uncut")
+		slices.Sort(cut)
+		slices.Sort(uncut)
+		if !slices.Equal(cut, want) || !slices.Equal(uncut, want) {
+			t.Fatalf("cut %v and restored %v, want %v both", cut, uncut, want)
+		}
+		if got := str(start, "targets") + " " + str(start, "endpoint") + " " + str(start, "mode"); got != "ext/sink sink down" {
+			t.Fatalf("nemesis.start names %q", got)
+		}
+		if m := tr.modes("ext/sink"); len(m) != 1 {
+			t.Fatalf("down set the endpoint's mode: %v", m)
+		}
+	})
+	t.Run("fail", func(t *testing.T) {
+		tr := runEndpoints(t, step(nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "audit", Mode: nemesis.EndpointFail, FailRate: 0.5}), 8*time.Second)
+		start, _ := tr.only(t)
+		if got, want := tr.modes("ext/audit"), []string{"0s up", "3s fail", "5s up"}; !slices.Equal(got, want) {
+			t.Fatalf("modes %v, want %v", got, want)
+		}
+		if r := tr.kind("endpoint.mode")[2]; str(r, "destination") != "audit" {
+			t.Fatalf("the fail mode went to %s", r.Node)
+		}
+		if f, _ := tr.kind("endpoint.mode")[2].Get("fail_rate"); fmt.Sprint(f.Value()) != "0.5" {
+			t.Fatalf("fail rate %v", f.Value())
+		}
+		if what := str(start, "what"); what != "audit fails: refuses 0.5 of items" {
+			t.Fatalf("what %q", what)
+		}
+		if len(tr.kind("net.cut")) != 0 {
+			t.Fatal("fail cut links")
+		}
+	})
+	t.Run("overlap", func(t *testing.T) {
+		slow := nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointSlow, Latency: 300 * time.Millisecond}
+		fail := nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointFail}
+		steps := []nemesis.Step{
+			{At: time.Second, For: 4 * time.Second, Fault: &slow},
+			{At: 2 * time.Second, For: time.Second, Fault: &fail},
+			{At: 6 * time.Second, Fault: &fail}, // until the heal
+		}
+		tr := runEndpoints(t, steps, 8*time.Second)
+		want := []string{"0s up", "1s slow", "2s fail", "3s slow", "5s up", "6s fail", "8s up"}
+		if got := tr.modes("ext/sink"); !slices.Equal(got, want) {
+			t.Fatalf("modes %v, want %v", got, want)
+		}
+		for _, r := range tr.kind("nemesis.start") {
+			if eff, _ := r.Bool("effect"); !eff {
+				t.Fatalf("step %d took no effect: %s", num(r, "step"), str(r, "why"))
+			}
+		}
+	})
+	t.Run("flapping", func(t *testing.T) {
+		steps := []nemesis.Step{{Every: 2 * time.Second, Start: time.Second, For: time.Second,
+			Fault: &nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointDown}}}
+		tr := runEndpoints(t, steps, 9*time.Second)
+		if n := len(tr.kind("nemesis.start")); n != 4 {
+			t.Fatalf("%d occurrences, want 4", n)
+		}
+		if cuts, uncuts := len(tr.kind("net.cut")), len(tr.kind("net.uncut")); cuts != 24 || uncuts != 24 {
+			t.Fatalf("%d cuts and %d restores, want 24 each", cuts, uncuts)
+		}
+	})
+}
+
+// hidden is a Cluster without endpoints, as a real cluster's is.
+type hidden struct{ nemesis.Cluster }
+
+// TestEndpointFaultWithoutEndpoints: a cluster that simulates no
+// endpoints takes the fault as unsupported: traced as taking no effect,
+// with the reason, never skipped.
+func TestEndpointFaultWithoutEndpoints(t *testing.T) {
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: 3}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := step(nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointDown})
+	if _, err := nemesis.Schedule(w, c, steps, nemesis.Config{End: 8 * time.Second}); err == nil ||
+		!strings.Contains(err.Error(), `no endpoint "sink": the cluster simulates none`) {
+		t.Fatalf("a simulated cluster without the endpoint: %v", err)
+	}
+	nem, err := nemesis.Schedule(w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(8*time.Second, nem.Heal)
+	if err := w.Run(9 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := trace(recs)
+	starts := tr.kind("nemesis.start")
+	if len(starts) != 1 {
+		t.Fatalf("%d nemesis.start", len(starts))
+	}
+	if eff, _ := starts[0].Bool("effect"); eff || !strings.HasPrefix(str(starts[0], "why"), "not applied") {
+		t.Fatalf("effect %v, why %q", eff, str(starts[0], "why"))
+	}
+	if len(tr.kind("nemesis.stop")) != 1 || len(tr.kind("net.cut")) != 0 {
+		t.Fatal("want one stop and no cut")
 	}
 }

@@ -256,6 +256,74 @@ expect: valid
 	noErrors(t, p)
 }
 
+// TestBrowserOutboundRun opens the report of a run whose pipeline sends
+// customers to crm-sync while its receiver is down, then refuses half of
+// what it is sent, and checks the Outbound panel: the outbound check's
+// verdict, the queue's depth, the endpoint's receipts and refusals, a
+// caption with their counts, and time travel from a click on it.
+func TestBrowserOutboundRun(t *testing.T) {
+	ctx := browser(t)
+	s := parseScenario(t, `name: browser-outbound
+description: Customers sent to crm-sync while its receiver is down for 3s, then refuses half of what it is sent for 2s.
+cluster: {instances: 3, model: example, pipeline: example-outbound}
+workload: {kind: ingest, clients: 2, rate: 20, bad: 0}
+duration: 10s
+nemesis:
+  - {at: 2s, for: 3s, fault: endpoint, endpoint: crm-sync, mode: down}
+  - {at: 6s, for: 2s, fault: endpoint, endpoint: crm-sync, mode: fail, fail_rate: 0.5}
+final: {heal: true, recover: 2s}
+expect: valid
+`)
+	dir, o := simRun(t, s, 1)
+	if o.Results.Verdict != checker.Valid {
+		t.Fatalf("the run is %s, want valid: %+v", o.Results.Verdict, o.Results.Checkers)
+	}
+	taken, refused := 0, 0
+	for i := range o.Records {
+		switch o.Records[i].Kind {
+		case "endpoint.receive":
+			taken++
+		case "endpoint.refuse":
+			refused++
+		}
+	}
+	if taken == 0 || refused == 0 {
+		t.Fatalf("crm-sync took %d items and refused %d; want some of each", taken, refused)
+	}
+	p := load(t, ctx, filepath.Join(dir, "report.html"))
+	p.screenshot("loaded")
+
+	panel := `svg.outbound-destination[data-destination="crm-sync"]`
+	if p.count("#outbound") != 1 || p.count(panel) != 1 || p.count(`nav a[href="#outbound"]`) != 1 {
+		t.Fatalf("the report has %d Outbound sections and %d panels for crm-sync, want one of each", p.count("#outbound"), p.count(panel))
+	}
+	if v := p.text("#outbound-verdict"); !strings.Contains(v, "valid") || !strings.Contains(v, "reached its destination") {
+		t.Errorf("the outbound verdict reads %q", v)
+	}
+	if n := p.count(panel + " polyline.o-depth"); n != 1 {
+		t.Errorf("%d depth lines drawn, want 1", n)
+	}
+	if p.count(panel+" rect.o-taken") == 0 || p.count(panel+" rect.o-refused") == 0 {
+		t.Errorf("%d bars of items taken and %d of items refused drawn, want some of each", p.count(panel+" rect.o-taken"), p.count(panel+" rect.o-refused"))
+	}
+	caption := p.text(`p.outbound-caption[data-destination="crm-sync"]`)
+	if want := fmt.Sprintf("%d refused", refused); !strings.Contains(caption, want) {
+		t.Errorf("the caption reads %q, want %q", caption, want)
+	}
+	if p.count(panel+" rect.shade") == 0 {
+		t.Error("the panel has no fault band")
+	}
+	p.clickAt(panel, fractionAt(4_000_000, o.Records[len(o.Records)-1].Time/1000), 0.3)
+	if to := p.text("#travel-outbound"); !strings.Contains(to, "crm-sync ") || !strings.Contains(to, "waiting") {
+		t.Errorf("time travel shows the outbound queues as %q", to)
+	}
+	if p.count(panel+" line.cursor:not([visibility])") != 1 {
+		t.Error("the panel draws no cursor at the moment travelled to")
+	}
+	p.screenshot("travel")
+	noErrors(t, p)
+}
+
 // TestBrowserReportSizes opens reports of runs of about 1k and 10k
 // operations (and, with -large, 100k): each opens without a console error
 // and stays under 10 MB. The log gives each report's generation time and

@@ -38,6 +38,9 @@ type Data struct {
 	// Queues are the replicasets' inbound queues; empty when the trace
 	// has no queue events.
 	Queues []Queue `json:"queues"`
+	// Outbound are the outbound destinations' deliveries; empty when the
+	// trace has no outbound queue or endpoint events.
+	Outbound []Outbound `json:"outbound"`
 
 	Traffic  Traffic  `json:"traffic"`
 	Messages Messages `json:"messages"`
@@ -190,6 +193,36 @@ type QueueLatency struct {
 	Wait   []int64 `json:"wait"`
 }
 
+// Outbound is one destination's delivery: its outbound queue as the
+// leaders of the replicasets recorded it (outbound.state), summed over
+// replicasets (the oldest message's age is the oldest of theirs), and
+// what its endpoint recorded of the pushes (endpoint.receive,
+// endpoint.refuse), counted per stretch of Bin µs.
+type Outbound struct {
+	Destination int `json:"destination"`
+	// The queue from each moment on. Past the cap, one point per
+	// stretch of time: its deepest depth, its oldest age and its most
+	// messages waiting their backoff.
+	States   int     `json:"states"` // outbound.state records; the columns may hold fewer
+	Time     []int64 `json:"t"`
+	Depth    []int64 `json:"depth"`
+	Oldest   []int64 `json:"oldest"`   // µs the oldest message had waited
+	Retrying []int64 `json:"retrying"` // messages refused or unanswered, waiting their backoff
+	Deepest  int64   `json:"deepest"`
+	Eldest   int64   `json:"eldest"` // the longest any message had waited, µs
+	Pushes   int     `json:"pushes"` // outbound.push records: pushes the leaders sent
+	// What the endpoint recorded: items taken as new (Taken), taken again
+	// (Duplicates: the endpoint had taken the idempotency key before) and
+	// refused, in all and per stretch of Bin µs from 0.
+	Taken      int   `json:"taken"`
+	Duplicates int   `json:"duplicates"`
+	Refusals   int   `json:"refusals"`
+	Bin        int64 `json:"bin"`
+	PerTaken   []int `json:"per_taken"`
+	PerDup     []int `json:"per_dup"`
+	PerRefused []int `json:"per_refused"`
+}
+
 // LinkChange changes which nodes hear which: a cut or restored link, a
 // partition (components), or a heal.
 type LinkChange struct {
@@ -302,6 +335,8 @@ var highVolume = map[string]bool{
 	"kv.request": true, "kv.response": true, "raft.state": true,
 	"client.invoke": true, "client.ok": true, "client.fail": true, "client.info": true,
 	"queue.state": true, "queue.dispatch": true, "queue.settle": true,
+	"outbound.state": true, "outbound.push": true, "outbound.pushed": true, "outbound.settle": true,
+	"endpoint.receive": true, "endpoint.refuse": true,
 }
 
 func buildData(r Run, c caps) *Data {
@@ -347,6 +382,7 @@ func buildData(r Run, c caps) *Data {
 	b.nodes(r.Trace, instances)
 	b.raft(r.Trace, c.raftPoints)
 	b.queues(r.Trace, c.queuePoints, c.waitPoints)
+	b.outbound(r.Trace, c.queuePoints)
 	d.Traffic = countTraffic(r.Trace)
 	b.messages(r.Trace, c.messages)
 	b.events(r.Trace, c.events)
@@ -378,6 +414,16 @@ func (d *Data) emptyNotNull() {
 			orEmpty(p)
 		}
 		orEmpty(&q.Busy.N)
+	}
+	orEmpty(&d.Outbound)
+	for i := range d.Outbound {
+		o := &d.Outbound[i]
+		for _, p := range []*[]int64{&o.Time, &o.Depth, &o.Oldest, &o.Retrying} {
+			orEmpty(p)
+		}
+		for _, p := range []*[]int{&o.PerTaken, &o.PerDup, &o.PerRefused} {
+			orEmpty(p)
+		}
 	}
 	orEmpty(&d.Traffic.ByKind)
 	orEmpty(&d.Traffic.ByLink)
@@ -897,6 +943,114 @@ func (b *builder) queues(trace []env.Record, limit, waits int) {
 	}
 	if keptWaits < allWaits {
 		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The inbound queue's wait plot keeps %d of %d acknowledged messages: the slowest and an even sample of the rest. Its quantiles are of all of them.", keptWaits, allWaits))
+	}
+}
+
+// outbound gathers each destination's delivery when the trace has
+// outbound queue or endpoint events: its queue over time, summed over
+// the replicasets' leaders, every change if they fit in limit and else
+// one point per end/limit of time; and its endpoint's receipts and
+// refusals per stretch of the plots' bucket width.
+func (b *builder) outbound(trace []env.Record, limit int) {
+	type state struct{ t, depth, oldest, retrying int64 }
+	type group struct{ depth, oldest, retrying int64 }
+	type dest struct {
+		states  []state
+		groups  map[string]group
+		order   []string // of groups, as first seen
+		pushes  int
+		taken   []int64 // times, ns
+		dups    []int64
+		refused []int64
+	}
+	ds := map[string]*dest{}
+	var names []string
+	get := func(name string) *dest {
+		d := ds[name]
+		if d == nil {
+			d = &dest{groups: map[string]group{}}
+			ds[name] = d
+			names = append(names, name)
+		}
+		return d
+	}
+	for i := range trace {
+		r := &trace[i]
+		switch r.Kind {
+		case "outbound.state", "outbound.push", "endpoint.receive", "endpoint.refuse":
+		default:
+			continue
+		}
+		name, _ := r.Str("destination")
+		d := get(name)
+		n := func(k string) int64 { v, _ := r.Int(k); return v }
+		switch r.Kind {
+		case "outbound.push":
+			d.pushes++
+		case "endpoint.receive":
+			if n("dup") != 0 {
+				d.dups = append(d.dups, r.Time)
+			} else {
+				d.taken = append(d.taken, r.Time)
+			}
+		case "endpoint.refuse":
+			d.refused = append(d.refused, r.Time)
+		case "outbound.state":
+			g, _ := r.Str("group")
+			if _, ok := d.groups[g]; !ok {
+				d.order = append(d.order, g)
+			}
+			d.groups[g] = group{n("depth"), n("oldest_ms") * 1000, n("retrying")}
+			var sum state
+			sum.t = us(r.Time)
+			for _, name := range d.order {
+				g := d.groups[name]
+				sum.depth += g.depth
+				sum.oldest = max(sum.oldest, g.oldest)
+				sum.retrying += g.retrying
+			}
+			d.states = append(d.states, sum)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	limit = max(limit, 1)
+	step := max(b.d.End/int64(limit), 1000)
+	bin := max(int64(niceStep(float64(b.d.End), 150)), 1_000_000)
+	nb := int(b.d.End/bin) + 1
+	perBin := func(times []int64) []int {
+		out := make([]int, nb)
+		for _, t := range times {
+			out[min(max(us(t)/bin, 0), int64(nb-1))]++
+		}
+		return out
+	}
+	sampled := false
+	for _, name := range names {
+		d := ds[name]
+		out := Outbound{Destination: b.str(name), States: len(d.states), Pushes: d.pushes,
+			Taken: len(d.taken), Duplicates: len(d.dups), Refusals: len(d.refused), Bin: bin,
+			PerTaken: perBin(d.taken), PerDup: perBin(d.dups), PerRefused: perBin(d.refused)}
+		last := int64(-1) << 62
+		for _, s := range d.states {
+			out.Deepest, out.Eldest = max(out.Deepest, s.depth), max(out.Eldest, s.oldest)
+			k := len(out.Time) - 1
+			if len(d.states) > limit && k >= 0 && s.t/step == last {
+				out.Depth[k], out.Oldest[k], out.Retrying[k] = max(out.Depth[k], s.depth), max(out.Oldest[k], s.oldest), max(out.Retrying[k], s.retrying)
+				continue
+			}
+			last = s.t / step
+			out.Time = append(out.Time, s.t)
+			out.Depth = append(out.Depth, s.depth)
+			out.Oldest = append(out.Oldest, s.oldest)
+			out.Retrying = append(out.Retrying, s.retrying)
+		}
+		sampled = sampled || len(out.Time) < len(d.states)
+		b.d.Outbound = append(b.d.Outbound, out)
+	}
+	if sampled {
+		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The outbound queues' state is kept once every %s of virtual time: the deepest depth, the oldest age and the most messages waiting their backoff of each stretch.", fmtDuration(step*1000)))
 	}
 }
 

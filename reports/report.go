@@ -71,11 +71,14 @@ func Write(w io.Writer, r Run) error {
 	if err != nil {
 		return err
 	}
-	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0,
+	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
 		Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
-	for _, res := range r.Results {
-		if res.Checker == "linearizable" {
+	for i, res := range r.Results {
+		switch res.Checker {
+		case "linearizable":
 			v.LinResult = res.Explanation
+		case "outbound":
+			v.OutboundResult = &r.Results[i]
 		}
 	}
 	return page.Execute(w, v)
@@ -83,13 +86,16 @@ func Write(w io.Writer, r Run) error {
 
 type pageView struct {
 	Run
-	First     *FirstBad
-	Notes     []string
-	Queue     bool // the trace has queue events: the page has an Inbound queue section
-	LinResult string
-	Data      template.JS
-	JS        template.JS
-	CSS       template.CSS
+	First    *FirstBad
+	Notes    []string
+	Queue    bool // the trace has queue events: the page has an Inbound queue section
+	Outbound bool // the trace has outbound or endpoint events: the page has an Outbound section
+	// OutboundResult is the outbound check's, if it ran.
+	OutboundResult *checker.Result
+	LinResult      string
+	Data           template.JS
+	JS             template.JS
+	CSS            template.CSS
 }
 
 // describe renders a world intervention in words, or "" for other records.

@@ -643,6 +643,102 @@
     });
   }
 
+  // ---- outbound ----
+  const outbound = D.outbound;
+  function outboundAt(o, t) {
+    const k = lowerBound(o.t, t);
+    return k < 0 ? null : { depth: o.depth[k], oldest: o.oldest[k], retrying: o.retrying[k] };
+  }
+  function takenBy(o, t) { // items taken as new in the stretches that ended by t
+    let n = 0;
+    for (let b = 0; b < o.per_taken.length && (b + 1) * o.bin <= t; b++) n += o.per_taken[b];
+    return n;
+  }
+  const outboundCursors = [];
+  function moveOutboundCursors(t) {
+    for (const c of outboundCursors) {
+      c.line.setAttribute("x1", c.x(t));
+      c.line.setAttribute("x2", c.x(t));
+      c.line.removeAttribute("visibility");
+    }
+  }
+  function outboundCaption(o) {
+    const parts = [];
+    if (o.states) parts.push("deepest " + o.deepest + " message" + (o.deepest === 1 ? "" : "s") + " waiting, the oldest for up to " + fmt(o.eldest));
+    else parts.push("no leader recorded its queue");
+    parts.push(o.pushes + " push" + (o.pushes === 1 ? "" : "es") + " sent");
+    parts.push(o.taken + " taken by the endpoint, " + o.duplicates + " taken again (duplicate" + (o.duplicates === 1 ? "" : "s") + "), " + o.refusals + " refused");
+    return parts.join("; ") + ".";
+  }
+  function drawOutbound() {
+    const box = document.getElementById("outbound-panels");
+    if (!box) return;
+    box.textContent = "";
+    outboundCursors.length = 0;
+    const x = t => L + t / END * PW;
+    outbound.forEach(o => {
+      const name = S[o.destination];
+      htmlEl("h3", {}, "Destination " + name, box);
+      htmlEl("p", { class: "status outbound-caption", "data-destination": name }, outboundCaption(o), box);
+      const top = 18, depthTop = top + 6, depthH = 90, ageTop = depthTop + depthH + 16, ageH = 50;
+      const takenTop = ageTop + ageH + 16, takenH = 60, refTop = takenTop + takenH + 16, refH = 30;
+      const height = refTop + refH + 6;
+      const svg = newSvg(box, height, "outbound delivery to " + name + " over time");
+      svg.classList.add("outbound-destination");
+      svg.dataset.destination = name;
+      axis(svg, x, 0, END, top, height - top);
+      shadeFaults(svg, x, 0, END, top, height - top);
+      const strip = (label, yTop, h, hiV, tick) => {
+        hiV = Math.max(hiV, 1);
+        svgEl("text", { x: 4, y: yTop + h / 2 + 4 }, svg).textContent = label;
+        svgEl("text", { x: L - 4, y: yTop + 10, "text-anchor": "end" }, svg).textContent = tick(hiV);
+        svgEl("text", { x: L - 4, y: yTop + h, "text-anchor": "end" }, svg).textContent = tick(0);
+        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: yTop + h, y2: yTop + h }, svg);
+        return v => yTop + h - Math.min(v, hiV) / hiV * h;
+      };
+      // A state holds until the next one a leader recorded, or the end.
+      const stepLine = (field, y, cls, what) => {
+        if (!o.t.length) return;
+        const pts = [];
+        for (let k = 0; k < o.t.length; k++) {
+          if (k > 0) pts.push(x(o.t[k]).toFixed(1) + "," + y(o[field][k - 1]).toFixed(1));
+          pts.push(x(o.t[k]).toFixed(1) + "," + y(o[field][k]).toFixed(1));
+        }
+        pts.push(x(END).toFixed(1) + "," + y(o[field][o.t.length - 1]).toFixed(1));
+        title(svgEl("polyline", { class: cls, points: pts.join(" ") }, svg), what);
+      };
+      const dy = strip("depth", depthTop, depthH, o.deepest, v => v);
+      stepLine("depth", dy, "o-depth", "messages waiting for " + name);
+      stepLine("retrying", dy, "o-retrying", "messages for " + name + " waiting their backoff");
+      const ay = strip("oldest", ageTop, ageH, o.eldest, v => fmt(v));
+      stepLine("oldest", ay, "o-oldest", "how long the oldest message for " + name + " had waited");
+      // The endpoint's records per stretch: taken, and taken again on top.
+      let most = 1, mostRef = 1;
+      o.per_taken.forEach((n, b) => { most = Math.max(most, n + o.per_dup[b]); });
+      o.per_refused.forEach(n => { mostRef = Math.max(mostRef, n); });
+      const perSec = v => Math.round(v / (o.bin / 1e6)) + "/s";
+      const ty = strip("taken", takenTop, takenH, most, perSec);
+      const ry = strip("refused", refTop, refH, mostRef, perSec);
+      const bw = Math.max(x(o.bin) - x(0) - 1, 1), g = svgEl("g", {}, svg);
+      const span = b => fmt(b * o.bin) + " – " + fmt((b + 1) * o.bin) + ": ";
+      o.per_taken.forEach((n, b) => {
+        const d = o.per_dup[b];
+        if (n) title(svgEl("rect", { class: "o-taken", x: x(b * o.bin).toFixed(1), y: ty(n).toFixed(1), width: bw.toFixed(1), height: (ty(0) - ty(n)).toFixed(1) }, g),
+          span(b) + n + " taken");
+        if (d) title(svgEl("rect", { class: "o-dup", x: x(b * o.bin).toFixed(1), y: ty(n + d).toFixed(1), width: bw.toFixed(1), height: (ty(n) - ty(n + d)).toFixed(1) }, g),
+          span(b) + d + " taken again (duplicates)");
+      });
+      o.per_refused.forEach((n, b) => {
+        if (n) title(svgEl("rect", { class: "o-refused", x: x(b * o.bin).toFixed(1), y: ry(n).toFixed(1), width: bw.toFixed(1), height: (ry(0) - ry(n)).toFixed(1) }, g),
+          span(b) + n + " refused");
+      });
+      const line = svgEl("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: height, visibility: "hidden" }, svg);
+      outboundCursors.push({ line, x });
+      if (travelTime !== null) moveOutboundCursors(travelTime);
+      svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+    });
+  }
+
   // ---- time travel ----
   function linksAt(t) {
     const everyone = nodes.concat(clients);
@@ -694,6 +790,13 @@
       }).join("; ") + ".", box);
     }
     moveQueueCursors(t);
+    if (outbound.length) {
+      htmlEl("p", { id: "travel-outbound" }, "Outbound: " + outbound.map(o => {
+        const st = outboundAt(o, t), name = S[o.destination];
+        return name + " " + (st ? st.depth + " waiting (the oldest for " + fmt(st.oldest) + ", " + st.retrying + " in backoff)" : "nothing recorded yet") + ", " + takenBy(o, t) + " taken by " + fmt(Math.floor(t / o.bin) * o.bin);
+      }).join("; ") + ".", box);
+    }
+    moveOutboundCursors(t);
     const grid = htmlEl("div", { class: "travel-grid" }, null, box);
     const left = htmlEl("div", {}, null, grid);
     const table = htmlEl("table", { class: "nodes" }, null, left);
@@ -898,6 +1001,7 @@
   section("plots", drawPlots);
   section("raft-panels", drawRaft);
   section("queue-panels", drawQueues);
+  section("outbound-panels", drawOutbound);
   section("traffic", drawTraffic);
   section("lamport", setupLamport);
   section("log-table", setupLog);

@@ -594,3 +594,117 @@ func TestSettledAt(t *testing.T) {
 		t.Errorf("settled at %s, want [1 2 1 3 2 -1]", got)
 	}
 }
+
+// outboundTrace is a run of 3s with two replicasets delivering to
+// crm-sync: their leaders' outbound.state records, pushes, and what the
+// endpoint took, took again and refused.
+func outboundTrace() []env.Record {
+	var trace []env.Record
+	add := func(ms int64, node env.NodeID, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: ms * 1_000_000, Node: node, Kind: kind, Fields: fields})
+	}
+	state := func(ms int64, node env.NodeID, group string, depth, oldestMS, retrying int64) {
+		add(ms, node, "outbound.state", env.Str("group", group), env.Str("destination", "crm-sync"), env.Int("depth", depth),
+			env.Int("oldest_ms", oldestMS), env.Int("retrying", retrying), env.Int("pushes", 1))
+	}
+	recv := func(ms int64, dup int64) {
+		add(ms, "ext/crm-sync", "endpoint.receive", env.Str("destination", "crm-sync"), env.Str("key", "rs1-1"), env.Int("dup", dup))
+	}
+	add(0, "n1", "node.start", env.Int("inc", 1))
+	add(0, "n1", "node.bootstrap", env.Int("instances", 2))
+	add(0, "ext/crm-sync", "node.start", env.Int("inc", 1))
+	add(0, "ext/crm-sync", "endpoint.mode", env.Str("destination", "crm-sync"), env.Str("mode", "up"))
+	state(100, "n1", "rs1", 3, 50, 0)
+	state(200, "n2", "rs2", 2, 120, 1)
+	add(210, "n1", "outbound.push", env.Str("group", "rs1"), env.Str("destination", "crm-sync"))
+	add(220, "ext/crm-sync", "endpoint.refuse", env.Str("destination", "crm-sync"), env.Str("key", "rs1-1"), env.Str("reason", "503"))
+	add(1300, "n1", "outbound.push", env.Str("group", "rs1"), env.Str("destination", "crm-sync"))
+	recv(1310, 0)
+	recv(1320, 1)
+	state(1400, "n1", "rs1", 0, 0, 0)
+	recv(2500, 0)
+	state(2600, "n2", "rs2", 0, 0, 0)
+	add(3000, "n1", "node.stop")
+	return trace
+}
+
+// TestDataOutbound checks a destination's series: its queue summed over
+// the replicasets' leaders (the oldest age the oldest of theirs), and its
+// endpoint's records per second; the report has an Outbound section with
+// the outbound check's verdict, and a run without outbound events none.
+func TestDataOutbound(t *testing.T) {
+	d, _, err := BuildData(Run{Trace: outboundTrace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Outbound) != 1 {
+		t.Fatalf("%d destinations, want 1: %+v", len(d.Outbound), d.Outbound)
+	}
+	o := d.Outbound[0]
+	got := func(what string, v any, want string) {
+		t.Helper()
+		if s := fmt.Sprint(v); s != want {
+			t.Errorf("%s: %s, want %s", what, s, want)
+		}
+	}
+	got("destination", d.Strings[o.Destination], "crm-sync")
+	got("states", []any{o.States, o.Time, o.Depth, o.Oldest, o.Retrying, o.Deepest, o.Eldest},
+		"[4 [100000 200000 1400000 2600000] [3 5 2 0] [50000 120000 120000 0] [0 1 1 0] 5 120000]")
+	got("endpoint", []any{o.Pushes, o.Taken, o.Duplicates, o.Refusals, o.Bin, o.PerTaken, o.PerDup, o.PerRefused},
+		"[2 2 1 1 1000000 [0 1 1 0] [0 1 0 0] [1 0 0 0]]")
+	kinds := map[string]int{}
+	for _, k := range d.Events.Kind {
+		kinds[d.Strings[k]]++
+	}
+	if kinds["outbound.state"]+kinds["outbound.push"]+kinds["endpoint.receive"]+kinds["endpoint.refuse"] != 0 || kinds["endpoint.mode"] != 1 {
+		t.Errorf("event log kinds %v", kinds)
+	}
+
+	var out bytes.Buffer
+	res := checker.Result{Checker: "outbound", Verdict: checker.Valid, Explanation: "3 outbound messages each reached"}
+	if err := Write(&out, Run{Scenario: "outbound", Trace: outboundTrace(), Results: []checker.Result{res}}); err != nil {
+		t.Fatal(err)
+	}
+	html := out.String()
+	for _, want := range []string{`<section id="outbound">`, `<a href="#outbound">`,
+		`id="outbound-verdict">The outbound check: <span class="verdict valid">valid</span> 3 outbound messages each reached`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report of a run with outbound events lacks %s", want)
+		}
+	}
+	out.Reset()
+	if err := Write(&out, Run{Scenario: "outbound", Trace: outboundTrace()}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `id="outbound-verdict">The outbound check did not run.`) {
+		t.Error("the report does not say the outbound check did not run")
+	}
+	out.Reset()
+	if err := Write(&out, smallRun(t)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `<section id="outbound">`) {
+		t.Error("the report of a run without outbound events has an Outbound section")
+	}
+}
+
+// TestDataOutboundBeyondTheCap: past the cap, one state per stretch with
+// its deepest depth and oldest age, and a note says so.
+func TestDataOutboundBeyondTheCap(t *testing.T) {
+	var trace []env.Record
+	for i := range int64(400) {
+		trace = append(trace, env.Record{Time: i * 10_000_000, Node: "n1", Kind: "outbound.state", Fields: []env.Field{
+			env.Str("group", "rs1"), env.Str("destination", "d"), env.Int("depth", i%7), env.Int("oldest_ms", i), env.Int("retrying", 0)}})
+	}
+	d := buildData(Run{Trace: trace}, caps{ops: 10, messages: 10, events: 10, raftPoints: 10, queuePoints: 40, waitPoints: 10})
+	o := d.Outbound[0]
+	if o.States != 400 || len(o.Time) > 41 || o.Deepest != 6 || o.Eldest != 399_000 {
+		t.Fatalf("%d states kept of %d, deepest %d, eldest %d", len(o.Time), o.States, o.Deepest, o.Eldest)
+	}
+	if slices.Max(o.Depth) != 6 || o.Oldest[len(o.Oldest)-1] != 399_000 {
+		t.Fatalf("the kept points lost the deepest depth or the oldest age: %v %v", o.Depth, o.Oldest)
+	}
+	if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.Contains(n, "outbound queues' state") }) {
+		t.Fatalf("no note says the outbound state was sampled: %v", d.Notes)
+	}
+}

@@ -22,3 +22,10 @@ var ModelNext []byte
 //
 //go:embed pipeline.yaml
 var Pipeline []byte
+
+// PipelineOutbound is pipeline-outbound.yaml: Pipeline with a connectors
+// section that declares its outbound destinations as webhooks, and that
+// also sends every CRM customer to one of them, crm-sync.
+//
+//go:embed pipeline-outbound.yaml
+var PipelineOutbound []byte

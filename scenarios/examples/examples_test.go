@@ -1,8 +1,11 @@
 package examples
 
 import (
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/model"
 )
 
@@ -17,5 +20,31 @@ func TestModelsParseAndSucceed(t *testing.T) {
 	}
 	if err := m.CheckSuccessor(next); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Both pipelines parse; pipeline-outbound.yaml declares the destinations
+// pipeline.yaml sends to, and crm-sync, which its customers chain sends
+// every customer to before storing it.
+func TestPipelinesParse(t *testing.T) {
+	if _, err := handler.Parse("pipeline.yaml", Pipeline); err != nil {
+		t.Fatal(err)
+	}
+	p, err := handler.Parse("pipeline-outbound.yaml", PipelineOutbound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range p.Connectors.Outbound {
+		names = append(names, o.Name)
+	}
+	if want := []string{"billing", "crm-sync", "test-sink", "warehouse"}; !slices.Equal(names, want) {
+		t.Fatalf("destinations %v, want %v", names, want)
+	}
+	if d := p.Connectors.Destination("crm-sync").Delivery; d.MaxAttempts != 1000 || d.BackoffMax != 2*time.Second {
+		t.Fatalf("crm-sync delivers with %+v", d)
+	}
+	if steps := p.Chain("customers"); len(steps) == 0 || steps[0] != "outbound" {
+		t.Fatalf("the customers chain is %v, want an outbound step first", steps)
 	}
 }

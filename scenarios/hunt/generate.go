@@ -185,6 +185,10 @@ func Checks(s *scenario.Scenario) []string {
 			if !hasIngest {
 				continue
 			}
+		case scenario.CheckOutbound:
+			if len(scenario.PipelineDestinations(s.Cluster.Pipeline)) == 0 {
+				continue
+			}
 		case scenario.CheckFaults:
 			continue
 		}

@@ -590,6 +590,58 @@ var claims = map[string]func(*trace) error{
 		}
 		return repaired(tr)
 	},
+	"outbound-webhook-down": func(tr *trace) error {
+		// While crm-sync's links were cut its receiver took and refused
+		// nothing, pushes were dropped at the cut and the outbound queue
+		// grew; after the heal the receiver took messages again, and at
+		// the end nothing waited and nothing was repaired.
+		o := tr.occurrence(1, 1)
+		if r := tr.first(o.start+inFlight, o.stop, atEndpoint("crm-sync")); r != nil {
+			return fmt.Errorf("crm-sync, cut off from %s to %s, recorded %s at %s", o.start, o.stop, r.Kind, at(r.Time))
+		}
+		if tr.first(o.start, o.stop, func(r *env.Record) bool {
+			return r.Kind == "net.drop" && str(r, "to") == "ext/crm-sync" && str(r, "why") == "cut"
+		}) == nil {
+			return fmt.Errorf("no push to crm-sync was dropped at the cut (%s..%s)", o.start, o.stop)
+		}
+		if deepest := outboundDeepest(tr, "crm-sync", o.start, o.stop); deepest < 100 {
+			return fmt.Errorf("crm-sync's outbound queue held at most %d messages while its receiver was down", deepest)
+		}
+		if tr.first(o.stop, tr.end, isReceipt("crm-sync")) == nil {
+			return fmt.Errorf("crm-sync took nothing after its receiver came back at %s", o.stop)
+		}
+		return drained(tr)
+	},
+	"outbound-flapping-leader-isolated": func(tr *trace) error {
+		// The isolated instance led rs1 when it was cut off; another
+		// became leader, and crm-sync took messages it pushed, some of
+		// them again (the old leader had pushed them and could not settle
+		// them); at the end nothing waited and nothing was repaired.
+		o := tr.occurrence(2, 1)
+		old := o.alone()
+		if l := tr.leaderBefore(o.startAt, "rs1"); l != old {
+			return fmt.Errorf("%s was isolated, but rs1's leader was %q", old, l)
+		}
+		next := without(tr.newLeaders("rs1", o.start, o.stop), old)
+		if len(next) == 0 {
+			return fmt.Errorf("no other instance became rs1's leader while %s was isolated (%s..%s)", old, o.start, o.stop)
+		}
+		if tr.first(o.start, tr.end, func(r *env.Record) bool {
+			return isReceipt("crm-sync")(r) && slices.Contains(next, env.NodeID(str(r, "from")))
+		}) == nil {
+			return fmt.Errorf("crm-sync took nothing from %v, rs1's new leaders", next)
+		}
+		if tr.first(o.start, tr.end, func(r *env.Record) bool {
+			dup, _ := r.Int("dup")
+			return isReceipt("crm-sync")(r) && dup == 1 && slices.Contains(next, env.NodeID(str(r, "from")))
+		}) == nil {
+			return fmt.Errorf("crm-sync took nothing again from %v, rs1's new leaders: the old leader %s left nothing unsettled", next, old)
+		}
+		if len(tr.occurrences(1)) < 6 {
+			return fmt.Errorf("crm-sync went down %d times, want one every 6s", len(tr.occurrences(1)))
+		}
+		return drained(tr)
+	},
 	"snapshot-partition": func(tr *trace) error {
 		// After its restart n3 was sent a snapshot that was lost at the
 		// cut or sent before it; after the heal it was sent one again
@@ -640,7 +692,55 @@ func repaired(tr *trace) error {
 	return nil
 }
 
-// inFlight is how long after a fault answers sent before it may still
+// atEndpoint matches what a destination's endpoint recorded of a push:
+// an item taken or refused.
+func atEndpoint(dest string) func(*env.Record) bool {
+	return func(r *env.Record) bool {
+		return (r.Kind == "endpoint.receive" || r.Kind == "endpoint.refuse") && str(r, "destination") == dest
+	}
+}
+
+// isReceipt matches an item a destination's endpoint took.
+func isReceipt(dest string) func(*env.Record) bool {
+	return func(r *env.Record) bool { return r.Kind == "endpoint.receive" && str(r, "destination") == dest }
+}
+
+// outboundDeepest is the most messages a leader recorded waiting for a
+// destination between start and stop.
+func outboundDeepest(tr *trace, dest string, start, stop time.Duration) int64 {
+	var deepest int64
+	for _, r := range tr.during(start, stop) {
+		if r.Kind == "outbound.state" && str(r, "destination") == dest {
+			d, _ := r.Int("depth")
+			deepest = max(deepest, d)
+		}
+	}
+	return deepest
+}
+
+// drained: the final read of every replicaset's outbound queue found
+// messages given, none waiting and none in the outbound repair queue.
+func drained(tr *trace) error {
+	finals := 0
+	for _, r := range tr.during(0, tr.end) {
+		if r.Kind != "outbound.final" {
+			continue
+		}
+		finals++
+		if tail, _ := r.Int("tail"); tail == 0 {
+			return fmt.Errorf("%s's outbound queue never held a message", str(r, "replicaset"))
+		}
+		if w, rep := str(r, "waiting"), str(r, "repaired"); w != "" || rep != "" {
+			return fmt.Errorf("%s's outbound queue ended with positions %q waiting and origins %q repaired", str(r, "replicaset"), w, rep)
+		}
+	}
+	if finals == 0 {
+		return errors.New("the run did not read the outbound queues at the end")
+	}
+	return nil
+}
+
+// inFlight is how long after a fault answers sent before it may still// inFlight is how long after a fault answers sent before it may still
 // arrive: well above the scenarios' largest latency (5ms).
 const inFlight = 50 * time.Millisecond
 

@@ -243,7 +243,8 @@ func (w *world) Links() []simnet.LinkStats { return w.proxy.Stats() }
 func (w *world) Unsupported(f *nemesis.Fault) string { return unsupported(f) }
 
 // unsupported names the faults real processes cannot take: their clocks
-// are the machine's and their disks are real. Adapt lists them before
+// are the machine's, their disks are real, and their endpoints are other
+// people's systems. Adapt lists them before
 // the run; the world traces each occurrence as taking no effect.
 func unsupported(f *nemesis.Fault) string {
 	switch f.Kind {
@@ -251,6 +252,8 @@ func unsupported(f *nemesis.Fault) string {
 		return "not applied: a live run cannot skew the clock of a real process (the simulator can)"
 	case nemesis.Disk:
 		return "not applied: a live run cannot inject disk errors into a real process (the simulator can)"
+	case nemesis.Endpoint:
+		return "not applied: a live run has no simulated endpoints to take down (the simulator has)"
 	}
 	return ""
 }

@@ -125,8 +125,9 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	endpoints := Endpoints(s)
 	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
-		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue}
+		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints}
 	if m != nil {
 		topo.Model = m.Source()
 	}
@@ -229,6 +230,14 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 				return nil, err
 			}
 			progress()
+		}
+	}
+	if len(endpoints) > 0 {
+		if err := drainOutbound(w, c, progress); err != nil {
+			return nil, err
+		}
+		if err := recordOutboundFinals(w, c); err != nil {
+			return nil, err
 		}
 	}
 	c.RecordDigests()
@@ -399,6 +408,8 @@ func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.L
 			rs = append(rs, CheckModel(s, trace))
 		case scenario.CheckDelivery:
 			rs = append(rs, checker.Delivery(trace, harness.FinalIngestProcess))
+		case scenario.CheckOutbound:
+			rs = append(rs, CheckOutbound(trace))
 		case scenario.CheckProgress:
 			// Two election timeouts after the heal, every group with work
 			// must have made progress.

@@ -221,6 +221,15 @@ func faultFieldsOf(b *block, f nemesis.Fault) {
 			b.add("to", nodeSeq(f.To))
 		}
 		b.bool("one_way", f.OneWay)
+	case nemesis.Endpoint:
+		b.str("endpoint", f.Endpoint)
+		b.str("mode", f.Mode)
+		switch f.Mode {
+		case nemesis.EndpointFail:
+			b.float("fail_rate", f.FailRate)
+		case nemesis.EndpointSlow:
+			b.duration("latency", f.Latency)
+		}
 	default:
 		b.str("target", f.Target)
 		if f.Group != "" {

@@ -86,7 +86,7 @@ var (
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
-	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability"}
+	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability", "endpoint", "mode", "fail_rate", "latency"}
 	strobeFields   = []string{"offset", "period"}
 	stepFields     = slices.Concat(timingFields, []string{"pick", "weight"}, faultFields)
 	altFields      = slices.Concat([]string{"weight"}, faultFields, timingFields, []string{"pick"})
@@ -143,6 +143,7 @@ var kindFields = map[nemesis.Kind][]string{
 	nemesis.Pause:     {"target", "group"},
 	nemesis.Clock:     {"target", "group", "offset", "drift", "strobe"},
 	nemesis.Disk:      {"target", "group", "errors", "probability"},
+	nemesis.Endpoint:  {"endpoint", "mode", "fail_rate", "latency"},
 }
 
 var (
@@ -991,6 +992,8 @@ func (p *parser) fault(f fields, inPick bool) (nemesis.Fault, bool) {
 	case nemesis.Disk:
 		ok = p.target(f, &flt) && ok
 		ok = p.disk(f, &flt) && ok
+	case nemesis.Endpoint:
+		ok = p.endpoint(f, &flt) && ok
 	}
 	return flt, ok
 }
@@ -1225,6 +1228,75 @@ func (p *parser) disk(f fields, flt *nemesis.Fault) bool {
 	return ok
 }
 
+// endpoint reads an endpoint fault: the destination, one the cluster's
+// pipeline declares, and the mode with the field it takes.
+func (p *parser) endpoint(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	if v := f.get("endpoint"); v == nil {
+		p.errorf(f.node, "fault endpoint needs `endpoint`")
+		ok = false
+	} else if s, good := p.str(v, "endpoint"); !good {
+		ok = false
+	} else {
+		flt.Endpoint = s
+		ok = p.destination(v, s) && ok
+	}
+	v := f.get("mode")
+	if v == nil {
+		p.errorf(f.node, "fault endpoint needs `mode`")
+		return false
+	}
+	mode, good := p.name(v, "mode", "endpoint mode", nemesis.EndpointModes)
+	if !good {
+		return false
+	}
+	flt.Mode = mode
+	if flt.Mode == nemesis.EndpointFail {
+		flt.FailRate = 1
+		if v := f.get("fail_rate"); v != nil {
+			var good bool
+			flt.FailRate, good = p.number(v, "fail_rate", func(x float64) bool { return x > 0 && x <= 1 }, "in (0, 1]")
+			ok = ok && good
+		}
+	} else if f.has("fail_rate") {
+		p.errorf(f.key("fail_rate"), "`fail_rate` applies only to mode fail")
+		ok = false
+	}
+	switch {
+	case flt.Mode == nemesis.EndpointSlow && !f.has("latency"):
+		p.errorf(f.node, "fault endpoint with mode slow needs `latency`")
+		ok = false
+	case flt.Mode == nemesis.EndpointSlow:
+		var good bool
+		flt.Latency, good = p.positive(f.get("latency"), "latency")
+		ok = ok && good
+	case f.has("latency"):
+		p.errorf(f.key("latency"), "`latency` applies only to mode slow")
+		ok = false
+	}
+	return ok
+}
+
+// destination checks that s is an outbound destination the cluster's
+// pipeline declares, which the run simulates an endpoint for.
+func (p *parser) destination(n *yaml.Node, s string) bool {
+	if !p.pipelineKnown {
+		return true
+	}
+	dests := PipelineDestinations(p.pipeline)
+	switch {
+	case slices.Contains(dests, s):
+		return true
+	case p.pipeline == "":
+		p.errorf(n, "fault endpoint needs cluster.pipeline, with outbound destinations (such as example-outbound)")
+	case len(dests) == 0:
+		p.errorf(n, "unknown endpoint %s: pipeline %s declares no outbound destination (example-outbound does)", yamlcheck.Quote(s), p.pipeline)
+	default:
+		p.errorf(n, "unknown endpoint %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, dests))
+	}
+	return false
+}
+
 // checks reads the list of checks, or picks every check that applies.
 // kindsKnown is false when the workloads could not be read, so which
 // kinds there are is unknown.
@@ -1242,6 +1314,8 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 			return "an ingest workload"
 		case check == CheckProgress && !s.Final.Heal:
 			return "final.heal"
+		case check == CheckOutbound && len(PipelineDestinations(s.Cluster.Pipeline)) == 0:
+			return "a cluster.pipeline that declares outbound destinations"
 		}
 		return ""
 	}
@@ -1279,7 +1353,11 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 			continue
 		}
 		seen[c] = item.Line
-		if need := needs(c); need != "" && kindsKnown {
+		known := kindsKnown
+		if c == CheckOutbound {
+			known = p.pipelineKnown
+		}
+		if need := needs(c); need != "" && known {
 			p.errorf(item, "check %s needs %s", c, need)
 		}
 	}

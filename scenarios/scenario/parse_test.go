@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {
@@ -168,6 +168,57 @@ func TestDefaults(t *testing.T) {
 	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckDelivery}
 	if !reflect.DeepEqual(s.Checks, wantChecks) {
 		t.Errorf("checks with an ingest workload: got %v, want %v", s.Checks, wantChecks)
+	}
+
+	s, err = Parse("outbound.yaml", []byte("name: i\ncluster: {model: example, pipeline: example-outbound}\nworkload: {kind: ingest}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckDelivery, CheckOutbound}
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks with a pipeline that declares outbound destinations: got %v, want %v", s.Checks, wantChecks)
+	}
+}
+
+// TestPipelineDestinations: example declares no destination, and
+// example-outbound the four its chains send to.
+func TestPipelineDestinations(t *testing.T) {
+	if d := PipelineDestinations("example"); d != nil {
+		t.Errorf("example declares %v", d)
+	}
+	if d, want := PipelineDestinations("example-outbound"), []string{"billing", "crm-sync", "test-sink", "warehouse"}; !slices.Equal(d, want) {
+		t.Errorf("example-outbound declares %v, want %v", d, want)
+	}
+	if d := PipelineDestinations("nonesuch"); d != nil {
+		t.Errorf("an unknown pipeline declares %v", d)
+	}
+}
+
+// TestEndpointFaults pins how endpoint faults map to nemesis faults: the
+// default fail rate is 1, and each mode keeps only its own field.
+func TestEndpointFaults(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/outbound.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("outbound.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nemesis.Step{
+		{At: 2 * time.Second, For: 5 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "crm-sync", Mode: nemesis.EndpointDown}},
+		{Every: 6 * time.Second, Start: 8 * time.Second, For: 3 * time.Second,
+			Fault: &nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "crm-sync", Mode: nemesis.EndpointFail, FailRate: 1}},
+		{At: 20 * time.Second, For: 4 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "billing", Mode: nemesis.EndpointFail, FailRate: 0.25}},
+		{At: 25 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "test-sink", Mode: nemesis.EndpointSlow, Latency: 300 * time.Millisecond}},
+		{Every: 5 * time.Second, For: 2 * time.Second, Pick: []nemesis.Fault{
+			{Kind: nemesis.Endpoint, Weight: 3, Endpoint: "crm-sync", Mode: nemesis.EndpointSlow, Latency: 1500 * time.Millisecond},
+			{Kind: nemesis.Endpoint, Weight: 1, Endpoint: "warehouse", Mode: nemesis.EndpointDown},
+			{Kind: nemesis.Kill, Weight: 1, Target: nemesis.TargetLeader, Group: nemesis.GroupData},
+		}},
+	}
+	if !reflect.DeepEqual(s.Nemesis, want) {
+		t.Fatalf("got  %#v\nwant %#v", s.Nemesis, want)
 	}
 }
 
@@ -717,6 +768,56 @@ workload: {kind: objects}
 checks: [model, delivery]
 `,
 		"x.yaml:4: check delivery needs an ingest workload"},
+	{"unknown endpoint", `name: x
+cluster: {model: example, pipeline: example-outbound}
+nemesis:
+  - {at: 1s, fault: endpoint, endpoint: crm-snyc, mode: down}
+  - {at: 1s, fault: endpoint, endpoint: audit, mode: down}
+`,
+		"x.yaml:4: unknown endpoint \"crm-snyc\" (did you mean crm-sync?)" + "\n" +
+			"x.yaml:5: unknown endpoint \"audit\" (one of billing, crm-sync, test-sink, warehouse)"},
+	{"endpoint without destinations", `name: x
+cluster: {model: example, pipeline: example}
+nemesis:
+  - {at: 1s, fault: endpoint, endpoint: billing, mode: down}
+`,
+		"x.yaml:4: unknown endpoint \"billing\": pipeline example declares no outbound destination (example-outbound does)"},
+	{"endpoint without pipeline", `name: x
+nemesis:
+  - {at: 1s, fault: endpoint, endpoint: billing, mode: down}
+`,
+		"x.yaml:3: fault endpoint needs cluster.pipeline, with outbound destinations (such as example-outbound)"},
+	{"endpoint fields", `name: x
+cluster: {model: example, pipeline: example-outbound}
+nemesis:
+  - {at: 1s, fault: endpoint}
+  - {at: 1s, fault: endpoint, endpoint: crm-sync, mode: up}
+  - {at: 1s, fault: endpoint, endpoint: crm-sync, mode: down, fail_rate: 0.5, latency: 1s, target: leader}
+  - {at: 1s, fault: endpoint, endpoint: crm-sync, mode: fail, fail_rate: 0}
+  - {at: 1s, fault: endpoint, endpoint: crm-sync, mode: slow}
+  - {at: 1s, fault: endpoint, endpoint: crm-sync, mode: slow, latency: 0s}
+  - {at: 1s, fault: kill, endpoint: crm-sync, mode: down}
+  - {at: 1s, fault: endpoint, endpoint: [crm-sync], mode: fail, latency: 1s}
+`,
+		"x.yaml:4: fault endpoint needs `endpoint`" + "\n" +
+			"x.yaml:4: fault endpoint needs `mode`" + "\n" +
+			"x.yaml:5: unknown endpoint mode \"up\" (one of down, fail, slow)" + "\n" +
+			"x.yaml:6: `target` does not apply to fault endpoint" + "\n" +
+			"x.yaml:6: `fail_rate` applies only to mode fail" + "\n" +
+			"x.yaml:6: `latency` applies only to mode slow" + "\n" +
+			"x.yaml:7: `fail_rate` must be in (0, 1], got 0" + "\n" +
+			"x.yaml:8: fault endpoint with mode slow needs `latency`" + "\n" +
+			"x.yaml:9: `latency` must be positive, got 0s" + "\n" +
+			"x.yaml:10: `endpoint` does not apply to fault kill" + "\n" +
+			"x.yaml:10: `mode` does not apply to fault kill" + "\n" +
+			"x.yaml:11: `endpoint` must be a string, got a list" + "\n" +
+			"x.yaml:11: `latency` applies only to mode slow"},
+	{"check outbound without destinations", `name: x
+cluster: {model: example, pipeline: example}
+workload: {kind: ingest}
+checks: [delivery, outbound]
+`,
+		"x.yaml:4: check outbound needs a cluster.pipeline that declares outbound destinations"},
 	{"expect", `name: x
 expect: vaild
 `,

@@ -38,7 +38,9 @@ type Cluster struct {
 	// (Models); empty for none.
 	Model string
 	// Pipeline names the built-in inbound pipeline the cluster bootstraps
-	// with (Pipelines); empty for none. It needs a Model.
+	// with (Pipelines); empty for none. It needs a Model. The run
+	// simulates an endpoint for each outbound destination it declares
+	// (PipelineDestinations).
 	Pipeline string
 	// Queue holds the inbound queue's settings the cluster bootstraps
 	// with, keyed by the setting's name (queue.max_messages, ...), each
@@ -109,7 +111,8 @@ const (
 	CheckFaults       = "faults"     // every nemesis step took effect
 	CheckModel        = "model"      // every object reads back in the latest shape on every replica
 	CheckDelivery     = "delivery"   // every acknowledged message stored exactly once or in the repair queue with its reason
+	CheckOutbound     = "outbound"   // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound}

@@ -87,6 +87,7 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 		"pipeline without model": true, "unknown pipeline": true, "queue without pipeline": true,
 		"unknown queue field": true, "queue out of range": true, "queue durations": true,
 		"ingest without pipeline": true, "fields on ingest": true, "bad out of range": true,
+		"endpoint fields": true,
 	}
 	seen := 0
 	for _, tc := range malformed {

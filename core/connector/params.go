@@ -312,23 +312,10 @@ func (p *Params) Duration(key string, lo, hi, def time.Duration) time.Duration {
 		return def
 	}
 	if d < lo || d > hi {
-		p.report.Addf(v, path, "must be in %s..%s, got %s", shortDuration(lo), shortDuration(hi), asWritten(v))
+		p.report.Addf(v, path, "must be in %s..%s, got %s", yamlcheck.ShortDuration(lo), yamlcheck.ShortDuration(hi), asWritten(v))
 		return def
 	}
 	return d
-}
-
-// shortDuration writes d as time.Duration does, without its trailing
-// zero units: 1h, not 1h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // asWritten is a scalar as the file has it (8MiB, not "8MiB"), for

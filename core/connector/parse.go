@@ -192,9 +192,9 @@ func delivery(p *Params) Delivery {
 	d.InFlight = p.Int("in_flight", 1, 64, d.InFlight)
 	if d.BackoffMax < d.BackoffMin {
 		if p.has("backoff_max") {
-			p.Errorf("backoff_max", "must be at least backoff_min (%s), got %s", shortDuration(d.BackoffMin), shortDuration(d.BackoffMax))
+			p.Errorf("backoff_max", "must be at least backoff_min (%s), got %s", yamlcheck.ShortDuration(d.BackoffMin), yamlcheck.ShortDuration(d.BackoffMax))
 		} else {
-			p.Errorf("backoff_min", "must be at most backoff_max (%s, its default), got %s", shortDuration(d.BackoffMax), shortDuration(d.BackoffMin))
+			p.Errorf("backoff_min", "must be at most backoff_max (%s, its default), got %s", yamlcheck.ShortDuration(d.BackoffMax), yamlcheck.ShortDuration(d.BackoffMin))
 		}
 	}
 	return d

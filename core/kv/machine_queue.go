@@ -486,19 +486,24 @@ func (m *Machine) Queue(list string, after uint64, limit int) (QueueState, error
 // starting at position from: the leader's next messages to run through
 // the pipeline.
 func (m *Machine) Waiting(from uint64, limit int) ([]Queued, error) {
-	var out []Queued
-	p := m.prefix(tagQueue)
+	return seqPage(m, m.prefix(tagQueue), from, limit, decodeQueued)
+}
+
+// seqPage reads up to limit records of a sequence under prefix p (keys
+// p seq), from position from on, decoded.
+func seqPage[T any](m *Machine, p []byte, from uint64, limit int, decode func(seq uint64, v []byte) (T, error)) ([]T, error) {
+	var out []T
 	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: seqKey(bytes.Clone(p), from), UpperBound: prefixEnd(p)})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
 	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
-		q, err := decodeQueued(binary.BigEndian.Uint64(it.Key()[len(p):]), it.Value())
+		e, err := decode(binary.BigEndian.Uint64(it.Key()[len(p):]), it.Value())
 		if err != nil {
 			return nil, fmt.Errorf("kv: group %d: %w", m.group, err)
 		}
-		out = append(out, q)
+		out = append(out, e)
 	}
 	return out, it.Error()
 }

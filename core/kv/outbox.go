@@ -315,21 +315,9 @@ func (m *Machine) applyOutRepair(b *pebble.Batch, index uint64, r *Repair) (Resu
 // Outbox reads up to limit messages of destination dest's queue after
 // position after, oldest first.
 func (m *Machine) Outbox(dest string, after uint64, limit int) ([]OutboxEntry, error) {
-	var out []OutboxEntry
-	p := m.outboundPrefix(dest)
-	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: seqKey(bytes.Clone(p), after+1), UpperBound: prefixEnd(p)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
-		e, err := decodeOutbound(dest, binary.BigEndian.Uint64(it.Key()[len(p):]), it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("kv: group %d: %w", m.group, err)
-		}
-		out = append(out, e)
-	}
-	return out, it.Error()
+	return seqPage(m, m.outboundPrefix(dest), after+1, limit, func(seq uint64, v []byte) (OutboxEntry, error) {
+		return decodeOutbound(dest, seq, v)
+	})
 }
 
 // Destinations lists the destinations with messages waiting, by name.
@@ -362,21 +350,7 @@ func (m *Machine) Destinations() ([]DestinationState, error) {
 // OutRepairs reads up to limit outbound repair entries after position
 // after.
 func (m *Machine) OutRepairs(after uint64, limit int) ([]OutRepairEntry, error) {
-	var out []OutRepairEntry
-	p := m.prefix(tagOutRepair)
-	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: seqKey(bytes.Clone(p), after+1), UpperBound: prefixEnd(p)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
-		e, err := decodeOutRepair(binary.BigEndian.Uint64(it.Key()[len(p):]), it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("kv: group %d: %w", m.group, err)
-		}
-		out = append(out, e)
-	}
-	return out, it.Error()
+	return seqPage(m, m.prefix(tagOutRepair), after+1, limit, decodeOutRepair)
 }
 
 // checkOutboxStored checks an outbox record of a snapshot.

@@ -460,6 +460,17 @@ func (d *wireDecoder) count(size int) int {
 	return int(n)
 }
 
+// page reads the count of a list of a queue state, whose items take at
+// least size bytes each: at most kv.MaxQueuePage of them.
+func (d *wireDecoder) page(size int, what string) int {
+	n := d.count(size)
+	if d.err == nil && n > kv.MaxQueuePage {
+		d.fail(fmt.Errorf("%d %s, over %d", n, what, kv.MaxQueuePage))
+		return 0
+	}
+	return n
+}
+
 // Request flags: a byte after a request's fields, present only when one
 // is set.
 const (
@@ -844,23 +855,13 @@ func (d *wireDecoder) queueState() *kv.QueueState {
 	q.Settled = d.uvarint()
 	q.OutRepairs = d.int("outbound repairs")
 	q.OutTail = d.uvarint()
-	nd := d.count(3)
-	switch {
-	case d.err != nil:
-	case nd > kv.MaxQueuePage:
-		d.fail(fmt.Errorf("%d destinations, over %d", nd, kv.MaxQueuePage))
-	case nd > 0:
+	if nd := d.page(3, "destinations"); nd > 0 {
 		q.Destinations = make([]kv.DestinationState, nd)
 		for i := range q.Destinations {
 			q.Destinations[i] = kv.DestinationState{Destination: d.string(), Depth: d.int("depth"), OldestAt: d.varint()}
 		}
 	}
-	no := d.count(minWireOutEntry)
-	switch {
-	case d.err != nil:
-	case no > kv.MaxQueuePage:
-		d.fail(fmt.Errorf("%d outbound repair entries, over %d", no, kv.MaxQueuePage))
-	case no > 0:
+	if no := d.page(minWireOutEntry, "outbound repair entries"); no > 0 {
 		q.OutEntries = make([]kv.OutRepairEntry, no)
 		for i := range q.OutEntries {
 			e := &q.OutEntries[i]
@@ -873,12 +874,7 @@ func (d *wireDecoder) queueState() *kv.QueueState {
 			e.FailedAt = d.varint()
 		}
 	}
-	n := d.count(minWireQueueEntry)
-	switch {
-	case d.err != nil:
-	case n > kv.MaxQueuePage:
-		d.fail(fmt.Errorf("%d queue entries, over %d", n, kv.MaxQueuePage))
-	case n > 0:
+	if n := d.page(minWireQueueEntry, "queue entries"); n > 0 {
 		q.Entries = make([]kv.RepairEntry, n)
 		for i := range q.Entries {
 			e := &q.Entries[i]

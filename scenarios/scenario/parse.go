@@ -562,7 +562,7 @@ func (p *parser) queueValue(n *yaml.Node, q queueSetting) (string, bool) {
 			return "", false
 		}
 		if int64(d) < q.lo || int64(d) > q.hi {
-			p.errorf(n, "`%s` must be in %s..%s, got %s", q.field, shortDuration(time.Duration(q.lo)), shortDuration(time.Duration(q.hi)), asWritten(n))
+			p.errorf(n, "`%s` must be in %s..%s, got %s", q.field, yamlcheck.ShortDuration(time.Duration(q.lo)), yamlcheck.ShortDuration(time.Duration(q.hi)), asWritten(n))
 			return "", false
 		}
 		return d.String(), true
@@ -578,19 +578,6 @@ func (p *parser) queueValue(n *yaml.Node, q queueSetting) (string, bool) {
 		return "", false
 	}
 	return strconv.FormatInt(i, 10), true
-}
-
-// shortDuration writes d as time.Duration does, without its trailing
-// zero units: 720h, not 720h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func (p *parser) network(n *yaml.Node) Network {

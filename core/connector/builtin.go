@@ -14,15 +14,14 @@ import (
 // The built-in types: http and kafka in, webhook and kafka out. core/live's
 // adapters read their fields; the engine calls the outbound ones' Render.
 
-// Limits and defaults of the built-in types' keys (the package doc
-// lists them).
+// Limits and defaults of the built-in types' keys.
 const (
-	defaultMaxBody  = 8 << 20  // http max_body
-	maxBody         = 64 << 20 // the largest http max_body
-	defaultMaxItems = 1000     // http max_items
-	maxItems        = 100000
-	defaultMaxBatch = 100 // kafka max_batch
-	maxBatch        = 10000
+	DefaultMaxBody  = 8 << 20  // http max_body
+	MaxBody         = 64 << 20 // the largest http max_body
+	DefaultMaxItems = 1000     // http max_items
+	MaxItems        = 100000
+	DefaultMaxBatch = 100 // kafka max_batch
+	MaxBatch        = 10000
 )
 
 // idempotencyHeader carries a message's idempotency key in every request
@@ -58,8 +57,8 @@ func (*HTTPInbound) Type() string { return "http" }
 
 func parseHTTPInbound(p *Params) InboundSpec {
 	return &HTTPInbound{
-		MaxBody:  p.Bytes("max_body", 1, maxBody, defaultMaxBody),
-		MaxItems: p.Int("max_items", 1, maxItems, defaultMaxItems),
+		MaxBody:  p.Bytes("max_body", 1, MaxBody, DefaultMaxBody),
+		MaxItems: p.Int("max_items", 1, MaxItems, DefaultMaxItems),
 	}
 }
 
@@ -80,7 +79,7 @@ func parseKafkaInbound(p *Params) InboundSpec {
 		Brokers:  brokers(p),
 		Topic:    topic(p),
 		Group:    p.String("group", false),
-		MaxBatch: p.Int("max_batch", 1, maxBatch, defaultMaxBatch),
+		MaxBatch: p.Int("max_batch", 1, MaxBatch, DefaultMaxBatch),
 		Start:    p.OneOf("start", []string{"earliest", "latest"}, "earliest"),
 	}
 	if k.Group == "" {

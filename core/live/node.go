@@ -5,7 +5,9 @@
 // request) is posted to that goroutine, so the engine stays the
 // single-threaded state machine the simulator runs. Its pushes to
 // external systems go to the endpoint adapters of endpoint.go, where an
-// outbound type registers its Sender (RegisterSender).
+// outbound type registers its Sender (RegisterSender); its Kafka
+// consumers' fetches and commits go to the consumer-group members of
+// consumer.go.
 package live
 
 import (
@@ -94,6 +96,7 @@ type Node struct {
 	lock      io.Closer
 	transport *Transport
 	endpoints *endpoints
+	consumers *kafkaConsumers
 	members   *memberBook
 	metrics   *metrics
 
@@ -153,6 +156,13 @@ func Open(cfg Config) (*Node, error) {
 		timers: map[env.TimerID]*time.Timer{}, rand: rand.New(rand.NewPCG(osSeed(), osSeed())),
 	}
 	n.endpoints = newEndpoints(n.log, pushTimeout, func(from env.NodeID, m *connector.Pushed) {
+		n.post(func() {
+			if n.eng != nil {
+				n.eng.Receive(from, m)
+			}
+		})
+	})
+	n.consumers = newKafkaConsumers(n.log, func(from env.NodeID, m env.Message) {
 		n.post(func() {
 			if n.eng != nil {
 				n.eng.Receive(from, m)
@@ -413,6 +423,7 @@ func (n *Node) Close() error {
 		close(n.quit)
 		<-n.done
 		n.endpoints.close()
+		n.consumers.close()
 		n.transport.Close()
 		n.lock.Close()
 	})
@@ -462,7 +473,11 @@ func (e envOf) Send(to env.NodeID, m env.Message) {
 	case isEndpoint(to) && n.slotByName[to] == nil:
 		// Never to a peer. (An instance named "ext" has API clients
 		// named like endpoints; they are its slots.)
-		n.endpoints.send(to, m)
+		if _, in := connector.IsInboundEndpoint(to); in {
+			n.consumers.send(to, m)
+		} else {
+			n.endpoints.send(to, m)
+		}
 	case strings.HasPrefix(string(to), string(n.cfg.Name)+"/"):
 		n.toSlot(to, m)
 	default:

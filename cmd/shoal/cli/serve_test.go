@@ -28,7 +28,7 @@ type serveInstance struct {
 // freeAddrs reserves n loopback addresses by listening on port 0 and
 // letting go: another process may take one in between, which a test
 // sees as a failed start, not a wrong result.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	var ls []net.Listener
@@ -46,7 +46,7 @@ func freeAddrs(t *testing.T, n int) []string {
 	return out
 }
 
-func (in *serveInstance) start(t *testing.T) {
+func (in *serveInstance) start(t testing.TB) {
 	t.Helper()
 	in.cmd = exec.Command(os.Args[0], in.args...)
 	in.cmd.Env = append(os.Environ(), mainEnv+"=1")
@@ -58,7 +58,7 @@ func (in *serveInstance) start(t *testing.T) {
 	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(in.cmd, in.exited)
 }
 
-func (in *serveInstance) signal(t *testing.T, sig syscall.Signal) {
+func (in *serveInstance) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := in.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func (in *serveInstance) signal(t *testing.T, sig syscall.Signal) {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (in *serveInstance) wait(t *testing.T) int {
+func (in *serveInstance) wait(t testing.TB) int {
 	t.Helper()
 	select {
 	case err := <-in.exited:
@@ -132,7 +132,7 @@ func serveGet(in *serveInstance, key string) (serveAnswer, error) {
 }
 
 // eventually retries f until it succeeds or the deadline passes.
-func serveEventually(t *testing.T, within time.Duration, what string, f func() error) {
+func serveEventually(t testing.TB, within time.Duration, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -294,7 +294,7 @@ func TestServeClusterSurvivesKill(t *testing.T) {
 // newCluster prepares n `shoal serve` processes on loopback, each with
 // the same --join list and --bootstrap-expect n, plus extra(i)'s flags;
 // their logs are printed if the test fails.
-func newCluster(t *testing.T, n int, extra func(i int) []string) []*serveInstance {
+func newCluster(t testing.TB, n int, extra func(i int) []string) []*serveInstance {
 	t.Helper()
 	peers, https := freeAddrs(t, n), freeAddrs(t, n)
 	root := t.TempDir()

@@ -26,19 +26,28 @@ import (
 // effect; one of unknown outcome may have, once. A message built to fail
 // must not be stored. After the recovery no message may still wait.
 //
+// Records produced to a simulated Kafka broker (kafka.produce, with the
+// object each should become in expect) are messages too, acknowledged when
+// the broker appended them: each must take effect exactly once, as an
+// acknowledged message must. Besides, no offset the broker committed
+// (kafka.commit) may cover a record whose enqueue the queue had not
+// acknowledged (kv.response ok to the consumer's kv.request), and after
+// the recovery every partition must be committed to its end.
+//
 // The explanation also gives what the run measured: how many messages
 // were acknowledged, refused as busy, stored and repaired, the latency from
-// acknowledgement to the leader's settling of the message (queue.settle),
-// and the deepest queue seen (queue.state).
+// acknowledgement (for a record, its production) to the leader's settling
+// of the message (queue.settle), and the deepest queue seen (queue.state).
 func Delivery(trace []env.Record, final int64) Result {
 	res := Result{Checker: "delivery"}
 	type message struct {
 		id, expect     string
 		ok, fail, info int
 		busy           int
-		acked          *env.Record // the first ok
+		acked          *env.Record // the first ok; a record's kafka.produce
 		rs             string
 		pos            int64
+		record         bool // produced to a broker
 	}
 	msgs := map[string]*message{}
 	var order []string
@@ -52,9 +61,36 @@ func Delivery(trace []env.Record, final int64) Result {
 	var peak int64
 	peakRS := ""
 	settles := map[string][]settling{}
+	k := newKafkaLog()
 	for i := range trace {
 		r := &trace[i]
 		switch r.Kind {
+		case "kafka.produce":
+			id, _ := r.Str("id")
+			expect, _ := r.Str("expect")
+			if msgs[id] == nil {
+				order = append(order, id)
+			}
+			msgs[id] = &message{id: id, expect: expect, ok: 1, acked: r, record: true}
+			k.produced(r, id)
+			continue
+		case "kv.request", "kv.response":
+			k.enqueue(r, func(id, rs string, pos int64) {
+				if m := msgs[id]; m != nil && m.record && m.rs == "" {
+					m.rs, m.pos = rs, pos
+				}
+			})
+			continue
+		case "kafka.refuse":
+			k.refusal(r)
+			continue
+		case "kafka.commit":
+			if bad := k.commit(r); bad != nil {
+				res.Verdict, res.Explanation = Invalid, bad.What
+				res.First = bad
+				return res
+			}
+			continue
 		case "queue.state":
 			if d, _ := r.Int("depth"); d > peak {
 				peak = d
@@ -186,6 +222,10 @@ func Delivery(trace []env.Record, final int64) Result {
 			res.Verdict = Unknown
 			res.Explanation = fmt.Sprintf("the final read of %s (message %s) has no outcome", m.expect, id)
 			return res
+		case m.record && !effect:
+			p, _ := m.acked.Int("partition")
+			off, _ := m.acked.Int("offset")
+			return invalid(m.acked, "record %s (partition %d, offset %d) was produced and is neither stored nor in the repair queue: lost", id, p, off)
 		case m.ok > 0 && !effect:
 			by, _ := m.acked.Str("note")
 			return invalid(m.acked, "message %s was acknowledged (by %s, as position %d of %s's queue) and is neither stored nor in the repair queue: lost",
@@ -217,6 +257,9 @@ func Delivery(trace []env.Record, final int64) Result {
 			busy++
 		}
 	}
+	if behind := k.behind(); behind != "" {
+		return invalid(nil, "%s", behind)
+	}
 	if truncated != "" {
 		res.Verdict, res.Explanation = Unknown, truncated
 		return res
@@ -228,8 +271,8 @@ func Delivery(trace []env.Record, final int64) Result {
 	res.Verdict = Valid
 	res.Explanation = fmt.Sprintf("%d messages sent, %d acknowledged: %d stored once, %d in the repair queue with a reason; "+
 		"%d refused (%d of them busy at least once), %d of unknown outcome that took effect once, the rest none; "+
-		"%s; deepest queue %d (%s)",
-		len(order), acked, stores, repairs, refused, busy, unknownDone, latencySummary(lat), peak, peakRS)
+		"%s%s; deepest queue %d (%s)",
+		len(order), acked, stores, repairs, refused, busy, unknownDone, k.summary(), latencySummary(lat), peak, peakRS)
 	return res
 }
 

@@ -89,3 +89,83 @@ func TestDelivery(t *testing.T) {
 		})
 	}
 }
+
+// kafkaLines are the trace lines of a Kafka run for deliveryTrace:
+// "produce P OFF EXPECT" (EXPECT - for a record built to fail), "enqueue
+// CLIENT SEQ P OFF" (a consumer's kv.request), "acked CLIENT SEQ POS" (its
+// kv.response ok), "commit P FROM NEXT" and "refuse" (a commit refused).
+func kafkaLines(t *testing.T, lines ...string) []string {
+	t.Helper()
+	var out []string
+	for i, l := range lines {
+		tm := 1 + i // before the final reads' times (deliveryTrace's)
+		f := strings.Fields(l)
+		switch f[0] {
+		case "produce":
+			out = append(out, fmt.Sprintf(`{"time":%d,"node":"ext/in/crm","kind":"kafka.produce","connector":"crm","partition":%s,"offset":%s,"id":"crm/t/%s/%s","expect":%q}`,
+				tm, f[1], f[2], f[1], f[2], strings.Trim(f[3], "-")))
+		case "enqueue":
+			out = append(out, fmt.Sprintf(`{"time":%d,"node":"n1","kind":"kv.request","client":%q,"seq":%s,"op":"enqueue","id":"crm/t/%s/%s"}`,
+				tm, f[1], f[2], f[3], f[4]))
+		case "acked":
+			out = append(out, fmt.Sprintf(`{"time":%d,"node":"n1","kind":"kv.response","client":%q,"seq":%s,"status":"ok","replicaset":"rs1","position":%s}`,
+				tm, f[1], f[2], f[3]))
+		case "commit":
+			out = append(out, fmt.Sprintf(`{"time":%d,"node":"ext/in/crm","kind":"kafka.commit","connector":"crm","member":"n1","partition":%s,"from":%s,"next":%s}`,
+				tm, f[1], f[2], f[3]))
+		case "refuse":
+			out = append(out, fmt.Sprintf(`{"time":%d,"node":"ext/in/crm","kind":"kafka.refuse","connector":"crm","member":"n2","what":"commit"}`, tm))
+		default:
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestDeliveryKafka: records produced to a broker are messages
+// acknowledged by the broker, and the commits are judged against the
+// consumers' acknowledged enqueues.
+func TestDeliveryKafka(t *testing.T) {
+	queue := func(entries ...string) string {
+		var es []string
+		for _, e := range entries {
+			es = append(es, fmt.Sprintf(`{"position":1,"id":%q,"attempts":1,"reason":"no rule matched"}`, e))
+		}
+		return fmt.Sprintf(`queue {"replicaset":"rs1","depth":0,"repairs":%d,"settled":3,"entries":[%s]}`, len(entries), strings.Join(es, ","))
+	}
+	good := []string{"produce 0 0 Customer/a", "produce 0 1 -", "produce 1 0 Customer/b",
+		"enqueue c1 1 0 0", "acked c1 1 1", "enqueue c1 2 0 1", "acked c1 2 2",
+		"enqueue c2 1 1 0", "enqueue c3 1 1 0", "acked c3 1 3",
+		"refuse", "commit 0 0 2", "commit 1 0 1"}
+	for _, tc := range []struct {
+		name    string
+		lines   []string
+		final   []string
+		want    Verdict
+		explain string
+	}{
+		{"delivered", good, []string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Valid,
+			"3 messages sent, 3 acknowledged: 2 stored once, 1 in the repair queue with a reason; 0 refused (0 of them busy at least once), " +
+				"0 of unknown outcome that took effect once, the rest none; 3 of them records produced to Kafka, every partition committed to its end " +
+				"in 2 commits (1 refused), 1 records enqueued by more than one consumer"},
+		{"lost", good, []string{"absent Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Invalid,
+			"record crm/t/0/0 (partition 0, offset 0) was produced and is neither stored nor in the repair queue: lost"},
+		{"twice", good, []string{"stored Customer/a 1", "stored Customer/b", queue("crm/t/0/1")}, Invalid, "took effect 2 times"},
+		{"bad not repaired", good, []string{"stored Customer/a", "stored Customer/b", queue()}, Invalid, "record crm/t/0/1"},
+		{"committed before acknowledged", []string{"produce 0 0 Customer/a", "produce 0 1 Customer/c", "enqueue c1 1 0 0", "acked c1 1 1",
+			"enqueue c1 2 0 1", "commit 0 0 2", "acked c1 2 2"}, []string{"stored Customer/a", "stored Customer/c", queue()}, Invalid,
+			"the broker of crm committed partition 0 up to offset 2 before the queue acknowledged record crm/t/0/1"},
+		{"committed beyond the end", []string{"produce 0 0 Customer/a", "enqueue c1 1 0 0", "acked c1 1 1", "commit 0 0 2"},
+			[]string{"stored Customer/a", queue()}, Invalid, "offset 1 was never produced"},
+		{"behind", []string{"produce 0 0 Customer/a", "produce 0 1 Customer/c", "enqueue c1 1 0 0", "acked c1 1 1",
+			"enqueue c1 2 0 1", "acked c1 2 2", "commit 0 0 1"}, []string{"stored Customer/a", "stored Customer/c", queue()}, Invalid,
+			"partition 0 of crm's topic is committed up to offset 1 of the 2 records produced after the recovery"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Delivery(traceOf(t, deliveryTrace(t, append(kafkaLines(t, tc.lines...), tc.final...)...)), 99)
+			if r.Verdict != tc.want || !strings.Contains(r.Explanation, tc.explain) {
+				t.Fatalf("got %s: %s\nwant %s containing %q", r.Verdict, r.Explanation, tc.want, tc.explain)
+			}
+		})
+	}
+}

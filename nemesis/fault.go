@@ -1,7 +1,8 @@
 // Package nemesis is shoal's fault vocabulary: partitions of named shapes,
 // link faults, process faults (kill, restart, pause), clock faults, disk
-// faults and faults of the simulated endpoints outbound destinations
-// deliver to, with their targets and timings. Schedule compiles a list of
+// faults, faults of the simulated endpoints outbound destinations
+// deliver to and of the simulated Kafka brokers inbound connectors read,
+// with their targets and timings. Schedule compiles a list of
 // steps into actions on a simnet World; every choice a step makes (which
 // node is "random", which side of a split a node falls on) is drawn from
 // the world's seeded stream when the step fires, so a run replays exactly.
@@ -30,10 +31,11 @@ const (
 	Clock     Kind = "clock"
 	Disk      Kind = "disk"
 	Endpoint  Kind = "endpoint"
+	Broker    Kind = "broker"
 )
 
 // Kinds lists every fault kind, in the order the documentation gives them.
-var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk, Endpoint}
+var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk, Endpoint, Broker}
 
 // The partition shapes.
 const (
@@ -99,6 +101,23 @@ const (
 // EndpointModes lists them.
 var EndpointModes = []string{EndpointDown, EndpointFail, EndpointSlow}
 
+// The modes of a broker fault.
+const (
+	// BrokerDown makes the broker ignore every request, unanswered:
+	// fetches and commits time out, and the instances fall out of the
+	// consumer group.
+	BrokerDown = "down"
+	// BrokerSlow makes the broker answer each request Fault.Latency late.
+	BrokerSlow = "slow"
+	// BrokerRebalance starts a new generation of the broker's consumer
+	// group, once: every commit of the generation before is refused. It
+	// has no duration, as restart has none.
+	BrokerRebalance = "rebalance"
+)
+
+// BrokerModes lists them.
+var BrokerModes = []string{BrokerDown, BrokerSlow, BrokerRebalance}
+
 // Strobe makes a wall clock jump by Offset every Period.
 type Strobe struct {
 	Offset, Period time.Duration
@@ -149,12 +168,23 @@ type Fault struct {
 	Mode     string
 	FailRate float64
 	Latency  time.Duration
+
+	// Broker: the kafka inbound connector whose simulated broker it hits
+	// (Broker), and how (Mode, one of BrokerModes); in slow mode each
+	// request is answered Latency late.
+	Broker string
+}
+
+// instantaneous reports whether f happens at once and has no duration:
+// a restart, or a broker rebalance.
+func (f *Fault) instantaneous() bool {
+	return f.Kind == Restart || (f.Kind == Broker && f.Mode == BrokerRebalance)
 }
 
 // Step is one line of a schedule: a fault (or a weighted Pick of faults,
 // one drawn from the seed per occurrence) that starts At, or Every period
-// from Start, and lasts For (restart has no duration; any other fault
-// without For lasts until the final heal).
+// from Start, and lasts For (restart and a broker rebalance have no
+// duration; any other fault without For lasts until the final heal).
 type Step struct {
 	At    time.Duration
 	Every time.Duration

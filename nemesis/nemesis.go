@@ -88,6 +88,24 @@ type EndpointCluster interface {
 	SetEndpointMode(id env.NodeID, m endpoint.SetMode) error
 }
 
+// BrokerCluster is a Cluster whose world simulates the Kafka brokers its
+// kafka inbound connectors read (simnet/harness's Cluster does): what a
+// broker fault needs. A Cluster without it, such as a real cluster's,
+// whose connectors read real brokers, takes no broker fault: each
+// occurrence is traced as taking no effect, with the reason, as for an
+// endpoint fault.
+type BrokerCluster interface {
+	Cluster
+	// Brokers lists the simulated brokers' node names,
+	// connector.InboundEndpoint(connector).
+	Brokers() []env.NodeID
+	// SetBrokerMode sets the mode of connector name's broker now.
+	SetBrokerMode(name string, m endpoint.KafkaMode) error
+	// Rebalance makes connector name's broker start a new generation of
+	// its consumer group now.
+	Rebalance(name string) error
+}
+
 // Config shapes a schedule.
 type Config struct {
 	// Network is how every link behaves outside link faults; a link fault
@@ -119,7 +137,8 @@ type Nemesis struct {
 	// touched since the last heal.
 	skewed, faulty map[env.NodeID]bool
 	// modes holds, per endpoint, the occurrence whose fail or slow mode
-	// is in force: the latest to start of those still active.
+	// is in force, and per broker the one whose down or slow mode is: the
+	// latest to start of those still active.
 	modes map[env.NodeID]*occurrence
 }
 
@@ -128,8 +147,8 @@ type occurrence struct {
 	step, n int // 1-based
 	f       Fault
 	group   string
-	targets []env.NodeID // the instances a process, clock or disk fault hit, or the endpoint an endpoint fault did
-	links   []link       // the links a partition cut or a link fault changed; an endpoint fault's links
+	targets []env.NodeID // the instances a process, clock or disk fault hit, or the endpoint or broker an endpoint or broker fault did
+	links   []link       // the links a partition cut or a link fault changed; an endpoint or broker fault's links
 	before  map[link]simnet.KindStats
 	errors  map[env.NodeID]int64 // disk errors before the fault
 	stopped bool
@@ -173,6 +192,9 @@ func Check(c Cluster, steps []Step, cfg Config) error {
 			if err := n.validate(&f); err != nil {
 				return fmt.Errorf("nemesis: step %d: %w", i+1, err)
 			}
+		}
+		if s.Fault != nil && s.Fault.Kind == Broker && s.Fault.Mode == BrokerRebalance && s.For != 0 {
+			return fmt.Errorf("nemesis: step %d: a broker rebalance has no duration, but For is %s", i+1, s.For)
 		}
 	}
 	return nil
@@ -220,6 +242,8 @@ func (n *Nemesis) validate(f *Fault) error {
 		}
 	case Endpoint:
 		return n.validateEndpoint(f)
+	case Broker:
+		return n.validateBroker(f)
 	case Disk:
 		if n.cfg.DiskDir == "" {
 			return fmt.Errorf("disk faults need Config.DiskDir")
@@ -272,6 +296,36 @@ func (n *Nemesis) validateEndpoint(f *Fault) error {
 	return fmt.Errorf("no endpoint %q (the cluster simulates %s)", f.Endpoint, strings.Join(names, ", "))
 }
 
+// validateBroker checks a broker fault's mode and, when the cluster
+// simulates brokers, that it has the one the fault names.
+func (n *Nemesis) validateBroker(f *Fault) error {
+	switch f.Mode {
+	case BrokerDown, BrokerRebalance:
+	case BrokerSlow:
+		if f.Latency <= 0 {
+			return fmt.Errorf("broker fault in mode slow needs a latency above 0, got %s", f.Latency)
+		}
+	default:
+		return fmt.Errorf("unknown broker mode %q (want %s)", f.Mode, strings.Join(BrokerModes, ", "))
+	}
+	bc, ok := n.c.(BrokerCluster)
+	if !ok {
+		return nil // the fault is traced as unsupported when it fires
+	}
+	have := bc.Brokers()
+	if slices.Contains(have, connector.InboundEndpoint(f.Broker)) {
+		return nil
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("no broker %q: the cluster simulates none (its pipeline declares no kafka connector)", f.Broker)
+	}
+	names := make([]string, len(have))
+	for i, id := range have {
+		names[i], _ = connector.IsInboundEndpoint(id)
+	}
+	return fmt.Errorf("no broker %q (the cluster simulates %s)", f.Broker, strings.Join(names, ", "))
+}
+
 // fire starts occurrence occ of a step.
 func (n *Nemesis) fire(step, occ int) {
 	s := n.steps[step-1]
@@ -286,11 +340,14 @@ func (n *Nemesis) fire(step, occ int) {
 	fields := []env.Field{env.Int("step", int64(step)), env.Int("n", int64(occ)), env.Str("fault", string(f.Kind)),
 		env.Str("group", o.group), env.Str("targets", env.Join(o.targets)), env.Str("what", what),
 		env.Bool("effect", why == ""), env.Str("why", why)}
-	if f.Kind == Endpoint {
+	switch f.Kind {
+	case Endpoint:
 		fields = append(fields, env.Str("endpoint", f.Endpoint), env.Str("mode", f.Mode))
+	case Broker:
+		fields = append(fields, env.Str("broker", f.Broker), env.Str("mode", f.Mode))
 	}
 	n.w.Note(Source, "nemesis.start", fields...)
-	if f.Kind == Restart {
+	if f.instantaneous() {
 		o.stopped = true
 		return
 	}
@@ -359,6 +416,8 @@ func (n *Nemesis) start(o *occurrence) (what, why string) {
 		return describeLink(f, len(o.links)), ""
 	case Endpoint:
 		return n.startEndpoint(o)
+	case Broker:
+		return n.startBroker(o)
 	}
 	targets, why := n.targets(o)
 	o.targets = targets
@@ -469,6 +528,8 @@ func (n *Nemesis) stop(o *occurrence, note string) {
 		}
 	case Endpoint:
 		n.stopEndpoint(o)
+	case Broker:
+		n.stopBroker(o)
 	case Disk:
 		for _, id := range o.targets {
 			diskErrors += n.w.DiskErrors(id) - o.errors[id]
@@ -580,6 +641,72 @@ func endpointMode(f *Fault) endpoint.SetMode {
 		return endpoint.SetMode{Mode: endpoint.Slow, Delay: f.Latency}
 	}
 	return endpoint.SetMode{Mode: endpoint.Fail, FailRate: f.FailRate}
+}
+
+// startBroker applies a broker fault: down and slow set the broker's
+// mode, and record its links with every instance, so that nemesis.stop
+// counts the requests and answers that crossed them while it lasted;
+// rebalance starts a new generation of its consumer group.
+func (n *Nemesis) startBroker(o *occurrence) (what, why string) {
+	f := &o.f
+	bc, ok := n.c.(BrokerCluster)
+	if !ok {
+		o.unsupported = true
+		return "broker " + f.Broker + " " + f.Mode, "not applied: this cluster's connectors read real brokers, and only the simulator's brokers take faults"
+	}
+	id := connector.InboundEndpoint(f.Broker)
+	o.targets = []env.NodeID{id}
+	if f.Mode == BrokerRebalance {
+		must(bc.Rebalance(f.Broker))
+		what = f.Broker + " rebalance: a new generation of its consumer group"
+	} else {
+		for _, inst := range n.c.Instances() {
+			o.links = append(o.links, link{inst, id}, link{id, inst})
+		}
+		n.snapshotLinks(o)
+		n.modes[id] = o
+		must(bc.SetBrokerMode(f.Broker, brokerMode(f)))
+		what = describeBroker(f)
+	}
+	if !n.w.Up(id) {
+		return what, "the broker was down"
+	}
+	return what, ""
+}
+
+// stopBroker undoes a broker's down or slow fault: its mode gives way to
+// the latest other down or slow fault still active on the broker, or to
+// up.
+func (n *Nemesis) stopBroker(o *occurrence) {
+	id := o.targets[0]
+	if n.modes[id] != o {
+		return
+	}
+	delete(n.modes, id)
+	m := endpoint.KafkaMode{Mode: endpoint.Up}
+	for _, a := range slices.Backward(n.active) {
+		if a.f.Kind == Broker && !a.f.instantaneous() && !a.unsupported && a.targets[0] == id {
+			n.modes[id] = a
+			m = brokerMode(&a.f)
+			break
+		}
+	}
+	must(n.c.(BrokerCluster).SetBrokerMode(o.f.Broker, m))
+}
+
+// brokerMode is the mode a down or slow fault sets.
+func brokerMode(f *Fault) endpoint.KafkaMode {
+	if f.Mode == BrokerSlow {
+		return endpoint.KafkaMode{Mode: endpoint.Slow, Delay: f.Latency}
+	}
+	return endpoint.KafkaMode{Mode: endpoint.Down}
+}
+
+func describeBroker(f *Fault) string {
+	if f.Mode == BrokerSlow {
+		return fmt.Sprintf("%s slow: answers %s late", f.Broker, f.Latency)
+	}
+	return f.Broker + " down: ignores every request"
 }
 
 func describeEndpoint(f *Fault) string {

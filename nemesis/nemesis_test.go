@@ -601,3 +601,231 @@ func TestEndpointFaultWithoutEndpoints(t *testing.T) {
 		t.Fatal("want one stop and no cut")
 	}
 }
+
+// runBrokers starts three instances and simulated brokers for kafka
+// connectors crm and audit, runs the steps until end, heals, and returns
+// the trace.
+func runBrokers(t *testing.T, steps []nemesis.Step, end time.Duration) trace {
+	t.Helper()
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: 3, Brokers: []string{"crm", "audit"}}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(end, nem.Heal)
+	if err := w.Run(end + time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace(recs)
+}
+
+// brokerModes lists the kafka.mode events of a broker as "TIME mode",
+// with the delay of a slow mode.
+func (tr trace) brokerModes(id string) []string {
+	var out []string
+	for _, r := range tr.kind("kafka.mode") {
+		if string(r.Node) != id {
+			continue
+		}
+		m := fmt.Sprintf("%s %s", time.Duration(r.Time), str(r, "mode"))
+		if d := num(r, "delay"); d != 0 {
+			m += " " + time.Duration(d).String()
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestBrokerFaults: down and slow set the broker's mode and set it up
+// again; overlapping modes give way to the latest still in force; the
+// final heal ends them all; rebalance starts a new generation at each
+// occurrence and has no stop.
+func TestBrokerFaults(t *testing.T) {
+	t.Run("down", func(t *testing.T) {
+		tr := runBrokers(t, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}), 8*time.Second)
+		start, _ := tr.only(t)
+		if got, want := tr.brokerModes("ext/in/crm"), []string{"0s up", "3s down", "5s up"}; !slices.Equal(got, want) {
+			t.Fatalf("modes %v, want %v", got, want)
+		}
+		if got := tr.brokerModes("ext/in/audit"); !slices.Equal(got, []string{"0s up"}) {
+			t.Fatalf("audit's modes %v: the fault hit the wrong broker", got)
+		}
+		if got := str(start, "targets") + " " + str(start, "broker") + " " + str(start, "mode"); got != "ext/in/crm crm down" {
+			t.Fatalf("nemesis.start names %q", got)
+		}
+		if what := str(start, "what"); what != "crm down: ignores every request" {
+			t.Fatalf("what %q", what)
+		}
+		if len(tr.kind("net.cut")) != 0 {
+			t.Fatal("down cut links")
+		}
+	})
+	t.Run("overlap", func(t *testing.T) {
+		slow := nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow, Latency: 300 * time.Millisecond}
+		down := nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}
+		slower := nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow, Latency: time.Second}
+		steps := []nemesis.Step{
+			{At: time.Second, For: 4 * time.Second, Fault: &slow},
+			{At: 2 * time.Second, For: time.Second, Fault: &down},
+			{At: 6 * time.Second, Fault: &slower}, // until the heal
+		}
+		tr := runBrokers(t, steps, 8*time.Second)
+		want := []string{"0s up", "1s slow 300ms", "2s down", "3s slow 300ms", "5s up", "6s slow 1s", "8s up"}
+		if got := tr.brokerModes("ext/in/crm"); !slices.Equal(got, want) {
+			t.Fatalf("modes %v, want %v", got, want)
+		}
+		for _, r := range tr.kind("nemesis.start") {
+			if eff, _ := r.Bool("effect"); !eff {
+				t.Fatalf("step %d took no effect: %s", num(r, "step"), str(r, "why"))
+			}
+		}
+		if starts, stops := len(tr.kind("nemesis.start")), len(tr.kind("nemesis.stop")); starts != 3 || stops != 3 {
+			t.Fatalf("%d starts and %d stops, want 3 each", starts, stops)
+		}
+	})
+	t.Run("rebalance", func(t *testing.T) {
+		steps := []nemesis.Step{{Every: 2 * time.Second, Start: time.Second,
+			Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "audit", Mode: nemesis.BrokerRebalance}}}
+		tr := runBrokers(t, steps, 8*time.Second)
+		var got []string
+		for _, r := range tr.kind("kafka.rebalance") {
+			got = append(got, fmt.Sprintf("%s %s %s %d", time.Duration(r.Time), r.Node, str(r, "why"), num(r, "generation")))
+		}
+		want := []string{"1s ext/in/audit forced 1", "3s ext/in/audit forced 2", "5s ext/in/audit forced 3", "7s ext/in/audit forced 4"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("rebalances %v, want %v", got, want)
+		}
+		starts := tr.kind("nemesis.start")
+		if len(starts) != 4 || len(tr.kind("nemesis.stop")) != 0 {
+			t.Fatalf("%d starts and %d stops, want 4 and none", len(starts), len(tr.kind("nemesis.stop")))
+		}
+		if eff, _ := starts[0].Bool("effect"); !eff || str(starts[0], "mode") != "rebalance" || str(starts[0], "broker") != "audit" {
+			t.Fatalf("nemesis.start %v", starts[0])
+		}
+		if got := tr.brokerModes("ext/in/audit"); !slices.Equal(got, []string{"0s up"}) {
+			t.Fatalf("a rebalance set modes %v", got)
+		}
+	})
+}
+
+// TestBrokerFaultValidation: Schedule names the modes, the brokers the
+// cluster simulates, and refuses a duration on a rebalance.
+func TestBrokerFaultValidation(t *testing.T) {
+	// check checks steps against a cluster with brokers, or its Cluster
+	// alone (hide), in a world of its own.
+	check := func(brokers []string, hide bool, steps []nemesis.Step) error {
+		t.Helper()
+		w, err := simnet.New(simnet.Config{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		c, err := harness.Start(w, harness.Topology{Instances: 3, Brokers: brokers}, node.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hide {
+			return nemesis.Check(hidden{c}, steps, nemesis.Config{End: time.Minute})
+		}
+		return nemesis.Check(c, steps, nemesis.Config{End: time.Minute})
+	}
+	two := []string{"crm", "audit"}
+	cases := []struct {
+		brokers []string
+		hide    bool
+		steps   []nemesis.Step
+		want    string
+	}{
+		{two, false, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: "up"}),
+			`nemesis: step 1: unknown broker mode "up" (want down, slow, rebalance)`},
+		{two, false, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow}),
+			"nemesis: step 1: broker fault in mode slow needs a latency above 0, got 0s"},
+		{two, false, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "shop", Mode: nemesis.BrokerDown}),
+			`nemesis: step 1: no broker "shop" (the cluster simulates crm, audit)`},
+		{nil, false, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}),
+			`nemesis: step 1: no broker "crm": the cluster simulates none (its pipeline declares no kafka connector)`},
+		{two, false, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerRebalance}),
+			"nemesis: step 1: a broker rebalance has no duration, but For is 2s"},
+		// A cluster that simulates no brokers checks only the mode: the
+		// fault is traced as not applied when it fires.
+		{two, true, step(nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: "flaky"}),
+			`nemesis: step 1: unknown broker mode "flaky" (want down, slow, rebalance)`},
+	}
+	for _, c := range cases {
+		if err := check(c.brokers, c.hide, c.steps); err == nil || err.Error() != c.want {
+			t.Errorf("%+v: got %v, want %s", *c.steps[0].Fault, err, c.want)
+		}
+	}
+	ok := []nemesis.Step{
+		{At: time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "audit", Mode: nemesis.BrokerRebalance}},
+		{Every: time.Second, For: 500 * time.Millisecond, Pick: []nemesis.Fault{
+			{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow, Latency: time.Second},
+			{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown},
+		}},
+	}
+	if err := check(two, false, ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(nil, true, ok); err != nil {
+		t.Fatalf("a cluster without brokers: %v", err)
+	}
+}
+
+// TestBrokerFaultWithoutBrokers: a cluster that simulates no brokers
+// takes the fault as unsupported: traced as taking no effect, with the
+// reason, never skipped.
+func TestBrokerFaultWithoutBrokers(t *testing.T) {
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := harness.Start(w, harness.Topology{Instances: 3, Brokers: []string{"crm"}}, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []nemesis.Step{
+		{At: 3 * time.Second, For: 2 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}},
+		{At: 4 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerRebalance}},
+	}
+	nem, err := nemesis.Schedule(w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(8*time.Second, nem.Heal)
+	if err := w.Run(9 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := trace(recs)
+	starts := tr.kind("nemesis.start")
+	if len(starts) != 2 {
+		t.Fatalf("%d nemesis.start", len(starts))
+	}
+	for _, s := range starts {
+		if eff, _ := s.Bool("effect"); eff || !strings.HasPrefix(str(s, "why"), "not applied") {
+			t.Fatalf("effect %v, why %q", eff, str(s, "why"))
+		}
+	}
+	if len(tr.kind("nemesis.stop")) != 1 || len(tr.kind("kafka.rebalance")) != 0 {
+		t.Fatal("want one stop (down's) and no rebalance")
+	}
+	if got := tr.brokerModes("ext/in/crm"); !slices.Equal(got, []string{"0s up"}) {
+		t.Fatalf("modes %v", got)
+	}
+}

@@ -29,3 +29,10 @@ var Pipeline []byte
 //
 //go:embed pipeline-outbound.yaml
 var PipelineOutbound []byte
+
+// PipelineKafka is pipeline-kafka.yaml: Pipeline with a connectors
+// section that makes crm a kafka connector (topic crm-customers) and
+// declares the destinations it sends to as webhooks.
+//
+//go:embed pipeline-kafka.yaml
+var PipelineKafka []byte

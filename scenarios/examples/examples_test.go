@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/model"
 )
@@ -46,5 +47,27 @@ func TestPipelinesParse(t *testing.T) {
 	}
 	if steps := p.Chain("customers"); len(steps) == 0 || steps[0] != "outbound" {
 		t.Fatalf("the customers chain is %v, want an outbound step first", steps)
+	}
+}
+
+// pipeline-kafka.yaml makes crm a kafka connector, and keeps
+// pipeline.yaml's routes and chains.
+func TestPipelineKafkaParses(t *testing.T) {
+	p, err := handler.Parse("pipeline-kafka.yaml", PipelineKafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := p.Connectors.Connector("crm").Spec.(*connector.KafkaInbound)
+	if !ok || k.Topic != "crm-customers" || k.MaxBatch != 16 {
+		t.Fatalf("crm is %+v", p.Connectors.Connector("crm"))
+	}
+	plain, err := handler.Parse("pipeline.yaml", Pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chain := range []string{"discard", "customers", "orders", "fulfilment", "shipments", "products"} {
+		if got, want := p.Chain(chain), plain.Chain(chain); !slices.Equal(got, want) || len(got) == 0 {
+			t.Errorf("chain %s is %v, pipeline.yaml's %v", chain, got, want)
+		}
 	}
 }

@@ -642,6 +642,34 @@ var claims = map[string]func(*trace) error{
 		}
 		return drained(tr)
 	},
+	"kafka-rebalance-partition": func(tr *trace) error {
+		// The isolated leader stayed in the consumer group and kept
+		// fetching, and committed nothing while cut off (it could enqueue
+		// nothing); the broker forced rebalances during the cut; a commit
+		// of a generation the group had left was refused; every record
+		// produced was stored or repaired (the delivery check judges
+		// them one by one).
+		o := tr.occurrence(1, 1)
+		alone := o.alone()
+		byAlone := func(kind string) func(*env.Record) bool {
+			return func(r *env.Record) bool { return r.Kind == kind && str(r, "member") == string(alone) }
+		}
+		if tr.first(o.start+inFlight, o.stop, byAlone("kafka.fetch")) == nil {
+			return fmt.Errorf("%s, cut off from its peers (%s..%s), fetched nothing from the broker", alone, o.start, o.stop)
+		}
+		if r := tr.first(o.start+inFlight, o.stop, byAlone("kafka.commit")); r != nil {
+			return fmt.Errorf("%s, cut off from its peers (%s..%s), committed partition %s at %s", alone, o.start, o.stop, str(r, "partition"), at(r.Time))
+		}
+		if tr.first(o.start, o.stop, func(r *env.Record) bool {
+			return r.Kind == "kafka.rebalance" && str(r, "why") == "forced"
+		}) == nil {
+			return fmt.Errorf("the broker forced no rebalance during the cut (%s..%s)", o.start, o.stop)
+		}
+		if tr.count(func(r *env.Record) bool { return r.Kind == "kafka.refuse" && str(r, "what") == "commit" }) == 0 {
+			return errors.New("the broker refused no commit: no rebalance caught a batch in flight")
+		}
+		return repaired(tr)
+	},
 	"snapshot-partition": func(tr *trace) error {
 		// After its restart n3 was sent a snapshot that was lost at the
 		// cut or sent before it; after the heal it was sent one again

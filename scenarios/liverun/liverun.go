@@ -162,6 +162,10 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 but model changes", i+1, w.Kind))
 			continue
 		}
+		if w.Kind == scenario.Kafka {
+			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: a live run has no simulated broker to produce to (a real cluster's kafka connectors read a real broker)", i+1, w.Kind))
+			continue
+		}
 		if w.Target != "random" && w.Target != "leader" && !slices.Contains(topo.instances, env.NodeID(w.Target)) {
 			return nil, nil, fmt.Errorf("%s: workload %d targets %s, which a cluster of %d instances does not have", s.Name, i+1, w.Target, len(topo.instances))
 		}

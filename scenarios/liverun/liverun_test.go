@@ -93,6 +93,20 @@ checks: [linearizable, faults]
 	if _, _, err := Adapt(targeted, 3); err == nil || !strings.Contains(err.Error(), "targets n5") {
 		t.Errorf("a workload aimed at n5 on 3 instances: got %v", err)
 	}
+	// A kafka workload and broker faults need the simulated broker.
+	kr, err := library.Load("kafka-rebalance-partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, unapplied, err = Adapt(kr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Workloads) != 0 || !slices.ContainsFunc(unapplied, func(u string) bool {
+		return strings.HasPrefix(u, "workload 1 (kafka): not run")
+	}) {
+		t.Errorf("kafka-rebalance-partition: workloads %+v, unapplied %q: want the kafka workload left out and named", s.Workloads, unapplied)
+	}
 	if _, _, err := Adapt(mixed, MaxNodes+1); err == nil {
 		t.Errorf("%d instances: no error", MaxNodes+1)
 	}

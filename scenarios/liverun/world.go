@@ -254,6 +254,8 @@ func unsupported(f *nemesis.Fault) string {
 		return "not applied: a live run cannot inject disk errors into a real process (the simulator can)"
 	case nemesis.Endpoint:
 		return "not applied: a live run has no simulated endpoints to take down (the simulator has)"
+	case nemesis.Broker:
+		return "not applied: a live run has no simulated Kafka broker to take down, slow or rebalance (the simulator has)"
 	}
 	return ""
 }

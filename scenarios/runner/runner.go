@@ -125,9 +125,9 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoints := Endpoints(s)
+	endpoints, brokers := Endpoints(s), Brokers(s)
 	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
-		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints}
+		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints, Brokers: brokers}
 	if m != nil {
 		topo.Model = m.Source()
 	}
@@ -139,8 +139,17 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	keys, objectKeys := 0, 0
 	var ingest []*Ingest
 	for i, wl := range s.Workloads {
-		if wl.Kind == scenario.Ingest {
-			gens, err := startIngest(c, m, i, wl, end)
+		switch wl.Kind {
+		case scenario.Ingest, scenario.Kafka:
+			var gens []*Ingest
+			if wl.Kind == scenario.Kafka {
+				if !slices.Contains(brokers, wl.Connector) {
+					return nil, fmt.Errorf("runner: workload %d produces to %q, which is no kafka connector of pipeline %q", i+1, wl.Connector, s.Cluster.Pipeline)
+				}
+				gens, err = startKafka(w, c, m, i, wl, end)
+			} else {
+				gens, err = startIngest(c, m, i, wl, end)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -185,6 +194,11 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 			return nil, err
 		}
 		progress()
+	}
+	if len(brokers) > 0 {
+		if err := drainKafka(w, c, brokers, progress); err != nil {
+			return nil, err
+		}
 	}
 	if keys > 0 {
 		if err := c.FinalRead(FinalKeys(keys)); err != nil {

@@ -102,6 +102,9 @@ func workloadNode(w Workload) *yaml.Node {
 		return b.node()
 	}
 	takes := func(field string) bool { return slices.Contains(kindWorkloadFields[w.Kind], field) }
+	if takes("connector") {
+		b.str("connector", w.Connector)
+	}
 	b.int("clients", w.Clients)
 	if takes("keys") {
 		b.int("keys", w.Keys)
@@ -123,9 +126,11 @@ func workloadNode(w Workload) *yaml.Node {
 		}
 		b.add("mix", m.flow())
 	}
-	b.str("target", w.Target)
-	b.duration("timeout", w.Timeout)
-	b.int("retries", w.Retries)
+	if takes("target") {
+		b.str("target", w.Target)
+		b.duration("timeout", w.Timeout)
+		b.int("retries", w.Retries)
+	}
 	return b.node()
 }
 
@@ -168,7 +173,7 @@ func stepNode(st nemesis.Step, heal bool) *yaml.Node {
 		return b.node()
 	}
 	faultFieldsOf(&b, *st.Fault)
-	if st.Fault.Kind != nemesis.Restart {
+	if !instantaneous(st.Fault) {
 		forNode(&b, st.For, heal)
 	}
 	return b.node()
@@ -230,6 +235,12 @@ func faultFieldsOf(b *block, f nemesis.Fault) {
 		case nemesis.EndpointSlow:
 			b.duration("latency", f.Latency)
 		}
+	case nemesis.Broker:
+		b.str("broker", f.Broker)
+		b.str("mode", f.Mode)
+		if f.Mode == nemesis.BrokerSlow {
+			b.duration("latency", f.Latency)
+		}
 	default:
 		b.str("target", f.Target)
 		if f.Group != "" {
@@ -253,6 +264,12 @@ func faultFieldsOf(b *block, f nemesis.Fault) {
 		b.add("errors", strSeq(f.Errors))
 		b.float("probability", f.Probability)
 	}
+}
+
+// instantaneous reports whether f has no duration, so that a step of it
+// takes no `for`: a restart, or a broker rebalance.
+func instantaneous(f *nemesis.Fault) bool {
+	return f.Kind == nemesis.Restart || (f.Kind == nemesis.Broker && f.Mode == nemesis.BrokerRebalance)
 }
 
 func latencyNode(l simnet.Latency) *yaml.Node {

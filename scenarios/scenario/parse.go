@@ -23,6 +23,7 @@ const (
 	maxInstances   = 15
 	maxWorkloads   = 16
 	maxClients     = 1000
+	maxProducers   = 64 // of a kafka workload
 	maxKeys        = 100000
 	maxRate        = 100000
 	maxRetries     = 100
@@ -42,7 +43,7 @@ const (
 	defaultRecover   = 10 * time.Second
 	defaultTimeout   = time.Second
 	defaultModelWait = 10 * time.Second // a model workload's timeout
-	defaultBad       = 0.1              // an ingest workload's share of messages that fail the pipeline
+	defaultBad       = 0.1              // an ingest or kafka workload's share of messages that fail the pipeline
 	defaultRetries   = 3
 	defaultTarget    = "random"
 	defaultExpect    = "valid"
@@ -70,6 +71,10 @@ func defaultWorkload(kind string) Workload {
 		w.Clients, w.Rate, w.Timeout, w.Retries = 1, 1, defaultModelWait, 0
 	case Ingest:
 		w.Clients, w.Rate, w.Bad = 4, 100, defaultBad
+	case Kafka:
+		// Producers hand records to the broker, which takes them at
+		// once: there is no target, timeout or retry.
+		w = Workload{Kind: kind, Clients: 1, Rate: 100, Bad: defaultBad}
 	}
 	return w
 }
@@ -82,11 +87,11 @@ var (
 	queueFields    = queueFieldNames()
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
-	workloadFields = []string{"kind", "at", "model", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
+	workloadFields = []string{"kind", "at", "model", "connector", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
-	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability", "endpoint", "mode", "fail_rate", "latency"}
+	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability", "endpoint", "broker", "mode", "fail_rate", "latency"}
 	strobeFields   = []string{"offset", "period"}
 	stepFields     = slices.Concat(timingFields, []string{"pick", "weight"}, faultFields)
 	altFields      = slices.Concat([]string{"weight"}, faultFields, timingFields, []string{"pick"})
@@ -95,13 +100,14 @@ var (
 // workloadKinds lists the workload kinds, and kindWorkloadFields the
 // fields each takes besides kind.
 var (
-	workloadKinds      = []string{KV, Config, Objects, Model, Ingest}
+	workloadKinds      = []string{KV, Config, Objects, Model, Ingest, Kafka}
 	kindWorkloadFields = map[string][]string{
 		KV:      {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
 		Config:  {"clients", "rate", "target", "timeout", "retries"},
 		Objects: {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
 		Model:   {"at", "model", "target", "timeout"},
 		Ingest:  {"clients", "rate", "bad", "target", "timeout", "retries"},
+		Kafka:   {"connector", "clients", "rate", "bad"},
 	}
 )
 
@@ -144,6 +150,7 @@ var kindFields = map[nemesis.Kind][]string{
 	nemesis.Clock:     {"target", "group", "offset", "drift", "strobe"},
 	nemesis.Disk:      {"target", "group", "errors", "probability"},
 	nemesis.Endpoint:  {"endpoint", "mode", "fail_rate", "latency"},
+	nemesis.Broker:    {"broker", "mode", "latency"},
 }
 
 var (
@@ -725,6 +732,9 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	if kind == Ingest && p.pipelineKnown && p.pipeline == "" {
 		p.errorf(f.get("kind"), "workload kind ingest needs cluster.pipeline")
 	}
+	if kind == Kafka {
+		w.Connector = p.producesTo(f)
+	}
 	if kind == Model {
 		for _, field := range []string{"at", "model"} {
 			if !f.has(field) {
@@ -744,7 +754,11 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 		w.ModelName, _ = p.name(v, "model", "model", Models)
 	}
 	if v := get("clients"); v != nil {
-		w.Clients, _ = p.integer(v, "clients", 1, maxClients)
+		limit := maxClients
+		if kind == Kafka {
+			limit = maxProducers
+		}
+		w.Clients, _ = p.integer(v, "clients", 1, limit)
 	}
 	if v := get("keys"); v != nil {
 		w.Keys, _ = p.integer(v, "keys", 1, maxKeys)
@@ -774,6 +788,38 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 		w.Retries, _ = p.integer(v, "retries", 0, maxRetries)
 	}
 	return w, true
+}
+
+// producesTo reads the connector a kafka workload produces to: the one
+// it names, or the only kafka connector of the cluster's pipeline.
+func (p *parser) producesTo(f fields) string {
+	at, name := f.get("kind"), ""
+	if v := f.get("connector"); v != nil {
+		s, ok := p.str(v, "connector")
+		if !ok {
+			return ""
+		}
+		at, name = v, s
+	}
+	brokers := PipelineBrokers(p.pipeline)
+	switch {
+	case !p.pipelineKnown:
+		return name
+	case p.pipeline == "":
+		p.errorf(at, "workload kind kafka needs cluster.pipeline, with a kafka inbound connector (such as example-kafka)")
+	case len(brokers) == 0:
+		p.errorf(at, "workload kind kafka needs a pipeline with a kafka inbound connector (cluster.pipeline %s declares none)", p.pipeline)
+	case name != "":
+		if !slices.Contains(brokers, name) {
+			p.errorf(at, "unknown kafka connector %s%s", yamlcheck.Quote(name), yamlcheck.Hint(name, brokers))
+		}
+		return name
+	case len(brokers) == 1:
+		return brokers[0]
+	default:
+		p.errorf(at, "workload kind kafka needs `connector`: cluster.pipeline %s declares several kafka connectors (%s)", p.pipeline, strings.Join(brokers, ", "))
+	}
+	return ""
 }
 
 // mix reads a kv or objects workload's weights; an operation it leaves
@@ -872,6 +918,10 @@ func (p *parser) step(n *yaml.Node) (nemesis.Step, bool) {
 		ok = ok && good
 		if good && flt.Kind == nemesis.Restart && f.has("for") {
 			p.errorf(f.key("for"), "`for` does not apply to fault restart")
+			ok = false
+		}
+		if flt.Kind == nemesis.Broker && instantaneous(&flt) && f.has("for") {
+			p.errorf(f.key("for"), "`for` does not apply to fault broker with mode rebalance: a rebalance happens at once")
 			ok = false
 		}
 		st.Fault = &flt
@@ -981,6 +1031,8 @@ func (p *parser) fault(f fields, inPick bool) (nemesis.Fault, bool) {
 		ok = p.disk(f, &flt) && ok
 	case nemesis.Endpoint:
 		ok = p.endpoint(f, &flt) && ok
+	case nemesis.Broker:
+		ok = p.broker(f, &flt) && ok
 	}
 	return flt, ok
 }
@@ -1284,6 +1336,64 @@ func (p *parser) destination(n *yaml.Node, s string) bool {
 	return false
 }
 
+// broker reads a broker fault: the kafka connector, one the cluster's
+// pipeline declares, and the mode with the field it takes.
+func (p *parser) broker(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	if v := f.get("broker"); v == nil {
+		p.errorf(f.node, "fault broker needs `broker`")
+		ok = false
+	} else if s, good := p.str(v, "broker"); !good {
+		ok = false
+	} else {
+		flt.Broker = s
+		ok = p.kafkaConnector(v, s) && ok
+	}
+	v := f.get("mode")
+	if v == nil {
+		p.errorf(f.node, "fault broker needs `mode`")
+		return false
+	}
+	mode, good := p.name(v, "mode", "broker mode", nemesis.BrokerModes)
+	if !good {
+		return false
+	}
+	flt.Mode = mode
+	switch {
+	case flt.Mode == nemesis.BrokerSlow && !f.has("latency"):
+		p.errorf(f.node, "fault broker with mode slow needs `latency`")
+		ok = false
+	case flt.Mode == nemesis.BrokerSlow:
+		var good bool
+		flt.Latency, good = p.positive(f.get("latency"), "latency")
+		ok = ok && good
+	case f.has("latency"):
+		p.errorf(f.key("latency"), "`latency` applies only to mode slow")
+		ok = false
+	}
+	return ok
+}
+
+// kafkaConnector checks that s is a kafka inbound connector the
+// cluster's pipeline declares, which the run simulates a broker for.
+func (p *parser) kafkaConnector(n *yaml.Node, s string) bool {
+	if !p.pipelineKnown {
+		return true
+	}
+	brokers := PipelineBrokers(p.pipeline)
+	switch {
+	case slices.Contains(brokers, s):
+		return true
+	case p.pipeline == "":
+		p.errorf(n, "fault broker needs cluster.pipeline, with a kafka inbound connector (such as example-kafka)")
+	case len(brokers) == 0:
+		p.errorf(n, "unknown broker %s: pipeline %s declares no kafka inbound connector (example-kafka does)", yamlcheck.Quote(s), p.pipeline)
+	default:
+		p.errorf(n, "unknown broker %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, brokers))
+	}
+	return false
+}
+
 // checks reads the list of checks, or picks every check that applies.
 // kindsKnown is false when the workloads could not be read, so which
 // kinds there are is unknown.
@@ -1297,8 +1407,8 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 			return "a kv workload"
 		case check == CheckModel && !has(Objects):
 			return "an objects workload"
-		case check == CheckDelivery && !has(Ingest):
-			return "an ingest workload"
+		case check == CheckDelivery && !has(Ingest) && !has(Kafka):
+			return "an ingest or kafka workload"
 		case check == CheckProgress && !s.Final.Heal:
 			return "final.heal"
 		case check == CheckOutbound && len(PipelineDestinations(s.Cluster.Pipeline)) == 0:

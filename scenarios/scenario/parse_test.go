@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound", "kafka"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {
@@ -177,6 +177,69 @@ func TestDefaults(t *testing.T) {
 	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckDelivery, CheckOutbound}
 	if !reflect.DeepEqual(s.Checks, wantChecks) {
 		t.Errorf("checks with a pipeline that declares outbound destinations: got %v, want %v", s.Checks, wantChecks)
+	}
+
+	s, err = Parse("kafka.yaml", []byte("name: k\ncluster: {model: example, pipeline: example-kafka}\nworkload: {kind: kafka}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW = []Workload{{Kind: Kafka, Clients: 1, Rate: 100, Bad: 0.1, Connector: "crm"}}
+	if !reflect.DeepEqual(s.Workloads, wantW) {
+		t.Errorf("kafka workload: got %#v, want %#v", s.Workloads, wantW)
+	}
+	// example-kafka declares its destinations, so outbound applies too.
+	if !reflect.DeepEqual(s.Checks, wantChecks) {
+		t.Errorf("checks with a kafka workload: got %v, want %v", s.Checks, wantChecks)
+	}
+}
+
+// TestPipelineBrokers: only example-kafka declares a kafka connector,
+// crm; it declares the destinations pipeline.yaml sends to.
+func TestPipelineBrokers(t *testing.T) {
+	for _, name := range []string{"example", "example-outbound", "nonesuch"} {
+		if b := PipelineBrokers(name); b != nil {
+			t.Errorf("%s declares brokers %v", name, b)
+		}
+	}
+	if b, want := PipelineBrokers("example-kafka"), []string{"crm"}; !slices.Equal(b, want) {
+		t.Errorf("example-kafka declares brokers %v, want %v", b, want)
+	}
+	if d, want := PipelineDestinations("example-kafka"), []string{"billing", "test-sink", "warehouse"}; !slices.Equal(d, want) {
+		t.Errorf("example-kafka declares destinations %v, want %v", d, want)
+	}
+}
+
+// TestBrokerFaults pins how broker faults map to nemesis faults: each
+// mode keeps only its own field, and a rebalance has no duration.
+func TestBrokerFaults(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/kafka.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("kafka.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nemesis.Step{
+		{At: 20 * time.Second, For: 10 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}},
+		{Every: 5 * time.Second, Start: 10 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerRebalance}},
+		{At: 4 * time.Second, For: 10 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow, Latency: 500 * time.Millisecond}},
+		{At: 32 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerSlow, Latency: 1500 * time.Millisecond}},
+		{Every: 7 * time.Second, For: 2 * time.Second, Pick: []nemesis.Fault{
+			{Kind: nemesis.Broker, Weight: 2, Broker: "crm", Mode: nemesis.BrokerRebalance},
+			{Kind: nemesis.Broker, Weight: 1, Broker: "crm", Mode: nemesis.BrokerDown},
+			{Kind: nemesis.Kill, Weight: 1, Target: nemesis.TargetLeader, Group: nemesis.GroupData},
+		}},
+	}
+	if !reflect.DeepEqual(s.Nemesis, want) {
+		t.Fatalf("got  %#v\nwant %#v", s.Nemesis, want)
+	}
+	wantW := []Workload{
+		{Kind: Kafka, Clients: 2, Rate: 40, Bad: 0.05, Connector: "crm"},
+		{Kind: Kafka, Clients: 1, Rate: 100, Bad: 0.1, Connector: "crm"},
+	}
+	if !reflect.DeepEqual(s.Workloads, wantW) {
+		t.Fatalf("workloads %#v, want %#v", s.Workloads, wantW)
 	}
 }
 
@@ -767,7 +830,7 @@ cluster: {model: example, pipeline: example}
 workload: {kind: objects}
 checks: [model, delivery]
 `,
-		"x.yaml:4: check delivery needs an ingest workload"},
+		"x.yaml:4: check delivery needs an ingest or kafka workload"},
 	{"unknown endpoint", `name: x
 cluster: {model: example, pipeline: example-outbound}
 nemesis:
@@ -818,6 +881,98 @@ workload: {kind: ingest}
 checks: [delivery, outbound]
 `,
 		"x.yaml:4: check outbound needs a cluster.pipeline that declares outbound destinations"},
+	{"unknown broker", `name: x
+cluster: {model: example, pipeline: example-kafka}
+nemesis:
+  - {at: 1s, fault: broker, broker: cmr, mode: down}
+  - {at: 1s, fault: broker, broker: shop, mode: down}
+`,
+		"x.yaml:4: unknown broker \"cmr\" (did you mean crm?)" + "\n" +
+			"x.yaml:5: unknown broker \"shop\" (one of crm)"},
+	{"broker without kafka connectors", `name: x
+cluster: {model: example, pipeline: example-outbound}
+nemesis:
+  - {at: 1s, fault: broker, broker: crm, mode: down}
+`,
+		"x.yaml:4: unknown broker \"crm\": pipeline example-outbound declares no kafka inbound connector (example-kafka does)"},
+	{"broker without pipeline", `name: x
+nemesis:
+  - {at: 1s, fault: broker, broker: crm, mode: rebalance}
+`,
+		"x.yaml:3: fault broker needs cluster.pipeline, with a kafka inbound connector (such as example-kafka)"},
+	{"broker fields", `name: x
+cluster: {model: example, pipeline: example-kafka}
+nemesis:
+  - {at: 1s, fault: broker}
+  - {at: 1s, fault: broker, broker: crm, mode: rebalanse}
+  - {at: 1s, fault: broker, broker: crm, mode: down, latency: 1s, fail_rate: 0.5, target: leader, endpoint: billing}
+  - {at: 1s, fault: broker, broker: crm, mode: slow}
+  - {at: 1s, fault: broker, broker: crm, mode: slow, latency: 0s}
+  - {at: 1s, fault: broker, broker: crm, mode: rebalance, for: 2s}
+  - {at: 1s, fault: endpoint, endpoint: billing, broker: crm, mode: down}
+  - {at: 1s, fault: broker, broker: [crm], mode: fail}
+  - {every: 1s, pick: [{fault: broker, broker: crm, mode: rebalance}], broker: crm}
+`,
+		"x.yaml:4: fault broker needs `broker`" + "\n" +
+			"x.yaml:4: fault broker needs `mode`" + "\n" +
+			"x.yaml:5: unknown broker mode \"rebalanse\" (did you mean rebalance?)" + "\n" +
+			"x.yaml:6: `target` does not apply to fault broker" + "\n" +
+			"x.yaml:6: `endpoint` does not apply to fault broker" + "\n" +
+			"x.yaml:6: `fail_rate` does not apply to fault broker" + "\n" +
+			"x.yaml:6: `latency` applies only to mode slow" + "\n" +
+			"x.yaml:7: fault broker with mode slow needs `latency`" + "\n" +
+			"x.yaml:8: `latency` must be positive, got 0s" + "\n" +
+			"x.yaml:9: `for` does not apply to fault broker with mode rebalance: a rebalance happens at once" + "\n" +
+			"x.yaml:10: `broker` does not apply to fault endpoint" + "\n" +
+			"x.yaml:11: `broker` must be a string, got a list" + "\n" +
+			"x.yaml:11: unknown broker mode \"fail\" (one of down, slow, rebalance)" + "\n" +
+			"x.yaml:12: `broker` does not apply to a pick step: it belongs in each alternative"},
+	{"rebalance for", `name: x
+cluster: {model: example, pipeline: example-kafka}
+nemesis:
+  - {at: 1s, fault: broker, broker: crm, mode: rebalance, for: 1s}
+  - {at: 1s, fault: endpoint, endpoint: billing, mode: rebalance}
+`,
+		"x.yaml:4: `for` does not apply to fault broker with mode rebalance: a rebalance happens at once" + "\n" +
+			"x.yaml:5: unknown endpoint mode \"rebalance\" (one of down, fail, slow)"},
+	{"kafka without pipeline", `name: x
+cluster: {model: example}
+workload:
+  - kind: objects
+  - kind: kafka
+`,
+		"x.yaml:5: workload kind kafka needs cluster.pipeline, with a kafka inbound connector (such as example-kafka)"},
+	{"kafka without kafka connectors", `name: x
+cluster: {model: example, pipeline: example}
+workload: {kind: kafka}
+`,
+		"x.yaml:3: workload kind kafka needs a pipeline with a kafka inbound connector (cluster.pipeline example declares none)"},
+	{"fields on kafka", `name: x
+cluster: {model: example, pipeline: example-kafka}
+workload:
+  - {kind: kafka, keys: 4, mix: {read: 1}, target: leader, timeout: 1s, retries: 1, at: 1s, model: example}
+  - {kind: ingest, connector: crm}
+`,
+		"x.yaml:4: `at` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `model` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `keys` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `mix` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `target` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `timeout` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:4: `retries` does not apply to workload kind kafka" + "\n" +
+			"x.yaml:5: `connector` does not apply to workload kind ingest"},
+	{"kafka values", `name: x
+cluster: {model: example, pipeline: example-kafka}
+workload:
+  - {kind: kafka, connector: cmr}
+  - {kind: kafka, clients: 65, rate: 0, bad: 2}
+  - {kind: kafka, connector: 7}
+`,
+		"x.yaml:4: unknown kafka connector \"cmr\" (did you mean crm?)" + "\n" +
+			"x.yaml:5: `clients` must be in 1..64, got 65" + "\n" +
+			"x.yaml:5: `rate` must be in (0, 100000], got 0" + "\n" +
+			"x.yaml:5: `bad` must be in [0, 1], got 2" + "\n" +
+			"x.yaml:6: `connector` must be a string, got 7"},
 	{"expect", `name: x
 expect: vaild
 `,

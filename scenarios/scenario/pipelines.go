@@ -3,13 +3,14 @@ package scenario
 import (
 	"sync"
 
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/scenarios/examples"
 )
 
 // Pipelines lists the built-in inbound pipelines a scenario may name as
 // cluster.pipeline.
-var Pipelines = []string{"example", "example-outbound"}
+var Pipelines = []string{"example", "example-outbound", "example-kafka"}
 
 // PipelineSource returns the YAML source of the built-in pipeline name,
 // or nil when there is no such pipeline.
@@ -19,6 +20,8 @@ func PipelineSource(name string) []byte {
 		return examples.Pipeline
 	case "example-outbound":
 		return examples.PipelineOutbound
+	case "example-kafka":
+		return examples.PipelineKafka
 	}
 	return nil
 }
@@ -29,12 +32,27 @@ func PipelineSource(name string) []byte {
 // may name. It is nil for a pipeline that declares none, or no such
 // pipeline.
 func PipelineDestinations(name string) []string {
-	return pipelineDestinations()[name]
+	return pipelineConnectors()[name].destinations
 }
 
-// pipelineDestinations parses every built-in pipeline once.
-var pipelineDestinations = sync.OnceValue(func() map[string][]string {
-	out := map[string][]string{}
+// PipelineBrokers lists the kafka inbound connectors the built-in
+// pipeline name declares in its connectors section, sorted: the
+// connectors a run simulates a broker for, which a broker fault and a
+// kafka workload may name. It is nil for a pipeline that declares none,
+// or no such pipeline.
+func PipelineBrokers(name string) []string {
+	return pipelineConnectors()[name].brokers
+}
+
+// connectors is what a built-in pipeline's connectors section declares
+// that a scenario may name.
+type connectors struct {
+	destinations, brokers []string
+}
+
+// pipelineConnectors parses every built-in pipeline once.
+var pipelineConnectors = sync.OnceValue(func() map[string]connectors {
+	out := map[string]connectors{}
 	for _, name := range Pipelines {
 		p, err := handler.ParseWith(name+".yaml", PipelineSource(name), handler.Options{AllowUnknown: true})
 		if err != nil {
@@ -43,9 +61,16 @@ var pipelineDestinations = sync.OnceValue(func() map[string][]string {
 		if p.Connectors == nil {
 			continue
 		}
+		var c connectors // sorted, as connector.Config keeps both lists
 		for _, o := range p.Connectors.Outbound {
-			out[name] = append(out[name], o.Name)
+			c.destinations = append(c.destinations, o.Name)
 		}
+		for _, in := range p.Connectors.Inbound {
+			if _, ok := in.Spec.(*connector.KafkaInbound); ok {
+				c.brokers = append(c.brokers, in.Name)
+			}
+		}
+		out[name] = c
 	}
 	return out
 })

@@ -40,7 +40,8 @@ type Cluster struct {
 	// Pipeline names the built-in inbound pipeline the cluster bootstraps
 	// with (Pipelines); empty for none. It needs a Model. The run
 	// simulates an endpoint for each outbound destination it declares
-	// (PipelineDestinations).
+	// (PipelineDestinations), and a Kafka broker for each kafka inbound
+	// connector (PipelineBrokers).
 	Pipeline string
 	// Queue holds the inbound queue's settings the cluster bootstraps
 	// with, keyed by the setting's name (queue.max_messages, ...), each
@@ -63,6 +64,7 @@ const (
 	Objects = "objects" // clients writing and reading objects of the cluster's model
 	Model   = "model"   // one proposal of a new data model, at a set time
 	Ingest  = "ingest"  // clients sending messages with unique ids through the connector path
+	Kafka   = "kafka"   // producers appending records to the simulated broker of a kafka connector
 )
 
 // Workload is one set of clients.
@@ -70,8 +72,8 @@ type Workload struct {
 	Kind    string
 	Clients int
 	Keys    int     // kv: keys; objects: keys per type
-	Rate    float64 // operations per second over all the workload's clients
-	Bad     float64 // ingest: the fraction of messages built to fail the pipeline
+	Rate    float64 // operations per second over all the workload's clients (kafka: records)
+	Bad     float64 // ingest, kafka: the fraction of messages built to fail the pipeline
 	Mix     Mix     // kv, objects
 	Target  string  // random, leader, or an instance's name
 	Timeout time.Duration
@@ -81,6 +83,12 @@ type Workload struct {
 	// not hold, and Retries 0.
 	At        time.Duration
 	ModelName string
+	// Connector is the kafka inbound connector of cluster.pipeline a
+	// kafka workload produces to (PipelineBrokers): its Clients are
+	// producers appending Customer records to the connector's simulated
+	// broker. A kafka workload has no Target, Timeout or Retries: they
+	// are zero.
+	Connector string
 }
 
 // Mix weighs a kv or objects workload's operations (an objects
@@ -110,7 +118,7 @@ const (
 	CheckProgress     = "progress"   // every group made progress after the heal
 	CheckFaults       = "faults"     // every nemesis step took effect
 	CheckModel        = "model"      // every object reads back in the latest shape on every replica
-	CheckDelivery     = "delivery"   // every acknowledged message stored exactly once or in the repair queue with its reason
+	CheckDelivery     = "delivery"   // every acknowledged message or produced record stored exactly once or in the repair queue with its reason
 	CheckOutbound     = "outbound"   // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
 )
 

@@ -87,7 +87,7 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 		"pipeline without model": true, "unknown pipeline": true, "queue without pipeline": true,
 		"unknown queue field": true, "queue out of range": true, "queue durations": true,
 		"ingest without pipeline": true, "fields on ingest": true, "bad out of range": true,
-		"endpoint fields": true,
+		"endpoint fields": true, "broker fields": true, "rebalance for": true, "kafka without pipeline": true, "fields on kafka": true, "kafka values": true,
 	}
 	seen := 0
 	for _, tc := range malformed {

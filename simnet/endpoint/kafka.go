@@ -55,7 +55,7 @@ import (
 //	kafka.produce    connector, partition, offset, key, value (hex of the
 //	                 first 8 bytes of the SHA-256 of the value), id (the
 //	                 message id the engine makes of the record,
-//	                 connector.RecordID)
+//	                 connector.RecordID), expect (KafkaRecord.Expect)
 //	kafka.rebalance  connector, generation, members (comma-separated, sorted),
 //	                 assignment ("0:n1,1:n2,2:n1"; a partition of no member
 //	                 is left out), why (join, leave, forced)
@@ -155,6 +155,10 @@ func (Produce) Kind() string { return "kafka.produce-records" }
 type KafkaRecord struct {
 	Key, Value []byte
 	Headers    []connector.Header
+	// Expect names what the record should become, for the checkers (the
+	// object label of checker.Delivery, "" for a record built to fail);
+	// the broker only traces it.
+	Expect string
 }
 
 // Rebalance, posted to a broker, starts a new generation of its group
@@ -422,7 +426,7 @@ func (k *Kafka) produce(recs []KafkaRecord) {
 		sum := sha256.Sum256(r.Value)
 		k.e.Trace("kafka.produce", env.Str("connector", k.conn), env.Int("partition", int64(p)), env.Int("offset", off),
 			env.Str("key", string(r.Key)), env.Str("value", hex.EncodeToString(sum[:8])),
-			env.Str("id", connector.RecordID(k.conn, k.cfg.Topic, p, off)))
+			env.Str("id", connector.RecordID(k.conn, k.cfg.Topic, p, off)), env.Str("expect", r.Expect))
 	}
 }
 

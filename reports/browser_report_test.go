@@ -102,6 +102,9 @@ expect: valid
 	if n := p.count("#queue") + p.count("svg.queue-group") + p.count(`nav a[href="#queue"]`); n != 0 {
 		t.Error("the report of a run without an inbound queue has an Inbound queue panel")
 	}
+	if n := p.count("#kafka") + p.count("svg.kafka-connector") + p.count(`nav a[href="#kafka"]`); n != 0 {
+		t.Error("the report of a run without a Kafka broker has a Kafka panel")
+	}
 	ops := invokes(o.Records)
 	if got := p.count("#timeline rect.op"); got != ops {
 		t.Errorf("%d operations drawn, want all %d of the history", got, ops)
@@ -388,4 +391,144 @@ checks: [raft-safety, partitions]
 			noErrors(t, p)
 		})
 	}
+}
+
+// TestBrowserKafkaRun opens the report of a run whose three instances
+// read crm's records from its simulated broker while the broker forces a
+// rebalance every 3s and is down for 1.5s, and checks the Kafka panel:
+// the lag, summed and per partition, the records produced and committed,
+// a marker per rebalance and per change of the broker's mode, the table
+// of totals as the trace has them, and time travel from a click on it.
+func TestBrowserKafkaRun(t *testing.T) {
+	ctx := browser(t)
+	s := parseScenario(t, `name: browser-kafka
+description: crm's records read by three instances while the broker rebalances the group every 3s and is down from 6s to 7.5s.
+cluster: {instances: 3, model: example, pipeline: example-kafka}
+workload: {kind: kafka, rate: 20}
+duration: 12s
+nemesis:
+  - {every: 3s, start: 2s, fault: broker, broker: crm, mode: rebalance}
+  - {at: 6s, for: 1.5s, fault: broker, broker: crm, mode: down}
+final: {heal: true, recover: 3s}
+expect: valid
+`)
+	dir, o := simRun(t, s, 1)
+	if o.Results.Verdict != checker.Valid {
+		t.Fatalf("the run is %s, want valid: %+v", o.Results.Verdict, o.Results.Checkers)
+	}
+	// What the table should say, from the trace: the lag is the records
+	// produced less the offsets committed, after each moment.
+	var produced int64
+	partitions := map[int64]int64{} // partition → records produced
+	committed := map[int64]int64{}
+	why := map[string]int{} // rebalances by why
+	var maxLag, maxAt, commitsRefused, fetchesRefused, modeChanges int64
+	mode := "up"
+	for i := range o.Records {
+		r := &o.Records[i]
+		p, _ := r.Int("partition")
+		switch r.Kind {
+		case "kafka.produce":
+			produced++
+			partitions[p]++
+		case "kafka.commit":
+			committed[p], _ = r.Int("next")
+		case "kafka.rebalance":
+			w, _ := r.Str("why")
+			why[w]++
+		case "kafka.refuse":
+			switch w, _ := r.Str("what"); w {
+			case "commit":
+				commitsRefused++
+			case "fetch":
+				fetchesRefused++
+			}
+		case "kafka.mode":
+			if m, _ := r.Str("mode"); m != mode {
+				modeChanges++
+				mode = m
+			}
+		default:
+			continue
+		}
+		if i+1 < len(o.Records) && o.Records[i+1].Time == r.Time {
+			continue
+		}
+		var lag int64
+		for p, n := range partitions {
+			lag += n - committed[p]
+		}
+		if lag > maxLag {
+			maxLag, maxAt = lag, r.Time/1000
+		}
+	}
+	var done int64
+	for _, n := range committed {
+		done += n
+	}
+	rebalances := why["forced"] + why["join"] + why["leave"]
+	if produced == 0 || why["forced"] != 4 || modeChanges != 2 || maxLag == 0 {
+		t.Fatalf("the run produced %d records, had rebalances %v and %d changes of mode, a lag of at most %d; want some records, 4 forced rebalances, down and up again",
+			produced, why, modeChanges, maxLag)
+	}
+	p := load(t, ctx, filepath.Join(dir, "report.html"))
+	p.screenshot("loaded")
+
+	panel := `svg.kafka-connector[data-connector="crm"]`
+	if p.count("#kafka") != 1 || p.count(panel) != 1 || p.count(`nav a[href="#kafka"]`) != 1 {
+		t.Fatalf("the report has %d Kafka sections and %d panels for crm, want one of each", p.count("#kafka"), p.count(panel))
+	}
+	if n, parts := p.count(panel+" polyline.k-lag"), p.count(panel+" polyline.k-part"); n != 1 || parts != len(partitions) {
+		t.Errorf("%d lag lines and %d partition lines drawn, want 1 and %d", n, parts, len(partitions))
+	}
+	if p.count(panel+" rect.k-produced") == 0 || p.count(panel+" rect.k-committed") == 0 {
+		t.Errorf("%d bars of records produced and %d of records committed drawn, want some of each", p.count(panel+" rect.k-produced"), p.count(panel+" rect.k-committed"))
+	}
+	// A marker per rebalance, those at the same moment (the members
+	// joining at the start) sharing one; each names its generation.
+	if n := p.count(panel + " path.k-rebalance"); n == 0 || n > rebalances {
+		t.Errorf("%d rebalance markers drawn for %d rebalances", n, rebalances)
+	}
+	sel := panel + " path.k-rebalance title"
+	marked := eval[string](p, "titles", sel, fmt.Sprintf(`Array.from(document.querySelectorAll(%s), e => e.textContent).join("\n")`, jsString(sel)))
+	for g := 1; g <= rebalances; g++ {
+		if !strings.Contains(marked, fmt.Sprintf("generation %d (", g)) {
+			t.Errorf("no rebalance marker names generation %d: %q", g, marked)
+		}
+	}
+	if n := p.count(panel + " path.k-mode"); n != int(modeChanges) {
+		t.Errorf("%d mode markers drawn, want %d", n, modeChanges)
+	}
+	if p.count(panel+" rect.shade") == 0 {
+		t.Error("the panel has no fault band")
+	}
+	table := `table.kafka-table[data-connector="crm"] `
+	for _, c := range []struct{ key, want string }{
+		{"partitions", strconv.Itoa(len(partitions))},
+		{"produced", strconv.FormatInt(produced, 10)},
+		{"committed", strconv.FormatInt(done, 10)},
+		{"max-lag", fmt.Sprintf("%d at ", maxLag)},
+		{"rebalances", fmt.Sprintf("%d: %d forced, %d join, %d leave", rebalances, why["forced"], why["join"], why["leave"])},
+		{"commits-refused", strconv.FormatInt(commitsRefused, 10)},
+		{"fetches-refused", strconv.FormatInt(fetchesRefused, 10)},
+	} {
+		if got := p.text(table + `td[data-k="` + c.key + `"]`); !strings.HasPrefix(got, c.want) {
+			t.Errorf("the table's %s reads %q, want %q", c.key, got, c.want)
+		}
+	}
+	// Hovering the lag gives it per partition.
+	p.hoverAt(panel, fractionAt(6_500_000, o.Records[len(o.Records)-1].Time/1000), 0.3)
+	if tip := p.text("#tooltip"); !strings.Contains(tip, "crm lag ") || !strings.Contains(tip, "p0 ") || !strings.Contains(tip, "broker down") {
+		t.Errorf("hovering the lag shows %q", tip)
+	}
+	t.Logf("crm: %d records produced, %d committed, lag at most %d at %dµs, rebalances %v, %d commits refused", produced, done, maxLag, maxAt, why, commitsRefused)
+	p.clickAt(panel, fractionAt(6_500_000, o.Records[len(o.Records)-1].Time/1000), 0.5)
+	if tk := p.text("#travel-kafka"); !strings.Contains(tk, "crm lag ") || !strings.Contains(tk, "broker down") {
+		t.Errorf("time travel into the broker's downtime shows Kafka as %q", tk)
+	}
+	if p.count(panel+" line.cursor:not([visibility])") != 1 {
+		t.Error("the panel draws no cursor at the moment travelled to")
+	}
+	p.screenshot("travel")
+	noErrors(t, p)
 }

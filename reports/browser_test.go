@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -274,6 +275,27 @@ func (p *page) click(sel string) {
 // point, since a person's click would land there instead.
 func (p *page) clickAt(sel string, fx, fy float64) {
 	p.t.Helper()
+	pt := p.pointIn(sel, fx, fy, "click")
+	if err := chromedp.Do(p.ctx, chromedp.MouseClickXY(pt.X, pt.Y)); err != nil {
+		p.t.Fatalf("%s: click %q: %v", p.name, sel, err)
+	}
+}
+
+// hoverAt moves the mouse, as clickAt would click, to fractions fx, fy of
+// the first element matching sel.
+func (p *page) hoverAt(sel string, fx, fy float64) {
+	p.t.Helper()
+	pt := p.pointIn(sel, fx, fy, "hover")
+	if err := chromedp.Do(p.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pt.X, pt.Y)); err != nil {
+		p.t.Fatalf("%s: hover %q: %v", p.name, sel, err)
+	}
+}
+
+// pointIn scrolls the first element matching sel to the middle of the
+// viewport and returns the point at fractions fx, fy of it, failing the
+// test when another element covers that point.
+func (p *page) pointIn(sel string, fx, fy float64, what string) struct{ X, Y float64 } {
+	p.t.Helper()
 	expr := fmt.Sprintf(`((el, fx, fy) => {
 		el.scrollIntoView({block: "center", inline: "center"});
 		const r = el.getBoundingClientRect();
@@ -283,10 +305,7 @@ func (p *page) clickAt(sel string, fx, fy float64) {
 		if (!el.contains(hit)) throw new Error("(" + x + ", " + y + ") is covered by " + (hit ? hit.outerHTML.slice(0, 80) : "nothing"));
 		return {x, y};
 	})(%s, %g, %g)`, query(sel), fx, fy)
-	pt := eval[struct{ X, Y float64 }](p, "click", sel, expr)
-	if err := chromedp.Do(p.ctx, chromedp.MouseClickXY(pt.X, pt.Y)); err != nil {
-		p.t.Fatalf("%s: click %q: %v", p.name, sel, err)
-	}
+	return eval[struct{ X, Y float64 }](p, what, sel, expr)
 }
 
 // screenshot writes a PNG of the whole page into the artifacts directory and

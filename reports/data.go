@@ -41,6 +41,9 @@ type Data struct {
 	// Outbound are the outbound destinations' deliveries; empty when the
 	// trace has no outbound queue or endpoint events.
 	Outbound []Outbound `json:"outbound"`
+	// Kafka are the simulated Kafka brokers of the inbound connectors;
+	// empty when the trace has no kafka events.
+	Kafka []Kafka `json:"kafka"`
 
 	Traffic  Traffic  `json:"traffic"`
 	Messages Messages `json:"messages"`
@@ -223,6 +226,77 @@ type Outbound struct {
 	PerRefused []int `json:"per_refused"`
 }
 
+// Kafka is one inbound connector's simulated broker as it traced itself
+// (simnet/endpoint's Kafka): the consumer group's lag over time, the
+// records produced and committed and the commits refused per stretch of
+// Bin µs from 0, the group's rebalances and the broker's modes.
+//
+// A partition's lag is its records produced (kafka.produce) less the
+// group's committed offset (the next of its latest kafka.commit). A
+// group that starts at the partitions' ends (start: latest) commits
+// first from where it started: that offset counts as committed from the
+// group's first rebalance on.
+type Kafka struct {
+	Connector  int `json:"connector"`
+	Partitions int `json:"partitions"` // the partitions the broker named, 0 to the highest
+	// The lag from each moment on, summed and per partition. Past the
+	// cap, one point per stretch of time with each column's highest,
+	// and the last moment's as it was.
+	Changes int       `json:"changes"` // moments the lag changed; the columns may hold fewer
+	Time    []int64   `json:"t"`
+	Lag     []int64   `json:"lag"`
+	PartLag [][]int64 `json:"part_lag"` // by partition, then as Time
+	MaxLag  int64     `json:"max_lag"`
+	MaxAt   int64     `json:"max_at"` // when the lag first reached MaxLag
+	// At the end, in all and per partition: the records produced, and
+	// the committed offsets (records the group is done with).
+	Produced      int64   `json:"produced"`
+	Committed     int64   `json:"committed"`
+	PartProduced  []int64 `json:"part_produced"`
+	PartCommitted []int64 `json:"part_committed"`
+	// Commits: the partitions' offsets committed (a kafka.commit each),
+	// those that moved one back (its records to be read again), and the
+	// commits and fetches the broker refused (kafka.refuse).
+	Commits        int `json:"commits"`
+	Rewinds        int `json:"rewinds"`
+	CommitsRefused int `json:"commits_refused"`
+	FetchesRefused int `json:"fetches_refused"`
+	// Per stretch of Bin µs: records produced, records committed (how
+	// far the commits moved the offsets forward) and commits refused.
+	Bin          int64   `json:"bin"`
+	PerProduced  []int64 `json:"per_produced"`
+	PerCommitted []int64 `json:"per_committed"`
+	PerRefused   []int64 `json:"per_refused"`
+	// Generations counts the group's rebalances (kafka.rebalance), each
+	// a new generation, and Forced, Joins and Leaves them by why;
+	// Rebalances lists them, the first up to the cap.
+	Generations int              `json:"generations"`
+	Forced      int              `json:"forced"`
+	Joins       int              `json:"joins"`
+	Leaves      int              `json:"leaves"`
+	Rebalances  []KafkaRebalance `json:"rebalances"`
+	Modes       []KafkaMode      `json:"modes"` // the broker's mode from each moment on (kafka.mode), the first up to the cap
+}
+
+// KafkaRebalance is a new generation of a consumer group: its members
+// and the partitions assigned them ("0:n1,1:n2"), and why (join, leave,
+// forced).
+type KafkaRebalance struct {
+	Time       int64 `json:"t"`
+	Generation int64 `json:"generation"`
+	Why        int   `json:"why"`
+	Members    int   `json:"members"`
+	Assignment int   `json:"assignment"`
+}
+
+// KafkaMode is a broker's mode from a moment on: up, down, or slow with
+// its answers Delay µs late.
+type KafkaMode struct {
+	Time  int64 `json:"t"`
+	Mode  int   `json:"mode"`
+	Delay int64 `json:"delay"`
+}
+
 // LinkChange changes which nodes hear which: a cut or restored link, a
 // partition (components), or a heal.
 type LinkChange struct {
@@ -337,6 +411,7 @@ var highVolume = map[string]bool{
 	"queue.state": true, "queue.dispatch": true, "queue.settle": true,
 	"outbound.state": true, "outbound.push": true, "outbound.pushed": true, "outbound.settle": true,
 	"endpoint.receive": true, "endpoint.refuse": true,
+	"kafka.produce": true, "kafka.fetch": true, "kafka.commit": true,
 }
 
 func buildData(r Run, c caps) *Data {
@@ -383,6 +458,7 @@ func buildData(r Run, c caps) *Data {
 	b.raft(r.Trace, c.raftPoints)
 	b.queues(r.Trace, c.queuePoints, c.waitPoints)
 	b.outbound(r.Trace, c.queuePoints)
+	b.kafka(r.Trace, c.queuePoints)
 	d.Traffic = countTraffic(r.Trace)
 	b.messages(r.Trace, c.messages)
 	b.events(r.Trace, c.events)
@@ -424,6 +500,19 @@ func (d *Data) emptyNotNull() {
 		for _, p := range []*[]int{&o.PerTaken, &o.PerDup, &o.PerRefused} {
 			orEmpty(p)
 		}
+	}
+	orEmpty(&d.Kafka)
+	for i := range d.Kafka {
+		k := &d.Kafka[i]
+		for _, p := range []*[]int64{&k.Time, &k.Lag, &k.PartProduced, &k.PartCommitted, &k.PerProduced, &k.PerCommitted, &k.PerRefused} {
+			orEmpty(p)
+		}
+		orEmpty(&k.PartLag)
+		for j := range k.PartLag {
+			orEmpty(&k.PartLag[j])
+		}
+		orEmpty(&k.Rebalances)
+		orEmpty(&k.Modes)
 	}
 	orEmpty(&d.Traffic.ByKind)
 	orEmpty(&d.Traffic.ByLink)
@@ -601,7 +690,9 @@ func (b *builder) first(r Run) {
 }
 
 // faults pairs each nemesis step's start with its stop; an occurrence
-// never stopped lasts until the final heal or the end of the run.
+// never stopped lasts until the final heal or the end of the run, except
+// an instantaneous one (a restart, a broker's forced rebalance), which
+// stops as it starts.
 func (b *builder) faults(trace []env.Record) {
 	type occ struct{ step, n int64 }
 	open := map[occ]int{}
@@ -612,11 +703,16 @@ func (b *builder) faults(trace []env.Record) {
 		switch r.Kind {
 		case "nemesis.start":
 			k := occ{n("step"), n("n")}
-			open[k] = len(b.d.Faults)
+			stop := int64(-1)
+			if s("fault") == "restart" || (s("fault") == "broker" && s("mode") == "rebalance") {
+				stop = us(r.Time)
+			} else {
+				open[k] = len(b.d.Faults)
+			}
 			effect, _ := r.Get("effect")
 			b.d.Faults = append(b.d.Faults, Fault{Step: k.step, N: k.n, Fault: s("fault"), What: s("what"),
 				Targets: s("targets"), Group: s("group"), Effect: effect.Value() == true, Why: s("why"),
-				Start: us(r.Time), Stop: -1})
+				Start: us(r.Time), Stop: stop})
 		case "nemesis.stop":
 			k := occ{n("step"), n("n")}
 			if j, ok := open[k]; ok {
@@ -1017,8 +1113,7 @@ func (b *builder) outbound(trace []env.Record, limit int) {
 	}
 	limit = max(limit, 1)
 	step := max(b.d.End/int64(limit), 1000)
-	bin := max(int64(niceStep(float64(b.d.End), 150)), 1_000_000)
-	nb := int(b.d.End/bin) + 1
+	bin, nb := b.bins()
 	perBin := func(times []int64) []int {
 		out := make([]int, nb)
 		for _, t := range times {
@@ -1052,6 +1147,244 @@ func (b *builder) outbound(trace []env.Record, limit int) {
 	if sampled {
 		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The outbound queues' state is kept once every %s of virtual time: the deepest depth, the oldest age and the most messages waiting their backoff of each stretch.", fmtDuration(step*1000)))
 	}
+}
+
+// kafkaKinds are the records a simulated Kafka broker traces.
+var kafkaKinds = map[string]bool{"kafka.mode": true, "kafka.produce": true, "kafka.rebalance": true,
+	"kafka.fetch": true, "kafka.commit": true, "kafka.refuse": true}
+
+// maxKafkaPartitions bounds the partitions of a broker the report
+// follows: records naming a partition past it are left out.
+const maxKafkaPartitions = 256
+
+// kafka gathers each inbound connector's simulated broker when the trace
+// has kafka events, in the connectors' name order: the group's lag at
+// every moment it changed, every one if they fit in limit and else one
+// point per end/limit of time; the records produced and committed and
+// the commits refused per stretch of the plots' bucket width; and the
+// first limit rebalances and modes.
+func (b *builder) kafka(trace []env.Record, limit int) {
+	limit = max(limit, 1)
+	bin, nb := b.bins()
+	at := func(ns int64) int { return int(min(max(us(ns)/bin, 0), int64(nb-1))) }
+	// A group that starts at the partitions' ends traces no commit for
+	// it: its first commit of a partition says where it started.
+	started := map[string]map[int]int64{}
+	brokers := map[string]*broker{}
+	for i := range trace {
+		r := &trace[i]
+		if !kafkaKinds[r.Kind] {
+			continue
+		}
+		c := kafkaConnector(r)
+		if brokers[c] == nil {
+			started[c] = map[int]int64{}
+			brokers[c] = &broker{out: Kafka{Connector: b.str(c), Bin: bin,
+				PerProduced: make([]int64, nb), PerCommitted: make([]int64, nb), PerRefused: make([]int64, nb)}}
+		}
+		if p, ok := kafkaPartition(r); ok && r.Kind == "kafka.commit" {
+			if _, seen := started[c][p]; !seen {
+				started[c][p], _ = r.Int("from")
+			}
+		}
+	}
+	for i := range trace {
+		r := &trace[i]
+		if !kafkaKinds[r.Kind] {
+			continue
+		}
+		c := kafkaConnector(r)
+		k, out := brokers[c], &brokers[c].out
+		s := func(key string) string { v, _ := r.Str(key); return v }
+		n := func(key string) int64 { v, _ := r.Int(key); return v }
+		p, ok := kafkaPartition(r)
+		switch r.Kind {
+		case "kafka.produce":
+			if ok {
+				k.produce(r.Time, p)
+				out.PerProduced[at(r.Time)]++
+			}
+		case "kafka.commit":
+			if ok {
+				out.Commits++
+				from, next := n("from"), n("next")
+				if next < from {
+					out.Rewinds++
+				}
+				out.PerCommitted[at(r.Time)] += max(next-from, 0)
+				k.commit(r.Time, p, next)
+			}
+		case "kafka.refuse":
+			switch s("what") {
+			case "commit":
+				out.CommitsRefused++
+				out.PerRefused[at(r.Time)]++
+			case "fetch":
+				out.FetchesRefused++
+			}
+		case "kafka.rebalance":
+			if out.Generations == 0 {
+				for _, q := range slices.Sorted(maps.Keys(started[c])) {
+					k.commit(r.Time, q, started[c][q])
+				}
+			}
+			out.Generations++
+			switch s("why") {
+			case "forced":
+				out.Forced++
+			case "join":
+				out.Joins++
+			case "leave":
+				out.Leaves++
+			}
+			k.partitionsIn(s("assignment"))
+			if len(out.Rebalances) < limit {
+				out.Rebalances = append(out.Rebalances, KafkaRebalance{Time: us(r.Time), Generation: n("generation"),
+					Why: b.str(s("why")), Members: b.str(s("members")), Assignment: b.str(s("assignment"))})
+			}
+		case "kafka.mode":
+			if len(out.Modes) < limit {
+				out.Modes = append(out.Modes, KafkaMode{Time: us(r.Time), Mode: b.str(s("mode")), Delay: us(n("delay"))})
+			}
+		case "kafka.fetch":
+			k.partitionsIn(s("ranges"))
+		}
+	}
+	step := max(b.d.End/int64(limit), 1000)
+	sampled := false
+	for _, c := range slices.Sorted(maps.Keys(brokers)) {
+		out := brokers[c].finish(limit, step)
+		sampled = sampled || len(out.Time) < out.Changes
+		b.d.Kafka = append(b.d.Kafka, out)
+	}
+	if sampled {
+		b.d.Notes = append(b.d.Notes, fmt.Sprintf("The Kafka consumer lag is kept once every %s of virtual time: the highest of each stretch, summed and per partition.", fmtDuration(step*1000)))
+	}
+}
+
+// kafkaConnector is the connector a broker's record names (its node is
+// ext/in/CONNECTOR).
+func kafkaConnector(r *env.Record) string {
+	if c, ok := r.Str("connector"); ok {
+		return c
+	}
+	return strings.TrimPrefix(string(r.Node), "ext/in/")
+}
+
+// kafkaPartition is the partition a broker's record names, if it names
+// one the report follows.
+func kafkaPartition(r *env.Record) (int, bool) {
+	p, ok := r.Int("partition")
+	return int(p), ok && p >= 0 && p < maxKafkaPartitions
+}
+
+// broker gathers one connector's Kafka series.
+type broker struct {
+	out                 Kafka
+	produced, committed []int64 // by partition
+	sum                 int64   // lag over the partitions
+	changes             []lagChange
+}
+
+// lagChange is a partition's lag from a moment (µs) on, and the sum's.
+type lagChange struct {
+	t        int64
+	p        int
+	lag, sum int64
+}
+
+func (k *broker) grow(p int) {
+	for len(k.produced) <= p {
+		k.produced, k.committed = append(k.produced, 0), append(k.committed, 0)
+	}
+}
+
+// partitionsIn notes the partitions a list ("0:n1,1:n2", "0:5-9,2:3-3")
+// names.
+func (k *broker) partitionsIn(list string) {
+	for _, item := range strings.Split(list, ",") {
+		head, _, _ := strings.Cut(item, ":")
+		if p, err := strconv.Atoi(head); err == nil && p >= 0 && p < maxKafkaPartitions {
+			k.grow(p)
+		}
+	}
+}
+
+// set adds produced records to partition p at t (ns), and moves its
+// committed offset by committed.
+func (k *broker) set(t int64, p int, produced, committed int64) {
+	k.grow(p)
+	old := max(k.produced[p]-k.committed[p], 0)
+	k.produced[p] += produced
+	k.committed[p] += committed
+	lag := max(k.produced[p]-k.committed[p], 0)
+	k.sum += lag - old
+	k.changes = append(k.changes, lagChange{us(t), p, lag, k.sum})
+}
+
+// produce adds a record to partition p at t (ns).
+func (k *broker) produce(t int64, p int) { k.set(t, p, 1, 0) }
+
+// commit sets partition p's committed offset to next at t (ns).
+func (k *broker) commit(t int64, p int, next int64) {
+	k.grow(p)
+	k.set(t, p, 0, next-k.committed[p])
+}
+
+// finish fills the totals and the lag's columns: the state after each
+// moment's last change, and past limit moments one point per stretch of
+// step µs with each column's highest, the last moment kept as it was.
+func (k *broker) finish(limit int, step int64) Kafka {
+	out := k.out
+	out.Partitions = len(k.produced)
+	out.PartProduced, out.PartCommitted = k.produced, k.committed
+	for p := range k.produced {
+		out.Produced += k.produced[p]
+		out.Committed += k.committed[p]
+	}
+	cs := k.changes
+	last := func(i int) bool { return i+1 == len(cs) || cs[i+1].t != cs[i].t }
+	for i := range cs {
+		if last(i) {
+			out.Changes++
+		}
+	}
+	lags := make([]int64, out.Partitions)
+	out.PartLag = make([][]int64, out.Partitions)
+	stretch := int64(-1) << 62
+	for i, ch := range cs {
+		lags[ch.p] = ch.lag
+		if !last(i) {
+			continue
+		}
+		if ch.sum > out.MaxLag {
+			out.MaxLag, out.MaxAt = ch.sum, ch.t
+		}
+		if j := len(out.Time) - 1; out.Changes > limit && j >= 0 && ch.t/step == stretch {
+			out.Lag[j] = max(out.Lag[j], ch.sum)
+			for p := range lags {
+				out.PartLag[p][j] = max(out.PartLag[p][j], lags[p])
+			}
+			if i < len(cs)-1 {
+				continue
+			}
+			// The line ends where the lag ended.
+		}
+		stretch = ch.t / step
+		out.Time, out.Lag = append(out.Time, ch.t), append(out.Lag, ch.sum)
+		for p := range lags {
+			out.PartLag[p] = append(out.PartLag[p], lags[p])
+		}
+	}
+	return out
+}
+
+// bins are the width in µs of the stretches the report counts events in
+// (the plots' bucket width) and how many cover the run: at least one,
+// even for a trace that ends before 0.
+func (b *builder) bins() (int64, int) {
+	bin := max(int64(niceStep(float64(b.d.End), 150)), 1_000_000)
+	return bin, int(max(b.d.End, 0)/bin) + 1
 }
 
 // settleSpan is the positions a queue.settle settled, from its id

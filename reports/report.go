@@ -72,7 +72,7 @@ func Write(w io.Writer, r Run) error {
 		return err
 	}
 	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
-		Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
+		Kafka: len(d.Kafka) > 0, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
 	for i, res := range r.Results {
 		switch res.Checker {
 		case "linearizable":
@@ -90,6 +90,7 @@ type pageView struct {
 	Notes    []string
 	Queue    bool // the trace has queue events: the page has an Inbound queue section
 	Outbound bool // the trace has outbound or endpoint events: the page has an Outbound section
+	Kafka    bool // the trace has kafka events: the page has a Kafka section
 	// OutboundResult is the outbound check's, if it ran.
 	OutboundResult *checker.Result
 	LinResult      string

@@ -502,20 +502,106 @@
     });
   }
 
+  // ---- panels over the run's time ----
+  // The inbound queue, outbound and Kafka sections draw a panel each per
+  // queue, destination or connector: strips stacked over the whole run,
+  // with the axis and the fault shading behind them and a cursor at the
+  // moment travelled to; a click travels there.
+  const cursors = {}; // by section: a cursor per panel
+  function moveCursors(t) {
+    for (const k in cursors) for (const c of cursors[k]) {
+      c.line.setAttribute("x1", c.x(t));
+      c.line.setAttribute("x2", c.x(t));
+      c.line.removeAttribute("visibility");
+    }
+  }
+  // timePanel draws a panel's frame in box: an SVG of the strips given as
+  // [gap above, height], stacked from the top, with the class and data
+  // attributes given. Its rows are the strips' tops and heights; its
+  // methods draw in them; done adds the cursor and the click.
+  function timePanel(box, section, label, cls, data, strips) {
+    const top = 18, x = t => L + t / END * PW;
+    let bottom = top;
+    const rows = strips.map(([gap, h]) => { bottom += gap; const r = { top: bottom, h: h }; bottom += h; return r; });
+    const height = bottom + 6;
+    const svg = newSvg(box, height, label);
+    svg.classList.add(cls);
+    for (const k in data) svg.dataset[k] = data[k];
+    axis(svg, x, 0, END, top, height - top);
+    shadeFaults(svg, x, 0, END, top, height - top);
+    return {
+      svg, x, rows, top, height,
+      // scale labels a strip, rules its foot and marks its ends with
+      // tick(0) and tick(hi), hi at least 1; it returns the strip's y of a
+      // value, values past hi drawn at hi.
+      scale(row, label, hi, tick) {
+        hi = Math.max(hi, 1);
+        // The label between the scale's top and bottom, clear of both.
+        svgEl("text", { x: 4, y: row.top + row.h / 2 + 4 }, svg).textContent = label;
+        svgEl("text", { x: L - 4, y: row.top + 10, "text-anchor": "end" }, svg).textContent = tick(hi);
+        svgEl("text", { x: L - 4, y: row.top + row.h, "text-anchor": "end" }, svg).textContent = tick(0);
+        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: row.top + row.h, y2: row.top + row.h }, svg);
+        return v => row.top + row.h - Math.min(v, hi) / hi * row.h;
+      },
+      // steps draws a series that holds each value from its moment in ts
+      // until the next, and the last until the end.
+      steps(ts, vs, y, cls, what, stroke) {
+        if (!ts.length) return;
+        const pts = [];
+        for (let k = 0; k < ts.length; k++) {
+          if (k > 0) pts.push(x(ts[k]).toFixed(1) + "," + y(vs[k - 1]).toFixed(1));
+          pts.push(x(ts[k]).toFixed(1) + "," + y(vs[k]).toFixed(1));
+        }
+        pts.push(x(END).toFixed(1) + "," + y(vs[ts.length - 1]).toFixed(1));
+        const attrs = { class: cls, points: pts.join(" ") };
+        if (stroke) attrs.stroke = stroke;
+        title(svgEl("polyline", attrs, svg), what);
+      },
+      // bars draws into parent a bar per stretch of bin µs, the layers
+      // ({v: a value per stretch, cls, what(value)}) stacked in order.
+      bars(parent, bin, y, layers) {
+        const w = Math.max(x(bin) - x(0) - 1, 1).toFixed(1);
+        const n = Math.max(...layers.map(l => l.v.length));
+        for (let b = 0; b < n; b++) {
+          let base = 0;
+          for (const l of layers) {
+            const v = l.v[b] || 0;
+            if (v) title(svgEl("rect", { class: l.cls, x: x(b * bin).toFixed(1), y: y(base + v).toFixed(1), width: w, height: (y(base) - y(base + v)).toFixed(1) }, parent),
+              fmt(b * bin) + " – " + fmt((b + 1) * bin) + ": " + l.what(v));
+            base += v;
+          }
+        }
+      },
+      // mark draws a ▲ at t, its tip at y, and with to a line from its
+      // foot down to there.
+      mark(t, y, cls, what, to) {
+        const mx = x(t).toFixed(1);
+        if (to !== undefined) title(svgEl("line", { class: cls, x1: mx, x2: mx, y1: y + 7, y2: to }, svg), what);
+        title(svgEl("path", { class: cls, d: "M" + mx + " " + y + "l-4 7h8z" }, svg), what);
+      },
+      // key names coloured series at the right end of a strip's top.
+      key(row, items) {
+        let kx = L + PW - 4;
+        for (let i = items.length - 1; i >= 0; i--) {
+          const [text, color] = items[i];
+          svgEl("text", { x: kx, y: row.top + 10, "text-anchor": "end", style: "fill:" + color }, svg).textContent = text;
+          kx -= text.length * 7 + 8;
+        }
+      },
+      done() {
+        const line = svgEl("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: height, visibility: "hidden" }, svg);
+        (cursors[section] = cursors[section] || []).push({ line, x });
+        if (travelTime !== null) moveCursors(travelTime);
+        svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+      },
+    };
+  }
+
   // ---- inbound queues ----
   const queues = D.queues;
   function queueAt(q, t) {
     const k = lowerBound(q.t, t);
     return k < 0 ? null : { depth: q.depth[k], bytes: q.bytes[k], repairs: q.repairs[k], outbound: q.outbound[k], settled: q.settled[k] };
-  }
-  // The moment travelled to, drawn on every queue panel.
-  const queueCursors = [];
-  function moveQueueCursors(t) {
-    for (const c of queueCursors) {
-      c.line.setAttribute("x1", c.x(t));
-      c.line.setAttribute("x2", c.x(t));
-      c.line.removeAttribute("visibility");
-    }
   }
   function queueCaption(q) {
     const l = q.latency, parts = [];
@@ -533,63 +619,36 @@
     const box = document.getElementById("queue-panels");
     if (!box) return;
     box.textContent = "";
-    queueCursors.length = 0;
-    const x = t => L + t / END * PW;
+    cursors.queue = [];
     const B = bucketWidth();
     queues.forEach(q => {
       const grp = S[q.group], l = q.latency;
       htmlEl("h3", {}, grp ? "Replicaset " + grp : "Refusals that name no replicaset", box);
       htmlEl("p", { class: "status queue-caption", "data-group": grp }, queueCaption(q), box);
-      const top = 18, depthTop = top + 6, depthH = 100, busyTop = depthTop + depthH + 3, busyH = 14;
-      const repTop = busyTop + busyH + 16, repH = 50, rateTop = repTop + repH + 16, rateH = 60, latTop = rateTop + rateH + 16, latH = 120;
-      const height = latTop + latH + 6;
-      const svg = newSvg(box, height, "inbound queue of " + (grp || "no replicaset") + " over time");
-      svg.classList.add("queue-group");
-      svg.dataset.group = grp;
-      axis(svg, x, 0, END, top, height - top);
-      shadeFaults(svg, x, 0, END, top, height - top);
-      const strip = (label, yTop, h, hiV, tick) => {
-        hiV = Math.max(hiV, 1);
-        // The label between the scale's top and bottom, clear of both.
-        svgEl("text", { x: 4, y: yTop + h / 2 + 4 }, svg).textContent = label;
-        svgEl("text", { x: L - 4, y: yTop + 10, "text-anchor": "end" }, svg).textContent = tick(hiV);
-        svgEl("text", { x: L - 4, y: yTop + h, "text-anchor": "end" }, svg).textContent = tick(0);
-        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: yTop + h, y2: yTop + h }, svg);
-        return v => yTop + h - Math.min(v, hiV) / hiV * h;
-      };
-      // A state holds until the next one the leaders recorded, or the end.
-      const stepLine = (field, y, cls, name) => {
-        if (!q.t.length) return;
-        const pts = [];
-        for (let k = 0; k < q.t.length; k++) {
-          if (k > 0) pts.push(x(q.t[k]).toFixed(1) + "," + y(q[field][k - 1]).toFixed(1));
-          pts.push(x(q.t[k]).toFixed(1) + "," + y(q[field][k]).toFixed(1));
-        }
-        pts.push(x(END).toFixed(1) + "," + y(q[field][q.t.length - 1]).toFixed(1));
-        title(svgEl("polyline", { class: cls, points: pts.join(" ") }, svg), name);
-      };
+      const p = timePanel(box, "queue", "inbound queue of " + (grp || "no replicaset") + " over time", "queue-group", { group: grp },
+        [[6, 100], [3, 14], [16, 50], [16, 60], [16, 120]]);
+      const [depthRow, busyRow, repRow, rateRow, latRow] = p.rows, { svg, x } = p;
       // Depth, with the refusals as ticks under it and the resends over it.
-      const dy = strip("depth", depthTop, depthH, q.deepest, v => v);
-      stepLine("depth", dy, "q-depth", "messages waiting in " + grp + "'s queue");
-      svgEl("text", { x: 4, y: busyTop + 11 }, svg).textContent = "busy";
+      // A state holds until the next one the leaders recorded, or the end.
+      const dy = p.scale(depthRow, "depth", q.deepest, v => v);
+      p.steps(q.t, q.depth, dy, "q-depth", "messages waiting in " + grp + "'s queue");
+      svgEl("text", { x: 4, y: busyRow.top + 11 }, svg).textContent = "busy";
       let most = 1;
       q.busy.n.forEach(n => { most = Math.max(most, n); });
       const bw = Math.max(x(q.busy.bin) - x(0), 1);
       const bg = svgEl("g", {}, svg);
       q.busy.at.forEach((at, k) => {
-        const n = q.busy.n[k], h = 3 + (busyH - 3) * n / most, t = at * q.busy.bin;
-        title(svgEl("rect", { class: "busy", x: x(t).toFixed(1), y: (busyTop + busyH - h).toFixed(1), width: bw.toFixed(1), height: h.toFixed(1) }, bg),
+        const n = q.busy.n[k], h = 3 + (busyRow.h - 3) * n / most, t = at * q.busy.bin;
+        title(svgEl("rect", { class: "busy", x: x(t).toFixed(1), y: (busyRow.top + busyRow.h - h).toFixed(1), width: bw.toFixed(1), height: h.toFixed(1) }, bg),
           fmt(t) + " – " + fmt(t + q.busy.bin) + ": " + n + " enqueue" + (n === 1 ? "" : "s") + " refused as busy");
       });
-      q.resends.forEach(t => {
-        title(svgEl("path", { class: "resend", d: "M" + x(t).toFixed(1) + " " + (depthTop - 6) + "l-4 7h8z" }, svg), "at " + fmt(t) + " the leader sent messages to settle again: its command never applied");
-      });
+      q.resends.forEach(t => p.mark(t, depthRow.top - 6, "resend", "at " + fmt(t) + " the leader sent messages to settle again: its command never applied"));
       // The repair queue, and the outbound messages when there are any.
       let hiR = 0, anyOut = false;
       q.repairs.forEach((v, k) => { hiR = Math.max(hiR, v, q.outbound[k]); anyOut = anyOut || q.outbound[k] > 0; });
-      const ry = strip("repair", repTop, repH, hiR, v => v);
-      stepLine("repairs", ry, "q-repairs", "messages in " + grp + "'s repair queue");
-      if (anyOut) stepLine("outbound", ry, "q-outbound", "outbound messages of " + grp);
+      const ry = p.scale(repRow, "repair", hiR, v => v);
+      p.steps(q.t, q.repairs, ry, "q-repairs", "messages in " + grp + "'s repair queue");
+      if (anyOut) p.steps(q.t, q.outbound, ry, "q-outbound", "outbound messages of " + grp);
       // Messages settled per second, from the settled count's growth.
       const settledAt = t => { const k = lowerBound(q.t, t); return k < 0 ? 0 : q.settled[k]; };
       const nb = Math.ceil(END / B), rate = [];
@@ -600,14 +659,10 @@
         peak = Math.max(peak, v);
       }
       const rstep = niceStep(peak, 2), rmax = Math.ceil(peak / rstep) * rstep;
-      const sy = strip("settled", rateTop, rateH, rmax, v => v + "/s");
-      const rg = svgEl("g", {}, svg), rw = Math.max(x(B) - x(0) - 1, 1);
-      rate.forEach((v, b) => {
-        if (!v) return;
-        title(svgEl("rect", { class: "q-settled", x: x(b * B).toFixed(1), y: sy(v).toFixed(1), width: rw.toFixed(1), height: (sy(0) - sy(v)).toFixed(1) }, rg),
-          fmt(b * B) + " – " + fmt((b + 1) * B) + ": " + Math.round(v * B / 1e6) + " messages settled");
-      });
+      const sy = p.scale(rateRow, "settled", rmax, v => v + "/s");
+      p.bars(svgEl("g", {}, svg), B, sy, [{ v: rate, cls: "q-settled", what: v => Math.round(v * B / 1e6) + " messages settled" }]);
       // The wait from acknowledgement to settling, by acknowledgement time.
+      const latTop = latRow.top, latH = latRow.h;
       let lo = Infinity;
       l.wait.forEach(v => { if (v > 0) lo = Math.min(lo, v); });
       l.wp50.forEach(v => { if (v > 0) lo = Math.min(lo, v); });
@@ -636,10 +691,7 @@
       });
       if (l.wait.length < l.settled)
         htmlEl("p", { class: "status" }, "Drawn: " + l.wait.length + " of " + l.settled + " settled messages' waits (the slowest, and an even sample of the rest).", box);
-      const line = svgEl("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: height, visibility: "hidden" }, svg);
-      queueCursors.push({ line, x });
-      if (travelTime !== null) moveQueueCursors(travelTime);
-      svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+      p.done();
     });
   }
 
@@ -654,14 +706,6 @@
     for (let b = 0; b < o.per_taken.length && (b + 1) * o.bin <= t; b++) n += o.per_taken[b];
     return n;
   }
-  const outboundCursors = [];
-  function moveOutboundCursors(t) {
-    for (const c of outboundCursors) {
-      c.line.setAttribute("x1", c.x(t));
-      c.line.setAttribute("x2", c.x(t));
-      c.line.removeAttribute("visibility");
-    }
-  }
   function outboundCaption(o) {
     const parts = [];
     if (o.states) parts.push("deepest " + o.deepest + " message" + (o.deepest === 1 ? "" : "s") + " waiting, the oldest for up to " + fmt(o.eldest));
@@ -674,68 +718,163 @@
     const box = document.getElementById("outbound-panels");
     if (!box) return;
     box.textContent = "";
-    outboundCursors.length = 0;
-    const x = t => L + t / END * PW;
+    cursors.outbound = [];
     outbound.forEach(o => {
       const name = S[o.destination];
       htmlEl("h3", {}, "Destination " + name, box);
       htmlEl("p", { class: "status outbound-caption", "data-destination": name }, outboundCaption(o), box);
-      const top = 18, depthTop = top + 6, depthH = 90, ageTop = depthTop + depthH + 16, ageH = 50;
-      const takenTop = ageTop + ageH + 16, takenH = 60, refTop = takenTop + takenH + 16, refH = 30;
-      const height = refTop + refH + 6;
-      const svg = newSvg(box, height, "outbound delivery to " + name + " over time");
-      svg.classList.add("outbound-destination");
-      svg.dataset.destination = name;
-      axis(svg, x, 0, END, top, height - top);
-      shadeFaults(svg, x, 0, END, top, height - top);
-      const strip = (label, yTop, h, hiV, tick) => {
-        hiV = Math.max(hiV, 1);
-        svgEl("text", { x: 4, y: yTop + h / 2 + 4 }, svg).textContent = label;
-        svgEl("text", { x: L - 4, y: yTop + 10, "text-anchor": "end" }, svg).textContent = tick(hiV);
-        svgEl("text", { x: L - 4, y: yTop + h, "text-anchor": "end" }, svg).textContent = tick(0);
-        svgEl("line", { class: "grid", x1: L, x2: L + PW, y1: yTop + h, y2: yTop + h }, svg);
-        return v => yTop + h - Math.min(v, hiV) / hiV * h;
-      };
+      const p = timePanel(box, "outbound", "outbound delivery to " + name + " over time", "outbound-destination", { destination: name },
+        [[6, 90], [16, 50], [16, 60], [16, 30]]);
+      const [depthRow, ageRow, takenRow, refRow] = p.rows;
       // A state holds until the next one a leader recorded, or the end.
-      const stepLine = (field, y, cls, what) => {
-        if (!o.t.length) return;
-        const pts = [];
-        for (let k = 0; k < o.t.length; k++) {
-          if (k > 0) pts.push(x(o.t[k]).toFixed(1) + "," + y(o[field][k - 1]).toFixed(1));
-          pts.push(x(o.t[k]).toFixed(1) + "," + y(o[field][k]).toFixed(1));
-        }
-        pts.push(x(END).toFixed(1) + "," + y(o[field][o.t.length - 1]).toFixed(1));
-        title(svgEl("polyline", { class: cls, points: pts.join(" ") }, svg), what);
-      };
-      const dy = strip("depth", depthTop, depthH, o.deepest, v => v);
-      stepLine("depth", dy, "o-depth", "messages waiting for " + name);
-      stepLine("retrying", dy, "o-retrying", "messages for " + name + " waiting their backoff");
-      const ay = strip("oldest", ageTop, ageH, o.eldest, v => fmt(v));
-      stepLine("oldest", ay, "o-oldest", "how long the oldest message for " + name + " had waited");
+      const dy = p.scale(depthRow, "depth", o.deepest, v => v);
+      p.steps(o.t, o.depth, dy, "o-depth", "messages waiting for " + name);
+      p.steps(o.t, o.retrying, dy, "o-retrying", "messages for " + name + " waiting their backoff");
+      const ay = p.scale(ageRow, "oldest", o.eldest, v => fmt(v));
+      p.steps(o.t, o.oldest, ay, "o-oldest", "how long the oldest message for " + name + " had waited");
       // The endpoint's records per stretch: taken, and taken again on top.
       let most = 1, mostRef = 1;
       o.per_taken.forEach((n, b) => { most = Math.max(most, n + o.per_dup[b]); });
       o.per_refused.forEach(n => { mostRef = Math.max(mostRef, n); });
       const perSec = v => Math.round(v / (o.bin / 1e6)) + "/s";
-      const ty = strip("taken", takenTop, takenH, most, perSec);
-      const ry = strip("refused", refTop, refH, mostRef, perSec);
-      const bw = Math.max(x(o.bin) - x(0) - 1, 1), g = svgEl("g", {}, svg);
-      const span = b => fmt(b * o.bin) + " – " + fmt((b + 1) * o.bin) + ": ";
-      o.per_taken.forEach((n, b) => {
-        const d = o.per_dup[b];
-        if (n) title(svgEl("rect", { class: "o-taken", x: x(b * o.bin).toFixed(1), y: ty(n).toFixed(1), width: bw.toFixed(1), height: (ty(0) - ty(n)).toFixed(1) }, g),
-          span(b) + n + " taken");
-        if (d) title(svgEl("rect", { class: "o-dup", x: x(b * o.bin).toFixed(1), y: ty(n + d).toFixed(1), width: bw.toFixed(1), height: (ty(n) - ty(n + d)).toFixed(1) }, g),
-          span(b) + d + " taken again (duplicates)");
+      const ty = p.scale(takenRow, "taken", most, perSec);
+      const ry = p.scale(refRow, "refused", mostRef, perSec);
+      const g = svgEl("g", {}, p.svg);
+      p.bars(g, o.bin, ty, [{ v: o.per_taken, cls: "o-taken", what: n => n + " taken" }, { v: o.per_dup, cls: "o-dup", what: d => d + " taken again (duplicates)" }]);
+      p.bars(g, o.bin, ry, [{ v: o.per_refused, cls: "o-refused", what: n => n + " refused" }]);
+      p.done();
+    });
+  }
+
+  // ---- Kafka ----
+  const kafka = D.kafka;
+  const partColor = i => PALETTE[(i + 1) % PALETTE.length]; // the sum's is PALETTE[0]
+  function kafkaAt(k, t) {
+    const i = lowerBound(k.t, t), g = lowerBound(k.rebalances.map(r => r.t), t), m = lowerBound(k.modes.map(m => m.t), t);
+    return {
+      lag: i < 0 ? 0 : k.lag[i], parts: k.part_lag.map(p => i < 0 ? 0 : p[i]),
+      rebalance: g < 0 ? null : k.rebalances[g], mode: m < 0 ? null : k.modes[m],
+    };
+  }
+  function modeName(m) { return S[m.mode] + (S[m.mode] === "slow" ? " (answers " + fmt(m.delay) + " late)" : ""); }
+  function describeKafkaAt(k, t) {
+    const st = kafkaAt(k, t);
+    return S[k.connector] + " lag " + st.lag + (k.partitions ? " (" + st.parts.map((v, p) => "p" + p + " " + v).join(", ") + ")" : "") +
+      ", " + (st.rebalance ? "generation " + st.rebalance.generation + " (" + S[st.rebalance.members] + ")" : "no generation yet") +
+      ", broker " + (st.mode ? modeName(st.mode) : "not started");
+  }
+  // rebalanceMarks are a connector's rebalances, those closer than a
+  // pixel sharing a marker.
+  function rebalanceMarks(k, x) {
+    const out = [];
+    let last = null;
+    k.rebalances.forEach(r => {
+      const what = "at " + fmt(r.t) + " generation " + r.generation + " (" + S[r.why] + "): members " + (S[r.members] || "none") + "; partitions " + (S[r.assignment] || "none");
+      if (last && x(r.t) - x(last.t) < 1) {
+        last.label = "g" + last.first + "–" + r.generation + " " + (last.why === S[r.why] ? last.why : "…");
+        last.what += "\n" + what;
+        return;
+      }
+      last = { t: r.t, first: r.generation, why: S[r.why], label: "g" + r.generation + " " + S[r.why], what };
+      out.push(last);
+    });
+    return out;
+  }
+  // modeChanges are the broker's changes of mode, each until the next or
+  // the end; the first only if the broker started other than up.
+  function modeChanges(k) {
+    const out = [];
+    let prev = "up";
+    k.modes.forEach(m => {
+      const name = modeName(m);
+      if (name === prev) return;
+      if (out.length) out[out.length - 1].until = m.t;
+      out.push({ t: m.t, until: END, mode: S[m.mode], name });
+      prev = name;
+    });
+    return out;
+  }
+  function kafkaTable(k, box) {
+    const name = S[k.connector];
+    const t = htmlEl("table", { class: "kafka-table", "data-connector": name }, null, box);
+    const head = htmlEl("tr", {}, null, t), row = htmlEl("tr", {}, null, t);
+    const perPart = vs => vs.map((v, p) => "partition " + p + ": " + v).join("\n");
+    const cell = (key, label, text, num, hint) => {
+      htmlEl("th", { class: num ? "num" : "" }, label, head);
+      const td = htmlEl("td", { class: num ? "num" : "", "data-k": key }, text, row);
+      if (hint) td.title = hint;
+    };
+    cell("partitions", "partitions", k.partitions, true);
+    cell("produced", "produced", k.produced, true, perPart(k.part_produced));
+    cell("committed", "committed at the end", k.committed + (k.committed < k.produced ? " (" + (k.produced - k.committed) + " not)" : ""), true, perPart(k.part_committed));
+    cell("max-lag", "max lag", k.max_lag ? k.max_lag + " at " + fmt(k.max_at) : "0", false);
+    cell("rebalances", "rebalances", k.generations + ": " + k.forced + " forced, " + k.joins + " join, " + k.leaves + " leave", false);
+    cell("commits", "commits", k.commits + (k.rewinds ? " (" + k.rewinds + " moved back)" : ""), true);
+    cell("commits-refused", "commits refused", k.commits_refused, true);
+    cell("fetches-refused", "fetches refused", k.fetches_refused, true);
+  }
+  function drawKafka() {
+    const box = document.getElementById("kafka-panels");
+    if (!box) return;
+    box.textContent = "";
+    cursors.kafka = [];
+    kafka.forEach(k => {
+      const name = S[k.connector];
+      htmlEl("h3", {}, "Connector " + name, box);
+      const modes = modeChanges(k);
+      const p = timePanel(box, "kafka", "Kafka consumer group of " + name + " over time", "kafka-connector", { connector: name },
+        (modes.length ? [[4, 12], [3, 12]] : [[4, 12]]).concat([[4, 110], [16, 50], [16, 50], [16, 30]]));
+      const { svg, x } = p, [markRow, modeRow] = p.rows, [lagRow, prodRow, comRow, refRow] = p.rows.slice(-4);
+      // The lag: per partition thin, the sum over them thick.
+      const ly = p.scale(lagRow, "lag", k.max_lag, v => v);
+      k.part_lag.forEach((vs, i) => p.steps(k.t, vs, ly, "k-part", "partition " + i + ": records produced and not committed", partColor(i)));
+      p.steps(k.t, k.lag, ly, "k-lag", "records produced and not committed, over the " + k.partitions + " partitions");
+      if (k.partitions > 1) p.key(lagRow, [["all", PALETTE[0]]].concat(k.part_lag.map((_, i) => ["p" + i, partColor(i)])));
+      // Records produced and committed per stretch, on one scale; commits refused.
+      let most = 1, mostRef = 1;
+      k.per_produced.forEach((n, b) => { most = Math.max(most, n, k.per_committed[b]); });
+      k.per_refused.forEach(n => { mostRef = Math.max(mostRef, n); });
+      const perSec = v => Math.round(v / (k.bin / 1e6)) + "/s";
+      const py = p.scale(prodRow, "produced", most, perSec);
+      const cy = p.scale(comRow, "committed", most, perSec);
+      const ry = p.scale(refRow, "refused", mostRef, perSec);
+      const g = svgEl("g", {}, svg);
+      p.bars(g, k.bin, py, [{ v: k.per_produced, cls: "k-produced", what: n => n + " records produced" }]);
+      p.bars(g, k.bin, cy, [{ v: k.per_committed, cls: "k-committed", what: n => n + " records committed" }]);
+      p.bars(g, k.bin, ry, [{ v: k.per_refused, cls: "k-refused", what: n => n + " commit" + (n === 1 ? "" : "s") + " refused" }]);
+      // Rebalances and the broker's modes: a line down the strips at
+      // each, labelled where there is room; the modes other than up as
+      // stretches of their own strip.
+      const foot = refRow.top + refRow.h;
+      let free = L;
+      rebalanceMarks(k, x).forEach(m => {
+        p.mark(m.t, markRow.top + 5, "k-rebalance", m.what, foot);
+        const mx = x(m.t) + 6;
+        if (mx >= free) {
+          svgEl("text", { class: "k-rebalance", x: mx.toFixed(1), y: markRow.top + 10 }, svg).textContent = m.label;
+          free = mx + m.label.length * 7 + 6;
+        }
       });
-      o.per_refused.forEach((n, b) => {
-        if (n) title(svgEl("rect", { class: "o-refused", x: x(b * o.bin).toFixed(1), y: ry(n).toFixed(1), width: bw.toFixed(1), height: (ry(0) - ry(n)).toFixed(1) }, g),
-          span(b) + n + " refused");
+      if (modes.length) svgEl("text", { x: 4, y: modeRow.top + 10 }, svg).textContent = "broker";
+      modes.forEach(m => {
+        const what = "from " + fmt(m.t) + (m.until < END ? " to " + fmt(m.until) : "") + " the broker was " + m.name;
+        if (m.mode !== "up") {
+          const w = x(m.until) - x(m.t);
+          title(svgEl("rect", { class: "k-mode-" + m.mode, x: x(m.t).toFixed(1), y: modeRow.top, width: Math.max(w, 1).toFixed(1), height: modeRow.h }, svg), what);
+          if (w > m.mode.length * 7 + 14) svgEl("text", { class: "k-mode", x: (x(m.t) + 7).toFixed(1), y: modeRow.top + 10, "pointer-events": "none" }, svg).textContent = m.mode;
+        }
+        p.mark(m.t, modeRow.top + 12, "k-mode", what, foot);
       });
-      const line = svgEl("line", { class: "cursor", x1: 0, x2: 0, y1: top, y2: height, visibility: "hidden" }, svg);
-      outboundCursors.push({ line, x });
-      if (travelTime !== null) moveOutboundCursors(travelTime);
-      svg.addEventListener("click", e => { const sx = svgX(svg, e.clientX); if (sx >= L) travel((sx - L) / PW * END); });
+      // Hovering the lag shows it at that moment, per partition.
+      svg.addEventListener("mousemove", e => {
+        const r = svg.getBoundingClientRect(), sy = (e.clientY - r.top) * p.height / r.height, sx = svgX(svg, e.clientX);
+        if (sx < L || sy < lagRow.top || sy > lagRow.top + lagRow.h) { hideTip(); return; }
+        const t = (sx - L) / PW * END;
+        showTip("at " + fmt(t) + ": " + describeKafkaAt(k, t), e);
+      });
+      svg.addEventListener("mouseleave", hideTip);
+      p.done();
+      kafkaTable(k, box);
     });
   }
 
@@ -789,14 +928,14 @@
         return S[q.group] + " " + (st ? st.depth + " waiting (" + st.bytes + " bytes), " + st.repairs + " in repair, " + st.outbound + " outbound, " + st.settled + " settled so far" : "not yet recorded");
       }).join("; ") + ".", box);
     }
-    moveQueueCursors(t);
     if (outbound.length) {
       htmlEl("p", { id: "travel-outbound" }, "Outbound: " + outbound.map(o => {
         const st = outboundAt(o, t), name = S[o.destination];
         return name + " " + (st ? st.depth + " waiting (the oldest for " + fmt(st.oldest) + ", " + st.retrying + " in backoff)" : "nothing recorded yet") + ", " + takenBy(o, t) + " taken by " + fmt(Math.floor(t / o.bin) * o.bin);
       }).join("; ") + ".", box);
     }
-    moveOutboundCursors(t);
+    if (kafka.length) htmlEl("p", { id: "travel-kafka" }, "Kafka: " + kafka.map(k => describeKafkaAt(k, t)).join("; ") + ".", box);
+    moveCursors(t);
     const grid = htmlEl("div", { class: "travel-grid" }, null, box);
     const left = htmlEl("div", {}, null, grid);
     const table = htmlEl("table", { class: "nodes" }, null, left);
@@ -1002,6 +1141,7 @@
   section("raft-panels", drawRaft);
   section("queue-panels", drawQueues);
   section("outbound-panels", drawOutbound);
+  section("kafka-panels", drawKafka);
   section("traffic", drawTraffic);
   section("lamport", setupLamport);
   section("log-table", setupLog);

@@ -365,6 +365,14 @@ func FuzzBuildData(f *testing.F) {
 		`{"time":1,"node":"c1","kind":"client.fail","f":"enqueue","note":"busy"}` + "\n" +
 		`{"time":2,"node":"n1","kind":"queue.settle","group":"rs1","id":"q/rs1/-3/-3","settled":1}` + "\n" +
 		`{"time":-9000000000,"node":"n1","kind":"queue.resend","group":"rs1","from":1,"to":2}` + "\n"))
+	f.Add([]byte(`{"time":5,"node":"ext/in/crm","kind":"kafka.commit","connector":"crm","partition":3,"from":9,"next":2}` + "\n" +
+		`{"time":1,"node":"ext/in/crm","kind":"kafka.produce","partition":-1,"offset":0}` + "\n" +
+		`{"time":2,"node":"ext/in/x","kind":"kafka.produce","connector":"x","partition":99999999999}` + "\n" +
+		`{"time":-3,"node":"ext/in/crm","kind":"kafka.rebalance","connector":"crm","generation":"g","assignment":"0:n1,7,:,-2:n2,300:n3"}` + "\n" +
+		`{"time":4,"node":"ext/in/crm","kind":"kafka.fetch","connector":"crm","ranges":"1:5-9,x,255:0-0"}` + "\n" +
+		`{"time":4,"node":"ext/in/crm","kind":"kafka.mode","connector":"crm","mode":7}` + "\n" +
+		`{"time":6,"node":"ext/in/crm","kind":"kafka.refuse","connector":"crm","what":"commit"}` + "\n" +
+		`{"time":-5000000000,"node":"ext/crm","kind":"endpoint.refuse","destination":"crm"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		trace, err := env.ReadTrace(bytes.NewReader(data))
 		if err != nil {
@@ -706,5 +714,189 @@ func TestDataOutboundBeyondTheCap(t *testing.T) {
 	}
 	if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.Contains(n, "outbound queues' state") }) {
 		t.Fatalf("no note says the outbound state was sampled: %v", d.Notes)
+	}
+}
+
+// kafkaTrace is a run of 3s of the broker of connector crm, two
+// partitions, its group starting at their ends (start: latest) after two
+// records: one member joins, a second joins, a forced rebalance makes a
+// commit of the generation before stale, the broker is down for a
+// while, and a commit moves an offset back.
+func kafkaTrace() []env.Record {
+	var trace []env.Record
+	add := func(ms int64, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: ms * 1_000_000, Node: "ext/in/crm", Kind: kind,
+			Fields: append([]env.Field{env.Str("connector", "crm")}, fields...)})
+	}
+	produce := func(ms int64, p, offset int64) {
+		add(ms, "kafka.produce", env.Int("partition", p), env.Int("offset", offset), env.Str("key", "k"), env.Str("value", "00"),
+			env.Str("id", fmt.Sprintf("crm/crm/%d/%d", p, offset)), env.Str("expect", "Customer/k"))
+	}
+	commit := func(ms int64, member string, gen, p, from, next int64) {
+		add(ms, "kafka.commit", env.Str("member", member), env.Int("generation", gen), env.Int("id", 1), env.Int("partition", p),
+			env.Int("from", from), env.Int("next", next))
+	}
+	rebalance := func(ms, gen int64, members, assignment, why string) {
+		add(ms, "kafka.rebalance", env.Int("generation", gen), env.Str("members", members), env.Str("assignment", assignment), env.Str("why", why))
+	}
+	trace = append(trace, env.Record{Node: "n1", Kind: "node.start", Fields: []env.Field{env.Int("inc", 1)}})
+	add(0, "kafka.mode", env.Str("mode", "up"), env.Int("delay", 0))
+	produce(10, 0, 0)
+	produce(20, 1, 0)
+	rebalance(100, 1, "n1", "0:n1,1:n1", "join") // the group starts at the ends: 1 and 1
+	add(100, "kafka.fetch", env.Str("member", "n1"), env.Int("generation", 1), env.Int("id", 1), env.Int("records", 0), env.Str("ranges", ""))
+	produce(200, 0, 1)
+	produce(300, 1, 1)
+	produce(300, 0, 2)
+	rebalance(400, 2, "n1,n2", "0:n1,1:n2", "join")
+	commit(500, "n1", 2, 0, 1, 3)
+	rebalance(1200, 3, "n1,n2", "0:n1,1:n2", "forced")
+	add(1300, "kafka.refuse", env.Str("member", "n2"), env.Int("generation", 3), env.Int("id", 2), env.Str("what", "commit"),
+		env.Str("error", "generation 2 is stale: the group is at 3 (a rebalance)"))
+	add(1400, "kafka.mode", env.Str("mode", "down"), env.Int("delay", 0))
+	produce(1500, 1, 2)
+	add(1600, "kafka.refuse", env.Str("member", "n3"), env.Int("generation", 3), env.Int("id", 1), env.Str("what", "fetch"), env.Str("error", "unknown topic"))
+	add(2000, "kafka.mode", env.Str("mode", "slow"), env.Int("delay", 200_000_000))
+	commit(2100, "n2", 3, 1, 1, 3)
+	commit(2200, "n1", 3, 0, 3, 2) // back one
+	rebalance(2500, 4, "n1", "0:n1,1:n1", "leave")
+	add(3000, "kafka.mode", env.Str("mode", "up"), env.Int("delay", 0))
+	return trace
+}
+
+// TestDataKafka checks a connector's series: the lag, summed and per
+// partition, from the offsets where the group started; the records
+// produced and committed and the commits refused per second; the
+// rebalances, the modes and the totals the table shows. The report has
+// a Kafka section, and a run without kafka events none.
+func TestDataKafka(t *testing.T) {
+	d, _, err := BuildData(Run{Trace: kafkaTrace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Kafka) != 1 {
+		t.Fatalf("%d connectors, want 1: %+v", len(d.Kafka), d.Kafka)
+	}
+	k := d.Kafka[0]
+	got := func(what string, v any, want string) {
+		t.Helper()
+		if s := fmt.Sprint(v); s != want {
+			t.Errorf("%s: %s, want %s", what, s, want)
+		}
+	}
+	got("connector", d.Strings[k.Connector], "crm")
+	// Two produced by 20ms, taken as committed when the group starts at
+	// 100ms; three more by 300ms, two of them committed at 500ms; one
+	// more at 1.5s, two committed at 2.1s; partition 0 moved back one at
+	// 2.2s.
+	got("lag", []any{k.Changes, k.Time, k.Lag, k.PartLag},
+		"[9 [10000 20000 100000 200000 300000 500000 1500000 2100000 2200000] [1 2 0 1 3 1 2 0 1] [[1 1 0 1 2 0 0 0 1] [0 1 0 0 1 1 2 0 0]]]")
+	got("max lag", []any{k.MaxLag, k.MaxAt}, "[3 300000]")
+	got("totals", []any{k.Partitions, k.Produced, k.Committed, k.PartProduced, k.PartCommitted},
+		"[2 6 5 [3 3] [2 3]]")
+	got("commits", []any{k.Commits, k.Rewinds, k.CommitsRefused, k.FetchesRefused}, "[3 1 1 1]")
+	got("per second", []any{k.Bin, k.PerProduced, k.PerCommitted, k.PerRefused}, "[1000000 [5 1 0 0] [2 0 2 0] [0 1 0 0]]")
+	var rebalances []string
+	for _, r := range k.Rebalances {
+		rebalances = append(rebalances, fmt.Sprintf("%d g%d %s %s %s", r.Time, r.Generation, d.Strings[r.Why], d.Strings[r.Members], d.Strings[r.Assignment]))
+	}
+	got("rebalances", []any{k.Generations, k.Joins, k.Forced, k.Leaves, strings.Join(rebalances, "; ")},
+		"[4 2 1 1 100000 g1 join n1 0:n1,1:n1; 400000 g2 join n1,n2 0:n1,1:n2; 1200000 g3 forced n1,n2 0:n1,1:n2; 2500000 g4 leave n1 0:n1,1:n1]")
+	var modes []string
+	for _, m := range k.Modes {
+		modes = append(modes, fmt.Sprintf("%d %s %d", m.Time, d.Strings[m.Mode], m.Delay))
+	}
+	got("modes", strings.Join(modes, "; "), "0 up 0; 1400000 down 0; 2000000 slow 200000; 3000000 up 0")
+	kinds := map[string]int{}
+	for _, k := range d.Events.Kind {
+		kinds[d.Strings[k]]++
+	}
+	got("event log kinds", []int{kinds["kafka.produce"], kinds["kafka.commit"], kinds["kafka.fetch"], kinds["kafka.rebalance"], kinds["kafka.mode"], kinds["kafka.refuse"]},
+		"[0 0 0 4 4 2]")
+
+	var out bytes.Buffer
+	if err := Write(&out, Run{Scenario: "kafka", Trace: kafkaTrace()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<section id="kafka">`, `<a href="#kafka">`, `<div id="kafka-panels">`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report of a run with kafka events lacks %s", want)
+		}
+	}
+	out.Reset()
+	if err := Write(&out, smallRun(t)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `<section id="kafka">`) {
+		t.Error("the report of a run without kafka events has a Kafka section")
+	}
+}
+
+// TestDataKafkaBeyondTheCap: past the cap, one lag point per stretch
+// with its highest, the line ending where the lag ended, the highest
+// and its moment exact, and a note says so.
+func TestDataKafkaBeyondTheCap(t *testing.T) {
+	var trace []env.Record
+	add := func(ns int64, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: ns, Node: "ext/in/crm", Kind: kind, Fields: append([]env.Field{env.Str("connector", "crm")}, fields...)})
+	}
+	// 400 records on partitions 0 and 1, each committed 5ms after it
+	// was produced, but the 300th, committed with the next one of its
+	// partition; one more at the end; partition 3 known only from a
+	// fetch.
+	for i := range int64(400) {
+		t := i * 10_000_000
+		add(t, "kafka.produce", env.Int("partition", i%2), env.Int("offset", i/2))
+		if i != 299 {
+			add(t+5_000_000, "kafka.commit", env.Int("partition", i%2), env.Int("from", i/2), env.Int("next", i/2+1))
+		}
+	}
+	add(4_000_000_000, "kafka.produce", env.Int("partition", 0), env.Int("offset", 200))
+	add(4_000_000_000, "kafka.fetch", env.Str("ranges", "3:0-0"))
+	d := buildData(Run{Trace: trace}, caps{ops: 10, messages: 10, events: 10, raftPoints: 10, queuePoints: 40, waitPoints: 10})
+	k := d.Kafka[0]
+	if k.Changes != 800 || len(k.Time) > 42 || k.Partitions != 4 || len(k.PartLag) != 4 {
+		t.Fatalf("%d lag points kept of %d, %d partitions (%d columns)", len(k.Time), k.Changes, k.Partitions, len(k.PartLag))
+	}
+	if k.MaxLag != 2 || k.MaxAt != 3_000_000 || slices.Max(k.Lag) != 2 || slices.Max(k.PartLag[1]) != 2 {
+		t.Errorf("max lag %d at %dµs, kept highest %d (partition 1: %d); want 2 at 3000000µs, 2 of partition 1", k.MaxLag, k.MaxAt, slices.Max(k.Lag), slices.Max(k.PartLag[1]))
+	}
+	if n := len(k.Time); k.Time[n-1] != 4_000_000 || k.Lag[n-1] != 1 || k.PartLag[0][n-1] != 1 {
+		t.Errorf("the line ends at %dµs with lag %d, want 4000000µs and 1", k.Time[n-1], k.Lag[n-1])
+	}
+	if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.Contains(n, "Kafka consumer lag") }) {
+		t.Fatalf("no note says the lag was sampled: %v", d.Notes)
+	}
+}
+
+// TestInstantFaultsStopAsTheyStart: a restart and a broker's forced
+// rebalance have no nemesis.stop; their bands end where they begin, not
+// at the heal, while a kill left running lasts until the heal.
+func TestInstantFaultsStopAsTheyStart(t *testing.T) {
+	var trace []env.Record
+	add := func(ms int64, kind string, fields ...env.Field) {
+		trace = append(trace, env.Record{Time: ms * 1_000_000, Node: "nemesis", Kind: kind, Fields: fields})
+	}
+	add(1000, "nemesis.start", env.Int("step", 1), env.Int("n", 1), env.Str("fault", "kill"), env.Str("what", "kill n2"), env.Bool("effect", true))
+	add(2000, "nemesis.start", env.Int("step", 2), env.Int("n", 1), env.Str("fault", "restart"), env.Str("what", "restart n2"), env.Bool("effect", true))
+	add(3000, "nemesis.start", env.Int("step", 3), env.Int("n", 1), env.Str("fault", "broker"), env.Str("mode", "rebalance"),
+		env.Str("what", "broker crm rebalance"), env.Bool("effect", true))
+	add(4000, "nemesis.start", env.Int("step", 4), env.Int("n", 1), env.Str("fault", "broker"), env.Str("mode", "down"),
+		env.Str("what", "broker crm down"), env.Bool("effect", true))
+	add(9000, "nemesis.heal")
+	d := buildData(Run{Trace: trace}, defaultCaps)
+	want := map[string][2]int64{"kill": {1_000_000, 9_000_000}, "restart": {2_000_000, 2_000_000},
+		"broker crm rebalance": {3_000_000, 3_000_000}, "broker crm down": {4_000_000, 9_000_000}}
+	if len(d.Faults) != len(want) {
+		t.Fatalf("%d faults, want %d: %+v", len(d.Faults), len(want), d.Faults)
+	}
+	for _, f := range d.Faults {
+		key := f.Fault
+		if f.Fault == "broker" {
+			key = f.What
+		}
+		if w := want[key]; f.Start != w[0] || f.Stop != w[1] {
+			t.Errorf("%s: %dµs..%dµs, want %dµs..%dµs", f.What, f.Start, f.Stop, w[0], w[1])
+		}
 	}
 }

@@ -17,18 +17,28 @@ import (
 // A Consumer is an instance's side of one Kafka inbound connector: the
 // member of the connector's consumer group that this instance is. It asks
 // the connector's endpoint (InboundEndpoint) for records, turns each into
-// a message of the inbound queue, hands the messages to the queue one at
-// a time, in the batch's order, and commits the batch's offsets once every
-// one of them is acknowledged, so that Kafka's committed offsets never
-// pass a record the queue does not hold. Records fetched again (after a
-// crash, a timeout, a rebalance) make the same message ids, which the
-// queue takes once: exactly-once effect from at-least-once delivery.
+// a message of the inbound queue, hands the messages to the queue, and
+// commits the batch's offsets once every one of them is acknowledged, so
+// that Kafka's committed offsets never pass a record the queue does not
+// hold. Records fetched again (after a crash, a timeout, a rebalance)
+// make the same message ids, which the queue takes once: exactly-once
+// effect from at-least-once delivery.
 //
 // One batch is outstanding at a time: fetch, enqueue every record,
-// commit, fetch again. Enqueues go one at a time because the store's
-// dedup table keeps one answer per client (so the instance keeps one
-// request in flight per client name), and so that the records of a
-// partition reach the queue in offset order.
+// commit, fetch again. Within a batch up to ConsumerConfig.InFlight
+// enqueues are out at once, and the order the queue can keep is kept:
+// the records of one routing key go one at a time, in the batch's order
+// (a partition's records come in offset order), and a record goes only
+// once the queue has acknowledged the one before it of its key. The
+// queue settles in order only what one replicaset's queue holds, and
+// it keeps no order between requests in flight together, so records of
+// one key sent together could take effect in either order; records of
+// different keys have no order to keep (they may go to different
+// replicasets). A keyless record is routed by its own id, so it waits
+// for nothing. Ordering by partition instead would leave a member that
+// reads one partition with a single enqueue out, the bottleneck this
+// replaces. Among the records free to go, the lowest in the batch goes
+// first.
 //
 // A Consumer is deterministic: it does no I/O and reads no clock. Its
 // caller feeds it ticks and answers, and does what each call's Out asks.
@@ -69,15 +79,32 @@ func (p phase) String() string { return phaseNames[p] }
 // batch is the records of one fetch, on their way to the queue.
 type batch struct {
 	generation int64
-	items      []Enqueue
-	next       int  // the first record not acknowledged
-	out        bool // items[next] is handed out and unanswered
-	paused     bool // the queue was busy: items[next] goes again at due
+	items      []item
+	ready      []int // the items free to go, in batch order
+	out        []int // the items handed out and unanswered, at most InFlight
+	acked      int   // items acknowledged
+	paused     bool  // the queue was busy: nothing goes before due
 	offsets    []Offset
 }
 
-// ConsumerConfig is a Consumer's timing. Durations are rounded up to
-// whole ticks.
+// item is a record of a batch and where it stands.
+type item struct {
+	Enqueue
+	state itemState
+	next  int // the next item of the same routing key, or -1
+}
+
+type itemState uint8
+
+const (
+	itemBlocked itemState = iota // an earlier item of its key is not acknowledged
+	itemReady                    // free to go
+	itemOut                      // handed out, unanswered
+	itemAcked                    // in the queue
+)
+
+// ConsumerConfig is a Consumer's timing and window. Durations are
+// rounded up to whole ticks.
 type ConsumerConfig struct {
 	Tick time.Duration // the caller's tick
 	// Timeout: a fetch or commit unanswered within it failed.
@@ -94,13 +121,25 @@ type ConsumerConfig struct {
 	// It must be well within the group's session timeout: a member that
 	// stops fetching leaves the group.
 	Idle time.Duration
+	// InFlight bounds the enqueues handed out and unanswered (0:
+	// DefaultInFlight). The caller sends each from a client of its own
+	// (the dedup table keeps one answer per client), so it is also how
+	// many clients a consumer uses at most.
+	InFlight int
 }
+
+// DefaultInFlight is the enqueues a consumer has out at once unless
+// ConsumerConfig.InFlight says otherwise: enough for the queue's leader
+// to put many in one Raft append (and one fsync), few enough that a
+// batch that fails leaves little to send again.
+const DefaultInFlight = 16
 
 // DefaultConsumerConfig is the timing the engine runs consumers with, for
 // its default tick of 100 ms.
 var DefaultConsumerConfig = ConsumerConfig{
 	Tick: 100 * time.Millisecond, Timeout: 10 * time.Second, Resend: time.Second,
 	BackoffMin: 200 * time.Millisecond, BackoffMax: 10 * time.Second, Idle: 500 * time.Millisecond,
+	InFlight: DefaultInFlight,
 }
 
 // withDefaults fills in zero fields from DefaultConsumerConfig.
@@ -124,14 +163,18 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	if c.Idle <= 0 {
 		c.Idle = d.Idle
 	}
+	if c.InFlight <= 0 {
+		c.InFlight = d.InFlight
+	}
 	return c
 }
 
 // Enqueue is a message the consumer hands to the inbound queue: an
 // enqueue request routed by Key. N names this hand-out: the caller
 // answers with Enqueued(N, ...), and sends the same request (the same
-// client sequence number) again until it has an answer. A record handed
-// out again after a busy queue gets a new N.
+// client and sequence number) again until it has an answer or the
+// consumer no longer awaits it (Awaits). A record handed out again
+// after a busy queue gets a new N.
 type Enqueue struct {
 	N       uint64
 	Key     string // the routing key: the record's key, else the message id
@@ -145,15 +188,15 @@ type Enqueue struct {
 }
 
 // Out is what a Consumer asks its caller to do after a call: send Fetch
-// or Commit to InboundEndpoint(connector), hand Enqueue to the queue. A
-// Fetch or Commit that comes again with the ID of one sent before is its
-// resending (ConsumerConfig.Resend): an endpoint answers each copy, and
-// the consumer takes the first answer.
+// or Commit to InboundEndpoint(connector), hand Enqueues to the queue,
+// in order. A Fetch or Commit that comes again with the ID of one sent
+// before is its resending (ConsumerConfig.Resend): an endpoint answers
+// each copy, and the consumer takes the first answer.
 // Batch, Committed and Failure report what just happened, for the trace.
 type Out struct {
 	Fetch     *Fetch
 	Commit    *Commit
-	Enqueue   *Enqueue
+	Enqueues  []Enqueue
 	Batch     *Batch   // a fetch answered with records: the batch taken
 	Committed *Commit  // the commit just accepted
 	Failure   *Failure // what just failed, and how long the consumer waits
@@ -211,6 +254,7 @@ type ConsumerStatus struct {
 	Generation int64  // the batch's, while there is one
 	Records    int    // in the batch
 	Acked      int    // of them, acknowledged by the queue
+	InFlight   int    // of them, handed out and unanswered
 	Failures   int    // in a row
 }
 
@@ -218,9 +262,21 @@ type ConsumerStatus struct {
 func (c *Consumer) Status() ConsumerStatus {
 	s := ConsumerStatus{Phase: c.phase.String(), Failures: c.failures}
 	if b := c.batch; b != nil {
-		s.Generation, s.Records, s.Acked = b.generation, len(b.items), b.next
+		s.Generation, s.Records, s.Acked, s.InFlight = b.generation, len(b.items), b.acked, len(b.out)
 	}
 	return s
+}
+
+// Awaits reports whether the consumer awaits an answer to hand-out n.
+// One it does not await (its batch was dropped, its answer taken) need
+// not be sent again: an answer to it would be dropped.
+func (c *Consumer) Awaits(n uint64) bool {
+	return c.phase == enqueuing && c.batch.find(n) >= 0
+}
+
+// find is the position in b.out of hand-out n, or -1.
+func (b *batch) find(n uint64) int {
+	return slices.IndexFunc(b.out, func(i int) bool { return b.items[i].N == n })
 }
 
 // ticks is d in ticks, rounded up, at least one.
@@ -270,7 +326,7 @@ func (c *Consumer) fetch() Out {
 
 // fail drops whatever was under way and waits a backoff before fetching
 // again: records not committed come again, and their ids make them take
-// effect once.
+// effect once. Enqueues still out are no longer awaited.
 func (c *Consumer) fail(what string, id uint64, why string) Out {
 	c.failures++
 	wait := backoff(c.cfg.BackoffMin, c.cfg.BackoffMax, c.failures, c.rng)
@@ -308,12 +364,21 @@ func (c *Consumer) Fetched(f *Fetched) Out {
 		c.phase, c.due = waiting, c.now+c.ticks(c.cfg.Idle)
 		return Out{}
 	}
-	b := &batch{generation: f.Generation, items: make([]Enqueue, len(f.Records))}
+	b := &batch{generation: f.Generation, items: make([]item, len(f.Records))}
 	sum := &Batch{Fetch: f.ID, Generation: f.Generation, Records: len(f.Records)}
+	last := make(map[string]int, len(f.Records)) // the latest item of each routing key
 	for i := range f.Records {
 		r := &f.Records[i]
 		msg, key, poison := RecordMessage(c.name, r)
-		b.items[i] = Enqueue{Key: key, Message: msg, Poison: poison, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+		b.items[i] = item{Enqueue: Enqueue{Key: key, Message: msg, Poison: poison, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+			next: -1}
+		if j, ok := last[key]; ok {
+			b.items[j].next = i
+		} else {
+			b.items[i].state = itemReady
+			b.ready = append(b.ready, i)
+		}
+		last[key] = i
 		if poison != "" {
 			sum.Poison++
 		}
@@ -335,41 +400,71 @@ func (c *Consumer) Fetched(f *Fetched) Out {
 	return out
 }
 
-// handOut hands the next record to the queue.
+// handOut hands records to the queue, the lowest free ones first, until
+// the window is full, none is free, or the batch is paused.
 func (c *Consumer) handOut() Out {
 	b := c.batch
-	c.nextN++
-	it := &b.items[b.next]
-	it.N = c.nextN
-	b.out = true
-	e := *it
-	return Out{Enqueue: &e}
+	var out Out
+	for !b.paused && len(b.out) < c.cfg.InFlight && len(b.ready) > 0 {
+		i := b.ready[0]
+		b.ready = b.ready[1:]
+		it := &b.items[i]
+		if it.state != itemReady {
+			panic(fmt.Sprintf("connector: %s: item %d of the batch is free to go in state %d", c.name, i, it.state))
+		}
+		c.nextN++
+		it.N, it.state = c.nextN, itemOut
+		b.out = append(b.out, i)
+		out.Enqueues = append(out.Enqueues, it.Enqueue)
+	}
+	return out
+}
+
+// free makes item i free to go again, in its place in the batch's order.
+func (b *batch) free(i int) {
+	b.items[i].state = itemReady
+	at, _ := slices.BinarySearch(b.ready, i)
+	b.ready = slices.Insert(b.ready, at, i)
 }
 
 // Enqueued takes the queue's answer to Enqueue n: kv.StatusOK (the
-// message is in the queue, now or from before), kv.StatusBusy (the queue
-// is full; nothing was enqueued: the record goes again after retryAfter)
-// or any other status (refused, why says why: the record goes again as
-// a poison stand-in, and a stand-in refused ends the batch, as a failed
-// fetch does). Redirects are the caller's to follow; an answer to any
-// hand-out but the outstanding one is dropped.
+// message is in the queue, now or from before: the next record of its
+// key is free to go), kv.StatusBusy (the queue is full; nothing was
+// enqueued: the record goes again, and nothing new goes before
+// retryAfter) or any other status (refused, why says why: the record
+// goes again as a poison stand-in, and a stand-in refused ends the
+// batch, as a failed fetch does). Redirects are the caller's to follow;
+// an answer to any hand-out the consumer does not await is dropped.
 func (c *Consumer) Enqueued(n uint64, status kv.Status, retryAfter time.Duration, why string) Out {
-	b := c.batch
-	if c.phase != enqueuing || !b.out || b.items[b.next].N != n {
+	if c.phase != enqueuing {
 		return Out{}
 	}
-	b.out = false
-	it := &b.items[b.next]
+	b := c.batch
+	k := b.find(n)
+	if k < 0 {
+		return Out{}
+	}
+	i := b.out[k]
+	b.out = slices.Delete(b.out, k, k+1)
+	it := &b.items[i]
 	switch status {
 	case kv.StatusOK:
-		b.next++
-		if b.next < len(b.items) {
-			return c.handOut()
+		it.state = itemAcked
+		b.acked++
+		if it.next >= 0 {
+			b.free(it.next)
 		}
-		return c.commit()
+		if b.acked == len(b.items) {
+			return c.commit()
+		}
+		return c.handOut()
 	case kv.StatusBusy:
 		wait := max(retryAfter, c.cfg.Tick)
-		b.paused, c.due = true, c.now+c.ticks(wait)
+		b.free(i)
+		if due := c.now + c.ticks(wait); !b.paused || due > c.due {
+			c.due = due
+		}
+		b.paused = true
 		if why == "" {
 			why = "the inbound queue is full"
 		}
@@ -382,6 +477,7 @@ func (c *Consumer) Enqueued(n uint64, status kv.Status, retryAfter time.Duration
 	it.Key = poisonKey(it.Key, it.Message.ID)
 	it.Message = PoisonMessage(c.name, it.Topic, it.Partition, it.Offset, reason)
 	it.Poison = reason
+	b.free(i)
 	out := c.handOut()
 	out.Failure = &Failure{What: "enqueue", ID: n, Err: why}
 	return out
@@ -389,6 +485,9 @@ func (c *Consumer) Enqueued(n uint64, status kv.Status, retryAfter time.Duration
 
 func (c *Consumer) commit() Out {
 	b := c.batch
+	if b.acked != len(b.items) || len(b.out) > 0 {
+		panic(fmt.Sprintf("connector: %s: committing a batch of %d records with %d acknowledged, %d out", c.name, len(b.items), b.acked, len(b.out)))
+	}
 	c.id++
 	c.phase, c.sent, c.resent = committing, c.now, c.now
 	c.commitReq = &Commit{ID: c.id, Connector: c.name, Spec: c.spec, Member: c.member, Generation: b.generation,

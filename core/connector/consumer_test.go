@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -132,8 +133,34 @@ func TestRecordPoison(t *testing.T) {
 	}
 }
 
-// TestConsumerBatch: fetch, enqueue every record in order, commit the
-// batch's next offsets with its generation, fetch again.
+// nothing reports whether out asks for nothing and reports nothing.
+func nothing(out Out) bool {
+	return out.Fetch == nil && out.Commit == nil && len(out.Enqueues) == 0 && out.Batch == nil && out.Committed == nil && out.Failure == nil
+}
+
+// handed is the message ids of out's enqueues, in order.
+func handed(out Out) []string {
+	var ids []string
+	for _, e := range out.Enqueues {
+		ids = append(ids, e.Message.ID)
+	}
+	return ids
+}
+
+// only is out's one enqueue; it fails the test when out has another
+// number of them.
+func only(t *testing.T, out Out) Enqueue {
+	t.Helper()
+	if len(out.Enqueues) != 1 {
+		t.Fatalf("%d enqueues, want one: %+v", len(out.Enqueues), out)
+	}
+	return out.Enqueues[0]
+}
+
+// TestConsumerBatch: fetch, hand every record of different keys to the
+// queue at once, in the batch's order, take their answers in any order,
+// commit the batch's next offsets with its generation once all are
+// acknowledged, fetch again.
 func TestConsumerBatch(t *testing.T) {
 	c := newTestConsumer(10)
 	f := mustFetch(t, c)
@@ -145,21 +172,35 @@ func TestConsumerBatch(t *testing.T) {
 		!slices.Equal(b.Ranges, []Range{{"t", 0, 5, 6}, {"t", 2, 1, 1}}) {
 		t.Fatalf("batch %+v", out.Batch)
 	}
-	var ids []string
-	for out.Enqueue != nil {
-		e := out.Enqueue
-		ids = append(ids, e.Message.ID+" "+e.Key)
-		if st := c.Status(); st.Phase != "enqueuing" || st.Acked != len(ids)-1 {
-			t.Fatalf("status %+v", st)
+	var keys []string
+	for _, e := range out.Enqueues {
+		keys = append(keys, e.Message.ID+" "+e.Key)
+	}
+	if want := []string{"crm/t/0/5 a", "crm/t/0/6 crm/t/0/6", "crm/t/2/1 b"}; !slices.Equal(keys, want) {
+		t.Fatalf("enqueued %q, want %q", keys, want)
+	}
+	es := out.Enqueues
+	if st := c.Status(); st.Phase != "enqueuing" || st.Acked != 0 || st.InFlight != 3 {
+		t.Fatalf("status %+v", st)
+	}
+	for _, k := range []int{2, 0} {
+		if !c.Awaits(es[k].N) {
+			t.Fatalf("hand-out %d not awaited", es[k].N)
 		}
-		if out = c.Tick(); out != (Out{}) {
+		if out = c.Enqueued(es[k].N, kv.StatusOK, 0, ""); !nothing(out) {
+			t.Fatalf("before the last answer: %+v", out)
+		}
+		if c.Awaits(es[k].N) {
+			t.Fatalf("hand-out %d still awaited once answered", es[k].N)
+		}
+		if out = c.Tick(); !nothing(out) {
 			t.Fatalf("a tick while enqueuing: %+v", out)
 		}
-		out = c.Enqueued(e.N, kv.StatusOK, 0, "")
 	}
-	if want := []string{"crm/t/0/5 a", "crm/t/0/6 crm/t/0/6", "crm/t/2/1 b"}; !slices.Equal(ids, want) {
-		t.Fatalf("enqueued %q, want %q", ids, want)
+	if st := c.Status(); st.Acked != 2 || st.InFlight != 1 {
+		t.Fatalf("status %+v", st)
 	}
+	out = c.Enqueued(es[1].N, kv.StatusOK, 0, "")
 	cm := out.Commit
 	if cm == nil || cm.Generation != 4 || cm.Member != "n1" || !slices.Equal(cm.Offsets, []Offset{{"t", 0, 7}, {"t", 2, 2}}) {
 		t.Fatalf("commit %+v", out)
@@ -170,33 +211,84 @@ func TestConsumerBatch(t *testing.T) {
 	}
 }
 
-// TestConsumerBusy: a busy queue pauses the batch for RetryAfter; the
-// record then goes again under a new N, and the old N's answer is
-// dropped.
+// TestConsumerKeyOrder: records of one routing key go one at a time, in
+// the batch's order, each once the one before it is acknowledged;
+// keyless records wait for nothing; at most InFlight are out; the
+// lowest free record goes first.
+func TestConsumerKeyOrder(t *testing.T) {
+	cfg := testConsumerConfig
+	cfg.InFlight = 3
+	c := NewConsumer(kafkaIn(10), "n1", cfg, rand.New(rand.NewPCG(1, 2)))
+	f := mustFetch(t, c)
+	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{
+		rec(0, 0, "a"), rec(0, 1, "a"), rec(0, 2, "b"), rec(0, 3, ""), rec(0, 4, ""), rec(1, 0, "a"), rec(1, 1, "c")}})
+	n := map[string]uint64{}
+	step := func(out Out, want ...string) {
+		t.Helper()
+		if got := handed(out); !slices.Equal(got, want) {
+			t.Fatalf("handed out %q, want %q", got, want)
+		}
+		for _, e := range out.Enqueues {
+			n[e.Message.ID] = e.N
+		}
+		if st := c.Status(); st.InFlight > cfg.InFlight {
+			t.Fatalf("%d out, the window is %d", st.InFlight, cfg.InFlight)
+		}
+	}
+	ok := func(id string) Out { t.Helper(); return c.Enqueued(n[id], kv.StatusOK, 0, "") }
+	step(out, "crm/t/0/0", "crm/t/0/2", "crm/t/0/3") // 0/1 waits for 0/0, and the window is full
+	step(ok("crm/t/0/2"), "crm/t/0/4")               // 0/1 still waits
+	step(ok("crm/t/0/3"), "crm/t/1/1")               // 1/0 is of key a too: it waits for 0/1
+	step(ok("crm/t/0/0"), "crm/t/0/1")
+	step(ok("crm/t/0/4"))
+	step(ok("crm/t/0/1"), "crm/t/1/0")
+	step(ok("crm/t/1/1"))
+	out = ok("crm/t/1/0")
+	if out.Commit == nil || !slices.Equal(out.Commit.Offsets, []Offset{{"t", 0, 5}, {"t", 1, 2}}) {
+		t.Fatalf("commit %+v", out)
+	}
+}
+
+// TestConsumerBusy: a busy queue pauses the batch for RetryAfter: the
+// record goes again after it, under a new N, and nothing new goes
+// meanwhile; answers to the records out are still taken, and the old
+// N's answer is dropped.
 func TestConsumerBusy(t *testing.T) {
 	c := newTestConsumer(10)
 	f := mustFetch(t, c)
-	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, ""), rec(0, 1, "")}})
-	first := out.Enqueue
+	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "k"), rec(0, 1, "k"), rec(0, 2, ""), rec(0, 3, "")}})
+	if got := handed(out); !slices.Equal(got, []string{"crm/t/0/0", "crm/t/0/2", "crm/t/0/3"}) {
+		t.Fatalf("handed out %q", got)
+	}
+	first, keyless, last := out.Enqueues[0], out.Enqueues[1], out.Enqueues[2]
 	out = c.Enqueued(first.N, kv.StatusBusy, 450*time.Millisecond, "full")
-	if out.Failure == nil || out.Failure.What != "enqueue" || out.Failure.Wait != 450*time.Millisecond || out.Enqueue != nil {
+	if out.Failure == nil || out.Failure.What != "enqueue" || out.Failure.Wait != 450*time.Millisecond || len(out.Enqueues) != 0 {
 		t.Fatalf("busy: %+v", out)
 	}
-	for i := 1; i <= 4; i++ {
-		if out = c.Tick(); out.Enqueue != nil {
+	if out = c.Enqueued(keyless.N, kv.StatusOK, 0, ""); !nothing(out) {
+		t.Fatalf("an answer while paused: %+v", out)
+	}
+	c.Tick()
+	// A second busy answer while paused: the pause ends at the later of
+	// the two.
+	if out = c.Enqueued(last.N, kv.StatusBusy, 100*time.Millisecond, ""); out.Failure == nil || len(out.Enqueues) != 0 {
+		t.Fatalf("busy again: %+v", out)
+	}
+	for i := 2; i <= 4; i++ {
+		if out = c.Tick(); len(out.Enqueues) != 0 {
 			t.Fatalf("enqueued again after %d ticks, before the 450ms", i)
 		}
 	}
-	again := c.Tick().Enqueue
-	if again == nil || again.N == first.N || again.Message.ID != first.Message.ID {
-		t.Fatalf("after the wait: %+v", again)
+	out = c.Tick()
+	if got := handed(out); !slices.Equal(got, []string{"crm/t/0/0", "crm/t/0/3"}) || out.Enqueues[0].N == first.N {
+		t.Fatalf("after the wait: %+v", out)
 	}
-	if out = c.Enqueued(first.N, kv.StatusOK, 0, ""); out != (Out{}) {
+	again := out.Enqueues[0]
+	if out = c.Enqueued(first.N, kv.StatusOK, 0, ""); !nothing(out) {
 		t.Fatalf("a stale answer was taken: %+v", out)
 	}
-	out = c.Enqueued(again.N, kv.StatusOK, 0, "")
-	if out.Enqueue == nil || out.Enqueue.Offset != 1 {
-		t.Fatalf("next: %+v", out)
+	if e := only(t, c.Enqueued(again.N, kv.StatusOK, 0, "")); e.Offset != 1 {
+		t.Fatalf("next: %+v", e)
 	}
 }
 
@@ -222,7 +314,7 @@ func TestConsumerFailures(t *testing.T) {
 	}
 	f := mustFetch(t, c)
 	for range 9 {
-		if out := c.Tick(); out != (Out{}) && out != (Out{Fetch: f}) {
+		if out := c.Tick(); !nothing(out) && !reflect.DeepEqual(out, Out{Fetch: f}) {
 			t.Fatalf("before the timeout: %+v", out)
 		}
 	}
@@ -230,7 +322,7 @@ func TestConsumerFailures(t *testing.T) {
 	if out.Failure == nil || out.Failure.What != "fetch" || !strings.Contains(out.Failure.Err, "no answer within 1s") {
 		t.Fatalf("timeout: %+v", out)
 	}
-	if late := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Records: []Record{rec(0, 0, "")}}); late != (Out{}) {
+	if late := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Records: []Record{rec(0, 0, "")}}); !nothing(late) {
 		t.Fatalf("a late answer was taken: %+v", late)
 	}
 	f = mustFetch(t, c)
@@ -269,10 +361,10 @@ func TestConsumerResend(t *testing.T) {
 		t.Fatalf("resent after ticks %v, want 3, 6, 9", again)
 	}
 	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "")}})
-	if dup := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "")}}); dup != (Out{}) {
+	if dup := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "")}}); !nothing(dup) {
 		t.Fatalf("a second copy's answer was taken: %+v", dup)
 	}
-	cm := c.Enqueued(out.Enqueue.N, kv.StatusOK, 0, "").Commit
+	cm := c.Enqueued(only(t, out).N, kv.StatusOK, 0, "").Commit
 	for range 2 {
 		c.Tick()
 	}
@@ -291,7 +383,7 @@ func TestConsumerCommitFailures(t *testing.T) {
 	batch := func() *Commit {
 		f := mustFetch(t, c)
 		out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 2, Records: []Record{rec(1, 3, "")}})
-		out = c.Enqueued(out.Enqueue.N, kv.StatusOK, 0, "")
+		out = c.Enqueued(only(t, out).N, kv.StatusOK, 0, "")
 		return out.Commit
 	}
 	cm := batch()
@@ -307,29 +399,39 @@ func TestConsumerCommitFailures(t *testing.T) {
 	if out = c.Tick(); out.Failure == nil || out.Failure.What != "commit" || out.Failure.Wait == 0 {
 		t.Fatalf("timeout: %+v", out)
 	}
-	if late := c.Committed(&Committed{ID: cm.ID, Connector: "crm"}); late != (Out{}) {
+	if late := c.Committed(&Committed{ID: cm.ID, Connector: "crm"}); !nothing(late) {
 		t.Fatalf("late answer taken: %+v", late)
 	}
 }
 
 // TestConsumerRefusedBecomesPoison: a record the queue refuses goes
-// again as its poison stand-in; a stand-in refused ends the batch.
+// again as its poison stand-in, before the next of its key; a stand-in
+// refused ends the batch, and the enqueues still out are no longer
+// awaited.
 func TestConsumerRefusedBecomesPoison(t *testing.T) {
 	c := newTestConsumer(10)
 	f := mustFetch(t, c)
-	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "k")}})
-	e := out.Enqueue
-	out = c.Enqueued(e.N, kv.StatusInvalid, 0, "something the queue dislikes")
-	p := out.Enqueue
-	if p == nil || p.Message.ID != e.Message.ID || p.Key != "k" || !strings.Contains(p.Poison, "something the queue dislikes") {
-		t.Fatalf("%+v", out)
+	out := c.Fetched(&Fetched{ID: f.ID, Connector: "crm", Generation: 1, Records: []Record{rec(0, 0, "k"), rec(0, 1, "k"), rec(0, 2, "")}})
+	if got := handed(out); !slices.Equal(got, []string{"crm/t/0/0", "crm/t/0/2"}) {
+		t.Fatalf("handed out %q", got)
+	}
+	e, other := out.Enqueues[0], out.Enqueues[1]
+	p := only(t, c.Enqueued(e.N, kv.StatusInvalid, 0, "something the queue dislikes"))
+	if p.Message.ID != e.Message.ID || p.Key != "k" || !strings.Contains(p.Poison, "something the queue dislikes") {
+		t.Fatalf("%+v", p)
 	}
 	if v, _ := p.Message.Header(PoisonHeader); v != p.Poison {
 		t.Fatalf("stand-in headers %+v", p.Message.Headers)
 	}
 	out = c.Enqueued(p.N, kv.StatusInvalid, 0, "no")
-	if out.Failure == nil || out.Failure.Wait == 0 || out.Enqueue != nil || c.Status().Phase != "waiting" {
+	if out.Failure == nil || out.Failure.Wait == 0 || len(out.Enqueues) != 0 || c.Status().Phase != "waiting" {
 		t.Fatalf("%+v", out)
+	}
+	if c.Awaits(other.N) {
+		t.Fatal("an enqueue of the dropped batch is still awaited")
+	}
+	if out = c.Enqueued(other.N, kv.StatusOK, 0, ""); !nothing(out) {
+		t.Fatalf("an answer for the dropped batch was taken: %+v", out)
 	}
 }
 
@@ -344,9 +446,13 @@ type fakeGroup struct {
 	acked      map[string]bool
 }
 
-func (g *fakeGroup) produce(p int) {
+func (g *fakeGroup) produce(p int, keys int) {
 	off := int64(len(g.logs[p]))
-	g.logs[p] = append(g.logs[p], rec(int32(p), off, fmt.Sprint("k", off%3)))
+	key := "" // keyless: routed by its id
+	if k := rapid.IntRange(0, keys).Draw(g.t, "key"); k < keys {
+		key = fmt.Sprint("k", k)
+	}
+	g.logs[p] = append(g.logs[p], rec(int32(p), off, key))
 }
 
 func (g *fakeGroup) fetch(f *Fetch) *Fetched {
@@ -359,6 +465,24 @@ func (g *fakeGroup) fetch(f *Fetch) *Fetched {
 		}
 	}
 	return a
+}
+
+// ack records that the queue took e, checking first that it took every
+// earlier record of e's partition and key: records of one key take
+// effect in offset order.
+func (g *fakeGroup) ack(e *Enqueue) {
+	if g.acked[e.Message.ID] {
+		return
+	}
+	r := g.logs[e.Partition][e.Offset]
+	if len(r.Key) > 0 {
+		for _, before := range g.logs[e.Partition][:e.Offset] {
+			if id := RecordID("crm", "t", before.Partition, before.Offset); string(before.Key) == string(r.Key) && !g.acked[id] {
+				g.t.Fatalf("%s (key %s) taken before %s of the same key", e.Message.ID, r.Key, id)
+			}
+		}
+	}
+	g.acked[e.Message.ID] = true
 }
 
 // commit applies a commit the group accepts, checking first that it
@@ -393,19 +517,24 @@ func (g *fakeGroup) done() bool {
 }
 
 // TestPropConsumer: under random answers (ok, busy, refused, errors,
-// lost, late and repeated answers, rebalances) a commit never covers a
-// record whose enqueue was not acknowledged; and once the faults stop,
-// every record is enqueued and committed.
+// lost, late, reordered and repeated answers, rebalances) a commit never
+// covers a record whose enqueue was not acknowledged; records of one key
+// are acknowledged in offset order, and the consumer never awaits more
+// than its window of enqueues; and once the faults stop, every record is
+// enqueued and committed.
 func TestPropConsumer(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		parts := rapid.IntRange(1, 3).Draw(rt, "partitions")
+		keys := rapid.IntRange(1, 4).Draw(rt, "keys")
 		g := &fakeGroup{t: rt, logs: make([][]Record, parts), committed: make([]int64, parts), acked: map[string]bool{}}
 		for p := range parts {
-			for range rapid.IntRange(0, 6).Draw(rt, "records") {
-				g.produce(p)
+			for range rapid.IntRange(0, 8).Draw(rt, "records") {
+				g.produce(p, keys)
 			}
 		}
-		c := NewConsumer(kafkaIn(rapid.IntRange(1, 5).Draw(rt, "max batch")), "n1", testConsumerConfig,
+		cfg := testConsumerConfig
+		cfg.InFlight = rapid.IntRange(1, 5).Draw(rt, "in flight")
+		c := NewConsumer(kafkaIn(rapid.IntRange(1, 8).Draw(rt, "max batch")), "n1", cfg,
 			rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "seed"), 0)))
 		// pending answers, delivered later, out of order, or never.
 		var pending []func() Out
@@ -415,6 +544,9 @@ func TestPropConsumer(t *testing.T) {
 					return 0
 				}
 				return rapid.IntRange(0, n).Draw(rt, label)
+			}
+			if st := c.Status(); st.InFlight > cfg.InFlight {
+				rt.Fatalf("%d enqueues out, the window is %d", st.InFlight, cfg.InFlight)
 			}
 			if f := out.Fetch; f != nil {
 				switch fate("fetch fate", 3) {
@@ -444,13 +576,14 @@ func TestPropConsumer(t *testing.T) {
 					pending = append(pending, func() Out { return c.Committed(a) })
 				}
 			}
-			if e := out.Enqueue; e != nil {
-				// The instance sends an enqueue until it has an answer:
-				// only its lateness is random.
+			for _, e := range out.Enqueues {
+				// The instance sends an enqueue until it has an answer
+				// (or the consumer no longer awaits it): only its
+				// lateness is random.
 				switch fate("enqueue fate", 3) {
 				case 0, 1:
 					pending = append(pending, func() Out {
-						g.acked[e.Message.ID] = true
+						g.ack(&e)
 						return c.Enqueued(e.N, kv.StatusOK, 0, "")
 					})
 				case 2:
@@ -466,7 +599,7 @@ func TestPropConsumer(t *testing.T) {
 			case 0, 1, 2:
 				take(c.Tick(), false)
 			case 3:
-				g.produce(rapid.IntRange(0, parts-1).Draw(rt, "partition"))
+				g.produce(rapid.IntRange(0, parts-1).Draw(rt, "partition"), keys)
 			case 4:
 				g.generation++
 			default:

@@ -24,16 +24,22 @@ import (
 // the pipeline, and are soft state: a restarted instance starts them
 // afresh, and Kafka's committed offsets say where to resume.
 //
-// An enqueue is a kv.Request from the client "INSTANCE/CONNECTOR.BOOT",
-// handed to this instance's own serve path with this instance as the
-// sender; a redirect is followed to the leader (or member) it names, and
-// a request unanswered within enqueueRetry is served here again, with the
-// same client and sequence number, which the dedup table makes safe. BOOT
-// is drawn when the consumer starts: the dedup table keeps each client's
-// last sequence number, and a restarted consumer counting from 1 again
-// under an old name would have its enqueues answered ok and dropped.
-// One request is outstanding per consumer, so that the table's one
-// answer per client is always the one awaited.
+// An enqueue is a kv.Request handed to this instance's own serve path
+// with this instance as the sender; a redirect is followed to the leader
+// (or member) it names, and a request unanswered within enqueueRetry is
+// served here again, with the same client and sequence number, which the
+// dedup table makes safe. The dedup table keeps one answer per client,
+// so a consumer with several enqueues out (connector.ConsumerConfig's
+// InFlight) sends each from a lane of its own: the client
+// "INSTANCE/CONNECTOR.BOOT/LANE", one request outstanding per lane, so
+// that the table's one answer per client is always the one awaited.
+// Lanes are made as the consumer's window first needs them and reused
+// lowest first; a lane whose request the consumer no longer awaits (its
+// batch was dropped) is free, and its next request's higher sequence
+// number makes the old answer one nobody takes. BOOT is drawn when the
+// consumer starts: the dedup table keeps each client's last sequence
+// number, and a restarted consumer counting from 1 again under an old
+// name would have its enqueues answered ok and dropped.
 
 // consumers is an instance's consumers.
 type consumers struct {
@@ -42,18 +48,24 @@ type consumers struct {
 }
 
 // consumeProc is one connector's consumer on this instance, with its
-// client's state.
+// lanes.
 type consumeProc struct {
 	c      *connector.Consumer
+	client string // the lanes' clients are CLIENT/0, CLIENT/1, ...
+	ticks  uint64
+	lanes  []*lane
+}
+
+// lane is one client of a consumer, with its enqueue outstanding: the
+// consumer's N, the request (nil: none), the tick it was last served
+// here, and the redirects followed since.
+type lane struct {
 	client string
 	seq    uint64
-	ticks  uint64
-	// The enqueue outstanding: the consumer's N, the request, the tick it
-	// was last served here, and the redirects followed since.
-	n    uint64
-	req  *kv.Request
-	sent uint64
-	hops int
+	n      uint64
+	req    *kv.Request
+	sent   uint64
+	hops   int
 }
 
 const (
@@ -73,9 +85,15 @@ func (n *Node) consume() {
 	for _, name := range n.consumerNames() {
 		p := n.consumers.procs[name]
 		p.ticks++
-		if p.req != nil && p.ticks-p.sent >= retry {
-			p.sent, p.hops = p.ticks, 0
-			n.serve(n.e.ID(), p.req)
+		for _, l := range p.lanes {
+			switch {
+			case l.req == nil:
+			case !p.c.Awaits(l.n):
+				l.req, l.hops = nil, 0
+			case p.ticks-l.sent >= retry:
+				l.sent, l.hops = p.ticks, 0
+				n.serve(n.e.ID(), l.req)
+			}
 		}
 		n.consumerOut(p, p.c.Tick())
 	}
@@ -165,14 +183,8 @@ func (n *Node) consumerReceive(from env.NodeID, m env.Message) {
 // enqueued takes an answer to a consumer's enqueue: a redirect is
 // followed, anything else goes to the consumer.
 func (n *Node) enqueued(r *kv.Response) {
-	var p *consumeProc
-	for _, name := range n.consumerNames() {
-		if q := n.consumers.procs[name]; q.client == r.Client {
-			p = q
-			break
-		}
-	}
-	if p == nil || p.req == nil || r.Seq != p.seq {
+	p, l := n.laneOf(r.Client)
+	if l == nil || l.req == nil || r.Seq != l.seq {
 		return
 	}
 	if r.Status == kv.StatusRedirect {
@@ -180,20 +192,50 @@ func (n *Node) enqueued(r *kv.Response) {
 		if to == "" {
 			to = r.Hint
 		}
-		if to == "" || p.hops >= maxHops {
+		if to == "" || l.hops >= maxHops {
 			return // served here again at the retry
 		}
-		p.hops++
+		l.hops++
 		if to == n.e.ID() {
-			n.serve(to, p.req)
+			n.serve(to, l.req)
 		} else {
-			n.e.Send(to, p.req)
+			n.e.Send(to, l.req)
 		}
 		return
 	}
-	num := p.n
-	p.n, p.req, p.hops = 0, nil, 0
+	num := l.n
+	l.n, l.req, l.hops = 0, nil, 0
 	n.consumerOut(p, p.c.Enqueued(num, r.Status, time.Duration(r.RetryAfter), r.Error))
+}
+
+// laneOf finds the consumer and lane whose client is client.
+func (n *Node) laneOf(client string) (*consumeProc, *lane) {
+	for _, name := range n.consumerNames() {
+		p := n.consumers.procs[name]
+		if !strings.HasPrefix(client, p.client+"/") {
+			continue
+		}
+		for _, l := range p.lanes {
+			if l.client == client {
+				return p, l
+			}
+		}
+	}
+	return nil, nil
+}
+
+// freeLane is a lane of p with no request the consumer awaits, the
+// lowest first; a new one when every lane is busy. The consumer awaits
+// at most its InFlight enqueues, so it never has more lanes.
+func (p *consumeProc) freeLane() *lane {
+	for _, l := range p.lanes {
+		if l.req == nil || !p.c.Awaits(l.n) {
+			return l
+		}
+	}
+	l := &lane{client: p.client + "/" + strconv.Itoa(len(p.lanes))}
+	p.lanes = append(p.lanes, l)
+	return l
 }
 
 // consumerOut records what a consumer reports and does what it asks.
@@ -225,12 +267,13 @@ func (n *Node) consumerOut(p *consumeProc, out connector.Out) {
 		n.trace("consumer.fetch", env.Str("connector", name), env.Str("member", member), env.Uint("id", f.ID), env.Int("max", int64(f.Max)))
 		n.e.Send(connector.InboundEndpoint(name), f)
 	}
-	if e := out.Enqueue; e != nil {
-		p.seq++
-		msg := e.Message
-		p.n, p.sent, p.hops = e.N, p.ticks, 0
-		p.req = &kv.Request{Client: p.client, Seq: p.seq, Op: kv.OpEnqueue, Key: e.Key, Message: &msg}
-		n.serve(n.e.ID(), p.req)
+	for i := range out.Enqueues {
+		e := &out.Enqueues[i]
+		l := p.freeLane()
+		l.seq++
+		l.n, l.sent, l.hops = e.N, p.ticks, 0
+		l.req = &kv.Request{Client: l.client, Seq: l.seq, Op: kv.OpEnqueue, Key: e.Key, Message: &e.Message}
+		n.serve(n.e.ID(), l.req)
 	}
 }
 

@@ -1,14 +1,19 @@
 package connector
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shoaldb/shoal/core/yamlcheck"
+	"go.yaml.in/yaml/v3"
 )
 
 // The built-in types: http and kafka in, webhook and kafka out. core/live's
@@ -22,7 +27,14 @@ const (
 	MaxItems        = 100000
 	DefaultMaxBatch = 100 // kafka max_batch
 	MaxBatch        = 10000
+	MaxTokens       = 16 // digests in an http token_sha256: the tokens valid at once, enough to rotate them
 )
+
+// TokenPrefix starts every token shoal ingest-token makes, so that a
+// token written where its digest belongs is recognised and refused
+// before the pipeline, which is replicated and readable through the
+// API, stores it.
+const TokenPrefix = "shoal_ingest_"
 
 // idempotencyHeader carries a message's idempotency key in every request
 // of the built-in outbound types; the engine sets it, a file may not.
@@ -50,16 +62,120 @@ func registerBuiltinOutbound(typ string, parse func(*Params) OutboundSpec) {
 type HTTPInbound struct {
 	MaxBody  int64 // bytes of a request's body (max_body: 1..64MiB, default 8MiB)
 	MaxItems int   // NDJSON lines in one request (max_items: 1..100000, default 1000)
+	// TokenSHA256 are the SHA-256 digests, in lower-case hex, of the
+	// bearer tokens a request must carry one of (token_sha256: 1 to
+	// MaxTokens, so that a new token can be added before the old one is
+	// removed). None: a request needs no token. Only digests are kept:
+	// the pipeline is replicated and readable through the API.
+	TokenSHA256 []string
 }
 
 // Type returns "http".
 func (*HTTPInbound) Type() string { return "http" }
 
+// NeedsToken reports whether a request must carry a bearer token.
+func (h *HTTPInbound) NeedsToken() bool { return len(h.TokenSHA256) > 0 }
+
+// Authorizes reports whether token's SHA-256 digest is one of
+// TokenSHA256. It compares with every digest, each in constant time, so
+// that how long it takes says nothing of which digest, or how much of
+// one, matched.
+func (h *HTTPInbound) Authorizes(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	got := []byte(hex.EncodeToString(sum[:]))
+	match := 0
+	for _, d := range h.TokenSHA256 {
+		match |= subtle.ConstantTimeCompare(got, []byte(d))
+	}
+	return match == 1
+}
+
 func parseHTTPInbound(p *Params) InboundSpec {
 	return &HTTPInbound{
-		MaxBody:  p.Bytes("max_body", 1, MaxBody, DefaultMaxBody),
-		MaxItems: p.Int("max_items", 1, MaxItems, DefaultMaxItems),
+		MaxBody:     p.Bytes("max_body", 1, MaxBody, DefaultMaxBody),
+		MaxItems:    p.Int("max_items", 1, MaxItems, DefaultMaxItems),
+		TokenSHA256: tokenDigests(p, "token_sha256"),
 	}
+}
+
+// tokenDigests reads a list of 1..MaxTokens SHA-256 digests, each 64
+// lower-case hex digits and listed once, or a single digest as a list of
+// one. It returns nil when the key is absent or has a problem. Its
+// messages never quote a value: one that is not a digest may be the
+// token itself.
+func tokenDigests(p *Params, key string) []string {
+	_, v := p.lookup(key)
+	if v == nil {
+		return nil
+	}
+	path := p.at(key)
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+		switch {
+		case len(items) == 0:
+			p.report.Addf(v, path, "must not be empty: list the SHA-256 digest of each token (shoal ingest-token prints one), or leave the key out")
+			return nil
+		case len(items) > MaxTokens:
+			p.report.Addf(v, path, "has %d digests, at most %d: enough for the tokens in use and their replacements", len(items), MaxTokens)
+			return nil
+		}
+	} else if v.Kind != yaml.ScalarNode {
+		p.report.Addf(v, path, "must be a list of SHA-256 digests, such as [\"<64 hex digits>\"], got %s", yamlcheck.Describe(v))
+		return nil
+	}
+	var out []string
+	ok := true
+	for i, item := range items {
+		at := path
+		if v.Kind == yaml.SequenceNode {
+			at = fmt.Sprintf("%s[%d]", path, i)
+		}
+		if why := digestProblem(item); why != "" {
+			p.report.Addf(item, at, "%s", why)
+			ok = false
+			out = append(out, "")
+			continue
+		}
+		if first := slices.Index(out, item.Value); first >= 0 {
+			p.report.Addf(item, at, "is listed twice (first as %s[%d])", key, first)
+			ok = false
+		}
+		out = append(out, item.Value)
+	}
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// digestProblem says what keeps n from being a SHA-256 digest in
+// lower-case hex, or "" when nothing does. A digest of digits only reads
+// as a number in YAML; it is taken as written.
+func digestProblem(n *yaml.Node) string {
+	s, why := yamlcheck.Str(n)
+	if why != "" {
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
+			return why
+		}
+		s = n.Value
+	}
+	if strings.HasPrefix(s, TokenPrefix) {
+		return "is a token, not its digest: the pipeline is replicated and readable through the API, so it holds only digests (shoal ingest-token --hash prints a token's); if this file was applied, make a new token"
+	}
+	if n := utf8.RuneCountInString(s); n != sha256.Size*2 {
+		return fmt.Sprintf("is %d characters, want %d: a SHA-256 digest in hex (shoal ingest-token --hash prints a token's)", n, sha256.Size*2)
+	}
+	for i, r := range []rune(s) {
+		switch {
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'f':
+		case r >= 'A' && r <= 'F':
+			return fmt.Sprintf("has the upper-case digit %q at character %d: write the digest in lower case", r, i+1)
+		default:
+			return fmt.Sprintf("has %q at character %d: a digest is hex digits, 0-9 and a-f", r, i+1)
+		}
+	}
+	return ""
 }
 
 // KafkaInbound is a kafka connector: a consumer group reading one topic.

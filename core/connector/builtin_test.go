@@ -143,3 +143,36 @@ func TestRenderErrors(t *testing.T) {
 		t.Errorf("a hand-built webhook rendered %d bytes: %v", len(huge.Value), err)
 	}
 }
+
+func TestHTTPInboundAuthorizes(t *testing.T) {
+	c := mustSection(t, `connectors:
+  inbound:
+    rotated:
+      type: http
+      token_sha256:
+        - 628b49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02 # sha256("t1")
+        - c44474038d459e40e4714afefa7bf8dae9f9834b22f5e8ec1dd434ecb62b512e # sha256("t2")
+    open: {type: http}
+`)
+	rotated := c.Connector("rotated").Spec.(*HTTPInbound)
+	open := c.Connector("open").Spec.(*HTTPInbound)
+	if !rotated.NeedsToken() || open.NeedsToken() {
+		t.Errorf("NeedsToken: rotated %v, open %v", rotated.NeedsToken(), open.NeedsToken())
+	}
+	for _, tc := range []struct {
+		token string
+		want  bool
+	}{
+		{"t1", true}, {"t2", true},
+		{"", false}, {"t3", false}, {"T1", false}, {"t1 ", false}, {" t1", false}, {"t1\x00", false},
+		// A digest is not its token.
+		{"628b49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02", false},
+	} {
+		if got := rotated.Authorizes(tc.token); got != tc.want {
+			t.Errorf("Authorizes(%q) = %v, want %v", tc.token, got, tc.want)
+		}
+		if open.Authorizes(tc.token) {
+			t.Errorf("a connector without token_sha256 authorizes %q: it asks for no token, and takes none as proof", tc.token)
+		}
+	}
+}

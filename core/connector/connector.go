@@ -49,7 +49,11 @@
 //
 // Inbound http (HTTPInbound): max_body, the largest request body (1..64MiB,
 // default 8MiB); max_items, the NDJSON lines of one request (1..100000,
-// default 1000).
+// default 1000); token_sha256, the SHA-256 digests (64 lower-case hex
+// digits each, 1 to 16: a new token is added before the old one is
+// removed) of the bearer tokens a request must carry one of
+// (Authorization: Bearer TOKEN); without it, no token is asked for. The
+// file holds only digests: it is replicated and readable through the API.
 //
 // Inbound kafka (KafkaInbound): brokers (required; host:port, a list or
 // one), topic (required), group (default "shoal-" and the connector's

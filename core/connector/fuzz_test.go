@@ -2,6 +2,8 @@ package connector_test
 
 import (
 	"errors"
+	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/shoaldb/shoal/core/connector"
@@ -20,7 +22,7 @@ chains:
     - set-type: T
 connectors:
   inbound:
-    web: {type: http, max_body: 8MiB, max_items: 1000}
+    web: {type: http, max_body: 8MiB, max_items: 1000, token_sha256: [628b49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02]}
     orders:
       type: kafka
       brokers: [localhost:9092]
@@ -59,14 +61,20 @@ var fuzzMessages = []*connector.Message{
 	{Seq: 1000, Value: []byte(`"x"`)},
 }
 
+// digest is a SHA-256 digest as token_sha256 takes it.
+var digest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // FuzzParse checks that parsing a pipeline file with a connectors section
-// never panics, that its errors have the documented shape, and that the
-// destinations of an accepted one render any message without panicking.
+// never panics, that its errors have the documented shape, that an
+// accepted one's http connectors take only distinct lower-case digests,
+// and that its destinations render any message without panicking.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(fuzzPipeline))
 	f.Add(examples.Pipeline)
 	f.Add([]byte("routes: {default: k}\nchains: {k: [outbound: x]}\nconnectors: {outbound: {x: {type: webhook, url: 'http://h', body: '{{range .Seq}}{{end}}'}}}\n"))
 	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: sqs}}, outbound: {b: ~}}\n"))
+	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: http, token_sha256: [\"628B49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02\", 12, ~, [x]]}}}\n"))
+	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: http, token_sha256: 1234567890123456789012345678901234567890123456789012345678901234}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, allow := range []bool{false, true} {
 			p, err := handler.ParseWith("fuzz.yaml", data, handler.Options{AllowUnknown: allow})
@@ -87,6 +95,20 @@ func FuzzParse(f *testing.F) {
 			}
 			if p.Connectors == nil {
 				continue
+			}
+			for _, in := range p.Connectors.Inbound {
+				h, ok := in.Spec.(*connector.HTTPInbound)
+				if !ok {
+					continue
+				}
+				if len(h.TokenSHA256) > connector.MaxTokens {
+					t.Fatalf("%s takes %d tokens", in.Name, len(h.TokenSHA256))
+				}
+				for i, d := range h.TokenSHA256 {
+					if !digest.MatchString(d) || slices.Contains(h.TokenSHA256[:i], d) {
+						t.Fatalf("%s took the digest %q", in.Name, d)
+					}
+				}
 			}
 			for _, out := range p.Connectors.Outbound {
 				if out.Spec == nil {

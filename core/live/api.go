@@ -167,7 +167,7 @@ type APIOptions struct {
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
 //	GET    /v1/data/{type}/{key}/history (?consistency=stale)       → 200 HistoryBody: kept versions oldest first, the object last; 404
 //	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
-//	POST   /v1/ingest/{connector} a JSON object; Idempotency-Key: id → 202 IngestResult, 400, 413, 429 (Retry-After) queue full
+//	POST   /v1/ingest/{connector} a JSON object; Idempotency-Key: id → 202 IngestResult, 400, 401/403 token, 413, 429 (Retry-After) queue full
 //	GET    /v1/queue                                                → 200 [QueueBody] every replicaset's queues
 //	GET    /v1/repair?replicaset=RS&after=N&limit=M                 → 200 QueueBody with its repair entries
 //	GET    /v1/repair/{replicaset}/{position}                       → 200 RepairEntry, 404
@@ -189,9 +189,10 @@ type APIOptions struct {
 // Keys are percent-decoded path segments of 1 to MaxKeyLen bytes (a "/"
 // in a key is sent as %2F, a key "." or ".." as %2E). Every error has a
 // JSON body {"error": "..."} saying what is wrong and where: 400 bad
-// input, 404, 405 (with Allow), 409, 413 body too large, 415 a
-// Content-Type other than JSON, 503 unavailable or not ready, 504 outcome
-// unknown, 500 anything else (logged). The handler logs every request,
+// input, 401 (with WWW-Authenticate) no token and 403 a token not taken
+// (an http connector's token_sha256), 404, 405 (with Allow), 409, 413
+// body too large, 415 a Content-Type other than JSON, 503 unavailable or
+// not ready, 504 outcome unknown, 500 anything else (logged). The handler logs every request,
 // counts it in the registry, and answers 500 rather than panic.
 func NewAPI(b Backend, opts APIOptions) http.Handler {
 	if opts.Logger == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,16 @@ import (
 // When the pipeline in force declares inbound connectors, {connector}
 // must be one of them of type http, whose max_body and max_items bound the
 // request; without a declaration any name is taken, within the defaults.
+//
+// A connector that declares token_sha256 takes only requests that carry
+// one of its tokens, Authorization: Bearer TOKEN, whose SHA-256 digest
+// the declaration lists. Without the header, or with one that is not a
+// bearer token, the answer is 401 with WWW-Authenticate: Bearer
+// realm="shoal-ingest"; with a token it does not list, 403. Either way
+// before the Idempotency-Key, the Content-Type or the body is looked at,
+// so nothing is read and nothing is enqueued. An instance that cannot
+// read the pipeline in force (one written for a newer shoal, say) does
+// not know which connectors ask for a token, and answers 503.
 //
 // A batch is checked whole before anything is enqueued: one bad line
 // answers 400 with every bad line's reason, and nothing is enqueued. Its
@@ -70,7 +81,24 @@ type pipelineCache struct {
 	mu  sync.Mutex
 	rev int
 	p   *handler.Pipeline
+	err error // why the revision's source does not parse here
 }
+
+// Bearer tokens of the http connectors that declare token_sha256.
+const (
+	// IngestRealm is the realm of the WWW-Authenticate header of a 401.
+	IngestRealm = "shoal-ingest"
+	// MaxTokenLen bounds a bearer token, in bytes.
+	MaxTokenLen = 1024
+)
+
+// token68 is RFC 9110's token68: the syntax of a bearer token.
+var token68 = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
+
+// ValidToken reports whether token can be sent as a bearer token to
+// POST /v1/ingest: token68 (letters, digits, -._~+/, then any = signs)
+// of at most MaxTokenLen bytes.
+func ValidToken(token string) bool { return len(token) <= MaxTokenLen && token68.MatchString(token) }
 
 // inbound returns the HTTP connector named name as the pipeline in force
 // declares it: the defaults when it declares no inbound connectors (or
@@ -87,13 +115,22 @@ func (a *api) inbound(ctx context.Context, name string) (*connector.HTTPInbound,
 	}
 	a.pipes.mu.Lock()
 	if a.pipes.rev != st.Revision {
-		a.pipes.rev, a.pipes.p = st.Revision, nil
+		a.pipes.rev, a.pipes.p, a.pipes.err = st.Revision, nil, nil
 		if st.Source != "" {
-			a.pipes.p, _ = handler.ParseWith("pipeline.yaml", []byte(st.Source), handler.Options{AllowUnknown: true})
+			a.pipes.p, a.pipes.err = handler.ParseWith("pipeline.yaml", []byte(st.Source), handler.Options{AllowUnknown: true})
+			if a.pipes.err != nil {
+				a.log.Error("http: the pipeline in force does not parse on this instance: ingest answers 503 until it changes",
+					"revision", st.Revision, "error", a.pipes.err)
+			}
 		}
 	}
-	p := a.pipes.p
+	p, perr := a.pipes.p, a.pipes.err
 	a.pipes.mu.Unlock()
+	if perr != nil {
+		// Its connectors may ask for tokens: taking the request with the
+		// defaults would let it in without one.
+		return nil, apiErrorf(http.StatusServiceUnavailable, "%s: this instance cannot read the pipeline in force (revision %d), so it does not know connector %s's limits and tokens; another instance may", ErrUnavailable, st.Revision, name)
+	}
 	if p == nil || p.Connectors == nil || len(p.Connectors.Inbound) == 0 {
 		return def, nil
 	}
@@ -123,6 +160,9 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 	spec, err := a.inbound(ctx, name)
 	cancel()
 	if err != nil {
+		return err
+	}
+	if err := authorize(w, r, spec, name); err != nil {
 		return err
 	}
 	id := r.Header.Get(HeaderMessageID)
@@ -166,6 +206,44 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("the backend answered an enqueue without its position")
 	}
 	respond(w, http.StatusAccepted, IngestResult{ID: id, Replicaset: q.Replicaset, Position: q.Tail})
+	return nil
+}
+
+// authorize checks the request's bearer token when the connector asks
+// for one: 401, with WWW-Authenticate, when it has none or the
+// Authorization header is not one bearer token; 403 when the token is
+// not one of the connector's. The messages never quote the header: it
+// may hold a secret.
+func authorize(w http.ResponseWriter, r *http.Request, spec *connector.HTTPInbound, name string) error {
+	if !spec.NeedsToken() {
+		return nil
+	}
+	unauthorized := func(format string, args ...any) error {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+IngestRealm+`"`)
+		return apiErrorf(http.StatusUnauthorized, format, args...)
+	}
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return unauthorized("connector %s takes only requests with a token: send Authorization: Bearer TOKEN", name)
+	}
+	if len(values) > 1 {
+		return unauthorized("header Authorization: sent %d times, want once: Bearer TOKEN", len(values))
+	}
+	scheme, token, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return unauthorized("header Authorization: want Bearer TOKEN (the Bearer scheme, a space, the token)")
+	}
+	token = strings.TrimLeft(token, " ")
+	switch {
+	case token == "":
+		return unauthorized("header Authorization: no token after Bearer")
+	case len(token) > MaxTokenLen:
+		return unauthorized("header Authorization: a token of %d bytes, at most %d", len(token), MaxTokenLen)
+	case !token68.MatchString(token):
+		return unauthorized("header Authorization: the token is not one word of letters, digits and -._~+/ (token68)")
+	case !spec.Authorizes(token):
+		return apiErrorf(http.StatusForbidden, "connector %s does not take this token: its token_sha256 lists the SHA-256 digest of every token it takes", name)
+	}
 	return nil
 }
 

@@ -56,6 +56,7 @@ type benchConfig struct {
 	mix         string
 	keys        int
 	timeout     time.Duration // per request
+	token       string        // the ingest mix's bearer token ("": none)
 	bucket      string        // NATS: the KV bucket
 	replicas    int           // NATS: the bucket's replicas, should bench create it
 	// populated says every key holds a value already, so that a run
@@ -132,7 +133,7 @@ type latencyStats struct {
 
 const benchUsage = `usage: shoal bench [--system shoal|etcd|nats] [--addr ADDR,...] [--clients N] [--duration D] [--warmup D]
                    [--value-size BYTES] [--mix write|read|mixed|ingest] [--keys N]
-                   [--read-consistency linearizable|stale] [--json]
+                   [--read-consistency linearizable|stale] [--token TOKEN] [--json]
        shoal bench peers [flags]   (shoal, etcd and NATS side by side; shoal bench peers -h)
 
 Loads a running cluster and reports throughput and latency: shoal through
@@ -152,6 +153,8 @@ running the example model and pipeline (shoal serve --model and
 acknowledgements; the report adds the rate at which messages were
 settled into objects in the window (the queues' counters) and, sampled,
 the time from a message's acknowledgement to its object being readable.
+When crm declares token_sha256, every message carries --token (default:
+env SHOAL_INGEST_TOKEN) as Authorization: Bearer TOKEN.
 
 Reads are linearizable by default (shoal: the leader answers after a
 ReadIndex round; etcd: the default Get). --read-consistency stale reads
@@ -181,6 +184,7 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&c.bucket, "nats-bucket", "shoal-bench", "nats: the KV bucket, created if missing")
 	fs.IntVar(&c.replicas, "nats-replicas", 3, "nats: the replicas of the bucket, should bench create it")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long one request may take before it counts as a timeout")
+	token := fs.String("token", "", "--mix ingest: "+tokenFlagUsage)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -193,6 +197,12 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := c.resolve(*system, *addr, set); err != nil {
 		return exitUsage, err
+	}
+	if c.mix == mixIngest {
+		var err error
+		if c.token, err = ingestToken(fs, *token); err != nil {
+			return exitUsage, err
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -258,6 +268,9 @@ func (c *benchConfig) resolve(system, addr string, set map[string]bool) error {
 			why = ": " + c.system.noConsistency[c.consistency]
 		}
 		problems = append(problems, fmt.Sprintf("--read-consistency %q: %s offers %s%s", c.consistency, c.system.name, strings.Join(c.system.consistencies, " or "), why))
+	}
+	if set["token"] && c.mix != mixIngest {
+		problems = append(problems, "--token: only for --mix ingest")
 	}
 	for _, f := range []string{"nats-bucket", "nats-replicas"} {
 		if set[f] && c.system != natsSystem {

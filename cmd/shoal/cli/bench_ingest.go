@@ -145,7 +145,7 @@ func benchIngest(ctx context.Context, c benchConfig, progress func(string, ...an
 					return
 				}
 				id := fmt.Sprintf("b%s-%d-%d", run, bc.id, n)
-				kind, msg := ingestOne(ctx, conn, id, bc.value)
+				kind, msg := ingestOne(ctx, conn, id, bc.value, c.token)
 				took := time.Since(t0)
 				if t0.Before(start) {
 					continue
@@ -180,8 +180,9 @@ func benchIngest(ctx context.Context, c benchConfig, progress func(string, ...an
 	return rep, nil
 }
 
-// ingestOne hands one message in; kind is "" when it was acknowledged.
-func ingestOne(ctx context.Context, s *shoalConn, id string, pad []byte) (kind, msg string) {
+// ingestOne hands one message in, with token as its bearer token unless
+// it is ""; kind is "" when it was acknowledged.
+func ingestOne(ctx context.Context, s *shoalConn, id string, pad []byte, token string) (kind, msg string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/v1/ingest/crm", bytes.NewReader(ingestPayload(id, pad)))
 	if err != nil {
 		return "request", err.Error()
@@ -189,6 +190,9 @@ func ingestOne(ctx context.Context, s *shoalConn, id string, pad []byte) (kind, 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(live.HeaderMessageID, id)
 	req.Header.Set("X-Kind", "customer")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return transportErrorKind(err), err.Error()

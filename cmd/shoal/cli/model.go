@@ -67,11 +67,20 @@ type modelAction struct {
 	name, arg, about string // "model apply", "FILE" (the arguments' names, spaced), the help's text
 	// refused is the HTTP status of the cluster's refusal (exit 1).
 	refused int
+	// flags, if set, adds the command's own flags and returns their
+	// usage, such as " [--outbound]".
+	flags func(fs *flag.FlagSet) string
 	// request builds the request from the arguments, or fails with a
 	// usage error.
 	request func(args []string) (method, path string, body []byte, err error)
+	// look, if set, reads what the action is on before the request is
+	// sent, so that done can say more than the answer does; an error
+	// ends the command with code, nothing sent.
+	look func(c *apiClient) (code int, err error)
 	// done says what happened, from a 200's body.
 	done func(body []byte) (string, error)
+	// refusal, if set, is the error of a refusal, from the node's reply.
+	refusal func(r *apiReply) error
 }
 
 // runModelAction runs an action: exit 0 when taken, 1 when refused, 2
@@ -80,8 +89,12 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 	fs := flag.NewFlagSet("shoal "+a.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
+	usage := ""
+	if a.flags != nil {
+		usage = a.flags(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: shoal %s %s [--addr ADDRS] [--json]\n\n%s\n\n", a.name, a.arg, a.about)
+		fmt.Fprintf(stderr, "usage: shoal %s %s%s [--addr ADDRS] [--json]\n\n%s\n\n", a.name, a.arg, usage, a.about)
 		fs.PrintDefaults()
 	}
 	pos, done, code, err := parseClientArgs(fs, args)
@@ -98,6 +111,11 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 	c, err := cf.client()
 	if err != nil {
 		return exitUsage, err
+	}
+	if a.look != nil {
+		if code, err := a.look(c); err != nil {
+			return code, err
+		}
 	}
 	reply, err := c.do(method, path, body, false)
 	if err != nil {
@@ -117,6 +135,9 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 		}
 		return exitValid, nil
 	case a.refused:
+		if a.refusal != nil {
+			return exitInvalid, a.refusal(reply)
+		}
 		return exitInvalid, errors.New(reply.message())
 	}
 	return reply.failure()

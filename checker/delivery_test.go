@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,7 +136,7 @@ func TestDeliveryKafka(t *testing.T) {
 	}
 	good := []string{"produce 0 0 Customer/a", "produce 0 1 -", "produce 1 0 Customer/b",
 		"enqueue c1 1 0 0", "acked c1 1 1", "enqueue c1 2 0 1", "acked c1 2 2",
-		"enqueue c2 1 1 0", "enqueue c3 1 1 0", "acked c3 1 3",
+		"enqueue n2/crm.1/0 1 1 0", "enqueue n2/crm.1/1 1 1 0", "acked n2/crm.1/1 1 3",
 		"refuse", "commit 0 0 2", "commit 1 0 1"}
 	for _, tc := range []struct {
 		name    string
@@ -147,7 +148,9 @@ func TestDeliveryKafka(t *testing.T) {
 		{"delivered", good, []string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Valid,
 			"3 messages sent, 3 acknowledged: 2 stored once, 1 in the repair queue with a reason; 0 refused (0 of them busy at least once), " +
 				"0 of unknown outcome that took effect once, the rest none; 3 of them records produced to Kafka, every partition committed to its end " +
-				"in 2 commits (1 refused), 1 records enqueued by more than one consumer"},
+				"in 2 commits (1 refused), 0 records enqueued by more than one consumer"},
+		{"two consumers", append(slices.Clone(good), "enqueue n3/crm.2/0 1 1 0"), []string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Valid,
+			"1 records enqueued by more than one consumer"},
 		{"lost", good, []string{"absent Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Invalid,
 			"record crm/t/0/0 (partition 0, offset 0) was produced and is neither stored nor in the repair queue: lost"},
 		{"twice", good, []string{"stored Customer/a 1", "stored Customer/b", queue("crm/t/0/1")}, Invalid, "took effect 2 times"},

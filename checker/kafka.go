@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/shoaldb/shoal/core/env"
 )
@@ -70,7 +71,7 @@ func (k *kafkaLog) enqueue(r *env.Record, ok func(id, rs string, pos int64)) {
 			if k.enqueues[id] == nil {
 				k.enqueues[id] = map[string]int{}
 			}
-			k.enqueues[id][client]++
+			k.enqueues[id][consumerOf(client)]++
 		}
 		return
 	}
@@ -142,4 +143,13 @@ func (k *kafkaLog) summary() string {
 	}
 	return fmt.Sprintf("%d of them records produced to Kafka, every partition committed to its end in %d commits (%d refused), "+
 		"%d records enqueued by more than one consumer; ", len(k.ids), k.commits, k.refused, again)
+}
+
+// consumerOf is the consumer a client belongs to: a consumer enqueues
+// from lanes INSTANCE/CONNECTOR.BOOT/LANE, one client each.
+func consumerOf(client string) string {
+	if strings.Count(client, "/") >= 2 {
+		client = client[:strings.LastIndexByte(client, '/')]
+	}
+	return client
 }

@@ -37,6 +37,10 @@ const (
 	// AckBeforeEnqueue acknowledges a connector's message as soon as the
 	// leader proposes its enqueue, before the log commits it.
 	AckBeforeEnqueue
+	// CommitOnFetch makes a Kafka consumer commit a batch's offsets as
+	// soon as it fetches the batch, as auto-commit does, before the queue
+	// has acknowledged its records.
+	CommitOnFetch
 	numBugs
 )
 

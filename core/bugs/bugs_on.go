@@ -17,6 +17,7 @@ var names = [numBugs]string{
 	ConfigLocalAck:     "config-local-ack",
 	SkipApplyOnRestart: "skip-apply-on-restart",
 	AckBeforeEnqueue:   "ack-before-enqueue",
+	CommitOnFetch:      "commit-on-fetch",
 }
 
 func (b Bug) String() string { return names[b] }

@@ -185,7 +185,15 @@ type KafkaInbound struct {
 	Group    string   // the consumer group (group; default "shoal-" and the connector's name)
 	MaxBatch int      // records enqueued per fetch (max_batch: 1..10000, default 100)
 	Start    string   // where a new group starts: earliest (the default) or latest
+	// InFlight bounds the enqueues each member has out at once
+	// (max_in_flight: 1..MaxInFlight, default DefaultInFlight); records
+	// of one routing key go one at a time whatever it says.
+	InFlight int
 }
+
+// MaxInFlight bounds a kafka connector's max_in_flight: each enqueue out
+// holds an entry of the dedup table of the replicaset it goes to.
+const MaxInFlight = 256
 
 // Type returns "kafka".
 func (*KafkaInbound) Type() string { return "kafka" }
@@ -197,6 +205,7 @@ func parseKafkaInbound(p *Params) InboundSpec {
 		Group:    p.String("group", false),
 		MaxBatch: p.Int("max_batch", 1, MaxBatch, DefaultMaxBatch),
 		Start:    p.OneOf("start", []string{"earliest", "latest"}, "earliest"),
+		InFlight: p.Int("max_in_flight", 1, MaxInFlight, DefaultInFlight),
 	}
 	if k.Group == "" {
 		k.Group = "shoal-" + p.Name()

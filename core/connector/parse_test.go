@@ -140,7 +140,7 @@ var invalidSections = []struct{ name, file string }{
     b: {type: kafka, brokers: [], topic: ""}
     c: {type: kafka, brokers: [localhost], topic: "a b"}
     d: {type: kafka, brokers: ["h:1", "h:1"], topic: ".."}
-    e: {type: kafka, brokers: ["h:0"], topic: t, start: newest, max_batch: 10001}
+    e: {type: kafka, brokers: ["h:0"], topic: t, start: newest, max_batch: 10001, max_in_flight: 0}
     f: {type: kafka, brokers: [3, "", {a: 1}], topic: [t], group: "a\tb"}
     g: {type: kafka, brokers: "h:65536", topic: t}
     h: {type: kafka, brokers: ["[::1:9092"], topic: t, group: ~}
@@ -290,7 +290,7 @@ func describe(c *Config) string {
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct{ name, file, want string }{
-		{"the example", exampleSection, `in orders kafka line 7: &{Brokers:[localhost:9092] Topic:orders Group:shoal-orders MaxBatch:100 Start:earliest}
+		{"the example", exampleSection, `in orders kafka line 7: &{Brokers:[localhost:9092] Topic:orders Group:shoal-orders MaxBatch:100 Start:earliest InFlight:16}
 in web http line 3: &{MaxBody:8388608 MaxItems:1000}
 out audit webhook line 15 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s Batch:64 InFlight:4}: url=https://audit.example/hook method=POST headers=[{X-Source shoal}] body={"key": {{json .Key}}, "order": {{.Value}}}
 out events kafka line 27 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s Batch:64 InFlight:4}: brokers=[localhost:9092] topic=shoal-events key={{.Key}} value={{.Value}} headers=[{X-Source shoal}]
@@ -302,7 +302,7 @@ out events kafka line 27 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout
   outbound:
     hook: {type: webhook, url: "http://h:8080/x?y=1"}
     k: {type: kafka, brokers: ["[::1]:9092", "10.0.0.1:9092"], topic: t}
-`, `in k kafka line 4: &{Brokers:[kafka-1.internal:9092] Topic:t Group:shoal-k MaxBatch:100 Start:earliest}
+`, `in k kafka line 4: &{Brokers:[kafka-1.internal:9092] Topic:t Group:shoal-k MaxBatch:100 Start:earliest InFlight:16}
 in web http line 3: &{MaxBody:8388608 MaxItems:1000}
 out hook webhook line 6 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s Batch:64 InFlight:4}: url=http://h:8080/x?y=1 method=POST headers=[] body={{.Value}}
 out k kafka line 7 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s Batch:64 InFlight:4}: brokers=[[::1]:9092 10.0.0.1:9092] topic=t key={{.Key}} value={{.Value}} headers=[]
@@ -313,7 +313,7 @@ out k kafka line 7 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s B
     b: {type: http, max_body: 1, max_items: 1}
     c: {type: http, max_body: 512 KiB}
     d: {type: http, max_body: 1000B}
-    e: {type: kafka, brokers: [h:1], topic: t, max_batch: 10000, start: latest, group: g}
+    e: {type: kafka, brokers: [h:1], topic: t, max_batch: 10000, start: latest, group: g, max_in_flight: 256}
   outbound:
     a: {type: webhook, url: "https://h", method: PATCH, max_attempts: 1000, backoff_min: 1h, backoff_max: 24h, timeout: 10m, batch: 1024, in_flight: 64}
     b: {type: webhook, url: "https://h", method: PUT, max_attempts: 1, backoff_min: 1ms, backoff_max: 1ms, timeout: 1ms, batch: 1, in_flight: 1}
@@ -322,7 +322,7 @@ out k kafka line 7 {MaxAttempts:20 BackoffMin:200ms BackoffMax:10s Timeout:10s B
 in b http line 4: &{MaxBody:1 MaxItems:1}
 in c http line 5: &{MaxBody:524288 MaxItems:1000}
 in d http line 6: &{MaxBody:1000 MaxItems:1000}
-in e kafka line 7: &{Brokers:[h:1] Topic:t Group:g MaxBatch:10000 Start:latest}
+in e kafka line 7: &{Brokers:[h:1] Topic:t Group:g MaxBatch:10000 Start:latest InFlight:256}
 out a webhook line 9 {MaxAttempts:1000 BackoffMin:1h0m0s BackoffMax:24h0m0s Timeout:10m0s Batch:1024 InFlight:64}: url=https://h method=PATCH headers=[] body={{.Value}}
 out b webhook line 10 {MaxAttempts:1 BackoffMin:1ms BackoffMax:1ms Timeout:1ms Batch:1 InFlight:1}: url=https://h method=PUT headers=[] body={{.Value}}
 out c webhook line 11 {MaxAttempts:20 BackoffMin:100ms BackoffMax:100ms Timeout:10s Batch:64 InFlight:4}: url=https://h method=POST headers=[{A 1} {Content-Type text/plain} {b 2}] body={{.Value}}

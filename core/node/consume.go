@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/handler"
@@ -147,6 +148,7 @@ func (n *Node) syncConsumers() {
 		}
 		cfg := connector.DefaultConsumerConfig
 		cfg.Tick = n.cfg.TickInterval
+		cfg.InFlight = in.Spec.(*connector.KafkaInbound).InFlight
 		p := &consumeProc{
 			c:      connector.NewConsumer(in, string(n.e.ID()), cfg, n.e.Rand()),
 			client: fmt.Sprintf("%s/%s.%016x", n.e.ID(), in.Name, n.e.Rand().Uint64()),
@@ -160,7 +162,7 @@ func (n *Node) syncConsumers() {
 
 // sameKafka reports whether two readings of a kafka connector agree.
 func sameKafka(a, b *connector.KafkaInbound) bool {
-	return slices.Equal(a.Brokers, b.Brokers) && a.Topic == b.Topic && a.Group == b.Group && a.MaxBatch == b.MaxBatch && a.Start == b.Start
+	return slices.Equal(a.Brokers, b.Brokers) && a.Topic == b.Topic && a.Group == b.Group && a.MaxBatch == b.MaxBatch && a.Start == b.Start && a.InFlight == b.InFlight
 }
 
 // consumerReceive takes an answer for a consumer: the endpoint's to a
@@ -257,6 +259,16 @@ func (n *Node) consumerOut(p *consumeProc, out connector.Out) {
 		n.trace("consumer.batch", env.Str("connector", name), env.Str("member", member), env.Uint("id", b.Fetch),
 			env.Int("generation", b.Generation), env.Int("records", int64(b.Records)), env.Int("poison", int64(b.Poison)),
 			env.Str("ranges", strings.Join(ranges, ",")))
+		if n.cfg.Bugs.Has(bugs.CommitOnFetch) {
+			// Planted: commit what was fetched before any of it is
+			// enqueued. The consumer drops the answer (it awaits no
+			// commit); the broker has moved the offsets on regardless.
+			c := &connector.Commit{Connector: name, Spec: p.c.Spec(), Member: member, Generation: b.Generation}
+			for _, r := range b.Ranges {
+				c.Offsets = append(c.Offsets, connector.Offset{Topic: r.Topic, Partition: r.Partition, Next: r.Last + 1})
+			}
+			n.e.Send(connector.InboundEndpoint(name), c)
+		}
 	}
 	if c := out.Commit; c != nil {
 		n.trace("consumer.commit", env.Str("connector", name), env.Str("member", member), env.Uint("id", c.ID),

@@ -165,7 +165,7 @@ func Checks(s *scenario.Scenario) []string {
 		return w.Kind == scenario.Config || w.Kind == scenario.Model
 	})
 	hasObjects := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Objects })
-	hasIngest := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Ingest })
+	hasIngest := slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return w.Kind == scenario.Ingest || w.Kind == scenario.Kafka })
 	var out []string
 	for _, c := range scenario.Checks {
 		switch c {

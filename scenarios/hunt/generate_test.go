@@ -103,9 +103,9 @@ func TestGenerateCoversTheVocabulary(t *testing.T) {
 		}
 	}
 	for _, k := range nemesis.Kinds {
-		// Endpoint faults need a pipeline with outbound destinations,
-		// which no drawn cluster has.
-		if !kinds[k] && k != nemesis.Endpoint {
+		// Endpoint and broker faults need a pipeline with outbound
+		// destinations or kafka connectors, which no drawn cluster has.
+		if !kinds[k] && k != nemesis.Endpoint && k != nemesis.Broker {
 			t.Errorf("no %s fault in 500 schedules", k)
 		}
 	}

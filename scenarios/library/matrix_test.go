@@ -37,6 +37,7 @@ var catchers = map[string][]string{
 	"config-local-ack":      {"quorum"},
 	"skip-apply-on-restart": {"convergence", "linearizable"},
 	"ack-before-enqueue":    {"delivery"},
+	"commit-on-fetch":       {"delivery"},
 }
 
 // hints lists, for each bug, the scenarios expected to catch it, in the
@@ -51,6 +52,7 @@ var hints = map[string][]string{
 	"config-local-ack":      {"config-loses-quorum"},
 	"skip-apply-on-restart": {"rolling-kill"},
 	"ack-before-enqueue":    {"ingest-leader-isolation"},
+	"commit-on-fetch":       {"kafka-rebalance-partition"},
 }
 
 // seeds bounds the seeds make test tries for a bug whose scenario catches

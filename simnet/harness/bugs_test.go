@@ -10,12 +10,14 @@ import (
 	"github.com/shoaldb/shoal/checker"
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
+	"github.com/shoaldb/shoal/simnet/endpoint"
 )
 
 // Each planted bug has a scenario built to expose it: a cluster driven by
@@ -107,6 +109,37 @@ func ackBeforeEnqueue(t *testing.T, cfg node.Config) run {
 		{F: kv.OpGetObject, Key: msg.Key, Label: msg.Label, Object: &kv.ObjectRequest{Type: "Customer", PK: pk, History: true}},
 		{F: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: "rs1", List: "repair"}},
 	}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, w.Now()+3*time.Second)
+	return finish(t, w, c)
+}
+
+// commitOnFetch: 20 customers produced to the crm connector's broker,
+// consumed by the three instances' consumers, and read back at the end.
+func commitOnFetch(t *testing.T, cfg node.Config) run {
+	topo, m := examplePipeline(t)
+	topo.Pipeline = append(topo.Pipeline, kafkaConnectors...)
+	topo.Instances = 3
+	topo.Brokers = []string{"crm"}
+	w, c := start(t, 31, topo, cfg)
+	runUntil(t, w, 3*time.Second)
+	typ, _ := m.Type("Customer")
+	var reads []client.Op
+	for i := range 20 {
+		id := fmt.Sprintf("k%d", i)
+		op := crmCustomer(t, m, id, false)
+		rec := endpoint.KafkaRecord{Key: []byte(op.Key), Value: op.Message.Payload, Expect: op.Label,
+			Headers: []connector.Header{{Name: "X-Kind", Value: "customer"}}}
+		if err := c.Produce("crm", rec); err != nil {
+			t.Fatal(err)
+		}
+		pk, _ := typ.SetKey(model.Object{}, id)
+		reads = append(reads, client.Op{F: kv.OpGetObject, Key: op.Key, Label: op.Label, Object: &kv.ObjectRequest{Type: "Customer", PK: pk, History: true}})
+	}
+	runUntil(t, w, w.Now()+10*time.Second)
+	reads = append(reads, client.Op{F: kv.OpReadQueue, Queue: &kv.QueueRequest{Replicaset: "rs1", List: "repair"}})
+	if err := c.FinalIngestReads(reads); err != nil {
 		t.Fatal(err)
 	}
 	runUntil(t, w, w.Now()+3*time.Second)
@@ -405,6 +438,7 @@ func TestCheckersCatchPlantedBugs(t *testing.T) {
 		{bugs.ConfigLocalAck, configLocalAck, []string{"quorum"}},
 		{bugs.SkipApplyOnRestart, skipApplyOnRestart, []string{"convergence"}},
 		{bugs.AckBeforeEnqueue, ackBeforeEnqueue, []string{"delivery"}},
+		{bugs.CommitOnFetch, commitOnFetch, []string{"delivery"}},
 	} {
 		t.Run(tc.bug.String(), func(t *testing.T) {
 			clean := tc.scenario(t, node.Config{})

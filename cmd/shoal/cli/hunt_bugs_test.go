@@ -27,7 +27,8 @@ import (
 // scenarios/hunt/testdata/forget-vote-storm.yaml, a cheaper cut of the
 // built-in restart-storm; ack-before-enqueue from
 // scenarios/hunt/testdata/ingest-lite.yaml, a cheaper cut of the ingest
-// scenarios.
+// scenarios; commit-on-fetch from scenarios/hunt/testdata/kafka-lite.yaml,
+// which has the Kafka workload it needs.
 type huntCase struct {
 	bug, base string
 	seed      uint64
@@ -44,6 +45,7 @@ var huntCases = []huntCase{
 	{bug: "config-local-ack", base: "config-loses-quorum", seed: 1, runs: 100},
 	{bug: "skip-apply-on-restart", base: "restart-storm", seed: 1, runs: 100},
 	{bug: "ack-before-enqueue", base: "../../../scenarios/hunt/testdata/ingest-lite.yaml", seed: 1, runs: 100},
+	{bug: "commit-on-fetch", base: "../../../scenarios/hunt/testdata/kafka-lite.yaml", seed: 1, runs: 100},
 }
 
 func (c huntCase) args(out string) []string {

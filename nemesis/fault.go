@@ -181,6 +181,20 @@ func (f *Fault) instantaneous() bool {
 	return f.Kind == Restart || (f.Kind == Broker && f.Mode == BrokerRebalance)
 }
 
+// setsMode reports whether f sets its node's mode for as long as it
+// lasts: an endpoint's fail or slow, a broker's down or slow (an
+// endpoint's down cuts links instead; a broker's rebalance is
+// instantaneous).
+func (f *Fault) setsMode() bool {
+	switch f.Kind {
+	case Endpoint:
+		return f.Mode != EndpointDown
+	case Broker:
+		return !f.instantaneous()
+	}
+	return false
+}
+
 // Step is one line of a schedule: a fault (or a weighted Pick of faults,
 // one drawn from the seed per occurrence) that starts At, or Every period
 // from Start, and lasts For (restart and a broker rebalance have no

@@ -265,65 +265,63 @@ func (n *Nemesis) validate(f *Fault) error {
 // validateEndpoint checks an endpoint fault's mode and, when the cluster
 // simulates endpoints, that it has the one the fault names.
 func (n *Nemesis) validateEndpoint(f *Fault) error {
-	switch f.Mode {
-	case EndpointDown:
-	case EndpointFail:
-		if !(f.FailRate >= 0 && f.FailRate <= 1) {
-			return fmt.Errorf("endpoint fault's fail rate %v is not a probability", f.FailRate)
-		}
-	case EndpointSlow:
-		if f.Latency <= 0 {
-			return fmt.Errorf("endpoint fault in mode slow needs a latency above 0, got %s", f.Latency)
-		}
-	default:
-		return fmt.Errorf("unknown endpoint mode %q (want %s)", f.Mode, strings.Join(EndpointModes, ", "))
+	if err := checkMode(f, EndpointModes, EndpointSlow); err != nil {
+		return err
+	}
+	if f.Mode == EndpointFail && !(f.FailRate >= 0 && f.FailRate <= 1) {
+		return fmt.Errorf("endpoint fault's fail rate %v is not a probability", f.FailRate)
 	}
 	ec, ok := n.c.(EndpointCluster)
 	if !ok {
 		return nil // the fault is traced as unsupported when it fires
 	}
-	have := ec.Endpoints()
-	if slices.Contains(have, connector.Endpoint(f.Endpoint)) {
-		return nil
-	}
-	if len(have) == 0 {
-		return fmt.Errorf("no endpoint %q: the cluster simulates none (its pipeline declares no outbound destination)", f.Endpoint)
-	}
-	names := make([]string, len(have))
-	for i, id := range have {
-		names[i], _ = connector.IsEndpoint(id)
-	}
-	return fmt.Errorf("no endpoint %q (the cluster simulates %s)", f.Endpoint, strings.Join(names, ", "))
+	return simulates("endpoint", f.Endpoint, ec.Endpoints(), connector.Endpoint, connector.IsEndpoint,
+		"its pipeline declares no outbound destination")
 }
 
 // validateBroker checks a broker fault's mode and, when the cluster
 // simulates brokers, that it has the one the fault names.
 func (n *Nemesis) validateBroker(f *Fault) error {
-	switch f.Mode {
-	case BrokerDown, BrokerRebalance:
-	case BrokerSlow:
-		if f.Latency <= 0 {
-			return fmt.Errorf("broker fault in mode slow needs a latency above 0, got %s", f.Latency)
-		}
-	default:
-		return fmt.Errorf("unknown broker mode %q (want %s)", f.Mode, strings.Join(BrokerModes, ", "))
+	if err := checkMode(f, BrokerModes, BrokerSlow); err != nil {
+		return err
 	}
 	bc, ok := n.c.(BrokerCluster)
 	if !ok {
 		return nil // the fault is traced as unsupported when it fires
 	}
-	have := bc.Brokers()
-	if slices.Contains(have, connector.InboundEndpoint(f.Broker)) {
+	return simulates("broker", f.Broker, bc.Brokers(), connector.InboundEndpoint, connector.IsInboundEndpoint,
+		"its pipeline declares no kafka connector")
+}
+
+// checkMode checks that an endpoint or broker fault's mode is one of
+// modes, and that in mode slow it has a latency.
+func checkMode(f *Fault, modes []string, slow string) error {
+	if !slices.Contains(modes, f.Mode) {
+		return fmt.Errorf("unknown %s mode %q (want %s)", f.Kind, f.Mode, strings.Join(modes, ", "))
+	}
+	if f.Mode == slow && f.Latency <= 0 {
+		return fmt.Errorf("%s fault in mode slow needs a latency above 0, got %s", f.Kind, f.Latency)
+	}
+	return nil
+}
+
+// simulates checks that the node a fault names is among those the cluster
+// simulates (have), and else lists the ones there are. kind is the node's
+// kind ("endpoint", "broker"), name the fault's name for it; id and nameOf
+// map between names and node names; whyNone says why a cluster simulates
+// none.
+func simulates(kind, name string, have []env.NodeID, id func(string) env.NodeID, nameOf func(env.NodeID) (string, bool), whyNone string) error {
+	if slices.Contains(have, id(name)) {
 		return nil
 	}
 	if len(have) == 0 {
-		return fmt.Errorf("no broker %q: the cluster simulates none (its pipeline declares no kafka connector)", f.Broker)
+		return fmt.Errorf("no %s %q: the cluster simulates none (%s)", kind, name, whyNone)
 	}
 	names := make([]string, len(have))
-	for i, id := range have {
-		names[i], _ = connector.IsInboundEndpoint(id)
+	for i, h := range have {
+		names[i], _ = nameOf(h)
 	}
-	return fmt.Errorf("no broker %q (the cluster simulates %s)", f.Broker, strings.Join(names, ", "))
+	return fmt.Errorf("no %s %q (the cluster simulates %s)", kind, name, strings.Join(names, ", "))
 }
 
 // fire starts occurrence occ of a step.
@@ -590,10 +588,7 @@ func (n *Nemesis) startEndpoint(o *occurrence) (what, why string) {
 	}
 	id := connector.Endpoint(f.Endpoint)
 	o.targets = []env.NodeID{id}
-	for _, inst := range n.c.Instances() {
-		o.links = append(o.links, link{inst, id}, link{id, inst})
-	}
-	n.snapshotLinks(o)
+	n.watchLinks(o, id)
 	if f.Mode == EndpointDown {
 		for _, l := range o.links {
 			n.cut(l)
@@ -619,24 +614,16 @@ func (n *Nemesis) stopEndpoint(o *occurrence) {
 		}
 		return
 	}
-	id := o.targets[0]
-	if n.modes[id] != o {
-		return
+	if next, ok := n.yieldMode(o); ok {
+		must(n.c.(EndpointCluster).SetEndpointMode(o.targets[0], endpointMode(next)))
 	}
-	delete(n.modes, id)
-	m := endpoint.SetMode{Mode: endpoint.Up}
-	for _, a := range slices.Backward(n.active) {
-		if a.f.Kind == Endpoint && a.f.Mode != EndpointDown && !a.unsupported && a.targets[0] == id {
-			n.modes[id] = a
-			m = endpointMode(&a.f)
-			break
-		}
-	}
-	must(n.c.(EndpointCluster).SetEndpointMode(id, m))
 }
 
-// endpointMode is the mode a fail or slow fault sets.
+// endpointMode is the mode a fail or slow fault sets, and up for none.
 func endpointMode(f *Fault) endpoint.SetMode {
+	if f == nil {
+		return endpoint.SetMode{Mode: endpoint.Up}
+	}
 	if f.Mode == EndpointSlow {
 		return endpoint.SetMode{Mode: endpoint.Slow, Delay: f.Latency}
 	}
@@ -660,10 +647,7 @@ func (n *Nemesis) startBroker(o *occurrence) (what, why string) {
 		must(bc.Rebalance(f.Broker))
 		what = f.Broker + " rebalance: a new generation of its consumer group"
 	} else {
-		for _, inst := range n.c.Instances() {
-			o.links = append(o.links, link{inst, id}, link{id, inst})
-		}
-		n.snapshotLinks(o)
+		n.watchLinks(o, id)
 		n.modes[id] = o
 		must(bc.SetBrokerMode(f.Broker, brokerMode(f)))
 		what = describeBroker(f)
@@ -678,24 +662,45 @@ func (n *Nemesis) startBroker(o *occurrence) (what, why string) {
 // the latest other down or slow fault still active on the broker, or to
 // up.
 func (n *Nemesis) stopBroker(o *occurrence) {
-	id := o.targets[0]
-	if n.modes[id] != o {
-		return
+	if next, ok := n.yieldMode(o); ok {
+		must(n.c.(BrokerCluster).SetBrokerMode(o.f.Broker, brokerMode(next)))
 	}
-	delete(n.modes, id)
-	m := endpoint.KafkaMode{Mode: endpoint.Up}
-	for _, a := range slices.Backward(n.active) {
-		if a.f.Kind == Broker && !a.f.instantaneous() && !a.unsupported && a.targets[0] == id {
-			n.modes[id] = a
-			m = brokerMode(&a.f)
-			break
-		}
-	}
-	must(n.c.(BrokerCluster).SetBrokerMode(o.f.Broker, m))
 }
 
-// brokerMode is the mode a down or slow fault sets.
+// watchLinks records the links between id and every instance, both ways,
+// and what has crossed them so far, so that nemesis.stop counts what
+// crossed them while o lasted.
+func (n *Nemesis) watchLinks(o *occurrence, id env.NodeID) {
+	for _, inst := range n.c.Instances() {
+		o.links = append(o.links, link{inst, id}, link{id, inst})
+	}
+	n.snapshotLinks(o)
+}
+
+// yieldMode ends o's mode on its endpoint or broker, if it is the one in
+// force there, and reports whether it was: the mode then gives way to
+// that of the latest other active fault setting one on the same node,
+// which it returns, or to up (nil).
+func (n *Nemesis) yieldMode(o *occurrence) (next *Fault, inForce bool) {
+	id := o.targets[0]
+	if n.modes[id] != o {
+		return nil, false
+	}
+	delete(n.modes, id)
+	for _, a := range slices.Backward(n.active) {
+		if a.f.Kind == o.f.Kind && a.f.setsMode() && !a.unsupported && a.targets[0] == id {
+			n.modes[id] = a
+			return &a.f, true
+		}
+	}
+	return nil, true
+}
+
+// brokerMode is the mode a down or slow fault sets, and up for none.
 func brokerMode(f *Fault) endpoint.KafkaMode {
+	if f == nil {
+		return endpoint.KafkaMode{Mode: endpoint.Up}
+	}
 	if f.Mode == BrokerSlow {
 		return endpoint.KafkaMode{Mode: endpoint.Slow, Delay: f.Latency}
 	}

@@ -22,33 +22,56 @@ var base = simnet.DefaultLink
 // the steps until end, heals, and returns the trace.
 func run(t *testing.T, n int, steps []nemesis.Step, end time.Duration) []env.Record {
 	t.Helper()
-	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: n}, node.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, c := start(t, harness.Topology{Instances: n})
 	if _, err := c.AddClients(2, client.Config{Interval: 20 * time.Millisecond, Until: end}, func(i int) client.Workload {
 		return &client.Mix{ID: fmt.Sprint("c", i), Keys: 4, Read: 1, Write: 1}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+	return schedule(t, w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+}
+
+// runTopology starts a cluster of the topology, runs the steps until
+// end, heals, and returns the trace.
+func runTopology(t *testing.T, top harness.Topology, steps []nemesis.Step, end time.Duration) trace {
+	t.Helper()
+	w, c := start(t, top)
+	return schedule(t, w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
+}
+
+// start starts a cluster of the topology in a world of its own, which
+// keeps its trace and closes when the test ends.
+func start(t *testing.T, top harness.Topology) (*simnet.World, *harness.Cluster) {
+	t.Helper()
+	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.At(end, nem.Heal)
-	if err := w.Run(end + time.Second); err != nil {
+	t.Cleanup(func() { w.Close() })
+	c, err := harness.Start(w, top, node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, c
+}
+
+// schedule schedules the steps on c, runs the world until cfg.End,
+// heals, runs a second more, and returns the trace.
+func schedule(t *testing.T, w *simnet.World, c nemesis.Cluster, steps []nemesis.Step, cfg nemesis.Config) trace {
+	t.Helper()
+	nem, err := nemesis.Schedule(w, c, steps, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.At(cfg.End, nem.Heal)
+	if err := w.Run(cfg.End + time.Second); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := w.Records()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recs
+	return trace(recs)
 }
 
 // trace is a run's records with the queries the tests ask.
@@ -88,6 +111,16 @@ func (tr trace) only(t *testing.T) (start, stop env.Record) {
 		t.Fatalf("the fault took no effect: %s", why)
 	}
 	return starts[0], stops[0]
+}
+
+// effective fails the test unless every nemesis.start took effect.
+func (tr trace) effective(t *testing.T) {
+	t.Helper()
+	for _, r := range tr.kind("nemesis.start") {
+		if eff, _ := r.Bool("effect"); !eff {
+			t.Fatalf("step %d took no effect: %s", num(r, "step"), str(r, "why"))
+		}
+	}
 }
 
 func str(r env.Record, f string) string { s, _ := r.Str(f); return s }
@@ -448,28 +481,7 @@ func TestScheduleRejectsNamesTheClusterLacks(t *testing.T) {
 // returns the trace.
 func runEndpoints(t *testing.T, steps []nemesis.Step, end time.Duration) trace {
 	t.Helper()
-	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: 3, Endpoints: []string{"sink", "audit"}}, node.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.At(end, nem.Heal)
-	if err := w.Run(end + time.Second); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := w.Records()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return trace(recs)
+	return runTopology(t, harness.Topology{Instances: 3, Endpoints: []string{"sink", "audit"}}, steps, end)
 }
 
 // modes lists the endpoint.mode events of an endpoint as "TIME mode".
@@ -537,11 +549,7 @@ func TestEndpointFaults(t *testing.T) {
 		if got := tr.modes("ext/sink"); !slices.Equal(got, want) {
 			t.Fatalf("modes %v, want %v", got, want)
 		}
-		for _, r := range tr.kind("nemesis.start") {
-			if eff, _ := r.Bool("effect"); !eff {
-				t.Fatalf("step %d took no effect: %s", num(r, "step"), str(r, "why"))
-			}
-		}
+		tr.effective(t)
 	})
 	t.Run("flapping", func(t *testing.T) {
 		steps := []nemesis.Step{{Every: 2 * time.Second, Start: time.Second, For: time.Second,
@@ -563,33 +571,13 @@ type hidden struct{ nemesis.Cluster }
 // endpoints takes the fault as unsupported: traced as taking no effect,
 // with the reason, never skipped.
 func TestEndpointFaultWithoutEndpoints(t *testing.T) {
-	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: 3}, node.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, c := start(t, harness.Topology{Instances: 3})
 	steps := step(nemesis.Fault{Kind: nemesis.Endpoint, Endpoint: "sink", Mode: nemesis.EndpointDown})
 	if _, err := nemesis.Schedule(w, c, steps, nemesis.Config{End: 8 * time.Second}); err == nil ||
 		!strings.Contains(err.Error(), `no endpoint "sink": the cluster simulates none`) {
 		t.Fatalf("a simulated cluster without the endpoint: %v", err)
 	}
-	nem, err := nemesis.Schedule(w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.At(8*time.Second, nem.Heal)
-	if err := w.Run(9 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := w.Records()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trace(recs)
+	tr := schedule(t, w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
 	starts := tr.kind("nemesis.start")
 	if len(starts) != 1 {
 		t.Fatalf("%d nemesis.start", len(starts))
@@ -607,28 +595,7 @@ func TestEndpointFaultWithoutEndpoints(t *testing.T) {
 // the trace.
 func runBrokers(t *testing.T, steps []nemesis.Step, end time.Duration) trace {
 	t.Helper()
-	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: 3, Brokers: []string{"crm", "audit"}}, node.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nem, err := nemesis.Schedule(w, c, steps, nemesis.Config{Network: base, DiskDir: node.WALDir, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.At(end, nem.Heal)
-	if err := w.Run(end + time.Second); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := w.Records()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return trace(recs)
+	return runTopology(t, harness.Topology{Instances: 3, Brokers: []string{"crm", "audit"}}, steps, end)
 }
 
 // brokerModes lists the kafka.mode events of a broker as "TIME mode",
@@ -686,11 +653,7 @@ func TestBrokerFaults(t *testing.T) {
 		if got := tr.brokerModes("ext/in/crm"); !slices.Equal(got, want) {
 			t.Fatalf("modes %v, want %v", got, want)
 		}
-		for _, r := range tr.kind("nemesis.start") {
-			if eff, _ := r.Bool("effect"); !eff {
-				t.Fatalf("step %d took no effect: %s", num(r, "step"), str(r, "why"))
-			}
-		}
+		tr.effective(t)
 		if starts, stops := len(tr.kind("nemesis.start")), len(tr.kind("nemesis.stop")); starts != 3 || stops != 3 {
 			t.Fatalf("%d starts and %d stops, want 3 each", starts, stops)
 		}
@@ -787,32 +750,12 @@ func TestBrokerFaultValidation(t *testing.T) {
 // takes the fault as unsupported: traced as taking no effect, with the
 // reason, never skipped.
 func TestBrokerFaultWithoutBrokers(t *testing.T) {
-	w, err := simnet.New(simnet.Config{Seed: 7, KeepTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	c, err := harness.Start(w, harness.Topology{Instances: 3, Brokers: []string{"crm"}}, node.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, c := start(t, harness.Topology{Instances: 3, Brokers: []string{"crm"}})
 	steps := []nemesis.Step{
 		{At: 3 * time.Second, For: 2 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerDown}},
 		{At: 4 * time.Second, Fault: &nemesis.Fault{Kind: nemesis.Broker, Broker: "crm", Mode: nemesis.BrokerRebalance}},
 	}
-	nem, err := nemesis.Schedule(w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.At(8*time.Second, nem.Heal)
-	if err := w.Run(9 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := w.Records()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trace(recs)
+	tr := schedule(t, w, hidden{c}, steps, nemesis.Config{End: 8 * time.Second})
 	starts := tr.kind("nemesis.start")
 	if len(starts) != 2 {
 		t.Fatalf("%d nemesis.start", len(starts))

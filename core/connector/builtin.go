@@ -124,29 +124,17 @@ func tokenDigests(p *Params, key string) []string {
 		p.report.Addf(v, path, "must be a list of SHA-256 digests, such as [\"<64 hex digits>\"], got %s", yamlcheck.Describe(v))
 		return nil
 	}
-	var out []string
-	ok := true
-	for i, item := range items {
-		at := path
-		if v.Kind == yaml.SequenceNode {
-			at = fmt.Sprintf("%s[%d]", path, i)
-		}
+	return eachItem(v, items, path, func(item *yaml.Node, at string, before []string) (string, bool) {
 		if why := digestProblem(item); why != "" {
 			p.report.Addf(item, at, "%s", why)
-			ok = false
-			out = append(out, "")
-			continue
+			return "", false
 		}
-		if first := slices.Index(out, item.Value); first >= 0 {
+		if first := slices.Index(before, item.Value); first >= 0 {
 			p.report.Addf(item, at, "is listed twice (first as %s[%d])", key, first)
-			ok = false
+			return item.Value, false
 		}
-		out = append(out, item.Value)
-	}
-	if !ok {
-		return nil
-	}
-	return out
+		return item.Value, true
+	})
 }
 
 // digestProblem says what keeps n from being a SHA-256 digest in

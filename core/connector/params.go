@@ -160,6 +160,27 @@ func (p *Params) Strings(key string, required bool) []string {
 			return nil
 		}
 	}
+	return eachItem(v, items, path, func(item *yaml.Node, at string, before []string) (string, bool) {
+		s, why := yamlcheck.Str(item)
+		switch {
+		case why != "":
+			p.report.Addf(item, at, "%s", why)
+		case s == "":
+			p.report.Addf(item, at, "must not be empty")
+		case slices.Contains(before, s):
+			p.report.Addf(item, at, "%s is listed twice", yamlcheck.Quote(s))
+		default:
+			return s, true
+		}
+		return s, false
+	})
+}
+
+// eachItem reads items, those of v, a list, or v alone standing for a
+// list of one, with read, which gets each item's path and the values read
+// before it and reports the item's problems itself. It returns the
+// values read, or nil when any item had a problem.
+func eachItem(v *yaml.Node, items []*yaml.Node, path string, read func(item *yaml.Node, at string, before []string) (string, bool)) []string {
 	var out []string
 	ok := true
 	for i, item := range items {
@@ -167,18 +188,8 @@ func (p *Params) Strings(key string, required bool) []string {
 		if v.Kind == yaml.SequenceNode {
 			at = fmt.Sprintf("%s[%d]", path, i)
 		}
-		s, why := yamlcheck.Str(item)
-		switch {
-		case why != "":
-			p.report.Addf(item, at, "%s", why)
-			ok = false
-		case s == "":
-			p.report.Addf(item, at, "must not be empty")
-			ok = false
-		case slices.Contains(out, s):
-			p.report.Addf(item, at, "%s is listed twice", yamlcheck.Quote(s))
-			ok = false
-		}
+		s, good := read(item, at, out)
+		ok = ok && good
 		out = append(out, s)
 	}
 	if !ok {

@@ -64,22 +64,8 @@ func startKafka(w *simnet.World, c *harness.Cluster, m *model.Model, i int, wl s
 // drainKafka runs the world until every simulated broker's partitions are
 // committed to their ends, or until KafkaDrainLimit has passed; then, if
 // it waited, for Settle more, so that the last messages enqueued settle.
-// It looks between chunks of the World's run, so the trace is the same
-// however it is watched.
 func drainKafka(w *simnet.World, c *harness.Cluster, names []string, progress func()) error {
-	limit := w.Now() + KafkaDrainLimit
-	waited := false
-	for kafkaBehind(c, names) && w.Now() < limit {
-		waited = true
-		if err := w.RunFor(100 * time.Millisecond); err != nil {
-			return err
-		}
-		progress()
-	}
-	if !waited {
-		return nil
-	}
-	return w.RunFor(Settle)
+	return drainWhile(w, func() bool { return kafkaBehind(c, names) }, KafkaDrainLimit, progress)
 }
 
 // kafkaBehind reports whether some broker has a partition not committed

@@ -33,22 +33,9 @@ func Endpoints(s *scenario.Scenario) []string {
 // drainOutbound runs the world until no replicaset's outbound queue holds
 // a message, as its most up-to-date replica applied it, or until
 // OutboundDrainLimit has passed; then, if it waited, for Settle more, so
-// that every replica applies the last settling. It looks between chunks
-// of the World's run, so the trace is the same however it is watched.
+// that every replica applies the last settling.
 func drainOutbound(w *simnet.World, c *harness.Cluster, progress func()) error {
-	limit := w.Now() + OutboundDrainLimit
-	waited := false
-	for outboundWaiting(c) && w.Now() < limit {
-		waited = true
-		if err := w.RunFor(100 * time.Millisecond); err != nil {
-			return err
-		}
-		progress()
-	}
-	if !waited {
-		return nil
-	}
-	return w.RunFor(Settle)
+	return drainWhile(w, func() bool { return outboundWaiting(c) }, OutboundDrainLimit, progress)
 }
 
 // outboundWaiting reports whether some replicaset's outbound queue still

@@ -81,6 +81,32 @@ const FinalReadLimit = 30 * time.Second
 // every instance records its state digest.
 const Settle = 2 * time.Second
 
+// runWhile runs the world while cond holds, for limit at most, calling
+// progress after each 100 ms; waited says whether it ran at all. It looks
+// between chunks of the World's run, so the trace is the same however it
+// is watched.
+func runWhile(w *simnet.World, cond func() bool, limit time.Duration, progress func()) (waited bool, err error) {
+	end := w.Now() + limit
+	for cond() && w.Now() < end {
+		waited = true
+		if err := w.RunFor(100 * time.Millisecond); err != nil {
+			return waited, err
+		}
+		progress()
+	}
+	return waited, nil
+}
+
+// drainWhile runs the world while cond holds, for limit at most (see
+// runWhile); then, if it waited, for Settle more.
+func drainWhile(w *simnet.World, cond func() bool, limit time.Duration, progress func()) error {
+	waited, err := runWhile(w, cond, limit, progress)
+	if err != nil || !waited {
+		return err
+	}
+	return w.RunFor(Settle)
+}
+
 // ClientInterval is how often each of a workload's clients starts an
 // operation, so that together they make the workload's rate.
 func ClientInterval(wl scenario.Workload) time.Duration {
@@ -204,12 +230,8 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		if err := c.FinalRead(FinalKeys(keys)); err != nil {
 			return nil, err
 		}
-		limit := w.Now() + FinalReadLimit
-		for !c.FinalReadDone() && w.Now() < limit {
-			if err := w.RunFor(100 * time.Millisecond); err != nil {
-				return nil, err
-			}
-			progress()
+		if _, err := runWhile(w, func() bool { return !c.FinalReadDone() }, FinalReadLimit, progress); err != nil {
+			return nil, err
 		}
 	}
 	// Let the groups settle, then record every instance's state for the
@@ -222,12 +244,8 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		if err := c.FinalObjectReads(FinalObjectReads(m, objectKeys)); err != nil {
 			return nil, err
 		}
-		limit := w.Now() + FinalReadLimit
-		for !c.FinalObjectReadsDone() && w.Now() < limit {
-			if err := w.RunFor(100 * time.Millisecond); err != nil {
-				return nil, err
-			}
-			progress()
+		if _, err := runWhile(w, func() bool { return !c.FinalObjectReadsDone() }, FinalReadLimit, progress); err != nil {
+			return nil, err
 		}
 	}
 	if len(ingest) > 0 {
@@ -238,12 +256,8 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		if err := c.FinalIngestReads(FinalIngestReads(m, sent, c.Replicasets())); err != nil {
 			return nil, err
 		}
-		limit := w.Now() + FinalReadLimit
-		for !c.FinalIngestReadsDone() && w.Now() < limit {
-			if err := w.RunFor(100 * time.Millisecond); err != nil {
-				return nil, err
-			}
-			progress()
+		if _, err := runWhile(w, func() bool { return !c.FinalIngestReadsDone() }, FinalReadLimit, progress); err != nil {
+			return nil, err
 		}
 	}
 	if len(endpoints) > 0 {

@@ -1270,26 +1270,12 @@ func (p *parser) disk(f fields, flt *nemesis.Fault) bool {
 // endpoint reads an endpoint fault: the destination, one the cluster's
 // pipeline declares, and the mode with the field it takes.
 func (p *parser) endpoint(f fields, flt *nemesis.Fault) bool {
-	ok := true
-	if v := f.get("endpoint"); v == nil {
-		p.errorf(f.node, "fault endpoint needs `endpoint`")
-		ok = false
-	} else if s, good := p.str(v, "endpoint"); !good {
-		ok = false
-	} else {
-		flt.Endpoint = s
-		ok = p.destination(v, s) && ok
-	}
-	v := f.get("mode")
-	if v == nil {
-		p.errorf(f.node, "fault endpoint needs `mode`")
+	var ok bool
+	flt.Endpoint, flt.Mode, ok = p.nodeFault(f, "endpoint", nemesis.EndpointModes, PipelineDestinations,
+		"outbound destinations (such as example-outbound)", "outbound destination (example-outbound does)")
+	if flt.Mode == "" {
 		return false
 	}
-	mode, good := p.name(v, "mode", "endpoint mode", nemesis.EndpointModes)
-	if !good {
-		return false
-	}
-	flt.Mode = mode
 	if flt.Mode == nemesis.EndpointFail {
 		flt.FailRate = 1
 		if v := f.get("fail_rate"); v != nil {
@@ -1301,37 +1287,70 @@ func (p *parser) endpoint(f fields, flt *nemesis.Fault) bool {
 		p.errorf(f.key("fail_rate"), "`fail_rate` applies only to mode fail")
 		ok = false
 	}
-	switch {
-	case flt.Mode == nemesis.EndpointSlow && !f.has("latency"):
-		p.errorf(f.node, "fault endpoint with mode slow needs `latency`")
-		ok = false
-	case flt.Mode == nemesis.EndpointSlow:
-		var good bool
-		flt.Latency, good = p.positive(f.get("latency"), "latency")
-		ok = ok && good
-	case f.has("latency"):
-		p.errorf(f.key("latency"), "`latency` applies only to mode slow")
-		ok = false
-	}
-	return ok
+	return p.slowLatency(f, "endpoint", flt.Mode == nemesis.EndpointSlow, flt) && ok
 }
 
-// destination checks that s is an outbound destination the cluster's
-// pipeline declares, which the run simulates an endpoint for.
-func (p *parser) destination(n *yaml.Node, s string) bool {
+// nodeFault reads what an endpoint or broker fault (kind) names, in the
+// field of the kind's name, which the cluster's pipeline must declare
+// (see declared), and the fault's mode, one of modes. mode is "" when
+// it is missing or unknown: the caller reads no field a mode takes.
+func (p *parser) nodeFault(f fields, kind string, modes []string, list func(pipeline string) []string, with, none string) (name, mode string, ok bool) {
+	ok = true
+	if v := f.get(kind); v == nil {
+		p.errorf(f.node, "fault %s needs `%s`", kind, kind)
+		ok = false
+	} else if s, good := p.str(v, kind); !good {
+		ok = false
+	} else {
+		name = s
+		ok = p.declared(v, kind, s, list, with, none) && ok
+	}
+	v := f.get("mode")
+	if v == nil {
+		p.errorf(f.node, "fault %s needs `mode`", kind)
+		return name, "", false
+	}
+	mode, good := p.name(v, "mode", kind+" mode", modes)
+	return name, mode, ok && good
+}
+
+// slowLatency reads the latency an endpoint or broker fault (kind)
+// takes in mode slow, and only then.
+func (p *parser) slowLatency(f fields, kind string, slow bool, flt *nemesis.Fault) bool {
+	switch {
+	case slow && !f.has("latency"):
+		p.errorf(f.node, "fault %s with mode slow needs `latency`", kind)
+		return false
+	case slow:
+		var ok bool
+		flt.Latency, ok = p.positive(f.get("latency"), "latency")
+		return ok
+	case f.has("latency"):
+		p.errorf(f.key("latency"), "`latency` applies only to mode slow")
+		return false
+	}
+	return true
+}
+
+// declared checks that s, what a fault of the kind (endpoint, broker)
+// names, is one of those the cluster's pipeline declares (list lists
+// them), which the run simulates a node for. with is what the fault
+// needs the pipeline to declare, none the thing a pipeline may declare
+// none of; each comes with an example.
+func (p *parser) declared(n *yaml.Node, kind, s string, list func(pipeline string) []string, with, none string) bool {
 	if !p.pipelineKnown {
 		return true
 	}
-	dests := PipelineDestinations(p.pipeline)
+	names := list(p.pipeline)
 	switch {
-	case slices.Contains(dests, s):
+	case slices.Contains(names, s):
 		return true
 	case p.pipeline == "":
-		p.errorf(n, "fault endpoint needs cluster.pipeline, with outbound destinations (such as example-outbound)")
-	case len(dests) == 0:
-		p.errorf(n, "unknown endpoint %s: pipeline %s declares no outbound destination (example-outbound does)", yamlcheck.Quote(s), p.pipeline)
+		p.errorf(n, "fault %s needs cluster.pipeline, with %s", kind, with)
+	case len(names) == 0:
+		p.errorf(n, "unknown %s %s: pipeline %s declares no %s", kind, yamlcheck.Quote(s), p.pipeline, none)
 	default:
-		p.errorf(n, "unknown endpoint %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, dests))
+		p.errorf(n, "unknown %s %s%s", kind, yamlcheck.Quote(s), yamlcheck.Hint(s, names))
 	}
 	return false
 }
@@ -1339,59 +1358,13 @@ func (p *parser) destination(n *yaml.Node, s string) bool {
 // broker reads a broker fault: the kafka connector, one the cluster's
 // pipeline declares, and the mode with the field it takes.
 func (p *parser) broker(f fields, flt *nemesis.Fault) bool {
-	ok := true
-	if v := f.get("broker"); v == nil {
-		p.errorf(f.node, "fault broker needs `broker`")
-		ok = false
-	} else if s, good := p.str(v, "broker"); !good {
-		ok = false
-	} else {
-		flt.Broker = s
-		ok = p.kafkaConnector(v, s) && ok
-	}
-	v := f.get("mode")
-	if v == nil {
-		p.errorf(f.node, "fault broker needs `mode`")
+	var ok bool
+	flt.Broker, flt.Mode, ok = p.nodeFault(f, "broker", nemesis.BrokerModes, PipelineBrokers,
+		"a kafka inbound connector (such as example-kafka)", "kafka inbound connector (example-kafka does)")
+	if flt.Mode == "" {
 		return false
 	}
-	mode, good := p.name(v, "mode", "broker mode", nemesis.BrokerModes)
-	if !good {
-		return false
-	}
-	flt.Mode = mode
-	switch {
-	case flt.Mode == nemesis.BrokerSlow && !f.has("latency"):
-		p.errorf(f.node, "fault broker with mode slow needs `latency`")
-		ok = false
-	case flt.Mode == nemesis.BrokerSlow:
-		var good bool
-		flt.Latency, good = p.positive(f.get("latency"), "latency")
-		ok = ok && good
-	case f.has("latency"):
-		p.errorf(f.key("latency"), "`latency` applies only to mode slow")
-		ok = false
-	}
-	return ok
-}
-
-// kafkaConnector checks that s is a kafka inbound connector the
-// cluster's pipeline declares, which the run simulates a broker for.
-func (p *parser) kafkaConnector(n *yaml.Node, s string) bool {
-	if !p.pipelineKnown {
-		return true
-	}
-	brokers := PipelineBrokers(p.pipeline)
-	switch {
-	case slices.Contains(brokers, s):
-		return true
-	case p.pipeline == "":
-		p.errorf(n, "fault broker needs cluster.pipeline, with a kafka inbound connector (such as example-kafka)")
-	case len(brokers) == 0:
-		p.errorf(n, "unknown broker %s: pipeline %s declares no kafka inbound connector (example-kafka does)", yamlcheck.Quote(s), p.pipeline)
-	default:
-		p.errorf(n, "unknown broker %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, brokers))
-	}
-	return false
+	return p.slowLatency(f, "broker", flt.Mode == nemesis.BrokerSlow, flt) && ok
 }
 
 // checks reads the list of checks, or picks every check that applies.

@@ -22,6 +22,21 @@ func crmMessage(id, created string) string {
 	return fmt.Sprintf(`{"customer":{"id":%q,"name":"Ada %s","email":"%s@example.com"},"created_at":%q}`, id, id, id, created)
 }
 
+// tempFiles returns a function that writes a file, name holding body,
+// in a temporary directory of the test's own and returns its path.
+func tempFiles(t *testing.T) func(name, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	return func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 // TestIngestCluster runs the inbound pipeline on three real instances
 // started with --model and --pipeline: messages handed in through any
 // instance (the CLI and HTTP) are stored as the pipeline says; a bad one
@@ -38,14 +53,7 @@ func TestIngestCluster(t *testing.T) {
 		in.start(t)
 	}
 	addr := func(in *serveInstance) string { return "http://" + in.http }
-	dir := t.TempDir()
-	file := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := tempFiles(t)
 	// The model and the pipeline come into force once the cluster forms.
 	serveEventually(t, 60*time.Second, "the pipeline in force", func() error {
 		code, out, errs := shoal(t, "pipeline", "show", "--addr", addr(cluster[2]))
@@ -240,14 +248,7 @@ func wantObjectField(t *testing.T, base, path, want string) {
 // TestPipelineCheck: shoal pipeline check validates a file offline with
 // this binary's handlers and runs a message through it.
 func TestPipelineCheck(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := tempFiles(t)
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,14 +109,7 @@ func TestIngestWithToken(t *testing.T) {
 	}
 	token, line := newIngestToken(t)
 	other, _ := newIngestToken(t)
-	dir := t.TempDir()
-	file := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := tempFiles(t)
 	example, err := os.ReadFile(examplePipeline)
 	if err != nil {
 		t.Fatal(err)

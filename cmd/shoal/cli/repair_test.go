@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,14 +69,7 @@ func TestRepairOutboundEndToEnd(t *testing.T) {
 	})
 	cluster := startPipelineCluster(t, pipelineWith(t, "", hook.srv.URL+"/customers", "timeout: 2s, max_attempts: 1"))
 	addr := func(i int) string { return "http://" + cluster[i%len(cluster)].http }
-	dir := t.TempDir()
-	file := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := tempFiles(t)
 
 	// Two customers, each refused on its one attempt.
 	ids := []string{"o1", "o2"}

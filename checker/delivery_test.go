@@ -148,7 +148,7 @@ func TestDeliveryKafka(t *testing.T) {
 		{"delivered", good, []string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Valid,
 			"3 messages sent, 3 acknowledged: 2 stored once, 1 in the repair queue with a reason; 0 refused (0 of them busy at least once), " +
 				"0 of unknown outcome that took effect once, the rest none; 3 of them records produced to Kafka, every partition committed to its end " +
-				"in 2 commits (1 refused), 0 records enqueued by more than one consumer"},
+				"in 2 partition commits (1 commit requests refused), 0 records enqueued by more than one consumer"},
 		{"two consumers", append(slices.Clone(good), "enqueue n3/crm.2/0 1 1 0"), []string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Valid,
 			"1 records enqueued by more than one consumer"},
 		{"lost", good, []string{"absent Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Invalid,
@@ -158,11 +158,15 @@ func TestDeliveryKafka(t *testing.T) {
 		{"committed before acknowledged", []string{"produce 0 0 Customer/a", "produce 0 1 Customer/c", "enqueue c1 1 0 0", "acked c1 1 1",
 			"enqueue c1 2 0 1", "commit 0 0 2", "acked c1 2 2"}, []string{"stored Customer/a", "stored Customer/c", queue()}, Invalid,
 			"the broker of crm committed partition 0 up to offset 2 before the queue acknowledged record crm/t/0/1"},
+		{"an answer to an old sequence number acknowledges nothing", []string{"produce 0 0 Customer/a", "enqueue c1 1 0 0", "acked c1 1 0",
+			"commit 0 0 1"}, []string{"stored Customer/a", queue()}, Invalid, "before the queue acknowledged record crm/t/0/0"},
+		{"a late commit moved the offset back", append(slices.Clone(good), "commit 0 2 1"),
+			[]string{"stored Customer/a", "stored Customer/b", queue("crm/t/0/1")}, Invalid, "partition 0 of crm's topic is committed up to offset 1 of the 2"},
 		{"committed beyond the end", []string{"produce 0 0 Customer/a", "enqueue c1 1 0 0", "acked c1 1 1", "commit 0 0 2"},
 			[]string{"stored Customer/a", queue()}, Invalid, "offset 1 was never produced"},
 		{"behind", []string{"produce 0 0 Customer/a", "produce 0 1 Customer/c", "enqueue c1 1 0 0", "acked c1 1 1",
 			"enqueue c1 2 0 1", "acked c1 2 2", "commit 0 0 1"}, []string{"stored Customer/a", "stored Customer/c", queue()}, Invalid,
-			"partition 0 of crm's topic is committed up to offset 1 of the 2 records produced after the recovery"},
+			"after the recovery, partition 0 of crm's topic is committed up to offset 1 of the 2 records produced"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Delivery(traceOf(t, deliveryTrace(t, append(kafkaLines(t, tc.lines...), tc.final...)...)), 99)

@@ -16,11 +16,11 @@ import (
 type kafkaLog struct {
 	ids       map[kafkaOffset]string    // a produced record's message id
 	end       map[kafkaPartition]int64  // the offset after the last produced
-	committed map[kafkaPartition]int64  // the highest offset committed
+	committed map[kafkaPartition]int64  // the offset committed last
 	requests  map[clientSeq]string      // a consumer's enqueue → message id
 	acked     map[string]bool           // message ids the queue acknowledged
-	commits   int                       // commits the brokers accepted
-	refused   int                       // commits they refused
+	commits   int                       // partitions' commits the brokers accepted
+	refused   int                       // commit requests they refused
 	enqueues  map[string]map[string]int // message id → client → requests
 }
 
@@ -76,12 +76,14 @@ func (k *kafkaLog) enqueue(r *env.Record, ok func(id, rs string, pos int64)) {
 		return
 	}
 	id, found := k.requests[clientSeq{client, seq}]
-	if st, _ := r.Str("status"); !found || st != "ok" {
+	pos, _ := r.Int("position")
+	if st, _ := r.Str("status"); !found || st != "ok" || pos <= 0 {
+		// Position 0: the answer to a sequence number older than the
+		// client's last applied one, which enqueued nothing.
 		return
 	}
 	k.acked[id] = true
 	rs, _ := r.Str("replicaset")
-	pos, _ := r.Int("position")
 	ok(id, rs, pos)
 }
 
@@ -105,7 +107,7 @@ func (k *kafkaLog) commit(r *env.Record) *Culprit {
 		}
 		return &Culprit{Time: r.Time, Node: string(r.Node), What: what}
 	}
-	k.committed[p] = max(k.committed[p], next)
+	k.committed[p] = next // as the broker keeps it: a late commit may move it back
 	return nil
 }
 
@@ -123,7 +125,7 @@ func (k *kafkaLog) behind() string {
 	})
 	for _, p := range parts {
 		if c := k.committed[p]; c < k.end[p] {
-			return fmt.Sprintf("partition %d of %s's topic is committed up to offset %d of the %d records produced after the recovery: its consumers fell behind",
+			return fmt.Sprintf("after the recovery, partition %d of %s's topic is committed up to offset %d of the %d records produced: its consumers fell behind",
 				p.partition, p.connector, c, k.end[p])
 		}
 	}
@@ -141,7 +143,7 @@ func (k *kafkaLog) summary() string {
 			again++
 		}
 	}
-	return fmt.Sprintf("%d of them records produced to Kafka, every partition committed to its end in %d commits (%d refused), "+
+	return fmt.Sprintf("%d of them records produced to Kafka, every partition committed to its end in %d partition commits (%d commit requests refused), "+
 		"%d records enqueued by more than one consumer; ", len(k.ids), k.commits, k.refused, again)
 }
 

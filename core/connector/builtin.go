@@ -158,9 +158,9 @@ func digestProblem(n *yaml.Node) string {
 		switch {
 		case r >= '0' && r <= '9', r >= 'a' && r <= 'f':
 		case r >= 'A' && r <= 'F':
-			return fmt.Sprintf("has the upper-case digit %q at character %d: write the digest in lower case", r, i+1)
+			return fmt.Sprintf("has an upper-case digit at character %d: write the digest in lower case", i+1)
 		default:
-			return fmt.Sprintf("has %q at character %d: a digest is hex digits, 0-9 and a-f", r, i+1)
+			return fmt.Sprintf("has a character that is no hex digit at character %d: a digest is hex digits, 0-9 and a-f", i+1)
 		}
 	}
 	return ""

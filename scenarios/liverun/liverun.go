@@ -31,7 +31,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -941,23 +940,4 @@ func readNodeTrace(path string) ([]env.Record, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
-}
-
-// HoldPorts listens on n free loopback ports; the caller closes them
-// just before its servers bind them, so that nothing it opens meanwhile
-// (a proxy's listeners) takes one. Another process may still take one in
-// between; the server then exits, and the caller should say which.
-func HoldPorts(n int) ([]net.Listener, error) {
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			return nil, fmt.Errorf("reserving a loopback port: %w", err)
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
 }

@@ -271,7 +271,12 @@ func TestKafkaIngestSurvivesKill(t *testing.T) {
 		records[i] = crmRecord(ids[i])
 	}
 	start := time.Now()
-	k.produce(t, records[:total/2]...)
+	// A quarter goes in first; the next quarter is fed a chunk at a time
+	// while no member has records left to commit (the consumer may have
+	// caught up between two looks), so that the kill always falls in the
+	// middle of a batch; the rest comes while the victim is down.
+	fed := total / 4
+	k.produce(t, records[:fed]...)
 
 	// Once the group is consuming, kill the instance with the most of
 	// its records still to commit: it is in the middle of a batch.
@@ -305,7 +310,12 @@ func TestKafkaIngestSurvivesKill(t *testing.T) {
 			}
 		}
 		if victim == nil {
-			return fmt.Errorf("no member has records left: assignment %v, committed %v", assigned, committed)
+			if fed < total/2 {
+				next := min(fed+50, total/2)
+				k.produce(t, records[fed:next]...)
+				fed = next
+			}
+			return fmt.Errorf("no member has records left: assignment %v, committed %v (%d records produced)", assigned, committed, fed)
 		}
 		t.Logf("after %v: %d records committed; killing %s, with %d records of partitions %v still to commit",
 			time.Since(start).Round(time.Millisecond), sum, victim.name, best, parts)
@@ -313,7 +323,7 @@ func TestKafkaIngestSurvivesKill(t *testing.T) {
 	})
 	victim.signal(t, syscall.SIGKILL)
 	victim.wait(t)
-	k.produce(t, records[total/2:]...)
+	k.produce(t, records[fed:]...)
 	victim.start(t)
 	ends := k.ends(t)
 	var sum int64

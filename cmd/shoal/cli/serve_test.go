@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoaldb/shoal/scenarios/liverun"
 )
 
 // serveInstance is one `shoal serve` process of a test cluster.
@@ -25,22 +26,17 @@ type serveInstance struct {
 	exited                chan error
 }
 
-// freeAddrs reserves n loopback addresses by listening on port 0 and
-// letting go: another process may take one in between, which a test
-// sees as a failed start, not a wrong result.
+// freeAddrs reserves n loopback addresses (liverun.HoldPorts: outside
+// the ephemeral range) and lets go of them for the caller's servers.
 func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
+	ls, err := liverun.HoldPorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
+	var out []string
 	for _, l := range ls {
+		out = append(out, l.Addr().String())
 		l.Close()
 	}
 	return out

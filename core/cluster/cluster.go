@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
 )
 
 // ConfigGroup is the Raft group holding the configuration. Replicaset rsK
@@ -75,6 +76,11 @@ type Replicaset struct {
 
 // Config is group 0's state.
 type Config struct {
+	// Name is the cluster's name, given at bootstrap and never changed:
+	// replication between clusters stamps every change with the name of
+	// the cluster it was made in, and sends a change back to no cluster
+	// of that name. "" for a cluster formed without one.
+	Name        string       `json:"name,omitempty"`
 	Instances   []Instance   `json:"instances"` // sorted by RaftID
 	Replicasets []Replicaset `json:"replicasets"`
 	// Voters are group 0's voters; every other instance is a learner.
@@ -108,6 +114,8 @@ const RecentActions = 1024
 
 // Spec is the topology a cluster is bootstrapped with.
 type Spec struct {
+	// Name is the cluster's name (kv.CheckClusterName); "" for none.
+	Name      string
 	Instances []InstanceSpec
 	// ReplicationFactor is the size of a replicaset; the number of
 	// instances must be a multiple of it.
@@ -160,7 +168,12 @@ func Bootstrap(spec Spec) (*Config, error) {
 	case spec.Buckets < 1:
 		return nil, fmt.Errorf("cluster: %d buckets: want at least 1", spec.Buckets)
 	}
-	c := &Config{Settings: map[string]string{}}
+	if spec.Name != "" {
+		if err := kv.CheckClusterName(spec.Name); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	c := &Config{Name: spec.Name, Settings: map[string]string{}}
 	seen := map[env.NodeID]bool{}
 	for i, s := range spec.Instances {
 		if s.Name == "" || seen[s.Name] {

@@ -75,6 +75,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: sqs}}, outbound: {b: ~}}\n"))
 	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: http, token_sha256: [\"628B49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02\", 12, ~, [x]]}}}\n"))
 	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {a: {type: http, token_sha256: 1234567890123456789012345678901234567890123456789012345678901234}}}\n"))
+	f.Add([]byte("routes: {default: k}\nchains: {k: [set-type: T]}\nconnectors: {inbound: {r: {type: shoal, from: [dc1, X]}}, outbound: {o: {type: shoal, cluster: dc2, types: [T, T], urls: [\"ftp://x\"]}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, allow := range []bool{false, true} {
 			p, err := handler.ParseWith("fuzz.yaml", data, handler.Options{AllowUnknown: allow})

@@ -63,10 +63,10 @@ func registerForTest(t *testing.T) {
 
 func TestRegisteredType(t *testing.T) {
 	registerForTest(t)
-	if got, want := OutboundTypes(), []string{"kafka", "test-sink", "webhook"}; !reflect.DeepEqual(got, want) {
+	if got, want := OutboundTypes(), []string{"kafka", "shoal", "test-sink", "webhook"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("OutboundTypes = %v, want %v", got, want)
 	}
-	if got, want := InboundTypes(), []string{"http", "kafka", "test-source"}; !reflect.DeepEqual(got, want) {
+	if got, want := InboundTypes(), []string{"http", "kafka", "shoal", "test-source"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("InboundTypes = %v, want %v", got, want)
 	}
 	c, err := parseSection(`connectors:

@@ -369,6 +369,9 @@ type Result struct {
 	Revision uint64
 	// Error says why an object write failed (mismatch, conflict).
 	Error string
+	// Stale says a received change was not later than what its object
+	// held: it changed nothing (StatusOK). Never kept in the dedup table.
+	Stale bool
 }
 
 // encode is the result as kept in the dedup table:

@@ -49,6 +49,9 @@ type Machine struct {
 	// planted bug); normal builds never set it.
 	ForgetDedup bool
 	queue       queueMeta // the queues' counters (machine_queue.go)
+	// OnReceived, if set, hears every received change as it applies
+	// (later: it changed the object) or not, to trace it.
+	OnReceived func(w *ObjectWrite, later bool)
 }
 
 const (

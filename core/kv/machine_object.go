@@ -127,7 +127,29 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 		res.Status, res.Error = StatusMismatch, msg
 		return res, nil
 	}
+	var stamp Stamp
+	if w.Stamped() {
+		var later bool
+		if stamp, later, err = m.stampWrite(b, w, &old, exists); err != nil {
+			return Result{}, err
+		}
+		if m.OnReceived != nil && w.Replica {
+			m.OnReceived(w, later)
+		}
+		if !later {
+			res.Stale = true
+			return res, nil
+		}
+	}
 	if c.Op == OpDeleteObject {
+		if !exists && !w.Replica {
+			return res, nil
+		}
+		if stamp != (Stamp{}) {
+			if err := b.Set(m.tombstoneKey(w.Type, w.PK), appendStamp(nil, stamp), nil); err != nil {
+				return Result{}, err
+			}
+		}
 		if !exists {
 			return res, nil
 		}
@@ -135,6 +157,9 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			return Result{}, err
 		}
 		if err := b.Delete(m.objectKey(w.Type, w.PK), nil); err != nil {
+			return Result{}, err
+		}
+		if err := m.replicate(b, w, stamp, true); err != nil {
 			return Result{}, err
 		}
 		return res, m.keepHistory(b, &old, w.History)
@@ -152,13 +177,13 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			return res, nil
 		}
 	}
-	rec := ObjectRecord{Type: w.Type, PK: w.PK, Version: w.Version, Revision: index, Value: w.Value, Indexes: w.Indexes}
+	rec := ObjectRecord{Type: w.Type, PK: w.PK, Version: w.Version, Revision: index, Value: w.Value, Indexes: w.Indexes, Stamp: stamp}
 	if exists {
 		if err := m.removeEntries(b, &old); err != nil {
 			return Result{}, err
 		}
 		if w.Rewrite {
-			rec.Revision = old.Revision
+			rec.Revision, rec.Stamp = old.Revision, old.Stamp
 		} else if err := m.keepHistory(b, &old, w.History); err != nil {
 			return Result{}, err
 		}
@@ -169,6 +194,14 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			v = []byte(rec.PK)
 		}
 		if err := b.Set(m.indexKey(rec.Type, e, rec.PK), v, nil); err != nil {
+			return Result{}, err
+		}
+	}
+	if stamp != (Stamp{}) {
+		if err := b.Delete(m.tombstoneKey(w.Type, w.PK), nil); err != nil {
+			return Result{}, err
+		}
+		if err := m.replicate(b, w, stamp, false); err != nil {
 			return Result{}, err
 		}
 	}
@@ -378,7 +411,7 @@ func checkStored(tag byte, k, v []byte) error {
 	case tagDedup:
 		_, err := decodeAnswer(v)
 		return err
-	case tagObject, tagIndex, tagHistory:
+	case tagObject, tagIndex, tagHistory, tagTombstone:
 	case tagQueue, tagRepair, tagID, tagWindow, tagMeta:
 		return checkQueueStored(tag, k, v)
 	case tagOutbound, tagDestination, tagOutRepair:
@@ -401,6 +434,16 @@ func checkStored(tag byte, k, v []byte) error {
 		}
 		_, err := decodeRecord(typ, string(rest), v)
 		return err
+	case tagTombstone:
+		if err := checkPK(string(rest)); err != nil {
+			return err
+		}
+		d := decoder{b: v}
+		s := d.stamp()
+		if d.err == nil && (len(d.b) > 0 || s.Time <= 0) {
+			d.fail(fmt.Errorf("tombstone of %s %q: a malformed stamp", typ, rest))
+		}
+		return d.err
 	case tagIndex:
 		j := bytes.IndexByte(rest, 0)
 		if j < 0 {

@@ -307,6 +307,9 @@ func (m *Machine) applyProcess(b *pebble.Batch, index uint64, p *Process) (Resul
 		}
 		for j := range it.Objects {
 			c := Command{Op: OpPutObject, Object: &it.Objects[j]}
+			if c.Object.Replica && len(c.Object.Value) == 0 {
+				c.Op = OpDeleteObject // a received deletion
+			}
 			if r, err := m.applyObject(b, index, &c, true); err != nil {
 				return Result{}, err
 			} else if r.Status != StatusOK {

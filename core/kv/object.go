@@ -40,6 +40,24 @@ type ObjectWrite struct {
 	// Rewrite marks a background migration's rewrite: it applies only if the stored
 	// object still has revision IfRevision, keeps that revision, and records no history.
 	Rewrite bool
+	// The replication part (replication.go). In a cluster with a name
+	// every write is stamped. A local write (Replica false) is stamped
+	// when it applies: At, the proposing leader's clock, raised past the
+	// stamp the object (or its deletion) holds, and Origin, this cluster's
+	// name; the change then goes to each destination of Replicate as a
+	// Change routed by Route. A received change (Replica true) carries its
+	// stamp in At and Origin and applies only if it is later than what
+	// the object holds; it goes nowhere else. A rewrite keeps the stamp.
+	At        int64
+	Origin    string
+	Replica   bool
+	Route     string
+	Replicate []string
+}
+
+// Stamped reports whether w carries the replication part.
+func (w *ObjectWrite) Stamped() bool {
+	return w.At != 0 || w.Origin != "" || w.Replica || w.Route != "" || len(w.Replicate) > 0
 }
 
 // IndexEntry is one entry of an object in one of its type's indexes: the
@@ -58,6 +76,7 @@ type ObjectRecord struct {
 	Revision uint64       // log index of the write that last changed it (a Rewrite keeps it)
 	Value    []byte       // canonical JSON as stored
 	Indexes  []IndexEntry // as stored (so the next write can remove them)
+	Stamp    Stamp        // the change that stored it (zero: written unstamped)
 }
 
 // Equal reports whether w and o hold the same write (nil and empty
@@ -68,7 +87,8 @@ func (w *ObjectWrite) Equal(o *ObjectWrite) bool {
 	}
 	return w.Type == o.Type && w.PK == o.PK && w.Version == o.Version && bytes.Equal(w.Value, o.Value) &&
 		slices.Equal(w.Indexes, o.Indexes) && w.History == o.History && w.IfRevision == o.IfRevision &&
-		w.IfAbsent == o.IfAbsent && w.Rewrite == o.Rewrite
+		w.IfAbsent == o.IfAbsent && w.Rewrite == o.Rewrite && w.At == o.At && w.Origin == o.Origin &&
+		w.Replica == o.Replica && w.Route == o.Route && slices.Equal(w.Replicate, o.Replicate)
 }
 
 // Equal reports whether r and o are the same record (nil and empty slices
@@ -78,14 +98,19 @@ func (r *ObjectRecord) Equal(o *ObjectRecord) bool {
 		return r == o
 	}
 	return r.Type == o.Type && r.PK == o.PK && r.Version == o.Version && r.Revision == o.Revision &&
-		bytes.Equal(r.Value, o.Value) && slices.Equal(r.Indexes, o.Indexes)
+		bytes.Equal(r.Value, o.Value) && slices.Equal(r.Indexes, o.Indexes) && r.Stamp == o.Stamp
 }
 
 // Object write flags, the last byte of an encoded ObjectWrite.
 const (
 	writeIfAbsent byte = 1 << 0
 	writeRewrite  byte = 1 << 1
+	writeStamped  byte = 1 << 2 // the replication part follows the flags
+	writeReplica  byte = 1 << 3
 )
+
+// MaxReplicate bounds the destinations one write is replicated to.
+const MaxReplicate = 16
 
 func (w *ObjectWrite) size() int {
 	if w == nil {
@@ -95,14 +120,23 @@ func (w *ObjectWrite) size() int {
 	for _, e := range w.Indexes {
 		n += 8 + len(e.Index) + len(e.Key)
 	}
+	if w.Stamped() {
+		n += 24 + len(w.Origin) + len(w.Route)
+		for _, d := range w.Replicate {
+			n += 2 + len(d)
+		}
+	}
 	return n
 }
 
 // appendTo appends the write's encoding in a command:
 //
 //	type | pk | version uvarint | value | entry count uvarint | entries |
-//	history uvarint | if-revision uvarint | flags byte (1 if-absent, 2 rewrite)
+//	history uvarint | if-revision uvarint | flags byte (1 if-absent, 2 rewrite, 4 stamped, 8 replica)
+//	[| at varint | origin | route | destination count uvarint | destinations]   (stamped)
 //	entry: index | key | unique byte
+//
+// An unstamped write encodes as before stamps existed.
 func (w *ObjectWrite) appendTo(b []byte) []byte {
 	b = appendString(b, w.Type)
 	b = appendString(b, w.PK)
@@ -118,7 +152,22 @@ func (w *ObjectWrite) appendTo(b []byte) []byte {
 	if w.Rewrite {
 		flags |= writeRewrite
 	}
-	return append(b, flags)
+	if !w.Stamped() {
+		return append(b, flags)
+	}
+	flags |= writeStamped
+	if w.Replica {
+		flags |= writeReplica
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, w.At)
+	b = appendString(b, w.Origin)
+	b = appendString(b, w.Route)
+	b = binary.AppendUvarint(b, uint64(len(w.Replicate)))
+	for _, d := range w.Replicate {
+		b = appendString(b, d)
+	}
+	return b
 }
 
 func appendEntries(b []byte, es []IndexEntry) []byte {
@@ -158,9 +207,28 @@ func (d *decoder) objectWrite(op Op) *ObjectWrite {
 	}
 	w.IfAbsent = flags&writeIfAbsent != 0
 	w.Rewrite = flags&writeRewrite != 0
+	w.Replica = flags&writeReplica != 0
+	if flags&writeStamped != 0 {
+		w.At = d.varint()
+		w.Origin = d.string()
+		w.Route = d.string()
+		n := d.uvarint()
+		if d.err == nil && n > MaxReplicate {
+			d.fail(fmt.Errorf("%d replication destinations are over %d", n, MaxReplicate))
+		}
+		for i := uint64(0); d.err == nil && i < n; i++ {
+			w.Replicate = append(w.Replicate, d.string())
+		}
+		if d.err != nil {
+			return nil
+		}
+	}
 	err := func() error {
-		if flags&^(writeIfAbsent|writeRewrite) != 0 {
+		if flags&^(writeIfAbsent|writeRewrite|writeStamped|writeReplica) != 0 {
 			return fmt.Errorf("unknown object write flags %#x", flags)
+		}
+		if err := w.checkStamp(flags&writeStamped != 0); err != nil {
+			return err
 		}
 		if err := checkType(w.Type); err != nil {
 			return err
@@ -288,13 +356,19 @@ func checkIndexEntry(e IndexEntry) error {
 // encodeRecord is a record's stored value (its type and primary key are
 // in its key):
 //
-//	version uvarint | revision uvarint | value | entry count uvarint | entries
+//	version uvarint | revision uvarint | value | entry count uvarint | entries [| stamp]
+//
+// with the stamp (appendStamp) only when it is not zero.
 func encodeRecord(r *ObjectRecord) []byte {
 	b := make([]byte, 0, 16+len(r.Value)+8*len(r.Indexes))
 	b = binary.AppendUvarint(b, uint64(r.Version))
 	b = binary.AppendUvarint(b, r.Revision)
 	b = appendString(b, string(r.Value))
-	return appendEntries(b, r.Indexes)
+	b = appendEntries(b, r.Indexes)
+	if r.Stamp != (Stamp{}) {
+		b = appendStamp(b, r.Stamp)
+	}
+	return b
 }
 
 // decodeRecord reads a stored record's value; it copies what it keeps.
@@ -307,6 +381,9 @@ func decodeRecord(typ, pk string, b []byte) (ObjectRecord, error) {
 		r.Value = bytes.Clone(v)
 	}
 	r.Indexes = d.entries()
+	if d.err == nil && len(d.b) > 0 {
+		r.Stamp = d.stamp()
+	}
 	if d.err == nil && r.Revision == 0 {
 		d.fail(errors.New("an object record has revision 0"))
 	}

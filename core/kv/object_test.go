@@ -73,7 +73,7 @@ func TestObjectCommandEncoding(t *testing.T) {
 		{"get-object", append([]byte{byte(OpGetObject)}, put(ok)[1:]...), "get-object is not a write"},
 		{"trailing byte", append(put(ok), 0), "1 stray bytes"},
 		{"padded version", padded, "not minimally encoded"},
-		{"unknown flag", flags(4), "unknown object write flags 0x4"},
+		{"unknown flag", flags(16), "unknown object write flags 0x10"},
 		{"empty type", put(with(func(w *ObjectWrite) { w.Type = "" })), "object type is empty"},
 		{"long type", put(with(func(w *ObjectWrite) { w.Type = strings.Repeat("t", MaxTypeLen+1) })), "over 128"},
 		{"type with zero", put(with(func(w *ObjectWrite) { w.Type = "a\x00b" })), "zero byte"},
@@ -593,13 +593,17 @@ func TestObjectRestoreRejects(t *testing.T) {
 		rec  [3]string
 		want string
 	}{
-		{"unknown tag", [3]string{"z", "k", ""}, `tag 'z'`},
+		{"unknown tag", [3]string{"Z", "k", ""}, `tag 'Z'`},
 		{"applied tag", [3]string{"a", "", "\x00\x00\x00\x00\x00\x00\x00\x01"}, `tag 'a'`},
 		{"object without type", [3]string{"o", "tp", rec}, "without its object type"},
 		{"object of empty type", [3]string{"o", "\x00p", rec}, "object type is empty"},
 		{"object without pk", [3]string{"o", "t\x00", rec}, "primary key is empty"},
 		{"object undecodable", [3]string{"o", "t\x00p", "\x01"}, "truncated"},
-		{"object trailing", [3]string{"o", "t\x00p", rec + "x"}, "stray bytes"},
+		{"object trailing", [3]string{"o", "t\x00p", rec + "\x02\x00x"}, "stray bytes"},
+		{"object short stamp", [3]string{"o", "t\x00p", rec + "x"}, "truncated"},
+		{"tombstone without pk", [3]string{"z", "t\x00", "\x02\x00"}, "primary key is empty"},
+		{"tombstone malformed", [3]string{"z", "t\x00p", "\x02"}, "truncated"},
+		{"tombstone at time 0", [3]string{"z", "t\x00p", "\x00\x00"}, "malformed stamp"},
 		{"object revision 0", [3]string{"o", "t\x00p", string(encodeRecord(&ObjectRecord{Version: 1}))}, "revision 0"},
 		{"object bad entry", [3]string{"o", "t\x00p", string(encodeRecord(&ObjectRecord{Revision: 1, Indexes: []IndexEntry{{}}}))}, "index name is empty"},
 		{"index without name", [3]string{"x", "t\x00i", ""}, "without its index"},

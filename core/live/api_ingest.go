@@ -138,17 +138,21 @@ func (a *api) inbound(ctx context.Context, name string) (*connector.HTTPInbound,
 	if in == nil {
 		var names []string
 		for _, c := range p.Connectors.Inbound {
-			if c.Type == "http" {
+			if c.Type == "http" || c.Type == connector.ReplicationType {
 				names = append(names, c.Name)
 			}
 		}
-		return nil, apiErrorf(http.StatusNotFound, "no inbound connector %q: the pipeline declares these http connectors: %s", name, strings.Join(names, ", "))
+		return nil, apiErrorf(http.StatusNotFound, "no inbound connector %q: the pipeline declares these http and shoal connectors: %s", name, strings.Join(names, ", "))
 	}
-	spec, ok := in.Spec.(*connector.HTTPInbound)
-	if !ok {
-		return nil, apiErrorf(http.StatusNotFound, "inbound connector %q is of type %s, not http: it takes no HTTP requests", name, in.Type)
+	switch spec := in.Spec.(type) {
+	case *connector.HTTPInbound:
+		return spec, nil
+	case *connector.ReplicationInbound:
+		// Changes from other clusters come through the same path, with
+		// the same limits and tokens; the engine applies them.
+		return &spec.HTTPInbound, nil
 	}
-	return spec, nil
+	return nil, apiErrorf(http.StatusNotFound, "inbound connector %q is of type %s, not http or shoal: it takes no HTTP requests", name, in.Type)
 }
 
 func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {

@@ -125,7 +125,7 @@ func TestIngestTokens(t *testing.T) {
 		{name: "a malformed header where none is asked for", connector: "shop", id: "ok7", auth: []string{"Basic", "x y z"}, body: order,
 			status: 202, want: `{"id":"ok7","replicaset":"rs1","position":8}`, enqueued: []string{"ok7"}},
 		{name: "an undeclared connector", connector: "web", id: "m18", auth: bearer(token1), body: order,
-			status: 404, want: `{"error":"no inbound connector \"web\": the pipeline declares these http connectors: crm, shop"}`},
+			status: 404, want: `{"error":"no inbound connector \"web\": the pipeline declares these http and shoal connectors: crm, shop"}`},
 	}
 	var enqueued []string
 	for _, tc := range tests {

@@ -38,6 +38,8 @@ type membersFile struct {
 	// (cluster.Spec.Settings); none for a file written before there were
 	// any.
 	Settings map[string]string `json:"settings,omitempty"`
+	// Name is the cluster's name (cluster.Spec.Name); "" for none.
+	Name string `json:"name,omitempty"`
 	// JoinedWith, for an instance that joined the cluster after it
 	// formed, is the configuration it joined with (cluster.Config's
 	// encoding): its Raft ID and peers until it catches up.
@@ -57,7 +59,7 @@ func recordOf(m Member) memberRecord { return memberRecord(m) }
 
 // spec is the bootstrap topology the file describes.
 func (f *membersFile) spec() cluster.Spec {
-	s := cluster.Spec{ReplicationFactor: f.ReplicationFactor, Buckets: f.Buckets, Settings: f.Settings}
+	s := cluster.Spec{Name: f.Name, ReplicationFactor: f.ReplicationFactor, Buckets: f.Buckets, Settings: f.Settings}
 	for _, m := range f.Members {
 		s.Instances = append(s.Instances, cluster.InstanceSpec{Name: m.Name, Domain: cluster.Domain(m.Domain)})
 	}
@@ -77,6 +79,9 @@ func clusterID(f *membersFile) string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Settings)) {
 		fmt.Fprintf(h, ";set %q=%q", k, f.Settings[k])
+	}
+	if f.Name != "" {
+		fmt.Fprintf(h, ";name %q", f.Name)
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
 }
@@ -358,7 +363,7 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 			return nil, fmt.Errorf("live: %d instances answered (%s), but bootstrap-expect is %d", len(known), names(known), expect)
 		}
 		if len(known) == expect {
-			f := &membersFile{ReplicationFactor: rf, Buckets: DefaultBuckets, Settings: settings(n.cfg.Settings)}
+			f := &membersFile{ReplicationFactor: rf, Buckets: DefaultBuckets, Settings: settings(n.cfg.Settings), Name: n.cfg.ClusterName}
 			for _, m := range known {
 				f.Members = append(f.Members, recordOf(m))
 			}
@@ -387,9 +392,9 @@ func (n *Node) discover(ctx context.Context) (*membersFile, error) {
 		select {
 		case f := <-n.adopt:
 			// Another instance formed a cluster with this one in it.
-			f.ReplicationFactor, f.Buckets, f.Settings = rf, DefaultBuckets, settings(n.cfg.Settings)
+			f.ReplicationFactor, f.Buckets, f.Settings, f.Name = rf, DefaultBuckets, settings(n.cfg.Settings), n.cfg.ClusterName
 			if clusterID(f) != f.Cluster {
-				return nil, fmt.Errorf("live: the cluster %s formed without this instance's settings (replication factor %d, settings %v): start every instance with the same --bootstrap-expect, --replication-factor and --setting", f.Cluster, rf, f.Settings)
+				return nil, fmt.Errorf("live: the cluster %s formed without this instance's settings (replication factor %d, settings %v, cluster name %q): start every instance with the same --bootstrap-expect, --replication-factor, --setting and --cluster-name", f.Cluster, rf, f.Settings, f.Name)
 			}
 			return f, nil
 		case <-ticker.C:

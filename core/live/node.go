@@ -36,6 +36,7 @@ import (
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/node"
 )
 
@@ -74,6 +75,11 @@ type Config struct {
 	// them); an instance that joins a formed cluster, or restarts, takes
 	// the cluster's.
 	Settings map[string]string
+	// ClusterName is the name the cluster forms with (cluster.Spec.Name):
+	// replication between clusters needs one, distinct for each. Like the
+	// settings it counts only when the cluster first forms, and every
+	// instance must give the same.
+	ClusterName string
 	// ServerTLS and ClientTLS secure the peer port; nil is plain TCP.
 	ServerTLS, ClientTLS *tls.Config
 	// Engine tunes the engine (tick, election, compaction); its Spec is
@@ -138,6 +144,11 @@ func Open(cfg Config) (*Node, error) {
 	for _, k := range slices.Sorted(maps.Keys(cfg.Settings)) {
 		if err := cluster.CheckSetting(k, cfg.Settings[k]); err != nil {
 			return nil, fmt.Errorf("live: settings: %w", err)
+		}
+	}
+	if cfg.ClusterName != "" {
+		if err := kv.CheckClusterName(cfg.ClusterName); err != nil {
+			return nil, fmt.Errorf("live: %w", err)
 		}
 	}
 	if cfg.Logger == nil {

@@ -147,6 +147,7 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 		if err := n.checkRoute(t, o.PK, req.Key); err != nil {
 			return cmd, err
 		}
+		n.stamp(w, req.Key, n.e.Now().UnixNano())
 		return cmd, nil
 	}
 	v := o.Version
@@ -174,6 +175,7 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 		return cmd, err
 	}
 	w.Version, w.Value, w.Indexes = t.Latest(), model.Encode(obj), indexEntries(entries)
+	n.stamp(w, req.Key, n.e.Now().UnixNano())
 	return cmd, nil
 }
 

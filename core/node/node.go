@@ -227,6 +227,7 @@ func (n *Node) joinReplicaset() error {
 		return err
 	}
 	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
+	m.OnReceived = n.traceReceived(rs.Name)
 	return n.addGroup(n.wal.Log(rs.Group), dataMachine{m})
 }
 
@@ -373,6 +374,9 @@ func (n *Node) Handle(ev env.Event) {
 	case *Digest:
 		for _, g := range n.groups {
 			n.trace("sm.digest", env.Str("group", g.name), env.Int("applied", int64(g.applied)), env.Str("digest", g.sm.digest()))
+			if d, ok := g.sm.(dataMachine); ok {
+				n.traceObjects(g, d.m)
+			}
 		}
 		if cur := n.conf.conf.Model(); cur != nil {
 			n.trace("model.state", env.Int("revision", int64(cur.Revision)), env.Str("digest", cur.Digest))

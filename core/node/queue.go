@@ -201,7 +201,7 @@ func (n *Node) settleQueue(g *group, tick bool) bool {
 		if i > 0 && size >= maxSettleBytes {
 			break
 		}
-		it := n.settleMessage(g, p, mdl, look, &msgs[i])
+		it := n.settleMessage(g, p, mdl, look, &msgs[i], cmd.At)
 		look.note(&it)
 		for _, w := range it.Objects {
 			size += len(w.Value)
@@ -244,7 +244,12 @@ func (n *Node) traceQueue(g *group, m *kv.Machine) {
 // settleMessage runs one message through the pipeline and turns what came
 // out into its settlement: objects validated against the model and
 // upgraded, or a failure.
-func (n *Node) settleMessage(g *group, p *handler.Pipeline, mdl *model.Model, look *storeLookup, q *kv.Queued) kv.ProcessItem {
+func (n *Node) settleMessage(g *group, p *handler.Pipeline, mdl *model.Model, look *storeLookup, q *kv.Queued, at int64) kv.ProcessItem {
+	if p.Connectors != nil {
+		if r := receiver(p.Connectors, &q.Message); r != nil {
+			return n.settleChange(g, mdl, r, q)
+		}
+	}
 	it := kv.ProcessItem{Seq: q.Seq, ID: q.Message.ID}
 	in := &handler.Input{ID: q.Message.ID, Connector: q.Message.Connector, Payload: q.Message.Payload}
 	if len(q.Message.Headers) > 0 {
@@ -259,7 +264,7 @@ func (n *Node) settleMessage(g *group, p *handler.Pipeline, mdl *model.Model, lo
 		return it
 	}
 	for _, o := range out.Objects {
-		w, err := n.pipelineObject(g, mdl, &o)
+		w, err := n.pipelineObject(g, mdl, &o, at)
 		if err != nil {
 			it.Objects = nil
 			it.Outbound = nil
@@ -292,7 +297,7 @@ func failure(key string, step int, h, reason string) *kv.Failure {
 // pipelineObject is the write of an object a chain produced: validated
 // at its version, upgraded to the latest, with its key and index entries.
 // It must belong to the replicaset that settles the message.
-func (n *Node) pipelineObject(g *group, mdl *model.Model, o *handler.Object) (kv.ObjectWrite, error) {
+func (n *Node) pipelineObject(g *group, mdl *model.Model, o *handler.Object, at int64) (kv.ObjectWrite, error) {
 	t, ok := mdl.Type(o.Type)
 	if !ok {
 		return kv.ObjectWrite{}, fmt.Errorf("the data model has no type %q", o.Type)
@@ -323,7 +328,13 @@ func (n *Node) pipelineObject(g *group, mdl *model.Model, o *handler.Object) (kv
 	if len(value) > kv.MaxObjectValue {
 		return kv.ObjectWrite{}, fmt.Errorf("%d bytes, at most %d", len(value), kv.MaxObjectValue)
 	}
-	return kv.ObjectWrite{Type: t.Name, PK: pk, Version: t.Latest(), Value: value, Indexes: indexEntries(entries), History: t.History}, nil
+	w := kv.ObjectWrite{Type: t.Name, PK: pk, Version: t.Latest(), Value: value, Indexes: indexEntries(entries), History: t.History}
+	route, err := t.RouteKey(pk)
+	if err != nil {
+		return kv.ObjectWrite{}, err
+	}
+	n.stamp(&w, route, at)
+	return w, nil
 }
 
 // owns checks that the object of type t with key pk is kept by g's
@@ -357,6 +368,9 @@ type storeLookup struct {
 // note records what a settled message will store.
 func (l *storeLookup) note(it *kv.ProcessItem) {
 	for _, w := range it.Objects {
+		if w.Replica {
+			continue // a received change may not apply: handlers read what is stored
+		}
 		if l.pending == nil {
 			l.pending = map[[2]string][]byte{}
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/handler"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/core/model"
 	engine "github.com/shoaldb/shoal/core/node"
@@ -68,6 +69,9 @@ type serveConfig struct {
 	// Settings are operator settings (queue.max_messages, ...) the
 	// cluster bootstraps with: they count only when it first forms.
 	Settings map[string]string `yaml:"settings"`
+	// ClusterName names the cluster when it first forms (replication
+	// between clusters needs a distinct name for each).
+	ClusterName string `yaml:"cluster_name"`
 }
 
 type tlsConfig struct {
@@ -154,6 +158,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ReplicationFactor < 0 {
 		bad("replication_factor %d: want at least 1", c.ReplicationFactor)
+	}
+	if c.ClusterName != "" {
+		if err := kv.CheckClusterName(c.ClusterName); err != nil {
+			bad("cluster_name: %v", err)
+		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		bad("tls: cert and key go together")
@@ -341,6 +350,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Var(&join, "join", "peer addresses of other members, `ADDR,...`: with --bootstrap-expect, to form a cluster; alone, to join a formed one")
 	fs.IntVar(&flags.BootstrapExpect, "bootstrap-expect", 0, "form a new cluster once `N` instances (this one included) know each other through --join")
 	fs.IntVar(&flags.ReplicationFactor, "replication-factor", 0, "instances per replicaset when the cluster forms (default: all of them)")
+	fs.StringVar(&flags.ClusterName, "cluster-name", "", "the cluster's `name` when it forms (lower-case letters, digits, '-'): replication between clusters needs a distinct one for each")
 	fs.StringVar(&flags.TLS.Cert, "tls-cert", "", "the instance's certificate `file` (PEM) for the peer port")
 	fs.StringVar(&flags.TLS.Key, "tls-key", "", "its private key `file` (PEM)")
 	fs.StringVar(&flags.TLS.CA, "tls-ca", "", "the CA certificate `file` that verifies peers")
@@ -458,7 +468,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 		"http-addr": {&c.HTTPAddr, &f.HTTPAddr}, "data-dir": {&c.DataDir, &f.DataDir}, "tls-cert": {&c.TLS.Cert, &f.TLS.Cert},
 		"tls-key": {&c.TLS.Key, &f.TLS.Key}, "tls-ca": {&c.TLS.CA, &f.TLS.CA}, "log-level": {&c.LogLevel, &f.LogLevel},
 		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace}, "model": {&c.Model, &f.Model},
-		"pipeline": {&c.Pipeline, &f.Pipeline},
+		"pipeline": {&c.Pipeline, &f.Pipeline}, "cluster-name": {&c.ClusterName, &f.ClusterName},
 	}
 	for name, p := range str {
 		if set[name] {
@@ -524,7 +534,7 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 	cfg := live.Config{
 		Name: env.NodeID(c.Name), Routes: routes, Engine: engine.Config{Bugs: planted, CompactEvery: compactEvery}, DataDir: c.DataDir, PeerAddr: c.PeerAddr, AdvertisePeer: c.AdvertisePeer,
 		HTTPAddr: httpListener.Addr().String(), Domain: c.FailureDomain, Join: c.Join,
-		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor, Settings: c.Settings,
+		BootstrapExpect: c.BootstrapExpect, ReplicationFactor: c.ReplicationFactor, Settings: c.Settings, ClusterName: c.ClusterName,
 		ServerTLS: serverTLS, ClientTLS: clientTLS, Logger: log, Registry: reg,
 	}
 	if trace != nil {

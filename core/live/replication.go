@@ -1,0 +1,105 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/shoaldb/shoal/core/connector"
+)
+
+func init() {
+	RegisterSender(connector.ReplicationType, openReplication)
+}
+
+// replicationSender delivers a shoal destination's changes to the
+// receiving cluster's ingest endpoint of its replication connector, POST
+// /v1/ingest/{connector}, one request a change: Idempotency-Key names
+// the change (its origin cluster and its idempotency key there), and
+// Shoal-Key routes it by its object's route. The receiving cluster
+// answers 202 once the change is on a majority of its disks. It tries
+// the cluster's URLs in turn, starting with the one that last took a
+// change: a change another instance might take (no answer, 429, 5xx)
+// goes to the next URL, one every instance refuses (4xx) does not.
+type replicationSender struct {
+	spec  *connector.Replication
+	hooks []*webhookSender // one per URL
+	mu    sync.Mutex
+	first int // the URL that last took a change
+}
+
+func openReplication(spec connector.OutboundSpec) (Sender, error) {
+	r, ok := spec.(*connector.Replication)
+	if !ok {
+		return nil, fmt.Errorf("want shoal parameters, got %T", spec)
+	}
+	if len(r.URLs) == 0 {
+		return nil, fmt.Errorf("a shoal destination to cluster %s needs urls: the receiving cluster's HTTP API addresses", r.Cluster)
+	}
+	s := &replicationSender{spec: r}
+	for _, u := range r.URLs {
+		target := strings.TrimSuffix(u, "/") + "/v1/ingest/" + url.PathEscape(r.Connector)
+		h, err := openWebhook(&connector.Webhook{URL: target, Method: "POST"})
+		if err != nil {
+			return nil, err
+		}
+		s.hooks = append(s.hooks, h.(*webhookSender))
+	}
+	return s, nil
+}
+
+func (s *replicationSender) Send(ctx context.Context, items []connector.Item) []connector.Result {
+	out := make([]connector.Result, len(items))
+	pending := make([]int, len(items)) // items not yet taken, by index
+	routed := make([]connector.Item, len(items))
+	for i := range items {
+		out[i].Seq = items[i].Seq
+		pending[i] = i
+		routed[i] = items[i]
+		routed[i].Request.Headers = append(slices.Clone(items[i].Request.Headers), connector.Header{Name: HeaderMessageKey, Value: string(items[i].Request.Key)})
+	}
+	s.mu.Lock()
+	first := s.first
+	s.mu.Unlock()
+	for try := 0; try < len(s.hooks) && len(pending) > 0 && ctx.Err() == nil; try++ {
+		at := (first + try) % len(s.hooks)
+		batch := make([]connector.Item, len(pending))
+		for j, i := range pending {
+			batch[j] = routed[i]
+		}
+		results := s.hooks[at].Send(ctx, batch)
+		var again []int
+		for j, i := range pending {
+			out[i].Err = results[j].Err
+			if out[i].Err == "" {
+				s.mu.Lock()
+				s.first = at
+				s.mu.Unlock()
+			} else if elsewhere(out[i].Err) {
+				again = append(again, i)
+			}
+		}
+		pending = again
+	}
+	return out
+}
+
+// elsewhere reports whether another instance of the receiving cluster
+// might take a change this one refused with why: no answer, 429 (its
+// queue is full), or a 5xx; not a 4xx, which every instance would give.
+func elsewhere(why string) bool {
+	if len(why) < 3 || why[0] != '4' || why[1] < '0' || why[1] > '9' || why[2] < '0' || why[2] > '9' {
+		return true
+	}
+	return strings.HasPrefix(why, "429")
+}
+
+func (s *replicationSender) Close() error {
+	for _, h := range s.hooks {
+		h.Close()
+	}
+	return nil
+}

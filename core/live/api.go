@@ -65,6 +65,23 @@ type ClusterStatus struct {
 	Voters []string `json:"voters"`
 	// Groups are the Raft groups this node belongs to, group 0 first.
 	Groups []GroupStatus `json:"groups"`
+	// Name is the cluster's name ("" for none).
+	Name string `json:"name,omitempty"`
+	// Replication is, for each replicaset this node serves and each
+	// destination of type shoal, the changes still to deliver.
+	Replication []ReplicationStatus `json:"replication,omitempty"`
+}
+
+// ReplicationStatus is one replicaset's replication lag to another
+// cluster (node.ReplicationLag), as this node applied its outbound queue.
+type ReplicationStatus struct {
+	Replicaset  string `json:"replicaset"`
+	Destination string `json:"destination"`
+	Cluster     string `json:"cluster"`
+	// Entries are the changes waiting; OldestSeconds how long the oldest
+	// has waited.
+	Entries       int     `json:"entries"`
+	OldestSeconds float64 `json:"oldest_seconds"`
 }
 
 // InstanceStatus is one instance of the cluster (cluster.Instance).

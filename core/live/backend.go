@@ -75,6 +75,11 @@ func clusterStatus(self string, eng *node.Node) ClusterStatus {
 		}
 		st.Replicasets = append(st.Replicasets, ReplicasetStatus{Name: rs.Name, Group: rs.Group, Members: members, Leader: leaders[rs.Name]})
 	}
+	st.Name = conf.Name
+	for _, l := range eng.ReplicationLags() {
+		st.Replication = append(st.Replication, ReplicationStatus{Replicaset: l.Replicaset, Destination: l.Destination, Cluster: l.Cluster,
+			Entries: l.Entries, OldestSeconds: l.Oldest.Seconds()})
+	}
 	return st
 }
 

@@ -21,6 +21,7 @@ type metrics struct {
 	// The queues, as their leaders report them.
 	queueDepth, queueRepairs         *prometheus.GaugeVec
 	outDepth, outOldest, outRetrying *prometheus.GaugeVec
+	replEntries, replSeconds         *prometheus.GaugeVec
 	outMessages, consumed            *prometheus.CounterVec
 	outLatency                       *prometheus.HistogramVec
 
@@ -63,6 +64,10 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Help: "Messages waiting for a destination, as the replicaset's leader on this instance last reported."}, []string{"group", "destination"}),
 		outOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_outbound_oldest_seconds",
 			Help: "Age of the oldest message waiting for a destination."}, []string{"group", "destination"}),
+		replEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_replication_lag_entries",
+			Help: "Changes waiting to be delivered to another cluster, by replicaset, destination of type shoal and receiving cluster, as the replicaset's leader on this instance last reported."}, []string{"group", "destination", "cluster"}),
+		replSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_replication_lag_seconds",
+			Help: "Age of the oldest change waiting to be delivered to another cluster."}, []string{"group", "destination", "cluster"}),
 		outRetrying: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shoal_outbound_retrying",
 			Help: "Messages for a destination waiting their backoff after a refusal."}, []string{"group", "destination"}),
 		outMessages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_outbound_messages_total",
@@ -78,7 +83,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.term, m.commit, m.applied, m.leading, m.proposals, m.results, m.applies, m.requests, m.latency,
 			m.modelRevision, m.modelVotes, m.rewrites,
-			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.outMessages, m.outLatency, m.consumed,
+			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.replEntries, m.replSeconds, m.outMessages, m.outLatency, m.consumed,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
 			transportCollector{n})
@@ -152,6 +157,10 @@ func (m *metrics) observe(kind string, fields []env.Field) {
 		m.outDepth.WithLabelValues(g, d).Set(num("depth"))
 		m.outOldest.WithLabelValues(g, d).Set(num("oldest_ms") / 1000)
 		m.outRetrying.WithLabelValues(g, d).Set(num("retrying"))
+	case "repl.lag":
+		g, d, c := str("group"), str("destination"), str("cluster")
+		m.replEntries.WithLabelValues(g, d, c).Set(num("entries"))
+		m.replSeconds.WithLabelValues(g, d, c).Set(num("oldest_ms") / 1000)
 	case "outbound.pushed":
 		d := str("destination")
 		m.outMessages.WithLabelValues(d, "taken").Add(num("taken"))

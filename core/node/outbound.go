@@ -164,12 +164,14 @@ func (n *Node) traceOutbound(g *group, dests []kv.DestinationState) {
 		g.out.traced[ds.Destination] = cur
 		n.trace("outbound.state", env.Str("group", g.name), env.Str("destination", ds.Destination), env.Int("depth", int64(ds.Depth)),
 			env.Int("oldest_ms", age), env.Int("retrying", int64(st.Retrying)), env.Int("pushes", int64(st.Pushes)))
+		n.traceLag(g, ds.Destination, ds.Depth, age)
 	}
 	for _, dest := range slices.Sorted(maps.Keys(g.out.traced)) {
 		if !seen[dest] {
 			delete(g.out.traced, dest)
 			n.trace("outbound.state", env.Str("group", g.name), env.Str("destination", dest), env.Int("depth", 0),
 				env.Int("oldest_ms", 0), env.Int("retrying", 0), env.Int("pushes", 0))
+			n.traceLag(g, dest, 0, 0)
 		}
 	}
 }

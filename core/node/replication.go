@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoaldb/shoal/core/connector"
 	"github.com/shoaldb/shoal/core/env"
@@ -161,4 +162,71 @@ func (n *Node) traceObjects(g *group, m *kv.Machine) {
 	}
 	n.trace("repl.objects", env.Str("group", g.name), env.Str("cluster", n.conf.conf.Name), env.Int("count", int64(count)),
 		env.Str("objects", b.String()))
+}
+
+// ReplicationLag is how far a replicaset's changes are behind at one
+// destination of type shoal, as this instance applied its outbound queue.
+type ReplicationLag struct {
+	Replicaset  string
+	Destination string
+	Cluster     string // the receiving cluster
+	Entries     int    // changes waiting
+	// Oldest is how long the oldest waiting change has waited, by this
+	// instance's clock (0 with none waiting).
+	Oldest time.Duration
+}
+
+// ReplicationLags reports, for every replicaset this instance serves and
+// every destination of type shoal the pipeline in force declares, the
+// changes still to deliver, by replicaset then destination.
+func (n *Node) ReplicationLags() []ReplicationLag {
+	p := n.pipeline()
+	if p == nil || p.Connectors == nil {
+		return nil
+	}
+	now := n.e.Now().UnixNano()
+	var out []ReplicationLag
+	for _, g := range n.groups {
+		d, ok := g.sm.(dataMachine)
+		if !ok {
+			continue
+		}
+		states, err := d.m.Destinations()
+		must(err)
+		for _, o := range p.Connectors.Outbound {
+			r, ok := o.Spec.(*connector.Replication)
+			if !ok {
+				continue
+			}
+			lag := ReplicationLag{Replicaset: g.name, Destination: o.Name, Cluster: r.Cluster}
+			for _, s := range states {
+				if s.Destination == o.Name {
+					lag.Entries = s.Depth
+					if s.OldestAt > 0 && now > s.OldestAt {
+						lag.Oldest = time.Duration(now - s.OldestAt)
+					}
+				}
+			}
+			out = append(out, lag)
+		}
+	}
+	return out
+}
+
+// traceLag records a leader's replication lag to a destination of type
+// shoal with its outbound state (repl.lag: group, destination, cluster,
+// entries, oldest_ms), so that metrics and reports name it as such.
+func (n *Node) traceLag(g *group, dest string, depth int, oldestMS int64) {
+	p := n.pipeline()
+	if p == nil || p.Connectors == nil {
+		return
+	}
+	o := p.Connectors.Destination(dest)
+	if o == nil {
+		return
+	}
+	if r, ok := o.Spec.(*connector.Replication); ok {
+		n.trace("repl.lag", env.Str("group", g.name), env.Str("destination", dest), env.Str("cluster", r.Cluster),
+			env.Int("entries", int64(depth)), env.Int("oldest_ms", oldestMS))
+	}
 }

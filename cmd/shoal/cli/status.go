@@ -57,7 +57,11 @@ func runStatus(args []string, stdout, stderr io.Writer) (int, error) {
 
 // printStatus prints the cluster as aligned tables.
 func printStatus(w io.Writer, addr string, st *live.ClusterStatus) {
-	fmt.Fprintf(w, "cluster as %s (%s) sees it\n\n", orDash(st.Node), addr)
+	if st.Name != "" {
+		fmt.Fprintf(w, "cluster %s as %s (%s) sees it\n\n", st.Name, orDash(st.Node), addr)
+	} else {
+		fmt.Fprintf(w, "cluster as %s (%s) sees it\n\n", orDash(st.Node), addr)
+	}
 
 	voter := map[string]bool{}
 	for _, v := range st.Voters {
@@ -90,6 +94,16 @@ func printStatus(w io.Writer, addr string, st *live.ClusterStatus) {
 	fmt.Fprintln(tw, "GROUP\tNAME\tTERM\tROLE\tLEADER\tCOMMIT\tAPPLIED")
 	for _, g := range st.Groups {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%d\t%d\n", g.Group, g.Name, g.Term, orDash(g.Role), orDash(g.Leader), g.Commit, g.Applied)
+	}
+	tw.Flush()
+	if len(st.Replication) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nreplication to other clusters, as %s applied it\n", orDash(st.Node))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REPLICASET\tDESTINATION\tCLUSTER\tLAG (CHANGES)\tLAG (SECONDS)")
+	for _, r := range st.Replication {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\n", r.Replicaset, r.Destination, r.Cluster, r.Entries, r.OldestSeconds)
 	}
 	tw.Flush()
 }

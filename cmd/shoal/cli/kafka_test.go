@@ -164,25 +164,44 @@ const crmSyncDelivery = "timeout: 1s, backoff_min: 100ms, backoff_max: 500ms, ma
 // goes there.
 func pipelineWith(tb testing.TB, broker, hook, delivery string) string {
 	tb.Helper()
-	src, err := os.ReadFile(examplePipeline)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	text := string(src)
-	var b strings.Builder
-	b.WriteString("\nconnectors:\n")
+	text := examplePipelineText(tb)
+	var in, out strings.Builder
 	if broker != "" {
-		fmt.Fprintf(&b, "  inbound:\n    crm: {type: kafka, brokers: [%q], topic: %s}\n", broker, crmTopic)
+		fmt.Fprintf(&in, "    crm: {type: kafka, brokers: [%q], topic: %s}\n", broker, crmTopic)
 	}
-	b.WriteString("  outbound:\n")
 	if hook != "" {
 		const chain = "\n  customers:\n"
 		if strings.Count(text, chain) != 1 {
 			tb.Fatalf("%s: no one customers chain to send from", examplePipeline)
 		}
 		text = strings.Replace(text, chain, chain+"    - outbound: {destination: crm-sync, key: $.customer.id}\n", 1)
-		fmt.Fprintf(&b, "    crm-sync: {type: webhook, url: %q, %s}\n", hook, delivery)
+		fmt.Fprintf(&out, "    crm-sync: {type: webhook, url: %q, %s}\n", hook, delivery)
 	}
+	return writePipeline(tb, text, in.String(), out.String())
+}
+
+// examplePipelineText is the example pipeline's source.
+func examplePipelineText(tb testing.TB) string {
+	tb.Helper()
+	src, err := os.ReadFile(examplePipeline)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(src)
+}
+
+// writePipeline writes text with a connectors section: the inbound and
+// outbound entries given (YAML lines indented by four), and the
+// destinations the example names otherwise, at a port no one listens on:
+// no test message goes there.
+func writePipeline(tb testing.TB, text, inbound, outbound string) string {
+	tb.Helper()
+	var b strings.Builder
+	b.WriteString("\nconnectors:\n")
+	if inbound != "" {
+		b.WriteString("  inbound:\n" + inbound)
+	}
+	b.WriteString("  outbound:\n" + outbound)
 	for _, d := range []string{"billing", "warehouse", "test-sink"} {
 		fmt.Fprintf(&b, "    %s: {type: webhook, url: \"http://127.0.0.1:9/%s\"}\n", d, d)
 	}
@@ -194,10 +213,13 @@ func pipelineWith(tb testing.TB, broker, hook, delivery string) string {
 }
 
 // startPipelineCluster starts three instances serving the example model
-// and pipeline, and waits until the pipeline is in force.
-func startPipelineCluster(tb testing.TB, pipeline string) []*serveInstance {
+// and pipeline (and extra flags), and waits until the pipeline is in
+// force.
+func startPipelineCluster(tb testing.TB, pipeline string, extra ...string) []*serveInstance {
 	tb.Helper()
-	cluster := newCluster(tb, 3, func(int) []string { return []string{"--model", exampleModel, "--pipeline", pipeline} })
+	cluster := newCluster(tb, 3, func(int) []string {
+		return append([]string{"--model", exampleModel, "--pipeline", pipeline}, extra...)
+	})
 	for _, in := range cluster {
 		in.start(tb)
 	}

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoaldb/shoal/core/live"
+)
+
+// startReplicatedPair starts two three-instance clusters on loopback,
+// dc1 and dc2, serving the example model and pipeline: dc1 replicates
+// every change made in it to dc2 (a destination of type shoal at dc2's
+// HTTP addresses), and dc2 takes changes from dc1 (an inbound connector
+// of type shoal).
+func startReplicatedPair(tb testing.TB) (dc1, dc2 []*serveInstance) {
+	tb.Helper()
+	text := examplePipelineText(tb)
+	dc2 = startPipelineCluster(tb, writePipeline(tb, text, "    replication: {type: shoal, from: [dc1]}\n", ""), "--cluster-name", "dc2")
+	var urls []string
+	for _, in := range dc2 {
+		urls = append(urls, fmt.Sprintf("%q", "http://"+in.http))
+	}
+	to := fmt.Sprintf("    to-dc2: {type: shoal, cluster: dc2, urls: [%s], timeout: 2s, backoff_min: 50ms, backoff_max: 1s, max_attempts: 1000}\n",
+		strings.Join(urls, ", "))
+	dc1 = startPipelineCluster(tb, writePipeline(tb, text, "", to), "--cluster-name", "dc1")
+	return dc1, dc2
+}
+
+// customerAt is customer id's JSON at version 2, its first name n.
+func customerAt(id, n string) string {
+	return fmt.Sprintf(`{"created":"2024-01-02T03:04:05Z","email":"%s@example.com","first_name":%q,"id":%q,"last_name":"Lovelace","newsletter":false,"tier":"basic"}`, id, n, id)
+}
+
+// writeObject PUTs body as a Customer through the instances of c in turn
+// from the i-th, until one takes it (200) or every one has failed.
+func writeObject(c []*serveInstance, i int, body string) error {
+	var last error
+	for j := range c {
+		in := c[(i+j)%len(c)]
+		status, answer, err := dataCall("PUT", "http://"+in.http+"/v1/data/Customer", body)
+		if err == nil && status == http.StatusOK {
+			return nil
+		}
+		last = fmt.Errorf("%s: %d %s %v", in.name, status, answer, err)
+	}
+	return last
+}
+
+// readObject GETs Customer id's object from the first instance of c that
+// answers: its JSON, or "" when the cluster has none.
+func readObject(c []*serveInstance, id string) (string, error) {
+	var last error
+	for _, in := range c {
+		status, answer, err := dataCall("GET", "http://"+in.http+"/v1/data/Customer/"+id, "")
+		switch {
+		case err == nil && status == http.StatusNotFound && strings.HasSuffix(answer, ` not found"}`):
+			// Not "no data model yet": an instance just restarted may
+			// not have applied the model again.
+			return "", nil
+		case err == nil && status == http.StatusOK:
+			var o live.ObjectBody
+			if err := json.Unmarshal([]byte(answer), &o); err != nil {
+				return "", err
+			}
+			return string(o.Object), nil
+		}
+		last = fmt.Errorf("%s: %d %s %v", in.name, status, answer, err)
+	}
+	return "", last
+}
+
+// converged waits until dc2 holds every object of ids as dc1 does.
+func converged(tb testing.TB, dc1, dc2 []*serveInstance, ids []string, within time.Duration) {
+	tb.Helper()
+	want := make([]string, len(ids))
+	var mu sync.Mutex
+	var problems []string
+	parallel(len(ids), func(i int) {
+		v, err := readObject(dc1, ids[i])
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || v == "" {
+			problems = append(problems, fmt.Sprintf("%s on dc1: %q %v", ids[i], v, err))
+		}
+		want[i] = v
+	})
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		tb.Fatalf("%d acknowledged writes not readable on dc1; the first: %s", len(problems), problems[0])
+	}
+	serveEventually(tb, within, "dc2 holding what dc1 holds", func() error {
+		var behind []string
+		parallel(len(ids), func(i int) {
+			v, err := readObject(dc2, ids[i])
+			if err != nil || v != want[i] {
+				mu.Lock()
+				behind = append(behind, fmt.Sprintf("%s: dc2 has %q (%v), dc1 %q", ids[i], v, err, want[i]))
+				mu.Unlock()
+			}
+		})
+		if len(behind) > 0 {
+			slices.Sort(behind)
+			return fmt.Errorf("%d of %d objects differ; the first: %s", len(behind), len(ids), behind[0])
+		}
+		return nil
+	})
+}
+
+// TestReplicationBetweenClusters: dc1 takes a steady stream of writes
+// (each customer written, then updated) and replicates them to dc2. In
+// the middle its replicaset's leader, the instance delivering the
+// changes, is killed with SIGKILL and later restarted. dc2 ends holding
+// exactly what dc1 holds, each customer with one previous version (no
+// change applied twice), and nothing waits in a repair queue.
+func TestReplicationBetweenClusters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts six processes")
+	}
+	dc1, dc2 := startReplicatedPair(t)
+	const total = 300
+	ids := make([]string, total)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("r%04d", i)
+	}
+	write := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			for _, body := range []string{customerAt(ids[i], "Ada"), customerAt(ids[i], "Upd")} {
+				if err := writeObject(dc1, i, body); err != nil {
+					t.Fatalf("writing %s: %v", ids[i], err)
+				}
+			}
+		}
+	}
+	start := time.Now()
+	write(0, total/2)
+	leader := dataLeader(t, dc1[0])
+	victim := dc1[slices.IndexFunc(dc1, func(in *serveInstance) bool { return in.name == leader })]
+	victim.signal(t, syscall.SIGKILL)
+	victim.wait(t)
+	t.Logf("after %v: killed %s, dc1's data leader", time.Since(start).Round(time.Millisecond), leader)
+	write(total/2, total)
+	victim.start(t)
+	wrote := time.Now()
+	converged(t, dc1, dc2, ids, 2*time.Minute)
+	t.Logf("%d writes in %v; dc2 converged %v after the last", 2*total, wrote.Sub(start).Round(time.Millisecond), time.Since(wrote).Round(time.Millisecond))
+
+	var mu sync.Mutex
+	var problems []string
+	parallel(total, func(i int) {
+		h, err := customerHistory("http://"+dc2[i%3].http, ids[i])
+		if err == nil && len(h) != 2 {
+			err = fmt.Errorf("%d versions, want 2 (the first write and its update)", len(h))
+		}
+		if err != nil {
+			mu.Lock()
+			problems = append(problems, ids[i]+": "+err.Error())
+			mu.Unlock()
+		}
+	})
+	slices.Sort(problems)
+	if len(problems) > 0 {
+		t.Errorf("%d customers with a history other than two versions on dc2; the first: %s", len(problems), problems[0])
+	}
+	for _, c := range [][]*serveInstance{dc1, dc2} {
+		var qs []live.QueueBody
+		if err := getJSON(context.Background(), serveClient, "http://"+c[0].http, "/v1/queue", &qs); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.Repairs != 0 || q.OutRepairs != 0 {
+				t.Errorf("%s %s: %d messages in the repair queue, %d outbound", c[0].name, q.Replicaset, q.Repairs, q.OutRepairs)
+			}
+		}
+	}
+	// shoal status on dc1 names the cluster and the lag, now none.
+	code, out, errs := shoal(t, "status", "--addr", dc1[0].http)
+	if code != exitValid || !strings.HasPrefix(out, "cluster dc1 as ") || !strings.Contains(out, "LAG (CHANGES)") || !strings.Contains(out, "to-dc2") {
+		t.Errorf("shoal status on dc1: exit %d\n%s%s", code, out, errs)
+	}
+}

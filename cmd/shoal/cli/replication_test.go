@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -186,4 +187,140 @@ func TestReplicationBetweenClusters(t *testing.T) {
 	if code != exitValid || !strings.HasPrefix(out, "cluster dc1 as ") || !strings.Contains(out, "LAG (CHANGES)") || !strings.Contains(out, "to-dc2") {
 		t.Errorf("shoal status on dc1: exit %d\n%s%s", code, out, errs)
 	}
+}
+
+// replicationRate is the steady write rate of BenchmarkReplication, in
+// writes a second, spread over dc1's instances.
+const replicationRate = 200
+
+// BenchmarkReplication measures replication between two local
+// three-instance clusters (startReplicatedPair) under a steady write rate
+// on dc1:
+//
+//   - steady: b.N writes at replicationRate; every tenth object is
+//     polled for on dc2 until it is there with the value written, which
+//     gives the lag from dc1's acknowledgement to dc2 serving it
+//     (p50/p99/max), and dc1's own lag gauge (/v1/cluster) is sampled
+//     every 100ms (its largest backlog, in changes and seconds);
+//   - cut: dc2's instances are stopped (SIGSTOP) for 30s while b.N writes
+//     go on at the same rate, then resumed: the catch-up is the time
+//     from the resume until dc1 has no change left to deliver.
+//
+// Run it with -benchtime 2000x -run '^$'.
+func BenchmarkReplication(b *testing.B) {
+	dc1, dc2 := startReplicatedPair(b)
+	run := 0
+	// lag sums dc1's changes waiting for dc2 and the oldest wait, as
+	// dc1[0] applied its outbound queues.
+	lag := func() (int, float64, error) {
+		var st live.ClusterStatus
+		if err := getJSON(context.Background(), serveClient, "http://"+dc1[0].http, "/v1/cluster", &st); err != nil {
+			return 0, 0, err
+		}
+		n, oldest := 0, 0.0
+		for _, r := range st.Replication {
+			n += r.Entries
+			oldest = max(oldest, r.OldestSeconds)
+		}
+		return n, oldest, nil
+	}
+	// steady writes n customers at replicationRate and returns their ids;
+	// seen, if set, hears each sampled object's lag to dc2.
+	steady := func(b *testing.B, n int, seen func(time.Duration)) []string {
+		run++
+		ids := make([]string, n)
+		tick := time.NewTicker(time.Second / replicationRate)
+		defer tick.Stop()
+		var wg sync.WaitGroup
+		for i := range ids {
+			ids[i] = fmt.Sprintf("b%d-%d", run, i)
+			body := customerAt(ids[i], "Ada")
+			if err := writeObject(dc1, i, body); err != nil {
+				b.Fatalf("writing %s: %v", ids[i], err)
+			}
+			if seen != nil && i%10 == 0 {
+				acked := time.Now()
+				wg.Go(func() {
+					for deadline := acked.Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+						if v, err := readObject(dc2[i%3:i%3+1], ids[i]); err == nil && v == body {
+							seen(time.Since(acked))
+							return
+						}
+					}
+				})
+			}
+			<-tick.C
+		}
+		wg.Wait()
+		return ids
+	}
+	b.Run("steady", func(b *testing.B) {
+		var mu sync.Mutex
+		var lats []float64
+		maxN, maxS := 0, 0.0
+		done := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if n, s, err := lag(); err == nil {
+					maxN, maxS = max(maxN, n), max(maxS, s)
+				}
+			}
+		}()
+		b.ResetTimer()
+		ids := steady(b, b.N, func(d time.Duration) {
+			mu.Lock()
+			lats = append(lats, float64(d)/float64(time.Millisecond))
+			mu.Unlock()
+		})
+		b.StopTimer()
+		close(done)
+		<-sampled
+		converged(b, dc1, dc2, ids, 5*time.Minute)
+		slices.Sort(lats)
+		pct := func(q float64) float64 { return lats[min(len(lats)-1, int(math.Ceil(q*float64(len(lats))))-1)] }
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(lats[len(lats)-1], "max-ms")
+		b.ReportMetric(float64(maxN), "max-lag-changes")
+		b.ReportMetric(maxS, "max-lag-s")
+	})
+	b.Run("cut", func(b *testing.B) {
+		for _, in := range dc2 {
+			in.signal(b, syscall.SIGSTOP)
+		}
+		cut := time.Now()
+		b.ResetTimer()
+		ids := steady(b, b.N, nil)
+		if rest := 30*time.Second - time.Since(cut); rest > 0 {
+			time.Sleep(rest) // the cut lasts 30s whatever b.N
+		}
+		backlog, _, err := lag()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, in := range dc2 {
+			in.signal(b, syscall.SIGCONT)
+		}
+		healed := time.Now()
+		serveEventually(b, 10*time.Minute, "dc1 with no change left for dc2", func() error {
+			n, _, err := lag()
+			if err == nil && n > 0 {
+				err = fmt.Errorf("%d changes waiting", n)
+			}
+			return err
+		})
+		catchUp := time.Since(healed)
+		b.StopTimer()
+		converged(b, dc1, dc2, ids, 5*time.Minute)
+		b.ReportMetric(float64(backlog), "backlog-changes")
+		b.ReportMetric(catchUp.Seconds(), "catchup-s")
+		b.ReportMetric(float64(backlog)/catchUp.Seconds(), "catchup-changes/s")
+	})
 }

@@ -44,6 +44,9 @@ type Data struct {
 	// Kafka are the simulated Kafka brokers of the inbound connectors;
 	// empty when the trace has no kafka events.
 	Kafka []Kafka `json:"kafka"`
+	// Replication are the replication destinations between clusters;
+	// empty when the trace has no repl records (replication.go).
+	Replication []Replication `json:"replication"`
 
 	Traffic  Traffic  `json:"traffic"`
 	Messages Messages `json:"messages"`
@@ -412,6 +415,7 @@ var highVolume = map[string]bool{
 	"outbound.state": true, "outbound.push": true, "outbound.pushed": true, "outbound.settle": true,
 	"endpoint.receive": true, "endpoint.refuse": true,
 	"kafka.produce": true, "kafka.fetch": true, "kafka.commit": true,
+	"repl.apply": true, "repl.objects": true,
 }
 
 func buildData(r Run, c caps) *Data {
@@ -459,6 +463,7 @@ func buildData(r Run, c caps) *Data {
 	b.queues(r.Trace, c.queuePoints, c.waitPoints)
 	b.outbound(r.Trace, c.queuePoints)
 	b.kafka(r.Trace, c.queuePoints)
+	b.replication(r.Trace, c.queuePoints)
 	d.Traffic = countTraffic(r.Trace)
 	b.messages(r.Trace, c.messages)
 	b.events(r.Trace, c.events)
@@ -513,6 +518,17 @@ func (d *Data) emptyNotNull() {
 		}
 		orEmpty(&k.Rebalances)
 		orEmpty(&k.Modes)
+	}
+	orEmpty(&d.Replication)
+	for i := range d.Replication {
+		o := &d.Replication[i]
+		for _, p := range []*[]int64{&o.Time, &o.Depth, &o.Oldest} {
+			orEmpty(p)
+		}
+		for _, p := range []*[]int{&o.PerApplied, &o.PerStale} {
+			orEmpty(p)
+		}
+		orEmpty(&o.CatchUp)
 	}
 	orEmpty(&d.Traffic.ByKind)
 	orEmpty(&d.Traffic.ByLink)

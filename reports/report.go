@@ -72,13 +72,15 @@ func Write(w io.Writer, r Run) error {
 		return err
 	}
 	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
-		Kafka: len(d.Kafka) > 0, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
+		Kafka: len(d.Kafka) > 0, Replication: len(d.Replication) > 0, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
 	for i, res := range r.Results {
 		switch res.Checker {
 		case "linearizable":
 			v.LinResult = res.Explanation
 		case "outbound":
 			v.OutboundResult = &r.Results[i]
+		case "replication":
+			v.ReplicationResult = &r.Results[i]
 		}
 	}
 	return page.Execute(w, v)
@@ -91,12 +93,17 @@ type pageView struct {
 	Queue    bool // the trace has queue events: the page has an Inbound queue section
 	Outbound bool // the trace has outbound or endpoint events: the page has an Outbound section
 	Kafka    bool // the trace has kafka events: the page has a Kafka section
-	// OutboundResult is the outbound check's, if it ran.
-	OutboundResult *checker.Result
-	LinResult      string
-	Data           template.JS
-	JS             template.JS
-	CSS            template.CSS
+	// Replication: the trace has repl events and replication
+	// destinations; the page has a Replication section.
+	Replication bool
+	// OutboundResult and ReplicationResult are those checks', if they
+	// ran.
+	OutboundResult    *checker.Result
+	ReplicationResult *checker.Result
+	LinResult         string
+	Data              template.JS
+	JS                template.JS
+	CSS               template.CSS
 }
 
 // describe renders a world intervention in words, or "" for other records.

@@ -878,6 +878,74 @@
     });
   }
 
+  // ---- replication between clusters ----
+  const replication = D.replication;
+  function dclinkMode(f) { const m = /\b(cut|slow|flap)\b/.exec(f.what); return m ? m[1] : "cut"; }
+  function replName(o) { return S[o.cluster] + " → " + (S[o.to] || "?") + " (" + S[o.destination] + ")"; }
+  function catchUpText(c) {
+    return "healed at " + fmt(c.heal) + " (" + S[c.what] + "): " + (c.took < 0 ? "never caught up" : c.took === 0 ? "nothing was waiting" : "caught up after " + fmt(c.took));
+  }
+  function replTable(o, box) {
+    const name = S[o.destination];
+    const t = htmlEl("table", { class: "repl-table", "data-cluster": S[o.cluster], "data-destination": name }, null, box);
+    const head = htmlEl("tr", {}, null, t), row = htmlEl("tr", {}, null, t);
+    const cell = (key, label, text, num) => {
+      htmlEl("th", { class: num ? "num" : "" }, label, head);
+      htmlEl("td", { class: num ? "num" : "", "data-k": key }, text, row);
+    };
+    cell("sent", "changes sent", o.sent + " in " + o.pushes + " push" + (o.pushes === 1 ? "" : "es"), false);
+    cell("acked", "acknowledged", o.acked + (o.refusals ? " (" + o.refusals + " refused)" : ""), false);
+    cell("applied", "applied", o.applied, true);
+    cell("stale", "skipped as stale", o.stale, true);
+    cell("max-lag", "max lag", o.deepest ? o.deepest + " waiting at " + fmt(o.deepest_at) : "0", false);
+    cell("max-wait", "longest wait", o.eldest ? fmt(o.eldest) + " at " + fmt(o.eldest_at) : "0", false);
+    cell("catch-up", "catch-up after each heal", o.catch_up.length ? o.catch_up.map(c => fmt(c.heal) + ": " + (c.took < 0 ? "never" : fmt(c.took))).join(", ") : "no dclink healed", false);
+  }
+  function drawReplication() {
+    const box = document.getElementById("replication-panels");
+    if (!box) return;
+    box.textContent = "";
+    cursors.replication = [];
+    const links = D.faults.filter(f => f.fault === "dclink");
+    replication.forEach(o => {
+      const name = S[o.destination], from = S[o.cluster];
+      htmlEl("h3", {}, replName(o), box);
+      const p = timePanel(box, "replication", "replication from " + from + " through " + name + " over time", "repl-destination", { cluster: from, destination: name },
+        (links.length ? [[4, 14]] : []).concat([[10, 90], [16, 50], [16, 50], [16, 30]]));
+      const { svg, x } = p, [depthRow, ageRow, appRow, staleRow] = p.rows.slice(-4);
+      if (links.length) {
+        const row = p.rows[0];
+        svgEl("text", { x: 4, y: row.top + 11 }, svg).textContent = "dc links";
+        links.forEach(f => {
+          const mode = dclinkMode(f), a = x(f.start), w = Math.max(x(faultEnd(f)) - a, 1);
+          title(svgEl("rect", { class: "r-dclink r-dclink-" + mode, x: a.toFixed(1), y: row.top, width: w.toFixed(1), height: row.h }, svg),
+            fmt(f.start) + " – " + fmt(faultEnd(f)) + ": " + f.what + (f.effect ? "" : " (no effect: " + f.why + ")"));
+          if (w > mode.length * 7 + 8) svgEl("text", { class: "r-dclink", x: (a + 4).toFixed(1), y: row.top + 11, "pointer-events": "none" }, svg).textContent = mode;
+        });
+      }
+      const dy = p.scale(depthRow, "waiting", o.deepest, v => v);
+      p.steps(o.t, o.depth, dy, "r-depth", "changes waiting to go from " + from + " through " + name);
+      const ay = p.scale(ageRow, "oldest", o.eldest, v => fmt(v));
+      p.steps(o.t, o.oldest, ay, "r-oldest", "how long the oldest change waiting for " + name + " had waited");
+      let most = 1, mostStale = 1;
+      o.per_applied.forEach(n => { most = Math.max(most, n); });
+      o.per_stale.forEach(n => { mostStale = Math.max(mostStale, n); });
+      const perSec = v => Math.round(v / (o.bin / 1e6)) + "/s";
+      const g = svgEl("g", {}, svg);
+      p.bars(g, o.bin, p.scale(appRow, "applied", most, perSec), [{ v: o.per_applied, cls: "r-applied", what: n => n + " change" + (n === 1 ? "" : "s") + " applied" }]);
+      p.bars(g, o.bin, p.scale(staleRow, "stale", mostStale, perSec), [{ v: o.per_stale, cls: "r-stale", what: n => n + " change" + (n === 1 ? "" : "s") + " skipped as stale" }]);
+      // Each heal: a ▲ and a line down the strips, and a bar along the
+      // depth's foot until the queue was first empty again.
+      o.catch_up.forEach(c => {
+        const what = catchUpText(c);
+        p.mark(c.heal, depthRow.top - 8, "r-heal", what, staleRow.top + staleRow.h);
+        if (c.took > 0) title(svgEl("line", { class: "r-catchup", x1: x(c.heal).toFixed(1), x2: x(c.heal + c.took).toFixed(1), y1: depthRow.top + depthRow.h - 2, y2: depthRow.top + depthRow.h - 2 }, svg), what);
+      });
+      p.done();
+      replTable(o, box);
+    });
+  }
+
   // ---- time travel ----
   function linksAt(t) {
     const everyone = nodes.concat(clients);
@@ -935,6 +1003,10 @@
       }).join("; ") + ".", box);
     }
     if (kafka.length) htmlEl("p", { id: "travel-kafka" }, "Kafka: " + kafka.map(k => describeKafkaAt(k, t)).join("; ") + ".", box);
+    if (replication.length) htmlEl("p", { id: "travel-replication" }, "Replication: " + replication.map(o => {
+      const k = lowerBound(o.t, t);
+      return replName(o) + " " + (k < 0 ? "nothing recorded yet" : o.depth[k] + " waiting, the oldest for " + fmt(o.oldest[k]));
+    }).join("; ") + ".", box);
     moveCursors(t);
     const grid = htmlEl("div", { class: "travel-grid" }, null, box);
     const left = htmlEl("div", {}, null, grid);
@@ -1142,6 +1214,7 @@
   section("queue-panels", drawQueues);
   section("outbound-panels", drawOutbound);
   section("kafka-panels", drawKafka);
+  section("replication-panels", drawReplication);
   section("traffic", drawTraffic);
   section("lamport", setupLamport);
   section("log-table", setupLog);

@@ -48,7 +48,10 @@ type Machine struct {
 	// ForgetDedup makes retried writes apply again (the forget-dedup
 	// planted bug); normal builds never set it.
 	ForgetDedup bool
-	queue       queueMeta // the queues' counters (machine_queue.go)
+	// IgnoreStamps applies every received change whatever its stamp (the
+	// last-arrival-wins planted bug); normal builds never set it.
+	IgnoreStamps bool
+	queue        queueMeta // the queues' counters (machine_queue.go)
 	// OnReceived, if set, hears every received change as it applies
 	// (later: it changed the object) or not, to trace it.
 	OnReceived func(w *ObjectWrite, later bool)

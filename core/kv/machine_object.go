@@ -113,6 +113,14 @@ func (m *Machine) getObject(r pebble.Reader, typ, pk string) (ObjectRecord, bool
 //
 // checked says the caller has checked the unique entries already (a
 // settled message's objects, checked together by conflicts).
+//
+// A received change (Replica) applies only if its stamp is later than
+// the object's (stampWrite), and takes its unique keys from any object
+// holding them: the sending cluster had them unique when it made the
+// change, and changes of different routes may arrive in another order
+// than they were made, so the holder's own change, which gave the key
+// up, may still be on its way. The holder keeps its record (its entry
+// is no longer its own, and removeEntries leaves it be).
 func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked bool) (Result, error) {
 	w := c.Object
 	if w == nil {
@@ -165,7 +173,7 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 		return res, m.keepHistory(b, &old, w.History)
 	}
 	for _, e := range w.Indexes {
-		if !e.Unique || checked {
+		if !e.Unique || checked || w.Replica {
 			continue
 		}
 		holder, err := m.holder(b, w.Type, e, w.PK)
@@ -241,9 +249,27 @@ func (m *Machine) holder(r pebble.Reader, typ string, e IndexEntry, pk string) (
 	return holder, err
 }
 
+// removeEntries removes rec's index entries; a unique entry only while it
+// is still rec's, since a received change may have taken its key
+// (applyObject).
 func (m *Machine) removeEntries(b *pebble.Batch, rec *ObjectRecord) error {
 	for _, e := range rec.Indexes {
-		if err := b.Delete(m.indexKey(rec.Type, e, rec.PK), nil); err != nil {
+		k := m.indexKey(rec.Type, e, rec.PK)
+		if e.Unique {
+			v, closer, err := b.Get(k)
+			if errors.Is(err, pebble.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			mine := string(v) == rec.PK
+			closer.Close()
+			if !mine {
+				continue
+			}
+		}
+		if err := b.Delete(k, nil); err != nil {
 			return err
 		}
 	}

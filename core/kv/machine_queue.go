@@ -333,6 +333,9 @@ func (m *Machine) conflicts(r pebble.Reader, ws []ObjectWrite) (*Failure, error)
 	claimed := map[string]string{} // type, index, key -> pk
 	for i := range ws {
 		w := &ws[i]
+		if w.Replica {
+			continue // a received change takes its unique keys (applyObject)
+		}
 		for _, e := range w.Indexes {
 			if !e.Unique {
 				continue

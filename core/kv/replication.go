@@ -54,15 +54,29 @@ func (s Stamp) String() string { return fmt.Sprintf("%d@%s", s.Time, s.Origin) }
 const MaxChange = MaxObjectValue + MaxPKLen + 2*MaxTypeLen + 1024
 
 // Change is what a replication destination is sent for one change of an
-// object, as JSON: the object as stored (a put), or its deletion.
+// object: the object as stored (a put), or its deletion. Its JSON
+// carries the primary key and the route as base64: they are encoded keys,
+// any bytes.
 type Change struct {
-	Type string `json:"type"`
-	PK   string `json:"pk"` // the encoded primary key
+	Type string
+	PK   string // the encoded primary key
 	// Route is the routing key the object's writes are routed by (its
 	// affinity value): the receiving cluster routes the change by it.
-	Route   string          `json:"route"`
-	Version int             `json:"version,omitempty"` // the model version of Value
-	Value   json.RawMessage `json:"value,omitempty"`   // absent for a delete
+	Route   string
+	Version int             // the model version of Value
+	Value   json.RawMessage // nil for a delete
+	Deleted bool
+	Time    int64
+	Origin  string
+}
+
+// changeJSON is a Change as JSON.
+type changeJSON struct {
+	Type    string          `json:"type"`
+	PK      []byte          `json:"pk"`
+	Route   []byte          `json:"route"`
+	Version int             `json:"version,omitempty"`
+	Value   json.RawMessage `json:"value,omitempty"`
 	Deleted bool            `json:"deleted,omitempty"`
 	Time    int64           `json:"time"`
 	Origin  string          `json:"origin"`
@@ -73,9 +87,10 @@ func (c *Change) Stamp() Stamp { return Stamp{Time: c.Time, Origin: c.Origin} }
 
 // Encode returns the change's JSON.
 func (c *Change) Encode() []byte {
-	b, err := json.Marshal(c)
+	b, err := json.Marshal(changeJSON{Type: c.Type, PK: []byte(c.PK), Route: []byte(c.Route), Version: c.Version, Value: c.Value,
+		Deleted: c.Deleted, Time: c.Time, Origin: c.Origin})
 	if err != nil {
-		panic(fmt.Sprintf("kv: encoding a change: %v", err)) // a struct of strings, ints and checked JSON
+		panic(fmt.Sprintf("kv: encoding a change: %v", err)) // strings, ints and checked JSON
 	}
 	return b
 }
@@ -84,18 +99,20 @@ func (c *Change) Encode() []byte {
 // type, key or route, a put without a value or a delete with one are
 // errors that say which.
 func ParseChange(b []byte) (Change, error) {
-	var c Change
 	if len(b) > MaxChange {
-		return c, fmt.Errorf("a change of %d bytes is over %d", len(b), MaxChange)
+		return Change{}, fmt.Errorf("a change of %d bytes is over %d", len(b), MaxChange)
 	}
+	var j changeJSON
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
+	if err := d.Decode(&j); err != nil {
 		return Change{}, fmt.Errorf("a change is not valid JSON of a change: %w", err)
 	}
 	if d.More() {
 		return Change{}, errors.New("a change is followed by more JSON")
 	}
+	c := Change{Type: j.Type, PK: string(j.PK), Route: string(j.Route), Version: j.Version, Value: j.Value, Deleted: j.Deleted,
+		Time: j.Time, Origin: j.Origin}
 	err := func() error {
 		if err := checkType(c.Type); err != nil {
 			return err
@@ -244,7 +261,7 @@ func (m *Machine) stampWrite(r pebble.Reader, w *ObjectWrite, old *ObjectRecord,
 	}
 	if w.Replica {
 		s = Stamp{Time: w.At, Origin: w.Origin}
-		return s, s.Compare(cur) > 0, nil
+		return s, s.Compare(cur) > 0 || m.IgnoreStamps, nil
 	}
 	return Stamp{Time: max(w.At, cur.Time+1), Origin: w.Origin}, true, nil
 }

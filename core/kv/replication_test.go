@@ -316,20 +316,26 @@ func TestParseChange(t *testing.T) {
 	if c, err := ParseChange(good.Encode()); err != nil || c.Stamp() != (Stamp{5, "dc1"}) || string(c.Value) != `{"a":1}` {
 		t.Fatalf("ParseChange(%s): %+v, %v", good.Encode(), c, err)
 	}
+	// Keys are encoded keys, any bytes: not UTF-8, they still come back
+	// as they went.
+	binary := Change{Type: "Shipment", PK: "0k0\x00\x01\x80\xff", Route: "\xfe", Deleted: true, Time: 5, Origin: "dc1"}
+	if c, err := ParseChange(binary.Encode()); err != nil || c.PK != binary.PK || c.Route != binary.Route {
+		t.Fatalf("ParseChange(%s): %q %q, %v", binary.Encode(), c.PK, c.Route, err)
+	}
 	for _, c := range []struct{ in, want string }{
 		{``, "not valid JSON"},
 		{`[]`, "not valid JSON"},
-		{`{"type":"user","pk":"u1","route":"r","version":1,"value":{},"time":5,"origin":"dc1","extra":1}`, `unknown field "extra"`},
-		{`{"type":"user","pk":"u1","route":"r","version":1,"value":{},"time":5,"origin":"dc1"} {}`, "followed by more JSON"},
-		{`{"type":"","pk":"u1","route":"r","version":1,"value":{},"time":5}`, "object type is empty"},
-		{`{"type":"user","pk":"","route":"r","version":1,"value":{},"time":5}`, "primary key is empty"},
-		{`{"type":"user","pk":"u1","version":1,"value":{},"time":5}`, "has no route"},
-		{`{"type":"user","pk":"u1","route":"r","deleted":true,"value":{},"time":5}`, "a deletion carries a value"},
-		{`{"type":"user","pk":"u1","route":"r","version":1,"time":5}`, "neither a value nor a deletion"},
-		{`{"type":"user","pk":"u1","route":"r","version":1,"value":null,"time":5}`, "neither a value nor a deletion"},
-		{`{"type":"user","pk":"u1","route":"r","value":{},"time":5}`, "has no model version"},
-		{`{"type":"user","pk":"u1","route":"r","version":-1,"value":{},"time":5}`, "out of range"},
-		{`{"type":"user","pk":"u1","route":"r","version":1,"value":{},"time":0}`, "time 0 is not positive"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1","extra":1}`, `unknown field "extra"`},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1"} {}`, "followed by more JSON"},
+		{`{"type":"","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5}`, "object type is empty"},
+		{`{"type":"user","pk":"","route":"cg==","version":1,"value":{},"time":5}`, "primary key is empty"},
+		{`{"type":"user","pk":"dTE=","version":1,"value":{},"time":5}`, "has no route"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","deleted":true,"value":{},"time":5}`, "a deletion carries a value"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"time":5}`, "neither a value nor a deletion"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":null,"time":5}`, "neither a value nor a deletion"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","value":{},"time":5}`, "has no model version"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":-1,"value":{},"time":5}`, "out of range"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":0}`, "time 0 is not positive"},
 	} {
 		if _, err := ParseChange([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseChange(%s): %v, want an error about %q", c.in, err, c.want)
@@ -340,15 +346,47 @@ func TestParseChange(t *testing.T) {
 func FuzzParseChange(f *testing.F) {
 	f.Add((&Change{Type: "user", PK: "u1", Route: "r", Version: 1, Value: []byte(`{"a":1}`), Time: 5, Origin: "dc1"}).Encode())
 	f.Add((&Change{Type: "user", PK: "u1", Route: "r", Deleted: true, Time: 5, Origin: "dc1"}).Encode())
-	f.Add([]byte(`{"type":"t","pk":"\u0000","route":"r","version":2147483647,"value":[1],"time":9223372036854775807}`))
+	f.Add([]byte(`{"type":"t","pk":"AA==","route":"cg==","version":2147483647,"value":[1],"time":9223372036854775807}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseChange(b)
 		if err != nil {
 			return
 		}
 		again, err := ParseChange(c.Encode())
-		if err != nil || again.Stamp() != c.Stamp() || again.PK != c.PK || again.Deleted != c.Deleted {
+		if err != nil || again.Stamp() != c.Stamp() || again.PK != c.PK || again.Route != c.Route || again.Deleted != c.Deleted {
 			t.Fatalf("a parsed change does not parse again the same: %+v, %+v, %v", c, again, err)
 		}
 	})
+}
+
+// TestReceivedUniqueKeys: changes of different objects may arrive in
+// another order than they were made. dc2 made c1 give up the email x
+// (to y) and then gave x to c2; here c2's change arrives first. It takes
+// x from c1, whose own change then gives x up without taking it from c2:
+// the index ends as dc2's.
+func TestReceivedUniqueKeys(t *testing.T) {
+	o := newObjects(t)
+	change := func(pk, email string, at int64) ObjectWrite {
+		w := user(pk, email, "")
+		w.At, w.Origin, w.Replica = at, "dc2", true
+		return w
+	}
+	for _, w := range []ObjectWrite{change("c1", "x", 1), change("c2", "x", 4), change("c1", "y", 3)} {
+		if r := o.receive(w); r.Status != StatusOK || r.Stale {
+			t.Fatalf("receiving %s %s: %+v", w.PK, w.Value, r)
+		}
+		if got := o.lookup("user", "by_email", "x", 10); len(got) != 1 {
+			t.Fatalf("after %s %s: x is held by %v, want one object", w.PK, w.Value, got)
+		}
+	}
+	want(t, "x", o.lookup("user", "by_email", "x", 10), []string{"c2"})
+	want(t, "y", o.lookup("user", "by_email", "y", 10), []string{"c1"})
+	// A local write still meets the key's holder.
+	local := user("c3", "x", "")
+	if r := o.put(local); r.Status != StatusConflict {
+		t.Errorf("a local write of a held key: %+v, want a conflict", r)
+	}
+	// The holder's own deletion frees the key; the one who lost it cannot.
+	o.receive(ObjectWrite{Type: "user", PK: "c1", At: 5, Origin: "dc2", Replica: true})
+	want(t, "x after c1 went", o.lookup("user", "by_email", "x", 10), []string{"c2"})
 }

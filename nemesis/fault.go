@@ -32,10 +32,11 @@ const (
 	Disk      Kind = "disk"
 	Endpoint  Kind = "endpoint"
 	Broker    Kind = "broker"
+	DCLink    Kind = "dclink"
 )
 
 // Kinds lists every fault kind, in the order the documentation gives them.
-var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk, Endpoint, Broker}
+var Kinds = []Kind{Partition, Link, Kill, Restart, Pause, Clock, Disk, Endpoint, Broker, DCLink}
 
 // The partition shapes.
 const (
@@ -118,6 +119,21 @@ const (
 // BrokerModes lists them.
 var BrokerModes = []string{BrokerDown, BrokerSlow, BrokerRebalance}
 
+// The modes of a dclink fault, on the links between two clusters
+// (Config.DCs).
+const (
+	// DCLinkCut cuts them both ways: nothing crosses.
+	DCLinkCut = "cut"
+	// DCLinkSlow adds Fault.Delay to their latency.
+	DCLinkSlow = "slow"
+	// DCLinkFlap cuts them for Fault.Period, restores them for Period,
+	// and so on while the fault lasts.
+	DCLinkFlap = "flap"
+)
+
+// DCLinkModes lists them.
+var DCLinkModes = []string{DCLinkCut, DCLinkSlow, DCLinkFlap}
+
 // Strobe makes a wall clock jump by Offset every Period.
 type Strobe struct {
 	Offset, Period time.Duration
@@ -173,6 +189,18 @@ type Fault struct {
 	// (Broker), and how (Mode, one of BrokerModes); in slow mode each
 	// request is answered Latency late.
 	Broker string
+
+	// Cluster names the cluster (Config.DCs) a fault on instances,
+	// endpoints or brokers hits; "" is the first (the Cluster given to
+	// Schedule).
+	Cluster string
+
+	// DCLink: the links between the two clusters of Between (every pair
+	// of clusters when empty), and how (Mode, one of DCLinkModes): slow
+	// adds Delay to their latency; flap alternates cut and restored every
+	// Period.
+	Between []string
+	Period  time.Duration
 }
 
 // instantaneous reports whether f happens at once and has no duration:

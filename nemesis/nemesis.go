@@ -117,6 +117,23 @@ type Config struct {
 	DiskDir string
 	// End is when the schedule ends: no occurrence starts at or after it.
 	End time.Duration
+	// DCs are the clusters of a world that holds several (none for one):
+	// the first is the Cluster given to Schedule. Every link between the
+	// Nodes of two of them is a dc link: it has DCLink's behaviour
+	// outside dclink faults, which Schedule sets, and a dclink fault that
+	// ends restores.
+	DCs    []DC
+	DCLink simnet.LinkConfig
+}
+
+// DC is one cluster of a world of several.
+type DC struct {
+	Name    string
+	Cluster Cluster
+	// Nodes are the nodes whose links with another cluster's are dc
+	// links: its instances, and its gateways to other clusters (a
+	// gateway stands for the sending cluster's side of the link).
+	Nodes []env.NodeID
 }
 
 // Nemesis runs a schedule of faults in a World.
@@ -140,12 +157,17 @@ type Nemesis struct {
 	// is in force, and per broker the one whose down or slow mode is: the
 	// latest to start of those still active.
 	modes map[env.NodeID]*occurrence
+	// dc is the cluster each node of a DC belongs to, to tell dc links
+	// from the others.
+	dc map[env.NodeID]int
 }
 
 // occurrence is one firing of a step.
 type occurrence struct {
 	step, n int // 1-based
 	f       Fault
+	c       Cluster // the cluster the fault hits
+	flapCut bool    // a flapping dclink fault's links are cut now
 	group   string
 	targets []env.NodeID // the instances a process, clock or disk fault hit, or the endpoint or broker an endpoint or broker fault did
 	links   []link       // the links a partition cut or a link fault changed; an endpoint or broker fault's links
@@ -165,7 +187,10 @@ func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
 		return nil, err
 	}
 	n := &Nemesis{w: w, c: c, cfg: cfg, steps: steps, cuts: map[link]int{}, owner: map[env.NodeID]*occurrence{},
-		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}, modes: map[env.NodeID]*occurrence{}}
+		skewed: map[env.NodeID]bool{}, faulty: map[env.NodeID]bool{}, modes: map[env.NodeID]*occurrence{}, dc: dcIndex(cfg.DCs)}
+	for _, l := range n.dcLinks(nil) {
+		must(w.SetLink(l.from, l.to, cfg.DCLink))
+	}
 	for i, s := range steps {
 		for k, t := range s.Occurrences(cfg.End) {
 			step, occ := i+1, k+1
@@ -180,6 +205,19 @@ func Schedule(w World, c Cluster, steps []Step, cfg Config) (*Nemesis, error) {
 // checks the schedule before it does.
 func Check(c Cluster, steps []Step, cfg Config) error {
 	n := &Nemesis{c: c, cfg: cfg}
+	if len(cfg.DCs) > 0 && cfg.DCs[0].Cluster != c {
+		return fmt.Errorf("nemesis: the first of Config.DCs, %q, is not the cluster scheduled", cfg.DCs[0].Name)
+	}
+	for i, dc := range cfg.DCs {
+		if slices.ContainsFunc(cfg.DCs[:i], func(d DC) bool { return d.Name == dc.Name }) {
+			return fmt.Errorf("nemesis: cluster %q is among Config.DCs twice", dc.Name)
+		}
+	}
+	if len(cfg.DCs) > 0 {
+		if err := cfg.DCLink.Validate(); err != nil {
+			return fmt.Errorf("nemesis: Config.DCLink: %w", err)
+		}
+	}
 	for i, s := range steps {
 		if (s.Fault == nil) == (len(s.Pick) == 0) {
 			return fmt.Errorf("nemesis: step %d: want a fault or a pick, not both or neither", i+1)
@@ -203,7 +241,11 @@ func Check(c Cluster, steps []Step, cfg Config) error {
 // validate checks the names a fault uses against the cluster; the
 // scenario loader reports the same mistakes with their lines.
 func (n *Nemesis) validate(f *Fault) error {
-	nodes := n.c.Instances()
+	c, err := n.clusterOf(f)
+	if err != nil {
+		return err
+	}
+	nodes := c.Instances()
 	node := func(id env.NodeID) error {
 		if !slices.Contains(nodes, id) {
 			return fmt.Errorf("no instance %q", id)
@@ -211,7 +253,7 @@ func (n *Nemesis) validate(f *Fault) error {
 		return nil
 	}
 	group := func(g string) error {
-		if g != "" && g != GroupConfig && g != GroupData && !slices.Contains(n.c.Replicasets(), g) {
+		if g != "" && g != GroupConfig && g != GroupData && !slices.Contains(c.Replicasets(), g) {
 			return fmt.Errorf("no group %q", g)
 		}
 		return nil
@@ -241,9 +283,11 @@ func (n *Nemesis) validate(f *Fault) error {
 			}
 		}
 	case Endpoint:
-		return n.validateEndpoint(f)
+		return n.validateEndpoint(c, f)
 	case Broker:
-		return n.validateBroker(f)
+		return n.validateBroker(c, f)
+	case DCLink:
+		return n.validateDCLink(f)
 	case Disk:
 		if n.cfg.DiskDir == "" {
 			return fmt.Errorf("disk faults need Config.DiskDir")
@@ -264,14 +308,14 @@ func (n *Nemesis) validate(f *Fault) error {
 
 // validateEndpoint checks an endpoint fault's mode and, when the cluster
 // simulates endpoints, that it has the one the fault names.
-func (n *Nemesis) validateEndpoint(f *Fault) error {
+func (n *Nemesis) validateEndpoint(c Cluster, f *Fault) error {
 	if err := checkMode(f, EndpointModes, EndpointSlow); err != nil {
 		return err
 	}
 	if f.Mode == EndpointFail && !(f.FailRate >= 0 && f.FailRate <= 1) {
 		return fmt.Errorf("endpoint fault's fail rate %v is not a probability", f.FailRate)
 	}
-	ec, ok := n.c.(EndpointCluster)
+	ec, ok := c.(EndpointCluster)
 	if !ok {
 		return nil // the fault is traced as unsupported when it fires
 	}
@@ -281,11 +325,11 @@ func (n *Nemesis) validateEndpoint(f *Fault) error {
 
 // validateBroker checks a broker fault's mode and, when the cluster
 // simulates brokers, that it has the one the fault names.
-func (n *Nemesis) validateBroker(f *Fault) error {
+func (n *Nemesis) validateBroker(c Cluster, f *Fault) error {
 	if err := checkMode(f, BrokerModes, BrokerSlow); err != nil {
 		return err
 	}
-	bc, ok := n.c.(BrokerCluster)
+	bc, ok := c.(BrokerCluster)
 	if !ok {
 		return nil // the fault is traced as unsupported when it fires
 	}
@@ -334,6 +378,7 @@ func (n *Nemesis) fire(step, occ int) {
 		f = pick(n.w, s.Pick)
 	}
 	o := &occurrence{step: step, n: occ, f: f}
+	o.c, _ = n.clusterOf(&f) // validated by Schedule
 	what, why := n.start(o)
 	fields := []env.Field{env.Int("step", int64(step)), env.Int("n", int64(occ)), env.Str("fault", string(f.Kind)),
 		env.Str("group", o.group), env.Str("targets", env.Join(o.targets)), env.Str("what", what),
@@ -343,6 +388,11 @@ func (n *Nemesis) fire(step, occ int) {
 		fields = append(fields, env.Str("endpoint", f.Endpoint), env.Str("mode", f.Mode))
 	case Broker:
 		fields = append(fields, env.Str("broker", f.Broker), env.Str("mode", f.Mode))
+	case DCLink:
+		fields = append(fields, env.Str("between", strings.Join(n.between(&f), ",")), env.Str("mode", f.Mode))
+	}
+	if f.Cluster != "" {
+		fields = append(fields, env.Str("cluster", f.Cluster))
 	}
 	n.w.Note(Source, "nemesis.start", fields...)
 	if f.instantaneous() {
@@ -402,7 +452,7 @@ func (n *Nemesis) start(o *occurrence) (what, why string) {
 		}
 		return what, ""
 	case Link:
-		o.links = n.linkSet(f)
+		o.links = n.linkSet(o.c, f)
 		n.snapshotLinks(o)
 		if onlyLoss(f) {
 			for _, l := range o.links {
@@ -416,6 +466,8 @@ func (n *Nemesis) start(o *occurrence) (what, why string) {
 		return n.startEndpoint(o)
 	case Broker:
 		return n.startBroker(o)
+	case DCLink:
+		return n.startDCLink(o)
 	}
 	targets, why := n.targets(o)
 	o.targets = targets
@@ -528,6 +580,8 @@ func (n *Nemesis) stop(o *occurrence, note string) {
 		n.stopEndpoint(o)
 	case Broker:
 		n.stopBroker(o)
+	case DCLink:
+		n.stopDCLink(o)
 	case Disk:
 		for _, id := range o.targets {
 			diskErrors += n.w.DiskErrors(id) - o.errors[id]
@@ -541,6 +595,9 @@ func (n *Nemesis) stop(o *occurrence, note string) {
 	}
 	fields = append(fields, env.Int("sent", sent), env.Int("dropped", dropped), env.Int("duplicated", duplicated),
 		env.Int("disk_errors", diskErrors), env.Str("note", note))
+	if o.f.Cluster != "" {
+		fields = append(fields, env.Str("cluster", o.f.Cluster))
+	}
 	n.w.Note(Source, "nemesis.stop", fields...)
 }
 
@@ -553,7 +610,7 @@ func (n *Nemesis) Heal() {
 	}
 	n.w.Note(Source, "nemesis.heal")
 	n.w.Heal()
-	for _, id := range n.c.Instances() {
+	for _, id := range n.instances() {
 		if n.w.Paused(id) {
 			n.w.Resume(id)
 		}
@@ -581,7 +638,7 @@ func (n *Nemesis) Heal() {
 // answers that crossed them while it lasted.
 func (n *Nemesis) startEndpoint(o *occurrence) (what, why string) {
 	f := &o.f
-	ec, ok := n.c.(EndpointCluster)
+	ec, ok := o.c.(EndpointCluster)
 	if !ok {
 		o.unsupported = true
 		return "endpoint " + f.Endpoint + " " + f.Mode, "not applied: this cluster's destinations are real systems, and only the simulator's endpoints take faults"
@@ -615,7 +672,7 @@ func (n *Nemesis) stopEndpoint(o *occurrence) {
 		return
 	}
 	if next, ok := n.yieldMode(o); ok {
-		must(n.c.(EndpointCluster).SetEndpointMode(o.targets[0], endpointMode(next)))
+		must(o.c.(EndpointCluster).SetEndpointMode(o.targets[0], endpointMode(next)))
 	}
 }
 
@@ -636,7 +693,7 @@ func endpointMode(f *Fault) endpoint.SetMode {
 // rebalance starts a new generation of its consumer group.
 func (n *Nemesis) startBroker(o *occurrence) (what, why string) {
 	f := &o.f
-	bc, ok := n.c.(BrokerCluster)
+	bc, ok := o.c.(BrokerCluster)
 	if !ok {
 		o.unsupported = true
 		return "broker " + f.Broker + " " + f.Mode, "not applied: this cluster's connectors read real brokers, and only the simulator's brokers take faults"
@@ -663,7 +720,7 @@ func (n *Nemesis) startBroker(o *occurrence) (what, why string) {
 // up.
 func (n *Nemesis) stopBroker(o *occurrence) {
 	if next, ok := n.yieldMode(o); ok {
-		must(n.c.(BrokerCluster).SetBrokerMode(o.f.Broker, brokerMode(next)))
+		must(o.c.(BrokerCluster).SetBrokerMode(o.f.Broker, brokerMode(next)))
 	}
 }
 
@@ -671,7 +728,7 @@ func (n *Nemesis) stopBroker(o *occurrence) {
 // and what has crossed them so far, so that nemesis.stop counts what
 // crossed them while o lasted.
 func (n *Nemesis) watchLinks(o *occurrence, id env.NodeID) {
-	for _, inst := range n.c.Instances() {
+	for _, inst := range o.c.Instances() {
 		o.links = append(o.links, link{inst, id}, link{id, inst})
 	}
 	n.snapshotLinks(o)
@@ -726,11 +783,11 @@ func describeEndpoint(f *Fault) string {
 
 // group resolves a fault's group: data is the only replicaset, or one
 // drawn from the seed.
-func (n *Nemesis) group(name string) string {
+func (n *Nemesis) group(c Cluster, name string) string {
 	if name != GroupData {
 		return name
 	}
-	rs := n.c.Replicasets()
+	rs := c.Replicasets()
 	if len(rs) == 1 {
 		return rs[0]
 	}
@@ -740,28 +797,28 @@ func (n *Nemesis) group(name string) string {
 // grudge resolves a partition.
 func (n *Nemesis) grudge(o *occurrence) (grudge, string) {
 	f := &o.f
-	nodes := n.c.Instances()
+	nodes := o.c.Instances()
 	if f.Shape == "" {
 		return split(nodes, f.Components), ""
 	}
 	var isolated []env.NodeID
 	switch f.Shape {
 	case IsolateLeader:
-		o.group = n.group(f.Group)
-		l, ok := n.c.Leader(o.group)
+		o.group = n.group(o.c, f.Group)
+		l, ok := o.c.Leader(o.group)
 		if !ok {
 			return grudge{what: "no leader"}, o.group + " had no leader"
 		}
 		isolated = []env.NodeID{l}
 	case IsolateVoters:
-		isolated = n.c.Voters()
+		isolated = o.c.Voters()
 	}
 	return shape(f.Shape, nodes, n.w.Rand(), isolated), ""
 }
 
 // targets resolves the instances a process, clock or disk fault hits.
 func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
-	nodes := n.c.Instances()
+	nodes := o.c.Instances()
 	r := n.w.Rand()
 	switch o.f.Target {
 	case TargetRandom, "":
@@ -776,8 +833,8 @@ func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
 	case TargetMajority:
 		return sorted(nodes, shuffled(r, nodes)[:len(nodes)/2+1]), ""
 	case TargetLeader, TargetFollowers, TargetFollower:
-		o.group = n.group(o.f.Group)
-		l, ok := n.c.Leader(o.group)
+		o.group = n.group(o.c, o.f.Group)
+		l, ok := o.c.Leader(o.group)
 		if o.f.Target == TargetLeader {
 			if !ok {
 				return nil, o.group + " had no leader"
@@ -785,7 +842,7 @@ func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
 			return []env.NodeID{l}, ""
 		}
 		var out []env.NodeID
-		for _, id := range n.c.Members(o.group) {
+		for _, id := range o.c.Members(o.group) {
 			if id != l {
 				out = append(out, id)
 			}
@@ -799,13 +856,13 @@ func (n *Nemesis) targets(o *occurrence) ([]env.NodeID, string) {
 }
 
 // linkSet lists the directed links a link fault changes.
-func (n *Nemesis) linkSet(f *Fault) []link {
+func (n *Nemesis) linkSet(c Cluster, f *Fault) []link {
 	from, to := f.From, f.To
 	if len(from) == 0 {
-		from = n.c.Instances()
+		from = c.Instances()
 	}
 	if len(to) == 0 {
-		to = n.c.Instances()
+		to = c.Instances()
 	}
 	seen := map[link]bool{}
 	var out []link
@@ -841,10 +898,15 @@ func (n *Nemesis) relink(links []link, adding *occurrence) {
 		active = append(slices.Clone(active), adding)
 	}
 	for _, l := range links {
-		c := n.cfg.Network
+		base := n.base(l)
+		c := base
 		for _, o := range active {
-			if o.f.Kind == Link && !onlyLoss(&o.f) && !o.stopped && slices.Contains(o.links, l) {
-				apply(&c, &o.f, n.cfg.Network)
+			if relinks(&o.f) && !o.stopped && slices.Contains(o.links, l) {
+				if o.f.Kind == DCLink {
+					slower(&c, *o.f.Delay)
+				} else {
+					apply(&c, &o.f, base)
+				}
 			}
 		}
 		must(n.w.SetLink(l.from, l.to, c))

@@ -41,6 +41,10 @@ const (
 	// soon as it fetches the batch, as auto-commit does, before the queue
 	// has acknowledged its records.
 	CommitOnFetch
+	// LastArrivalWins applies every change received from another cluster,
+	// whatever its stamp: the change that arrives last wins, so clusters
+	// that receive concurrent changes in different orders diverge.
+	LastArrivalWins
 	numBugs
 )
 

@@ -18,6 +18,7 @@ var names = [numBugs]string{
 	SkipApplyOnRestart: "skip-apply-on-restart",
 	AckBeforeEnqueue:   "ack-before-enqueue",
 	CommitOnFetch:      "commit-on-fetch",
+	LastArrivalWins:    "last-arrival-wins",
 }
 
 func (b Bug) String() string { return names[b] }

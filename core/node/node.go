@@ -227,6 +227,7 @@ func (n *Node) joinReplicaset() error {
 		return err
 	}
 	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
+	m.IgnoreStamps = n.cfg.Bugs.Has(bugs.LastArrivalWins)
 	m.OnReceived = n.traceReceived(rs.Name)
 	return n.addGroup(n.wal.Log(rs.Group), dataMachine{m})
 }

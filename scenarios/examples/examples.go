@@ -36,3 +36,21 @@ var PipelineOutbound []byte
 //
 //go:embed pipeline-kafka.yaml
 var PipelineKafka []byte
+
+// PipelineDC1 and PipelineDC2 are pipeline-dc1.yaml and
+// pipeline-dc2.yaml: Pipeline for two clusters, dc1 and dc2, that
+// replicate every change to each other (destinations to-dc2 and to-dc1
+// of type shoal, inbound connector replication of type shoal), with
+// their webhook destinations named for the cluster (dc1-billing, ...).
+//
+//go:embed pipeline-dc1.yaml
+var PipelineDC1 []byte
+
+//go:embed pipeline-dc2.yaml
+var PipelineDC2 []byte
+
+// PipelineDC2Receive is pipeline-dc2-receive.yaml: PipelineDC2 without
+// its destination to-dc1, for one-way replication from dc1.
+//
+//go:embed pipeline-dc2-receive.yaml
+var PipelineDC2Receive []byte

@@ -135,6 +135,7 @@ func Generate(src Source, base *scenario.Scenario, name string) (*scenario.Scena
 	g := &gen{src: src, s: s}
 	if base != nil {
 		s.Cluster, s.Network, s.Duration = base.Cluster, base.Network, base.Duration
+		s.Clusters, s.DCLink = base.Clusters, base.DCLink // drawn faults hit the first cluster
 		s.Workloads = slices.Clone(base.Workloads)
 		s.Final = scenario.Final{Heal: true, Recover: base.Final.Recover}
 		s.Description = "A schedule drawn for the cluster and workloads of " + base.Name + "."
@@ -191,6 +192,10 @@ func Checks(s *scenario.Scenario) []string {
 			}
 		case scenario.CheckFaults:
 			continue
+		case scenario.CheckReplication:
+			if len(s.Clusters) == 0 {
+				continue // a drawn scenario has one cluster
+			}
 		}
 		out = append(out, c)
 	}

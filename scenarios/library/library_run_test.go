@@ -612,6 +612,89 @@ var claims = map[string]func(*trace) error{
 		}
 		return drained(tr)
 	},
+	"replication-dclink-cut": func(tr *trace) error {
+		// While the dc links were cut nothing crossed between dc1 and dc2
+		// and dc1 went on acknowledging writes; its pushes to dc2's
+		// gateway failed meanwhile, and after the cut the gateway took
+		// dc1's changes, and dc1's outbound queue drained.
+		o := tr.occurrence(1, 1)
+		dc1 := func(id string) bool { return strings.HasPrefix(id, "dc1-") || id == "ext/to-dc2" }
+		dc2 := func(id string) bool { return strings.HasPrefix(id, "dc2-") }
+		if r := tr.first(o.start+inFlight, o.stop, func(r *env.Record) bool {
+			from, node := str(r, "from"), string(r.Node)
+			return r.Kind == "net.recv" && (dc1(from) && dc2(node) || dc2(from) && dc1(node))
+		}); r != nil {
+			return fmt.Errorf("%s received from %s at %s, with the dc links cut (%s..%s)", r.Node, str(r, "from"), at(r.Time), o.start, o.stop)
+		}
+		for t := o.start; t+time.Second <= o.stop; t += time.Second {
+			if tr.first(t, t+time.Second, func(r *env.Record) bool {
+				return r.Kind == "client.ok" && str(r, "f") == "write-object" && dc1(string(r.Node))
+			}) == nil {
+				return fmt.Errorf("dc1 acknowledged no write between %s and %s, with the dc links cut", t, t+time.Second)
+			}
+		}
+		if tr.first(o.start, o.stop, func(r *env.Record) bool {
+			return r.Kind == "endpoint.refuse" && str(r, "destination") == "to-dc2"
+		}) == nil {
+			return fmt.Errorf("no push of dc1's changes to dc2 failed while the dc links were cut (%s..%s)", o.start, o.stop)
+		}
+		if tr.first(o.stop, tr.end, isReceipt("to-dc2")) == nil {
+			return fmt.Errorf("dc2 took none of dc1's changes after the dc links came back at %s", o.stop)
+		}
+		return drainedIn(tr, "dc1")
+	},
+	"replication-bidirectional-cut": func(tr *trace) error {
+		// Both clusters acknowledged writes while the dc links were cut;
+		// after the cut each received changes of the other, applied some
+		// and skipped some as stale (the conflict rule decided between
+		// concurrent changes), and none received back a change it made.
+		o := tr.occurrence(1, 1)
+		for _, c := range []string{"dc1", "dc2"} {
+			if tr.first(o.start+inFlight, o.stop, func(r *env.Record) bool {
+				return r.Kind == "client.ok" && str(r, "f") == "write-object" && strings.HasPrefix(string(r.Node), c+"-")
+			}) == nil {
+				return fmt.Errorf("%s acknowledged no write while the dc links were cut (%s..%s)", c, o.start, o.stop)
+			}
+			for _, applied := range []bool{true, false} {
+				if tr.first(o.stop, tr.end, func(r *env.Record) bool {
+					a, _ := r.Bool("applied")
+					return r.Kind == "repl.apply" && str(r, "cluster") == c && a == applied
+				}) == nil {
+					return fmt.Errorf("%s, after the cut, received no change it applied=%v: the clusters did not change the same objects concurrently", c, applied)
+				}
+			}
+		}
+		if r := tr.first(0, tr.end, func(r *env.Record) bool { return r.Kind == "repl.apply" && str(r, "cluster") == str(r, "origin") }); r != nil {
+			return fmt.Errorf("%s received back a change its cluster %s made, at %s", r.Node, str(r, "cluster"), at(r.Time))
+		}
+		if err := drainedIn(tr, "dc1"); err != nil {
+			return err
+		}
+		return drainedIn(tr, "dc2")
+	},
+	"replication-replica-restart": func(tr *trace) error {
+		// Every instance of dc2 was down at once; dc2 took none of dc1's
+		// changes meanwhile and they waited (dc1's outbound queue held
+		// more than a second's writes); after the restart dc2 applied
+		// dc1's changes again and dc1's queue drained.
+		o := tr.occurrence(1, 1)
+		if got := len(split(o.targets)); got != 3 {
+			return fmt.Errorf("the kill hit %d instances of dc2, want all three", got)
+		}
+		if r := tr.first(o.start+inFlight, o.stop, isReceipt("to-dc2")); r != nil {
+			return fmt.Errorf("dc2 took a change of dc1's at %s, while all its instances were down (%s..%s)", at(r.Time), o.start, o.stop)
+		}
+		if deepest := outboundDeepest(tr, "to-dc2", o.start, o.stop); deepest < 40 {
+			return fmt.Errorf("dc1's queue for dc2 held at most %d changes while dc2 was down", deepest)
+		}
+		if tr.first(o.stop, tr.end, func(r *env.Record) bool {
+			a, _ := r.Bool("applied")
+			return r.Kind == "repl.apply" && str(r, "cluster") == "dc2" && a
+		}) == nil {
+			return fmt.Errorf("dc2 applied no change after its restart at %s", o.stop)
+		}
+		return drainedIn(tr, "dc1")
+	},
 	"outbound-flapping-leader-isolated": func(tr *trace) error {
 		// The isolated instance led rs1 when it was cut off; another
 		// became leader, and crm-sync took messages it pushed, some of
@@ -748,6 +831,22 @@ func outboundDeepest(tr *trace, dest string, start, stop time.Duration) int64 {
 
 // drained: the final read of every replicaset's outbound queue found
 // messages given, none waiting and none in the outbound repair queue.
+// drainedIn: cluster's outbound queue held changes and ended with none
+// waiting or repaired.
+func drainedIn(tr *trace, cluster string) error {
+	final := tr.first(0, tr.end, func(r *env.Record) bool { return r.Kind == "outbound.final" && str(r, "cluster") == cluster })
+	if final == nil {
+		return fmt.Errorf("the run did not read %s's outbound queue at the end", cluster)
+	}
+	if tail, _ := final.Int("tail"); tail == 0 {
+		return fmt.Errorf("%s's outbound queue never held a change", cluster)
+	}
+	if w, rep := str(final, "waiting"), str(final, "repaired"); w != "" || rep != "" {
+		return fmt.Errorf("%s's outbound queue ended with positions %q waiting and origins %q repaired", cluster, w, rep)
+	}
+	return nil
+}
+
 func drained(tr *trace) error {
 	finals := 0
 	for _, r := range tr.during(0, tr.end) {

@@ -38,6 +38,7 @@ var catchers = map[string][]string{
 	"skip-apply-on-restart": {"convergence", "linearizable"},
 	"ack-before-enqueue":    {"delivery"},
 	"commit-on-fetch":       {"delivery"},
+	"last-arrival-wins":     {"replication"},
 }
 
 // hints lists, for each bug, the scenarios expected to catch it, in the
@@ -53,6 +54,7 @@ var hints = map[string][]string{
 	"skip-apply-on-restart": {"rolling-kill"},
 	"ack-before-enqueue":    {"ingest-leader-isolation"},
 	"commit-on-fetch":       {"kafka-rebalance-partition"},
+	"last-arrival-wins":     {"replication-bidirectional-cut"},
 }
 
 // seeds bounds the seeds make test tries for a bug whose scenario catches
@@ -76,7 +78,10 @@ func catch(t *testing.T, scenario, bug string, n int) (uint64, string) {
 			t.Fatalf("%s --bug %s --seed %d: %v", scenario, bug, seed, err)
 		}
 		for _, r := range o.Results.Checkers {
-			if r.Verdict == checker.Invalid && slices.Contains(catchers[bug], r.Checker) {
+			// A scenario of several clusters names a check per cluster:
+			// raft-safety[dc1].
+			name, _, _ := strings.Cut(r.Checker, "[")
+			if r.Verdict == checker.Invalid && slices.Contains(catchers[bug], name) {
 				return seed, r.Checker
 			}
 		}

@@ -81,11 +81,17 @@ func upToDate(c *harness.Cluster, rs string) (env.NodeID, *node.Node) {
 // check reads them back (OutboundFinals), so that `shoal check` judges a
 // run directory again from its trace alone.
 func recordOutboundFinals(w *simnet.World, c *harness.Cluster) error {
+	// A cluster of several names itself, so that each cluster's check
+	// reads its own (Part).
+	var named []env.Field
+	if c.Name != "" {
+		named = []env.Field{env.Str("cluster", c.Name)}
+	}
 	for _, rs := range c.Replicasets() {
 		id, n := upToDate(c, rs)
 		if n == nil {
-			w.Note(Source, "outbound.final", env.Str("replicaset", rs), env.Str("replica", ""), env.Uint("applied", 0),
-				env.Uint("tail", 0), env.Str("waiting", ""), env.Str("repaired", ""))
+			w.Note(Source, "outbound.final", append([]env.Field{env.Str("replicaset", rs), env.Str("replica", ""), env.Uint("applied", 0),
+				env.Uint("tail", 0), env.Str("waiting", ""), env.Str("repaired", "")}, named...)...)
 			continue
 		}
 		st, _ := c.Status(id, rs)
@@ -101,8 +107,8 @@ func recordOutboundFinals(w *simnet.World, c *harness.Cluster) error {
 		for i, e := range repairs {
 			origins[i] = e.Origin
 		}
-		w.Note(Source, "outbound.final", env.Str("replicaset", rs), env.Str("replica", string(id)), env.Uint("applied", st.Applied),
-			env.Uint("tail", tail), env.Str("waiting", joinUints(seqs)), env.Str("repaired", joinUints(origins)))
+		w.Note(Source, "outbound.final", append([]env.Field{env.Str("replicaset", rs), env.Str("replica", string(id)), env.Uint("applied", st.Applied),
+			env.Uint("tail", tail), env.Str("waiting", joinUints(seqs)), env.Str("repaired", joinUints(origins))}, named...)...)
 	}
 	return nil
 }

@@ -147,128 +147,14 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer w.Close()
-	m, err := InitialModel(s)
+	if len(s.Clusters) > 0 {
+		err = runClusters(w, s, set, o)
+	} else {
+		err = runOne(w, s, set, o)
+	}
 	if err != nil {
 		return nil, err
 	}
-	endpoints, brokers := Endpoints(s), Brokers(s)
-	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
-		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints, Brokers: brokers}
-	if m != nil {
-		topo.Model = m.Source()
-	}
-	c, err := harness.Start(w, topo, node.Config{Bugs: set})
-	if err != nil {
-		return nil, err
-	}
-	end := s.Duration + s.Final.Recover
-	keys, objectKeys := 0, 0
-	var ingest []*Ingest
-	for i, wl := range s.Workloads {
-		switch wl.Kind {
-		case scenario.Ingest, scenario.Kafka:
-			var gens []*Ingest
-			if wl.Kind == scenario.Kafka {
-				if !slices.Contains(brokers, wl.Connector) {
-					return nil, fmt.Errorf("runner: workload %d produces to %q, which is no kafka connector of pipeline %q", i+1, wl.Connector, s.Cluster.Pipeline)
-				}
-				gens, err = startKafka(w, c, m, i, wl, end)
-			} else {
-				gens, err = startIngest(c, m, i, wl, end)
-			}
-			if err != nil {
-				return nil, err
-			}
-			ingest = append(ingest, gens...)
-			continue
-		}
-		if err := startWorkload(w, c, m, i, wl, end); err != nil {
-			return nil, err
-		}
-		switch wl.Kind {
-		case scenario.KV:
-			keys = max(keys, wl.Keys)
-		case scenario.Objects:
-			objectKeys = max(objectKeys, wl.Keys)
-		}
-	}
-	nem, err := nemesis.Schedule(w, c, s.Nemesis, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
-	if err != nil {
-		return nil, err
-	}
-	if s.Final.Heal {
-		w.At(s.Duration, nem.Heal)
-	}
-	// The final reads and the settling after them add at least settle.
-	const settle = Settle + 100*time.Millisecond
-	total := end + Drain(s) + settle
-	progress := func() {
-		if o.Progress != nil {
-			o.Progress(w.Now(), max(total, w.Now()+settle))
-		}
-	}
-	// With a Progress callback the World runs in chunks; Run(until) leaves
-	// the event queue as one call to the end would, so the trace is the same.
-	stop := end + Drain(s)
-	chunk := stop
-	if o.Progress != nil {
-		chunk = ProgressStep
-	}
-	for t := time.Duration(0); t < stop; {
-		t = min(t+chunk, stop)
-		if err := w.Run(t); err != nil {
-			return nil, err
-		}
-		progress()
-	}
-	if len(brokers) > 0 {
-		if err := drainKafka(w, c, brokers, progress); err != nil {
-			return nil, err
-		}
-	}
-	if keys > 0 {
-		if err := c.FinalRead(FinalKeys(keys)); err != nil {
-			return nil, err
-		}
-		if _, err := runWhile(w, func() bool { return !c.FinalReadDone() }, FinalReadLimit, progress); err != nil {
-			return nil, err
-		}
-	}
-	// Let the groups settle, then record every instance's state for the
-	// convergence check.
-	if err := w.RunFor(Settle); err != nil {
-		return nil, err
-	}
-	if objectKeys > 0 {
-		// Every replica's objects, read after the groups settled.
-		if err := c.FinalObjectReads(FinalObjectReads(m, objectKeys)); err != nil {
-			return nil, err
-		}
-		if _, err := runWhile(w, func() bool { return !c.FinalObjectReadsDone() }, FinalReadLimit, progress); err != nil {
-			return nil, err
-		}
-	}
-	if len(ingest) > 0 {
-		var sent []client.Op
-		for _, g := range ingest {
-			sent = append(sent, g.Sent...)
-		}
-		if err := c.FinalIngestReads(FinalIngestReads(m, sent, c.Replicasets())); err != nil {
-			return nil, err
-		}
-		if _, err := runWhile(w, func() bool { return !c.FinalIngestReadsDone() }, FinalReadLimit, progress); err != nil {
-			return nil, err
-		}
-	}
-	if len(endpoints) > 0 {
-		if err := drainOutbound(w, c, progress); err != nil {
-			return nil, err
-		}
-		if err := recordOutboundFinals(w, c); err != nil {
-			return nil, err
-		}
-	}
-	c.RecordDigests()
 	if err := w.RunFor(100 * time.Millisecond); err != nil {
 		return nil, err
 	}
@@ -320,6 +206,135 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	out.Write = time.Since(start)
 	return out, nil
+}
+
+// runOne runs a scenario of one cluster in w, up to the moment every
+// instance records its state digests.
+func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) error {
+	base := simnet.LinkConfig{Latency: s.Network.Latency, Loss: s.Network.Loss}
+	m, err := InitialModel(s)
+	if err != nil {
+		return err
+	}
+	endpoints, brokers := Endpoints(s), Brokers(s)
+	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
+		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints, Brokers: brokers}
+	if m != nil {
+		topo.Model = m.Source()
+	}
+	c, err := harness.Start(w, topo, node.Config{Bugs: set})
+	if err != nil {
+		return err
+	}
+	end := s.Duration + s.Final.Recover
+	keys, objectKeys := 0, 0
+	var ingest []*Ingest
+	for i, wl := range s.Workloads {
+		switch wl.Kind {
+		case scenario.Ingest, scenario.Kafka:
+			var gens []*Ingest
+			if wl.Kind == scenario.Kafka {
+				if !slices.Contains(brokers, wl.Connector) {
+					return fmt.Errorf("runner: workload %d produces to %q, which is no kafka connector of pipeline %q", i+1, wl.Connector, s.Cluster.Pipeline)
+				}
+				gens, err = startKafka(w, c, m, i, wl, end)
+			} else {
+				gens, err = startIngest(c, m, i, wl, end)
+			}
+			if err != nil {
+				return err
+			}
+			ingest = append(ingest, gens...)
+			continue
+		}
+		if err := startWorkload(w, c, m, i, wl, end); err != nil {
+			return err
+		}
+		switch wl.Kind {
+		case scenario.KV:
+			keys = max(keys, wl.Keys)
+		case scenario.Objects:
+			objectKeys = max(objectKeys, wl.Keys)
+		}
+	}
+	nem, err := nemesis.Schedule(w, c, s.Nemesis, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
+	if err != nil {
+		return err
+	}
+	if s.Final.Heal {
+		w.At(s.Duration, nem.Heal)
+	}
+	// The final reads and the settling after them add at least settle.
+	const settle = Settle + 100*time.Millisecond
+	total := end + Drain(s) + settle
+	progress := func() {
+		if o.Progress != nil {
+			o.Progress(w.Now(), max(total, w.Now()+settle))
+		}
+	}
+	// With a Progress callback the World runs in chunks; Run(until) leaves
+	// the event queue as one call to the end would, so the trace is the same.
+	stop := end + Drain(s)
+	chunk := stop
+	if o.Progress != nil {
+		chunk = ProgressStep
+	}
+	for t := time.Duration(0); t < stop; {
+		t = min(t+chunk, stop)
+		if err := w.Run(t); err != nil {
+			return err
+		}
+		progress()
+	}
+	if len(brokers) > 0 {
+		if err := drainKafka(w, c, brokers, progress); err != nil {
+			return err
+		}
+	}
+	if keys > 0 {
+		if err := c.FinalRead(FinalKeys(keys)); err != nil {
+			return err
+		}
+		if _, err := runWhile(w, func() bool { return !c.FinalReadDone() }, FinalReadLimit, progress); err != nil {
+			return err
+		}
+	}
+	// Let the groups settle, then record every instance's state for the
+	// convergence check.
+	if err := w.RunFor(Settle); err != nil {
+		return err
+	}
+	if objectKeys > 0 {
+		// Every replica's objects, read after the groups settled.
+		if err := c.FinalObjectReads(FinalObjectReads(m, objectKeys)); err != nil {
+			return err
+		}
+		if _, err := runWhile(w, func() bool { return !c.FinalObjectReadsDone() }, FinalReadLimit, progress); err != nil {
+			return err
+		}
+	}
+	if len(ingest) > 0 {
+		var sent []client.Op
+		for _, g := range ingest {
+			sent = append(sent, g.Sent...)
+		}
+		if err := c.FinalIngestReads(FinalIngestReads(m, sent, c.Replicasets())); err != nil {
+			return err
+		}
+		if _, err := runWhile(w, func() bool { return !c.FinalIngestReadsDone() }, FinalReadLimit, progress); err != nil {
+			return err
+		}
+	}
+	if len(endpoints) > 0 {
+		if err := drainOutbound(w, c, progress); err != nil {
+			return err
+		}
+		if err := recordOutboundFinals(w, c); err != nil {
+			return err
+		}
+	}
+	c.RecordDigests()
+	return nil
 }
 
 // startWorkload starts one workload's clients, which stop starting
@@ -409,43 +424,57 @@ func (a *actions) target() env.NodeID {
 // scenario.Checks. It returns the linearizability outcome too when that
 // check ran, for its visualization.
 func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.Linearizability) {
-	history := checker.FromTrace(trace)
+	if len(s.Clusters) > 0 {
+		rs, lin := checkClusters(s, trace)
+		return rundir.NewResults(rs), lin
+	}
 	var rs []checker.Result
 	var lin *checker.Linearizability
 	for _, name := range scenario.Checks {
 		if !slices.Contains(s.Checks, name) {
 			continue
 		}
-		switch name {
-		case scenario.CheckLinearizable:
-			lin = checker.Linearizable(history, 0)
-			rs = append(rs, lin.Result)
-		case scenario.CheckRaftSafety:
-			rs = append(rs, checker.RaftSafety(trace))
-		case scenario.CheckQuorum:
-			rs = append(rs, checker.Quorum(trace))
-		case scenario.CheckDurability:
-			rs = append(rs, checker.Durability(history))
-		case scenario.CheckConvergence:
-			rs = append(rs, checker.Convergence(trace))
-		case scenario.CheckPartitions:
-			rs = append(rs, checker.Partitions(trace))
-		case scenario.CheckFaults:
-			rs = append(rs, checker.Faults(trace))
-		case scenario.CheckModel:
-			rs = append(rs, CheckModel(s, trace))
-		case scenario.CheckDelivery:
-			rs = append(rs, checker.Delivery(trace, harness.FinalIngestProcess))
-		case scenario.CheckOutbound:
-			rs = append(rs, CheckOutbound(trace))
-		case scenario.CheckProgress:
-			// Two election timeouts after the heal, every group with work
-			// must have made progress.
-			grace := 2 * time.Duration(node.DefaultElectionTicks) * node.DefaultTickInterval
-			rs = append(rs, checker.Progress(trace, s.Duration+grace))
+		r, l := checkOne(s, trace, name)
+		if l != nil {
+			lin = l
 		}
+		rs = append(rs, r)
 	}
 	return rundir.NewResults(rs), lin
+}
+
+// checkOne runs check name on the trace of one cluster, and returns the
+// linearizability outcome too when that is the check.
+func checkOne(s *scenario.Scenario, trace []env.Record, name string) (checker.Result, *checker.Linearizability) {
+	switch name {
+	case scenario.CheckLinearizable:
+		lin := checker.Linearizable(checker.FromTrace(trace), 0)
+		return lin.Result, lin
+	case scenario.CheckRaftSafety:
+		return checker.RaftSafety(trace), nil
+	case scenario.CheckQuorum:
+		return checker.Quorum(trace), nil
+	case scenario.CheckDurability:
+		return checker.Durability(checker.FromTrace(trace)), nil
+	case scenario.CheckConvergence:
+		return checker.Convergence(trace), nil
+	case scenario.CheckPartitions:
+		return checker.Partitions(trace), nil
+	case scenario.CheckFaults:
+		return checker.Faults(trace), nil
+	case scenario.CheckModel:
+		return CheckModel(s, trace), nil
+	case scenario.CheckDelivery:
+		return checker.Delivery(trace, harness.FinalIngestProcess), nil
+	case scenario.CheckOutbound:
+		return CheckOutbound(trace), nil
+	case scenario.CheckProgress:
+		// Two election timeouts after the heal, every group with work
+		// must have made progress.
+		grace := 2 * time.Duration(node.DefaultElectionTicks) * node.DefaultTickInterval
+		return checker.Progress(trace, s.Duration+grace), nil
+	}
+	panic(fmt.Sprintf("runner: unknown check %q", name)) // scenario.Parse admits only scenario.Checks
 }
 
 // WriteResults writes what checking a run produced into its directory:

@@ -27,24 +27,25 @@ func Marshal(s *Scenario) []byte {
 	if s.Description != "" {
 		doc.add("description", textNode(s.Description))
 	}
-	var c block
-	c.int("instances", s.Cluster.Instances)
-	c.int("replication_factor", s.Cluster.ReplicationFactor)
-	if s.Cluster.Model != "" {
-		c.str("model", s.Cluster.Model)
+	if len(s.Clusters) > 0 {
+		cs := seq(0)
+		for _, c := range s.Clusters {
+			cs.Content = append(cs.Content, clusterNode(c))
+		}
+		doc.add("clusters", cs)
+	} else {
+		doc.add("cluster", clusterNode(s.Cluster))
 	}
-	if s.Cluster.Pipeline != "" {
-		c.str("pipeline", s.Cluster.Pipeline)
-	}
-	if len(s.Cluster.Queue) > 0 {
-		c.add("queue", queueNode(s.Cluster.Queue))
-	}
-	doc.add("cluster", c.node())
 
 	var nw block
 	nw.add("latency", latencyNode(s.Network.Latency))
 	nw.float("loss", s.Network.Loss)
 	doc.add("network", nw.node())
+	if len(s.Clusters) > 0 {
+		var dc block
+		dc.add("latency", latencyNode(s.DCLink))
+		doc.add("dc_link", dc.node())
+	}
 
 	switch len(s.Workloads) {
 	case 0:
@@ -90,10 +91,33 @@ func Marshal(s *Scenario) []byte {
 	return b.Bytes()
 }
 
+// clusterNode writes a cluster, its name first when it has one.
+func clusterNode(cl Cluster) *yaml.Node {
+	var c block
+	if cl.Name != "" {
+		c.str("name", cl.Name)
+	}
+	c.int("instances", cl.Instances)
+	c.int("replication_factor", cl.ReplicationFactor)
+	if cl.Model != "" {
+		c.str("model", cl.Model)
+	}
+	if cl.Pipeline != "" {
+		c.str("pipeline", cl.Pipeline)
+	}
+	if len(cl.Queue) > 0 {
+		c.add("queue", queueNode(cl.Queue))
+	}
+	return c.node()
+}
+
 // workloadNode writes the fields w's kind takes.
 func workloadNode(w Workload) *yaml.Node {
 	var b block
 	b.str("kind", w.Kind)
+	if w.Cluster != "" {
+		b.str("cluster", w.Cluster)
+	}
 	if w.Kind == Model {
 		b.duration("at", w.At)
 		b.str("model", w.ModelName)
@@ -192,6 +216,9 @@ func forNode(b *block, d time.Duration, heal bool) {
 // faultFieldsOf adds the fields of f that its kind takes.
 func faultFieldsOf(b *block, f nemesis.Fault) {
 	b.str("fault", string(f.Kind))
+	if f.Cluster != "" {
+		b.str("cluster", f.Cluster)
+	}
 	switch f.Kind {
 	case nemesis.Partition:
 		if f.Components != nil {
@@ -240,6 +267,17 @@ func faultFieldsOf(b *block, f nemesis.Fault) {
 		b.str("mode", f.Mode)
 		if f.Mode == nemesis.BrokerSlow {
 			b.duration("latency", f.Latency)
+		}
+	case nemesis.DCLink:
+		if f.Between != nil {
+			b.add("between", strSeq(f.Between))
+		}
+		b.str("mode", f.Mode)
+		if f.Delay != nil {
+			b.add("delay", latencyNode(*f.Delay))
+		}
+		if f.Period != 0 {
+			b.duration("period", f.Period)
 		}
 	default:
 		b.str("target", f.Target)

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/yamlcheck"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/simnet"
@@ -33,6 +34,7 @@ const (
 	maxOccurrences = 10000 // of one repeating step
 	maxDuration    = 24 * time.Hour
 	maxNameLen     = 64
+	maxClusters    = 8                   // in `clusters`
 	maxErrors      = yamlcheck.MaxErrors // reported; Parse stops collecting a little past it
 )
 
@@ -50,7 +52,10 @@ const (
 )
 
 var (
-	defaultLatency    = simnet.Latency{Dist: simnet.Constant, Min: time.Millisecond}
+	defaultLatency = simnet.Latency{Dist: simnet.Constant, Min: time.Millisecond}
+	// defaultDCLink is the one-way latency between two clusters: 20ms
+	// ± 5ms, data centres a few hundred kilometres apart.
+	defaultDCLink     = simnet.Latency{Dist: simnet.Uniform, Min: 15 * time.Millisecond, Max: 25 * time.Millisecond}
 	defaultMix        = Mix{Read: 0.5, Write: 0.4, CAS: 0.1}
 	defaultObjectsMix = Mix{Read: 0.5, Write: 0.5}
 )
@@ -82,16 +87,18 @@ func defaultWorkload(kind string) Workload {
 // The fields of each mapping of the format, in the order Marshal writes
 // them.
 var (
-	topFields      = []string{"name", "description", "cluster", "network", "workload", "duration", "nemesis", "final", "checks", "expect"}
+	topFields      = []string{"name", "description", "cluster", "clusters", "network", "dc_link", "workload", "duration", "nemesis", "final", "checks", "expect"}
 	clusterFields  = []string{"instances", "replication_factor", "model", "pipeline", "queue"}
+	namedFields    = slices.Concat([]string{"name"}, clusterFields) // of an entry of `clusters`
+	dcLinkFields   = []string{"latency"}
 	queueFields    = queueFieldNames()
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
-	workloadFields = []string{"kind", "at", "model", "connector", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
+	workloadFields = []string{"kind", "cluster", "at", "model", "connector", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
-	faultFields    = []string{"fault", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability", "endpoint", "broker", "mode", "fail_rate", "latency"}
+	faultFields    = []string{"fault", "cluster", "shape", "components", "group", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way", "target", "offset", "drift", "strobe", "errors", "probability", "endpoint", "broker", "between", "mode", "fail_rate", "latency", "period"}
 	strobeFields   = []string{"offset", "period"}
 	stepFields     = slices.Concat(timingFields, []string{"pick", "weight"}, faultFields)
 	altFields      = slices.Concat([]string{"weight"}, faultFields, timingFields, []string{"pick"})
@@ -142,15 +149,16 @@ func queueFieldNames() []string {
 // kindFields lists the fields each fault kind takes, besides fault and
 // weight.
 var kindFields = map[nemesis.Kind][]string{
-	nemesis.Partition: {"shape", "components", "group"},
-	nemesis.Link:      {"loss", "delay", "duplicate", "reorder", "from", "to", "one_way"},
-	nemesis.Kill:      {"target", "group"},
-	nemesis.Restart:   {"target", "group"},
-	nemesis.Pause:     {"target", "group"},
-	nemesis.Clock:     {"target", "group", "offset", "drift", "strobe"},
-	nemesis.Disk:      {"target", "group", "errors", "probability"},
-	nemesis.Endpoint:  {"endpoint", "mode", "fail_rate", "latency"},
-	nemesis.Broker:    {"broker", "mode", "latency"},
+	nemesis.Partition: {"cluster", "shape", "components", "group"},
+	nemesis.Link:      {"cluster", "loss", "delay", "duplicate", "reorder", "from", "to", "one_way"},
+	nemesis.Kill:      {"cluster", "target", "group"},
+	nemesis.Restart:   {"cluster", "target", "group"},
+	nemesis.Pause:     {"cluster", "target", "group"},
+	nemesis.Clock:     {"cluster", "target", "group", "offset", "drift", "strobe"},
+	nemesis.Disk:      {"cluster", "target", "group", "errors", "probability"},
+	nemesis.Endpoint:  {"cluster", "endpoint", "mode", "fail_rate", "latency"},
+	nemesis.Broker:    {"cluster", "broker", "mode", "latency"},
+	nemesis.DCLink:    {"between", "mode", "delay", "period"},
 }
 
 var (
@@ -193,6 +201,20 @@ type parser struct {
 	modelKnown    bool
 	pipeline      string
 	pipelineKnown bool
+	// multi is true with `clusters`, and dcs holds what was learnt of
+	// each cluster read, whose fields above a workload or fault of it is
+	// checked against (enter).
+	multi bool
+	dcs   []dcInfo
+}
+
+// dcInfo is what the parser learnt of one cluster of `clusters`.
+type dcInfo struct {
+	name                      string
+	nodes, sets               int
+	model, pipeline           string
+	modelKnown, pipelineKnown bool
+	line                      int
 }
 
 // errorf reports a problem at n's line.
@@ -463,8 +485,31 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 	if v := f.get("description"); v != nil {
 		s.Description, _ = p.str(v, "description")
 	}
-	s.Cluster = p.cluster(f.get("cluster"))
+	switch {
+	case f.has("cluster") && f.has("clusters"):
+		p.errorf(f.key("clusters"), "`cluster` and `clusters` are exclusive: name every cluster in `clusters`")
+		p.multi = true
+		p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
+	case f.has("clusters"):
+		s.Clusters = p.clusters(f.get("clusters"))
+		if len(s.Clusters) > 0 {
+			s.Cluster = s.Clusters[0]
+		}
+	default:
+		s.Cluster = p.cluster(f.get("cluster"))
+		p.replicatesWithin(f.get("cluster"), s.Cluster.Pipeline)
+	}
 	s.Network = p.network(f.get("network"))
+	if p.multi {
+		s.DCLink = defaultDCLink
+	}
+	if v := f.get("dc_link"); v != nil {
+		if !p.multi {
+			p.errorf(f.key("dc_link"), "`dc_link` needs `clusters`: it is the links between clusters")
+		} else {
+			s.DCLink = p.dcLink(v)
+		}
+	}
 	p.end = s.Duration
 	if v := f.get("duration"); v != nil {
 		d, ok := p.positive(v, "duration")
@@ -476,6 +521,11 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 	s.Final = p.final(f.get("final"))
 	var kindsKnown bool
 	s.Workloads, kindsKnown = p.workloads(f.get("workload"))
+	for i := range s.Workloads {
+		if s.Workloads[i].Cluster == "" && len(s.Clusters) > 0 {
+			s.Workloads[i].Cluster = s.Clusters[0].Name // the default kv workload
+		}
+	}
 	s.Nemesis = p.nemesis(f.get("nemesis"))
 	s.Checks = p.checks(f.get("checks"), kindsKnown, s)
 	if v := f.get("expect"); v != nil {
@@ -487,15 +537,24 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 }
 
 func (p *parser) cluster(n *yaml.Node) Cluster {
+	c, _ := p.clusterIn(n, clusterFields)
+	return c
+}
+
+// clusterIn reads a cluster's fields from n, a mapping of allowed, and
+// returns its fields too; the parser then checks what follows against
+// it.
+func (p *parser) clusterIn(n *yaml.Node, allowed []string) (Cluster, fields) {
 	c := Cluster{Instances: defaultInstances, ReplicationFactor: defaultInstances}
 	p.nodes, p.sets, p.modelKnown, p.pipelineKnown = c.Instances, 1, true, true
+	p.model, p.pipeline = "", ""
 	if n == nil {
-		return c
+		return c, fields{}
 	}
-	f, ok := p.mapping(n, "cluster", clusterFields)
+	f, ok := p.mapping(n, "cluster", allowed)
 	if !ok {
 		p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
-		return c
+		return c, fields{}
 	}
 	if v := f.get("model"); v != nil {
 		c.Model, p.modelKnown = p.name(v, "model", "model", Models)
@@ -534,7 +593,7 @@ func (p *parser) cluster(n *yaml.Node) Cluster {
 			p.sets = c.Instances / c.ReplicationFactor
 		}
 	}
-	return c
+	return c, f
 }
 
 // queue reads cluster.queue into the settings the cluster bootstraps
@@ -714,6 +773,8 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 		}
 	}
 	w := defaultWorkload(kind)
+	w.Cluster, _ = p.enter(f)
+	defer p.leave()
 	// get returns the value of a field kind takes; any other is an error.
 	get := func(field string) *yaml.Node {
 		if !slices.Contains(kindWorkloadFields[kind], field) {
@@ -721,7 +782,7 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 		}
 		return f.get(field)
 	}
-	for _, field := range workloadFields[1:] {
+	for _, field := range workloadFields[2:] {
 		if f.has(field) && !slices.Contains(kindWorkloadFields[kind], field) {
 			p.errorf(f.key(field), "`%s` does not apply to workload kind %s", field, kind)
 		}
@@ -1016,6 +1077,12 @@ func (p *parser) fault(f fields, inPick bool) (nemesis.Fault, bool) {
 			ok = false
 		}
 	}
+	if slices.Contains(kindFields[flt.Kind], "cluster") {
+		var good bool
+		flt.Cluster, good = p.enter(f)
+		ok = ok && good
+		defer p.leave()
+	}
 	switch flt.Kind {
 	case nemesis.Partition:
 		ok = p.partition(f, &flt) && ok
@@ -1033,6 +1100,8 @@ func (p *parser) fault(f fields, inPick bool) (nemesis.Fault, bool) {
 		ok = p.endpoint(f, &flt) && ok
 	case nemesis.Broker:
 		ok = p.broker(f, &flt) && ok
+	case nemesis.DCLink:
+		ok = p.dclink(f, &flt) && ok
 	}
 	return flt, ok
 }
@@ -1384,8 +1453,10 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 			return "an ingest or kafka workload"
 		case check == CheckProgress && !s.Final.Heal:
 			return "final.heal"
-		case check == CheckOutbound && len(PipelineDestinations(s.Cluster.Pipeline)) == 0:
+		case check == CheckOutbound && !slices.ContainsFunc(s.clusters(), func(c Cluster) bool { return len(PipelineDestinations(c.Pipeline)) > 0 }):
 			return "a cluster.pipeline that declares outbound destinations"
+		case check == CheckReplication && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return len(PipelineReplications(c.Pipeline)) > 0 }):
+			return "`clusters` one of which replicates to another (a pipeline such as example-dc1)"
 		}
 		return ""
 	}
@@ -1424,8 +1495,8 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 		}
 		seen[c] = item.Line
 		known := kindsKnown
-		if c == CheckOutbound {
-			known = p.pipelineKnown
+		if c == CheckOutbound || c == CheckReplication {
+			known = p.pipelinesKnown()
 		}
 		if need := needs(c); need != "" && known {
 			p.errorf(item, "check %s needs %s", c, need)
@@ -1438,4 +1509,260 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 		}
 	}
 	return out
+}
+
+// clusters reads `clusters`: a list of named clusters, each what
+// `cluster` holds and its name. The parser then checks what follows
+// against the first, but for workloads and faults that name another
+// (enter).
+func (p *parser) clusters(n *yaml.Node) []Cluster {
+	p.multi = true
+	items, ok := p.list(n, "clusters", maxClusters)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(n, "`clusters` must not be empty")
+		return nil
+	}
+	var out []Cluster
+	all := true
+	for _, item := range items {
+		c, f := p.clusterIn(item, namedFields)
+		if f.node == nil {
+			all = false
+			continue
+		}
+		if v := f.get("name"); v == nil {
+			p.errorf(item, "a cluster of `clusters` needs `name`")
+			all = false
+		} else if name, good := p.str(v, "name"); !good {
+			all = false
+		} else if err := kv.CheckClusterName(name); err != nil {
+			p.errorf(v, "`name` must be 1 to %d lower-case letters, digits and dashes, starting with a letter, got %s", kv.MaxClusterName, yamlcheck.Describe(v))
+			all = false
+		} else if i := slices.IndexFunc(p.dcs, func(d dcInfo) bool { return d.name == name }); i >= 0 {
+			p.errorf(v, "cluster %s is named twice (first at line %d)", name, p.dcs[i].line)
+			all = false
+		} else {
+			c.Name = name
+			p.dcs = append(p.dcs, dcInfo{name: name, nodes: p.nodes, sets: p.sets, model: p.model, pipeline: p.pipeline,
+				modelKnown: p.modelKnown, pipelineKnown: p.pipelineKnown, line: v.Line})
+		}
+		out = append(out, c)
+	}
+	if !all {
+		p.dcs = nil
+		p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
+		return nil
+	}
+	p.checkReplication(items, out)
+	p.leave()
+	return out
+}
+
+// checkReplication checks what the clusters' pipelines declare against
+// the clusters: every cluster a pipeline replicates to is one of them,
+// not the cluster itself, and no two clusters declare a destination or
+// kafka connector of one name (each is one simulated node of the world).
+func (p *parser) checkReplication(items []*yaml.Node, cs []Cluster) {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	owner := map[string]string{}
+	for i, c := range cs {
+		at := items[i]
+		for _, r := range PipelineReplications(c.Pipeline) {
+			switch {
+			case r.Cluster == c.Name:
+				p.errorf(at, "cluster %s: pipeline %s replicates to cluster %s itself (destination %s)", c.Name, c.Pipeline, r.Cluster, r.Destination)
+			case !slices.Contains(names, r.Cluster):
+				p.errorf(at, "cluster %s: pipeline %s replicates to cluster %s (destination %s), which `clusters` lacks%s", c.Name, c.Pipeline, r.Cluster, r.Destination,
+					yamlcheck.Hint(r.Cluster, slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == c.Name })))
+			}
+		}
+		for _, d := range slices.Concat(PipelineDestinations(c.Pipeline), PipelineBrokers(c.Pipeline)) {
+			if first, dup := owner[d]; dup {
+				p.errorf(at, "clusters %s and %s both declare %s in their pipelines: a destination or kafka connector is one simulated node of the world, so its name must be unique across clusters", first, c.Name, d)
+				continue
+			}
+			owner[d] = c.Name
+		}
+	}
+}
+
+// replicatesWithin refuses, in a scenario of one cluster, a pipeline
+// that replicates to another cluster: there is none to replicate to.
+func (p *parser) replicatesWithin(n *yaml.Node, pipeline string) {
+	if rs := PipelineReplications(pipeline); len(rs) > 0 {
+		p.errorf(n, "pipeline %s replicates to cluster %s (destination %s): name the clusters with `clusters`", pipeline, rs[0].Cluster, rs[0].Destination)
+	}
+}
+
+// pipelinesKnown reports whether every cluster's pipeline could be read.
+func (p *parser) pipelinesKnown() bool {
+	if !p.multi {
+		return p.pipelineKnown
+	}
+	if len(p.dcs) == 0 {
+		return false
+	}
+	for _, d := range p.dcs {
+		if !d.pipelineKnown {
+			return false
+		}
+	}
+	return true
+}
+
+// dcLink reads `dc_link`: the links between clusters.
+func (p *parser) dcLink(n *yaml.Node) simnet.Latency {
+	f, ok := p.mapping(n, "dc_link", dcLinkFields)
+	if !ok {
+		return defaultDCLink
+	}
+	if v := f.get("latency"); v != nil {
+		if l, ok := p.latency(v, "latency"); ok {
+			return l
+		}
+	}
+	return defaultDCLink
+}
+
+// enter reads the `cluster` of a workload or fault (f) and checks the
+// fields after it against that cluster (the first when it names none);
+// leave goes back to the first. It returns the cluster's name, "" in a
+// scenario of one cluster, and whether it is one of `clusters`.
+func (p *parser) enter(f fields) (string, bool) {
+	v := f.get("cluster")
+	if !p.multi {
+		if v != nil {
+			p.errorf(f.key("cluster"), "`cluster` names one of `clusters`, and this scenario has one cluster (`cluster`)")
+			return "", false
+		}
+		return "", true
+	}
+	if len(p.dcs) == 0 {
+		if v != nil {
+			s, _ := p.str(v, "cluster")
+			return s, true
+		}
+		return "", true
+	}
+	name := p.dcs[0].name
+	if v != nil {
+		s, ok := p.str(v, "cluster")
+		if !ok {
+			p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
+			return name, false
+		}
+		names := make([]string, len(p.dcs))
+		for i, d := range p.dcs {
+			names[i] = d.name
+		}
+		if !slices.Contains(names, s) {
+			p.errorf(v, "unknown cluster %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, names))
+			p.nodes, p.sets, p.modelKnown, p.pipelineKnown = 0, 0, false, false
+			return s, false
+		}
+		name = s
+	}
+	p.use(name)
+	return name, true
+}
+
+// leave checks what follows against the first cluster again.
+func (p *parser) leave() {
+	if len(p.dcs) > 0 {
+		p.use(p.dcs[0].name)
+	}
+}
+
+func (p *parser) use(name string) {
+	for _, d := range p.dcs {
+		if d.name == name {
+			p.nodes, p.sets, p.model, p.pipeline, p.modelKnown, p.pipelineKnown = d.nodes, d.sets, d.model, d.pipeline, d.modelKnown, d.pipelineKnown
+		}
+	}
+}
+
+// dclink reads a dclink fault: the two clusters it is between (every
+// pair when it names none), its mode, and the delay (slow) or period
+// (flap) the mode takes.
+func (p *parser) dclink(f fields, flt *nemesis.Fault) bool {
+	ok := true
+	if !p.multi {
+		p.errorf(f.get("fault"), "fault dclink needs `clusters`: it hits the links between clusters")
+		ok = false
+	}
+	if v := f.get("between"); v != nil {
+		items, good := p.list(v, "between", maxClusters)
+		switch {
+		case !good:
+			ok = false
+		case len(items) != 2:
+			p.errorf(v, "`between` must name two clusters, got %d", len(items))
+			ok = false
+		default:
+			for _, item := range items {
+				s, good := p.str(item, "between")
+				if !good {
+					ok = false
+					continue
+				}
+				if names := p.dcNames(); len(names) > 0 && !slices.Contains(names, s) {
+					p.errorf(item, "unknown cluster %s%s", yamlcheck.Quote(s), yamlcheck.Hint(s, names))
+					ok = false
+					continue
+				}
+				flt.Between = append(flt.Between, s)
+			}
+			if ok && flt.Between[0] == flt.Between[1] {
+				p.errorf(v, "`between` names %s twice: a dclink fault is between two clusters", flt.Between[0])
+				ok = false
+			}
+		}
+	}
+	v := f.get("mode")
+	if v == nil {
+		p.errorf(f.node, "fault dclink needs `mode`")
+		return false
+	}
+	mode, good := p.name(v, "mode", "dclink mode", nemesis.DCLinkModes)
+	if !good {
+		return false
+	}
+	flt.Mode = mode
+	switch {
+	case mode == nemesis.DCLinkSlow && !f.has("delay"):
+		p.errorf(f.node, "fault dclink with mode slow needs `delay`")
+		ok = false
+	case mode == nemesis.DCLinkSlow:
+		l, good := p.latency(f.get("delay"), "delay")
+		flt.Delay, ok = &l, ok && good
+	case f.has("delay"):
+		p.errorf(f.key("delay"), "`delay` applies only to mode slow")
+		ok = false
+	}
+	switch {
+	case mode == nemesis.DCLinkFlap && !f.has("period"):
+		p.errorf(f.node, "fault dclink with mode flap needs `period`")
+		ok = false
+	case mode == nemesis.DCLinkFlap:
+		d, good := p.positive(f.get("period"), "period")
+		flt.Period, ok = d, ok && good
+	case f.has("period"):
+		p.errorf(f.key("period"), "`period` applies only to mode flap")
+		ok = false
+	}
+	return ok
+}
+
+func (p *parser) dcNames() []string {
+	names := make([]string, len(p.dcs))
+	for i, d := range p.dcs {
+		names[i] = d.name
+	}
+	return names
 }

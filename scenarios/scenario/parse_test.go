@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound", "kafka"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound", "kafka", "clusters"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {
@@ -413,6 +413,52 @@ func TestFaultFields(t *testing.T) {
 var malformed = []struct {
 	name, file, want string
 }{
+	{`cluster and clusters`, "name: x\ncluster: {instances: 3}\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\n",
+		"x.yaml:3: `cluster` and `clusters` are exclusive: name every cluster in `clusters`"},
+	{`cluster without name`, "name: x\nclusters:\n  - {instances: 3}\n",
+		"x.yaml:3: a cluster of `clusters` needs `name`"},
+	{`cluster name twice`, "name: x\nclusters:\n  - {name: dc1}\n  - {name: dc1}\n",
+		"x.yaml:4: cluster dc1 is named twice (first at line 3)"},
+	{`cluster name invalid`, "name: x\nclusters:\n  - {name: DC1}\n",
+		"x.yaml:3: `name` must be 1 to 63 lower-case letters, digits and dashes, starting with a letter, got \"DC1\""},
+	{`misspelt cluster field`, "name: x\nclusters:\n  - {name: dc1, instance: 3}\n",
+		"x.yaml:3: unknown field \"instance\" in cluster (did you mean instances?)"},
+	{`replicates to a missing cluster`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc3, model: example}\n",
+		"x.yaml:3: cluster dc1: pipeline example-dc1 replicates to cluster dc2 (destination to-dc2), which `clusters` lacks (did you mean dc3?)"},
+	{`replicates to itself`, "name: x\nclusters:\n  - {name: dc2, model: example, pipeline: example-dc1}\n  - {name: dc1, model: example, pipeline: example-dc2}\n",
+		"x.yaml:3: cluster dc2: pipeline example-dc1 replicates to cluster dc2 itself (destination to-dc2)\nx.yaml:4: cluster dc1: pipeline example-dc2 replicates to cluster dc1 itself (destination to-dc1)"},
+	{`shared destination`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-outbound}\n  - {name: dc2, model: example, pipeline: example-kafka}\n",
+		"x.yaml:4: clusters dc1 and dc2 both declare billing in their pipelines: a destination or kafka connector is one simulated node of the world, so its name must be unique across clusters\nx.yaml:4: clusters dc1 and dc2 both declare test-sink in their pipelines: a destination or kafka connector is one simulated node of the world, so its name must be unique across clusters\nx.yaml:4: clusters dc1 and dc2 both declare warehouse in their pipelines: a destination or kafka connector is one simulated node of the world, so its name must be unique across clusters"},
+	{`replication in one cluster`, "name: x\ncluster: {model: example, pipeline: example-dc1}\n",
+		"x.yaml:2: pipeline example-dc1 replicates to cluster dc2 (destination to-dc2): name the clusters with `clusters`"},
+	{`dc_link without clusters`, "name: x\ndc_link: {latency: {min: 10ms}}\n",
+		"x.yaml:2: `dc_link` needs `clusters`: it is the links between clusters"},
+	{`misspelt dc_link field`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\ndc_link: {latancy: {min: 10ms}}\n",
+		"x.yaml:5: unknown field \"latancy\" in dc_link (did you mean latency?)"},
+	{`workload cluster unknown`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nworkload: {kind: objects, cluster: dc3}\n",
+		"x.yaml:5: unknown cluster \"dc3\" (did you mean dc1?)"},
+	{`workload cluster in one cluster`, "name: x\nworkload: {kind: kv, cluster: dc1}\n",
+		"x.yaml:2: `cluster` names one of `clusters`, and this scenario has one cluster (`cluster`)"},
+	{`workload target of its cluster`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nworkload: [{kind: kv, target: n4}, {kind: kv, cluster: dc2, target: n6}]\n",
+		"x.yaml:5: unknown workload target \"n4\" (the cluster has n1..n3)\nx.yaml:5: unknown workload target \"n6\" (the cluster has n1..n5)"},
+	{`fault cluster unknown`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: kill, cluster: dc9, target: n1}\n",
+		"x.yaml:6: unknown cluster \"dc9\" (did you mean dc1?)"},
+	{`fault target of its cluster`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: kill, cluster: dc2, target: n5}\n  - {at: 1s, fault: kill, target: n5}\n",
+		"x.yaml:7: unknown target \"n5\" (the cluster has n1..n3)"},
+	{`endpoint of its cluster`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: endpoint, cluster: dc2, endpoint: to-dc2, mode: down}\n",
+		"x.yaml:6: unknown endpoint \"to-dc2\" (one of dc2-billing, dc2-test-sink, dc2-warehouse)"},
+	{`misspelt dclink`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: dclnk, mode: cut}\n",
+		"x.yaml:6: unknown fault \"dclnk\" (did you mean dclink?)"},
+	{`dclink in one cluster`, "name: x\nnemesis:\n  - {at: 1s, fault: dclink, mode: cut}\n",
+		"x.yaml:3: fault dclink needs `clusters`: it hits the links between clusters"},
+	{`dclink mode`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: dclink, mode: cutt}\n  - {at: 1s, fault: dclink}\n",
+		"x.yaml:6: unknown dclink mode \"cutt\" (did you mean cut?)\nx.yaml:7: fault dclink needs `mode`"},
+	{`dclink between`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: dclink, mode: cut, between: [dc1]}\n  - {at: 1s, fault: dclink, mode: cut, between: [dc1, dc1]}\n  - {at: 1s, fault: dclink, mode: cut, between: [dc1, dc3]}\n",
+		"x.yaml:6: `between` must name two clusters, got 1\nx.yaml:7: `between` names dc1 twice: a dclink fault is between two clusters\nx.yaml:8: unknown cluster \"dc3\" (did you mean dc1?)"},
+	{`dclink fields`, "name: x\nclusters:\n  - {name: dc1, model: example, pipeline: example-dc1}\n  - {name: dc2, instances: 5, model: example, pipeline: example-dc2-receive}\nnemesis:\n  - {at: 1s, fault: dclink, mode: slow}\n  - {at: 1s, fault: dclink, mode: flap}\n  - {at: 1s, fault: dclink, mode: cut, period: 1s, delay: {min: 1ms}}\n  - {at: 1s, fault: dclink, mode: flap, period: 0s, cluster: dc1, target: n1}\n",
+		"x.yaml:6: fault dclink with mode slow needs `delay`\nx.yaml:7: fault dclink with mode flap needs `period`\nx.yaml:8: `delay` applies only to mode slow\nx.yaml:8: `period` applies only to mode flap\nx.yaml:9: `cluster` does not apply to fault dclink\nx.yaml:9: `target` does not apply to fault dclink\nx.yaml:9: `period` must be positive, got 0s"},
+	{`replication check without replication`, "name: x\nchecks: [replication]\n",
+		"x.yaml:2: check replication needs `clusters` one of which replicates to another (a pipeline such as example-dc1)"},
 	{"misspelt fault", `name: x
 nemesis:
   - at: 1s

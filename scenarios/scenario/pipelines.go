@@ -10,7 +10,7 @@ import (
 
 // Pipelines lists the built-in inbound pipelines a scenario may name as
 // cluster.pipeline.
-var Pipelines = []string{"example", "example-outbound", "example-kafka"}
+var Pipelines = []string{"example", "example-outbound", "example-kafka", "example-dc1", "example-dc2", "example-dc2-receive"}
 
 // PipelineSource returns the YAML source of the built-in pipeline name,
 // or nil when there is no such pipeline.
@@ -22,6 +22,12 @@ func PipelineSource(name string) []byte {
 		return examples.PipelineOutbound
 	case "example-kafka":
 		return examples.PipelineKafka
+	case "example-dc1":
+		return examples.PipelineDC1
+	case "example-dc2":
+		return examples.PipelineDC2
+	case "example-dc2-receive":
+		return examples.PipelineDC2Receive
 	}
 	return nil
 }
@@ -44,10 +50,22 @@ func PipelineBrokers(name string) []string {
 	return pipelineConnectors()[name].brokers
 }
 
+// PipelineReplications lists the destinations of type shoal the
+// built-in pipeline name declares, sorted by destination: the clusters
+// it replicates to.
+func PipelineReplications(name string) []Replication {
+	return pipelineConnectors()[name].replications
+}
+
+// Replication is a destination of type shoal, and the cluster it
+// replicates to.
+type Replication struct{ Destination, Cluster string }
+
 // connectors is what a built-in pipeline's connectors section declares
 // that a scenario may name.
 type connectors struct {
 	destinations, brokers []string
+	replications          []Replication
 }
 
 // pipelineConnectors parses every built-in pipeline once.
@@ -64,6 +82,9 @@ var pipelineConnectors = sync.OnceValue(func() map[string]connectors {
 		var c connectors // sorted, as connector.Config keeps both lists
 		for _, o := range p.Connectors.Outbound {
 			c.destinations = append(c.destinations, o.Name)
+			if r, ok := o.Spec.(*connector.Replication); ok {
+				c.replications = append(c.replications, Replication{Destination: o.Name, Cluster: r.Cluster})
+			}
 		}
 		for _, in := range p.Connectors.Inbound {
 			if _, ok := in.Spec.(*connector.KafkaInbound); ok {

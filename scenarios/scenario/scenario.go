@@ -19,19 +19,29 @@ import (
 type Scenario struct {
 	Name        string
 	Description string
-	Cluster     Cluster
-	Network     Network
-	Workloads   []Workload
-	Duration    time.Duration
-	Nemesis     []nemesis.Step
-	Final       Final
-	Checks      []string
-	Expect      string // "valid" or "invalid"
+	// Cluster is the cluster, or the first of Clusters.
+	Cluster Cluster
+	// Clusters are the clusters of a scenario that runs several in one
+	// world (`clusters`), each with its Name; nil with `cluster`.
+	Clusters []Cluster
+	Network  Network
+	// DCLink is the one-way latency of the links between clusters (the
+	// dc links: between their instances, and between a gateway and the
+	// instances of the cluster it forwards to), with Clusters only.
+	DCLink    simnet.Latency
+	Workloads []Workload
+	Duration  time.Duration
+	Nemesis   []nemesis.Step
+	Final     Final
+	Checks    []string
+	Expect    string // "valid" or "invalid"
 }
 
 // Cluster is the topology: Instances n1..nN in replicasets of
 // ReplicationFactor instances each (rs1..rsK, K = Instances/ReplicationFactor).
 type Cluster struct {
+	// Name names a cluster of Scenario.Clusters; "" with `cluster`.
+	Name              string
 	Instances         int
 	ReplicationFactor int
 	// Model names the built-in data model the cluster bootstraps with
@@ -69,7 +79,10 @@ const (
 
 // Workload is one set of clients.
 type Workload struct {
-	Kind    string
+	Kind string
+	// Cluster is the cluster of Scenario.Clusters the workload's clients
+	// talk to (the first when the file names none); "" with `cluster`.
+	Cluster string
 	Clients int
 	Keys    int     // kv: keys; objects: keys per type
 	Rate    float64 // operations per second over all the workload's clients (kafka: records)
@@ -114,13 +127,25 @@ const (
 	CheckQuorum       = "quorum"
 	CheckDurability   = "durability"
 	CheckConvergence  = "convergence"
-	CheckPartitions   = "partitions" // the simulated network kept its cuts
-	CheckProgress     = "progress"   // every group made progress after the heal
-	CheckFaults       = "faults"     // every nemesis step took effect
-	CheckModel        = "model"      // every object reads back in the latest shape on every replica
-	CheckDelivery     = "delivery"   // every acknowledged message or produced record stored exactly once or in the repair queue with its reason
-	CheckOutbound     = "outbound"   // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
+	CheckPartitions   = "partitions"  // the simulated network kept its cuts
+	CheckProgress     = "progress"    // every group made progress after the heal
+	CheckFaults       = "faults"      // every nemesis step took effect
+	CheckModel        = "model"       // every object reads back in the latest shape on every replica
+	CheckDelivery     = "delivery"    // every acknowledged message or produced record stored exactly once or in the repair queue with its reason
+	CheckOutbound     = "outbound"    // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
+	CheckReplication  = "replication" // every cluster ends with the same latest change of every replicated object
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound, CheckReplication}
+
+// clusters lists the scenario's clusters: Clusters, or Cluster alone.
+func (s *Scenario) clusters() []Cluster {
+	if len(s.Clusters) > 0 {
+		return s.Clusters
+	}
+	return []Cluster{s.Cluster}
+}
+
+// AllClusters lists the scenario's clusters: Clusters, or Cluster alone.
+func (s *Scenario) AllClusters() []Cluster { return s.clusters() }

@@ -3,7 +3,9 @@
 // node of the World at connector.Endpoint(destination). It takes the
 // engine's pushes (connector.Push), decides each item's fate by its mode,
 // answers with one connector.Pushed per push, and records every item it
-// takes or refuses in the trace.
+// takes or refuses in the trace. A destination of type shoal gets a
+// Gateway (gateway.go) instead: the link to another cluster of the
+// World, which answers an item only once that cluster acknowledged it.
 //
 // Modes, set at start (Config.Initial) and by posting a SetMode:
 //
@@ -132,15 +134,10 @@ type Config struct {
 
 // Endpoint is one simulated endpoint process.
 type Endpoint struct {
-	e    env.Env
-	dest string
-	mode SetMode
-	// taken holds the idempotency keys taken, and keys the same keys in
-	// the order they were taken (a ring once full), to forget the oldest.
-	taken   map[string]struct{}
-	keys    []string
-	next    int
-	maxKeys int
+	e     env.Env
+	dest  string
+	mode  SetMode
+	taken keyMemory // the idempotency keys taken
 }
 
 var _ env.Node = (*Endpoint)(nil)
@@ -167,7 +164,7 @@ func Start(cfg Config) env.Start {
 		if err := cfg.Initial.Validate(); err != nil {
 			return nil, err
 		}
-		n := &Endpoint{e: e, dest: dest, taken: map[string]struct{}{}, maxKeys: cfg.MaxKeys}
+		n := &Endpoint{e: e, dest: dest, taken: newKeyMemory(cfg.MaxKeys)}
 		n.setMode(cfg.Initial)
 		return n, nil
 	}
@@ -213,7 +210,7 @@ func (n *Endpoint) item(from env.NodeID, p *connector.Push, it *connector.Item) 
 		return reason
 	}
 	dup := int64(0)
-	if !n.take(it.IdempotencyKey) {
+	if !n.taken.take(it.IdempotencyKey) {
 		dup = 1
 	}
 	sum := sha256.Sum256(it.Request.Body)
@@ -232,22 +229,6 @@ func (n *Endpoint) refuses() bool {
 		return true
 	}
 	return n.e.Rand().Float64() < r
-}
-
-// take remembers key as taken and reports whether it was new.
-func (n *Endpoint) take(key string) bool {
-	if _, seen := n.taken[key]; seen {
-		return false
-	}
-	if len(n.keys) < n.maxKeys {
-		n.keys = append(n.keys, key)
-	} else {
-		delete(n.taken, n.keys[n.next])
-		n.keys[n.next] = key
-		n.next = (n.next + 1) % n.maxKeys
-	}
-	n.taken[key] = struct{}{}
-	return true
 }
 
 // Handle handles a mode change or a slow push's answer coming due.

@@ -4,6 +4,7 @@ package harness
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/core/node"
+	"github.com/shoaldb/shoal/scenarios/examples"
 	"github.com/shoaldb/shoal/simnet"
 	"github.com/shoaldb/shoal/simnet/client"
 	"github.com/shoaldb/shoal/simnet/endpoint"
@@ -144,6 +146,40 @@ func commitOnFetch(t *testing.T, cfg node.Config) run {
 	}
 	runUntil(t, w, w.Now()+3*time.Second)
 	return finish(t, w, c)
+}
+
+// lastArrivalWins: dc1 and dc2 replicate to each other, and each writes
+// Customer c1 at the same moment, dc2 a millisecond later, so its change
+// carries the later stamp. Each then receives the other's change: dc1
+// applies dc2's, dc2 must skip dc1's as stale. Every instance lists its
+// objects at the end.
+func lastArrivalWins(t *testing.T, cfg node.Config) run {
+	ts := dcTopologies(3)
+	ts[1].Pipeline = examples.PipelineDC2
+	ts[1].Endpoints = append(ts[1].Endpoints, "to-dc1")
+	w, err := simnet.New(simnet.Config{Seed: 32, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	cs, err := StartAll(w, ts, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cs {
+		op := putCustomer("c1")
+		op.Object.Value = []byte(fmt.Sprintf(`{"id": "c1", "name": "Ada %s", "created": "2026-01-02T03:04:05Z"}`, ts[i].Name))
+		if _, err := c.AddClients(1, client.Config{Target: "leader", Delay: 3*time.Second + time.Duration(i)*time.Millisecond},
+			func(int) client.Workload { return &client.List{Ops: []client.Op{op}} }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runUntil(t, w, 8*time.Second)
+	for _, c := range cs {
+		c.RecordDigests()
+	}
+	runUntil(t, w, w.Now()+100*time.Millisecond)
+	return finish(t, w, cs[0])
 }
 
 // staleLocalRead: k0 = old, a follower is cut off, k0 = new, and the
@@ -414,9 +450,36 @@ func checkAll(r run) map[string]checker.Result {
 	for _, res := range []checker.Result{
 		checker.Linearizable(h, 30*time.Second).Result, checker.Durability(h), checker.RaftSafety(r.recs),
 		checker.Quorum(r.recs), checker.Convergence(r.recs), checker.Partitions(r.recs), checker.Delivery(r.recs, FinalIngestProcess),
+		checker.Replication(r.recs, nil),
 	} {
 		out[res.Checker] = res
 	}
+	return out
+}
+
+// checkClusters judges a run of several clusters: every checker on each
+// cluster's part of the trace (its instances' and clients' records, and
+// the world's about their links or about none), as CHECK[NAME], and the
+// replication checker on the whole.
+func checkClusters(r run, names ...string) map[string]checker.Result {
+	out := map[string]checker.Result{}
+	for _, name := range names {
+		mine := func(id string) bool { return strings.HasPrefix(id, name+"-") }
+		var part []env.Record
+		for _, rec := range r.recs {
+			from, hasFrom := rec.Str("from")
+			to, hasTo := rec.Str("to")
+			if mine(string(rec.Node)) || rec.Node == env.WorldNode && (!hasFrom && !hasTo || mine(from) || mine(to)) {
+				part = append(part, rec)
+			}
+		}
+		for check, res := range checkAll(run{recs: part}) {
+			if check != "replication" {
+				out[check+"["+name+"]"] = res
+			}
+		}
+	}
+	out["replication"] = checker.Replication(r.recs, nil)
 	return out
 }
 
@@ -439,18 +502,23 @@ func TestCheckersCatchPlantedBugs(t *testing.T) {
 		{bugs.SkipApplyOnRestart, skipApplyOnRestart, []string{"convergence"}},
 		{bugs.AckBeforeEnqueue, ackBeforeEnqueue, []string{"delivery"}},
 		{bugs.CommitOnFetch, commitOnFetch, []string{"delivery"}},
+		{bugs.LastArrivalWins, lastArrivalWins, []string{"replication"}},
 	} {
+		judge := checkAll
+		if tc.bug == bugs.LastArrivalWins {
+			judge = func(r run) map[string]checker.Result { return checkClusters(r, "dc1", "dc2") }
+		}
 		t.Run(tc.bug.String(), func(t *testing.T) {
 			clean := tc.scenario(t, node.Config{})
 			clean.w.Close()
-			for name, res := range checkAll(clean) {
+			for name, res := range judge(clean) {
 				if res.Verdict != checker.Valid && res.Verdict != checker.NA {
 					t.Errorf("without the bug, %s: %s: %s", name, res.Verdict, res.Explanation)
 				}
 			}
 			buggy := tc.scenario(t, with(tc.bug))
 			buggy.w.Close()
-			results := checkAll(buggy)
+			results := judge(buggy)
 			for _, name := range tc.catchers {
 				if results[name].Verdict == checker.Invalid {
 					t.Logf("%s: %s", name, results[name].Explanation)

@@ -5,8 +5,10 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
@@ -22,7 +24,9 @@ import (
 
 // Cluster is a set of instances running in a World.
 type Cluster struct {
-	World   *simnet.World
+	World *simnet.World
+	// Name is the cluster's name (Topology.Name); "" for none.
+	Name    string
 	Names   []env.NodeID
 	cfg     node.Config
 	live    map[env.NodeID]*node.Node // the running incarnation, if any
@@ -41,12 +45,22 @@ type Cluster struct {
 	// incarnations.
 	brokers []env.NodeID
 	kafkas  map[env.NodeID]*endpoint.Kafka
+	// The gateways among the endpoints: those of destinations of type
+	// shoal, each the link to another cluster of the World.
+	gateways []env.NodeID
+	gwCfg    map[env.NodeID]endpoint.GatewayConfig
+	gws      map[env.NodeID]*endpoint.Gateway
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
 // failure domains (Domains[i] for n(i+1)), the replication factor and the
 // bucket count.
 type Topology struct {
+	// Name, if set, names the cluster (cluster.Spec.Name, checked by
+	// kv.CheckClusterName): its instances are then NAME-n1..NAME-nN and
+	// its clients NAME-c1, ..., so that several clusters share a World
+	// (StartAll). Without one, instances are n1..nN and clients c1, ...
+	Name              string
 	Instances         int
 	ReplicationFactor int
 	Buckets           int
@@ -58,9 +72,11 @@ type Topology struct {
 	Pipeline []byte
 	Settings map[string]string
 	// Endpoints names the outbound destinations to simulate: each gets an
-	// endpoint (simnet/endpoint) at connector.Endpoint(name), up at start.
-	// Endpoints are not instances: Instances, Members and the cluster's
-	// spec leave them out.
+	// endpoint (simnet/endpoint) at connector.Endpoint(name), up at start;
+	// a destination Pipeline declares of type shoal gets a gateway
+	// (endpoint.Gateway) to the cluster it names instead, which must be
+	// one of those StartAll starts. Endpoints are not instances:
+	// Instances, Members and the cluster's spec leave them out.
 	Endpoints []string
 	// Brokers names the kafka inbound connectors to simulate: each gets a
 	// broker (endpoint.Kafka) at connector.InboundEndpoint(name), with the
@@ -73,6 +89,83 @@ type Topology struct {
 // Start adds the instances to w and starts them. cfg.Spec is filled in
 // from t.
 func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
+	cs, err := StartAll(w, []Topology{t}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], nil
+}
+
+// StartAll starts several clusters in one World, in order, each as Start
+// would: every topology but a lone one needs a Name, names unique, and
+// the endpoints and brokers of all of them distinct nodes. A destination
+// of type shoal in a cluster's pipeline gets a gateway to the cluster it
+// names, which must be one of ts.
+func StartAll(w *simnet.World, ts []Topology, cfg node.Config) ([]*Cluster, error) {
+	if err := checkTopologies(ts); err != nil {
+		return nil, err
+	}
+	var cs []*Cluster
+	for i := range ts {
+		c, err := startOne(w, ts, i, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// checkTopologies checks what several clusters in one World must not
+// share: their names, and the nodes of their endpoints and brokers (the
+// instances send a destination's pushes to ext/NAME whatever the cluster,
+// so two clusters with a destination of one name would share it).
+func checkTopologies(ts []Topology) error {
+	if len(ts) == 0 {
+		return fmt.Errorf("harness: no cluster to start")
+	}
+	names := map[string]int{}
+	nodes := map[env.NodeID]int{}
+	for i, t := range ts {
+		if t.Name != "" {
+			if err := kv.CheckClusterName(t.Name); err != nil {
+				return fmt.Errorf("harness: cluster %d: %w", i+1, err)
+			}
+		} else if len(ts) > 1 {
+			return fmt.Errorf("harness: cluster %d has no name: each of several clusters in one world needs one", i+1)
+		}
+		if j, dup := names[t.Name]; dup {
+			return fmt.Errorf("harness: clusters %d and %d are both named %q", j+1, i+1, t.Name)
+		}
+		names[t.Name] = i
+		var ids []env.NodeID
+		for _, d := range t.Endpoints {
+			ids = append(ids, connector.Endpoint(d))
+		}
+		for _, b := range t.Brokers {
+			ids = append(ids, connector.InboundEndpoint(b))
+		}
+		for _, id := range ids {
+			if j, dup := nodes[id]; dup && j != i {
+				return fmt.Errorf("harness: clusters %q and %q both simulate %s: destination and kafka connector names must be unique across the clusters of a world", ts[j].Name, t.Name, id)
+			}
+			nodes[id] = i
+		}
+	}
+	return nil
+}
+
+// prefix is what a cluster's node names start with: "NAME-", or nothing.
+func prefix(name string) string {
+	if name == "" {
+		return ""
+	}
+	return name + "-"
+}
+
+// startOne starts cluster ts[i]; the others are the gateways' receivers.
+func startOne(w *simnet.World, ts []Topology, i int, cfg node.Config) (*Cluster, error) {
+	t := ts[i]
 	if t.Buckets == 0 {
 		t.Buckets = 256
 	}
@@ -85,13 +178,17 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	if err := checkBrokers(t.Brokers); err != nil {
 		return nil, err
 	}
-	cfg.Spec = cluster.Spec{ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model, Pipeline: t.Pipeline, Settings: t.Settings}
-	c := &Cluster{World: w, cfg: cfg, live: map[env.NodeID]*node.Node{}}
-	for i := range t.Instances {
-		name := env.NodeID(fmt.Sprintf("n%d", i+1))
+	gateways, err := gatewayConfigs(ts, i)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Spec = cluster.Spec{Name: t.Name, ReplicationFactor: t.ReplicationFactor, Buckets: t.Buckets, Model: t.Model, Pipeline: t.Pipeline, Settings: t.Settings}
+	c := &Cluster{World: w, Name: t.Name, cfg: cfg, live: map[env.NodeID]*node.Node{}}
+	for k := range t.Instances {
+		name := env.NodeID(fmt.Sprintf("%sn%d", prefix(t.Name), k+1))
 		var d cluster.Domain
-		if i < len(t.Domains) {
-			d = t.Domains[i]
+		if k < len(t.Domains) {
+			d = t.Domains[k]
 		}
 		c.cfg.Spec.Instances = append(c.cfg.Spec.Instances, cluster.InstanceSpec{Name: name, Domain: d})
 		c.Names = append(c.Names, name)
@@ -105,7 +202,13 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 		}
 	}
 	for _, dest := range t.Endpoints {
-		if err := c.addEndpoint(connector.Endpoint(dest)); err != nil {
+		id := connector.Endpoint(dest)
+		if g, ok := gateways[dest]; ok {
+			err = c.addGateway(id, g)
+		} else {
+			err = c.addEndpoint(id)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -116,6 +219,87 @@ func Start(w *simnet.World, t Topology, cfg node.Config) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// gatewayConfigs reads the destinations of type shoal that ts[i]'s
+// pipeline declares among its Endpoints, and configures a gateway to the
+// cluster each names, which must be another of ts.
+func gatewayConfigs(ts []Topology, i int) (map[string]endpoint.GatewayConfig, error) {
+	t := ts[i]
+	if len(t.Pipeline) == 0 || len(t.Endpoints) == 0 {
+		return nil, nil
+	}
+	p, err := handler.ParseWith("pipeline.yaml", t.Pipeline, handler.Options{AllowUnknown: true})
+	if err != nil || p.Connectors == nil {
+		return nil, nil // the cluster itself refuses a pipeline it cannot read
+	}
+	out := map[string]endpoint.GatewayConfig{}
+	for _, o := range p.Connectors.Outbound {
+		r, ok := o.Spec.(*connector.Replication)
+		if !ok || !slices.Contains(t.Endpoints, o.Name) {
+			continue
+		}
+		to := slices.IndexFunc(ts, func(u Topology) bool { return u.Name == r.Cluster })
+		switch {
+		case to < 0:
+			var names []string
+			for _, u := range ts {
+				names = append(names, fmt.Sprintf("%q", u.Name))
+			}
+			return nil, fmt.Errorf("harness: cluster %q: destination %s replicates to cluster %q, which is not in the world (it has %s)", t.Name, o.Name, r.Cluster, strings.Join(names, ", "))
+		case to == i:
+			return nil, fmt.Errorf("harness: cluster %q: destination %s replicates to the cluster itself", t.Name, o.Name)
+		}
+		recv := ts[to]
+		g := endpoint.GatewayConfig{Cluster: recv.Name, Connector: r.Connector, Buckets: cmp.Or(recv.Buckets, 256)}
+		for k := range recv.Instances {
+			g.Servers = append(g.Servers, env.NodeID(fmt.Sprintf("%sn%d", prefix(recv.Name), k+1)))
+		}
+		out[o.Name] = g
+	}
+	return out, nil
+}
+
+// addGateway adds a gateway to another cluster at id. Every incarnation
+// starts in the mode last set for it, as an endpoint's.
+func (c *Cluster) addGateway(id env.NodeID, g endpoint.GatewayConfig) error {
+	if c.modes == nil {
+		c.modes = map[env.NodeID]endpoint.SetMode{}
+	}
+	if c.gws == nil {
+		c.gws, c.gwCfg = map[env.NodeID]*endpoint.Gateway{}, map[env.NodeID]endpoint.GatewayConfig{}
+	}
+	c.gwCfg[id] = g
+	if err := c.World.AddNode(id, func(e env.Env) (env.Node, error) {
+		cfg := c.gwCfg[id]
+		cfg.Initial = c.modes[id]
+		n, err := endpoint.StartGateway(cfg)(e)
+		if err != nil {
+			return nil, err
+		}
+		c.gws[id] = n.(*endpoint.Gateway)
+		return n, nil
+	}); err != nil {
+		return err
+	}
+	c.endpoints = append(c.endpoints, id)
+	c.gateways = append(c.gateways, id)
+	return nil
+}
+
+// Gateways lists the endpoints that are gateways to other clusters, in
+// the order of Topology.Endpoints.
+func (c *Cluster) Gateways() []env.NodeID { return c.gateways }
+
+// Gateway returns the running gateway at id, or nil.
+func (c *Cluster) Gateway(id env.NodeID) *endpoint.Gateway {
+	if !slices.Contains(c.gateways, id) || !c.World.Up(id) {
+		return nil
+	}
+	return c.gws[id]
+}
+
+// GatewayTo is the cluster a gateway forwards to.
+func (c *Cluster) GatewayTo(id env.NodeID) string { return c.gwCfg[id].Cluster }
 
 // checkBrokers checks Topology.Brokers: valid connector names, each once,
 // at most connector.MaxConnectors.
@@ -259,8 +443,8 @@ func (c *Cluster) addEndpoint(id env.NodeID) error {
 	return nil
 }
 
-// Endpoints lists the simulated endpoints' node names, in the order of
-// Topology.Endpoints.
+// Endpoints lists the simulated endpoints' node names, gateways
+// included, in the order of Topology.Endpoints.
 func (c *Cluster) Endpoints() []env.NodeID { return c.endpoints }
 
 // SetEndpointMode changes an endpoint's mode now (endpoint.SetMode,
@@ -384,7 +568,7 @@ func (c *Cluster) AddClients(n int, cfg client.Config, work func(i int) client.W
 	}
 	var names []env.NodeID
 	for i := range n {
-		name := env.NodeID(fmt.Sprintf("c%d", len(c.clients)+1))
+		name := env.NodeID(fmt.Sprintf("%sc%d", prefix(c.Name), len(c.clients)+1))
 		cc := cfg
 		cc.Servers = c.Names
 		cc.Process, cc.ProcessStride = len(c.clients), MaxClients
@@ -410,7 +594,7 @@ func (c *Cluster) FinalRead(keys []string) error {
 	c.final, c.keys = &client.Stats{}, len(keys)
 	cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
 		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.final}
-	return c.World.AddNode("final", client.Start(cfg, &client.Reads{Keys: keys}))
+	return c.World.AddNode(env.NodeID(prefix(c.Name)+"final"), client.Start(cfg, &client.Reads{Keys: keys}))
 }
 
 // FinalObjectReads starts the final object reads now: for every
@@ -423,7 +607,7 @@ func (c *Cluster) FinalObjectReads(ops []client.Op) error {
 	for i, name := range c.Names {
 		cfg := client.Config{Servers: c.Names, Target: string(name), Timeout: 10 * time.Second, Retries: 40,
 			Interval: time.Millisecond, Process: FinalReadProcess + 1 + i, Buckets: c.cfg.Spec.Buckets, Stats: c.objects}
-		if err := c.World.AddNode(env.NodeID("final-"+string(name)), client.Start(cfg, &client.List{Ops: ops})); err != nil {
+		if err := c.World.AddNode(env.NodeID(prefix(c.Name)+"final-"+strings.TrimPrefix(string(name), prefix(c.Name))), client.Start(cfg, &client.List{Ops: ops})); err != nil {
 			return err
 		}
 	}
@@ -451,7 +635,7 @@ func (c *Cluster) FinalIngestReads(ops []client.Op) error {
 		}
 		cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
 			Interval: time.Millisecond, Process: FinalIngestProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.ingest}
-		if err := c.World.AddNode(env.NodeID(fmt.Sprintf("final-ingest%d", i+1)), client.Start(cfg, &client.List{Ops: mine})); err != nil {
+		if err := c.World.AddNode(env.NodeID(fmt.Sprintf("%sfinal-ingest%d", prefix(c.Name), i+1)), client.Start(cfg, &client.List{Ops: mine})); err != nil {
 			return err
 		}
 	}
@@ -508,7 +692,8 @@ func (c *Cluster) ElectionTimeout() time.Duration {
 	return tick * time.Duration(ticks)
 }
 
-// Instances lists the instances, n1..nN.
+// Instances lists the instances, n1..nN (NAME-n1..NAME-nN for a named
+// cluster).
 func (c *Cluster) Instances() []env.NodeID { return c.Names }
 
 // Replicasets lists the replicasets' names, rs1..rsK.

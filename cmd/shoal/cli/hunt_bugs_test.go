@@ -28,7 +28,9 @@ import (
 // built-in restart-storm; ack-before-enqueue from
 // scenarios/hunt/testdata/ingest-lite.yaml, a cheaper cut of the ingest
 // scenarios; commit-on-fetch from scenarios/hunt/testdata/kafka-lite.yaml,
-// which has the Kafka workload it needs.
+// which has the Kafka workload it needs; last-arrival-wins from
+// scenarios/hunt/testdata/replication-lite.yaml, two clusters writing the
+// same objects and replicating to each other.
 type huntCase struct {
 	bug, base string
 	seed      uint64
@@ -46,6 +48,7 @@ var huntCases = []huntCase{
 	{bug: "skip-apply-on-restart", base: "restart-storm", seed: 1, runs: 100},
 	{bug: "ack-before-enqueue", base: "../../../scenarios/hunt/testdata/ingest-lite.yaml", seed: 1, runs: 100},
 	{bug: "commit-on-fetch", base: "../../../scenarios/hunt/testdata/kafka-lite.yaml", seed: 1, runs: 100},
+	{bug: "last-arrival-wins", base: "../../../scenarios/hunt/testdata/replication-lite.yaml", seed: 1, runs: 100},
 }
 
 func (c huntCase) args(out string) []string {

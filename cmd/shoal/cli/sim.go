@@ -163,8 +163,16 @@ func printOutcome(w io.Writer, s *scenario.Scenario, o *runner.Outcome) {
 	for _, wl := range s.Workloads {
 		clients += wl.Clients
 	}
-	fmt.Fprintf(w, "%s, seed %d: %d instances, %d clients; %s of virtual time in %s (%d events, %d trace lines)\n",
-		s.Name, o.Meta.Seed, s.Cluster.Instances, clients, virtual, o.Simulate.Round(time.Millisecond), o.Delivered, o.Meta.TraceEvents)
+	instances := fmt.Sprintf("%d instances", s.Cluster.Instances)
+	if len(s.Clusters) > 0 {
+		var each []string
+		for _, c := range s.Clusters {
+			each = append(each, fmt.Sprintf("%s %d", c.Name, c.Instances))
+		}
+		instances = fmt.Sprintf("%d clusters (%s instances)", len(s.Clusters), strings.Join(each, ", "))
+	}
+	fmt.Fprintf(w, "%s, seed %d: %s, %d clients; %s of virtual time in %s (%d events, %d trace lines)\n",
+		s.Name, o.Meta.Seed, instances, clients, virtual, o.Simulate.Round(time.Millisecond), o.Delivered, o.Meta.TraceEvents)
 	printJudged(w, s, o.Meta, o.Records, o.Results)
 	fmt.Fprintf(w, "wall time: simulate %s, check %s, write %s\n",
 		o.Simulate.Round(time.Millisecond), o.Check.Round(time.Millisecond), o.Write.Round(time.Millisecond))

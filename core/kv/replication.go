@@ -283,5 +283,7 @@ func (m *Machine) replicate(b *pebble.Batch, w *ObjectWrite, s Stamp, deleted bo
 			return err
 		}
 	}
-	return nil
+	// The queues' counters (the outbound sequence) go with the write: a
+	// restarted replica reads them back, and must go on where it stopped.
+	return m.saveMeta(b)
 }

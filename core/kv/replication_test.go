@@ -390,3 +390,42 @@ func TestReceivedUniqueKeys(t *testing.T) {
 	o.receive(ObjectWrite{Type: "user", PK: "c1", At: 5, Origin: "dc2", Replica: true})
 	want(t, "x after c1 went", o.lookup("user", "by_email", "x", 10), []string{"c2"})
 }
+
+// TestReplicateSurvivesRestart: the changes a client's writes queue keep
+// their positions across a restart, and the next ones follow them rather
+// than take their places.
+func TestReplicateSurvivesRestart(t *testing.T) {
+	st := openStore(t)
+	m, err := Open(st, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(m *Machine, index uint64, pk string) {
+		t.Helper()
+		w := user(pk, "", "")
+		w.At, w.Origin, w.Route, w.Replicate = int64(index), "dc1", "r", []string{"to-dc2"}
+		if _, err := m.Apply(index, Command{Client: "c", Seq: index, Op: OpPutObject, Key: "r", Object: &w}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(m, 1, "a")
+	put(m, 2, "b")
+	if err := m.Flush(true); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(st, 1) // as a restarted replica does
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(again, 3, "c")
+	es, err := again.Outbox("to-dc2", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		c, _ := ParseChange(e.Value)
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, c.PK))
+	}
+	want(t, "the queue after a restart", got, []string{"1:a", "2:b", "3:c"})
+}

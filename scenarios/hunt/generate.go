@@ -123,7 +123,7 @@ const (
 var topologies = []scenario.Cluster{{Instances: 3, ReplicationFactor: 3}, {Instances: 5, ReplicationFactor: 5}, {Instances: 6, ReplicationFactor: 3}}
 
 // Generate draws a scenario from src. With a base scenario, it keeps the
-// base's cluster, network, workloads, duration and final phase, and draws
+// base's cluster, network, workloads, duration, final phase and checks, and draws
 // only the fault schedule: most often a mutation of the base's own steps
 // (some dropped, the rest moved, lengthened or shortened, retargeted) with
 // a few new steps, sometimes a schedule of its own. Without one it draws
@@ -154,7 +154,21 @@ func Generate(src Source, base *scenario.Scenario, name string) (*scenario.Scena
 		s.Nemesis = g.steps(1, maxSteps)
 	}
 	s.Checks = Checks(s)
+	if base != nil {
+		s.Checks = within(s.Checks, base.Checks)
+	}
 	return Normalize(s)
+}
+
+// within keeps of checks those a scenario drawn from, or reduced from,
+// one with the checks of had: a check the base leaves out stays out (the
+// model check of clusters whose clients write the same objects judges
+// each cluster by its own clients alone). Progress the base may lack
+// only because it does not heal, which every drawn schedule does.
+func within(checks, of []string) []string {
+	return slices.DeleteFunc(checks, func(c string) bool {
+		return c != scenario.CheckProgress && !slices.Contains(of, c)
+	})
 }
 
 // Checks lists the checks of a generated scenario: every check that

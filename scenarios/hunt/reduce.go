@@ -107,7 +107,7 @@ func (r *Reducer) try(c *scenario.Scenario) bool {
 	if r.err != nil {
 		return false
 	}
-	c.Checks = Checks(c)
+	c.Checks = within(Checks(c), c.Checks) // c's are its origin's
 	n, err := Normalize(c)
 	if err != nil {
 		return false

@@ -204,16 +204,8 @@ func runClusters(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options)
 			o.Progress(w.Now(), max(total, w.Now()+settle))
 		}
 	}
-	chunk := stop
-	if o.Progress != nil {
-		chunk = ProgressStep
-	}
-	for t := time.Duration(0); t < stop; {
-		t = min(t+chunk, stop)
-		if err := w.Run(t); err != nil {
-			return err
-		}
-		progress()
+	if err := runTo(w, stop, o, progress); err != nil {
+		return err
 	}
 	for _, d := range dcs {
 		if len(d.brokers) > 0 {

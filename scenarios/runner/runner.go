@@ -107,6 +107,24 @@ func drainWhile(w *simnet.World, cond func() bool, limit time.Duration, progress
 	return w.RunFor(Settle)
 }
 
+// runTo runs w to stop. With a Progress callback the World runs in
+// chunks, calling progress after each; Run(until) leaves the event queue
+// as one call to the end would, so the trace is the same.
+func runTo(w *simnet.World, stop time.Duration, o Options, progress func()) error {
+	chunk := stop
+	if o.Progress != nil {
+		chunk = ProgressStep
+	}
+	for t := time.Duration(0); t < stop; {
+		t = min(t+chunk, stop)
+		if err := w.Run(t); err != nil {
+			return err
+		}
+		progress()
+	}
+	return nil
+}
+
 // ClientInterval is how often each of a workload's clients starts an
 // operation, so that together they make the workload's rate.
 func ClientInterval(wl scenario.Workload) time.Duration {
@@ -272,19 +290,9 @@ func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) erro
 			o.Progress(w.Now(), max(total, w.Now()+settle))
 		}
 	}
-	// With a Progress callback the World runs in chunks; Run(until) leaves
-	// the event queue as one call to the end would, so the trace is the same.
 	stop := end + Drain(s)
-	chunk := stop
-	if o.Progress != nil {
-		chunk = ProgressStep
-	}
-	for t := time.Duration(0); t < stop; {
-		t = min(t+chunk, stop)
-		if err := w.Run(t); err != nil {
-			return err
-		}
-		progress()
+	if err := runTo(w, stop, o, progress); err != nil {
+		return err
 	}
 	if len(brokers) > 0 {
 		if err := drainKafka(w, c, brokers, progress); err != nil {

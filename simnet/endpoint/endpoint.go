@@ -203,22 +203,30 @@ func (n *Endpoint) item(from env.NodeID, p *connector.Push, it *connector.Item) 
 	case n.mode.Mode == Fail && n.refuses():
 		reason = n.mode.Reason
 	}
+	traceFate(n.e, n.dest, &n.taken, p, it, from, reason)
+	return reason
+}
+
+// traceFate records an item an endpoint or a gateway of destination dest
+// refused for reason (endpoint.refuse) or, reason "", took
+// (endpoint.receive, dup 1 when taken names its idempotency key taken
+// before), with the push's fields and extra.
+func traceFate(e env.Env, dest string, taken *keyMemory, p *connector.Push, it *connector.Item, from env.NodeID, reason string, extra ...env.Field) {
+	fields := []env.Field{env.Str("destination", dest), env.Str("key", it.IdempotencyKey)}
 	if reason != "" {
-		n.e.Trace("endpoint.refuse", env.Str("destination", n.dest), env.Str("key", it.IdempotencyKey),
-			env.Str("reason", reason), env.Str("order", it.OrderKey), env.Uint("seq", it.Seq),
+		fields = append(fields, env.Str("reason", reason), env.Str("order", it.OrderKey), env.Uint("seq", it.Seq),
 			env.Str("replicaset", p.Replicaset), env.Str("from", string(from)), env.Uint("push", p.ID))
-		return reason
+		e.Trace("endpoint.refuse", append(fields, extra...)...)
+		return
 	}
 	dup := int64(0)
-	if !n.taken.take(it.IdempotencyKey) {
+	if !taken.take(it.IdempotencyKey) {
 		dup = 1
 	}
 	sum := sha256.Sum256(it.Request.Body)
-	n.e.Trace("endpoint.receive", env.Str("destination", n.dest), env.Str("key", it.IdempotencyKey),
-		env.Str("order", it.OrderKey), env.Uint("seq", it.Seq), env.Str("replicaset", p.Replicaset),
-		env.Int("dup", dup), env.Str("body", hex.EncodeToString(sum[:8])),
-		env.Str("from", string(from)), env.Uint("push", p.ID))
-	return ""
+	fields = append(fields, env.Str("order", it.OrderKey), env.Uint("seq", it.Seq), env.Str("replicaset", p.Replicaset),
+		env.Int("dup", dup), env.Str("body", hex.EncodeToString(sum[:8])), env.Str("from", string(from)), env.Uint("push", p.ID))
+	e.Trace("endpoint.receive", append(fields, extra...)...)
 }
 
 // refuses draws whether fail mode refuses the next item. A rate of 0 or 1
@@ -250,8 +258,13 @@ func (n *Endpoint) post(m SetMode) {
 	n.setMode(m)
 }
 
-func (n *Endpoint) setMode(m SetMode) {
-	n.mode = m.normal()
-	n.e.Trace("endpoint.mode", env.Str("destination", n.dest), env.Str("mode", n.mode.Mode),
-		env.Float("fail_rate", n.mode.FailRate), env.Int("delay", int64(n.mode.Delay)), env.Str("reason", n.mode.Reason))
+func (n *Endpoint) setMode(m SetMode) { n.mode = traceMode(n.e, n.dest, m) }
+
+// traceMode puts m in force at an endpoint or a gateway of destination
+// dest: it returns m as it applies, and traces it (endpoint.mode).
+func traceMode(e env.Env, dest string, m SetMode) SetMode {
+	m = m.normal()
+	e.Trace("endpoint.mode", env.Str("destination", dest), env.Str("mode", m.Mode),
+		env.Float("fail_rate", m.FailRate), env.Int("delay", int64(m.Delay)), env.Str("reason", m.Reason))
+	return m
 }

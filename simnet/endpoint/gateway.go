@@ -2,8 +2,6 @@ package endpoint
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -386,23 +384,11 @@ func (g *Gateway) settle(gp *gwPush, i int, err string, via env.NodeID) {
 	}
 	gp.settled[i], gp.results[i] = true, err
 	gp.left--
-	p, it := gp.p, &gp.p.Items[i]
-	if err != "" {
-		g.e.Trace("endpoint.refuse", env.Str("destination", g.dest), env.Str("key", it.IdempotencyKey),
-			env.Str("reason", err), env.Str("order", it.OrderKey), env.Uint("seq", it.Seq),
-			env.Str("replicaset", p.Replicaset), env.Str("from", string(gp.from)), env.Uint("push", p.ID),
-			env.Str("cluster", g.cfg.Cluster))
-		return
+	extra := []env.Field{env.Str("cluster", g.cfg.Cluster)}
+	if err == "" {
+		extra = append(extra, env.Str("via", string(via)))
 	}
-	dup := int64(0)
-	if !g.taken.take(it.IdempotencyKey) {
-		dup = 1
-	}
-	sum := sha256.Sum256(it.Request.Body)
-	g.e.Trace("endpoint.receive", env.Str("destination", g.dest), env.Str("key", it.IdempotencyKey),
-		env.Str("order", it.OrderKey), env.Uint("seq", it.Seq), env.Str("replicaset", p.Replicaset),
-		env.Int("dup", dup), env.Str("body", hex.EncodeToString(sum[:8])),
-		env.Str("from", string(gp.from)), env.Uint("push", p.ID), env.Str("cluster", g.cfg.Cluster), env.Str("via", string(via)))
+	traceFate(g.e, g.dest, &g.taken, gp.p, &gp.p.Items[i], gp.from, err, extra...)
 }
 
 // answer sends a push's results, once every item has one: at once, or
@@ -474,11 +460,7 @@ func (g *Gateway) post(m SetMode) {
 	g.setMode(m)
 }
 
-func (g *Gateway) setMode(m SetMode) {
-	g.mode = m.normal()
-	g.e.Trace("endpoint.mode", env.Str("destination", g.dest), env.Str("mode", g.mode.Mode),
-		env.Float("fail_rate", g.mode.FailRate), env.Int("delay", int64(g.mode.Delay)), env.Str("reason", g.mode.Reason))
-}
+func (g *Gateway) setMode(m SetMode) { g.mode = traceMode(g.e, g.dest, m) }
 
 // keyMemory remembers at most max idempotency keys, forgetting the
 // oldest.

@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 
 	"github.com/shoaldb/shoal/core/kv"
@@ -46,6 +47,12 @@ type Replication struct {
 	// URLs are the receiving cluster's HTTP API base URLs (urls), tried
 	// in turn by a production sender; the simulator routes by Cluster.
 	URLs []string
+	// TokenEnv names the environment variable that holds, on every
+	// sending instance, the bearer token the receiving connector asks for
+	// (token_env; its token_sha256 lists the token's digest). The
+	// pipeline is replicated and readable through the API, so it names
+	// the variable, never the token.
+	TokenEnv string
 }
 
 // Type returns "shoal".
@@ -75,6 +82,8 @@ func (r *Replication) Render(m *Message) (Request, error) {
 	return Request{Key: []byte(c.Route), Headers: hs, Body: slices.Clone(m.Value)}, nil
 }
 
+var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`)
+
 // ReplicationID is the id a replicated change is enqueued under in the
 // receiving cluster: its origin cluster's name, a slash and its
 // idempotency key there.
@@ -86,6 +95,10 @@ func parseReplication(p *Params) OutboundSpec {
 		Connector: p.String("connector", false),
 		Types:     p.Strings("types", false),
 		URLs:      p.Strings("urls", false),
+		TokenEnv:  p.String("token_env", false),
+	}
+	if r.TokenEnv != "" && !envName.MatchString(r.TokenEnv) {
+		p.Errorf("token_env", "%s is not an environment variable's name: upper-case letters, digits and _, not starting with a digit, such as SHOAL_DC2_TOKEN", yamlcheck.Quote(r.TokenEnv))
 	}
 	if r.Cluster != "" {
 		if err := kv.CheckClusterName(r.Cluster); err != nil {

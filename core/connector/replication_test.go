@@ -23,13 +23,15 @@ func TestReplicationParse(t *testing.T) {
       cluster: dc2
       types: [Customer]
       urls: [http://dc2-a:8080, https://dc2-b]
+      token_env: SHOAL_DC2_TOKEN
     to-dc3:
       type: shoal
       cluster: dc3
       connector: from-dc1
 `)
 	r := c.Destination("to-dc2").Spec.(*Replication)
-	want := &Replication{Cluster: "dc2", Connector: DefaultReplicationConnector, Types: []string{"Customer"}, URLs: []string{"http://dc2-a:8080", "https://dc2-b"}}
+	want := &Replication{Cluster: "dc2", Connector: DefaultReplicationConnector, Types: []string{"Customer"}, URLs: []string{"http://dc2-a:8080", "https://dc2-b"},
+		TokenEnv: "SHOAL_DC2_TOKEN"}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("to-dc2: %+v, want %+v", r, want)
 	}
@@ -53,6 +55,7 @@ func TestReplicationParse(t *testing.T) {
 		{"    x: {type: shoal, cluster: dc2, urls: [dc2:8080]}", "absolute http or https URLs"},
 		{"    x: {type: shoal, cluster: dc2, types: []}", "must not be empty"},
 		{"    x: {type: shoal, cluster: dc2, typo: 1}", "typo"},
+		{"    x: {type: shoal, cluster: dc2, token_env: shoal_ingest_abc}", "not an environment variable's name"},
 	} {
 		if _, err := parseSection("connectors:\n  outbound:\n"+c.file+"\n", Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error about %q", c.file, err, c.want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,15 +21,17 @@ func init() {
 // /v1/ingest/{connector}, one request a change: Idempotency-Key names
 // the change (its origin cluster and its idempotency key there), and
 // Shoal-Key routes it by its object's route. The receiving cluster
-// answers 202 once the change is on a majority of its disks. It tries
+// answers 202 once the change is on a majority of its disks; with
+// token_env, every request carries the token as a bearer token. It tries
 // the cluster's URLs in turn, starting with the one that last took a
 // change: a change another instance might take (no answer, 429, 5xx)
 // goes to the next URL, one every instance refuses (4xx) does not.
 type replicationSender struct {
-	spec  *connector.Replication
-	hooks []*webhookSender // one per URL
-	mu    sync.Mutex
-	first int // the URL that last took a change
+	spec    *connector.Replication
+	headers []connector.Header // added to every request: the token's
+	hooks   []*webhookSender   // one per URL
+	mu      sync.Mutex
+	first   int // the URL that last took a change
 }
 
 func openReplication(spec connector.OutboundSpec) (Sender, error) {
@@ -39,7 +42,18 @@ func openReplication(spec connector.OutboundSpec) (Sender, error) {
 	if len(r.URLs) == 0 {
 		return nil, fmt.Errorf("a shoal destination to cluster %s needs urls: the receiving cluster's HTTP API addresses", r.Cluster)
 	}
-	s := &replicationSender{spec: r}
+	var headers []connector.Header
+	if r.TokenEnv != "" {
+		token := os.Getenv(r.TokenEnv)
+		if token == "" {
+			return nil, fmt.Errorf("a shoal destination to cluster %s takes its token from %s, which is not set on this instance", r.Cluster, r.TokenEnv)
+		}
+		if !ValidToken(token) {
+			return nil, fmt.Errorf("a shoal destination to cluster %s: %s does not hold a bearer token (at most %d bytes of letters, digits and -._~+/=)", r.Cluster, r.TokenEnv, MaxTokenLen)
+		}
+		headers = []connector.Header{{Name: "Authorization", Value: "Bearer " + token}}
+	}
+	s := &replicationSender{spec: r, headers: headers}
 	for _, u := range r.URLs {
 		target := strings.TrimSuffix(u, "/") + "/v1/ingest/" + url.PathEscape(r.Connector)
 		h, err := openWebhook(&connector.Webhook{URL: target, Method: "POST"})
@@ -59,7 +73,8 @@ func (s *replicationSender) Send(ctx context.Context, items []connector.Item) []
 		out[i].Seq = items[i].Seq
 		pending[i] = i
 		routed[i] = items[i]
-		routed[i].Request.Headers = append(slices.Clone(items[i].Request.Headers), connector.Header{Name: HeaderMessageKey, Value: string(items[i].Request.Key)})
+		hs := append(slices.Clone(items[i].Request.Headers), connector.Header{Name: HeaderMessageKey, Value: string(items[i].Request.Key)})
+		routed[i].Request.Headers = append(hs, s.headers...)
 	}
 	s.mu.Lock()
 	first := s.first

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,17 +24,24 @@ import (
 // dc1 and dc2, serving the example model and pipeline: dc1 replicates
 // every change made in it to dc2 (a destination of type shoal at dc2's
 // HTTP addresses, each reached through a dcLink the caller can cut), and
-// dc2 takes changes from dc1 (an inbound connector of type shoal).
+// dc2 takes changes from dc1 (an inbound connector of type shoal that
+// asks for a token, which dc1's instances find in SHOAL_DC2_TOKEN).
 func startReplicatedPair(tb testing.TB) (dc1, dc2 []*serveInstance, link *dcLink) {
 	tb.Helper()
 	text := examplePipelineText(tb)
-	dc2 = startPipelineCluster(tb, writePipeline(tb, text, "    replication: {type: shoal, from: [dc1]}\n", ""), "--cluster-name", "dc2")
+	// dc2's connector asks for a token; dc1's instances have it in their
+	// environment.
+	const token = "shoal_ingest_dc1-to-dc2"
+	tb.Setenv("SHOAL_DC2_TOKEN", token)
+	sum := sha256.Sum256([]byte(token))
+	receive := fmt.Sprintf("    replication: {type: shoal, from: [dc1], token_sha256: %s}\n", hex.EncodeToString(sum[:]))
+	dc2 = startPipelineCluster(tb, writePipeline(tb, text, receive, ""), "--cluster-name", "dc2")
 	link = &dcLink{}
 	var urls []string
 	for _, in := range dc2 {
 		urls = append(urls, fmt.Sprintf("%q", "http://"+link.to(tb, in.http)))
 	}
-	to := fmt.Sprintf("    to-dc2: {type: shoal, cluster: dc2, urls: [%s], timeout: 2s, backoff_min: 50ms, backoff_max: 1s, max_attempts: 1000}\n",
+	to := fmt.Sprintf("    to-dc2: {type: shoal, cluster: dc2, urls: [%s], token_env: SHOAL_DC2_TOKEN, timeout: 2s, backoff_min: 50ms, backoff_max: 1s, max_attempts: 1000}\n",
 		strings.Join(urls, ", "))
 	dc1 = startPipelineCluster(tb, writePipeline(tb, text, "", to), "--cluster-name", "dc1")
 	return dc1, dc2, link

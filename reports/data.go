@@ -371,6 +371,7 @@ const MaxDataBytes = 9_500_000
 // BuildData gathers what the report draws from a run, within the size
 // bound.
 func BuildData(r Run) (*Data, []byte, error) {
+	r.Trace = qualifyGroups(r.Trace)
 	c := defaultCaps
 	for {
 		d := buildData(r, c)
@@ -387,6 +388,36 @@ func BuildData(r Run) (*Data, []byte, error) {
 }
 
 func us(ns int64) int64 { return ns / 1000 }
+
+// qualifyGroups names the Raft groups of a run of several clusters by
+// their cluster, "dc1/config", "dc1/rs1": every cluster has a group 0 and
+// an rs1, and the Raft, queue and outbound panels group records by the
+// group's name. A trace of one cluster comes back as it is; records
+// changed are copies.
+func qualifyGroups(trace []env.Record) []env.Record {
+	topo := checker.ReplicationTopology(trace, nil)
+	if len(topo.Clusters) < 2 {
+		return trace
+	}
+	out := slices.Clone(trace)
+	for i := range out {
+		r := &out[i]
+		c := topo.ClusterOf(r.Node)
+		if c == "" {
+			continue
+		}
+		for j, f := range r.Fields {
+			if f.Key == "group" {
+				if g, _ := r.Str("group"); g != "" {
+					r.Fields = slices.Clone(r.Fields)
+					r.Fields[j] = env.Str("group", c+"/"+g)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
 
 type builder struct {
 	d       *Data

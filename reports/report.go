@@ -74,11 +74,12 @@ func Write(w io.Writer, r Run) error {
 	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
 		Kafka: len(d.Kafka) > 0, Replication: len(d.Replication) > 0, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
 	for i, res := range r.Results {
+		if res.Checker == "outbound" || strings.HasPrefix(res.Checker, "outbound[") {
+			v.OutboundResults = append(v.OutboundResults, res) // one per cluster in a run of several
+		}
 		switch res.Checker {
 		case "linearizable":
 			v.LinResult = res.Explanation
-		case "outbound":
-			v.OutboundResult = &r.Results[i]
 		case "replication":
 			v.ReplicationResult = &r.Results[i]
 		}
@@ -96,9 +97,9 @@ type pageView struct {
 	// Replication: the trace has repl events and replication
 	// destinations; the page has a Replication section.
 	Replication bool
-	// OutboundResult and ReplicationResult are those checks', if they
-	// ran.
-	OutboundResult    *checker.Result
+	// OutboundResults and ReplicationResult are those checks', if they
+	// ran: the outbound check's, one per cluster in a run of several.
+	OutboundResults   []checker.Result
 	ReplicationResult *checker.Result
 	LinResult         string
 	Data              template.JS

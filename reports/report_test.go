@@ -675,7 +675,7 @@ func TestDataOutbound(t *testing.T) {
 	}
 	html := out.String()
 	for _, want := range []string{`<section id="outbound">`, `<a href="#outbound">`,
-		`id="outbound-verdict">The outbound check: <span class="verdict valid">valid</span> 3 outbound messages each reached`} {
+		`id="outbound-verdict"><p>The outbound check: <span class="verdict valid">valid</span> 3 outbound messages each reached`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report of a run with outbound events lacks %s", want)
 		}
@@ -684,7 +684,7 @@ func TestDataOutbound(t *testing.T) {
 	if err := Write(&out, Run{Scenario: "outbound", Trace: outboundTrace()}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), `id="outbound-verdict">The outbound check did not run.`) {
+	if !strings.Contains(out.String(), `id="outbound-verdict"><p>The outbound check did not run.`) {
 		t.Error("the report does not say the outbound check did not run")
 	}
 	out.Reset()
@@ -898,5 +898,34 @@ func TestInstantFaultsStopAsTheyStart(t *testing.T) {
 		if w := want[key]; f.Start != w[0] || f.Stop != w[1] {
 			t.Errorf("%s: %dµs..%dµs, want %dµs..%dµs", f.What, f.Start, f.Stop, w[0], w[1])
 		}
+	}
+}
+
+// In a run of several clusters the Raft groups are named by cluster
+// (every cluster has a group 0 and an rs1); a run of one keeps its names,
+// and the caller's trace is not changed.
+func TestQualifyGroups(t *testing.T) {
+	raft := func(node, group string) env.Record {
+		return env.Record{Node: env.NodeID(node), Kind: "raft.state", Fields: []env.Field{env.Str("group", group), env.Int("term", 1)}}
+	}
+	objects := func(node, cluster string) env.Record {
+		return env.Record{Node: env.NodeID(node), Kind: "repl.objects", Fields: []env.Field{env.Str("group", "rs1"), env.Str("cluster", cluster)}}
+	}
+	two := []env.Record{raft("dc1-n1", "config"), raft("dc2-n1", "config"), raft("c1", "rs1"), objects("dc1-n1", "dc1"), objects("dc2-n1", "dc2")}
+	got := qualifyGroups(two)
+	var groups []string
+	for i := range got {
+		g, _ := got[i].Str("group")
+		groups = append(groups, g)
+	}
+	if want := []string{"dc1/config", "dc2/config", "rs1", "dc1/rs1", "dc2/rs1"}; !slices.Equal(groups, want) {
+		t.Errorf("groups %v, want %v", groups, want)
+	}
+	if g, _ := two[0].Str("group"); g != "config" {
+		t.Errorf("the caller's trace changed: %q", g)
+	}
+	one := []env.Record{raft("n1", "config"), raft("n2", "rs1")}
+	if got := qualifyGroups(one); &got[0] != &one[0] {
+		t.Error("a trace of one cluster was copied")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/route"
 	"github.com/shoaldb/shoal/core/yamlcheck"
 	"go.yaml.in/yaml/v3"
@@ -91,6 +92,9 @@ func (p *parser) section(n *yaml.Node, path string) *Config {
 	}
 	slices.SortFunc(c.Inbound, func(a, b *Inbound) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(c.Outbound, func(a, b *Outbound) int { return strings.Compare(a.Name, b.Name) })
+	if count := len(slices.DeleteFunc(slices.Clone(c.Outbound), func(o *Outbound) bool { return o.Type != ReplicationType })); count > kv.MaxReplicate {
+		p.errorf(n, path+".outbound", "has %d destinations of type %s, at most %d: a write carries the list of those it goes to", count, ReplicationType, kv.MaxReplicate)
+	}
 	return c
 }
 

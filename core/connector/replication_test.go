@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,5 +84,18 @@ func TestReplicationRender(t *testing.T) {
 	m.Value = []byte(`{"type":"Customer"}`)
 	if _, err := r.Render(m); err == nil || !strings.Contains(err.Error(), "primary key is empty") {
 		t.Errorf("Render of a broken change: %v", err)
+	}
+}
+
+// A write carries the list of the shoal destinations it goes to, at most
+// kv.MaxReplicate; a section that declares more is refused.
+func TestReplicationDestinationsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("connectors:\n  outbound:\n")
+	for i := range kv.MaxReplicate + 1 {
+		fmt.Fprintf(&b, "    to-c%d: {type: shoal, cluster: c%d}\n", i, i)
+	}
+	if _, err := parseSection(b.String(), Options{}); err == nil || !strings.Contains(err.Error(), "has 17 destinations of type shoal, at most 16") {
+		t.Errorf("17 shoal destinations: %v", err)
 	}
 }

@@ -176,6 +176,9 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 		if !e.Unique || checked || w.Replica {
 			continue
 		}
+		if w.Rewrite && exists && slices.Contains(old.Indexes, e) {
+			continue // its own key before; a received change may have taken it since (below)
+		}
 		holder, err := m.holder(b, w.Type, e, w.PK)
 		if err != nil {
 			return Result{}, err
@@ -200,6 +203,17 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 		var v []byte
 		if e.Unique {
 			v = []byte(rec.PK)
+			if w.Rewrite {
+				// A received change took the key from this object:
+				// the key stays with it.
+				holder, err := m.holder(b, rec.Type, e, rec.PK)
+				if err != nil {
+					return Result{}, err
+				}
+				if holder != "" {
+					continue
+				}
+			}
 		}
 		if err := b.Set(m.indexKey(rec.Type, e, rec.PK), v, nil); err != nil {
 			return Result{}, err

@@ -49,9 +49,26 @@ func (s Stamp) Compare(o Stamp) int {
 // String shows a stamp as TIME@ORIGIN.
 func (s Stamp) String() string { return fmt.Sprintf("%d@%s", s.Time, s.Origin) }
 
-// MaxChange bounds an encoded Change: an object at its largest and room
-// for the rest.
-const MaxChange = MaxObjectValue + MaxPKLen + 2*MaxTypeLen + 1024
+// MaxChange bounds an encoded Change: the receiving cluster enqueues it
+// as a message's payload, so it is MaxPayload. A cluster that replicates
+// an object's type refuses a write of it whose change would be larger
+// (ChangeFits).
+const MaxChange = MaxPayload
+
+// MaxChangeTime bounds a change's time and a write's clock (nanoseconds
+// since the epoch, the year 2116), so that the stamps of the local writes
+// that follow one, each one later, never overflow. (A local write after
+// a change at the bound is stamped past it, and other clusters refuse
+// that change.)
+const MaxChangeTime = 1 << 62
+
+// ChangeFits reports whether the change of w, a write replicated with
+// stamp origin, is within MaxChange: the value as it is, the key and
+// route as base64, and room for the rest.
+func ChangeFits(w *ObjectWrite, origin string) bool {
+	b64 := func(n int) int { return (n + 2) / 3 * 4 }
+	return len(w.Value)+b64(len(w.PK))+b64(len(w.Route))+len(w.Type)+len(origin)+128 <= MaxChange
+}
 
 // Change is what a replication destination is sent for one change of an
 // object: the object as stored (a put), or its deletion. Its JSON
@@ -85,14 +102,19 @@ type changeJSON struct {
 // Stamp returns the change's stamp.
 func (c *Change) Stamp() Stamp { return Stamp{Time: c.Time, Origin: c.Origin} }
 
-// Encode returns the change's JSON.
+// Encode returns the change's JSON. The value goes as it is (compact,
+// canonical JSON, with no HTML escaping to grow it), so that ChangeFits
+// can bound the result.
 func (c *Change) Encode() []byte {
-	b, err := json.Marshal(changeJSON{Type: c.Type, PK: []byte(c.PK), Route: []byte(c.Route), Version: c.Version, Value: c.Value,
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	err := e.Encode(changeJSON{Type: c.Type, PK: []byte(c.PK), Route: []byte(c.Route), Version: c.Version, Value: c.Value,
 		Deleted: c.Deleted, Time: c.Time, Origin: c.Origin})
 	if err != nil {
 		panic(fmt.Sprintf("kv: encoding a change: %v", err)) // strings, ints and checked JSON
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // ParseChange reads a change's JSON strictly: unknown fields, a missing
@@ -120,9 +142,13 @@ func ParseChange(b []byte) (Change, error) {
 		if err := checkPK(c.PK); err != nil {
 			return err
 		}
+		if err := CheckClusterName(c.Origin); err != nil {
+			return fmt.Errorf("origin: %w", err)
+		}
+		if len(c.Route) > MaxPKLen {
+			return fmt.Errorf("a route of %d bytes is over %d", len(c.Route), MaxPKLen)
+		}
 		switch {
-		case c.Route == "":
-			return errors.New("a change has no route")
 		case c.Version < 0 || c.Version > MaxModelVersion:
 			return fmt.Errorf("a change's version %d is out of range", c.Version)
 		case c.Deleted && len(c.Value) > 0:
@@ -133,6 +159,8 @@ func ParseChange(b []byte) (Change, error) {
 			return errors.New("a change's value has no model version")
 		case c.Time <= 0:
 			return fmt.Errorf("a change's time %d is not positive", c.Time)
+		case c.Time > MaxChangeTime:
+			return fmt.Errorf("a change's time %d is beyond %d (the year 2116)", c.Time, int64(MaxChangeTime))
 		}
 		return nil
 	}()
@@ -174,6 +202,9 @@ func (d *decoder) stamp() Stamp {
 // checkStamp checks a write's replication part (stamped: it has one).
 func (w *ObjectWrite) checkStamp(stamped bool) error {
 	if !stamped {
+		if w.Replica {
+			return errors.New("an object write flagged received carries no stamp")
+		}
 		return nil
 	}
 	if !w.Stamped() {
@@ -187,17 +218,14 @@ func (w *ObjectWrite) checkStamp(stamped bool) error {
 	if len(w.Route) > MaxPKLen {
 		return fmt.Errorf("a route of %d bytes is over %d", len(w.Route), MaxPKLen)
 	}
-	if w.At <= 0 {
-		return fmt.Errorf("a stamped write's time %d is not positive", w.At)
+	if w.At <= 0 || w.At > MaxChangeTime {
+		return fmt.Errorf("a stamped write's time %d is not in 1..%d", w.At, int64(MaxChangeTime))
 	}
 	if w.Rewrite {
 		return errors.New("a rewrite keeps its object's stamp and carries none")
 	}
 	if w.Replica && (w.Origin == "" || len(w.Replicate) > 0 || w.IfAbsent || w.IfRevision != 0) {
 		return errors.New("a received change names its origin, and goes nowhere, on no condition")
-	}
-	if len(w.Replicate) > 0 && w.Route == "" {
-		return errors.New("a replicated write has no route")
 	}
 	for i, dest := range w.Replicate {
 		if dest == "" || len(dest) > MaxDestination || strings.IndexByte(dest, 0) >= 0 {
@@ -278,7 +306,7 @@ func (m *Machine) replicate(b *pebble.Batch, w *ObjectWrite, s Stamp, deleted bo
 	}
 	v := c.Encode()
 	for _, dest := range w.Replicate {
-		e := OutboxEntry{Destination: dest, Key: w.Route, MessageID: w.Type + "/" + w.PK, Value: v, At: w.At}
+		e := OutboxEntry{Destination: dest, Key: w.Route, Value: v, At: w.At}
 		if err := m.pushOutbound(b, &e); err != nil {
 			return err
 		}

@@ -83,10 +83,15 @@ func TestStampedEncoding(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"time 0", with(func(w *ObjectWrite) { w.At = 0 }), "time 0 is not positive"},
-		{"negative time", with(func(w *ObjectWrite) { w.At = -1 }), "not positive"},
+		{"time 0", with(func(w *ObjectWrite) { w.At = 0 }), "time 0 is not in 1.."},
+		{"negative time", with(func(w *ObjectWrite) { w.At = -1 }), "is not in 1.."},
 		{"bad origin", with(func(w *ObjectWrite) { w.Origin = "DC1" }), `cluster name "DC1"`},
-		{"no route", with(func(w *ObjectWrite) { w.Route = "" }), "has no route"},
+		{"time beyond", with(func(w *ObjectWrite) { w.At = MaxChangeTime + 1 }), "not in 1.."},
+		{"received flag alone", func() []byte {
+			b := (&Command{Client: "c", Seq: 1, Op: OpPutObject, Key: "k", Object: &ObjectWrite{Type: "t", PK: "p", Version: 1, Value: []byte("{}")}}).Encode()
+			b[len(b)-1] = writeReplica
+			return b
+		}(), "flagged received carries no stamp"},
 		{"long route", with(func(w *ObjectWrite) { w.Route = strings.Repeat("r", MaxPKLen+1) }), "over 4096"},
 		{"destination twice", with(func(w *ObjectWrite) { w.Replicate = []string{"d", "d"} }), "listed twice"},
 		{"empty destination", with(func(w *ObjectWrite) { w.Replicate = []string{""} }), "is empty"},
@@ -316,6 +321,14 @@ func TestParseChange(t *testing.T) {
 	if c, err := ParseChange(good.Encode()); err != nil || c.Stamp() != (Stamp{5, "dc1"}) || string(c.Value) != `{"a":1}` {
 		t.Fatalf("ParseChange(%s): %+v, %v", good.Encode(), c, err)
 	}
+	// A route may be empty (a key field may be ""), and the value goes
+	// as it is: no HTML escaping grows it past what ChangeFits allowed.
+	html := Change{Type: "user", PK: "p", Version: 1, Value: []byte(`"<&>"`), Time: 5, Origin: "dc1"}
+	if b := html.Encode(); !bytes.Contains(b, []byte(`"value":"<&>"`)) {
+		t.Errorf("Encode escaped the value: %s", b)
+	} else if c, err := ParseChange(b); err != nil || c.Route != "" {
+		t.Errorf("ParseChange(%s): %+v, %v", b, c, err)
+	}
 	// Keys are encoded keys, any bytes: not UTF-8, they still come back
 	// as they went.
 	binary := Change{Type: "Shipment", PK: "0k0\x00\x01\x80\xff", Route: "\xfe", Deleted: true, Time: 5, Origin: "dc1"}
@@ -327,15 +340,17 @@ func TestParseChange(t *testing.T) {
 		{`[]`, "not valid JSON"},
 		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1","extra":1}`, `unknown field "extra"`},
 		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1"} {}`, "followed by more JSON"},
-		{`{"type":"","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5}`, "object type is empty"},
-		{`{"type":"user","pk":"","route":"cg==","version":1,"value":{},"time":5}`, "primary key is empty"},
-		{`{"type":"user","pk":"dTE=","version":1,"value":{},"time":5}`, "has no route"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","deleted":true,"value":{},"time":5}`, "a deletion carries a value"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"time":5}`, "neither a value nor a deletion"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":null,"time":5}`, "neither a value nor a deletion"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","value":{},"time":5}`, "has no model version"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","version":-1,"value":{},"time":5}`, "out of range"},
-		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":0}`, "time 0 is not positive"},
+		{`{"type":"","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1"}`, "object type is empty"},
+		{`{"type":"user","pk":"","route":"cg==","version":1,"value":{},"time":5,"origin":"dc1"}`, "primary key is empty"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5}`, `origin: cluster name ""`},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":5,"origin":"DC1"}`, `origin: cluster name "DC1"`},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":9223372036854775807,"origin":"dc1"}`, "beyond"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","deleted":true,"value":{},"time":5,"origin":"dc1"}`, "a deletion carries a value"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"time":5,"origin":"dc1"}`, "neither a value nor a deletion"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":null,"time":5,"origin":"dc1"}`, "neither a value nor a deletion"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","value":{},"time":5,"origin":"dc1"}`, "has no model version"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":-1,"value":{},"time":5,"origin":"dc1"}`, "out of range"},
+		{`{"type":"user","pk":"dTE=","route":"cg==","version":1,"value":{},"time":0,"origin":"dc1"}`, "time 0 is not positive"},
 	} {
 		if _, err := ParseChange([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseChange(%s): %v, want an error about %q", c.in, err, c.want)
@@ -346,7 +361,7 @@ func TestParseChange(t *testing.T) {
 func FuzzParseChange(f *testing.F) {
 	f.Add((&Change{Type: "user", PK: "u1", Route: "r", Version: 1, Value: []byte(`{"a":1}`), Time: 5, Origin: "dc1"}).Encode())
 	f.Add((&Change{Type: "user", PK: "u1", Route: "r", Deleted: true, Time: 5, Origin: "dc1"}).Encode())
-	f.Add([]byte(`{"type":"t","pk":"AA==","route":"cg==","version":2147483647,"value":[1],"time":9223372036854775807}`))
+	f.Add([]byte(`{"type":"t","pk":"AA==","route":"","version":2147483647,"value":[1],"time":4611686018427387904,"origin":"a"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseChange(b)
 		if err != nil {
@@ -381,6 +396,17 @@ func TestReceivedUniqueKeys(t *testing.T) {
 	}
 	want(t, "x", o.lookup("user", "by_email", "x", 10), []string{"c2"})
 	want(t, "y", o.lookup("user", "by_email", "y", 10), []string{"c1"})
+	// A migration's rewrite of an object whose key was taken keeps the
+	// key with its new holder, and applies.
+	o.receive(change("c4", "z", 10))
+	o.receive(change("c5", "z", 11)) // takes z from c4
+	rec, _ := o.get("user", "c4")
+	rw := user("c4", "z", "")
+	rw.IfRevision, rw.Rewrite = rec.Revision, true
+	if r := o.put(rw); r.Status != StatusOK {
+		t.Fatalf("rewriting c4, whose key z c5 took: %+v", r)
+	}
+	want(t, "z after the rewrite", o.lookup("user", "by_email", "z", 10), []string{"c5"})
 	// A local write still meets the key's holder.
 	local := user("c3", "x", "")
 	if r := o.put(local); r.Status != StatusConflict {
@@ -428,4 +454,34 @@ func TestReplicateSurvivesRestart(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%s", e.Seq, c.PK))
 	}
 	want(t, "the queue after a restart", got, []string{"1:a", "2:b", "3:c"})
+}
+
+// A change at the latest time a stamp may have still leaves room for a
+// local write after it.
+func TestStampAtTheBound(t *testing.T) {
+	o := newObjects(t)
+	o.receive(received("u1", MaxChangeTime, "dc2", `"a"`))
+	w := user("u1", "", "")
+	w.At, w.Origin = 1000, "dc1"
+	o.put(w)
+	rec, _ := o.get("user", "u1")
+	if rec.Stamp.Compare(Stamp{MaxChangeTime, "dc2"}) <= 0 {
+		t.Errorf("the local write's stamp %v is not later than the received %d@dc2", rec.Stamp, int64(MaxChangeTime))
+	}
+}
+
+func TestChangeFits(t *testing.T) {
+	w := &ObjectWrite{Type: "user", PK: strings.Repeat("p", 3000), Route: strings.Repeat("r", 3000)}
+	w.Value = make([]byte, MaxChange-(4000+4000+len(w.Type)+len("dc1")+128))
+	if !ChangeFits(w, "dc1") {
+		t.Fatal("a change at the bound does not fit")
+	}
+	c := Change{Type: w.Type, PK: w.PK, Route: w.Route, Version: 1, Value: bytes.Repeat([]byte("1"), len(w.Value)), Time: MaxChangeTime, Origin: strings.Repeat("d", MaxClusterName)}
+	if n := len(c.Encode()); n > MaxChange+len(c.Origin) {
+		t.Errorf("a change ChangeFits allows encodes to %d bytes, over %d", n, MaxChange)
+	}
+	w.Value = append(w.Value, 'x')
+	if ChangeFits(w, "dc1") {
+		t.Error("a change a byte over the bound fits")
+	}
 }

@@ -103,15 +103,17 @@ func ValidToken(token string) bool { return len(token) <= MaxTokenLen && token68
 // inbound returns the HTTP connector named name as the pipeline in force
 // declares it: the defaults when it declares no inbound connectors (or
 // the backend has no pipeline), an error when it declares others.
-func (a *api) inbound(ctx context.Context, name string) (*connector.HTTPInbound, error) {
+// changes says it is a connector of type shoal, whose messages are
+// changes other clusters replicate (kv.Change).
+func (a *api) inbound(ctx context.Context, name string) (spec *connector.HTTPInbound, changes bool, err error) {
 	def := &connector.HTTPInbound{MaxBody: connector.DefaultMaxBody, MaxItems: connector.DefaultMaxItems}
 	pb, ok := a.b.(PipelineBackend)
 	if !ok {
-		return def, nil
+		return def, false, nil
 	}
 	st, err := pb.Pipeline(ctx)
 	if err != nil {
-		return nil, backendError(err)
+		return nil, false, backendError(err)
 	}
 	a.pipes.mu.Lock()
 	if a.pipes.rev != st.Revision {
@@ -129,10 +131,10 @@ func (a *api) inbound(ctx context.Context, name string) (*connector.HTTPInbound,
 	if perr != nil {
 		// Its connectors may ask for tokens: taking the request with the
 		// defaults would let it in without one.
-		return nil, apiErrorf(http.StatusServiceUnavailable, "%s: this instance cannot read the pipeline in force (revision %d), so it does not know connector %s's limits and tokens; another instance may", ErrUnavailable, st.Revision, name)
+		return nil, false, apiErrorf(http.StatusServiceUnavailable, "%s: this instance cannot read the pipeline in force (revision %d), so it does not know connector %s's limits and tokens; another instance may", ErrUnavailable, st.Revision, name)
 	}
 	if p == nil || p.Connectors == nil || len(p.Connectors.Inbound) == 0 {
-		return def, nil
+		return def, false, nil
 	}
 	in := p.Connectors.Connector(name)
 	if in == nil {
@@ -142,17 +144,17 @@ func (a *api) inbound(ctx context.Context, name string) (*connector.HTTPInbound,
 				names = append(names, c.Name)
 			}
 		}
-		return nil, apiErrorf(http.StatusNotFound, "no inbound connector %q: the pipeline declares these http and shoal connectors: %s", name, strings.Join(names, ", "))
+		return nil, false, apiErrorf(http.StatusNotFound, "no inbound connector %q: the pipeline declares these http and shoal connectors: %s", name, strings.Join(names, ", "))
 	}
 	switch spec := in.Spec.(type) {
 	case *connector.HTTPInbound:
-		return spec, nil
+		return spec, false, nil
 	case *connector.ReplicationInbound:
 		// Changes from other clusters come through the same path, with
 		// the same limits and tokens; the engine applies them.
-		return &spec.HTTPInbound, nil
+		return &spec.HTTPInbound, true, nil
 	}
-	return nil, apiErrorf(http.StatusNotFound, "inbound connector %q is of type %s, not http or shoal: it takes no HTTP requests", name, in.Type)
+	return nil, false, apiErrorf(http.StatusNotFound, "inbound connector %q is of type %s, not http or shoal: it takes no HTTP requests", name, in.Type)
 }
 
 func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
@@ -161,7 +163,7 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 		return apiErrorf(http.StatusBadRequest, "connector %q: want 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
 	ctx, cancel := a.context(r)
-	spec, err := a.inbound(ctx, name)
+	spec, changes, err := a.inbound(ctx, name)
 	cancel()
 	if err != nil {
 		return err
@@ -179,6 +181,9 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 	}
 	headers := ingestHeaders(r)
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-ndjson" || mt == "application/jsonl" {
+		if changes {
+			return apiErrorf(http.StatusUnsupportedMediaType, "connector %s is of type %s: it takes one change a request, as application/json", name, connector.ReplicationType)
+		}
 		return a.ingestBatch(w, r, spec, name, id, key, headers)
 	}
 	body, err := a.readRaw(w, r, "application/json", "text/plain", "application/x-www-form-urlencoded")
@@ -194,7 +199,17 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 	if err := checkJSONObject(body); err != nil {
 		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
 	}
-	if key == "" {
+	switch {
+	case changes:
+		// A change routes by its object's route, which any bytes may
+		// make (a header could not carry them all): the header is not
+		// asked for.
+		c, err := kv.ParseChange(body)
+		if err != nil {
+			return apiErrorf(http.StatusBadRequest, "request body: %s", err)
+		}
+		key = c.Route
+	case key == "":
 		key = id
 	}
 	msg := &kv.Message{ID: id, Connector: name, Headers: headers, Payload: bytes.Clone(body)}

@@ -314,3 +314,52 @@ func FuzzIngestAuthorization(f *testing.F) {
 		}
 	})
 }
+
+// TestIngestChanges: a connector of type shoal takes changes other
+// clusters replicate, one a request, each routed by the route in the
+// change whatever its bytes (no header could carry them all), with the
+// limits and tokens of an http connector; what is not a change is
+// refused with the reason, and nothing is enqueued.
+func TestIngestChanges(t *testing.T) {
+	f := newFakeQueues()
+	f.pipeline = PipelineStatus{Revision: 3, Source: tokenPipeline("    from-dc1: {type: shoal, from: [dc1], token_sha256: " + digestOf(token1) + "}\n")}
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	change := kv.Change{Type: "Customer", PK: "c1", Route: " a\n\x00\xff", Version: 2, Value: []byte(`{"id":"c1"}`), Time: 5, Origin: "dc1"}
+	for _, tc := range []struct {
+		name, contentType, body, auth string
+		status                        int
+		want                          string
+	}{
+		{name: "a change", body: string(change.Encode()), auth: token1, status: 202},
+		{name: "no token", body: string(change.Encode()), status: 401},
+		{name: "not a change", body: `{"kind":"order"}`, auth: token1, status: 400, want: `unknown field \"kind\"`},
+		{name: "a batch", contentType: "application/x-ndjson", body: string(change.Encode()) + "\n", auth: token1, status: 415, want: "one change a request"},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/ingest/from-dc1", strings.NewReader(tc.body))
+		req.Header.Set(HeaderMessageID, "dc1/rs1-"+tc.name)
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		if tc.auth != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.auth)
+		}
+		before := len(f.queueSent())
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, resp.StatusCode, b, tc.status, tc.want)
+		}
+		sent := f.queueSent()[before:]
+		switch {
+		case tc.status == 202 && (len(sent) != 1 || sent[0].Key != change.Route || sent[0].Message.Connector != "from-dc1"):
+			t.Errorf("%s: the backend got %s, want one enqueue routed by %q", tc.name, describeSent(sent), change.Route)
+		case tc.status != 202 && len(sent) != 0:
+			t.Errorf("%s: %d, and the backend got %s", tc.name, tc.status, describeSent(sent))
+		}
+	}
+}

@@ -19,9 +19,9 @@ func init() {
 // replicationSender delivers a shoal destination's changes to the
 // receiving cluster's ingest endpoint of its replication connector, POST
 // /v1/ingest/{connector}, one request a change: Idempotency-Key names
-// the change (its origin cluster and its idempotency key there), and
-// Shoal-Key routes it by its object's route. The receiving cluster
-// answers 202 once the change is on a majority of its disks; with
+// the change (its origin cluster and its idempotency key there). The
+// receiving cluster routes it by the route in the change, and answers
+// 202 once it is on a majority of its disks. With
 // token_env, every request carries the token as a bearer token. It tries
 // the cluster's URLs in turn, starting with the one that last took a
 // change: a change another instance might take (no answer, 429, 5xx)
@@ -70,11 +70,13 @@ func (s *replicationSender) Send(ctx context.Context, items []connector.Item) []
 	pending := make([]int, len(items)) // items not yet taken, by index
 	routed := make([]connector.Item, len(items))
 	for i := range items {
-		out[i].Seq = items[i].Seq
+		out[i] = connector.Result{Seq: items[i].Seq, Err: "not sent"}
+		if ctx.Err() != nil {
+			out[i].Err = "not sent: " + ctx.Err().Error()
+		}
 		pending[i] = i
 		routed[i] = items[i]
-		hs := append(slices.Clone(items[i].Request.Headers), connector.Header{Name: HeaderMessageKey, Value: string(items[i].Request.Key)})
-		routed[i].Request.Headers = append(hs, s.headers...)
+		routed[i].Request.Headers = append(slices.Clone(items[i].Request.Headers), s.headers...)
 	}
 	s.mu.Lock()
 	first := s.first

@@ -79,7 +79,7 @@ func TestReplicationSender(t *testing.T) {
 	n := len(got)
 	for _, g := range got {
 		if g.url != "/v1/ingest/from-dc1" || g.auth != "Bearer shoal_ingest_abc" || g.origin != "dc1" || !strings.HasPrefix(g.id, "dc1/rs1-") ||
-			g.key != "route-"+strings.TrimPrefix(g.id, "dc1/rs1-") || !strings.Contains(g.body, `"origin":"dc1"`) {
+			g.key != "" || !strings.Contains(g.body, `"origin":"dc1"`) {
 			t.Errorf("a request %+v", g)
 		}
 	}
@@ -97,6 +97,13 @@ func TestReplicationSender(t *testing.T) {
 		t.Errorf("c3 went %+v, want once, to the URL that took c1", got)
 	}
 	mu.Unlock()
+
+	// A push whose time is up when it starts sends nothing, and says so.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if res := s.Send(done, []connector.Item{replicationItem(t, spec, 4, "c4")}); !strings.HasPrefix(res[0].Err, "not sent") {
+		t.Errorf("a push sent after its context ended: %+v", res[0])
+	}
 
 	for _, c := range []struct {
 		spec *connector.Replication

@@ -147,8 +147,7 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 		if err := n.checkRoute(t, o.PK, req.Key); err != nil {
 			return cmd, err
 		}
-		n.stamp(w, req.Key, n.e.Now().UnixNano())
-		return cmd, nil
+		return cmd, n.stamp(w, req.Key, n.e.Now().UnixNano())
 	}
 	v := o.Version
 	if v == 0 {
@@ -175,8 +174,7 @@ func (n *Node) objectCommand(req *kv.Request) (kv.Command, error) {
 		return cmd, err
 	}
 	w.Version, w.Value, w.Indexes = t.Latest(), model.Encode(obj), indexEntries(entries)
-	n.stamp(w, req.Key, n.e.Now().UnixNano())
-	return cmd, nil
+	return cmd, n.stamp(w, req.Key, n.e.Now().UnixNano())
 }
 
 // checkRoute refuses an object whose key does not route to the bucket the

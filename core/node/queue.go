@@ -333,7 +333,9 @@ func (n *Node) pipelineObject(g *group, mdl *model.Model, o *handler.Object, at 
 	if err != nil {
 		return kv.ObjectWrite{}, err
 	}
-	n.stamp(&w, route, at)
+	if err := n.stamp(&w, route, at); err != nil {
+		return kv.ObjectWrite{}, err
+	}
 	return w, nil
 }
 

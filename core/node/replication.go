@@ -23,23 +23,28 @@ import (
 // stamp gives a local write its replication part: at, the leader's clock
 // (raised at apply past the object's stamp), this cluster's name, the
 // route the write was routed by, and the destinations it goes to. A
-// cluster without a name stamps nothing, and writes as before stamps.
-func (n *Node) stamp(w *kv.ObjectWrite, route string, at int64) {
+// cluster without a name stamps nothing, and writes as before stamps. It
+// refuses a write whose change would not fit a message of the receiving
+// cluster's queue.
+func (n *Node) stamp(w *kv.ObjectWrite, route string, at int64) error {
 	name := n.conf.conf.Name
 	if name == "" {
-		return
+		return nil
 	}
 	w.At, w.Origin, w.Route = at, name, route
 	p := n.pipeline()
 	if p == nil || p.Connectors == nil {
-		return
+		return nil
 	}
-	for _, o := range p.Connectors.Outbound { // sorted by name
-		r, ok := o.Spec.(*connector.Replication)
-		if ok && r.Cluster != name && r.Replicates(w.Type) && len(w.Replicate) < kv.MaxReplicate {
+	for _, o := range p.Connectors.Outbound { // sorted by name; at most kv.MaxReplicate of type shoal
+		if r, ok := o.Spec.(*connector.Replication); ok && r.Cluster != name && r.Replicates(w.Type) {
 			w.Replicate = append(w.Replicate, o.Name)
 		}
 	}
+	if len(w.Replicate) > 0 && !kv.ChangeFits(w, name) {
+		return fmt.Errorf("%s is too large to replicate to %s: its change would be over %d bytes", w.Type, strings.Join(w.Replicate, ", "), kv.MaxChange)
+	}
+	return nil
 }
 
 // receiver is the inbound connector of type shoal that message m came
@@ -108,6 +113,9 @@ func (n *Node) settleChange(g *group, mdl *model.Model, r *connector.Replication
 			return fail("%s %s: %v", t.Name, t.KeyString(pk), err)
 		}
 		w.Version, w.Value, w.Indexes = t.Latest(), model.Encode(obj), indexEntries(entries)
+		if len(w.Value) > kv.MaxObjectValue {
+			return fail("%s %s: %d bytes upgraded, at most %d", t.Name, t.KeyString(pk), len(w.Value), kv.MaxObjectValue)
+		}
 	}
 	if err := n.owns(g, t, c.PK); err != nil {
 		return fail("%v", err)

@@ -278,52 +278,55 @@ func inboundWaiting(c *harness.Cluster) bool {
 // readAll runs every cluster's final reads as a run of one cluster
 // does, each phase in every cluster at once.
 func readAll(w *simnet.World, dcs []*dc, progress func()) error {
-	var started []*dc
-	for _, d := range dcs {
-		if d.keys > 0 {
-			if err := d.c.FinalRead(FinalKeys(d.keys)); err != nil {
-				return err
-			}
-			started = append(started, d)
+	err := readPhase(w, dcs, progress, func(d *dc) (bool, error) {
+		if d.keys == 0 {
+			return false, nil
 		}
-	}
-	if _, err := runWhile(w, func() bool {
-		return slices.ContainsFunc(started, func(d *dc) bool { return !d.c.FinalReadDone() })
-	}, FinalReadLimit, progress); err != nil {
+		return true, d.c.FinalRead(FinalKeys(d.keys))
+	}, func(d *dc) bool { return d.c.FinalReadDone() })
+	if err != nil {
 		return err
 	}
 	if err := w.RunFor(Settle); err != nil {
 		return err
 	}
-	started = nil
-	for _, d := range dcs {
-		if d.objKeys > 0 {
-			if err := d.c.FinalObjectReads(FinalObjectReads(d.m, d.objKeys)); err != nil {
-				return err
-			}
-			started = append(started, d)
+	err = readPhase(w, dcs, progress, func(d *dc) (bool, error) {
+		if d.objKeys == 0 {
+			return false, nil
 		}
-	}
-	if _, err := runWhile(w, func() bool {
-		return slices.ContainsFunc(started, func(d *dc) bool { return !d.c.FinalObjectReadsDone() })
-	}, FinalReadLimit, progress); err != nil {
+		return true, d.c.FinalObjectReads(FinalObjectReads(d.m, d.objKeys))
+	}, func(d *dc) bool { return d.c.FinalObjectReadsDone() })
+	if err != nil {
 		return err
 	}
-	started = nil
+	return readPhase(w, dcs, progress, func(d *dc) (bool, error) {
+		if len(d.ingest) == 0 {
+			return false, nil
+		}
+		var sent []client.Op
+		for _, g := range d.ingest {
+			sent = append(sent, g.Sent...)
+		}
+		return true, d.c.FinalIngestReads(FinalIngestReads(d.m, sent, d.c.Replicasets()))
+	}, func(d *dc) bool { return d.c.FinalIngestReadsDone() })
+}
+
+// readPhase starts one phase of final reads in every cluster that has
+// some to make (start says whether it started any, or why it could not),
+// then runs the world until every one started is done.
+func readPhase(w *simnet.World, dcs []*dc, progress func(), start func(*dc) (bool, error), done func(*dc) bool) error {
+	var started []*dc
 	for _, d := range dcs {
-		if len(d.ingest) > 0 {
-			var sent []client.Op
-			for _, g := range d.ingest {
-				sent = append(sent, g.Sent...)
-			}
-			if err := d.c.FinalIngestReads(FinalIngestReads(d.m, sent, d.c.Replicasets())); err != nil {
-				return err
-			}
+		ok, err := start(d)
+		if err != nil {
+			return err
+		}
+		if ok {
 			started = append(started, d)
 		}
 	}
 	_, err := runWhile(w, func() bool {
-		return slices.ContainsFunc(started, func(d *dc) bool { return !d.c.FinalIngestReadsDone() })
+		return slices.ContainsFunc(started, func(d *dc) bool { return !done(d) })
 	}, FinalReadLimit, progress)
 	return err
 }

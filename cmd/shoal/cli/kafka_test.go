@@ -293,10 +293,12 @@ func TestKafkaIngestSurvivesKill(t *testing.T) {
 		records[i] = crmRecord(ids[i])
 	}
 	start := time.Now()
-	// A quarter goes in first; the next quarter is fed a chunk at a time
-	// while no member has records left to commit (the consumer may have
-	// caught up between two looks), so that the kill always falls in the
-	// middle of a batch; the rest comes while the victim is down.
+	// A quarter goes in first; more is fed a chunk at a time while no
+	// member has records left to commit (the consumer may have caught up
+	// between two looks: it commits thousands a second), so that the kill
+	// always falls in the middle of a batch; at least the last chunk comes
+	// while the victim is down.
+	const feedChunk = 250
 	fed := total / 4
 	k.produce(t, records[:fed]...)
 
@@ -332,8 +334,8 @@ func TestKafkaIngestSurvivesKill(t *testing.T) {
 			}
 		}
 		if victim == nil {
-			if fed < total/2 {
-				next := min(fed+50, total/2)
+			if fed < total-feedChunk {
+				next := min(fed+feedChunk, total-feedChunk)
 				k.produce(t, records[fed:next]...)
 				fed = next
 			}

@@ -122,6 +122,39 @@ var claims = map[string]func(*trace) error{
 		}
 		return nil
 	},
+	"stale-object-reads": func(tr *trace) error {
+		// The cut-off instance answered stale object reads while it was
+		// cut off, and no linearizable one; some stale reads returned
+		// objects already replaced, which the linearizability check left
+		// out (its verdict is required valid).
+		o := tr.occurrence(1, 1)
+		cut := o.alone()
+		stale, linear := 0, 0
+		for _, r := range tr.during(o.start, o.stop) {
+			if isOK(r) && str(r, "f") == "read-object" && str(r, "note") == string(cut) {
+				if b, _ := r.Bool("stale"); b {
+					stale++
+				} else {
+					linear++
+				}
+			}
+		}
+		if stale == 0 || linear > 0 {
+			return fmt.Errorf("%s, cut off from %s to %s, answered %d stale and %d linearizable object reads; want some and none", cut, o.start, o.stop, stale, linear)
+		}
+		s, err := Load("stale-object-reads")
+		if err != nil {
+			return err
+		}
+		_, replaced, err := runner.StaleObjectReads(s, tr.recs)
+		if err != nil {
+			return err
+		}
+		if replaced == 0 {
+			return fmt.Errorf("no stale read returned an object already replaced")
+		}
+		return nil
+	},
 	"leader-isolation": func(tr *trace) error {
 		// The isolated instance led the data group when it was cut off,
 		// and another was elected while it was.

@@ -1,8 +1,8 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -175,38 +175,21 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 		}
 		return res
 	}
-	// The candidate models: the initial one and every proposed one, by
-	// digest.
-	models := map[string]*model.Model{}
-	first, err := InitialModel(s)
-	if err != nil || first == nil {
-		return fail(checker.NA, nil, "the scenario has no data model")
-	}
-	models[first.Digest()] = first
-	var changes []string // the model workloads' proposal IDs
-	for i, wl := range s.Workloads {
-		if wl.Kind != scenario.Model {
-			continue
+	models, changes, err := candidateModels(s)
+	if err != nil {
+		v := checker.Unknown
+		if s.Cluster.Model == "" {
+			v = checker.NA
 		}
-		m, err := model.Parse(wl.ModelName+".yaml", scenario.ModelSource(wl.ModelName))
-		if err != nil {
-			return fail(checker.Unknown, nil, "model %s does not parse: %v", wl.ModelName, err)
-		}
-		models[m.Digest()] = m
-		changes = append(changes, ModelProposalID(i))
+		return fail(v, nil, "%v", err)
 	}
-	// The model each instance ends with (model.state, recorded with the
-	// final digests), when the change was accepted, and the operations.
-	final := map[env.NodeID]string{}
+	// When the change was accepted, and the operations.
 	accepted := time.Duration(-1)
 	var ops []*objectOp
 	running := map[[2]int64]*objectOp{} // (process, seq) → its operation
 	for i := range trace {
 		r := &trace[i]
 		switch r.Kind {
-		case "model.state":
-			d, _ := r.Str("digest")
-			final[r.Node] = d
 		case "prop.result", "model.proposal":
 			// The simulator's proposal is answered in the engine's
 			// trace; a live run's by the API, which the harness records.
@@ -255,18 +238,15 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 			}
 		}
 	}
-	var finalDigest string
-	for _, name := range slices.Sorted(maps.Keys(final)) {
-		if d := final[name]; finalDigest == "" {
-			finalDigest = d
-		} else if d != finalDigest {
-			return fail(checker.Invalid, nil, "the instances end with different models: %s has %s, another %s", name, d, finalDigest)
+	m, err := finalModel(models, trace)
+	if err != nil {
+		v := checker.Unknown
+		if errors.Is(err, errModelsDiffer) {
+			v = checker.Invalid
 		}
+		return fail(v, nil, "%v", err)
 	}
-	m, ok := models[finalDigest]
-	if !ok {
-		return fail(checker.Unknown, nil, "no instance recorded a known model at the end (digest %q)", finalDigest)
-	}
+	finalDigest := m.Digest()
 	var labels []string
 	byLabel := map[string][]*objectOp{}
 	for _, o := range ops {

@@ -456,8 +456,7 @@ func Check(s *scenario.Scenario, trace []env.Record) (rundir.Results, *checker.L
 func checkOne(s *scenario.Scenario, trace []env.Record, name string) (checker.Result, *checker.Linearizability) {
 	switch name {
 	case scenario.CheckLinearizable:
-		lin := checker.Linearizable(checker.FromTrace(trace), 0)
-		return lin.Result, lin
+		return linearizable(s, trace)
 	case scenario.CheckRaftSafety:
 		return checker.RaftSafety(trace), nil
 	case scenario.CheckQuorum:

@@ -1445,7 +1445,9 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 	}
 	needs := func(check string) string {
 		switch {
-		case (check == CheckLinearizable || check == CheckDurability) && !has(KV):
+		case check == CheckLinearizable && !has(KV) && !has(Objects):
+			return "a kv or objects workload"
+		case check == CheckDurability && !has(KV):
 			return "a kv workload"
 		case check == CheckModel && !has(Objects):
 			return "an objects workload"

@@ -138,7 +138,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Workloads, wantW) || s.Cluster.Model != "example" {
 		t.Errorf("objects workload: got %#v (model %q), want %#v", s.Workloads, s.Cluster.Model, wantW)
 	}
-	wantChecks = []string{CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckModel}
+	wantChecks = []string{CheckLinearizable, CheckRaftSafety, CheckConvergence, CheckPartitions, CheckProgress, CheckModel}
 	if !reflect.DeepEqual(s.Checks, wantChecks) {
 		t.Errorf("checks with an objects workload: got %v, want %v", s.Checks, wantChecks)
 	}
@@ -781,7 +781,7 @@ workload: {kind: config}
 final: {heal: false}
 checks: [linearizable, progress]
 `,
-		"x.yaml:4: check linearizable needs a kv workload" + "\n" +
+		"x.yaml:4: check linearizable needs a kv or objects workload" + "\n" +
 			"x.yaml:4: check progress needs final.heal"},
 	{"check model without objects", `name: x
 cluster: {model: example}

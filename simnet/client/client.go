@@ -362,7 +362,9 @@ func (c *Client) record(kind string, o *operation, r *kv.Response, index uint64,
 // operation: f is write-object, read-object or delete-object, which the
 // key-value checkers skip; key is the object's label (Type/key); value is
 // the object written, or read (absent when there was none), in JSON, and
-// version the model version it was written at or read in.
+// version the model version it was written at or read in. A stale read
+// (Op.Stale) adds stale: true, so that the linearizability check can
+// leave it out and count what it returned.
 func ObjectHistoryFields(kind string, process int, seq int64, op Op, read *kv.ObjectRecord, index uint64, note string) []env.Field {
 	value, version, absent := "", 0, true
 	switch {
@@ -374,6 +376,9 @@ func ObjectHistoryFields(kind string, process int, seq int64, op Op, read *kv.Ob
 	fields := []env.Field{
 		env.Int("process", int64(process)), env.Int("seq", seq), env.Str("f", HistoryF(op.F)), env.Str("key", op.Label),
 		env.Str("value", value), env.Bool("absent", absent), env.Str("type", op.Object.Type), env.Int("version", int64(version)),
+	}
+	if op.Stale {
+		fields = append(fields, env.Bool("stale", true))
 	}
 	if kind != "client.invoke" {
 		fields = append(fields, env.Int("index", int64(index)), env.Str("note", note))

@@ -7,15 +7,29 @@
 // Gateway (gateway.go) instead: the link to another cluster of the
 // World, which answers an item only once that cluster acknowledged it.
 //
+// A push whose Spec is a *connector.KafkaOutbound is produced to a Kafka
+// topic with acks=all: every item taken is appended as a
+// connector.Record (Key, Value the request's body, Headers, which hold
+// the Idempotency-Key) to the spec's Topic, of Config.Partitions
+// partitions. An item with a key goes to the partition KafkaPartition
+// picks, as the broker of an inbound connector does, so one key's
+// records sit in one partition in the order they were taken; one
+// without a key goes to the next partition round the topic. A duplicate
+// is appended too, as Kafka does not deduplicate; the trace's dup says
+// whether its idempotency key was taken before. Items of other
+// destinations (webhooks) are taken without a log.
+//
 // Modes, set at start (Config.Initial) and by posting a SetMode:
 //
 //   - up: every item is taken and the push answered at once;
-//   - fail: items are refused (Reason, "503 Service Unavailable" by
-//     default), each with probability FailRate, every one when FailRate is
-//     0; a refused item is not taken;
-//   - slow: every item is taken at once, and the answer sent Delay later.
-//     An endpoint killed in between took the items but never answers, as a
-//     receiver whose response was lost.
+//   - fail: items are refused (Reason; by default "503 Service
+//     Unavailable" for a webhook, DefaultKafkaReason, the broker's
+//     NOT_ENOUGH_REPLICAS, for a kafka destination), each with
+//     probability FailRate, every one when FailRate is 0; a refused item
+//     is not taken, and not appended;
+//   - slow: every item is taken (and appended) at once, and the answer
+//     sent Delay later. An endpoint killed in between took the items but
+//     never answers, as a receiver whose response was lost.
 //
 // An endpoint that is killed (World.Kill) or cut off gets nothing, and the
 // engine's push times out.
@@ -24,9 +38,12 @@
 // the keys it took (at most Config.MaxKeys, forgetting the oldest) and
 // marks an item whose key it took before as a duplicate. That memory lives
 // in the process and dies with it, so after a restart a key taken before
-// the crash is no longer known as one. The trace, not the endpoint, is the
-// record of what was delivered: a checker judges duplicates and order from
-// the endpoint.receive events, whatever dup says.
+// the crash is no longer known as one. A kafka destination's topic lives
+// there too, like the inbound broker's log (Kafka): a killed endpoint
+// loses it, and its next incarnation starts every topic empty, at offset
+// 0. The trace, not the endpoint, is the record of what was delivered: a
+// checker judges duplicates and order from the endpoint.receive events,
+// whatever dup says.
 //
 // Trace events, with the endpoint's node name in the node field:
 //
@@ -37,9 +54,14 @@
 //	                  before, else 0), body (hex of the first 8 bytes of
 //	                  the SHA-256 of the request's body), from (the
 //	                  pushing instance), push (the push's ID): an item
-//	                  taken
+//	                  taken; for a kafka destination also topic,
+//	                  partition and offset, where the record was appended
 //	endpoint.refuse   destination, key, reason, order, seq, replicaset,
 //	                  from, push: an item refused
+//
+// endpoint.mode's reason in fail mode without a Reason is a webhook's,
+// DefaultReason: the endpoint learns a destination's type from its
+// pushes. The endpoint.refuse of a kafka item carries the reason it got.
 //
 // The endpoint draws randomness only from its Env (FailRate's draws) and
 // waits only on its timers, so it is as deterministic as the rest of the
@@ -47,6 +69,7 @@
 package endpoint
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -130,6 +153,9 @@ type Config struct {
 	Initial SetMode
 	// MaxKeys bounds the idempotency keys remembered; 0 is DefaultMaxKeys.
 	MaxKeys int
+	// Partitions is how many partitions each topic of a kafka destination
+	// has; 0 is DefaultPartitions.
+	Partitions int
 }
 
 // Endpoint is one simulated endpoint process.
@@ -138,6 +164,11 @@ type Endpoint struct {
 	dest  string
 	mode  SetMode
 	taken keyMemory // the idempotency keys taken
+	// kafkaReason is the error of a kafka item refused in fail mode: the
+	// mode's Reason if the SetMode named one, else DefaultKafkaReason.
+	kafkaReason string
+	partitions  int
+	topics      map[string]*topicLog // a kafka destination's, by name
 }
 
 var _ env.Node = (*Endpoint)(nil)
@@ -156,6 +187,9 @@ func Start(cfg Config) env.Start {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = DefaultPartitions
+	}
 	return func(e env.Env) (env.Node, error) {
 		dest, ok := connector.IsEndpoint(e.ID())
 		if !ok {
@@ -164,7 +198,8 @@ func Start(cfg Config) env.Start {
 		if err := cfg.Initial.Validate(); err != nil {
 			return nil, err
 		}
-		n := &Endpoint{e: e, dest: dest, taken: newKeyMemory(cfg.MaxKeys)}
+		n := &Endpoint{e: e, dest: dest, taken: newKeyMemory(cfg.MaxKeys), partitions: cfg.Partitions,
+			topics: map[string]*topicLog{}}
 		n.setMode(cfg.Initial)
 		return n, nil
 	}
@@ -194,17 +229,28 @@ func (n *Endpoint) Receive(from env.NodeID, m env.Message) {
 	n.e.Send(from, out)
 }
 
-// item takes or refuses one item of a push, and returns its error.
+// item takes or refuses one item of a push, and returns its error. An
+// item of a kafka destination that is taken is appended to its topic.
 func (n *Endpoint) item(from env.NodeID, p *connector.Push, it *connector.Item) string {
+	k, _ := p.Spec.(*connector.KafkaOutbound)
 	reason := ""
 	switch {
 	case p.Destination != n.dest:
 		reason = fmt.Sprintf("destination %q is not %q", p.Destination, n.dest)
 	case n.mode.Mode == Fail && n.refuses():
 		reason = n.mode.Reason
+		if k != nil {
+			reason = n.kafkaReason
+		}
 	}
-	traceFate(n.e, n.dest, &n.taken, p, it, from, reason)
-	return reason
+	if reason != "" || k == nil {
+		traceFate(n.e, n.dest, &n.taken, p, it, from, reason)
+		return reason
+	}
+	r := n.topic(k.Topic).append(&it.Request)
+	traceFate(n.e, n.dest, &n.taken, p, it, from, "",
+		env.Str("topic", r.Topic), env.Int("partition", int64(r.Partition)), env.Int("offset", r.Offset))
+	return ""
 }
 
 // traceFate records an item an endpoint or a gateway of destination dest
@@ -258,7 +304,10 @@ func (n *Endpoint) post(m SetMode) {
 	n.setMode(m)
 }
 
-func (n *Endpoint) setMode(m SetMode) { n.mode = traceMode(n.e, n.dest, m) }
+func (n *Endpoint) setMode(m SetMode) {
+	n.mode = traceMode(n.e, n.dest, m)
+	n.kafkaReason = cmp.Or(m.Reason, DefaultKafkaReason)
+}
 
 // traceMode puts m in force at an endpoint or a gateway of destination
 // dest: it returns m as it applies, and traces it (endpoint.mode).

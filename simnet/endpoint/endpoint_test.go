@@ -60,6 +60,7 @@ type fixture struct {
 	w   *simnet.World
 	got []answer
 	id  uint64
+	ep  *endpoint.Endpoint // hook's running incarnation
 }
 
 func newFixture(t *testing.T, seed uint64, cfg endpoint.Config) *fixture {
@@ -70,7 +71,14 @@ func newFixture(t *testing.T, seed uint64, cfg endpoint.Config) *fixture {
 	}
 	t.Cleanup(func() { w.Close() })
 	f := &fixture{t: t, w: w}
-	if err := w.AddNode(hook, endpoint.Start(cfg)); err != nil {
+	start := endpoint.Start(cfg)
+	if err := w.AddNode(hook, func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		if err == nil {
+			f.ep = n.(*endpoint.Endpoint)
+		}
+		return n, err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.AddNode(pusher, func(e env.Env) (env.Node, error) { return &testPusher{e: e, got: &f.got}, nil }); err != nil {

@@ -41,6 +41,7 @@ type Cluster struct {
 	// endpoint restarts in it.
 	endpoints []env.NodeID
 	modes     map[env.NodeID]endpoint.SetMode
+	eps       map[env.NodeID]*endpoint.Endpoint // their running incarnations
 	// The simulated Kafka brokers of inbound connectors, and their running
 	// incarnations.
 	brokers []env.NodeID
@@ -434,8 +435,16 @@ func (c *Cluster) addEndpoint(id env.NodeID) error {
 	if c.modes == nil {
 		c.modes = map[env.NodeID]endpoint.SetMode{}
 	}
+	if c.eps == nil {
+		c.eps = map[env.NodeID]*endpoint.Endpoint{}
+	}
 	if err := c.World.AddNode(id, func(e env.Env) (env.Node, error) {
-		return endpoint.Start(endpoint.Config{Initial: c.modes[id]})(e)
+		n, err := endpoint.Start(endpoint.Config{Initial: c.modes[id]})(e)
+		if err != nil {
+			return nil, err
+		}
+		c.eps[id] = n.(*endpoint.Endpoint)
+		return n, nil
 	}); err != nil {
 		return err
 	}
@@ -446,6 +455,15 @@ func (c *Cluster) addEndpoint(id env.NodeID) error {
 // Endpoints lists the simulated endpoints' node names, gateways
 // included, in the order of Topology.Endpoints.
 func (c *Cluster) Endpoints() []env.NodeID { return c.endpoints }
+
+// Endpoint returns the running endpoint at id, or nil (a gateway is
+// not one: see Gateway).
+func (c *Cluster) Endpoint(id env.NodeID) *endpoint.Endpoint {
+	if c.eps[id] == nil || !c.World.Up(id) {
+		return nil
+	}
+	return c.eps[id]
+}
 
 // SetEndpointMode changes an endpoint's mode now (endpoint.SetMode,
 // traced as endpoint.mode). The mode lasts until the next change,

@@ -1,9 +1,10 @@
 // Package cluster is the cluster's configuration, after Picodata: which
 // instances exist, their failure domains and states, how they form
 // replicasets, which of them vote in group 0, which replicaset owns each
-// bucket, and the operator's settings. It is the state machine of group 0,
-// the Raft group every instance belongs to (as a voter or a learner); every
-// change to it is a Command committed there.
+// bucket, the operator's settings, and who may use the API (tokens.go).
+// It is the state machine of group 0, the Raft group every instance
+// belongs to (as a voter or a learner); every change to it is a Command
+// committed there.
 package cluster
 
 import (
@@ -100,6 +101,10 @@ type Config struct {
 	ModelAbort  *ModelAbort     `json:"model_abort,omitempty"`
 	// Pipeline is the inbound pipeline in force (nil: none was ever set).
 	Pipeline *PipelineRevision `json:"pipeline,omitempty"`
+	// Tokens are the API tokens, oldest first, and Roles the custom roles
+	// (tokens.go). Both are absent from an encoding made before them.
+	Tokens []Token `json:"tokens,omitempty"`
+	Roles  []Role  `json:"roles,omitempty"`
 }
 
 // Applied is an action that was applied, and why it was rejected if it

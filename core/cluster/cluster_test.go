@@ -151,6 +151,9 @@ func FuzzDecode(f *testing.F) {
 	c, _ := Bootstrap(spec(3, 4, "a", "b", "c"))
 	f.Add(c.Encode())
 	f.Add(SetSetting("k", "v").Encode())
+	f.Add(CreateToken(newToken(1, "root", RoleAdmin), true).Encode())
+	f.Add(SetRole(Role{Name: "r", Read: []string{"*"}, Write: []string{"Order"}}).Encode())
+	f.Add(RevokeToken("root").Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := Decode(b); err == nil {
 			// Whatever decodes must apply commands without panicking.
@@ -161,6 +164,10 @@ func FuzzDecode(f *testing.F) {
 		}
 		if cmd, err := DecodeCommand(b); err == nil {
 			cmd.Encode()
+			// Whatever decodes must apply, or be refused, without panicking.
+			c, _ := Bootstrap(spec(1, 4, ""))
+			c.Apply(cmd)
+			c.Access().On()
 		}
 	})
 }

@@ -12,13 +12,23 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	Op       string     `json:"op"` // set, offline, online, join, model.propose, model.vote, model.cancel, pipeline.set
+	// Op is set, offline, online, join, model.propose, model.vote,
+	// model.cancel, pipeline.set, token.create, token.revoke, role.set or
+	// role.delete.
+	Op string `json:"op"`
+	// Key is a setting's name (set), or the token or role to remove
+	// (token.revoke, role.delete).
 	Key      string     `json:"key,omitempty"`
 	Value    string     `json:"value,omitempty"`
 	Instance env.NodeID `json:"instance,omitempty"`
 	Domain   Domain     `json:"domain,omitempty"`   // join
 	Revision int        `json:"revision,omitempty"` // model.vote, model.cancel
 	Change   string     `json:"change,omitempty"`   // model.vote: the action that proposed the change
+	Token    *Token     `json:"token,omitempty"`    // token.create
+	// Bootstrap, on token.create: made without a token, so taken only
+	// while the cluster has none.
+	Bootstrap bool  `json:"bootstrap,omitempty"`
+	Role      *Role `json:"role,omitempty"` // role.set
 }
 
 // SetSetting sets an operator setting.
@@ -91,13 +101,21 @@ func (c *Config) Apply(cmd Command) error {
 		if cmd.Key == "" {
 			return fmt.Errorf("set: the setting has no name")
 		}
-		if err := checkQueueSetting(cmd.Key, cmd.Value); err != nil {
+		if err := checkSetting(cmd.Key, cmd.Value); err != nil {
 			return err
 		}
 		c.Settings[cmd.Key] = cmd.Value
 		return nil
 	case "pipeline.set":
 		return c.setPipeline(cmd.Value)
+	case "token.create":
+		return c.createToken(cmd.Token, cmd.Bootstrap)
+	case "token.revoke":
+		return c.revokeToken(cmd.Key)
+	case "role.set":
+		return c.setRole(cmd.Role)
+	case "role.delete":
+		return c.deleteRole(cmd.Key)
 	case "join":
 		return c.join(cmd.Instance, cmd.Domain)
 	case "model.propose":

@@ -113,15 +113,15 @@ var queueSettings = []queueSetting{
 }
 
 // CheckSetting checks an operator setting as a set command applies it:
-// the key must be named, and a queue.* setting must be one there is, with
-// a value in its range; other keys pass. A cluster bootstrapped with a
-// setting that fails it does not form (Bootstrap), so an instance given
-// one should say so before it starts.
+// the key must be named, and a queue.* or auth.* setting must be one
+// there is, with a value in its range; other keys pass. A cluster
+// bootstrapped with a setting that fails it does not form (Bootstrap), so
+// an instance given one should say so before it starts.
 func CheckSetting(key, value string) error {
 	if key == "" {
 		return fmt.Errorf("set: the setting has no name")
 	}
-	return checkQueueSetting(key, value)
+	return checkSetting(key, value)
 }
 
 // checkQueueSetting checks a queue.* setting's value; other keys pass.

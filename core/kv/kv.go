@@ -4,8 +4,8 @@
 //
 // Keys map to buckets by Bucket; group 0 maps buckets to replicasets.
 // Writes (put, delete, cas, put-object, delete-object) are commands in the
-// replicaset's Raft log; reads (get, get-object) use Raft's ReadIndex on the
-// leader. Every command carries its
+// replicaset's Raft log; reads (get, get-object, read-queue, list-objects)
+// use Raft's ReadIndex on the leader. Every command carries its
 // client and a sequence number: the state machine applies each (client,
 // sequence) at most once and remembers the answer, so a client may retry a
 // write freely, across leader changes and restarts.
@@ -37,8 +37,8 @@ func Bucket(key string, n int) int {
 // Op is an operation on a key.
 type Op uint8
 
-// Operations. Reads (get, get-object) are served by ReadIndex and never
-// enter the log. The values are part of the log and wire formats: never
+// Operations. Reads (get, get-object, read-queue, list-objects) are
+// served by ReadIndex and never enter the log. The values are part of the log and wire formats: never
 // renumber one, only add.
 const (
 	OpGet Op = iota + 1
@@ -66,13 +66,17 @@ const (
 	// OpOutbox records what a destination's endpoint took, and what it
 	// refused every attempt: the leader's own command (Command.Outbox).
 	OpOutbox
+	// OpListObjects reads a page of one replicaset's objects of a type,
+	// in primary key order, those a filter keeps (Request.List).
+	OpListObjects
 
-	lastOp = OpOutbox
+	lastOp = OpListObjects
 )
 
 var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas",
 	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object",
-	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue", OpOutbox: "outbox"}
+	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue", OpOutbox: "outbox",
+	OpListObjects: "list-objects"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -94,9 +98,11 @@ func ParseOp(s string) (Op, bool) {
 // Valid reports whether o is one of the operations above.
 func (o Op) Valid() bool { return o >= OpGet && o <= lastOp }
 
-// IsRead reports whether o is a read (get, get-object): served by
-// ReadIndex, or stale, and never in the log.
-func (o Op) IsRead() bool { return o == OpGet || o == OpGetObject || o == OpReadQueue }
+// IsRead reports whether o is a read (get, get-object, read-queue,
+// list-objects): served by ReadIndex, or stale, and never in the log.
+func (o Op) IsRead() bool {
+	return o == OpGet || o == OpGetObject || o == OpReadQueue || o == OpListObjects
+}
 
 // IsWrite reports whether o is a write: a command in the log.
 func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }

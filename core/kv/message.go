@@ -27,6 +27,58 @@ type Request struct {
 	Message *Message
 	// Queue is the queue part of a repair or read-queue request.
 	Queue *QueueRequest
+	// List is the part of a list-objects request, and nil for every
+	// other op.
+	List *ListRequest
+}
+
+// ListRequest asks one replicaset for a page of its objects of a type:
+// those after the primary key After, in primary key order, that the
+// filter keeps.
+type ListRequest struct {
+	// Replicaset names the replicaset that answers; Request.Key is then
+	// ignored.
+	Replicaset string
+	Type       string
+	// Filter is the encoded filter (core/api's Filters.Encode) that the
+	// answering instance evaluates on each object in the latest shape
+	// of its type; empty keeps every object.
+	Filter []byte
+	// After is an encoded primary key: the page starts after it ("":
+	// from the first object).
+	After string
+	// Limit bounds the objects of the page (1 to MaxListPage); Scan the
+	// stored objects the instance examines for it (Limit to
+	// MaxListScan), so that a filter that keeps few objects costs a
+	// bounded read.
+	Limit int
+	Scan  int
+}
+
+// Bounds of a list-objects request and its page.
+const (
+	MaxListPage   = 1000             // objects of one page
+	MaxListScan   = 10 * MaxListPage // stored objects examined for one page
+	MaxListFilter = 16 << 10         // bytes of an encoded filter
+	// MaxListBytes bounds the objects' values of one page: the page ends
+	// after the object that reaches it (one object is at most
+	// MaxObjectValue), so that a page fits a message.
+	MaxListBytes = 8 << 20
+)
+
+// ListPage is one replicaset's answer to a list-objects request. It holds
+// every object the filter keeps with a primary key after the request's
+// After and up to Last (up to the end when More is false), in primary
+// key order.
+type ListPage struct {
+	Replicaset string
+	Objects    []ObjectRecord
+	// More says that the replicaset stores objects after Last, which it
+	// has not examined: the page ended at its limit, at its scan bound or
+	// at MaxListBytes. Last is the last primary key it examined: the last
+	// object's or, past it, one the filter did not keep.
+	More bool
+	Last string
 }
 
 // QueueRequest names a replicaset's queues and what to do with them.
@@ -113,6 +165,8 @@ type Response struct {
 	// RetryAfter suggests, with StatusBusy, how long a connector should
 	// wait before sending again (nanoseconds).
 	RetryAfter int64
+	// List is the page a list-objects read.
+	List *ListPage
 }
 
 // Kind implements env.Message.

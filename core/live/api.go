@@ -181,6 +181,9 @@ type APIOptions struct {
 //	DELETE /v1/model/pending?revision=N                             → 200 {"cancelled"}, 409 none pending, 504 undecided
 //	PUT    /v1/model                 the model's YAML               → 200 {"revision"}, 400, 422 refused, 504 undecided
 //	PUT    /v1/data/{type}?version=N the object's JSON              → 200 ObjectBody, 400 invalid, 409 unique index, 412
+//	GET    /v1/data/{type}?FILTERS&limit=N&after=CURSOR (&consistency=stale) → 200 ListBody: a page in key order, the next cursor
+//	PUT    /v1/data/{type}/{key}     the object's JSON, of that key → as PUT /v1/data/{type}; 400 when the body's key is another
+//	PATCH  /v1/data/{type}/{key}     a JSON merge patch (RFC 7396)  → 200 ObjectBody as patched, 400, 404, 409 kept changing, 412
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
 //	GET    /v1/data/{type}/{key}/history (?consistency=stale)       → 200 HistoryBody: kept versions oldest first, the object last; 404
 //	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
@@ -193,7 +196,18 @@ type APIOptions struct {
 //	DELETE /v1/repair/{replicaset}/{position}                       → 200, 404
 //	GET    /v1/pipeline                                             → 200 PipelineStatus
 //	PUT    /v1/pipeline              the pipeline's YAML (empty: none) → 200 {"revision"}, 400, 422, 504
+//	POST   /v1/tokens                {"name", "role"}               → 201 NewTokenBody (the secret, shown once), 400, 422
+//	GET    /v1/tokens                                               → 200 [TokenBody] (no secrets, no digests)
+//	DELETE /v1/tokens/{id}           (its ID or name)               → 200 {"revoked"}, 404, 422 the last admin token
+//	GET    /v1/roles, /v1/roles/{name}                              → 200 [RoleBody], RoleBody, 404
+//	PUT    /v1/roles/{name}          {"read": [...], "write": [...]} → 200 RoleBody, 400, 422
+//	DELETE /v1/roles/{name}                                         → 200 {"deleted"}, 404, 422 built in or in use
 //	GET    /healthz, /readyz, /metrics
+//
+// With authentication on (auth.go: once the cluster has a token, or
+// auth.required is true) every request but /healthz and /readyz needs
+// Authorization: Bearer TOKEN, whose role grants what its route needs
+// (routeNeeds): 401 without one, 403 when the role does not.
 //
 // A message handed in carries the request's X- headers (IngestHeaderPrefix)
 // and goes to the replicaset of its Shoal-Key header, or of its id.
@@ -203,12 +217,21 @@ type APIOptions struct {
 // If-Match takes (412 when it changed); If-None-Match: * writes only a
 // new object.
 //
+// A listing filters with FIELD=VALUE and FIELD[OP]=VALUE (OP eq, ne, gt,
+// ge, lt, le, in with a comma-separated list, prefix), FIELD a field of
+// the type's latest version or a dotted path into its records and maps,
+// VALUE as the field's type reads it; limit is 1 to 1000 (default 100).
+// Every replicaset answers its own page (linearizable, or stale), and
+// the pages are merged: following "next" until it is absent lists every
+// object that matched throughout once, in key order, but the listing is
+// no snapshot of the whole cluster (core/api's package doc says more).
+//
 // Keys are percent-decoded path segments of 1 to MaxKeyLen bytes (a "/"
 // in a key is sent as %2F, a key "." or ".." as %2E). Every error has a
 // JSON body {"error": "..."} saying what is wrong and where: 400 bad
 // input, 401 (with WWW-Authenticate) no token and 403 a token not taken
-// (an http connector's token_sha256), 404, 405 (with Allow), 409, 413
-// body too large, 415 a Content-Type other than JSON, 503 unavailable or
+// (an API token's role, or an http connector's token_sha256), 404, 405
+// (with Allow), 409, 413 body too large, 415 a Content-Type other than JSON, 503 unavailable or
 // not ready, 504 outcome unknown, 500 anything else (logged). The handler logs every request,
 // counts it in the registry, and answers 500 rather than panic.
 func NewAPI(b Backend, opts APIOptions) http.Handler {
@@ -245,6 +268,9 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("GET /v1/model/versions", a.modelVersions)
 	a.handle("DELETE /v1/model/pending", a.cancelModel)
 	a.handle("PUT /v1/data/{type}", a.putObject)
+	a.handle("GET /v1/data/{type}", a.listObjects)
+	a.handle("PUT /v1/data/{type}/{key}", a.putObjectAt)
+	a.handle("PATCH /v1/data/{type}/{key}", a.patchObject)
 	a.handle("GET /v1/data/{type}/{key}", a.getObject)
 	a.handle("GET /v1/data/{type}/{key}/history", a.getObjectHistory)
 	a.handle("DELETE /v1/data/{type}/{key}", a.deleteObject)
@@ -257,8 +283,16 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("DELETE /v1/repair/{replicaset}/{position}", a.repair(kv.RepairPurge))
 	a.handle("GET /v1/pipeline", a.getPipeline)
 	a.handle("PUT /v1/pipeline", a.putPipeline)
+	a.handle("POST /v1/tokens", a.createToken)
+	a.handle("GET /v1/tokens", a.listTokens)
+	a.handle("DELETE /v1/tokens/{id}", a.revokeToken)
+	a.handle("GET /v1/roles", a.listRoles)
+	a.handle("GET /v1/roles/{name}", a.getRole)
+	a.handle("PUT /v1/roles/{name}", a.putRole)
+	a.handle("DELETE /v1/roles/{name}", a.deleteRole)
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
+	a.routes = append(a.routes, "GET /metrics")
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{a.log},
 		ErrorHandling: promhttp.ContinueOnError,
@@ -290,6 +324,7 @@ type api struct {
 	latency  *prometheus.HistogramVec
 	models   models
 	pipes    pipelineCache
+	routes   []string // the patterns registered, for the tests
 }
 
 // routeUnmatched is the route label of a request no pattern matched.
@@ -298,9 +333,10 @@ const routeUnmatched = "unmatched"
 // quietRoutes are polled by machines: their access log is at debug level.
 var quietRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
 
-// ServeHTTP routes the request, then logs and counts it. A panicking
-// handler is logged with its stack and answered 500 (if it wrote nothing
-// yet): one bad request must not take the node down.
+// ServeHTTP admits the request (auth.go), routes it, then logs and
+// counts it. A panicking handler is logged with its stack and answered
+// 500 (if it wrote nothing yet): one bad request must not take the node
+// down.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -338,6 +374,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if clean := canonicalPath(p); p != clean {
 		// ServeMux would redirect to the cleaned path, which names another
 		// key: a client following the redirect would read or write that.
+		if _, ok := a.admit(sw, r, ""); !ok {
+			return
+		}
 		respondError(sw, http.StatusBadRequest, fmt.Sprintf("path %q: has an empty, \".\" or \"..\" segment; a key holding \"/\" must send it as %%2F, a key \".\" or \"..\" its dots as %%2E", p))
 		return
 	}
@@ -361,11 +400,17 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		routed.URL = &u
 	}
 	h, pattern := a.mux.Handler(routed)
+	if pattern != "" {
+		route = pattern
+	}
+	routed, ok := a.admit(sw, routed, pattern)
+	if !ok {
+		return
+	}
 	if pattern == "" {
 		a.unmatched(sw, r, h)
 		return
 	}
-	route = pattern
 	a.mux.ServeHTTP(sw, routed)
 }
 
@@ -515,6 +560,7 @@ func apiErrorf(status int, format string, args ...any) *httpError {
 
 // handle registers a handler that answers an error by returning it.
 func (a *api) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.routes = append(a.routes, pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
 		if err == nil {

@@ -36,7 +36,9 @@ import (
 // before the Idempotency-Key, the Content-Type or the body is looked at,
 // so nothing is read and nothing is enqueued. An instance that cannot
 // read the pipeline in force (one written for a newer shoal, say) does
-// not know which connectors ask for a token, and answers 503.
+// not know which connectors ask for a token, and answers 503. With API
+// authentication on, an API token whose role may write ingest is taken
+// by every connector too (auth.go).
 //
 // A batch is checked whole before anything is enqueued: one bad line
 // answers 400 with every bad line's reason, and nothing is enqueued. Its
@@ -165,6 +167,10 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := a.context(r)
 	spec, changes, err := a.inbound(ctx, name)
 	cancel()
+	if he, ok := err.(*httpError); ok && he.status == http.StatusNotFound && principalOf(r).foreign {
+		// Which connectors there are is not for a stranger to learn.
+		return unauthorized(w, Realm, true, "the token is not one of this cluster's API tokens")
+	}
 	if err != nil {
 		return err
 	}
@@ -231,35 +237,27 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) error {
 // authorize checks the request's bearer token when the connector asks
 // for one: 401, with WWW-Authenticate, when it has none or the
 // Authorization header is not one bearer token; 403 when the token is
-// not one of the connector's. The messages never quote the header: it
-// may hold a secret.
+// not one of the connector's. With API authentication on (auth.go), a
+// request the API admitted with one of its tokens is in, and one whose
+// token the API does not know is the connector's to judge: a connector
+// that declares no token answers it 401. The messages never quote the
+// header: it may hold a secret.
 func authorize(w http.ResponseWriter, r *http.Request, spec *connector.HTTPInbound, name string) error {
-	if !spec.NeedsToken() {
+	who := principalOf(r)
+	switch {
+	case who.on && !who.foreign:
+		return nil // an API token whose role may ingest
+	case !spec.NeedsToken() && who.foreign:
+		return unauthorized(w, Realm, true, "the token is not one of this cluster's API tokens, and connector %s declares no tokens of its own", name)
+	case !spec.NeedsToken():
 		return nil
 	}
-	unauthorized := func(format string, args ...any) error {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+IngestRealm+`"`)
-		return apiErrorf(http.StatusUnauthorized, format, args...)
-	}
-	values := r.Header.Values("Authorization")
-	if len(values) == 0 {
-		return unauthorized("connector %s takes only requests with a token: send Authorization: Bearer TOKEN", name)
-	}
-	if len(values) > 1 {
-		return unauthorized("header Authorization: sent %d times, want once: Bearer TOKEN", len(values))
-	}
-	scheme, token, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return unauthorized("header Authorization: want Bearer TOKEN (the Bearer scheme, a space, the token)")
-	}
-	token = strings.TrimLeft(token, " ")
+	token, present, why := bearerToken(r)
 	switch {
-	case token == "":
-		return unauthorized("header Authorization: no token after Bearer")
-	case len(token) > MaxTokenLen:
-		return unauthorized("header Authorization: a token of %d bytes, at most %d", len(token), MaxTokenLen)
-	case !token68.MatchString(token):
-		return unauthorized("header Authorization: the token is not one word of letters, digits and -._~+/ (token68)")
+	case !present:
+		return unauthorized(w, IngestRealm, false, "connector %s takes only requests with a token: send Authorization: Bearer TOKEN", name)
+	case why != "":
+		return unauthorized(w, IngestRealm, false, "%s", why)
 	case !spec.Authorizes(token):
 		return apiErrorf(http.StatusForbidden, "connector %s does not take this token: its token_sha256 lists the SHA-256 digest of every token it takes", name)
 	}

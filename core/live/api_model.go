@@ -422,9 +422,21 @@ func (a *api) doObject(r *http.Request, req kv.Request, what string) (kv.Respons
 // putObject stores the body, an object of the path's type at the version
 // ?version= names (the latest if none), upgraded to the latest version.
 func (a *api) putObject(w http.ResponseWriter, r *http.Request) error {
+	return a.writeObject(w, r, false)
+}
+
+// writeObject stores the body as putObject says; keyed, the path names
+// the object's key too, and the body's key must be it.
+func (a *api) writeObject(w http.ResponseWriter, r *http.Request, keyed bool) error {
 	t, err := a.objectType(r)
 	if err != nil {
 		return err
+	}
+	var pathPK string
+	if keyed {
+		if pathPK, _, err = objectKey(r, t); err != nil {
+			return err
+		}
 	}
 	version, err := objectVersion(r, t)
 	if err != nil {
@@ -443,6 +455,11 @@ func (a *api) putObject(w http.ResponseWriter, r *http.Request) error {
 	pk, err := t.PrimaryKey(obj)
 	if err != nil {
 		return apiErrorf(http.StatusBadRequest, "%s", err)
+	}
+	if keyed {
+		if err := sameKey(t, obj, pathPK, "the body"); err != nil {
+			return err
+		}
 	}
 	route, err := t.RouteKey(pk)
 	if err != nil {

@@ -595,12 +595,12 @@ func TestModelAPI(t *testing.T) {
 		{name: "get the key /", method: "GET", path: "/v1/data/Customer/%2F",
 			status: 404, want: `{"error":"Customer / not found"}`,
 			sent: wantObjectSent(kv.OpGetObject, "/", kv.ObjectRequest{Type: "Customer", PK: enc("/")})},
-		{name: "get a type", method: "GET", path: "/v1/data/Customer",
-			status: 405, want: `{"error":"GET /v1/data/Customer: method not allowed (allowed: PUT)"}`, wantHeader: map[string]string{"Allow": "PUT"}},
+		{name: "post to a type", method: "POST", path: "/v1/data/Customer",
+			status: 405, want: `{"error":"POST /v1/data/Customer: method not allowed (allowed: GET, HEAD, PUT)"}`, wantHeader: map[string]string{"Allow": "GET, HEAD, PUT"}},
 		{name: "get an empty key", method: "GET", path: "/v1/data/Customer/",
 			status: 404, want: `{"error":"path \"/v1/data/Customer/\": no such endpoint (a key holding \"/\" must send it as %2F)"}`},
-		{name: "put to a key", method: "PUT", path: "/v1/data/Customer/c1", body: customerV1,
-			status: 405, want: `{"error":"PUT /v1/data/Customer/c1: method not allowed (allowed: DELETE, GET, HEAD)"}`},
+		{name: "post to a key", method: "POST", path: "/v1/data/Customer/c1", body: customerV1,
+			status: 405, want: `{"error":"POST /v1/data/Customer/c1: method not allowed (allowed: DELETE, GET, HEAD, PATCH, PUT)"}`},
 		{name: "get with dot segments", method: "GET", path: "/v1/data/Customer/../Order/c1,o1",
 			status: 400, want: `{"error":"path \"/v1/data/Customer/../Order/c1,o1\": has an empty, \".\" or \"..\" segment; a key holding \"/\" must send it as %2F, a key \".\" or \"..\" its dots as %2E"}`},
 
@@ -803,8 +803,10 @@ func FuzzObjectPath(f *testing.F) {
 	} {
 		f.Add(s[0], s[1])
 	}
-	fm := newFakeModels(examples.Model)
-	h := NewAPI(fm, APIOptions{Logger: quiet})
+	// fakeData serves GET /v1/data/{type} too, a listing.
+	fd := newFakeData()
+	fm := fd.fakeModels
+	h := NewAPI(fd, APIOptions{Logger: quiet})
 	m, err := model.Parse("model.yaml", examples.Model)
 	if err != nil {
 		f.Fatal(err)

@@ -63,8 +63,8 @@ const (
 // value that may be absent is a byte 0, or 1 and the string):
 //
 //	raft:     group | raftpb.Message (gogo protobuf, to the end)
-//	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request] [| message] [| queue request]]
-//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record] [| history] [| queue state] [| retry-after]]
+//	request:  client | seq | op byte | key | value | expected value [| flags byte [| object request] [| message] [| queue request] [| list request]]
+//	response: client | seq | status byte | value | index | leader | hint [| flags byte [| error] [| object record] [| history] [| queue state] [| retry-after] [| list page]]
 //	hello:    from member | member count | members | bootstrapped byte | cluster | join | config
 //	member:   name | peer address | http address | domain count | (key | value) in key order
 //	object request: type | pk | version | value | if-revision | if-absent byte
@@ -75,6 +75,8 @@ const (
 //	queue state:    replicaset | depth | bytes | head | tail | oldest-at varint | repairs | outbound | settled | entry count (0 to kv.MaxQueuePage) | queue entry...
 //	queue entry:    seq | message | at varint | attempts | failure key | failure step varint | failure handler | failure reason | failed-at varint
 //	retry-after:    nanoseconds (at least 1)
+//	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan)
+//	list page:      replicaset | more byte | last | record count (0 to kv.MaxListPage) | object record...
 //
 // A flags byte follows only when one of its flags is set, so that a
 // message without any reads the same to a build that knows none: request
@@ -83,11 +85,13 @@ const (
 // exactly for the object ops), history (4: a get-object asks for the
 // object's history too), message (8: an inbound message follows; set
 // exactly for an enqueue) and queue (16: a queue request follows; set
-// exactly for a repair and a read-queue); response flags are error (1: a
-// non-empty error follows), object (2: an object record follows),
-// history (4: a history of at least one record follows; an empty history
-// is none), queue (8: a queue state follows) and retry (16: a retry-after
-// follows). A process request is never encoded: it is the leader's own
+// exactly for a repair and a read-queue) and list (32: a list request
+// follows; set exactly for a list-objects, whose filter holds at most
+// kv.MaxListFilter bytes and after at most kv.MaxPKLen); response flags
+// are error (1: a non-empty error follows), object (2: an object record
+// follows), history (4: a history of at least one record follows; an
+// empty history is none), queue (8: a queue state follows), retry (16: a
+// retry-after follows) and list (32: a list page follows). A process request is never encoded: it is the leader's own
 // command. A message satisfies kv.Message.Check, and a payload (a
 // message's or a repair edit's) holds at most kv.MaxPayload bytes; a
 // queue request's limit is at most kv.MaxQueuePage and its action 0 or a
@@ -154,6 +158,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.Queue != nil {
 			flags |= requestQueue
 		}
+		if m.List != nil {
+			flags |= requestList
+		}
 		if flags != 0 {
 			b = append(b, flags)
 		}
@@ -177,6 +184,14 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = binary.AppendUvarint(b, q.Seq)
 			b = appendWireString(b, string(q.Payload))
 			b = appendWireBool(b, q.Outbound)
+		}
+		if l := m.List; l != nil {
+			b = appendWireString(b, l.Replicaset)
+			b = appendWireString(b, l.Type)
+			b = appendWireString(b, string(l.Filter))
+			b = appendWireString(b, l.After)
+			b = binary.AppendUvarint(b, uint64(l.Limit))
+			b = binary.AppendUvarint(b, uint64(l.Scan))
 		}
 		return b, nil
 	case *kv.Response:
@@ -202,6 +217,16 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.RetryAfter < 0 {
 			return b, fmt.Errorf("live: encoding kv.response: a negative retry-after %d", m.RetryAfter)
 		}
+		if l := m.List; l != nil {
+			if len(l.Objects) > kv.MaxListPage {
+				return b, fmt.Errorf("live: encoding kv.response: a list page of %d objects, over %d", len(l.Objects), kv.MaxListPage)
+			}
+			for i := range l.Objects {
+				if !wireVersionOK(l.Objects[i].Version) {
+					return b, fmt.Errorf("live: encoding kv.response: listed object %d: model version %d is out of range", i, l.Objects[i].Version)
+				}
+			}
+		}
 		b = append(b, wireResponse)
 		b = appendWireString(b, m.Client)
 		b = binary.AppendUvarint(b, m.Seq)
@@ -226,6 +251,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if m.RetryAfter != 0 {
 			flags |= responseRetry
 		}
+		if m.List != nil {
+			flags |= responseList
+		}
 		if flags != 0 {
 			b = append(b, flags)
 		}
@@ -246,6 +274,15 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		}
 		if m.RetryAfter != 0 {
 			b = binary.AppendUvarint(b, uint64(m.RetryAfter))
+		}
+		if l := m.List; l != nil {
+			b = appendWireString(b, l.Replicaset)
+			b = appendWireBool(b, l.More)
+			b = appendWireString(b, l.Last)
+			b = binary.AppendUvarint(b, uint64(len(l.Objects)))
+			for i := range l.Objects {
+				b = appendWireRecord(b, &l.Objects[i])
+			}
 		}
 		return b, nil
 	case *Hello:
@@ -479,6 +516,7 @@ const (
 	requestHistory byte = 1 << 2 // a get-object asks for the history too
 	requestMessage byte = 1 << 3 // an inbound message follows (an enqueue)
 	requestQueue   byte = 1 << 4 // a queue request follows (a repair, a read-queue)
+	requestList    byte = 1 << 5 // a list request follows (a list-objects)
 )
 
 // Response flags: a byte after a response's fields, present only when
@@ -489,6 +527,7 @@ const (
 	responseHistory byte = 1 << 2 // a history of one or more records follows
 	responseQueue   byte = 1 << 3 // a queue state follows
 	responseRetry   byte = 1 << 4 // a retry-after of at least 1ns follows
+	responseList    byte = 1 << 5 // a list page follows
 )
 
 // wireOp is op with its article, for errors: "a put", "an enqueue".
@@ -514,6 +553,16 @@ func checkWireRequest(r *kv.Request) error {
 		return fmt.Errorf("%s with message part %v: only an enqueue has one", wireOp(r.Op), r.Message != nil)
 	case (r.Queue != nil) != wireQueueOp(r.Op):
 		return fmt.Errorf("%s with queue part %v: only a repair and a read-queue have one", wireOp(r.Op), r.Queue != nil)
+	case (r.List != nil) != (r.Op == kv.OpListObjects):
+		return fmt.Errorf("%s with list part %v: only a list-objects has one", wireOp(r.Op), r.List != nil)
+	}
+	if l := r.List; l != nil {
+		if l.Limit < 0 || l.Scan < 0 {
+			return fmt.Errorf("list: a page of %d objects, a scan of %d", l.Limit, l.Scan)
+		}
+		if err := checkWireList(uint64(l.Limit), uint64(l.Scan), len(l.Filter), len(l.After)); err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
 	}
 	if r.Message != nil {
 		if err := r.Message.Check(); err != nil {
@@ -529,6 +578,21 @@ func checkWireRequest(r *kv.Request) error {
 		case len(q.Payload) > kv.MaxPayload:
 			return fmt.Errorf("a payload of %d bytes, at most %d", len(q.Payload), kv.MaxPayload)
 		}
+	}
+	return nil
+}
+
+// checkWireList checks a list request's bounds.
+func checkWireList(limit, scan uint64, filter, after int) error {
+	switch {
+	case limit < 1 || limit > kv.MaxListPage:
+		return fmt.Errorf("a page of %d objects, want 1 to %d", limit, kv.MaxListPage)
+	case scan > kv.MaxListScan:
+		return fmt.Errorf("a scan of %d objects, at most %d", scan, kv.MaxListScan)
+	case filter > kv.MaxListFilter:
+		return fmt.Errorf("a filter of %d bytes, at most %d", filter, kv.MaxListFilter)
+	case after > kv.MaxPKLen:
+		return fmt.Errorf("a key of %d bytes to list after, at most %d", after, kv.MaxPKLen)
 	}
 	return nil
 }
@@ -678,7 +742,7 @@ func (d *wireDecoder) request() *kv.Request {
 	r.Key = d.string()
 	r.Value = d.string()
 	r.Expected = d.value()
-	flags := d.flags("request", requestStale|requestObject|requestHistory|requestMessage|requestQueue)
+	flags := d.flags("request", requestStale|requestObject|requestHistory|requestMessage|requestQueue|requestList)
 	switch {
 	case d.err != nil:
 		return r
@@ -686,7 +750,7 @@ func (d *wireDecoder) request() *kv.Request {
 		d.fail(fmt.Errorf("%s cannot ask for history: only a get-object can", wireOp(r.Op)))
 		return r
 	case flags&requestStale != 0 && !r.Op.IsRead():
-		d.fail(fmt.Errorf("%s cannot be stale: only a read (get, get-object, read-queue) can", wireOp(r.Op)))
+		d.fail(fmt.Errorf("%s cannot be stale: only a read (get, get-object, read-queue, list-objects) can", wireOp(r.Op)))
 		return r
 	case flags&requestObject == 0 && r.Op.IsObject():
 		d.fail(fmt.Errorf("%s without its object part", wireOp(r.Op)))
@@ -705,6 +769,12 @@ func (d *wireDecoder) request() *kv.Request {
 		return r
 	case flags&requestQueue != 0 && !wireQueueOp(r.Op):
 		d.fail(fmt.Errorf("%s with a queue part: only a repair and a read-queue have one", wireOp(r.Op)))
+		return r
+	case flags&requestList == 0 && r.Op == kv.OpListObjects:
+		d.fail(fmt.Errorf("%s without its list part", wireOp(r.Op)))
+		return r
+	case flags&requestList != 0 && r.Op != kv.OpListObjects:
+		d.fail(fmt.Errorf("%s with a list part: only a list-objects has one", wireOp(r.Op)))
 		return r
 	}
 	r.Stale = flags&requestStale != 0
@@ -726,7 +796,26 @@ func (d *wireDecoder) request() *kv.Request {
 	if flags&requestQueue != 0 {
 		r.Queue = d.queueRequest()
 	}
+	if flags&requestList != 0 {
+		r.List = d.listRequest()
+	}
 	return r
+}
+
+func (d *wireDecoder) listRequest() *kv.ListRequest {
+	l := &kv.ListRequest{Replicaset: d.string(), Type: d.string()}
+	l.Filter = d.bytes()
+	l.After = d.string()
+	limit, scan := d.uvarint(), d.uvarint()
+	if d.err != nil {
+		return l
+	}
+	if err := checkWireList(limit, scan, len(l.Filter), len(l.After)); err != nil {
+		d.fail(fmt.Errorf("list: %w", err))
+		return l
+	}
+	l.Limit, l.Scan = int(limit), int(scan)
+	return l
 }
 
 // minWireHeader is the size of the smallest encoded message header: a
@@ -916,7 +1005,7 @@ func (d *wireDecoder) response() *kv.Response {
 	r.Index = d.uvarint()
 	r.Leader = env.NodeID(d.string())
 	r.Hint = env.NodeID(d.string())
-	flags := d.flags("response", responseError|responseObject|responseHistory|responseQueue|responseRetry)
+	flags := d.flags("response", responseError|responseObject|responseHistory|responseQueue|responseRetry|responseList)
 	if flags&responseError != 0 {
 		if r.Error = d.string(); d.err == nil && r.Error == "" {
 			d.fail(errors.New("an empty error: the error flag is set only for one"))
@@ -955,7 +1044,26 @@ func (d *wireDecoder) response() *kv.Response {
 			r.RetryAfter = int64(v)
 		}
 	}
+	if flags&responseList != 0 {
+		r.List = d.listPage()
+	}
 	return r
+}
+
+func (d *wireDecoder) listPage() *kv.ListPage {
+	l := &kv.ListPage{Replicaset: d.string(), More: d.bool(), Last: d.string()}
+	n := d.count(minWireRecord)
+	switch {
+	case d.err != nil:
+	case n > kv.MaxListPage:
+		d.fail(fmt.Errorf("a list page of %d objects, over %d", n, kv.MaxListPage))
+	case n > 0:
+		l.Objects = make([]kv.ObjectRecord, n)
+		for i := range l.Objects {
+			d.record(&l.Objects[i])
+		}
+	}
+	return l
 }
 
 // minWireRecord is the size of the smallest encoded object record: two

@@ -84,6 +84,13 @@ func codecCases() []struct {
 		{"request stale read-queue", &kv.Request{Client: "c", Seq: 26, Op: kv.OpReadQueue, Stale: true, Queue: &kv.QueueRequest{
 			Replicaset: "rs2", List: "queue", After: max, Limit: kv.MaxQueuePage}}},
 		{"request empty queue", &kv.Request{Op: kv.OpReadQueue, Queue: &kv.QueueRequest{}}},
+		{"request list-objects", &kv.Request{Client: "n1/api3.00aa", Seq: 27, Op: kv.OpListObjects, List: &kv.ListRequest{
+			Replicaset: "rs1", Type: "Order", Filter: []byte{1, 1, 1, 1, 1, 6, 's', 't', 'a', 't', 'u', 's', 1, 4, 'o', 'p', 'e', 'n'},
+			After: "\x30c1\x00\x01\x30o1\x00\x01", Limit: 100, Scan: 1000}}},
+		{"request stale list-objects max", &kv.Request{Client: "c", Seq: max, Op: kv.OpListObjects, Stale: true, List: &kv.ListRequest{
+			Replicaset: "rs2", Type: "t", Filter: bytes.Repeat([]byte{0x80}, kv.MaxListFilter), After: strings.Repeat("\xff", kv.MaxPKLen),
+			Limit: kv.MaxListPage, Scan: kv.MaxListScan}}},
+		{"request empty list", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1}}},
 
 		{"response ok", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.Some("v"), Index: 42}},
 		{"response absent", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.None, Index: max}},
@@ -135,10 +142,20 @@ func codecCases() []struct {
 				{Queued: kv.Queued{Seq: 9, At: 1_700_000_000_500_000_000, Message: kv.Message{ID: "a", Payload: []byte("{}")}}},
 				{Queued: kv.Queued{Seq: max, At: math.MaxInt64, Attempts: math.MaxInt, Message: kv.Message{ID: "b", Payload: []byte("{}")}}},
 			}}}},
+		{"response list page", &kv.Response{Client: "c", Seq: 26, Status: kv.StatusOK, Index: 44, List: &kv.ListPage{
+			Replicaset: "rs1", More: true, Last: "\x30o3\x00\x01",
+			Objects: []kv.ObjectRecord{
+				{Type: "Order", PK: "\x30o1\x00\x01", Version: 2, Revision: 40, Value: []byte(`{"id":"o1"}`)},
+				{Type: "Order", PK: "\x30o2\x00\x01", Version: math.MaxInt32, Revision: max, Value: []byte(`{"id":"o2"}`),
+					Indexes: []kv.IndexEntry{{Index: "by_status", Key: "open"}}},
+			}}}},
+		{"response last list page", &kv.Response{Client: "c", Seq: 27, Status: kv.StatusOK, Index: 45, List: &kv.ListPage{Replicaset: "rs2", Last: "k"}}},
+		{"response empty list page", &kv.Response{Status: kv.StatusOK, List: &kv.ListPage{}}},
 		{"response every part", &kv.Response{Client: "c", Seq: 25, Status: kv.StatusInvalid, Error: "e", RetryAfter: 128,
 			Object:  &kv.ObjectRecord{Type: "t", PK: "p", Revision: 1},
 			History: []kv.ObjectRecord{{Type: "t", PK: "p", Version: 1, Revision: 1}},
-			Queue:   &kv.QueueState{Replicaset: "rs1", Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}}}}}}},
+			Queue:   &kv.QueueState{Replicaset: "rs1", Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}}}}},
+			List:    &kv.ListPage{Replicaset: "rs1", Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Revision: 1}}}}},
 
 		{"hello empty", &Hello{}},
 		{"hello self", &Hello{From: Member{Name: "n1", PeerAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080"}}},
@@ -186,7 +203,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			// Only what the flags byte adds can go: a stale get without
 			// it is the same get, linearizable; a response without it,
 			// the response without its error, object, history, queue
-			// state and retry-after.
+			// state, retry-after and list page.
 			plain, plainLen := withoutFlags(t, c.m)
 			for n := range len(b) {
 				m, err := DecodeMessage(b[:n])
@@ -208,11 +225,11 @@ func TestCodecRoundTrip(t *testing.T) {
 			case *node.Message:
 				want = "protobuf"
 			case *kv.Request:
-				if !m.Stale && m.Object == nil && m.Message == nil && m.Queue == nil {
+				if !m.Stale && m.Object == nil && m.Message == nil && m.Queue == nil && m.List == nil {
 					want = "request flags 0x0"
 				}
 			case *kv.Response:
-				if m.Error == "" && m.Object == nil && len(m.History) == 0 && m.Queue == nil && m.RetryAfter == 0 {
+				if m.Error == "" && m.Object == nil && len(m.History) == 0 && m.Queue == nil && m.RetryAfter == 0 && m.List == nil {
 					want = "response flags 0x0"
 				}
 			}
@@ -230,15 +247,15 @@ func withoutFlags(t *testing.T, m env.Message) (env.Message, int) {
 	var plain env.Message
 	switch m := m.(type) {
 	case *kv.Request:
-		if m.Stale && !m.Op.IsObject() && m.Op != kv.OpEnqueue && !wireQueueOp(m.Op) {
+		if m.Stale && !m.Op.IsObject() && m.Op != kv.OpEnqueue && !wireQueueOp(m.Op) && m.Op != kv.OpListObjects {
 			r := *m
 			r.Stale = false
 			plain = &r
 		}
 	case *kv.Response:
-		if m.Error != "" || m.Object != nil || len(m.History) > 0 || m.Queue != nil || m.RetryAfter != 0 {
+		if m.Error != "" || m.Object != nil || len(m.History) > 0 || m.Queue != nil || m.RetryAfter != 0 || m.List != nil {
 			r := *m
-			r.Error, r.Object, r.History, r.Queue, r.RetryAfter = "", nil, nil, nil, 0
+			r.Error, r.Object, r.History, r.Queue, r.RetryAfter, r.List = "", nil, nil, nil, 0, nil
 			plain = &r
 		}
 	}
@@ -293,6 +310,12 @@ func TestCodecGolden(t *testing.T) {
 				"0172" + "01" + "02" + "03" + "03" + "01" + "01" + "00" + "02" + "00" + "00" + "00" + "00" + "01" +
 				"01" + "016d" + "00" + "00" + "00" + "02" + "01" + "016b" + "01" + "0168" + "0178" + "04" +
 				"ac02"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, Stale: true, List: &kv.ListRequest{Replicaset: "r", Type: "t", Filter: []byte{1}, After: "a", Limit: 300, Scan: 3000}},
+			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "21" + "0172" + "0174" + "0101" + "0161" + "ac02" + "b817"},
+		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Index: 2, List: &kv.ListPage{Replicaset: "r", More: true, Last: "q",
+			Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Version: 1, Revision: 2, Value: []byte("{}")}}}},
+			"03" + "0163" + "01" + "01" + "00" + "02" + "00" + "00" + "20" + "0172" + "01" + "0171" + "01" +
+				"0174" + "0170" + "01" + "02" + "027b7d" + "00"},
 		{&Hello{From: Member{Name: "n", Domain: map[string]string{"z": "a", "r": "b"}}, Members: []Member{{}}, Bootstrapped: true, Cluster: "x"},
 			"04" + "016e" + "00" + "00" + "02" + "0172" + "0162" + "017a" + "0161" + "01" + "00000000" + "01" + "0178" + "00" + "00"},
 		{&Hello{From: Member{Name: "n"}, Join: "j", Config: []byte("{}")},
@@ -413,9 +436,16 @@ func TestDecodeMessageRejects(t *testing.T) {
 	overHeaders := binary.AppendUvarint(append(bytes.Clone(request[:opAt]), byte(kv.OpEnqueue), 0, 0, 0, requestMessage, 1, 'm', 0), kv.MaxHeaders+1)
 	overHeaders = append(overHeaders, bytes.Repeat([]byte{1, 'h', 0}, kv.MaxHeaders+1)...)
 	overHeaders = append(overHeaders, 0)
-	firstBadOp := kv.OpOutbox + 1
+	list := enc(&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, Key: "k", List: &kv.ListRequest{Replicaset: "r", Type: "t", Filter: []byte{1}, Limit: 5, Scan: 50}})
+	listPart := list[requestFlags+1:]
+	// A list page of one object more than a page holds, each the smallest.
+	overList := binary.AppendUvarint(append(bytes.Clone(response), responseList, 1, 'r', 0, 0), kv.MaxListPage+1)
+	overList = append(overList, make([]byte, (kv.MaxListPage+1)*minWireRecord)...)
+	listResponse := enc(&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, List: &kv.ListPage{Replicaset: "r", More: true, Last: "q",
+		Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Revision: 1}}}})
+	firstBadOp := kv.OpListObjects + 1
 	firstBadStatus := kv.StatusNotFound + 1
-	const unknownFlag = 1 << 5
+	const unknownFlag = 1 << 6
 	for _, c := range []struct {
 		name string
 		b    []byte
@@ -426,8 +456,8 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"type 5", []byte{5, 0, 0}, "unknown type byte 5"},
 		{"type 255", []byte{255}, "unknown type byte 255"},
 		{"request trailing", append(bytes.Clone(request), 1, 2), "kv.request: 1 stray bytes"},
-		{"request unknown flag", append(bytes.Clone(request), unknownFlag), "kv.request: unknown request flags 0x20"},
-		{"request unknown flag with known ones", append(bytes.Clone(request), unknownFlag|requestStale), "kv.request: unknown request flags 0x21"},
+		{"request unknown flag", append(bytes.Clone(request), unknownFlag), "kv.request: unknown request flags 0x40"},
+		{"request unknown flag with known ones", append(bytes.Clone(request), unknownFlag|requestStale), "kv.request: unknown request flags 0x41"},
 		{"request history on a get", append(bytes.Clone(request), 4), "kv.request: a get cannot ask for history"},
 		{"request history on a put-object", with(objectPut, objectPutFlags, 6), "kv.request: a put-object cannot ask for history"},
 		{"request history without the object", append(with(request, 4, byte(kv.OpGetObject)), 4), "kv.request: a get-object without its object part"},
@@ -477,6 +507,26 @@ func TestDecodeMessageRejects(t *testing.T) {
 			fmt.Sprintf("kv.response: %d outbound repair entries, over %d", kv.MaxQueuePage+1, kv.MaxQueuePage)},
 		{"response destination past the end", append(bytes.Clone(response), responseQueue, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5, 'a', 0, 0),
 			"kv.response: a string of 5 bytes runs past the end"},
+		{"request list on a get", append(append(bytes.Clone(request), requestList), listPart...), "kv.request: a get with a list part"},
+		{"request list on a read-queue", append(with(readQueue, requestFlags, requestQueue|requestList), listPart...),
+			"kv.request: a read-queue with a list part"},
+		{"request list-objects without list", with(request, opAt, byte(kv.OpListObjects)), "kv.request: a list-objects without its list part"},
+		{"request stale list-objects without list", append(with(request, opAt, byte(kv.OpListObjects)), requestStale), "kv.request: a list-objects without its list part"},
+		{"request list limit 0", bytes.Replace(list, []byte{5, 50}, []byte{0, 50}, 1), "kv.request: list: a page of 0 objects, want 1 to 1000"},
+		{"request list limit over the page", bytes.Replace(list, []byte{5, 50}, append(binary.AppendUvarint(nil, kv.MaxListPage+1), 50), 1),
+			"kv.request: list: a page of 1001 objects, want 1 to 1000"},
+		{"request list huge limit", bytes.Replace(list, []byte{5, 50}, append(binary.AppendUvarint(nil, math.MaxUint64), 50), 1),
+			"kv.request: list: a page of 18446744073709551615 objects"},
+		{"request list scan over the bound", bytes.Replace(list, []byte{5, 50}, append([]byte{5}, binary.AppendUvarint(nil, kv.MaxListScan+1)...), 1),
+			"kv.request: list: a scan of 10001 objects, at most 10000"},
+		{"request list padded scan", bytes.Replace(list, []byte{5, 50}, []byte{5, 0xb2, 0x00}, 1), "kv.request: a number is not minimally encoded"},
+		{"request list truncated", list[:len(list)-1], "kv.request: truncated"},
+		{"request list trailing", append(bytes.Clone(list), 0), "kv.request: 1 stray bytes"},
+		{"response list truncated", listResponse[:len(listResponse)-1], "kv.response: truncated"},
+		{"response list more 2", bytes.Replace(listResponse, []byte{responseList, 1, 'r', 1}, []byte{responseList, 1, 'r', 2}, 1), "kv.response: a flag is 2"},
+		{"response list page over the bound", overList, fmt.Sprintf("kv.response: a list page of %d objects, over %d", kv.MaxListPage+1, kv.MaxListPage)},
+		{"response list huge count", append(bytes.Clone(response), responseList, 1, 'r', 0, 0, 0x7f), "kv.response: a count of 127 items runs past the end"},
+		{"response list trailing", append(bytes.Clone(listResponse), 0), "kv.response: 1 stray bytes"},
 		{"request object op without object", with(request, 4, byte(kv.OpPutObject)), "kv.request: a put-object without its object part"},
 		{"request stale object op without object", append(with(request, 4, byte(kv.OpGetObject)), 1), "kv.request: a get-object without its object part"},
 		{"request object on a get", append(bytes.Clone(request), 2, 0, 0, 0, 0, 0, 0), "kv.request: a get with an object part"},
@@ -495,7 +545,7 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"response status 0", with(response, 4, 0), "kv.response: unknown status 0"},
 		{"response first unknown status", with(response, 4, byte(firstBadStatus)), fmt.Sprintf("kv.response: unknown status %d", firstBadStatus)},
 		{"response flags 0", append(bytes.Clone(response), 0), "kv.response: response flags 0x0"},
-		{"response unknown flag", append(bytes.Clone(response), unknownFlag), "kv.response: unknown response flags 0x20"},
+		{"response unknown flag", append(bytes.Clone(response), unknownFlag), "kv.response: unknown response flags 0x40"},
 		{"response zero retry-after", append(bytes.Clone(response), responseRetry, 0), "kv.response: a zero retry-after"},
 		{"response retry-after out of range", append(append(bytes.Clone(response), responseRetry), binary.AppendUvarint(nil, math.MaxInt64+1)...),
 			"kv.response: a retry-after of 9223372036854775808 nanoseconds is out of range"},
@@ -603,6 +653,18 @@ func TestEncodeMessageRejects(t *testing.T) {
 		{"repair payload too large", &kv.Request{Op: kv.OpRepair, Queue: &kv.QueueRequest{Action: kv.RepairEdit, Payload: make([]byte, kv.MaxPayload+1)}},
 			"a payload of 1048577 bytes, at most 1048576"},
 		{"negative retry-after", &kv.Response{Status: kv.StatusBusy, RetryAfter: -1}, "a negative retry-after -1"},
+		{"list-objects without list", &kv.Request{Op: kv.OpListObjects}, "a list-objects with list part false"},
+		{"list on a get", &kv.Request{Op: kv.OpGet, List: &kv.ListRequest{Limit: 1}}, "a get with list part true"},
+		{"list limit 0", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{}}, "list: a page of 0 objects, want 1 to 1000"},
+		{"list limit over the page", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: kv.MaxListPage + 1}}, "list: a page of 1001 objects"},
+		{"list negative scan", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Scan: -1}}, "list: a page of 1 objects, a scan of -1"},
+		{"list scan over the bound", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Scan: kv.MaxListScan + 1}}, "list: a scan of 10001 objects, at most 10000"},
+		{"list filter too long", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Filter: make([]byte, kv.MaxListFilter+1)}},
+			"list: a filter of 16385 bytes, at most 16384"},
+		{"list after too long", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, After: strings.Repeat("k", kv.MaxPKLen+1)}},
+			"list: a key of 4097 bytes to list after, at most 4096"},
+		{"list page too long", &kv.Response{List: &kv.ListPage{Objects: make([]kv.ObjectRecord, kv.MaxListPage+1)}}, "a list page of 1001 objects, over 1000"},
+		{"list page huge version", &kv.Response{List: &kv.ListPage{Objects: []kv.ObjectRecord{{}, {Version: -1}}}}, "listed object 1: model version -1 is out of range"},
 		{"queue entries over the page", &kv.Response{Queue: &kv.QueueState{Entries: make([]kv.RepairEntry, kv.MaxQueuePage+1)}}, "queue state: 1001 queue entries, over 1000"},
 		{"negative depth", &kv.Response{Queue: &kv.QueueState{Depth: -1}}, "queue state: a negative count (depth -1"},
 		{"queue entry without id", &kv.Response{Queue: &kv.QueueState{Entries: []kv.RepairEntry{{Queued: kv.Queued{Message: kv.Message{ID: "m"}}}, {}}}},

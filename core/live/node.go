@@ -105,6 +105,7 @@ type Node struct {
 	consumers *kafkaConsumers
 	members   *memberBook
 	metrics   *metrics
+	access    accessCache // the tokens and roles in force (backend_access.go)
 
 	// opened is closed when Open has finished: the transport accepts
 	// peers before, and their hellos and messages wait for it.
@@ -273,7 +274,7 @@ func (n *Node) loop() {
 	for {
 		select {
 		case f := <-n.inbox:
-			if !n.run(func() { n.batch(f) }) {
+			if !n.run(func() { n.batch(f); n.refreshAccess() }) {
 				return
 			}
 		case <-n.quit:
@@ -520,6 +521,8 @@ func (e envOf) Trace(kind string, fields ...env.Field) {
 			default:
 			}
 		}
+	case "raft.apply", "raft.snapshot.install", "raft.state":
+		n.noteApplied(kind, fields)
 	case "raft.conf":
 		r := env.Record{Kind: kind, Fields: fields}
 		if g, _ := r.Str("group"); g == "config" {

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/shoaldb/shoal/core/api"
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/model"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -22,6 +24,7 @@ type read struct {
 	key     string
 	object  *kv.ObjectRequest // a get-object's
 	queue   *kv.QueueRequest  // a read-queue's
+	list    *kv.ListRequest   // a list-objects'
 	index   uint64            // the read index, once raft confirmed it
 	indexed bool
 	expired bool
@@ -34,6 +37,10 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 	if m := req.Message; m != nil {
 		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
 			env.Str("key", req.Key), env.Str("id", m.ID), env.Str("connector", m.Connector), env.Int("size", int64(len(m.Payload))))
+	} else if l := req.List; l != nil {
+		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
+			env.Str("key", req.Key), env.Str("replicaset", l.Replicaset), env.Str("type", l.Type), env.Str("after", l.After),
+			env.Int("limit", int64(l.Limit)), env.Int("filter", int64(len(l.Filter))))
 	} else if o := req.Object; o != nil {
 		n.trace("kv.request", env.Str("client", req.Client), env.Int("seq", int64(req.Seq)), env.Str("op", req.Op.String()),
 			env.Str("key", req.Key), env.Str("value", string(o.Value)), env.Str("type", o.Type), env.Str("pk", o.PK),
@@ -60,7 +67,15 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		return
 	}
 	rsName := conf.Buckets[kv.Bucket(req.Key, len(conf.Buckets))]
-	if name := queueReplicaset(req); name != "" {
+	name := queueReplicaset(req)
+	if req.Op == kv.OpListObjects {
+		if req.List == nil || req.List.Replicaset == "" {
+			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: "list-objects without its list part naming a replicaset"})
+			return
+		}
+		name = req.List.Replicaset
+	}
+	if name != "" {
 		if _, ok := conf.Replicaset(name); !ok {
 			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: fmt.Sprintf("no replicaset is named %q", name)})
 			return
@@ -98,7 +113,8 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 	id := fmt.Sprintf("%s/%d", req.Client, req.Seq)
 	if isRead {
 		if _, dup := n.reads[id]; !dup {
-			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key, object: req.Object, queue: req.Queue}
+			n.reads[id] = &read{id: id, group: g, replyTo: from, client: req.Client, seq: req.Seq, key: req.Key, object: req.Object, queue: req.Queue,
+				list: listPart(req)}
 			g.rn.ReadIndex([]byte(id))
 			n.e.After(n.cfg.RequestTTL, &expire{id: id})
 		}
@@ -158,7 +174,7 @@ func (n *Node) redirect(to env.NodeID, req *kv.Request, leader, hint env.NodeID)
 
 // respond sends a response and records it.
 func (n *Node) respond(to env.NodeID, r *kv.Response) {
-	if r.Object != nil || r.Error != "" || r.Queue != nil {
+	if r.Object != nil || r.Error != "" || r.Queue != nil || r.List != nil {
 		fields := []env.Field{env.Str("client", r.Client), env.Int("seq", int64(r.Seq)), env.Str("status", r.Status.String()),
 			env.Str("value", r.Value.S), env.Bool("found", r.Value.Present), env.Int("index", int64(r.Index)),
 			env.Str("leader", string(r.Leader)), env.Str("hint", string(r.Hint)), env.Str("error", r.Error)}
@@ -169,6 +185,10 @@ func (n *Node) respond(to env.NodeID, r *kv.Response) {
 		if q := r.Queue; q != nil {
 			fields = append(fields, env.Str("replicaset", q.Replicaset), env.Int("position", int64(q.Tail)),
 				env.Int("depth", int64(q.Depth)), env.Int("repairs", int64(q.Repairs)))
+		}
+		if l := r.List; l != nil {
+			fields = append(fields, env.Str("replicaset", l.Replicaset), env.Int("objects", int64(len(l.Objects))),
+				env.Bool("more", l.More), env.Str("last", l.Last))
 		}
 		n.trace("kv.response", fields...)
 		n.e.Send(to, r)
@@ -198,14 +218,21 @@ func (n *Node) serveReads(g *group) {
 			kept = append(kept, r)
 		default:
 			delete(n.reads, r.id)
-			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.object, r.queue, r.index)
+			n.respondRead(g, r.replyTo, r.client, r.seq, r.key, r.object, r.queue, r.list, r.index)
 		}
 	}
 	clear(g.waiting[len(kept):])
 	g.waiting = kept
 }
 
-func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, obj *kv.ObjectRequest, q *kv.QueueRequest, index uint64) {
+func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, key string, obj *kv.ObjectRequest, q *kv.QueueRequest,
+	l *kv.ListRequest, index uint64) {
+	if l != nil {
+		r := n.listObjects(g, l, index)
+		r.Client, r.Seq = client, seq
+		n.respond(to, r)
+		return
+	}
 	if q != nil {
 		r := n.readQueue(g, q, index)
 		r.Client, r.Seq = client, seq
@@ -227,7 +254,15 @@ func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, k
 // stale read asked for (kv.Request.Stale), or a linearizable one under
 // the stale-local-read and lease-read-under-skew bugs.
 func (n *Node) localRead(g *group, from env.NodeID, req *kv.Request) {
-	n.respondRead(g, from, req.Client, req.Seq, req.Key, req.Object, req.Queue, g.applied)
+	n.respondRead(g, from, req.Client, req.Seq, req.Key, req.Object, req.Queue, listPart(req), g.applied)
+}
+
+// listPart is a list-objects' list part; another op's is none.
+func listPart(req *kv.Request) *kv.ListRequest {
+	if req.Op != kv.OpListObjects {
+		return nil
+	}
+	return req.List
 }
 
 // ackAppended answers the writes among entries as soon as the leader has
@@ -246,4 +281,49 @@ func (n *Node) ackAppended(g *group, ents []pb.Entry) {
 			n.respond(req.replyTo, &kv.Response{Client: req.client, Seq: req.seq, Status: kv.StatusOK, Index: e.Index})
 		}
 	}
+}
+
+// listObjects answers a list-objects: a page of the replicaset's objects
+// of a type, each upgraded to the latest version of its type in the model
+// this instance knows, kept if the request's filter matches it in that
+// shape (core/api evaluates it; it needs no model), and sent without its
+// index entries. An object that does not upgrade fails the page, as it
+// fails a get-object.
+func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Response {
+	invalid := func(msg string) *kv.Response {
+		return &kv.Response{Status: kv.StatusInvalid, Error: msg, Index: index}
+	}
+	if l.Limit < 1 || l.Limit > kv.MaxListPage {
+		return invalid(fmt.Sprintf("list-objects: a page of %d objects, want 1 to %d", l.Limit, kv.MaxListPage))
+	}
+	filters, err := api.DecodeFilters(l.Filter)
+	if err != nil {
+		return invalid(err.Error())
+	}
+	scan := min(max(l.Scan, l.Limit), kv.MaxListScan)
+	var unreadable error
+	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {
+		up, err := n.upgradeRecord(*rec)
+		if err != nil {
+			unreadable = err
+			return false, err
+		}
+		*rec = up
+		rec.Indexes, rec.Stamp = nil, kv.Stamp{}
+		if len(filters) == 0 {
+			return true, nil
+		}
+		obj, err := model.Decode(rec.Value)
+		if err != nil {
+			unreadable = fmt.Errorf("%s %q: stored object: %w", rec.Type, rec.PK, err)
+			return false, unreadable
+		}
+		return filters.Match(obj), nil
+	})
+	if unreadable != nil {
+		return invalid(unreadable.Error())
+	}
+	must(err)
+	page.Replicaset = g.name
+	return &kv.Response{Status: kv.StatusOK, Index: index, List: &page}
 }

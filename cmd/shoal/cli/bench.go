@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,7 +57,8 @@ type benchConfig struct {
 	mix         string
 	keys        int
 	timeout     time.Duration // per request
-	token       string        // the ingest mix's bearer token ("": none)
+	token       string        // the ingest mix's bearer token ("": the API token)
+	access      benchAccess   // shoal: the API token and TLS of every request
 	bucket      string        // NATS: the KV bucket
 	replicas    int           // NATS: the bucket's replicas, should bench create it
 	// populated says every key holds a value already, so that a run
@@ -133,7 +135,7 @@ type latencyStats struct {
 
 const benchUsage = `usage: shoal bench [--system shoal|etcd|nats] [--addr ADDR,...] [--clients N] [--duration D] [--warmup D]
                    [--value-size BYTES] [--mix write|read|mixed|ingest] [--keys N]
-                   [--read-consistency linearizable|stale] [--token TOKEN] [--json]
+                   [--read-consistency linearizable|stale] [--token TOKEN] [--ca FILE] [--json]
        shoal bench peers [flags]   (shoal, etcd and NATS side by side; shoal bench peers -h)
 
 Loads a running cluster and reports throughput and latency: shoal through
@@ -154,7 +156,14 @@ acknowledgements; the report adds the rate at which messages were
 settled into objects in the window (the queues' counters) and, sampled,
 the time from a message's acknowledgement to its object being readable.
 When crm declares token_sha256, every message carries --token (default:
-env SHOAL_INGEST_TOKEN) as Authorization: Bearer TOKEN.
+env SHOAL_INGEST_TOKEN, else env SHOAL_TOKEN) as Authorization: Bearer
+TOKEN.
+
+shoal: on a cluster with authentication on, every request carries the
+API token --token (default: env SHOAL_TOKEN); the writes need a role
+that may write kv (writer), the reads one that may read it (reader), the
+ingest mix one that may ingest and read the cluster and Customer.
+https:// addresses are trusted through the system's roots and --ca.
 
 Reads are linearizable by default (shoal: the leader answers after a
 ReadIndex round; etcd: the default Get). --read-consistency stale reads
@@ -184,7 +193,8 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&c.bucket, "nats-bucket", "shoal-bench", "nats: the KV bucket, created if missing")
 	fs.IntVar(&c.replicas, "nats-replicas", 3, "nats: the replicas of the bucket, should bench create it")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long one request may take before it counts as a timeout")
-	token := fs.String("token", "", "--mix ingest: "+tokenFlagUsage)
+	token := fs.String("token", "", "shoal: "+apiTokenUsage+"; --mix ingest: also the messages' token, whose default is env "+tokenEnv+", else env "+apiTokenEnv)
+	ca := fs.String("ca", os.Getenv(caEnv), "shoal: "+caUsage)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -197,6 +207,12 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := c.resolve(*system, *addr, set); err != nil {
 		return exitUsage, err
+	}
+	if c.system == shoalSystem {
+		var err error
+		if c.access, err = newBenchAccess(fs, *token, *ca); err != nil {
+			return exitUsage, err
+		}
 	}
 	if c.mix == mixIngest {
 		var err error
@@ -269,8 +285,10 @@ func (c *benchConfig) resolve(system, addr string, set map[string]bool) error {
 		}
 		problems = append(problems, fmt.Sprintf("--read-consistency %q: %s offers %s%s", c.consistency, c.system.name, strings.Join(c.system.consistencies, " or "), why))
 	}
-	if set["token"] && c.mix != mixIngest {
-		problems = append(problems, "--token: only for --mix ingest")
+	for _, f := range []string{"token", "ca"} {
+		if set[f] && c.system != shoalSystem {
+			problems = append(problems, fmt.Sprintf("--%s: only for --system shoal", f))
+		}
 	}
 	for _, f := range []string{"nats-bucket", "nats-replicas"} {
 		if set[f] && c.system != natsSystem {
@@ -446,7 +464,7 @@ var shoalSystem = &benchSystem{
 	},
 	probe: probeShoal,
 	dial: func(_ context.Context, addr string, c benchConfig) (benchConn, error) {
-		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout), stale: c.consistency == consistencyStale}, nil
+		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout, c.access), stale: c.consistency == consistencyStale}, nil
 	},
 	write: "PUT /v1/kv/{key}: acknowledged once a majority of the key's replicaset has it on disk",
 	read: map[string]string{
@@ -497,7 +515,7 @@ func probeNodes(ctx context.Context, c benchConfig) (ready []string, left []prob
 // probeShoal asks a node's /readyz until it is ready or ctx ends; a node
 // nobody listens for is not worth waiting for.
 func probeShoal(ctx context.Context, addr string, c benchConfig) error {
-	hc := newBenchHTTPClient(min(c.timeout, 3*time.Second))
+	hc := newBenchHTTPClient(min(c.timeout, 3*time.Second), c.access)
 	defer hc.CloseIdleConnections()
 	for {
 		err := func() error {
@@ -527,18 +545,56 @@ func probeShoal(ctx context.Context, addr string, c benchConfig) error {
 	}
 }
 
-func newBenchHTTPClient(timeout time.Duration) *http.Client {
+// benchAccess is what every request to shoal carries: the API token
+// ("" for none) and the TLS configuration of https:// addresses (nil:
+// the defaults).
+type benchAccess struct {
+	token string
+	tls   *tls.Config
+}
+
+func newBenchAccess(fs *flag.FlagSet, token, ca string) (benchAccess, error) {
+	var a benchAccess
+	var err error
+	if a.token, err = bearerToken(fs, token, apiTokenEnv); err != nil {
+		return a, err
+	}
+	a.tls, err = trustCA(ca)
+	return a, err
+}
+
+func newBenchHTTPClient(timeout time.Duration, access benchAccess) *http.Client {
+	var rt http.RoundTripper = &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: min(timeout, 3*time.Second), KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		TLSClientConfig:     access.tls,
+	}
+	if access.token != "" {
+		rt = bearerTransport{base: rt, token: access.token}
+	}
 	return &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: min(timeout, 3*time.Second), KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
+		Timeout:       timeout,
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// bearerTransport sends its token with every request that sets no
+// Authorization of its own.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(req)
 }
 
 // shoalConn is one client's keep-alive connection to a node's HTTP API.

@@ -106,7 +106,7 @@ func totals(ctx context.Context, addr string, hc *http.Client) (queueTotals, err
 // Customer until it is stored. The queues' settled counters before and
 // after the window give the rate at which messages become objects.
 func benchIngest(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
-	hc := newBenchHTTPClient(c.timeout)
+	hc := newBenchHTTPClient(c.timeout, c.access)
 	defer hc.CloseIdleConnections()
 	if err := checkIngestTarget(ctx, c.addrs[0], hc); err != nil {
 		return nil, err

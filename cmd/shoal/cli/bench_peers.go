@@ -803,7 +803,7 @@ func shoalReady(ctx context.Context, addr string) error {
 	if err := probeShoal(c, addr, benchConfig{timeout: 3 * time.Second}); err != nil {
 		return err
 	}
-	conn := &shoalConn{base: addr, hc: newBenchHTTPClient(3 * time.Second)}
+	conn := &shoalConn{base: addr, hc: newBenchHTTPClient(3*time.Second, benchAccess{})}
 	defer conn.close()
 	return conn.put(c, "bench-ready", []byte("ready"))
 }

@@ -203,7 +203,7 @@ func TestShoalConnStaleReads(t *testing.T) {
 		{true, "linearizable", "k", false, "not a stale read"},
 	} {
 		header, query = tc.header, nil
-		conn := &shoalConn{base: srv.URL, hc: newBenchHTTPClient(5 * time.Second), stale: tc.stale}
+		conn := &shoalConn{base: srv.URL, hc: newBenchHTTPClient(5*time.Second, benchAccess{}), stale: tc.stale}
 		found, err := conn.get(ctx, tc.key)
 		conn.close()
 		kind := ""

@@ -15,23 +15,38 @@ import (
 )
 
 // tokenEnv holds the bearer token of shoal ingest and shoal bench --mix
-// ingest when --token is not given. The environment keeps it out of the
-// process list and the shell's history, where a flag's value shows.
+// ingest when --token is not given (then SHOAL_TOKEN does: an API token
+// whose role may ingest is taken by every connector). The environment
+// keeps it out of the process list and the shell's history, where a
+// flag's value shows.
 const tokenEnv = "SHOAL_INGEST_TOKEN"
 
-// tokenFlagUsage is the help of --token.
-const tokenFlagUsage = "the bearer `token` of an http connector that declares token_sha256 (default: env " + tokenEnv + ")"
+// tokenFlagUsage is the help of shoal ingest's --token.
+const tokenFlagUsage = "the bearer `token`: an http connector's own (one that declares token_sha256), or an API token whose role may ingest (default: env " + tokenEnv + ", else env " + apiTokenEnv + ")"
 
-// ingestToken is the bearer token to send: --token's value when the flag
-// was given (value), else the environment's, else none. A token that
-// cannot be sent is a usage error that names where it came from, but
-// never quotes it.
+// ingestToken is the bearer token a message is sent with: --token's
+// value when the flag was given (value), else the environment's
+// (SHOAL_INGEST_TOKEN, else SHOAL_TOKEN), else none.
 func ingestToken(fs *flag.FlagSet, value string) (string, error) {
+	return bearerToken(fs, value, tokenEnv, apiTokenEnv)
+}
+
+// bearerToken is the token to send: --token's value when the flag was
+// given (value), else the first of the environment variables envs that
+// is set, else none. A token that cannot be sent is a usage error that
+// names where it came from, but never quotes it.
+func bearerToken(fs *flag.FlagSet, value string, envs ...string) (string, error) {
 	from := "--token"
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "token" })
 	if !given {
-		from, value = "env "+tokenEnv, os.Getenv(tokenEnv)
+		value = ""
+		for _, env := range envs {
+			if v := os.Getenv(env); v != "" {
+				from, value = "env "+env, v
+				break
+			}
+		}
 		if value == "" {
 			return "", nil
 		}
@@ -46,7 +61,7 @@ func ingestToken(fs *flag.FlagSet, value string) (string, error) {
 func tokenProblem(token string) string {
 	switch {
 	case token == "":
-		return "empty: want a token, such as shoal ingest-token makes"
+		return "empty: want a token, such as shoal token create or shoal ingest-token makes"
 	case len(token) > live.MaxTokenLen:
 		return fmt.Sprintf("%d bytes, at most %d", len(token), live.MaxTokenLen)
 	case !live.ValidToken(token):

@@ -74,7 +74,7 @@ func TestIngestTokenCommand(t *testing.T) {
 		{name: "a token", stdin: token + "\n", args: []string{"--hash"}, code: exitValid, out: strings.TrimSuffix(strings.TrimPrefix(line, `token_sha256: ["`), `"]`) + "\n"},
 		{name: "a token without a newline, CRLF", stdin: "t1\r\n", args: []string{"--hash"}, code: exitValid,
 			out: "628b49d96dcde97a430dd4f597705899e09a968f793491e4b704cae33a40dc02\n"},
-		{name: "nothing", args: []string{"--hash"}, code: exitUsage, err: "stdin: empty: want a token, such as shoal ingest-token makes"},
+		{name: "nothing", args: []string{"--hash"}, code: exitUsage, err: "stdin: empty: want a token, such as shoal token create or shoal ingest-token makes"},
 		{name: "two lines", stdin: "t1\nt2\n", args: []string{"--hash"}, code: exitUsage, err: "stdin: not a bearer token: one word of letters, digits and -._~+/ (token68)"},
 		{name: "two words", stdin: "secret words\n", args: []string{"--hash"}, code: exitUsage, err: "stdin: not a bearer token"},
 		{name: "too long", stdin: strings.Repeat("a", 5000), args: []string{"--hash"}, code: exitUsage, err: "stdin: more than 1026 bytes: a token is one line of at most 1024"},
@@ -217,8 +217,10 @@ func TestIngestWithToken(t *testing.T) {
 	if code != exitInternal || rep.OK != 0 || len(rep.ErrorsByKind) != 1 || rep.ErrorsByKind[0].Kind != "HTTP 401" {
 		t.Errorf("bench --mix ingest without a token: exit %d, %d acknowledged, errors %+v; want exit 4 and only 401s", code, rep.OK, rep.ErrorsByKind)
 	}
-	code, _, errs = shoal(t, "bench", "--mix", "write", "--token", token, "--addr", addr)
-	if code != exitUsage || !strings.Contains(errs, "--token: only for --mix ingest") || strings.Contains(errs, token) {
-		t.Errorf("bench --mix write --token: exit %d %q", code, errs)
+	// Every mix of shoal sends --token (an API token); etcd and NATS take
+	// none.
+	code, _, errs = shoal(t, "bench", "--system", "etcd", "--token", token, "--addr", addr)
+	if code != exitUsage || !strings.Contains(errs, "--token: only for --system shoal") || strings.Contains(errs, token) {
+		t.Errorf("bench --system etcd --token: exit %d %q", code, errs)
 	}
 }

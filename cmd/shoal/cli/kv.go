@@ -29,17 +29,22 @@ type clientFlags struct {
 	addr    string
 	json    bool
 	timeout time.Duration
+	token   string // --token, before the environment is consulted
+	ca      string
+	fs      *flag.FlagSet // to tell a --token given empty from none
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	c := &clientFlags{}
+	c := &clientFlags{fs: fs}
 	addr := os.Getenv("SHOAL_ADDR")
 	if addr == "" {
 		addr = defaultAddr
 	}
-	fs.StringVar(&c.addr, "addr", addr, "comma-separated HTTP addresses of any nodes, tried in turn (env SHOAL_ADDR)")
+	fs.StringVar(&c.addr, "addr", addr, "comma-separated HTTP addresses of any nodes, tried in turn: http://HOST:PORT or https://HOST:PORT (env SHOAL_ADDR)")
 	fs.BoolVar(&c.json, "json", false, "print the node's JSON answer as it is")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for an answer")
+	fs.StringVar(&c.token, "token", "", apiTokenUsage)
+	fs.StringVar(&c.ca, "ca", os.Getenv(caEnv), caUsage)
 	return c
 }
 
@@ -47,6 +52,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 type apiClient struct {
 	addrs []string // base URLs, no trailing slash
 	http  *http.Client
+	token string // sent as a bearer token unless a request sets its own
 }
 
 func (c *clientFlags) client() (*apiClient, error) {
@@ -71,8 +77,20 @@ func (c *clientFlags) client() (*apiClient, error) {
 	if c.timeout <= 0 {
 		return nil, usagef("--timeout %s: want a positive duration", c.timeout)
 	}
+	token := ""
+	if c.fs != nil {
+		var err error
+		if token, err = bearerToken(c.fs, c.token, apiTokenEnv); err != nil {
+			return nil, err
+		}
+	}
+	tlsConf, err := trustCA(c.ca)
+	if err != nil {
+		return nil, err
+	}
 	return &apiClient{
 		addrs: addrs,
+		token: token,
 		http: &http.Client{
 			Timeout: c.timeout,
 			Transport: &http.Transport{
@@ -81,6 +99,7 @@ func (c *clientFlags) client() (*apiClient, error) {
 				Proxy:               nil,
 				DialContext:         (&net.Dialer{Timeout: min(c.timeout, 3*time.Second)}).DialContext,
 				TLSHandshakeTimeout: min(c.timeout, 3*time.Second),
+				TLSClientConfig:     tlsConf,
 			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -137,6 +156,9 @@ func (c *apiClient) doWith(method, path string, header http.Header, body []byte,
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Accept", "application/json")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
 		for name, values := range header {
 			req.Header[name] = values
 		}
@@ -200,6 +222,8 @@ func (r *apiReply) failure() (int, error) {
 		return exitUsage, usageError{msg}
 	case r.status == http.StatusGatewayTimeout:
 		return exitUnknown, errors.New(msg)
+	case r.status == http.StatusUnauthorized, r.status == http.StatusForbidden:
+		return exitUsage, usagef("%s: %d %s: %s (--token, or env %s)", r.addr, r.status, http.StatusText(r.status), msg, apiTokenEnv)
 	}
 	return exitInternal, fmt.Errorf("%s: %d %s: %s", r.addr, r.status, http.StatusText(r.status), msg)
 }

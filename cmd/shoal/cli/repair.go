@@ -297,14 +297,15 @@ func runIngest(args []string, stdout, stderr io.Writer) (int, error) {
 	key := fs.String("key", "", "the `key` that picks the message's replicaset (default: the id)")
 	var headers listFlag
 	fs.Var(&headers, "header", "a message header, as `'X-Name: value'` (repeatable; only X- headers travel with the message)")
-	tokenFlag := fs.String("token", "", tokenFlagUsage)
+	fs.Lookup("token").Usage = tokenFlagUsage
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: shoal ingest CONNECTOR FILE --id ID [--key KEY] [--header 'X-Name: value']... [--token TOKEN] [--addr ADDRS] [--json]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Hands the JSON object in FILE (- for stdin) to the inbound queue as a message from CONNECTOR, and")
 		fmt.Fprintln(stderr, "prints where it waits. Exits 0 when enqueued, 1 when the queue is full (try again later),")
 		fmt.Fprintln(stderr, "2 when the outcome is unknown (send it again: the id makes that safe), 3 for bad input,")
-		fmt.Fprintln(stderr, "a token missing or not taken among it (when CONNECTOR declares token_sha256).")
+		fmt.Fprintln(stderr, "a token missing or not taken among it (when CONNECTOR declares token_sha256, or the cluster")
+		fmt.Fprintln(stderr, "has API tokens: an API token whose role may ingest is taken by every connector).")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -318,7 +319,7 @@ func runIngest(args []string, stdout, stderr io.Writer) (int, error) {
 	if *id == "" {
 		return exitUsage, usagef("--id: a message needs an id")
 	}
-	token, err := ingestToken(fs, *tokenFlag)
+	token, err := ingestToken(fs, cf.token)
 	if err != nil {
 		return exitUsage, err
 	}

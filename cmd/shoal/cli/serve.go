@@ -72,6 +72,12 @@ type serveConfig struct {
 	// ClusterName names the cluster when it first forms (replication
 	// between clusters needs a distinct name for each).
 	ClusterName string `yaml:"cluster_name"`
+	// HTTPTLS serves the HTTP API as HTTPS.
+	HTTPTLS httpTLSConfig `yaml:"http_tls"`
+	// Auth turns authentication on from the start (the setting
+	// auth.required=true): every request needs a token, the first of
+	// which is made without one.
+	Auth bool `yaml:"auth"`
 }
 
 type tlsConfig struct {
@@ -81,6 +87,25 @@ type tlsConfig struct {
 	// ClientAuth requires peers to present a certificate the CA signed
 	// (mutual TLS).
 	ClientAuth bool `yaml:"client_auth"`
+}
+
+// httpTLSConfig is the HTTP port's certificate: clients verify it against
+// the system's roots, or a CA they are given (--ca).
+type httpTLSConfig struct {
+	Cert string `yaml:"cert"` // the certificate (PEM), intermediates after it
+	Key  string `yaml:"key"`  // its private key (PEM)
+}
+
+// config loads the certificate; nil when none is configured.
+func (c httpTLSConfig) config() (*tls.Config, error) {
+	if c.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("http_tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Defaults of shoal serve.
@@ -172,6 +197,19 @@ func (c *serveConfig) validate() error {
 	}
 	if c.TLS.ClientAuth && c.TLS.CA == "" {
 		bad("tls: client_auth needs ca, to verify the peers' certificates")
+	}
+	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") {
+		bad("http_tls: cert and key go together")
+	}
+	if c.Auth {
+		if v, ok := c.Settings[cluster.AuthRequired]; ok && v != "true" {
+			bad("auth: true, and settings: %s=%s: they disagree", cluster.AuthRequired, v)
+		} else {
+			if c.Settings == nil {
+				c.Settings = map[string]string{}
+			}
+			c.Settings[cluster.AuthRequired] = "true"
+		}
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":
@@ -317,7 +355,17 @@ same ones (instances that disagree form no cluster together), and an
 instance that restarts or joins a formed cluster keeps the cluster's,
 whatever it is given. A value the cluster would refuse stops the
 instance at start (exit 3).
---dev serves the example model and pipeline (scenarios/examples/).
+--dev serves the example model and pipeline (scenarios/examples/), with
+authentication off.
+
+Access: the API takes requests without a token until the cluster's first
+API token exists (shoal token create NAME --role admin; core/README.md,
+"Access: tokens and roles"); from then on every request but /healthz and
+/readyz needs one, as Authorization: Bearer TOKEN. --auth turns
+authentication on from the start (the setting auth.required=true): the
+first token is then made without one, once. --http-tls-cert and
+--http-tls-key serve the API as HTTPS (clients: --addr https://HOST:PORT,
+and --ca FILE for a private CA).
 
 SIGTERM or SIGINT stops the instance cleanly; after any crash, the same
 command line recovers it from its data directory. SIGUSR1 records each
@@ -335,7 +383,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, tls: {cert, key, ca, client_auth}, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, cluster_name, tls: {cert, key, ca, client_auth}, http_tls: {cert, key}, auth, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -355,6 +403,9 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&flags.TLS.Key, "tls-key", "", "its private key `file` (PEM)")
 	fs.StringVar(&flags.TLS.CA, "tls-ca", "", "the CA certificate `file` that verifies peers")
 	fs.BoolVar(&flags.TLS.ClientAuth, "tls-client-auth", false, "require peers to present a certificate the CA signed (mutual TLS)")
+	fs.StringVar(&flags.HTTPTLS.Cert, "http-tls-cert", "", "a certificate `file` (PEM) to serve the HTTP API as HTTPS with")
+	fs.StringVar(&flags.HTTPTLS.Key, "http-tls-key", "", "its private key `file` (PEM)")
+	fs.BoolVar(&flags.Auth, "auth", false, "turn authentication on when the cluster forms, before it has a token (the setting auth.required=true); the first token is made without one")
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
 	fs.StringVar(&flags.Model, "model", "", "a data model `file` (YAML) the cluster should have in force: proposed once the instance is ready, unless it is in force already")
@@ -469,6 +520,7 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 		"tls-key": {&c.TLS.Key, &f.TLS.Key}, "tls-ca": {&c.TLS.CA, &f.TLS.CA}, "log-level": {&c.LogLevel, &f.LogLevel},
 		"log-format": {&c.LogFormat, &f.LogFormat}, "trace": {&c.Trace, &f.Trace}, "model": {&c.Model, &f.Model},
 		"pipeline": {&c.Pipeline, &f.Pipeline}, "cluster-name": {&c.ClusterName, &f.ClusterName},
+		"http-tls-cert": {&c.HTTPTLS.Cert, &f.HTTPTLS.Cert}, "http-tls-key": {&c.HTTPTLS.Key, &f.HTTPTLS.Key},
 	}
 	for name, p := range str {
 		if set[name] {
@@ -490,6 +542,9 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 	if set["tls-client-auth"] {
 		c.TLS.ClientAuth = f.TLS.ClientAuth
 	}
+	if set["auth"] {
+		c.Auth = f.Auth
+	}
 }
 
 func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout, stderr io.Writer) (int, error) {
@@ -507,6 +562,14 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 	serverTLS, clientTLS, err := c.TLS.configs()
 	if err != nil {
 		return exitUsage, usageError{err.Error()}
+	}
+	httpTLS, err := c.HTTPTLS.config()
+	if err != nil {
+		return exitUsage, usageError{err.Error()}
+	}
+	scheme := "http"
+	if httpTLS != nil {
+		scheme = "https"
 	}
 	httpListener, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
@@ -545,10 +608,16 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 		return exitInternal, err
 	}
 	defer n.Close()
-	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg}), ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(httpListener) }()
-	log.Info("serving", "http", httpListener.Addr().String(), "peer", n.PeerAddr(), "data_dir", c.DataDir)
+	go func() {
+		if httpTLS != nil {
+			httpDone <- srv.ServeTLS(httpListener, "", "")
+			return
+		}
+		httpDone <- srv.Serve(httpListener)
+	}()
+	log.Info("serving", "http", scheme+"://"+httpListener.Addr().String(), "peer", n.PeerAddr(), "data_dir", c.DataDir)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

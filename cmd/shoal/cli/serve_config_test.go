@@ -22,6 +22,8 @@ failure_domain: {zone: a, rack: r1}
 join: [10.0.0.2:7071, 10.0.0.3:7071]
 bootstrap_expect: 3
 tls: {cert: c.pem, key: k.pem, ca: ca.pem, client_auth: true}
+http_tls: {cert: api.pem, key: api-key.pem}
+auth: true
 log_format: json
 model: shop.yaml
 settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
@@ -34,7 +36,8 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 		t.Fatal(err)
 	}
 	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" ||
-		c.Settings["queue.max_messages"] != "5000" || c.Settings["queue.retry_after"] != "500ms" {
+		c.Settings["queue.max_messages"] != "5000" || c.Settings["queue.retry_after"] != "500ms" ||
+		c.HTTPTLS.Key != "api-key.pem" || c.Settings["auth.required"] != "true" {
 		t.Errorf("parsed %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
@@ -63,6 +66,9 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 		{serveConfig{Name: "n", DataDir: "d", TLS: tlsConfig{Cert: "c"}}, "tls: cert and key go together"},
 		{serveConfig{Name: "n", DataDir: "d", TLS: tlsConfig{Cert: "c", Key: "k", ClientAuth: true}}, "tls: client_auth needs ca"},
 		{serveConfig{Name: "n", DataDir: "d", LogLevel: "loud"}, `log_level "loud"`},
+		{serveConfig{Name: "n", DataDir: "d", HTTPTLS: httpTLSConfig{Key: "k"}}, "http_tls: cert and key go together"},
+		{serveConfig{Name: "n", DataDir: "d", Auth: true, Settings: map[string]string{"auth.required": "false"}}, "auth: true, and settings: auth.required=false: they disagree"},
+		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"auth.required": "on"}}, `settings: set auth.required="on": want true or false`},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batch": "0"}}, `settings: set queue.batch="0": must be an integer from 1 to 256`},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batches": "2"}}, `settings: set: no queue setting is named "queue.batches"`},
 	} {

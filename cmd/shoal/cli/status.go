@@ -41,7 +41,7 @@ func runStatus(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitInternal, err
 	}
 	if reply.status != http.StatusOK {
-		return exitInternal, fmt.Errorf("%s: %d %s: %s", reply.addr, reply.status, http.StatusText(reply.status), reply.message())
+		return reply.failure()
 	}
 	var st live.ClusterStatus
 	if err := json.Unmarshal(reply.body, &st); err != nil {

@@ -1,0 +1,280 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/shoaldb/shoal/core/cluster"
+)
+
+// Authentication and authorization of the API. Every request passes
+// through (*api).admit before any handler: with authentication on (once
+// the cluster has a token, or its setting auth.required is true) a
+// request must carry one of the cluster's API tokens, as Authorization:
+// Bearer TOKEN, whose role grants the right its route needs (routeNeeds).
+//
+//   - No Authorization header, or one that is not a single bearer token:
+//     401 with WWW-Authenticate: Bearer realm="shoal". A token the
+//     cluster does not know (revoked, or never made there): 401 with
+//     error="invalid_token" added. This is so on every path, routes
+//     that do not exist included: a client without a token learns
+//     nothing of the route table.
+//   - A token whose role lacks the right: 403.
+//   - GET /healthz and GET /readyz are always open. GET /metrics needs
+//     read of the cluster (the role reader has it): a Prometheus scraper
+//     sends its token as a bearer token.
+//   - POST /v1/tokens takes a request without a token while the cluster
+//     has none: that is how the first token (it must be an admin's) is
+//     made, also when auth.required turned authentication on before it.
+//   - POST /v1/ingest/{connector}: an API token whose role may write
+//     ingest hands messages to any connector. A connector that declares
+//     token_sha256 also takes its own tokens, as it always did (the
+//     header is then checked by the connector, with 401 for none and 403
+//     for a token it does not list); a connector that declares none takes
+//     only API tokens while authentication is on.
+//
+// With authentication off every request is served as before, the
+// connectors' own tokens included. A change to the tokens and roles
+// counts on an instance once it applied group 0's entry: at once on the
+// instance that proposed it, a moment later on the others.
+
+// AccessBackend is what authentication and the token and role
+// endpoints need beyond Backend. A backend that is not one serves
+// without authentication, and answers the token and role endpoints 501.
+type AccessBackend interface {
+	// Access is the access configuration in force on this instance; ok
+	// is false while the instance cannot know it (it has not applied
+	// the configuration of a cluster it belongs to yet).
+	Access() (acc *cluster.Access, ok bool)
+	// CreateToken adds t through group 0 (cluster.CreateToken) and waits
+	// for it: nil once this instance applied it, ErrAccessRefused with
+	// group 0's reason, or ErrUnknownOutcome.
+	CreateToken(ctx context.Context, t cluster.Token, bootstrap bool) error
+	// RevokeToken, SetRole and DeleteRole are the other changes, answered
+	// alike.
+	RevokeToken(ctx context.Context, idOrName string) error
+	SetRole(ctx context.Context, r cluster.Role) error
+	DeleteRole(ctx context.Context, name string) error
+}
+
+// ErrAccessRefused wraps the reason group 0 refused a change to the
+// tokens or roles.
+var ErrAccessRefused = errors.New("refused")
+
+// Realm is the realm of the WWW-Authenticate header of the API's 401s.
+const Realm = "shoal"
+
+// need is the right a route needs.
+type need struct {
+	open  bool // anyone, authentication on or off
+	admin bool // to change the cluster
+	write bool
+	// object is kv, ingest or cluster; "" for the data type the path
+	// names in its {type} segment.
+	object string
+	// bootstrap: taken without a token while the cluster has none.
+	bootstrap bool
+}
+
+var (
+	needOpen        = need{open: true}
+	needAdmin       = need{admin: true}
+	needReadCluster = need{object: cluster.ObjectCluster}
+	needReadKV      = need{object: cluster.ObjectKV}
+	needWriteKV     = need{write: true, object: cluster.ObjectKV}
+	needReadType    = need{}
+	needWriteType   = need{write: true}
+	needIngest      = need{write: true, object: cluster.ObjectIngest}
+)
+
+// routeNeeds is the right each route NewAPI registers needs, by its
+// pattern. A route missing here is served to admin tokens only, and
+// TestAuthMatrix fails until it has its entry.
+var routeNeeds = map[string]need{
+	"PUT /v1/kv/{key}":                              needWriteKV,
+	"GET /v1/kv/{key}":                              needReadKV,
+	"DELETE /v1/kv/{key}":                           needWriteKV,
+	"POST /v1/kv/{key}/cas":                         needWriteKV,
+	"GET /v1/cluster":                               needReadCluster,
+	"GET /v1/model":                                 needReadCluster,
+	"PUT /v1/model":                                 needAdmin,
+	"GET /v1/model/versions":                        needReadCluster,
+	"DELETE /v1/model/pending":                      needAdmin,
+	"PUT /v1/data/{type}":                           needWriteType,
+	"GET /v1/data/{type}":                           needReadType,
+	"PUT /v1/data/{type}/{key}":                     needWriteType,
+	"PATCH /v1/data/{type}/{key}":                   needWriteType,
+	"GET /v1/data/{type}/{key}":                     needReadType,
+	"GET /v1/data/{type}/{key}/history":             needReadType,
+	"DELETE /v1/data/{type}/{key}":                  needWriteType,
+	"POST /v1/ingest/{connector}":                   needIngest,
+	"GET /v1/queue":                                 needReadCluster,
+	"GET /v1/repair":                                needReadCluster,
+	"GET /v1/repair/{replicaset}/{position}":        needReadCluster,
+	"PUT /v1/repair/{replicaset}/{position}":        needAdmin,
+	"POST /v1/repair/{replicaset}/{position}/retry": needAdmin,
+	"DELETE /v1/repair/{replicaset}/{position}":     needAdmin,
+	"GET /v1/pipeline":                              needReadCluster,
+	"PUT /v1/pipeline":                              needAdmin,
+	"POST /v1/tokens":                               {admin: true, bootstrap: true},
+	"GET /v1/tokens":                                needAdmin,
+	"DELETE /v1/tokens/{id}":                        needAdmin,
+	"GET /v1/roles":                                 needAdmin,
+	"GET /v1/roles/{name}":                          needAdmin,
+	"PUT /v1/roles/{name}":                          needAdmin,
+	"DELETE /v1/roles/{name}":                       needAdmin,
+	"GET /healthz":                                  needOpen,
+	"GET /readyz":                                   needOpen,
+	"GET /metrics":                                  needReadCluster,
+}
+
+// right is the right a request to the route needs; escapedPath names the
+// data type, for a route of one.
+func (n need) right(escapedPath string) cluster.Right {
+	switch {
+	case n.admin:
+		return cluster.Right{Admin: true}
+	case n.object != "":
+		return cluster.Right{Write: n.write, Object: n.object}
+	}
+	return cluster.Right{Write: n.write, Type: true, Object: pathType(escapedPath)}
+}
+
+// pathType is the type an escaped path /v1/data/{type}... names.
+func pathType(escapedPath string) string {
+	tail, _ := strings.CutPrefix(escapedPath, "/v1/data/")
+	seg, _, _ := strings.Cut(tail, "/")
+	if typ, err := url.PathUnescape(seg); err == nil {
+		return typ
+	}
+	return seg
+}
+
+// principal is who sent a request, as admit found.
+type principal struct {
+	// on: authentication is on.
+	on bool
+	// token is the API token the request carries; nil for none.
+	token *cluster.Token
+	// foreign: the request carries a bearer token that is not one of the
+	// cluster's. Only POST /v1/ingest lets it through, for the
+	// connector to judge.
+	foreign bool
+}
+
+type principalKey struct{}
+
+// principalOf is who sent the request; the zero principal when
+// authentication is off.
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
+}
+
+// admit authenticates the request, and authorizes it for the route
+// pattern (the ServeMux's; "" when no route matched, which any token may
+// be told). It answers the request itself when it does not admit it,
+// and otherwise returns it with its principal in its context.
+func (a *api) admit(w http.ResponseWriter, r *http.Request, pattern string) (*http.Request, bool) {
+	ab, ok := a.b.(AccessBackend)
+	if !ok {
+		return r, true
+	}
+	nd, known := routeNeeds[pattern]
+	switch {
+	case nd.open:
+		return r, true
+	case pattern != "" && !known:
+		nd = needAdmin
+	}
+	acc, ok := ab.Access()
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		respondError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: this instance has not applied the cluster's configuration yet, so it cannot check tokens", ErrUnavailable))
+		return r, false
+	}
+	if !acc.On() {
+		return r, true
+	}
+	who := principal{on: true}
+	secret, present, why := bearerToken(r)
+	switch {
+	case !present && nd.bootstrap && len(acc.Tokens) == 0:
+		return withPrincipal(r, who), true
+	case !present:
+		return r, deny(w, unauthorized(w, Realm, false, "this cluster takes only requests with an API token: send Authorization: Bearer TOKEN"))
+	case why != "":
+		return r, deny(w, unauthorized(w, Realm, false, "%s", why))
+	}
+	tok, found := acc.Authenticate(secret)
+	switch {
+	case !found && nd.object == cluster.ObjectIngest:
+		who.foreign = true
+		return withPrincipal(r, who), true
+	case !found:
+		return r, deny(w, unauthorized(w, Realm, true, "the token is not one of this cluster's API tokens: it was revoked, or made elsewhere"))
+	}
+	who.token = &tok
+	r = withPrincipal(r, who)
+	if pattern == "" {
+		return r, true
+	}
+	right := nd.right(r.URL.EscapedPath())
+	if role, ok := acc.Role(tok.Role); !ok || !role.Allows(right) {
+		return r, deny(w, apiErrorf(http.StatusForbidden, "token %s has the role %s, which may not %s", tok.Name, tok.Role, right))
+	}
+	return r, true
+}
+
+func withPrincipal(r *http.Request, p principal) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+}
+
+// unauthorized sets the WWW-Authenticate header of a 401 and returns the
+// 401: invalid adds error="invalid_token" (RFC 6750) for a token that
+// was read but is not taken.
+func unauthorized(w http.ResponseWriter, realm string, invalid bool, format string, args ...any) *httpError {
+	challenge := `Bearer realm="` + realm + `"`
+	if invalid {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	return apiErrorf(http.StatusUnauthorized, format, args...)
+}
+
+// deny answers a request admit does not admit, and returns false.
+func deny(w http.ResponseWriter, e *httpError) bool {
+	respond(w, e.status, e.body)
+	return false
+}
+
+// bearerToken reads the request's Authorization header: the token, or,
+// when the header is there (present) but is not one bearer token, why
+// not. The reason never quotes the header: it may hold a secret.
+func bearerToken(r *http.Request) (token string, present bool, why string) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return "", false, ""
+	}
+	if len(values) > 1 {
+		return "", true, fmt.Sprintf("header Authorization: sent %d times, want once: Bearer TOKEN", len(values))
+	}
+	scheme, token, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", true, "header Authorization: want Bearer TOKEN (the Bearer scheme, a space, the token)"
+	}
+	token = strings.TrimLeft(token, " ")
+	switch {
+	case token == "":
+		return "", true, "header Authorization: no token after Bearer"
+	case len(token) > MaxTokenLen:
+		return "", true, fmt.Sprintf("header Authorization: a token of %d bytes, at most %d", len(token), MaxTokenLen)
+	case !token68.MatchString(token):
+		return "", true, "header Authorization: the token is not one word of letters, digits and -._~+/ (token68)"
+	}
+	return token, true, ""
+}

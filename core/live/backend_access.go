@@ -1,0 +1,130 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/node"
+)
+
+// accessCache is the access configuration in force on an instance, kept
+// where every API request can read it without a trip to the loop. The
+// loop sets stale when group 0 applies something, and reads the
+// configuration again after the batch (refreshAccess): group 0 changes
+// seldom, and API requests are many.
+//
+// Nothing is published before group 0 has caught up with what this
+// instance knew committed: after a restart its state machine starts from
+// the last snapshot, and a token revoked after it would count again until
+// the log is applied; a joining instance has no configuration at all
+// until its group 0 leader sends one.
+type accessCache struct {
+	current  atomic.Pointer[cluster.Access]
+	stale    bool // owned by the loop, as is caughtUp
+	caughtUp bool
+}
+
+var _ AccessBackend = (*Node)(nil)
+
+// Access is the access configuration this instance applied. Before its
+// engine runs, an instance forming a new cluster knows it (no token yet:
+// only its auth.required setting counts); one that restarts or joins a
+// formed cluster does not, until it has applied group 0.
+func (n *Node) Access() (*cluster.Access, bool) {
+	if a := n.access.current.Load(); a != nil {
+		return a, true
+	}
+	if n.members.formedFile() == nil && (len(n.cfg.Join) == 0 || n.cfg.BootstrapExpect > 0) {
+		return &cluster.Access{Required: n.cfg.Settings[cluster.AuthRequired] == "true"}, true
+	}
+	return nil, false
+}
+
+// CreateToken adds t through group 0 (cluster.CreateToken).
+func (n *Node) CreateToken(ctx context.Context, t cluster.Token, bootstrap bool) error {
+	return n.changeAccess(ctx, "token", cluster.CreateToken(t, bootstrap))
+}
+
+// RevokeToken removes a token through group 0 (cluster.RevokeToken).
+func (n *Node) RevokeToken(ctx context.Context, idOrName string) error {
+	return n.changeAccess(ctx, "token-revoke", cluster.RevokeToken(idOrName))
+}
+
+// SetRole creates or changes a custom role through group 0
+// (cluster.SetRole).
+func (n *Node) SetRole(ctx context.Context, r cluster.Role) error {
+	return n.changeAccess(ctx, "role", cluster.SetRole(r))
+}
+
+// DeleteRole removes a custom role through group 0 (cluster.DeleteRole).
+func (n *Node) DeleteRole(ctx context.Context, name string) error {
+	return n.changeAccess(ctx, "role-delete", cluster.DeleteRole(name))
+}
+
+// changeAccess proposes cmd and waits for it; once it is applied, this
+// instance's requests see it (the next ones a client sends here are
+// judged by it).
+func (n *Node) changeAccess(ctx context.Context, prefix string, cmd cluster.Command) error {
+	_, outcome, why, err := n.act(ctx, prefix, cmd.Encode())
+	switch {
+	case err != nil:
+		return err
+	case outcome == "fail":
+		return fmt.Errorf("%w: %s", ErrAccessRefused, why)
+	case outcome != "ok":
+		return fmt.Errorf("%w: group 0 did not take the change in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	}
+	done := make(chan struct{})
+	if !n.post(func() {
+		n.refreshAccess()
+		close(done)
+	}) {
+		return nil
+	}
+	select {
+	case <-done:
+	case <-n.done:
+	}
+	return nil
+}
+
+// noteApplied marks the access stale when group 0 applied an entry or
+// installed a snapshot (trace records raft.apply and
+// raft.snapshot.install), and notes when group 0 has first caught up
+// (raft.state: an applied index of at least 1, the bootstrap's or a
+// snapshot's, and at least the commit index). It runs on the loop.
+func (n *Node) noteApplied(kind string, fields []env.Field) {
+	r := env.Record{Kind: kind, Fields: fields}
+	if g, _ := r.Str("group"); g != "config" {
+		return
+	}
+	if kind != "raft.state" {
+		n.access.stale = true
+		return
+	}
+	if n.access.caughtUp {
+		return
+	}
+	commit, _ := r.Int("commit")
+	applied, _ := r.Int("applied")
+	if applied >= 1 && applied >= commit {
+		n.access.caughtUp, n.access.stale = true, true
+	}
+}
+
+// refreshAccess reads the access configuration again if group 0 changed
+// since. It runs on the loop.
+func (n *Node) refreshAccess() {
+	if !n.access.stale || !n.access.caughtUp {
+		return
+	}
+	eng, ok := n.eng.(*node.Node)
+	if !ok || eng == nil {
+		return
+	}
+	n.access.stale = false
+	n.access.current.Store(eng.Configuration().Access())
+}

@@ -128,10 +128,13 @@ type KVResult struct {
 	Index uint64  `json:"index"`
 }
 
-// ErrorBody is the body of every error but a cas mismatch. A get of a
-// missing key (404) names the key and the read index.
+// ErrorBody is the body of every error but a cas mismatch: what is wrong
+// and where, for people (Error), and its kind, for programs (Code, see
+// ErrorCode). A get of a missing key (404) names the key and the read
+// index.
 type ErrorBody struct {
 	Error string `json:"error"`
+	Code  string `json:"code"`
 	Key   string `json:"key,omitempty"`
 	Index uint64 `json:"index,omitempty"`
 }
@@ -140,9 +143,49 @@ type ErrorBody struct {
 // Current is that value, null when the key is absent.
 type MismatchBody struct {
 	Error   string  `json:"error"`
+	Code    string  `json:"code"`
 	Key     string  `json:"key"`
 	Current *string `json:"current"`
 	Index   uint64  `json:"index"`
+}
+
+// ErrorCode is the code of an error answered with status: one word per
+// kind of failure a program may act on. The message says the rest.
+func ErrorCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthenticated"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusPreconditionFailed:
+		return "precondition_failed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusUnprocessableEntity:
+		return "refused"
+	case http.StatusTooManyRequests:
+		return "busy"
+	case http.StatusNotImplemented:
+		return "not_implemented"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	case http.StatusGatewayTimeout:
+		return "outcome_unknown"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "error"
 }
 
 // Limits and defaults of the API.
@@ -228,7 +271,8 @@ type APIOptions struct {
 //
 // Keys are percent-decoded path segments of 1 to MaxKeyLen bytes (a "/"
 // in a key is sent as %2F, a key "." or ".." as %2E). Every error has a
-// JSON body {"error": "..."} saying what is wrong and where: 400 bad
+// JSON body {"error": "...", "code": "..."} saying what is wrong and
+// where, and its kind (ErrorCode: bad_request, not_found, ...): 400 bad
 // input, 401 (with WWW-Authenticate) no token and 403 a token not taken
 // (an API token's role, or an http connector's token_sha256), 404, 405
 // (with Allow), 409, 413 body too large, 415 a Content-Type other than JSON, 503 unavailable or
@@ -584,6 +628,19 @@ func (a *api) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 }
 
 func respond(w http.ResponseWriter, status int, body any) {
+	switch e := body.(type) {
+	case ErrorBody:
+		e.Code = ErrorCode(status)
+		body = e
+	case MismatchBody:
+		e.Code = ErrorCode(status)
+		body = e
+	case IngestBatchResult:
+		if e.Error != "" {
+			e.Code = ErrorCode(status)
+			body = e
+		}
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		// Every body is one of this file's types, which always encode.

@@ -51,6 +51,7 @@ import (
 // fate, and how many were enqueued.
 type IngestBatchResult struct {
 	Error    string       `json:"error,omitempty"`
+	Code     string       `json:"code,omitempty"` // with Error: ErrorCode of the status
 	Enqueued int          `json:"enqueued"`
 	Items    []IngestItem `json:"items"`
 }

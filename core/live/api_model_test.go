@@ -269,7 +269,7 @@ func callWith(t *testing.T, srv *httptest.Server, method, path string, header ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: strings.TrimSuffix(string(b), "\n")}
+	return answer{status: resp.StatusCode, header: resp.Header, body: withoutCode(t, resp.StatusCode, strings.TrimSuffix(string(b), "\n"))}
 }
 
 // wantObjectSent checks the last object request the backend received.

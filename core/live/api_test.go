@@ -143,7 +143,25 @@ func call(t *testing.T, srv *httptest.Server, method, path, contentType, body st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: strings.TrimSuffix(string(b), "\n")}
+	return answer{status: resp.StatusCode, header: resp.Header, body: withoutCode(t, resp.StatusCode, strings.TrimSuffix(string(b), "\n"))}
+}
+
+// withoutCode checks that an error body carries the code of its status
+// (ErrorCode), right after its message, and returns the body without
+// it, so that the tables compare what the message says.
+func withoutCode(t *testing.T, status int, body string) string {
+	t.Helper()
+	if status < 400 || !strings.HasPrefix(body, `{"error":`) {
+		if strings.Contains(body, `"code":`) && status < 400 {
+			t.Errorf("a %d answer carries an error code: %s", status, body)
+		}
+		return body
+	}
+	code := `,"code":"` + ErrorCode(status) + `"`
+	if !strings.Contains(body, code) {
+		t.Errorf("a %d answer's error body lacks %s: %s", status, code, body)
+	}
+	return strings.Replace(body, code, "", 1)
 }
 
 func TestAPI(t *testing.T) {

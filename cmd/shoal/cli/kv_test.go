@@ -153,9 +153,9 @@ func TestKV(t *testing.T) {
 		{args: []string{"kv", "get", "/", a}, code: exitValid, stdout: "slash\n"},
 		// --json prints the node's answer as it is, with the same exit code.
 		{args: []string{"kv", "get", "b", a, "--json"}, code: exitValid, stdout: `{"key":"b","value":"x","index":17}` + "\n"},
-		{args: []string{"kv", "get", "a", a, "--json"}, code: exitInvalid, stdout: `{"error":"key not found","key":"a","index":18}` + "\n", stderr: `key "a" not found`},
+		{args: []string{"kv", "get", "a", a, "--json"}, code: exitInvalid, stdout: `{"error":"key not found","code":"not_found","key":"a","index":18}` + "\n", stderr: `key "a" not found`},
 		{args: []string{"kv", "put", "b", "y", a, "--json"}, code: exitValid, stdout: `{"key":"b","value":"y","index":19}` + "\n"},
-		{args: []string{"kv", "cas", "b", "x", "z", a, "--json"}, code: exitInvalid, stdout: `{"error":"cas: the key holds another value","key":"b","current":"y","index":20}` + "\n"},
+		{args: []string{"kv", "cas", "b", "x", "z", a, "--json"}, code: exitInvalid, stdout: `{"error":"cas: the key holds another value","code":"conflict","key":"b","current":"y","index":20}` + "\n"},
 		{args: []string{"kv", "delete", "b", a, "--json"}, code: exitValid, stdout: `{"key":"b","index":21}` + "\n"},
 		{args: []string{"kv", "get", "/", "--stale", a}, code: exitValid, stdout: "slash\n"},
 		{args: []string{"kv", "put", "/", "x", "--stale", a}, code: exitUsage, stderr: "flag provided but not defined: -stale"},

@@ -143,7 +143,7 @@ func TestModelCluster(t *testing.T) {
 		t.Fatalf("PUT an Order: %v %d %s", err, status, body)
 	}
 	if status, body, err := dataCall("PUT", addr(cluster[2])+"/v1/data/Customer?version=1", `{"id":"c2","name":5}`); err != nil || status != 400 ||
-		body != `{"error":"$.name: expected string, got number"}` {
+		body != `{"error":"$.name: expected string, got number","code":"bad_request"}` {
 		t.Errorf("PUT a bad Customer: %v %d %s", err, status, body)
 	}
 	wantObject(t, addr(cluster[2]), "/v1/data/Customer/c1", 2, customerV2)

@@ -58,6 +58,7 @@ type benchConfig struct {
 	keys        int
 	timeout     time.Duration // per request
 	token       string        // the ingest mix's bearer token ("": the API token)
+	api         string        // shoal: apiKV (/v1/kv) or apiData (objects through /v1/data)
 	access      benchAccess   // shoal: the API token and TLS of every request
 	bucket      string        // NATS: the KV bucket
 	replicas    int           // NATS: the bucket's replicas, should bench create it
@@ -134,7 +135,7 @@ type latencyStats struct {
 }
 
 const benchUsage = `usage: shoal bench [--system shoal|etcd|nats] [--addr ADDR,...] [--clients N] [--duration D] [--warmup D]
-                   [--value-size BYTES] [--mix write|read|mixed|ingest] [--keys N]
+                   [--value-size BYTES] [--mix write|read|mixed|ingest] [--api kv|data] [--keys N]
                    [--read-consistency linearizable|stale] [--token TOKEN] [--ca FILE] [--json]
        shoal bench peers [flags]   (shoal, etcd and NATS side by side; shoal bench peers -h)
 
@@ -147,6 +148,13 @@ operations back to back: writes (write), reads (read), or half of each
 key is written once first. A warmup runs before the measured window and
 is not counted. Latency percentiles are exact (every latency kept and
 sorted).
+
+--api data (shoal only) works on objects instead of raw keys: it PUTs
+and GETs the example model's Customers through /v1/data/Customer/{key}
+(the key is the id, --value-size bytes go into first_name), on a cluster
+serving the example model (shoal serve --dev, or --model
+scenarios/examples/model.yaml); each write is validated, indexed and
+keeps the object's history.
 
 --mix ingest (shoal only) hands messages to the inbound pipeline instead:
 POST /v1/ingest/crm, each message with an id of its own, on a cluster
@@ -188,6 +196,7 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before the measured window, not counted")
 	fs.IntVar(&c.valueSize, "value-size", 100, "bytes per written value")
 	fs.StringVar(&c.mix, "mix", mixMixed, "write, read, mixed (50/50) or ingest (messages through the inbound pipeline)")
+	fs.StringVar(&c.api, "api", apiKV, "shoal: kv (keys through /v1/kv) or data (the example model's Customers through /v1/data)")
 	fs.IntVar(&c.keys, "keys", 1000, "keys drawn uniformly")
 	fs.StringVar(&c.consistency, "read-consistency", "", "linearizable or stale (default: the system's first: linearizable for shoal and etcd, stale for nats)")
 	fs.StringVar(&c.bucket, "nats-bucket", "shoal-bench", "nats: the KV bucket, created if missing")
@@ -272,8 +281,17 @@ func (c *benchConfig) resolve(system, addr string, set map[string]bool) error {
 		if c.system != shoalSystem {
 			problems = append(problems, "--mix ingest: only for --system shoal")
 		}
+		if c.api == apiData {
+			problems = append(problems, "--api data: not with --mix ingest, whose messages become objects through the pipeline")
+		}
 	default:
 		problems = append(problems, fmt.Sprintf("--mix %q: want write, read, mixed or ingest", c.mix))
+	}
+	switch {
+	case c.api != apiKV && c.api != apiData:
+		problems = append(problems, fmt.Sprintf("--api %q: want kv or data", c.api))
+	case c.api == apiData && c.system != shoalSystem:
+		problems = append(problems, "--api data: only for --system shoal")
 	}
 	if c.consistency == "" {
 		c.consistency = c.system.consistencies[0]
@@ -463,8 +481,14 @@ var shoalSystem = &benchSystem{
 		return cl.addrs[0], nil
 	},
 	probe: probeShoal,
+	prepare: func(ctx context.Context, addrs []string, c benchConfig) error {
+		if c.api != apiData {
+			return nil
+		}
+		return probeDataModel(ctx, addrs[0], c)
+	},
 	dial: func(_ context.Context, addr string, c benchConfig) (benchConn, error) {
-		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout, c.access), stale: c.consistency == consistencyStale}, nil
+		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout, c.access), stale: c.consistency == consistencyStale, data: c.api == apiData}, nil
 	},
 	write: "PUT /v1/kv/{key}: acknowledged once a majority of the key's replicaset has it on disk",
 	read: map[string]string{
@@ -602,13 +626,19 @@ type shoalConn struct {
 	base  string // URL of the node
 	hc    *http.Client
 	stale bool   // reads ask for ?consistency=stale
+	data  bool   // --api data: Customers through /v1/data (bench_data.go)
 	body  []byte // the PUT's body, reused
 }
 
 func (s *shoalConn) put(ctx context.Context, key string, value []byte) error {
 	// The values are letters and digits: nothing to escape.
-	s.body = append(append(append(s.body[:0], `{"value":"`...), value...), `"}`...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.base+live.KeyPath(key), bytes.NewReader(s.body))
+	path := live.KeyPath(key)
+	if s.data {
+		s.body, path = dataBody(s.body[:0], key, value), dataPath(key)
+	} else {
+		s.body = append(append(append(s.body[:0], `{"value":"`...), value...), `"}`...)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.base+path, bytes.NewReader(s.body))
 	if err != nil {
 		return err
 	}
@@ -619,6 +649,9 @@ func (s *shoalConn) put(ctx context.Context, key string, value []byte) error {
 
 func (s *shoalConn) get(ctx context.Context, key string) (bool, error) {
 	u := s.base + live.KeyPath(key)
+	if s.data {
+		u = s.base + dataPath(key)
+	}
 	if s.stale {
 		u += "?consistency=" + live.ConsistencyStale
 	}
@@ -885,6 +918,12 @@ func report(c benchConfig, clients []*benchClient) *benchReport {
 	}
 	if c.mix != mixWrite && c.mix != mixIngest {
 		rep.ReadConsistency, rep.Read = c.consistency, c.system.read[c.consistency]
+	}
+	if c.api == apiData {
+		rep.Write = dataWrite
+		if rep.Read != "" {
+			rep.Read = dataRead[c.consistency]
+		}
 	}
 	if c.mix == mixRead {
 		rep.Write = ""

@@ -45,6 +45,9 @@ func TestPercentileIsNearestRank(t *testing.T) {
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"--mix", "reads"},
+		{"--api", "rows"},
+		{"--api", "data", "--mix", "ingest"},
+		{"--api", "data", "--system", "etcd"},
 		{"--clients", "0"},
 		{"--duration", "0s"},
 		{"--keys", "0"},
@@ -227,6 +230,47 @@ func TestBenchAgainstACluster(t *testing.T) {
 			if !rows[op] {
 				t.Errorf("the table has no row %q:\n%s", op, out)
 			}
+		}
+	})
+
+	// --api data: refused at once without the example model; with it,
+	// Customers written and read through /v1/data, every one an object
+	// the listing finds.
+	t.Run("data", func(t *testing.T) {
+		args := []string{"bench", "--addr", strings.Join(addrs, ","), "--api", apiData, "--mix", mixMixed,
+			"--clients", "4", "--duration", "1s", "--warmup", "200ms", "--keys", "40", "--json"}
+		code, _, errs := shoal(t, args...)
+		if code != exitInternal || !strings.Contains(errs, "example model") {
+			t.Fatalf("without a model: exit %d, want %d naming the example model:\n%s", code, exitInternal, errs)
+		}
+		if code, out, errs := shoal(t, "model", "apply", "../../../scenarios/examples/model.yaml", "--addr", addrs[0]); code != exitValid {
+			t.Fatalf("model apply: exit %d\n%s\n%s", code, out, errs)
+		}
+		code, out, errs := shoal(t, args...)
+		if code != exitValid {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		var rep benchReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK == 0 || rep.Errors != 0 || !strings.HasPrefix(rep.Write, "PUT /v1/data/Customer/{key}") || !strings.HasPrefix(rep.Read, "GET /v1/data/Customer/{key}") {
+			t.Errorf("ok %d, errors %d %+v, write %q, read %q", rep.OK, rep.Errors, rep.ErrorsByKind, rep.Write, rep.Read)
+		}
+		resp, err := http.Get(addrs[2] + "/v1/data/Customer?last_name=Bench&limit=1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct {
+			Items []struct{ Key string }
+			Next  string
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("listing: %d %v", resp.StatusCode, err)
+		}
+		if len(list.Items) == 0 || len(list.Items) > 40 || list.Next != "" {
+			t.Errorf("the listing found %d Customers (next %q), want 1 to 40 and no next", len(list.Items), list.Next)
 		}
 	})
 

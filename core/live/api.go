@@ -239,7 +239,7 @@ type APIOptions struct {
 //	DELETE /v1/repair/{replicaset}/{position}                       → 200, 404
 //	GET    /v1/pipeline                                             → 200 PipelineStatus
 //	PUT    /v1/pipeline              the pipeline's YAML (empty: none) → 200 {"revision"}, 400, 422, 504
-//	POST   /v1/tokens                {"name", "role"}               → 201 NewTokenBody (the secret, shown once), 400, 422
+//	POST   /v1/tokens                {"name", "role", "token"?}     → 201 NewTokenBody (the secret, shown once; "token" supplies it), 400, 422
 //	GET    /v1/tokens                                               → 200 [TokenBody] (no secrets, no digests)
 //	DELETE /v1/tokens/{id}           (its ID or name)               → 200 {"revoked"}, 404, 422 the last admin token
 //	GET    /v1/roles, /v1/roles/{name}                              → 200 [RoleBody], RoleBody, 404

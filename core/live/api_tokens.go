@@ -106,12 +106,28 @@ func newSecret() (secret, id string, err error) {
 	return TokenPrefix + hex.EncodeToString(b[:32]), hex.EncodeToString(b[32:]), nil
 }
 
+// MinSuppliedToken is the fewest bytes of a token an operator supplies
+// to POST /v1/tokens: as many as the hex of 128 random bits.
+const MinSuppliedToken = 32
+
+// SuppliedTokenProblem says why a supplied token cannot be one, or "".
+// It never quotes the token.
+func SuppliedTokenProblem(token string) string {
+	switch {
+	case len(token) < MinSuppliedToken:
+		return fmt.Sprintf("a supplied token must be at least %d bytes (it has %d): leave \"token\" out to have one drawn", MinSuppliedToken, len(token))
+	case !ValidToken(token):
+		return fmt.Sprintf("a supplied token must be a bearer token: at most %d bytes of letters, digits and -._~+/, then any = signs", MaxTokenLen)
+	}
+	return ""
+}
+
 func (a *api) createToken(w http.ResponseWriter, r *http.Request) error {
 	ab, _, err := a.accessBackend()
 	if err != nil {
 		return err
 	}
-	fields := map[string]*jsonField{"name": {}, "role": {}}
+	fields := map[string]*jsonField{"name": {}, "role": {}, "token": {}}
 	if err := a.readBody(w, r, fields); err != nil {
 		return err
 	}
@@ -129,6 +145,16 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) error {
 	secret, id, err := newSecret()
 	if err != nil {
 		return err
+	}
+	if fields["token"].set {
+		// A secret the operator made (a secret store's, or shoal live
+		// run's): taken as it is, if it is long enough to be one.
+		if secret, err = fields["token"].string("token"); err != nil {
+			return err
+		}
+		if why := SuppliedTokenProblem(secret); why != "" {
+			return apiErrorf(http.StatusBadRequest, "request body: \"token\": %s", why)
+		}
 	}
 	t := cluster.Token{ID: id, Name: name, Role: role, SHA256: cluster.TokenDigest(secret), Created: time.Now().UnixNano()}
 	ctx, cancel := a.context(r)

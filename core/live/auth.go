@@ -278,3 +278,24 @@ func bearerToken(r *http.Request) (token string, present bool, why string) {
 	}
 	return token, true, ""
 }
+
+// BearerTransport sends Token as a bearer token (Authorization: Bearer
+// TOKEN) with every request that sets no Authorization of its own: a
+// client's way to carry an API token on every request.
+type BearerTransport struct {
+	Base  http.RoundTripper // nil is http.DefaultTransport
+	Token string
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t BearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.Token)
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(req)
+}

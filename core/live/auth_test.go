@@ -276,6 +276,16 @@ func TestAuthMatrix(t *testing.T) {
 // the admin makes the others, a revoked token stops working, and with
 // the last token gone it is off again. With auth.required it is on from
 // the start, and the first token is still made without one.
+// made2 reads a 201 answer to POST /v1/tokens.
+func made2(t *testing.T, a answer) NewTokenBody {
+	t.Helper()
+	var b NewTokenBody
+	if a.status != 201 || json.Unmarshal([]byte(a.body), &b) != nil {
+		t.Fatalf("got %d %s, want 201 with a token", a.status, a.body)
+	}
+	return b
+}
+
 func TestAuthTurnsOn(t *testing.T) {
 	acc := newAccessState()
 	f := newFakeQueues()
@@ -337,6 +347,21 @@ func TestAuthTurnsOn(t *testing.T) {
 	want(send("PUT", "/v1/kv/k", reader.Token, `{"value":"w"}`), 403, "token ro has the role reader, which may not write kv")
 	want(send("GET", "/v1/kv/k", reader.Token, ""), 200, `"value":"v"`)
 	want(send("POST", "/v1/tokens", reader.Token, `{"name":"x","role":"admin"}`), 403, "may not administer the cluster")
+
+	// A token the operator supplies: taken as it is, if long enough.
+	want(send("POST", "/v1/tokens", root.Token, `{"name":"short","role":"reader","token":"abc"}`), 400, "at least 32 bytes (it has 3)")
+	want(send("POST", "/v1/tokens", root.Token, `{"name":"odd","role":"reader","token":"`+strings.Repeat("é", 20)+`"}`), 400, "must be a bearer token")
+	want(send("POST", "/v1/tokens", root.Token, `{"name":"num","role":"reader","token":12}`), 400, `\"token\" must be a string`)
+	own := strings.Repeat("0123456789abcdef", 3)
+	if got := made2(t, send("POST", "/v1/tokens", root.Token, `{"name":"own","role":"reader","token":"`+own+`"}`)); got.Token != own {
+		t.Fatalf("a supplied token came back as %q", got.Token)
+	}
+	want(send("GET", "/v1/kv/k", own, ""), 200, `"value":"v"`)
+	want(send("DELETE", "/v1/tokens/own", root.Token, ""), 200, `"name":"own"`)
+	want(send("GET", "/v1/kv/k", own, ""), 401, "not one of this cluster's API tokens")
+	if a := send("POST", "/v1/tokens", root.Token, `{"name":"short2","role":"reader","token":"abc"}`); strings.Contains(a.body, `abc"`) {
+		t.Errorf("a refused supplied token is quoted back: %s", a.body)
+	}
 
 	list := send("GET", "/v1/tokens", root.Token, "")
 	want(list, 200, `"name":"ro","role":"reader"`)

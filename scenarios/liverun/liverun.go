@@ -80,6 +80,12 @@ type Options struct {
 	Progress func(elapsed, total time.Duration)
 	// FormTimeout bounds the wait for the cluster to form (default 60s).
 	FormTimeout time.Duration
+	// Token, if set, turns authentication on: once the cluster is ready
+	// the run makes it the cluster's first API token, an admin's (POST
+	// /v1/tokens), checks that a request without it is refused, and every
+	// request of the run carries it. It must be a token the API takes
+	// (live.MinSuppliedToken bytes or more).
+	Token string
 }
 
 // Outcome is what a live run produced.
@@ -224,7 +230,8 @@ type run struct {
 	proxy   *proxy.Proxy
 	cluster *cluster
 	world   *world
-	origin  time.Time // when the cluster became ready: the scenario's time zero
+	origin  time.Time    // when the cluster became ready: the scenario's time zero
+	hc      *http.Client // the harness's own requests: Options.Token's, if set
 	stopped sync.Once
 	stopErr error
 }
@@ -314,7 +321,11 @@ func (r *run) start(ctx context.Context) error {
 		}
 		r.procs = append(r.procs, p)
 	}
-	r.cluster = newCluster(r.topo, r.procs)
+	r.hc = http.DefaultClient
+	if r.o.Token != "" {
+		r.hc = &http.Client{Transport: live.BearerTransport{Token: r.o.Token}}
+	}
+	r.cluster = newCluster(r.topo, r.procs, r.o.Token)
 	release()
 	for _, p := range r.procs {
 		if err := p.start(); err != nil {
@@ -343,6 +354,9 @@ func (r *run) start(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	if err := r.turnAuthOn(ctx, deadline); err != nil {
+		return err
+	}
 	if err := r.giveModel(ctx, deadline); err != nil {
 		return err
 	}
@@ -354,6 +368,56 @@ func (r *run) start(ctx context.Context) error {
 	r.rec.origin = r.origin
 	r.world = newWorld(r.origin, r.o.Seed, r.rec, r.procs, r.proxy)
 	r.log.Info("the cluster is ready", "instances", n)
+	return nil
+}
+
+// turnAuthOn makes Options.Token the cluster's first API token, an
+// admin's, if it is set, and checks that authentication is on: a request
+// without the token is refused 401.
+func (r *run) turnAuthOn(ctx context.Context, deadline time.Time) error {
+	if r.o.Token == "" {
+		return nil
+	}
+	base := "http://" + r.procs[0].http
+	body, _ := json.Marshal(map[string]string{"name": "live-run", "role": "admin", "token": r.o.Token})
+	send := func(method, path string, body []byte) (int, string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req) // without the token
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp.StatusCode, string(bytes.TrimSpace(b)), nil
+	}
+	for {
+		status, answer, err := send(http.MethodPost, "/v1/tokens", body)
+		if err == nil && status == http.StatusCreated {
+			break
+		}
+		if err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
+			return fmt.Errorf("making the run's API token: POST /v1/tokens: %d %s", status, answer)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("making the run's API token: %d %s %v", status, answer, err)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	status, answer, err := send(http.MethodGet, "/v1/cluster", nil)
+	if err != nil || status != http.StatusUnauthorized {
+		return fmt.Errorf("authentication did not turn on: GET /v1/cluster without the token answered %d %s %v", status, answer, err)
+	}
+	r.log.Info("authentication is on: every request carries the run's token")
 	return nil
 }
 
@@ -373,7 +437,7 @@ func (r *run) giveModel(ctx context.Context, deadline time.Time) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/yaml")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := r.hc.Do(req)
 		if err != nil {
 			return err
 		}
@@ -385,7 +449,7 @@ func (r *run) giveModel(ctx context.Context, deadline time.Time) error {
 		return nil
 	}
 	inForce := func(p *process) bool {
-		resp, err := http.Get("http://" + p.http + "/v1/model")
+		resp, err := r.hc.Get("http://" + p.http + "/v1/model")
 		if err != nil {
 			return false
 		}
@@ -432,7 +496,7 @@ func (r *run) awaitPipeline(ctx context.Context, deadline time.Time) error {
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := r.hc.Do(req)
 		if err != nil {
 			return err
 		}
@@ -504,7 +568,7 @@ func (r *run) proposeModel(ctx context.Context, i int, wl scenario.Workload) {
 	if err == nil {
 		req.Header.Set("Content-Type", "application/yaml")
 		var resp *http.Response
-		if resp, err = http.DefaultClient.Do(req); err == nil {
+		if resp, err = r.hc.Do(req); err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()
 			why = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
@@ -604,7 +668,7 @@ func (r *run) drive(ctx context.Context) error {
 			keys = max(keys, wl.Keys)
 		}
 		for k := range wl.Clients {
-			cfg := kvclient.Config{
+			cfg := kvclient.Config{Token: r.o.Token,
 				Name: env.NodeID(fmt.Sprintf("c%d", process+1)), Servers: servers, Target: wl.Target, Leader: leader,
 				Timeout: wl.Timeout, Retries: wl.Retries, Interval: runner.ClientInterval(wl), Until: r.origin.Add(end),
 				Seed: r.o.Seed ^ uint64(process+1)*0x9e3779b97f4a7c15, Process: process, ProcessStride: harness.MaxClients,
@@ -654,7 +718,7 @@ func (r *run) drive(ctx context.Context) error {
 	}
 	if keys > 0 {
 		fctx, fcancel := context.WithTimeout(ctx, runner.FinalReadLimit)
-		kvclient.Run(fctx, kvclient.Config{
+		kvclient.Run(fctx, kvclient.Config{Token: r.o.Token,
 			Name: "final", Servers: servers, Target: "leader", Leader: leader, Timeout: 10 * time.Second, Retries: 40,
 			Interval: time.Millisecond, Until: time.Now().Add(runner.FinalReadLimit), Seed: r.o.Seed, Process: harness.FinalReadProcess,
 			ProcessStride: 1, Recorder: r.rec,
@@ -678,7 +742,7 @@ func (r *run) drive(ctx context.Context) error {
 			go func() {
 				defer readers.Done()
 				defer r.recoverInto(cancel)
-				kvclient.Run(fctx, kvclient.Config{
+				kvclient.Run(fctx, kvclient.Config{Token: r.o.Token,
 					Name: env.NodeID("final-" + string(p.name)), Servers: servers, Target: string(p.name), Timeout: 10 * time.Second,
 					Retries: 40, Interval: time.Millisecond, Until: time.Now().Add(runner.FinalReadLimit), Seed: r.o.Seed,
 					Process: harness.FinalReadProcess + 1 + i, ProcessStride: 1, Recorder: r.rec,
@@ -723,7 +787,7 @@ func (r *run) finalIngestReads(ctx context.Context, cancel context.CancelFunc, s
 		go func() {
 			defer readers.Done()
 			defer r.recoverInto(cancel)
-			kvclient.Run(fctx, kvclient.Config{
+			kvclient.Run(fctx, kvclient.Config{Token: r.o.Token,
 				Name: env.NodeID(fmt.Sprintf("final-ingest%d", i+1)), Servers: servers, Target: "leader", Leader: leader,
 				Timeout: 10 * time.Second, Retries: 40, Interval: time.Millisecond, Until: until, Seed: r.o.Seed + uint64(i),
 				Process: harness.FinalIngestProcess, ProcessStride: 1, Recorder: r.rec,

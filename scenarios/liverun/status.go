@@ -61,9 +61,14 @@ type cluster struct {
 	gen, applied uint64
 }
 
-func newCluster(t topology, procs []*process) *cluster {
-	return &cluster{topology: t, procs: procs, leaders: map[string]env.NodeID{},
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}}
+// newCluster asks procs for their status; every request carries token,
+// if set.
+func newCluster(t topology, procs []*process, token string) *cluster {
+	var rt http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}
+	if token != "" {
+		rt = live.BearerTransport{Base: rt, Token: token}
+	}
+	return &cluster{topology: t, procs: procs, leaders: map[string]env.NodeID{}, http: &http.Client{Transport: rt}}
 }
 
 func (c *cluster) Members(group string) []env.NodeID {

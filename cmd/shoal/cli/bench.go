@@ -597,28 +597,13 @@ func newBenchHTTPClient(timeout time.Duration, access benchAccess) *http.Client 
 		TLSClientConfig:     access.tls,
 	}
 	if access.token != "" {
-		rt = bearerTransport{base: rt, token: access.token}
+		rt = live.BearerTransport{Base: rt, Token: access.token}
 	}
 	return &http.Client{
 		Timeout:       timeout,
 		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// bearerTransport sends its token with every request that sets no
-// Authorization of its own.
-type bearerTransport struct {
-	base  http.RoundTripper
-	token string
-}
-
-func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Header.Get("Authorization") == "" {
-		req = req.Clone(req.Context())
-		req.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	return t.base.RoundTrip(req)
 }
 
 // shoalConn is one client's keep-alive connection to a node's HTTP API.

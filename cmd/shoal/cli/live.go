@@ -13,12 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/scenarios/library"
 	"github.com/shoaldb/shoal/scenarios/liverun"
 	"github.com/shoaldb/shoal/scenarios/rundir"
 )
 
-const liveRunUsage = `usage: shoal live run FILE|NAME [--nodes N] [--seed N] [--out DIR] [--bug NAME]... [--bin PATH]
+const liveRunUsage = `usage: shoal live run FILE|NAME [--nodes N] [--seed N] [--out DIR] [--bug NAME]... [--bin PATH] [--token TOKEN]
 
 Runs a scenario against a real cluster: N shoal serve processes on
 loopback, each peer link routed through a proxy the harness controls. The
@@ -29,6 +30,10 @@ the run directory and report are those of shoal sim run, with each
 instance's log and trace under nodes/. Clock and disk faults cannot be
 applied to real processes: the report lists them. Every process the run
 starts is stopped by its PID before it ends, also on Ctrl-C.
+
+--token runs with authentication on: the token becomes the cluster's
+first API token, an admin's, a request without it must be refused, and
+every request of the run carries it.
 
 A live run is not deterministic: the seed draws the faults' and clients'
 choices, the machine does the timing. shoal check DIR judges it again;
@@ -53,6 +58,7 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Var(&bugNames, "bug", "switch a planted bug on in every instance (repeatable; needs a shoalbugs build)")
 	bin := fs.String("bin", "", "the shoal binary the instances run (default: this one)")
 	verbose := fs.Bool("v", false, "log what the harness does to stderr")
+	token := fs.String("token", "", "turn authentication on: once the cluster is ready, make `TOKEN` its first API token (an admin's; at least 32 bytes) and send it with every request of the run")
 	pos, done, code, err := parseArgs(fs, args, 1, "one scenario file or built-in name")
 	if done {
 		return code, err
@@ -60,6 +66,11 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	s, err := loadScenario(pos[0])
 	if err != nil {
 		return exitUsage, err
+	}
+	if *token != "" {
+		if why := live.SuppliedTokenProblem(*token); why != "" {
+			return exitUsage, usagef("--token: %s", why)
+		}
 	}
 	if *nodes < 0 || *nodes > liverun.MaxNodes {
 		return exitUsage, usagef("--nodes %d: want 1 to %d", *nodes, liverun.MaxNodes)
@@ -97,8 +108,11 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	for _, b := range bugNames {
 		command += " --bug " + b
 	}
+	if *token != "" {
+		command += " --token TOKEN" // the run directory never holds the token
+	}
 	opts := liverun.Options{Binary: binary, Nodes: *nodes, Seed: *seed, Bugs: bugNames, Dir: dir, Command: command,
-		Version: version, Commit: commit()}
+		Version: version, Commit: commit(), Token: *token}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}

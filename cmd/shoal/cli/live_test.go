@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,14 +51,29 @@ func TestLiveRunKillLeader(t *testing.T) {
 }
 
 // Objects and a model change on a real cluster whose data leader is
-// killed: the cluster takes the scenario's model before the run begins,
-// the change is accepted through the API, the REST history
-// (/v1/data) is linearizable, and the model check finds every object
-// alike on every instance, in the new model's latest shape.
+// killed, with authentication on (--token): the cluster takes the
+// scenario's model before the run begins, the change is accepted
+// through the API, the REST history (/v1/data) is linearizable, and the
+// model check finds every object alike on every instance, in the new
+// model's latest shape. The token is nowhere in the run directory.
 func TestLiveRunModel(t *testing.T) {
-	code, out, _, results := liveRun(t, "../../../scenarios/liverun/testdata/model-kill.yaml", "--seed", "1")
+	token := "live-test-" + strings.Repeat("0123456789", 4)
+	code, out, dir, results := liveRun(t, "../../../scenarios/liverun/testdata/model-kill.yaml", "--seed", "1", "--token", token)
 	if code != exitValid || results.Verdict != checker.Valid {
 		t.Fatalf("exit %d, verdict %s\n%s", code, results.Verdict, out)
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(b, []byte(token)) {
+			t.Errorf("%s holds the run's API token", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	ran := map[string]checker.Result{}
 	for _, c := range results.Checkers {

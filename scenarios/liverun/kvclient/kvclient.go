@@ -96,6 +96,9 @@ type Config struct {
 	// HTTP sends the requests; nil gives each Run a client of its own
 	// with sane transport limits. Redirects are never followed.
 	HTTP *http.Client
+	// Token, if set, is the API token every request carries
+	// (Authorization: Bearer TOKEN).
+	Token string
 	// Logger, if set, receives a warning for every answer outside the
 	// API's contract (Stats.Bad).
 	Logger *slog.Logger
@@ -348,6 +351,9 @@ func (c *kvClient) attempt(ctx context.Context, server env.NodeID, op client.Op)
 	req, err := request(ctx, c.cfg.Servers[server], op)
 	if err != nil {
 		return answer{outcome: refused, server: server, bad: true, why: fmt.Sprintf("%s: not sent: %v", server, err)}
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
 	// Until the transport has a connection for it, nothing of the request
 	// can have left this process.

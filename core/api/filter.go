@@ -201,7 +201,7 @@ func (f *Filter) compare(v, want any) (int, bool) {
 		if !ok {
 			return 0, false
 		}
-		d, err := canonicalDecimal(s)
+		d, err := model.CanonicalDecimal(s)
 		if err != nil {
 			return 0, false
 		}
@@ -513,7 +513,7 @@ func (d *decoder) value(k Kind) any {
 	case KindBytes:
 		canonical, _ = canonicalBytes(s)
 	case KindDecimal:
-		canonical, _ = canonicalDecimal(s)
+		canonical, _ = model.CanonicalDecimal(s)
 	default:
 		canonical = s
 	}

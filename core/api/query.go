@@ -67,6 +67,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -381,7 +382,7 @@ func parseValue(ft *model.FieldType, s string) (any, error) {
 		}
 		return i, nil
 	case model.Float:
-		if _, _, _, _, ok := splitDecimal(s); !ok {
+		if !model.IsDecimalLiteral(s) {
 			return nil, fmt.Errorf("is not a number")
 		}
 		x, err := strconv.ParseFloat(s, 64)
@@ -390,9 +391,9 @@ func parseValue(ft *model.FieldType, s string) (any, error) {
 		}
 		return x + 0, nil // +0 turns -0 into 0
 	case model.Decimal:
-		d, err := canonicalDecimal(s)
+		d, err := model.CanonicalDecimal(s)
 		switch {
-		case err == errDecimalRange:
+		case errors.Is(err, model.ErrDecimalRange):
 			return nil, fmt.Errorf("is out of the decimal range")
 		case err != nil:
 			return nil, fmt.Errorf("is not a decimal")

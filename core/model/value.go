@@ -509,22 +509,37 @@ func splitDecimal(s string) (sign, whole, frac, exp string, ok bool) {
 	return sign, whole, frac, exp, rest == ""
 }
 
-// canonicalDecimal writes a decimal literal without exponent, leading
-// zeros or trailing fractional zeros: "1.50e2" is "150", "-0.0" is "0".
-func canonicalDecimal(s string) (string, error) {
+// The errors of CanonicalDecimal.
+var (
+	ErrNotDecimal   = errors.New("not a decimal")
+	ErrDecimalRange = errors.New("out of the decimal range")
+)
+
+// IsDecimalLiteral reports whether s is a decimal literal,
+// [+-]?[0-9]*(\.[0-9]*)?([eE][+-]?[0-9]+)? with at least one digit
+// before the exponent: the syntax of decimals, and of floats in JSON.
+func IsDecimalLiteral(s string) bool {
+	_, whole, frac, _, ok := splitDecimal(s)
+	return ok && whole+frac != ""
+}
+
+// CanonicalDecimal writes a decimal literal as decimals are stored:
+// without exponent, leading zeros or trailing fractional zeros ("1.50e2"
+// is "150", "-0.0" is "0"), at most maxDecimalWidth digits either side
+// of the point. It fails with ErrNotDecimal or ErrDecimalRange.
+func CanonicalDecimal(s string) (string, error) {
 	sign, whole, frac, e, ok := splitDecimal(s)
-	m := [5]string{s, sign, whole, frac, e}
-	if !ok || m[2]+m[3] == "" {
-		return "", fmt.Errorf("%s is not a decimal", quote(s))
+	if !ok || whole+frac == "" {
+		return "", ErrNotDecimal
 	}
-	digits := m[2] + m[3]
-	exp := -len(m[3])
-	if m[4] != "" {
-		e, err := strconv.Atoi(m[4])
-		if err != nil || e > 10*maxDecimalWidth || e < -10*maxDecimalWidth {
-			return "", fmt.Errorf("%s is out of the decimal range", quote(s))
+	digits := whole + frac
+	exp := -len(frac)
+	if e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n > 10*maxDecimalWidth || n < -10*maxDecimalWidth {
+			return "", ErrDecimalRange
 		}
-		exp += e
+		exp += n
 	}
 	digits = strings.TrimLeft(digits, "0")
 	for len(digits) > 0 && digits[len(digits)-1] == '0' {
@@ -538,7 +553,7 @@ func canonicalDecimal(s string) (string, error) {
 	point := len(digits) + exp // digits before the point
 	switch {
 	case point > maxDecimalWidth || -exp > maxDecimalWidth:
-		return "", fmt.Errorf("%s is out of the decimal range", quote(s))
+		return "", ErrDecimalRange
 	case exp >= 0:
 		out = digits + strings.Repeat("0", exp)
 	case point <= 0:
@@ -546,10 +561,19 @@ func canonicalDecimal(s string) (string, error) {
 	default:
 		out = digits[:point] + "." + digits[point:]
 	}
-	if m[1] == "-" {
+	if sign == "-" {
 		out = "-" + out
 	}
 	return out, nil
+}
+
+// canonicalDecimal is CanonicalDecimal with an error that quotes s.
+func canonicalDecimal(s string) (string, error) {
+	d, err := CanonicalDecimal(s)
+	if err != nil {
+		return "", fmt.Errorf("%s is %w", quote(s), err)
+	}
+	return d, nil
 }
 
 // formatFloat writes a float so that it reads back as a float: always

@@ -562,3 +562,52 @@ func TestNodeAccess(t *testing.T) {
 		return ok && !acc.On()
 	}, "the revocation reaches the restarted instance")
 }
+
+// An instance that was down while the cluster's first token was made
+// comes back with authentication on, never off: it trusts no access
+// configuration before it has applied group 0 up to a read index the
+// leader confirmed after its restart (the disk alone would give the
+// configuration it had when it stopped). n1, which made the token, stays
+// down, so the restarted n3 and n2 must elect a leader first: the window
+// in which the disk's configuration could leak is long.
+func TestRestartedInstanceCatchesUpBeforeAuth(t *testing.T) {
+	root := t.TempDir()
+	nodes := startCluster(t, root, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	eventually(t, func() bool {
+		acc, ok := nodes[2].Access()
+		return ok && !acc.On()
+	}, "n3 knows that a new cluster has no token")
+	nodes[2].Close()
+	admin := cluster.Token{ID: "00000000000000aa", Name: "root", Role: cluster.RoleAdmin, SHA256: cluster.TokenDigest("secret-root")}
+	if err := nodes[0].CreateToken(ctx, admin, true); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].Close()
+	again, err := Open(Config{Name: "n3", DataDir: filepath.Join(root, "n3"), PeerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Close() })
+	again.cfg.Join = []string{nodes[1].PeerAddr()}
+	formed := make(chan error, 1)
+	go func() { formed <- again.Form(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		acc, ok := again.Access()
+		if ok && !acc.On() {
+			t.Fatal("the restarted n3 serves with authentication off, though the cluster made a token while it was down")
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted n3 never caught up with group 0")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-formed; err != nil {
+		t.Fatal(err)
+	}
+}

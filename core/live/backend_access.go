@@ -93,25 +93,23 @@ func (n *Node) changeAccess(ctx context.Context, prefix string, cmd cluster.Comm
 
 // noteApplied marks the access stale when group 0 applied an entry or
 // installed a snapshot (trace records raft.apply and
-// raft.snapshot.install), and notes when group 0 has first caught up
-// (raft.state: an applied index of at least 1, the bootstrap's or a
-// snapshot's, and at least the commit index). It runs on the loop.
+// raft.snapshot.install), and notes when group 0 has caught up: the
+// engine traces config.synced once it has applied up to a read index
+// group 0's leader confirmed after this start (node.Config.SyncConfig).
+// A restarted instance's own commit index is the one it had when it
+// stopped: trusting it would serve the access it had then, with auth
+// off or a revoked token alive. It runs on the loop.
 func (n *Node) noteApplied(kind string, fields []env.Field) {
 	r := env.Record{Kind: kind, Fields: fields}
-	if g, _ := r.Str("group"); g != "config" {
-		return
-	}
-	if kind != "raft.state" {
-		n.access.stale = true
-		return
-	}
-	if n.access.caughtUp {
-		return
-	}
-	commit, _ := r.Int("commit")
-	applied, _ := r.Int("applied")
-	if applied >= 1 && applied >= commit {
+	switch kind {
+	case "config.synced":
 		n.access.caughtUp, n.access.stale = true, true
+		return
+	case "raft.state":
+		return
+	}
+	if g, _ := r.Str("group"); g == "config" {
+		n.access.stale = true
 	}
 }
 

@@ -351,6 +351,9 @@ func (n *Node) die(err error) {
 
 // startEngine starts the engine on the loop with the cluster's spec.
 func (n *Node) startEngine(cfg node.Config) error {
+	// The access configuration comes from group 0: trust none until this
+	// start has caught up with its leader (backend_access.go).
+	cfg.SyncConfig = true
 	errc := make(chan error, 1)
 	ok := n.post(func() {
 		var err error
@@ -521,7 +524,7 @@ func (e envOf) Trace(kind string, fields ...env.Field) {
 			default:
 			}
 		}
-	case "raft.apply", "raft.snapshot.install", "raft.state":
+	case "raft.apply", "raft.snapshot.install", "config.synced":
 		n.noteApplied(kind, fields)
 	case "raft.conf":
 		r := env.Record{Kind: kind, Fields: fields}

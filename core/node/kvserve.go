@@ -6,6 +6,7 @@ import (
 
 	"github.com/shoaldb/shoal/core/api"
 	"github.com/shoaldb/shoal/core/bugs"
+	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
@@ -202,6 +203,12 @@ func (n *Node) respond(to env.NodeID, r *kv.Response) {
 
 // readIndexed records that raft confirmed a read's index.
 func (n *Node) readIndexed(g *group, id string, index uint64) {
+	if id == configSyncID && g.id == cluster.ConfigGroup {
+		if s := &n.cfgSync; !s.indexed {
+			s.index, s.indexed = index, true
+		}
+		return
+	}
 	if r, ok := n.reads[id]; ok && r.group == g {
 		r.index, r.indexed = index, true
 		g.waiting = append(g.waiting, r)

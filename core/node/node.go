@@ -58,6 +58,14 @@ type Config struct {
 	// add it; Spec is not used. Give it at every start: a restart before
 	// the instance applied its own join needs it again.
 	Join *JoinInfo
+	// SyncConfig has the instance confirm, once it starts, that it has
+	// applied group 0 up to the leader's commit index at some moment
+	// after the start (a ReadIndex on group 0, asked again every
+	// election timeout until answered), and trace config.synced when it
+	// has. Until then what a restart brought back from disk may be old:
+	// production trusts no access configuration before it. The simulator
+	// does not ask, so its traces are as they were.
+	SyncConfig bool
 }
 
 // JoinInfo is what a joining instance knows before it catches up.
@@ -112,6 +120,7 @@ type Node struct {
 	conf    *configMachine
 	raftID  uint64   // this instance's, in every group
 	groups  []*group // by group ID
+	cfgSync configSync
 	pending map[string]*request
 	reads   map[string]*read
 	// actions lists, in the order they came, the IDs of the Propose
@@ -353,6 +362,7 @@ func (n *Node) step(from env.NodeID, msg *Message) {
 func (n *Node) Handle(ev env.Event) {
 	switch ev := ev.(type) {
 	case tick:
+		n.askConfigSync()
 		n.retryActions()
 		n.noteModel()
 		n.voteOnModels()
@@ -619,6 +629,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
 	}
 	n.serveReads(g)
+	n.noteConfigSync(g)
 	g.rn.Advance(rd)
 	// A message is delivered whole or not at all. If a snapshot is lost,
 	// the follower rejects the next append and the leader sends it again.
@@ -810,4 +821,44 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+// configSyncID is the request context of the ReadIndex Config.SyncConfig
+// asks group 0 for.
+const configSyncID = "config-sync"
+
+// configSync is the progress of Config.SyncConfig.
+type configSync struct {
+	index   uint64 // the read index group 0 confirmed
+	indexed bool
+	done    bool // applied up to index: config.synced traced
+	wait    int  // ticks before asking again
+}
+
+// askConfigSync asks group 0 for a read index, if Config.SyncConfig
+// wants one and none was confirmed yet; again every election timeout,
+// since a follower that knows no leader drops the request.
+func (n *Node) askConfigSync() {
+	s := &n.cfgSync
+	g := n.group(cluster.ConfigGroup)
+	if !n.cfg.SyncConfig || s.indexed || g == nil {
+		return
+	}
+	if s.wait > 0 {
+		s.wait--
+		return
+	}
+	g.rn.ReadIndex([]byte(configSyncID))
+	s.wait = n.cfg.ElectionTicks
+}
+
+// noteConfigSync traces config.synced once group 0 has applied up to the
+// read index it confirmed.
+func (n *Node) noteConfigSync(g *group) {
+	s := &n.cfgSync
+	if g.id != cluster.ConfigGroup || !s.indexed || s.done || g.applied < s.index {
+		return
+	}
+	s.done = true
+	n.trace("config.synced", env.Int("index", int64(s.index)), env.Int("applied", int64(g.applied)))
 }

@@ -112,6 +112,9 @@ func (r Right) String() string {
 	if r.Write {
 		verb = "write"
 	}
+	if r.Type && r.Object == AllTypes {
+		return verb + " every type"
+	}
 	if r.Type {
 		return verb + " type " + r.Object
 	}
@@ -312,6 +315,11 @@ func (c *Config) revokeToken(key string) error {
 		return fmt.Errorf("token.revoke: no token has the id or name %q", key)
 	}
 	t := c.Tokens[i]
+	if len(c.Tokens) == 1 && c.Settings[AuthRequired] == "true" {
+		// With no token left, a request without one may make the first
+		// again: under auth.required the cluster would be open to anyone.
+		return fmt.Errorf("token.revoke: %s is the last token and %s is true: without a token anyone could make the first again; make another admin token first, or set %s to false", t.Name, AuthRequired, AuthRequired)
+	}
 	if t.Role == RoleAdmin && len(c.Tokens) > 1 {
 		admins := 0
 		for _, o := range c.Tokens {

@@ -205,3 +205,26 @@ func TestAccessEncoding(t *testing.T) {
 		}
 	}
 }
+
+// Under auth.required the last token cannot be revoked: with none left,
+// a request without a token could make the first again.
+func TestLastTokenStaysUnderAuthRequired(t *testing.T) {
+	c, err := Bootstrap(spec(1, 4, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []Command{SetSetting(AuthRequired, "true"), CreateToken(newToken(1, "root", RoleAdmin), true)} {
+		if err := c.Apply(cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Apply(RevokeToken("root")); err == nil || !strings.Contains(err.Error(), "anyone could make the first again") {
+		t.Fatalf("revoking the last token under auth.required: %v", err)
+	}
+	if err := c.Apply(SetSetting(AuthRequired, "false")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply(RevokeToken("root")); err != nil {
+		t.Fatalf("revoking the last token without auth.required: %v", err)
+	}
+}

@@ -93,7 +93,9 @@ func TestListObjects(t *testing.T) {
 }
 
 // TestListObjectsByteBound: a page ends after the object whose value
-// reaches MaxListBytes.
+// reaches MaxListBytes, or whose stored record makes the bytes examined
+// reach MaxListExamined, kept or not: a filter that keeps nothing of
+// large objects must not examine them all.
 func TestListObjectsByteBound(t *testing.T) {
 	o := newObjects(t)
 	value := []byte(`"` + strings.Repeat("x", MaxObjectValue-2) + `"`)
@@ -101,12 +103,38 @@ func TestListObjectsByteBound(t *testing.T) {
 	for i := range n {
 		o.put(ObjectWrite{Type: "blob", PK: fmt.Sprintf("b%02d", i), Version: 1, Value: bytes.Clone(value)})
 	}
-	p, err := o.m.ListObjects("blob", "", MaxListPage, MaxListScan, func(*ObjectRecord) (bool, error) { return true, nil })
+	// Each record holds a little more than its value.
+	wantN := MaxListExamined / MaxObjectValue
+	for _, c := range []struct {
+		name  string
+		keep  func(*ObjectRecord) (bool, error)
+		kept  int
+	}{
+		{"every object kept", func(*ObjectRecord) (bool, error) { return true, nil }, wantN},
+		{"none kept", func(*ObjectRecord) (bool, error) { return false, nil }, 0},
+	} {
+		p, err := o.m.ListObjects("blob", "", MaxListPage, MaxListScan, c.keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Objects) != c.kept || !p.More || p.Last != fmt.Sprintf("b%02d", wantN-1) {
+			t.Errorf("%s: %d objects, more %v, last %q; want %d, more, b%02d", c.name, len(p.Objects), p.More, p.Last, c.kept, wantN-1)
+		}
+	}
+	// keep may grow what it keeps (an upgrade): MaxListBytes ends the
+	// page before MaxListExamined does.
+	for i := range 20 {
+		o.put(ObjectWrite{Type: "small", PK: fmt.Sprintf("s%02d", i), Version: 1, Value: []byte(`"x"`)})
+	}
+	grown := []byte(`"` + strings.Repeat("y", MaxObjectValue-2) + `"`)
+	p, err := o.m.ListObjects("small", "", MaxListPage, MaxListScan, func(r *ObjectRecord) (bool, error) {
+		r.Value = grown
+		return true, nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantN := MaxListBytes / MaxObjectValue
-	if len(p.Objects) != wantN || !p.More || p.Last != fmt.Sprintf("b%02d", wantN-1) {
-		t.Errorf("%d objects, more %v, last %q; want %d, more, b%02d", len(p.Objects), p.More, p.Last, wantN, wantN-1)
+	if want := MaxListBytes / MaxObjectValue; len(p.Objects) != want || !p.More {
+		t.Errorf("grown values: %d objects, more %v; want %d, more", len(p.Objects), p.More, want)
 	}
 }

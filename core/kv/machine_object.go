@@ -366,7 +366,9 @@ func (m *Machine) ScanObjects(typ, after string, limit int) ([]ObjectRecord, err
 // list-objects request: in primary key order from the first key after
 // after ("": from the first), it examines at most scan stored objects and
 // keeps those keep accepts, until it has kept limit of them or their
-// values reach MaxListBytes. keep may change the record it is given (the
+// values reach MaxListBytes, or the records it examined reach
+// MaxListExamined bytes (keep upgrades and decodes every one: a filter
+// that keeps few large objects must not hold the engine for long). keep may change the record it is given (the
 // node upgrades it to the latest version of its type before it judges
 // it); an error of keep ends the read with that error. The page says
 // where it stopped (ListPage: More, Last); its Replicaset is the
@@ -388,12 +390,13 @@ func (m *Machine) ListObjects(typ, after string, limit, scan int, keep func(*Obj
 		return ListPage{}, err
 	}
 	var page ListPage
-	examined, size := 0, 0
+	examined, size, read := 0, 0, 0
 	valid := it.First()
 	for ; valid; valid = it.Next() {
-		if examined == scan || len(page.Objects) == limit || size >= MaxListBytes {
+		if examined == scan || len(page.Objects) == limit || size >= MaxListBytes || read >= MaxListExamined {
 			break
 		}
+		read += len(it.Value())
 		pk := string(it.Key()[len(p):])
 		rec, err := decodeRecord(typ, pk, it.Value())
 		if err != nil {

@@ -64,6 +64,11 @@ const (
 	// after the object that reaches it (one object is at most
 	// MaxObjectValue), so that a page fits a message.
 	MaxListBytes = 8 << 20
+	// MaxListExamined bounds the stored bytes one page examines: every
+	// record examined is upgraded and decoded on the engine's loop (about
+	// 6 ms a MiB), so a filter that keeps few large objects ends its page
+	// early, with More, rather than hold the loop for seconds.
+	MaxListExamined = 2 << 20
 )
 
 // ListPage is one replicaset's answer to a list-objects request. It holds

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
@@ -193,11 +194,16 @@ func (a *api) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("id")
 	t, ok := acc.Token(key)
 	if !ok {
-		return apiErrorf(http.StatusNotFound, "no token has the id or name %q", key)
+		// This instance may not have applied the token yet: group 0
+		// decides, and only its answer says there is none.
+		t = cluster.Token{ID: key, Name: key}
 	}
 	ctx, cancel := a.context(r)
 	defer cancel()
 	if err := ab.RevokeToken(ctx, t.ID); err != nil {
+		if errors.Is(err, ErrAccessRefused) && strings.Contains(err.Error(), "no token has the id or name") {
+			return apiErrorf(http.StatusNotFound, "no token has the id or name %q", key)
+		}
 		return accessChange(err)
 	}
 	respond(w, http.StatusOK, map[string]TokenBody{"revoked": tokenBody(t)})
@@ -260,17 +266,18 @@ func (a *api) putRole(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) deleteRole(w http.ResponseWriter, r *http.Request) error {
-	ab, acc, err := a.accessBackend()
+	ab, _, err := a.accessBackend()
 	if err != nil {
 		return err
 	}
 	name := r.PathValue("name")
-	if _, ok := acc.Role(name); !ok {
-		return apiErrorf(http.StatusNotFound, "no role named %q", name)
-	}
 	ctx, cancel := a.context(r)
 	defer cancel()
+	// A role this instance does not know yet may be group 0's: it decides.
 	if err := ab.DeleteRole(ctx, name); err != nil {
+		if errors.Is(err, ErrAccessRefused) && strings.Contains(err.Error(), "no custom role named") {
+			return apiErrorf(http.StatusNotFound, "no role named %q", name)
+		}
 		return accessChange(err)
 	}
 	respond(w, http.StatusOK, map[string]string{"deleted": name})

@@ -78,6 +78,9 @@ type need struct {
 	object string
 	// bootstrap: taken without a token while the cluster has none.
 	bootstrap bool
+	// everyType: reading it reads data of every type (the repair
+	// queue's payloads), so it needs read of "*".
+	everyType bool
 }
 
 var (
@@ -89,6 +92,7 @@ var (
 	needReadType    = need{}
 	needWriteType   = need{write: true}
 	needIngest      = need{write: true, object: cluster.ObjectIngest}
+	needReadAllData = need{everyType: true}
 )
 
 // routeNeeds is the right each route NewAPI registers needs, by its
@@ -113,8 +117,8 @@ var routeNeeds = map[string]need{
 	"DELETE /v1/data/{type}/{key}":                  needWriteType,
 	"POST /v1/ingest/{connector}":                   needIngest,
 	"GET /v1/queue":                                 needReadCluster,
-	"GET /v1/repair":                                needReadCluster,
-	"GET /v1/repair/{replicaset}/{position}":        needReadCluster,
+	"GET /v1/repair":                                needReadAllData,
+	"GET /v1/repair/{replicaset}/{position}":        needReadAllData,
 	"PUT /v1/repair/{replicaset}/{position}":        needAdmin,
 	"POST /v1/repair/{replicaset}/{position}/retry": needAdmin,
 	"DELETE /v1/repair/{replicaset}/{position}":     needAdmin,
@@ -140,6 +144,8 @@ func (n need) right(escapedPath string) cluster.Right {
 		return cluster.Right{Admin: true}
 	case n.object != "":
 		return cluster.Right{Write: n.write, Object: n.object}
+	case n.everyType:
+		return cluster.Right{Write: n.write, Type: true, Object: cluster.AllTypes}
 	}
 	return cluster.Right{Write: n.write, Type: true, Object: pathType(escapedPath)}
 }
@@ -298,4 +304,12 @@ func (t BearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	return base.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of Base, if it keeps
+// any, so that http.Client.CloseIdleConnections reaches them.
+func (t BearerTransport) CloseIdleConnections() {
+	if c, ok := t.Base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }

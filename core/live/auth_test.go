@@ -86,10 +86,12 @@ type queuesWithAccess struct {
 }
 
 // customRole reads Order and writes Invoice, nothing else; feedRole
-// reads keys and hands messages in, nothing else.
+// reads keys and hands messages in, nothing else; monitorRole reads the
+// cluster's state, which is no data.
 var (
-	customRole = cluster.Role{Name: "orders", Read: []string{"Order"}, Write: []string{"Invoice"}}
-	feedRole   = cluster.Role{Name: "feeds", Read: []string{"kv"}, Write: []string{"ingest"}}
+	customRole  = cluster.Role{Name: "orders", Read: []string{"Order"}, Write: []string{"Invoice"}}
+	feedRole    = cluster.Role{Name: "feeds", Read: []string{"kv"}, Write: []string{"ingest"}}
+	monitorRole = cluster.Role{Name: "monitor", Read: []string{"cluster"}}
 )
 
 // routeCase is how TestAuthMatrix calls one route: a path for it (one
@@ -98,7 +100,7 @@ var (
 type routeCase struct {
 	paths []string
 	body  string
-	need  string // open, admin, read cluster, read kv, write kv, read type, write type, ingest
+	need  string // open, admin, read cluster, read kv, write kv, read type, write type, read every type, ingest
 }
 
 // authRoutes are the routes NewAPI registers, each with its case.
@@ -121,8 +123,8 @@ var authRoutes = map[string]routeCase{
 	"DELETE /v1/data/{type}/{key}":                  {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, need: "write type"},
 	"POST /v1/ingest/{connector}":                   {paths: []string{"/v1/ingest/web"}, body: `{"n":1}`, need: "ingest"},
 	"GET /v1/queue":                                 {paths: []string{"/v1/queue"}, need: "read cluster"},
-	"GET /v1/repair":                                {paths: []string{"/v1/repair?replicaset=rs1"}, need: "read cluster"},
-	"GET /v1/repair/{replicaset}/{position}":        {paths: []string{"/v1/repair/rs1/1"}, need: "read cluster"},
+	"GET /v1/repair":                                {paths: []string{"/v1/repair?replicaset=rs1"}, need: "read every type"},
+	"GET /v1/repair/{replicaset}/{position}":        {paths: []string{"/v1/repair/rs1/1"}, need: "read every type"},
 	"PUT /v1/repair/{replicaset}/{position}":        {paths: []string{"/v1/repair/rs1/1"}, body: `{"n":1}`, need: "admin"},
 	"POST /v1/repair/{replicaset}/{position}/retry": {paths: []string{"/v1/repair/rs1/1/retry"}, need: "admin"},
 	"DELETE /v1/repair/{replicaset}/{position}":     {paths: []string{"/v1/repair/rs1/1"}, need: "admin"},
@@ -150,11 +152,13 @@ func allowed(role, need, path string) bool {
 	case cluster.RoleWriter:
 		return need != "admin"
 	case cluster.RoleReader:
-		return slices.Contains([]string{"read cluster", "read kv", "read type"}, need)
+		return slices.Contains([]string{"read cluster", "read kv", "read type", "read every type"}, need)
 	case customRole.Name:
 		return need == "read type" && order || need == "write type" && !order
 	case feedRole.Name:
 		return need == "read kv" || need == "ingest"
+	case monitorRole.Name:
+		return need == "read cluster"
 	}
 	return false
 }
@@ -200,7 +204,7 @@ func TestAuthMatrix(t *testing.T) {
 		}
 	}
 
-	for _, role := range []string{"", cluster.RoleAdmin, cluster.RoleWriter, cluster.RoleReader, customRole.Name, feedRole.Name} {
+	for _, role := range []string{"", cluster.RoleAdmin, cluster.RoleWriter, cluster.RoleReader, customRole.Name, feedRole.Name, monitorRole.Name} {
 		name := role
 		if role == "" {
 			name = "no token"
@@ -208,7 +212,7 @@ func TestAuthMatrix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			acc := newAccessState()
 			acc.addToken(t, "root", cluster.RoleAdmin)
-			for _, r := range []cluster.Role{customRole, feedRole} {
+			for _, r := range []cluster.Role{customRole, feedRole, monitorRole} {
 				if err := acc.SetRole(context.Background(), r); err != nil {
 					t.Fatal(err)
 				}

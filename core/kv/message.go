@@ -53,6 +53,12 @@ type ListRequest struct {
 	// bounded read.
 	Limit int
 	Scan  int
+	// Version is the latest version of Type in the model the filter was
+	// read against; an instance whose model has another answers with a
+	// redirect to no one (try again): the filter may name fields its
+	// shape lacks, and a page judged by it would move the cursor past
+	// objects it never matched. 0 is not checked.
+	Version int
 }
 
 // Bounds of a list-objects request and its page.

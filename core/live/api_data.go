@@ -64,7 +64,7 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	for i, rs := range names {
 		wg.Go(func() {
 			req := kv.Request{Op: kv.OpListObjects, Stale: q.Stale, List: &kv.ListRequest{Replicaset: rs, Type: t.Name, Filter: filter,
-				After: q.After, Limit: q.Limit, Scan: query.ScanBound(q.Limit)}}
+				After: q.After, Limit: q.Limit, Scan: query.ScanBound(q.Limit), Version: t.Latest()}}
 			resp, err := a.doObject(r, req, fmt.Sprintf("the objects of %s in replicaset %s", t.Name, rs))
 			switch {
 			case err != nil:

@@ -124,6 +124,9 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		if (m.Object != nil) != m.Op.IsObject() {
 			return b, fmt.Errorf("live: encoding kv.request: %s with object part %v: only the object ops have one", wireOp(m.Op), m.Object != nil)
 		}
+		if m.List != nil && !wireVersionOK(m.List.Version) {
+			return b, fmt.Errorf("live: encoding kv.request: list: model version %d is out of range", m.List.Version)
+		}
 		if m.Object != nil && !wireVersionOK(m.Object.Version) {
 			return b, fmt.Errorf("live: encoding kv.request: model version %d is out of range", m.Object.Version)
 		}
@@ -192,6 +195,7 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = appendWireString(b, l.After)
 			b = binary.AppendUvarint(b, uint64(l.Limit))
 			b = binary.AppendUvarint(b, uint64(l.Scan))
+			b = binary.AppendUvarint(b, uint64(l.Version))
 		}
 		return b, nil
 	case *kv.Response:
@@ -807,6 +811,7 @@ func (d *wireDecoder) listRequest() *kv.ListRequest {
 	l.Filter = d.bytes()
 	l.After = d.string()
 	limit, scan := d.uvarint(), d.uvarint()
+	l.Version = d.version()
 	if d.err != nil {
 		return l
 	}

@@ -310,8 +310,8 @@ func TestCodecGolden(t *testing.T) {
 				"0172" + "01" + "02" + "03" + "03" + "01" + "01" + "00" + "02" + "00" + "00" + "00" + "00" + "01" +
 				"01" + "016d" + "00" + "00" + "00" + "02" + "01" + "016b" + "01" + "0168" + "0178" + "04" +
 				"ac02"},
-		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, Stale: true, List: &kv.ListRequest{Replicaset: "r", Type: "t", Filter: []byte{1}, After: "a", Limit: 300, Scan: 3000}},
-			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "21" + "0172" + "0174" + "0101" + "0161" + "ac02" + "b817"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, Stale: true, List: &kv.ListRequest{Replicaset: "r", Type: "t", Filter: []byte{1}, After: "a", Limit: 300, Scan: 3000, Version: 2}},
+			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "21" + "0172" + "0174" + "0101" + "0161" + "ac02" + "b817" + "02"},
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Index: 2, List: &kv.ListPage{Replicaset: "r", More: true, Last: "q",
 			Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Version: 1, Revision: 2, Value: []byte("{}")}}}},
 			"03" + "0163" + "01" + "01" + "00" + "02" + "00" + "00" + "20" + "0172" + "01" + "0171" + "01" +

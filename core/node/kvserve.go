@@ -307,6 +307,15 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 	if err != nil {
 		return invalid(err.Error())
 	}
+	if l.Version != 0 {
+		if m, _ := n.dataModel(); m != nil {
+			if t, ok := m.Type(l.Type); !ok || t.Latest() != l.Version {
+				// The asker read the filter against another model: try
+				// again once the two agree (kv.ListRequest.Version).
+				return &kv.Response{Status: kv.StatusRedirect, Index: index}
+			}
+		}
+	}
 	scan := min(max(l.Scan, l.Limit), kv.MaxListScan)
 	var unreadable error
 	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {

@@ -27,6 +27,9 @@ type lister struct {
 	q   api.Query
 	// scan overrides the scan bound of each page (api.ScanBound) when set.
 	scan int
+	// version is the type's latest version in the model q was read
+	// against (kv.ListRequest.Version).
+	version int
 
 	seq     uint64
 	pending map[uint64]*kv.Request // by sequence number
@@ -62,7 +65,7 @@ func (l *lister) Handle(ev env.Event) {
 		for _, rs := range l.rss {
 			l.seq++
 			req := &kv.Request{Client: string(l.e.ID()), Seq: l.seq, Op: kv.OpListObjects, Stale: l.q.Stale, List: &kv.ListRequest{
-				Replicaset: rs, Type: l.q.Type, Filter: l.q.Filters.Encode(), After: l.q.After, Limit: l.q.Limit, Scan: scan}}
+				Replicaset: rs, Type: l.q.Type, Filter: l.q.Filters.Encode(), After: l.q.After, Limit: l.q.Limit, Scan: scan, Version: l.version}}
 			l.pending[l.seq] = req
 			l.e.Send(l.ask(rs), req)
 		}
@@ -199,7 +202,7 @@ func TestListObjectsAcrossReplicasets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := &lister{rss: c.Replicasets(), q: q, scan: c2.scan, ask: func(rs string) env.NodeID { return c.Members(rs)[0] }}
+			l := &lister{rss: c.Replicasets(), q: q, scan: c2.scan, version: customer.Latest(), ask: func(rs string) env.NodeID { return c.Members(rs)[0] }}
 			name := env.NodeID(fmt.Sprintf("lister%d", k))
 			if err := w.AddNode(name, func(e env.Env) (env.Node, error) { l.e = e; return l, nil }); err != nil {
 				t.Fatal(err)
@@ -228,6 +231,21 @@ func TestListObjectsAcrossReplicasets(t *testing.T) {
 				t.Errorf("%d pages (%v), want %d", len(l.sizes), l.sizes, c2.pages)
 			}
 		})
+	}
+	// A filter read against another model than the instances' is never
+	// judged: they answer "try again" for as long as the two differ.
+	q, err := api.ParseQuery(customer, url.Values{"tier": {"basic"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &lister{rss: c.Replicasets(), q: q, version: customer.Latest() + 1, ask: func(rs string) env.NodeID { return c.Members(rs)[0] }}
+	if err := w.AddNode("lister-other-model", func(e env.Env) (env.Node, error) { other.e = e; return other, nil }); err != nil {
+		t.Fatal(err)
+	}
+	w.Post("lister-other-model", listNext{})
+	runUntil(t, w, w.Now()+3*time.Second)
+	if other.done || len(other.items) != 0 {
+		t.Errorf("a listing read against another model ended %v with %d objects (%v)", other.done, len(other.items), other.err)
 	}
 	// Every list-objects is in the trace.
 	lists := 0

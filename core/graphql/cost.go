@@ -1,0 +1,108 @@
+package graphql
+
+import (
+	"fmt"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// measure computes the operation's depth and cost before it runs and
+// refuses it, with an error at the first field over a limit, when either
+// is over its limit. The package doc has the cost model.
+func (e *executor) measure(op *ast.OperationDefinition) *gqlerror.Error {
+	m := meter{e: e}
+	m.walk(op.SelectionSet, 1, 1)
+	if m.err != nil {
+		return m.err
+	}
+	if m.cost > int64(e.lim.MaxCost) {
+		return gqlerror.ErrorPosf(op.Position, "the query costs more than %d, the limit (each field 1, times the first of every connection above it)", e.lim.MaxCost)
+	}
+	return nil
+}
+
+type meter struct {
+	e      *executor
+	cost   int64
+	visits int
+	err    *gqlerror.Error
+}
+
+// walk adds the cost of a selection whose fields are depth deep and
+// resolved mult times.
+func (m *meter) walk(sel ast.SelectionSet, depth int, mult int64) {
+	for _, s := range sel {
+		if m.err != nil {
+			return
+		}
+		m.visits++
+		if m.visits > maxVisits {
+			m.err = gqlerror.ErrorPosf(s.GetPosition(), "the query has more than %d fields, fragments spread", maxVisits)
+			return
+		}
+		switch s := s.(type) {
+		case *ast.Field:
+			if depth > m.e.lim.MaxDepth {
+				m.err = gqlerror.ErrorPosf(s.Position, "field %s is %d deep, over the limit of %d", s.Name, depth, m.e.lim.MaxDepth)
+				return
+			}
+			m.cost = addCapped(m.cost, mult)
+			if m.cost > int64(m.e.lim.MaxCost) {
+				m.err = gqlerror.ErrorPosf(s.Position, "the query costs more than %d, the limit (each field 1, times the first of every connection above it)", m.e.lim.MaxCost)
+				return
+			}
+			n, err := m.multiplier(s)
+			if err != nil {
+				m.err = gqlerror.ErrorPosf(s.Position, "%s", err)
+				return
+			}
+			m.walk(s.SelectionSet, depth+1, mulCapped(mult, n))
+		case *ast.InlineFragment:
+			m.walk(s.SelectionSet, depth, mult)
+		case *ast.FragmentSpread:
+			if def := m.e.doc.Fragments.ForName(s.Name); def != nil {
+				m.walk(def.SelectionSet, depth, mult)
+			}
+		}
+	}
+}
+
+// multiplier is how many times a field's selection is resolved: a
+// connection's first (default DefaultFirst), a history's kept versions,
+// once for anything else.
+func (m *meter) multiplier(f *ast.Field) (int64, error) {
+	if f.Definition == nil {
+		return 1, nil
+	}
+	if f.Definition.Arguments.ForName("first") != nil {
+		n := int64(DefaultFirst)
+		if a := f.Arguments.ForName("first"); a != nil {
+			if v, ok := m.e.literal(a.Value); ok && v != nil {
+				x, ok := toInt64(v)
+				if !ok || x < 0 || x > MaxFirst {
+					return 0, fmt.Errorf("first: %s: want 0 to %d", describeInput(v), MaxFirst)
+				}
+				n = x
+			}
+		}
+		return n, nil
+	}
+	if f.Name == "_history" && f.ObjectDefinition != nil {
+		if t, ok := m.e.m.Type(f.ObjectDefinition.Name); ok {
+			return int64(max(t.History, 1)), nil
+		}
+	}
+	return 1, nil
+}
+
+const costCap = 1 << 40
+
+func addCapped(a, b int64) int64 { return min(a+b, costCap) }
+
+func mulCapped(a, b int64) int64 {
+	if a != 0 && b > costCap/a {
+		return costCap
+	}
+	return min(a*b, costCap)
+}

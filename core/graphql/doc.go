@@ -1,0 +1,112 @@
+// Package graphql serves a cluster's data model as GraphQL: SDL writes
+// the schema of the model's latest versions, and Execute parses and
+// validates a query with github.com/vektah/gqlparser/v2, measures it,
+// and runs it against storage behind the Data interface, consulting
+// Rights per type and field. It holds no HTTP: core/live hands it
+// requests and writes its responses. It runs inside the simulator, so it
+// starts no goroutine, reads no clock, and walks every map in sorted
+// order where the order could reach a response.
+//
+// # Schema
+//
+// NewSchema builds a Schema once per model revision (SDL, loaded and
+// checked by gqlparser); the schema changes when the model does. The SDL
+// lists definitions sorted by name and fields sorted by name (a lookup's
+// key arguments stay in key order; enum values in declaration order).
+// For each type T of the model:
+//
+//	type T                  its latest version's fields, plus
+//	                        _version: Int! (the model version of the shape),
+//	                        _revision: Int64! (the log index of its last write),
+//	                        _history: [T_Version!]! (kept previous versions,
+//	                        oldest first: version, revision, object), and a
+//	                        field per relation: one-to-many → TConnection
+//	                        (where, orderBy, first, after); many-to-one and
+//	                        one-to-one → T or null
+//	TConnection, TEdge      edges { cursor node } and pageInfo { hasNextPage endCursor }
+//	TInput                  every field; nullable and defaulted ones optional
+//	TPatch                  every field but the key's, all optional (a JSON
+//	                        merge patch: left out keeps, null clears, records
+//	                        merge field by field through T_fieldPatch, arrays
+//	                        are replaced whole)
+//	TWhere                  a FILTER per filterable field, and: [TWhere!], or: [TWhere!]
+//	TOrder, TSort           by: _key or an index's name (default _key),
+//	                        direction: ASC or DESC (default ASC)
+//	Query.T(key...)         by primary key: T or null
+//	Query.Ts(where, orderBy, first, after)   a connection (plural: Customers,
+//	                        Addresses, Categories)
+//	Mutation.insertT(object: TInput!)        fails when the key exists
+//	Mutation.updateT(key..., patch: TPatch!, ifRevision: Int64)
+//	Mutation.deleteT(key..., ifRevision: Int64)   the deleted object, or null
+//	                        when there was none
+//
+// Field types: string → String, int → Int64 (a custom scalar: GraphQL's
+// Int is 32 bits; output as a JSON number, input as a number or a string
+// of digits), float → Float, bool → Boolean, decimal → Decimal (canonical
+// text), timestamp → Timestamp (RFC 3339, UTC), bytes → Bytes (standard
+// base64), enum → an enum T_field (String when a value is not a GraphQL
+// name), array → a list, record → an object type T_field (input
+// T_fieldInput, patch T_fieldPatch, where T_fieldWhere), map → JSON, ref →
+// its target's key type, or JSON for a composite key. A nullable field is
+// nullable; the others are non-null. Nested names join the path with _
+// (Order_shipping_address_city). A model whose names collide with these
+// (a type CustomerWhere beside Customer, a field named like a relation)
+// fails NewSchema with gqlparser's error naming the duplicate.
+//
+// Filters take the operators of core/api (whose parser reads the values,
+// so GraphQL and REST filter alike): StringFilter eq ne gt ge lt le in
+// prefix; Int64Filter, FloatFilter, DecimalFilter and TimestampFilter the
+// same without prefix; BooleanFilter, BytesFilter, enum filters and
+// RefFilter (the key as text) eq ne in. A null or absent field meets ne
+// and nothing else. Records filter through their fields; arrays, maps and
+// refs to composite keys take no filter.
+//
+// # Execution
+//
+// Errors come in the GraphQL response format: parse and validation
+// errors (with locations) and refusals before execution have no data; a
+// field's error is at its path, makes the field null and, when the field
+// is non-null, the nearest nullable field above it (as the spec says).
+// Mutations run one after another. __typename works everywhere; the
+// query field _sdl gives the SDL.
+//
+// A listing in key order asks Data.List for the where's conjunction (its
+// own filters and those of its and items, at most api.MaxFilters) and
+// evaluates the whole where, ors included, on what comes back; it asks
+// for the page's missing objects (at least 100 while an or is left to
+// it), in at most 16 List calls. A page whose calls run out is answered
+// with what it found, hasNextPage and an endCursor where the scan
+// stopped: a page may be short, even empty, and still have a next, as in
+// the REST listing. Ordering by an index, or by _key DESC, is done by the
+// executor: it reads every match (in at most 16 List calls) and refuses
+// more than MaxSort of them; objects without an index entry (a null in
+// an index field) come last (first for DESC). A cursor is opaque, bound
+// to the type, where and orderBy (a relation's own filters are not
+// bound), and stays valid when its object is deleted. An update reads,
+// merges, validates and writes on condition of the revision it read
+// (again, up to five times, when another write comes between); with
+// ifRevision the object must have that revision, else it fails at once.
+//
+// # Cost
+//
+// Before it runs, a query is measured over its fragments expanded: every
+// field is 1 deep more than its parent (a root field is 1) and refused
+// beyond Limits.MaxDepth; every field costs 1 times the number of times
+// it will be resolved, which is the product of the first of every
+// connection above it (default DefaultFirst, at most MaxFirst; first: 0
+// costs its children nothing) and the history size of every _history
+// above it. A query over Limits.MaxCost is refused with an error at the
+// field that crossed it, before any Data call. At run time every Data
+// call counts against Limits.MaxCalls, so that retried updates, or
+// pages scanning for an or, stay bounded too.
+//
+// # Not supported yet
+//
+// Introspection (__schema, __type: use _sdl), subscriptions, filters on
+// null (is null), on arrays, maps and composite refs, ordering by an
+// index in storage (the executor sorts at most MaxSort matches), last and
+// before (backward pagination), a total count, upserts (insert fails on
+// an existing key; update what exists), rights on the fields of records
+// (Rights sees a type's top-level fields only), and a model's older
+// versions (the schema shows the latest one only).
+package graphql

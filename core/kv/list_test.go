@@ -106,9 +106,9 @@ func TestListObjectsByteBound(t *testing.T) {
 	// Each record holds a little more than its value.
 	wantN := MaxListExamined / MaxObjectValue
 	for _, c := range []struct {
-		name  string
-		keep  func(*ObjectRecord) (bool, error)
-		kept  int
+		name string
+		keep func(*ObjectRecord) (bool, error)
+		kept int
 	}{
 		{"every object kept", func(*ObjectRecord) (bool, error) { return true, nil }, wantN},
 		{"none kept", func(*ObjectRecord) (bool, error) { return false, nil }, 0},

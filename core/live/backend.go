@@ -94,6 +94,11 @@ func (n *Node) Ready() (bool, string) {
 	if !n.started.Load() {
 		return false, ErrNotFormed.Error()
 	}
+	if _, ok := n.Access(); !ok {
+		// Every request but /healthz and /readyz would be answered 503
+		// until then (backend_access.go).
+		return false, "group 0 has not caught up since the start: the tokens in force are not known yet"
+	}
 	return n.metrics.ready()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
@@ -41,6 +42,27 @@ func (n *Node) Access() (*cluster.Access, bool) {
 		return &cluster.Access{Required: n.cfg.Settings[cluster.AuthRequired] == "true"}, true
 	}
 	return nil, false
+}
+
+// AwaitAccess waits until this instance knows the tokens in force
+// (Access answers), or ctx ends: after a start, until group 0 has caught
+// up with its leader. Until then every request but /healthz and /readyz
+// is answered 503.
+func (n *Node) AwaitAccess(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, ok := n.Access(); ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.dead:
+			return fmt.Errorf("live: %s: the engine stopped: %w", n.cfg.Name, n.err)
+		case <-t.C:
+		}
+	}
 }
 
 // CreateToken adds t through group 0 (cluster.CreateToken).

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/shoaldb/shoal/core/graphql"
 	"github.com/shoaldb/shoal/core/kv"
 )
 
@@ -210,6 +211,9 @@ type APIOptions struct {
 	MaxBody int64
 	// Timeout bounds the work of one request (DefaultTimeout if 0).
 	Timeout time.Duration
+	// GraphQL bounds a GraphQL request's depth, cost and data calls; a
+	// zero field takes core/graphql's default.
+	GraphQL graphql.Limits
 }
 
 // NewAPI is a node's HTTP API (JSON, v1) over b:
@@ -230,6 +234,9 @@ type APIOptions struct {
 //	GET    /v1/data/{type}/{key}     (?consistency=stale)           → 200 ObjectBody with the object, 404
 //	GET    /v1/data/{type}/{key}/history (?consistency=stale)       → 200 HistoryBody: kept versions oldest first, the object last; 404
 //	DELETE /v1/data/{type}/{key}                                    → 200 ObjectBody
+//	POST   /v1/graphql       {"query", "variables", "operationName"} → 200 {"data", "errors"} (GraphQL's errors too), 400 a malformed body
+//	GET    /v1/graphql?query=Q&variables=JSON&operationName=N       → the same for a query; 405 a mutation
+//	GET    /v1/graphql/schema                                       → 200 the model's GraphQL SDL (text/plain), 404 without a model
 //	POST   /v1/ingest/{connector} a JSON object; Idempotency-Key: id → 202 IngestResult, 400, 401/403 token, 413, 429 (Retry-After) queue full
 //	GET    /v1/queue                                                → 200 [QueueBody] every replicaset's queues
 //	GET    /v1/repair?replicaset=RS&after=N&limit=M                 → 200 QueueBody with its repair entries
@@ -250,7 +257,9 @@ type APIOptions struct {
 // With authentication on (auth.go: once the cluster has a token, or
 // auth.required is true) every request but /healthz and /readyz needs
 // Authorization: Bearer TOKEN, whose role grants what its route needs
-// (routeNeeds): 401 without one, 403 when the role does not.
+// (routeNeeds): 401 without one, 403 when the role does not. GraphQL
+// takes any token and checks its role type by type as the query runs
+// (api_graphql.go): a field it may not read is an error in the answer.
 //
 // A message handed in carries the request's X- headers (IngestHeaderPrefix)
 // and goes to the replicaset of its Shoal-Key header, or of its id.
@@ -318,6 +327,9 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("GET /v1/data/{type}/{key}", a.getObject)
 	a.handle("GET /v1/data/{type}/{key}/history", a.getObjectHistory)
 	a.handle("DELETE /v1/data/{type}/{key}", a.deleteObject)
+	a.handle("POST /v1/graphql", a.postGraphQL)
+	a.handle("GET /v1/graphql", a.getGraphQL)
+	a.handle("GET /v1/graphql/schema", a.getGraphQLSchema)
 	a.handle("POST /v1/ingest/{connector}", a.ingest)
 	a.handle("GET /v1/queue", a.queues)
 	a.handle("GET /v1/repair", a.listRepair)
@@ -367,6 +379,7 @@ type api struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	models   models
+	schemas  schemaCache
 	pipes    pipelineCache
 	routes   []string // the patterns registered, for the tests
 }

@@ -34,9 +34,7 @@ type ListBody struct {
 	Next  string       `json:"next,omitempty"`
 }
 
-// listObjects answers a page of a type's objects: it asks every
-// replicaset for its page (at once, each a read of its own) and merges
-// them.
+// listObjects answers a page of a type's objects (listPage).
 func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.objectType(r)
 	if err != nil {
@@ -50,39 +48,7 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErrorf(http.StatusBadRequest, "%s", err)
 	}
-	names, err := a.replicasets(r)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return apiErrorf(http.StatusServiceUnavailable, "%s: the cluster has no replicaset yet", ErrUnavailable)
-	}
-	filter := q.Filters.Encode()
-	pages := make([]query.Page[kv.ObjectRecord], len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, rs := range names {
-		wg.Go(func() {
-			req := kv.Request{Op: kv.OpListObjects, Stale: q.Stale, List: &kv.ListRequest{Replicaset: rs, Type: t.Name, Filter: filter,
-				After: q.After, Limit: q.Limit, Scan: query.ScanBound(q.Limit), Version: t.Latest()}}
-			resp, err := a.doObject(r, req, fmt.Sprintf("the objects of %s in replicaset %s", t.Name, rs))
-			switch {
-			case err != nil:
-				errs[i] = err
-			case resp.List == nil || resp.List.Replicaset != rs:
-				errs[i] = fmt.Errorf("the backend answered a list-objects of replicaset %s with %+v", rs, resp.List)
-			default:
-				pages[i] = query.Page[kv.ObjectRecord]{Items: resp.List.Objects, More: resp.List.More, Last: resp.List.Last}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	items, next, more, err := query.Merge(q.After, q.Limit, pages, func(rec kv.ObjectRecord) string { return rec.PK })
+	items, next, more, err := a.listPage(r, t, q.Filters, q.After, q.Limit, q.Stale)
 	if err != nil {
 		return err
 	}
@@ -101,6 +67,48 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	setConsistency(w, q.Stale)
 	respond(w, http.StatusOK, out)
 	return nil
+}
+
+// listPage is one page of a listing of t's objects, for the REST listing
+// and GraphQL alike: it asks every replicaset for its page of the objects
+// that meet filters after the encoded key after, at most limit (at once,
+// each a read of its own, stale if asked), and merges them (core/api's
+// Merge). next is the key the listing continues after when more is set.
+func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, after string, limit int, stale bool) (
+	items []kv.ObjectRecord, next string, more bool, err error) {
+	names, err := a.replicasets(r)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if len(names) == 0 {
+		return nil, "", false, apiErrorf(http.StatusServiceUnavailable, "%s: the cluster has no replicaset yet", ErrUnavailable)
+	}
+	filter := filters.Encode()
+	pages := make([]query.Page[kv.ObjectRecord], len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, rs := range names {
+		wg.Go(func() {
+			req := kv.Request{Op: kv.OpListObjects, Stale: stale, List: &kv.ListRequest{Replicaset: rs, Type: t.Name, Filter: filter,
+				After: after, Limit: limit, Scan: query.ScanBound(limit), Version: t.Latest()}}
+			resp, err := a.doObject(r, req, fmt.Sprintf("the objects of %s in replicaset %s", t.Name, rs))
+			switch {
+			case err != nil:
+				errs[i] = err
+			case resp.List == nil || resp.List.Replicaset != rs:
+				errs[i] = fmt.Errorf("the backend answered a list-objects of replicaset %s with %+v", rs, resp.List)
+			default:
+				pages[i] = query.Page[kv.ObjectRecord]{Items: resp.List.Objects, More: resp.List.More, Last: resp.List.Last}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, "", false, err
+		}
+	}
+	return query.Merge(after, limit, pages, func(rec kv.ObjectRecord) string { return rec.PK })
 }
 
 // putObjectAt stores the body as PUT /v1/data/{type} does, when its key

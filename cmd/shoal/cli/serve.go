@@ -28,6 +28,7 @@ import (
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
+	"github.com/shoaldb/shoal/core/graphql"
 	"github.com/shoaldb/shoal/core/handler"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/live"
@@ -78,6 +79,15 @@ type serveConfig struct {
 	// auth.required=true): every request needs a token, the first of
 	// which is made without one.
 	Auth bool `yaml:"auth"`
+	// GraphQL bounds GraphQL requests.
+	GraphQL graphqlConfig `yaml:"graphql"`
+}
+
+// graphqlConfig bounds each GraphQL request (core/graphql's Limits); 0
+// takes the default.
+type graphqlConfig struct {
+	MaxDepth int `yaml:"max_depth"` // how deep fields nest
+	MaxCost  int `yaml:"max_cost"`  // each field 1, times the first of every connection above it
 }
 
 type tlsConfig struct {
@@ -200,6 +210,12 @@ func (c *serveConfig) validate() error {
 	}
 	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") {
 		bad("http_tls: cert and key go together")
+	}
+	if c.GraphQL.MaxDepth < 0 {
+		bad("graphql: max_depth %d: want at least 1 (0 or none: the default, %d)", c.GraphQL.MaxDepth, graphql.DefaultMaxDepth)
+	}
+	if c.GraphQL.MaxCost < 0 {
+		bad("graphql: max_cost %d: want at least 1 (0 or none: the default, %d)", c.GraphQL.MaxCost, graphql.DefaultMaxCost)
 	}
 	if c.Auth {
 		if v, ok := c.Settings[cluster.AuthRequired]; ok && v != "true" {
@@ -383,7 +399,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, cluster_name, tls: {cert, key, ca, client_auth}, http_tls: {cert, key}, auth, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, cluster_name, tls: {cert, key, ca, client_auth}, http_tls: {cert, key}, auth, graphql: {max_depth, max_cost}, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -406,6 +422,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&flags.HTTPTLS.Cert, "http-tls-cert", "", "a certificate `file` (PEM) to serve the HTTP API as HTTPS with")
 	fs.StringVar(&flags.HTTPTLS.Key, "http-tls-key", "", "its private key `file` (PEM)")
 	fs.BoolVar(&flags.Auth, "auth", false, "turn authentication on when the cluster forms, before it has a token (the setting auth.required=true); the first token is made without one")
+	fs.IntVar(&flags.GraphQL.MaxDepth, "graphql-max-depth", 0, fmt.Sprintf("refuse GraphQL queries whose fields nest more than `N` deep (default %d)", graphql.DefaultMaxDepth))
+	fs.IntVar(&flags.GraphQL.MaxCost, "graphql-max-cost", 0, fmt.Sprintf("refuse GraphQL queries that cost more than `N`: each field 1, times the first of every connection above it (default %d)", graphql.DefaultMaxCost))
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
 	fs.StringVar(&flags.Model, "model", "", "a data model `file` (YAML) the cluster should have in force: proposed once the instance is ready, unless it is in force already")
@@ -448,8 +466,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *dev {
 		for name := range set {
-			if name != "dev" && name != "model" && name != "pipeline" && name != "setting" {
-				return exitUsage, usagef("--dev takes no other flag but --model, --pipeline and --setting")
+			if !slices.Contains([]string{"dev", "model", "pipeline", "setting", "graphql-max-depth", "graphql-max-cost"}, name) {
+				return exitUsage, usagef("--dev takes no other flag but --model, --pipeline, --setting and --graphql-max-depth/--graphql-max-cost")
 			}
 		}
 		dir, err := os.MkdirTemp("", "shoal-dev-")
@@ -457,7 +475,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitInternal, err
 		}
 		defer os.RemoveAll(dir)
-		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model, Pipeline: c.Pipeline, Settings: c.Settings}
+		c = serveConfig{Name: "dev", PeerAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, Model: c.Model, Pipeline: c.Pipeline, Settings: c.Settings,
+			GraphQL: c.GraphQL}
 	}
 	if err := c.validate(); err != nil {
 		return exitUsage, usageError{err.Error()}
@@ -545,6 +564,12 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 	if set["auth"] {
 		c.Auth = f.Auth
 	}
+	if set["graphql-max-depth"] {
+		c.GraphQL.MaxDepth = f.GraphQL.MaxDepth
+	}
+	if set["graphql-max-cost"] {
+		c.GraphQL.MaxCost = f.GraphQL.MaxCost
+	}
 }
 
 func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout, stderr io.Writer) (int, error) {
@@ -608,7 +633,8 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 		return exitInternal, err
 	}
 	defer n.Close()
-	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg}), ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
+	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg,
+		GraphQL: graphql.Limits{MaxDepth: c.GraphQL.MaxDepth, MaxCost: c.GraphQL.MaxCost}}), ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
 	httpDone := make(chan error, 1)
 	go func() {
 		if httpTLS != nil {
@@ -622,7 +648,15 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	formed := make(chan error, 1)
-	go func() { formed <- n.Form(ctx) }()
+	go func() {
+		// Ready once group 0 has caught up, too: before, every request
+		// would be answered 503 (the tokens in force are not known).
+		err := n.Form(ctx)
+		if err == nil {
+			err = n.AwaitAccess(ctx)
+		}
+		formed <- err
+	}()
 	// The model is proposed in the background, so that signals are still
 	// answered; it stops with the process.
 	modelCtx, stopModel := context.WithCancel(ctx)
@@ -700,6 +734,7 @@ func printDev(w io.Writer, c serveConfig, base, modelFile, pipelineFile string) 
 	fmt.Fprintf(w, "  key-value API  %s/v1/kv/{key}\n", base)
 	if modelFile != "" {
 		fmt.Fprintf(w, "  data API       %s/v1/data/{type}/{key}  (model: %s; %s/v1/model?format=yaml)\n", base, modelFile, base)
+		fmt.Fprintf(w, "  GraphQL        %s/v1/graphql  (POST {\"query\": ...}; the schema: %s/v1/graphql/schema)\n", base, base)
 	}
 	fmt.Fprintf(w, "  cluster        %s/v1/cluster\n  metrics        %s/metrics\n  data           %s\n", base, base, c.DataDir)
 	fmt.Fprintf(w, "try:\n  curl -X PUT -d '{\"value\":\"hello\"}' %s/v1/kv/greeting\n  curl %s/v1/kv/greeting\n", base, base)

@@ -24,6 +24,7 @@ bootstrap_expect: 3
 tls: {cert: c.pem, key: k.pem, ca: ca.pem, client_auth: true}
 http_tls: {cert: api.pem, key: api-key.pem}
 auth: true
+graphql: {max_depth: 8, max_cost: 500}
 log_format: json
 model: shop.yaml
 settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
@@ -37,7 +38,7 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 	}
 	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" ||
 		c.Settings["queue.max_messages"] != "5000" || c.Settings["queue.retry_after"] != "500ms" ||
-		c.HTTPTLS.Key != "api-key.pem" || c.Settings["auth.required"] != "true" {
+		c.HTTPTLS.Key != "api-key.pem" || c.Settings["auth.required"] != "true" || c.GraphQL != (graphqlConfig{MaxDepth: 8, MaxCost: 500}) {
 		t.Errorf("parsed %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
@@ -47,6 +48,8 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 		{"name: n1\n---\nname: n2\n", "serve.yaml: holds more than one YAML document"},
 		{"join: {a: b}\n", "serve.yaml: line 1: cannot unmarshal !!map into []string"},
 		{"model: [a.yaml]\n", "serve.yaml: line 1: cannot unmarshal !!seq into string"},
+		{"graphql: {max_depht: 3}\n", "serve.yaml: line 1: field max_depht not found"},
+		{"graphql: {max_cost: lots}\n", "serve.yaml: line 1: cannot unmarshal !!str `lots` into int"},
 		{"\t- x", "serve.yaml: "},
 	} {
 		_, err := parseServeConfig("serve.yaml", []byte(tc.src))
@@ -67,6 +70,8 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 		{serveConfig{Name: "n", DataDir: "d", TLS: tlsConfig{Cert: "c", Key: "k", ClientAuth: true}}, "tls: client_auth needs ca"},
 		{serveConfig{Name: "n", DataDir: "d", LogLevel: "loud"}, `log_level "loud"`},
 		{serveConfig{Name: "n", DataDir: "d", HTTPTLS: httpTLSConfig{Key: "k"}}, "http_tls: cert and key go together"},
+		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxDepth: -1}}, "graphql: max_depth -1: want at least 1 (0 or none: the default, 12)"},
+		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxCost: -5}}, "graphql: max_cost -5: want at least 1 (0 or none: the default, 10000)"},
 		{serveConfig{Name: "n", DataDir: "d", Auth: true, Settings: map[string]string{"auth.required": "false"}}, "auth: true, and settings: auth.required=false: they disagree"},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"auth.required": "on"}}, `settings: set auth.required="on": want true or false`},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batch": "0"}}, `settings: set queue.batch="0": must be an integer from 1 to 256`},
@@ -127,6 +132,8 @@ func TestServeFlagsOverrideTheFile(t *testing.T) {
 		{[]string{"--setting", "queue.max_messages=0"}, `settings: set queue.max_messages="0": must be an integer from 1 to`},
 		{[]string{"--setting", "queue.window=1h", "--setting", "queue.window=2h"}, `queue.window: given twice ("1h" and "2h")`},
 		{[]string{"--setting", "queue.window"}, `"queue.window": want KEY=VALUE`},
+		{[]string{"--setting", "queue.batch=1", "--graphql-max-cost", "-1"}, `graphql: max_cost -1: want at least 1`},
+		{[]string{"--setting", "queue.batch=1", "--graphql-max-depth", "x"}, `invalid value "x" for flag -graphql-max-depth`},
 	} {
 		code, _, errs := shoal(t, append([]string{"serve", "--config", file}, tc.args...)...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) || tc.args != nil && strings.Contains(errs, "queue.batch=") {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
 )
@@ -193,6 +194,29 @@ func principalOf(r *http.Request) principal {
 	return p
 }
 
+// accessWait bounds how long a request waits for an instance that just
+// started to learn the tokens in force.
+const accessWait = 3 * time.Second
+
+// awaitAccess waits until ab knows the tokens in force, for at most
+// accessWait, the API's timeout, or ctx.
+func (a *api) awaitAccess(ctx context.Context, ab AccessBackend) (*cluster.Access, bool) {
+	ctx, cancel := context.WithTimeout(ctx, min(accessWait, a.opts.Timeout))
+	defer cancel()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-t.C:
+			if acc, ok := ab.Access(); ok {
+				return acc, true
+			}
+		}
+	}
+}
+
 // admit authenticates the request, and authorizes it for the route
 // pattern (the ServeMux's; "" when no route matched, which any token may
 // be told). It answers the request itself when it does not admit it,
@@ -210,6 +234,13 @@ func (a *api) admit(w http.ResponseWriter, r *http.Request, pattern string) (*ht
 		nd = needAdmin
 	}
 	acc, ok := ab.Access()
+	if !ok {
+		// Just started: group 0 is catching up (a read index away when a
+		// leader is known). Waiting a little serves the request; refusing
+		// it at once would make every instance unusable for a moment
+		// after every start.
+		acc, ok = a.awaitAccess(r.Context(), ab)
+	}
 	if !ok {
 		w.Header().Set("Retry-After", "1")
 		respondError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: this instance has not applied the cluster's configuration yet, so it cannot check tokens", ErrUnavailable))

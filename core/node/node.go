@@ -60,8 +60,8 @@ type Config struct {
 	Join *JoinInfo
 	// SyncConfig has the instance confirm, once it starts, that it has
 	// applied group 0 up to the leader's commit index at some moment
-	// after the start (a ReadIndex on group 0, asked again every
-	// election timeout until answered), and trace config.synced when it
+	// after the start (a ReadIndex on group 0, asked again every third
+	// tick until answered), and trace config.synced when it
 	// has. Until then what a restart brought back from disk may be old:
 	// production trusts no access configuration before it. The simulator
 	// does not ask, so its traces are as they were.
@@ -836,8 +836,9 @@ type configSync struct {
 }
 
 // askConfigSync asks group 0 for a read index, if Config.SyncConfig
-// wants one and none was confirmed yet; again every election timeout,
-// since a follower that knows no leader drops the request.
+// wants one and none was confirmed yet; again every third tick, since a
+// follower that knows no leader drops the request (and the instance
+// serves nothing that needs the tokens until it is answered).
 func (n *Node) askConfigSync() {
 	s := &n.cfgSync
 	g := n.group(cluster.ConfigGroup)
@@ -849,7 +850,7 @@ func (n *Node) askConfigSync() {
 		return
 	}
 	g.rn.ReadIndex([]byte(configSyncID))
-	s.wait = n.cfg.ElectionTicks
+	s.wait = 2 // a follower that knows no leader yet drops it: soon again
 }
 
 // noteConfigSync traces config.synced once group 0 has applied up to the

@@ -15,8 +15,9 @@ import (
 
 // Bounds of a where argument.
 const (
-	maxWhereTerms = 256 // filters in one where, and and or lists included
+	maxWhereTerms = 256 // filters and where objects (empty ones too) in one where
 	maxWhereDepth = 16  // and/or nested in one another
+	maxWhereItems = 64  // items of one and or or list
 )
 
 // where is a compiled where argument: every filter and every item of and
@@ -106,6 +107,12 @@ func compileWhere(t *model.Type, v any, depth int, terms *int) (*where, error) {
 	if depth > maxWhereDepth {
 		return nil, fmt.Errorf("and and or nested more than %d deep", maxWhereDepth)
 	}
+	// Every object counts, so that empty ones, which match walks as
+	// well, cannot make a where of any size.
+	*terms++
+	if *terms > maxWhereTerms {
+		return nil, fmt.Errorf("more than %d filters and where objects", maxWhereTerms)
+	}
 	w := &where{}
 	for _, k := range sortedKeys(m) {
 		switch k {
@@ -116,6 +123,9 @@ func compileWhere(t *model.Type, v any, depth int, terms *int) (*where, error) {
 					continue
 				}
 				items = []any{m[k]}
+			}
+			if len(items) > maxWhereItems {
+				return nil, fmt.Errorf("%s: %d items, at most %d", k, len(items), maxWhereItems)
 			}
 			for _, item := range items {
 				sub, err := compileWhere(t, item, depth+1, terms)
@@ -168,7 +178,7 @@ func (w *where) field(t *model.Type, fields []*model.Field, path []string, v any
 		}
 		*terms++
 		if *terms > maxWhereTerms {
-			return fmt.Errorf("more than %d filters", maxWhereTerms)
+			return fmt.Errorf("more than %d filters and where objects", maxWhereTerms)
 		}
 		var text string
 		if op == "in" {

@@ -2,6 +2,9 @@ package graphql
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/shoaldb/shoal/core/api"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -17,7 +20,7 @@ func (e *executor) measure(op *ast.OperationDefinition) *gqlerror.Error {
 		return m.err
 	}
 	if m.cost > int64(e.lim.MaxCost) {
-		return gqlerror.ErrorPosf(op.Position, "the query costs more than %d, the limit (each field 1, times the first of every connection above it)", e.lim.MaxCost)
+		return gqlerror.ErrorPosf(op.Position, "the query costs more than %d, the limit (each field 1, a scan what it may read, times the first of every connection above it)", e.lim.MaxCost)
 	}
 	return nil
 }
@@ -47,9 +50,9 @@ func (m *meter) walk(sel ast.SelectionSet, depth int, mult int64) {
 				m.err = gqlerror.ErrorPosf(s.Position, "field %s is %d deep, over the limit of %d", s.Name, depth, m.e.lim.MaxDepth)
 				return
 			}
-			m.cost = addCapped(m.cost, mult)
+			m.cost = addCapped(m.cost, mulCapped(mult, 1+m.scan(s)))
 			if m.cost > int64(m.e.lim.MaxCost) {
-				m.err = gqlerror.ErrorPosf(s.Position, "the query costs more than %d, the limit (each field 1, times the first of every connection above it)", m.e.lim.MaxCost)
+				m.err = gqlerror.ErrorPosf(s.Position, "the query costs more than %d, the limit (each field 1, a scan what it may read, times the first of every connection above it)", m.e.lim.MaxCost)
 				return
 			}
 			n, err := m.multiplier(s)
@@ -94,6 +97,39 @@ func (m *meter) multiplier(f *ast.Field) (int64, error) {
 		}
 	}
 	return 1, nil
+}
+
+// scan is what a field costs beyond its 1: a listing ordered by the
+// executor reads every match (MaxSort); one whose where storage cannot
+// evaluate whole (an or, or more filters than a listing takes) reads
+// batches of maxBatch in maxRounds calls, whatever its first; _sdl
+// costs its size in KiB.
+func (m *meter) scan(f *ast.Field) int64 {
+	if f.Definition == nil {
+		return 0
+	}
+	if f.Name == "_sdl" {
+		return int64(len(m.e.s.sdl) >> 10)
+	}
+	if f.Definition.Arguments.ForName("orderBy") == nil {
+		return 0
+	}
+	args := m.e.args(f)
+	var n int64
+	if o, ok := args["orderBy"].(map[string]any); ok {
+		if by, ok := o["by"].(string); ok && by != keySort || o["direction"] == "DESC" {
+			n += MaxSort
+		}
+	}
+	t, ok := m.e.m.Type(strings.TrimSuffix(f.Definition.Type.Name(), "Connection"))
+	if v := args["where"]; ok && v != nil {
+		terms := 0
+		// A where that does not compile fails the field before any read.
+		if w, err := compileWhere(t, v, 0, &terms); err == nil && (w.residual() || len(w.conjunction(nil)) > api.MaxFilters) {
+			n += maxRounds * maxBatch
+		}
+	}
+	return n
 }
 
 const costCap = 1 << 40

@@ -64,6 +64,9 @@ type Rights interface {
 	// CanWrite reports whether the caller may insert, update and delete
 	// objects of typ.
 	CanWrite(typ string) bool
+	// CanReadSchema reports whether the caller may read the whole
+	// schema (the query field _sdl), which names every type and field.
+	CanReadSchema() bool
 }
 
 // allowAll is the Rights of a nil Rights.
@@ -72,3 +75,4 @@ type allowAll struct{}
 func (allowAll) CanRead(string) bool              { return true }
 func (allowAll) CanReadField(string, string) bool { return true }
 func (allowAll) CanWrite(string) bool             { return true }
+func (allowAll) CanReadSchema() bool              { return true }

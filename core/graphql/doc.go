@@ -67,8 +67,9 @@
 // errors (with locations) and refusals before execution have no data; a
 // field's error is at its path, makes the field null and, when the field
 // is non-null, the nearest nullable field above it (as the spec says).
-// Mutations run one after another. __typename works everywhere; the
-// query field _sdl gives the SDL.
+// Mutations run one after another, at most 100 in one request.
+// __typename works everywhere; the query field _sdl gives the SDL to a
+// caller whose Rights allow CanReadSchema.
 //
 // A listing in key order asks Data.List for the where's conjunction (its
 // own filters and those of its and items, at most api.MaxFilters) and
@@ -82,23 +83,40 @@
 // more than MaxSort of them; objects without an index entry (a null in
 // an index field) come last (first for DESC). A cursor is opaque, bound
 // to the type, where and orderBy (a relation's own filters are not
-// bound), and stays valid when its object is deleted. An update reads,
-// merges, validates and writes on condition of the revision it read
-// (again, up to five times, when another write comes between); with
-// ifRevision the object must have that revision, else it fails at once.
+// bound), and stays valid when its object is deleted. A many-to-one or
+// one-to-one relation on fields other than its target's key is the
+// first match, paged for through short pages in at most 16 List calls.
+// An update reads, merges, validates and writes on condition of the
+// revision it read (again, up to five times, when another write comes
+// between); with ifRevision the object must have that revision, else it
+// fails at once.
 //
 // # Cost
 //
-// Before it runs, a query is measured over its fragments expanded: every
-// field is 1 deep more than its parent (a root field is 1) and refused
-// beyond Limits.MaxDepth; every field costs 1 times the number of times
-// it will be resolved, which is the product of the first of every
-// connection above it (default DefaultFirst, at most MaxFirst; first: 0
-// costs its children nothing) and the history size of every _history
-// above it. A query over Limits.MaxCost is refused with an error at the
-// field that crossed it, before any Data call. At run time every Data
-// call counts against Limits.MaxCalls, so that retried updates, or
-// pages scanning for an or, stay bounded too.
+// Before validation, a document of more than 2000 selections (those of
+// its fragments counted once each) is refused: validation compares them
+// pairwise. Before it runs, a query is measured over its fragments
+// expanded: every field is 1 deep more than its parent (a root field is
+// 1) and refused beyond Limits.MaxDepth; every field costs 1, and more
+// for what it may read or write out (a listing ordered by the executor
+// MaxSort more; one whose where storage cannot evaluate whole, an or or
+// more filters than a listing takes, 16×100 more; _sdl its size in KiB),
+// times the number of times it will be resolved, which is the product
+// of the first of every connection above it (default DefaultFirst, at
+// most MaxFirst; first: 0 costs its children nothing) and the history
+// size of every _history above it. A query over Limits.MaxCost is
+// refused with an error at the field that crossed it, before any Data
+// call. A where holds at most 256 filters and where objects (empty ones
+// count), and an and or or list at most 64 items.
+//
+// At run time every Data call counts against Limits.MaxCalls (a field
+// error), so that retried updates, or pages scanning for an or, stay
+// bounded too. Three bounds fail the whole request, with data null and
+// one error at the field where it stopped, and resolve no field after:
+// the objects its Data calls answer, over Limits.MaxObjectsRead; its
+// data, counted as each value is completed, over
+// Limits.MaxResponseBytes; and Request.Context done (checked before
+// validation, before every field and before every Data call).
 //
 // # Not supported yet
 //

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,14 @@ type Limits struct {
 	// MaxCalls bounds the Data calls of one request; default 1000. A
 	// field that would make one more fails with an error at its path.
 	MaxCalls int
+	// MaxObjectsRead bounds the objects the Data calls of one request
+	// answer (a page's items, a history's versions, a found object);
+	// default 50000. The request that reads more fails as a whole.
+	MaxObjectsRead int
+	// MaxResponseBytes bounds the response's data, counted as each value
+	// is completed; default 16 MiB. The request whose data grows past
+	// it fails as a whole, and resolves no field after.
+	MaxResponseBytes int
 }
 
 // The defaults and bounds of a request.
@@ -33,6 +42,9 @@ const (
 	DefaultMaxDepth = 12
 	DefaultMaxCost  = 10000
 	DefaultMaxCalls = 1000
+
+	DefaultMaxObjectsRead   = 50000
+	DefaultMaxResponseBytes = 16 << 20
 
 	// DefaultFirst is a connection's page when first is not given;
 	// MaxFirst bounds first.
@@ -56,6 +68,11 @@ const (
 	// maxVisits bounds the fields the cost walk visits (fragments spread
 	// many times multiply them).
 	maxVisits = 100000
+	// maxSelections bounds the selections of a document (those of its
+	// fragments counted once each), which validation compares pairwise.
+	maxSelections = 2000
+	// maxMutations bounds the mutation fields of one request.
+	maxMutations = 100
 )
 
 // Request is one GraphQL request.
@@ -69,6 +86,9 @@ type Request struct {
 	Data      Data
 	Rights    Rights // nil: everything is allowed
 	Limits    Limits
+	// Context bounds the request's work: once it is done, Execute
+	// resolves no more fields and fails the request. nil: never done.
+	Context context.Context
 }
 
 // Response is a GraphQL response: Data is absent (nil) when the request
@@ -94,6 +114,16 @@ func Execute(req Request) Response {
 	if lim.MaxCalls <= 0 {
 		lim.MaxCalls = DefaultMaxCalls
 	}
+	if lim.MaxObjectsRead <= 0 {
+		lim.MaxObjectsRead = DefaultMaxObjectsRead
+	}
+	if lim.MaxResponseBytes <= 0 {
+		lim.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	ctx := req.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	fail := func(err *gqlerror.Error) Response { return Response{Errors: gqlerror.List{err}} }
 	if req.Schema == nil || req.Data == nil {
 		return fail(gqlerror.Errorf("graphql: a request needs a schema and data"))
@@ -108,6 +138,12 @@ func Execute(req Request) Response {
 			return fail(ge)
 		}
 		return fail(gqlerror.Wrap(err))
+	}
+	if ge := countSelections(doc); ge != nil {
+		return fail(ge)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(gqlerror.Errorf("%s", timeUp(err)))
 	}
 	if errs := validator.ValidateWithRules(req.Schema.ast, doc, nil); len(errs) > 0 {
 		return Response{Errors: errs}
@@ -135,7 +171,10 @@ func Execute(req Request) Response {
 		}
 		return fail(gqlerror.Wrap(err))
 	}
-	e := &executor{s: req.Schema, m: req.Schema.model, data: req.Data, rights: req.Rights, vars: vars, doc: doc, lim: lim}
+	if err := ctx.Err(); err != nil {
+		return fail(gqlerror.Errorf("%s", timeUp(err)))
+	}
+	e := &executor{s: req.Schema, m: req.Schema.model, data: req.Data, rights: req.Rights, vars: vars, doc: doc, lim: lim, ctx: ctx}
 	if e.rights == nil {
 		e.rights = allowAll{}
 	}
@@ -147,11 +186,65 @@ func Execute(req Request) Response {
 	if op.Operation == ast.Mutation {
 		root = ast.NamedType("Mutation", nil)
 		parent = mutationRoot{}
+		if n := len(e.collect("Mutation", op.SelectionSet, nil, nil)); n > maxMutations {
+			return fail(gqlerror.ErrorPosf(op.Position, "the request has %d mutation fields, over the limit of %d", n, maxMutations))
+		}
 	}
 	out, _ := e.complete(root, parent, []*ast.Field{{SelectionSet: op.SelectionSet}}, nil)
+	if e.halt != nil {
+		// What was resolved before is dropped: the response would be
+		// partial in ways its errors could not say.
+		return Response{Data: json.RawMessage("null"), Errors: gqlerror.List{e.halt}}
+	}
 	var b bytes.Buffer
 	writeJSON(&b, out)
 	return Response{Data: b.Bytes(), Errors: e.errs}
+}
+
+// timeUp says why a request whose context is done stopped.
+func timeUp(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "the request ran out of time"
+	}
+	return "the request was cancelled"
+}
+
+// countSelections refuses a document of more than maxSelections
+// selections before validation, whose overlapping-fields rule takes time
+// quadratic in them.
+func countSelections(doc *ast.QueryDocument) *gqlerror.Error {
+	n := 0
+	var walk func(ast.SelectionSet) *gqlerror.Error
+	walk = func(sel ast.SelectionSet) *gqlerror.Error {
+		for _, s := range sel {
+			n++
+			if n > maxSelections {
+				return gqlerror.ErrorPosf(s.GetPosition(), "the query has more than %d fields (fragments counted once each)", maxSelections)
+			}
+			switch s := s.(type) {
+			case *ast.Field:
+				if ge := walk(s.SelectionSet); ge != nil {
+					return ge
+				}
+			case *ast.InlineFragment:
+				if ge := walk(s.SelectionSet); ge != nil {
+					return ge
+				}
+			}
+		}
+		return nil
+	}
+	for _, op := range doc.Operations {
+		if ge := walk(op.SelectionSet); ge != nil {
+			return ge
+		}
+	}
+	for _, f := range doc.Fragments {
+		if ge := walk(f.SelectionSet); ge != nil {
+			return ge
+		}
+	}
+	return nil
 }
 
 // executor runs one operation.
@@ -163,8 +256,14 @@ type executor struct {
 	vars   map[string]any
 	doc    *ast.QueryDocument
 	lim    Limits
+	ctx    context.Context
 	errs   gqlerror.List
 	calls  int
+	read   int // objects the Data calls answered
+	bytes  int // of the data completed so far
+	// halt is the error that fails the whole request (a budget spent,
+	// the context done): once set, no field is resolved.
+	halt *gqlerror.Error
 }
 
 // The values the executor resolves fields on.
@@ -204,11 +303,62 @@ type object struct {
 
 // call counts one Data call against the budget.
 func (e *executor) call() error {
+	if err := e.ctx.Err(); err != nil {
+		return haltError(timeUp(err))
+	}
 	if e.calls >= e.lim.MaxCalls {
 		return fmt.Errorf("the request made %d storage calls, the limit", e.lim.MaxCalls)
 	}
 	e.calls++
 	return nil
+}
+
+// readObjects counts n objects a Data call answered against the budget.
+func (e *executor) readObjects(n int) error {
+	e.read += n
+	if e.read > e.lim.MaxObjectsRead {
+		return haltError(fmt.Sprintf("the request read more than %d objects, the limit", e.lim.MaxObjectsRead))
+	}
+	return nil
+}
+
+// haltError is an error that fails the whole request, not just its
+// field.
+type haltError string
+
+func (h haltError) Error() string { return string(h) }
+
+// stop fails the whole request with an error at a field, unless an
+// earlier one did.
+func (e *executor) stop(f *ast.Field, path ast.Path, msg string) {
+	if e.halt != nil {
+		return
+	}
+	e.halt = &gqlerror.Error{Message: msg, Path: clonePath(path)}
+	if f.Position != nil {
+		e.halt.Locations = []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}}
+	}
+}
+
+// grow counts n bytes of the response's data against the budget.
+func (e *executor) grow(f *ast.Field, path ast.Path, n int) bool {
+	e.bytes += n
+	if e.bytes > e.lim.MaxResponseBytes {
+		e.stop(f, path, fmt.Sprintf("the response is over %d bytes, the limit", e.lim.MaxResponseBytes))
+		return false
+	}
+	return true
+}
+
+// halted reports whether the request is to stop: a budget is spent, or
+// its context is done.
+func (e *executor) halted(f *ast.Field, path ast.Path) bool {
+	if e.halt == nil {
+		if err := e.ctx.Err(); err != nil {
+			e.stop(f, path, timeUp(err))
+		}
+	}
+	return e.halt != nil
 }
 
 // fieldError records an error at a field.
@@ -264,6 +414,9 @@ func (e *executor) completeValue(typ *ast.Type, v any, fields []*ast.Field, path
 			e.fieldError(fields[0], path, "the value does not encode: "+err.Error())
 			return nil, false
 		}
+		if !e.grow(fields[0], path, len(raw)) {
+			return nil, false
+		}
 		return json.RawMessage(raw), true
 	}
 	var sel ast.SelectionSet
@@ -280,12 +433,24 @@ func (e *executor) executeFields(def *ast.Definition, parent any, sel ast.Select
 	for _, g := range groups {
 		p := append(clonePath(path), ast.PathName(g.key))
 		f := g.fields[0]
+		// A key, its quotes, colon and comma: a thousand empty
+		// aliases weigh as much as their names.
+		if e.halted(f, p) || !e.grow(f, p, len(g.key)+4) {
+			return nil, false
+		}
 		var out any
 		if f.Name == "__typename" {
 			raw, _ := json.Marshal(def.Name)
+			if !e.grow(f, p, len(raw)) {
+				return nil, false
+			}
 			out = json.RawMessage(raw)
 		} else {
 			v, err := e.resolve(parent, f, p)
+			if h := haltError(""); errors.As(err, &h) {
+				e.stop(f, p, err.Error())
+				return nil, false
+			}
 			if err != nil {
 				e.fieldError(f, p, err.Error())
 				if f.Definition.Type.NonNull {

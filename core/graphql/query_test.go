@@ -239,11 +239,11 @@ func TestLimits(t *testing.T) {
 	}{
 		{"depth", deep, Limits{}, `{"errors":["field id is 13 deep, over the limit of 12"@1:148]}`},
 		{"cost", `{ Customers(first: 1000) { edges { node { orders(first: 1000) { edges { node { id } } } } } } }`, Limits{},
-			`{"errors":["the query costs more than 10000, the limit (each field 1, times the first of every connection above it)"@1:65]}`},
+			`{"errors":["the query costs more than 10000, the limit (each field 1, a scan what it may read, times the first of every connection above it)"@1:65]}`},
 		{"small cost", `{ Customers(first: 5) { edges { node { id first_name } } } }`, Limits{MaxCost: 10},
-			`{"errors":["the query costs more than 10, the limit (each field 1, times the first of every connection above it)"@1:33]}`},
+			`{"errors":["the query costs more than 10, the limit (each field 1, a scan what it may read, times the first of every connection above it)"@1:33]}`},
 		{"history cost", `{ Customers(first: 10) { edges { node { _history { version } } } } }`, Limits{MaxCost: 40},
-			`{"errors":["the query costs more than 40, the limit (each field 1, times the first of every connection above it)"@1:52]}`},
+			`{"errors":["the query costs more than 40, the limit (each field 1, a scan what it may read, times the first of every connection above it)"@1:52]}`},
 	} {
 		d := seed(t, s)
 		got := respJSON(t, Execute(Request{Schema: s, Data: d, Query: c.query, Limits: c.lim}))
@@ -270,6 +270,7 @@ func (rights) CanReadField(typ, field string) bool {
 	return !(typ == "Customer" && (field == "email" || field == "last_name"))
 }
 func (rights) CanWrite(typ string) bool { return typ == "Order" }
+func (rights) CanReadSchema() bool      { return false }
 
 // TestRights: a type or field the caller may not read is an error at
 // its path; writes need the type's write right.

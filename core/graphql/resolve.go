@@ -70,6 +70,9 @@ func (e *executor) resolve(parent any, f *ast.Field, path ast.Path) (any, error)
 func (e *executor) resolveQuery(f *ast.Field) (any, error) {
 	switch f.Name {
 	case "_sdl":
+		if !e.rights.CanReadSchema() {
+			return nil, errors.New("not allowed to read the schema")
+		}
 		return e.s.sdl, nil
 	case "__schema", "__type":
 		return nil, errors.New("introspection is not supported: the query _sdl gives the schema")
@@ -116,6 +119,9 @@ func (e *executor) resolveObject(o *objValue, f *ast.Field) (any, error) {
 		hist, err := e.data.History(t.Name, o.st.Key)
 		if err != nil {
 			return nil, fmt.Errorf("reading the history of %s %s: %w", t.Name, t.KeyString(o.st.Key), err)
+		}
+		if err := e.readObjects(len(hist)); err != nil {
+			return nil, err
 		}
 		if len(hist) > max(t.History, 0) {
 			hist = hist[len(hist)-t.History:]
@@ -173,11 +179,23 @@ func (e *executor) relation(o *objValue, r model.Relation, args map[string]any) 
 		if err != nil {
 			return nil, fmt.Errorf("relation %s: %w", r.Name, err)
 		}
-		page, err := e.list(target, fs, "", 1)
-		if err != nil || len(page.Items) == 0 {
-			return nil, err
+		// Storage may answer a short page with More: ask on, as a
+		// connection does, within its rounds.
+		after := ""
+		for range maxRounds {
+			page, err := e.list(target, fs, after, 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(page.Items) > 0 {
+				return &objValue{t: target, st: page.Items[0]}, nil
+			}
+			if !page.More {
+				return nil, nil
+			}
+			after = page.Last
 		}
-		return &objValue{t: target, st: page.Items[0]}, nil
+		return nil, fmt.Errorf("relation %s: no %s found in %d pages, and more may follow", r.Name, target.Name, maxRounds)
 	}
 	if null {
 		return &connValue{edges: []any{}}, nil
@@ -223,6 +241,9 @@ func (e *executor) get(t *model.Type, pk string) (Stored, bool, error) {
 	}
 	if found {
 		st.Key = pk
+		if err := e.readObjects(1); err != nil {
+			return Stored{}, false, err
+		}
 	}
 	return st, found, nil
 }
@@ -235,6 +256,9 @@ func (e *executor) list(t *model.Type, fs api.Filters, after string, limit int) 
 	page, err := e.data.List(t.Name, fs, after, limit)
 	if err != nil {
 		return api.Page[Stored]{}, fmt.Errorf("listing %s: %w", t.Name, err)
+	}
+	if err := e.readObjects(len(page.Items)); err != nil {
+		return api.Page[Stored]{}, err
 	}
 	prev := after
 	for _, it := range page.Items {

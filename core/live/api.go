@@ -211,8 +211,9 @@ type APIOptions struct {
 	MaxBody int64
 	// Timeout bounds the work of one request (DefaultTimeout if 0).
 	Timeout time.Duration
-	// GraphQL bounds a GraphQL request's depth, cost and data calls; a
-	// zero field takes core/graphql's default.
+	// GraphQL bounds a GraphQL request's depth, cost, data calls,
+	// objects read and response bytes; a zero field takes core/graphql's
+	// default. Timeout bounds its work, the executor's included.
 	GraphQL graphql.Limits
 }
 
@@ -259,7 +260,9 @@ type APIOptions struct {
 // Authorization: Bearer TOKEN, whose role grants what its route needs
 // (routeNeeds): 401 without one, 403 when the role does not. GraphQL
 // takes any token and checks its role type by type as the query runs
-// (api_graphql.go): a field it may not read is an error in the answer.
+// (api_graphql.go): a field it may not read is an error in the answer,
+// and so is _sdl without read of the cluster. APIOptions.GraphQL bounds
+// a GraphQL request (core/graphql's Limits), and Timeout its work.
 //
 // A message handed in carries the request's X- headers (IngestHeaderPrefix)
 // and goes to the replicaset of its Shoal-Key header, or of its id.

@@ -27,9 +27,11 @@ import (
 // A query's own errors (parse, validation, cost, a field's) answer 200
 // with "errors", as GraphQL over HTTP has them; a request that is not one
 // (a malformed body, an unknown parameter) answers 400 in the API's
-// format. Every read is linearizable. The Data calls of one request share
-// its timeout (APIOptions.Timeout), and APIOptions.GraphQL bounds its
-// depth, cost and calls.
+// format. Every read is linearizable. One request's work, its Data calls
+// and the executor's own, shares its timeout (APIOptions.Timeout), and
+// APIOptions.GraphQL bounds its depth, cost, calls, objects read and
+// response bytes. The query field _sdl, as GET /v1/graphql/schema, needs
+// read of the cluster.
 
 // GraphQLRequest is the body of POST /v1/graphql.
 type GraphQLRequest struct {
@@ -249,7 +251,7 @@ func (a *api) runGraphQL(w http.ResponseWriter, r *http.Request, req GraphQLRequ
 	defer cancel()
 	d := &clusterData{a: a, r: r.WithContext(ctx), m: s.Model()}
 	resp := graphql.Execute(graphql.Request{Schema: s, Query: req.Query, OperationName: req.OperationName, Variables: req.Variables,
-		Data: d, Rights: rights, Limits: a.opts.GraphQL})
+		Data: d, Rights: rights, Limits: a.opts.GraphQL, Context: ctx})
 	respond(w, http.StatusOK, resp)
 	return nil
 }
@@ -276,8 +278,9 @@ func (a *api) graphqlRights(r *http.Request) (graphql.Rights, error) {
 	return roleRights{role: role, known: known}, nil
 }
 
-// roleRights are a token's rights: its role's reads and writes of types
-// (a role that is gone has none).
+// roleRights are a token's rights: its role's reads and writes of types,
+// and its read of the cluster for the schema (a role that is gone has
+// none).
 type roleRights struct {
 	role  cluster.Role
 	known bool
@@ -293,6 +296,12 @@ func (rr roleRights) CanReadField(typ, field string) bool { return rr.CanRead(ty
 
 func (rr roleRights) CanWrite(typ string) bool {
 	return rr.known && rr.role.Allows(cluster.Right{Write: true, Type: true, Object: typ})
+}
+
+// CanReadSchema is what GET /v1/graphql/schema needs: read of the
+// cluster.
+func (rr roleRights) CanReadSchema() bool {
+	return rr.known && rr.role.Allows(cluster.Right{Object: cluster.ObjectCluster})
 }
 
 // clusterData is graphql.Data over the cluster, for one request: r
@@ -372,6 +381,16 @@ func (d *clusterData) get(typ, pk string, history bool) (*model.Type, kv.Respons
 	return t, resp, nil
 }
 
+// checkVersion refuses an object at a version of its type this node's
+// model does not know yet.
+func checkVersion(t *model.Type, rec kv.ObjectRecord) error {
+	if v := rec.Version; v < 1 || v > t.Latest() {
+		return fmt.Errorf("%s: %s %s is at version %d of its type, which this node's model (versions 1 to %d) does not know yet",
+			ErrUnavailable, t.Name, t.KeyString(rec.PK), v, t.Latest())
+	}
+	return nil
+}
+
 // Get implements graphql.Data.
 func (d *clusterData) Get(typ, pk string) (graphql.Stored, bool, error) {
 	if len(pk) > kv.MaxPKLen {
@@ -381,9 +400,10 @@ func (d *clusterData) Get(typ, pk string) (graphql.Stored, bool, error) {
 	if err != nil || resp.Object == nil {
 		return graphql.Stored{}, false, err
 	}
-	if v := resp.Object.Version; v < 1 || v > t.Latest() {
-		return graphql.Stored{}, false, fmt.Errorf("%s: %s %s is at version %d of its type, which this node's model (versions 1 to %d) does not know yet",
-			ErrUnavailable, t.Name, t.KeyString(pk), v, t.Latest())
+	rec := *resp.Object
+	rec.PK = pk
+	if err := checkVersion(t, rec); err != nil {
+		return graphql.Stored{}, false, err
 	}
 	st, err := stored(t, *resp.Object)
 	return st, err == nil, err
@@ -423,6 +443,9 @@ func (d *clusterData) List(typ string, filters query.Filters, after string, limi
 	}
 	page := query.Page[graphql.Stored]{Items: make([]graphql.Stored, 0, len(items)), More: more, Last: next}
 	for _, rec := range items {
+		if err := checkVersion(t, rec); err != nil {
+			return query.Page[graphql.Stored]{}, err
+		}
 		st, err := stored(t, rec)
 		if err != nil {
 			return query.Page[graphql.Stored]{}, err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/graphql"
@@ -291,7 +292,7 @@ func TestGraphQLRequests(t *testing.T) {
 		{name: "an Int64 variable keeps its digits", body: `{"query": "mutation($r: Int64) { updateProduct(sku: \"p01\", patch: {stock: 5}, ifRevision: $r) { stock } }", "variables": {"r": 9007199254740993}}`,
 			status: 200, want: `{"data":{"updateProduct":null},"errors":[{"message":"Product p01 has revision 2, not 9007199254740993","path":["updateProduct"],"locations":[{"line":1,"column":23}]}]}`},
 		{name: "over the cost", body: `{"query": "{ Products(first: 40) { edges { node { sku } } } }"}`, status: 200,
-			want: `{"errors":[{"message":"the query costs more than 30, the limit (each field 1, times the first of every connection above it)","locations":[{"line":1,"column":25}],"extensions":{"file":"query"}}]}`},
+			want: `{"errors":[{"message":"the query costs more than 30, the limit (each field 1, a scan what it may read, times the first of every connection above it)","locations":[{"line":1,"column":25}],"extensions":{"file":"query"}}]}`},
 		{name: "too deep", body: `{"query": "{ Customer(id: \"c1\") { orders(first: 1) { edges { node { customer { id } } } } } }"}`, status: 200,
 			want: `{"errors":[{"message":"field customer is 5 deep, over the limit of 4","locations":[{"line":1,"column":58}],"extensions":{"file":"query"}}]}`},
 		{name: "two operations", body: `{"query": "query A { _sdl } query B { _sdl }"}`, status: 200,
@@ -371,6 +372,9 @@ func TestGraphQLRights(t *testing.T) {
 			`{"data":{"Customer":{"id":"c1","orders":{"edges":[]}}}}`},
 		{"the reader writes nothing", reader, `mutation { deleteCustomer(id: "c1") { id } }`, 200,
 			`{"data":{"deleteCustomer":null},"errors":[{"message":"not allowed to write Customer","path":["deleteCustomer"],"locations":[{"line":1,"column":12}]}]}`},
+		// _sdl needs what GET /v1/graphql/schema needs: read of the cluster.
+		{"the schema without read of the cluster", catalog, `{ _sdl }`, 200,
+			`{"data":null,"errors":[{"message":"not allowed to read the schema","path":["_sdl"],"locations":[{"line":1,"column":3}]}]}`},
 		{"no token", nil, `{ _sdl }`, 401, `{"error":"this cluster takes only requests with an API token: send Authorization: Bearer TOKEN"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -386,6 +390,44 @@ func TestGraphQLRights(t *testing.T) {
 	}
 	if got := callWith(t, srv, "GET", "/v1/graphql/schema", reader, ""); got.status != 200 {
 		t.Errorf("GET /v1/graphql/schema as reader: %d %s, want 200", got.status, got.body)
+	}
+	if got := postGraphQLTo(t, srv, reader, `{ _sdl }`, nil); got.status != 200 || !strings.HasPrefix(got.body, `{"data":{"_sdl":"`) {
+		t.Errorf("_sdl as reader: %d %.100s", got.status, got.body)
+	}
+}
+
+// TestGraphQLTimeout: the request's timeout bounds the executor's own
+// work, not only its Data calls.
+func TestGraphQLTimeout(t *testing.T) {
+	srv := httptest.NewServer(NewAPI(shop(t), APIOptions{Logger: quiet, Timeout: time.Nanosecond}))
+	defer srv.Close()
+	got := postGraphQLTo(t, srv, nil, `{ _sdl }`, nil)
+	if want := `{"errors":[{"message":"the request ran out of time"}]}`; got.status != 200 || got.body != want {
+		t.Errorf("got %d %s\nwant 200 %s", got.status, got.body, want)
+	}
+}
+
+// TestGraphQLNewerVersion: an object at a version of its type this
+// node's model does not know yet is refused in a listing, as in a
+// lookup.
+func TestGraphQLNewerVersion(t *testing.T) {
+	f := shop(t)
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	k := [2]string{"Product", model.EncodeKey("p01")}
+	f.mu.Lock()
+	rec := f.objects[k]
+	rec.Version = 7
+	f.objects[k] = rec
+	f.mu.Unlock()
+	const msg = "unavailable, nothing was done: Product p01 is at version 7 of its type, which this node's model (versions 1 to 1) does not know yet"
+	for _, c := range []struct{ query, want string }{
+		{`{ Product(sku: "p01") { sku } }`, `{"data":{"Product":null},"errors":[{"message":"reading Product p01: ` + msg + `","path":["Product"],"locations":[{"line":1,"column":3}]}]}`},
+		{`{ Products(first: 3) { edges { node { sku } } } }`, `{"data":null,"errors":[{"message":"listing Product: ` + msg + `","path":["Products"],"locations":[{"line":1,"column":3}]}]}`},
+	} {
+		if got := postGraphQLTo(t, srv, nil, c.query, nil); got.status != 200 || got.body != c.want {
+			t.Errorf("%s\n got %d %s\nwant 200 %s", c.query, got.status, got.body, c.want)
+		}
 	}
 }
 

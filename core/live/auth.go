@@ -203,18 +203,7 @@ const accessWait = 3 * time.Second
 func (a *api) awaitAccess(ctx context.Context, ab AccessBackend) (*cluster.Access, bool) {
 	ctx, cancel := context.WithTimeout(ctx, min(accessWait, a.opts.Timeout))
 	defer cancel()
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, false
-		case <-t.C:
-			if acc, ok := ab.Access(); ok {
-				return acc, true
-			}
-		}
-	}
+	return waitAccess(ctx, ab.Access, nil)
 }
 
 // admit authenticates the request, and authorizes it for the route

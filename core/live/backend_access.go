@@ -49,17 +49,31 @@ func (n *Node) Access() (*cluster.Access, bool) {
 // up with its leader. Until then every request but /healthz and /readyz
 // is answered 503.
 func (n *Node) AwaitAccess(ctx context.Context) error {
+	if _, ok := waitAccess(ctx, n.Access, n.dead); ok {
+		return nil
+	}
+	select {
+	case <-n.dead:
+		return fmt.Errorf("live: %s: the engine stopped: %w", n.cfg.Name, n.err)
+	default:
+		return ctx.Err()
+	}
+}
+
+// waitAccess asks access every 5 ms until it answers, ctx ends or dead
+// (nil: never) is closed.
+func waitAccess(ctx context.Context, access func() (*cluster.Access, bool), dead <-chan struct{}) (*cluster.Access, bool) {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if _, ok := n.Access(); ok {
-			return nil
+		if acc, ok := access(); ok {
+			return acc, true
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-n.dead:
-			return fmt.Errorf("live: %s: the engine stopped: %w", n.cfg.Name, n.err)
+			return nil, false
+		case <-dead:
+			return nil, false
 		case <-t.C:
 		}
 	}

@@ -36,7 +36,8 @@ func ExampleParseQuery() {
 		{Items: []string{"p1", "p7"}},
 		{Items: []string{"p3"}, More: true, Last: "p4"},
 	}
-	items, next, more, _ := api.Merge(q.After, q.Limit, pages, func(pk string) string { return pk })
+	pk := func(pk string) string { return pk }
+	items, next, more, _ := api.Merge(q.Order.Desc, q.After, q.Limit, pages, pk, pk)
 	fmt.Println(items, next, more)
 
 	_, err = api.ParseQuery(product, url.Values{"price[gt]": {"ten"}})

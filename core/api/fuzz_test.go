@@ -18,6 +18,8 @@ func FuzzParseQuery(f *testing.F) {
 		"at[lt]=2024-01-02T03:04:05%2B01:00", "price[gt]=1e3", "blob=AQID", "tier[in]=basic,gold", "owner=o1",
 		"limit=10&consistency=stale", "after=AQAAAAAAAAAAaw", "limit[eq]=1", "note[ne]=x&active=true",
 		"agee=1", "age[gtt]=1", "tags=a", "=", "&&", "a[b]c=1", "x.y.z[prefix]=",
+		"order=by_age", "order=-by_note&age[gt]=1", "order=-_key", "order=_key", "order=", "order=-", "order=by_agee", "order=--by_age",
+		"order=by_age&order=by_note", "order[eq]=1",
 	} {
 		f.Add(s)
 	}
@@ -49,8 +51,9 @@ func FuzzParseQuery(f *testing.F) {
 		if !bytes.Equal(fs.Encode(), b) {
 			t.Fatalf("%q: re-encoded to %x, want %x", raw, fs.Encode(), b)
 		}
-		back, err := ParseQuery(typ, url.Values{"after": {q.Cursor("k" + raw)}})
-		if len(q.Filters) == 0 && (err != nil || back.After != "k"+raw) && len(raw) < MaxCursorKey {
+		// The order as order= writes it, and a cursor bound to it, come back.
+		back, err := ParseQuery(typ, url.Values{"after": {q.Cursor("k" + raw)}, "order": {q.Order.String()}})
+		if len(q.Filters) == 0 && (err != nil || back.After != "k"+raw || back.Order != q.Order) && len(raw) < MaxCursorKey {
 			t.Fatalf("%q: a cursor did not come back: %+v, %v", raw, back, err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
 	"pgregory.net/rapid"
 )
@@ -15,28 +16,51 @@ import (
 // store is replicasets in memory: each maps primary keys to objects.
 type store []map[string]model.Object
 
+// placed is an object of a page: its primary key and its position.
+type placed struct{ key, pos string }
+
+// position is where the object with primary key k stands in the order
+// o, as kv.ListOrder.Position says: Item's indexes by_age and by_note
+// hold the field's value, encoded as the model encodes index keys.
+func position(o Order, k string, obj model.Object) string {
+	rec := kv.ObjectRecord{PK: k}
+	field := map[string]string{"by_age": "age", "by_note": "note"}[o.Index]
+	if v, ok := obj[field]; ok && v != nil {
+		rec.Indexes = []kv.IndexEntry{{Index: o.Index, Key: model.EncodeKey(v)}}
+	}
+	return kv.ListOrder{Index: o.Index, Desc: o.Desc}.Position(&rec)
+}
+
+// before orders two positions in the order o.
+func before(o Order, a, b string) int {
+	if o.Desc {
+		return strings.Compare(b, a)
+	}
+	return strings.Compare(a, b)
+}
+
 // page is a replicaset's answer, as kv.Machine.ListObjects gives it: in
-// key order after after, at most scan objects examined, at most limit
-// kept.
-func (s store) page(rs int, q *Query, scan int) Page[string] {
-	var keys []string
-	for k := range s[rs] {
-		if k > q.After {
-			keys = append(keys, k)
+// the query's order after its After, at most scan objects examined, at
+// most limit kept.
+func (s store) page(rs int, q *Query, scan int) Page[placed] {
+	var objs []placed
+	for k, obj := range s[rs] {
+		if pos := position(q.Order, k, obj); q.After == "" || before(q.Order, pos, q.After) > 0 {
+			objs = append(objs, placed{k, pos})
 		}
 	}
-	slices.Sort(keys)
-	var p Page[string]
+	slices.SortFunc(objs, func(a, b placed) int { return before(q.Order, a.pos, b.pos) })
+	var p Page[placed]
 	examined := 0
-	for i, k := range keys {
+	for _, o := range objs {
 		if examined == scan || len(p.Items) == q.Limit {
 			p.More = true
 			break
 		}
 		examined++
-		p.Last = keys[i]
-		if q.Match(s[rs][k]) {
-			p.Items = append(p.Items, k)
+		p.Last = o.pos
+		if q.Match(s[rs][o.key]) {
+			p.Items = append(p.Items, o)
 		}
 	}
 	return p
@@ -45,19 +69,22 @@ func (s store) page(rs int, q *Query, scan int) Page[string] {
 // list asks every replicaset and merges their pages.
 func (s store) list(t tb, q *Query, scan int) (items []string, next string, more bool) {
 	t.Helper()
-	pages := make([]Page[string], len(s))
+	pages := make([]Page[placed], len(s))
 	for rs := range s {
 		pages[rs] = s.page(rs, q, scan)
 	}
-	items, next, more, err := Merge(q.After, q.Limit, pages, func(k string) string { return k })
+	merged, next, more, err := Merge(q.Order.Desc, q.After, q.Limit, pages, func(p placed) string { return p.pos }, func(p placed) string { return p.key })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) > q.Limit {
-		t.Fatalf("a page of %d items over its limit %d", len(items), q.Limit)
+	if len(merged) > q.Limit {
+		t.Fatalf("a page of %d items over its limit %d", len(merged), q.Limit)
 	}
-	if more && next <= q.After {
+	if more && q.After != "" && before(q.Order, next, q.After) <= 0 {
 		t.Fatalf("the next page starts after %q, not past %q", next, q.After)
+	}
+	for _, p := range merged {
+		items = append(items, p.key)
 	}
 	return items, next, more
 }
@@ -99,23 +126,28 @@ func (s store) listAll(t tb, typ *model.Type, filters string, limits []int, scan
 	}
 }
 
-// matching is every object of s that q's filters keep, in key order.
+// matching is every object of s that q's filters keep, in the query's
+// order (key order unless the filters name one).
 func (s store) matching(t tb, typ *model.Type, filters string) []string {
 	t.Helper()
 	q, err := parse(t, typ, filters)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []placed
 	for _, rs := range s {
 		for k, obj := range rs {
 			if q.Match(obj) {
-				out = append(out, k)
+				out = append(out, placed{k, position(q.Order, k, obj)})
 			}
 		}
 	}
-	slices.Sort(out)
-	return out
+	slices.SortFunc(out, func(a, b placed) int { return before(q.Order, a.pos, b.pos) })
+	var keys []string
+	for _, p := range out {
+		keys = append(keys, p.key)
+	}
+	return keys
 }
 
 // tb is what the helpers need of a test: *testing.T and *rapid.T.
@@ -209,45 +241,97 @@ func TestPagination(t *testing.T) {
 	})
 }
 
-// TestMerge checks Merge on hand-made pages: duplicates, bounds, and
-// pages that break their contract.
+// TestMerge checks Merge on hand-made pages: duplicates (by key, at one
+// position or two), bounds, and pages that break their contract.
 func TestMerge(t *testing.T) {
 	id := func(k string) string { return k }
-	items, next, more, err := Merge("a", 10, []Page[string]{
+	items, next, more, err := Merge(false, "a", 10, []Page[string]{
 		{Items: []string{"b", "d"}},
 		{Items: []string{"c", "d"}, More: true, Last: "e"},
 		{Items: []string{"f"}},
-	}, id)
+	}, id, id)
 	if err != nil || !slices.Equal(items, []string{"b", "c", "d"}) || next != "e" || !more {
 		t.Errorf("merged %q, next %q (%v), %v", items, next, more, err)
 	}
-	items, next, more, err = Merge("", 2, []Page[string]{{Items: []string{"a", "c"}}, {Items: []string{"b"}}}, id)
+	items, next, more, err = Merge(false, "", 2, []Page[string]{{Items: []string{"a", "c"}}, {Items: []string{"b"}}}, id, id)
 	if err != nil || !slices.Equal(items, []string{"a", "b"}) || next != "b" || !more {
 		t.Errorf("merged %q, next %q (%v), %v", items, next, more, err)
 	}
-	items, _, more, err = Merge[string]("", 2, nil, id)
+	items, _, more, err = Merge[string](false, "", 2, nil, id, id)
 	if err != nil || items != nil || more {
 		t.Errorf("no pages: %q (%v), %v", items, more, err)
 	}
+	// Descending: the same pages, mirrored.
+	items, next, more, err = Merge(true, "g", 10, []Page[string]{
+		{Items: []string{"f", "d"}},
+		{Items: []string{"e", "d"}, More: true, Last: "c"},
+		{Items: []string{"b"}},
+	}, id, id)
+	if err != nil || !slices.Equal(items, []string{"f", "e", "d"}) || next != "c" || !more {
+		t.Errorf("descending: merged %q, next %q (%v), %v", items, next, more, err)
+	}
+	items, next, more, err = Merge(true, "", 2, []Page[string]{{Items: []string{"c", "a"}}, {Items: []string{"b"}}}, id, id)
+	if err != nil || !slices.Equal(items, []string{"c", "b"}) || next != "b" || !more {
+		t.Errorf("descending from the first: merged %q, next %q (%v), %v", items, next, more, err)
+	}
+	// One object on two replicasets (its bucket moving) at two places of
+	// an index's order, each copy's entry as its replicaset read it: it
+	// comes once, at the first of them, whichever the direction.
+	pos := func(p placed) string { return p.pos }
+	key := func(p placed) string { return p.key }
+	moved := []Page[placed]{
+		{Items: []placed{{"k1", "a1"}, {"k3", "c3"}}},
+		{Items: []placed{{"k2", "b2"}, {"k1", "d1"}}},
+	}
+	for _, c := range []struct {
+		desc bool
+		want []placed
+	}{
+		{false, []placed{{"k1", "a1"}, {"k2", "b2"}, {"k3", "c3"}}},
+		{true, []placed{{"k1", "d1"}, {"k3", "c3"}, {"k2", "b2"}}},
+	} {
+		pages := moved
+		if c.desc {
+			pages = []Page[placed]{
+				{Items: []placed{{"k3", "c3"}, {"k1", "a1"}}},
+				{Items: []placed{{"k1", "d1"}, {"k2", "b2"}}},
+			}
+		}
+		items, _, more, err := Merge(c.desc, "", 10, pages, pos, key)
+		if err != nil || !slices.Equal(items, c.want) || more {
+			t.Errorf("one object at two places, desc %v: merged %q (%v), %v; want %q", c.desc, items, more, err, c.want)
+		}
+	}
+	// A page cut at the limit counts the object once.
+	items2, next, more, err := Merge(false, "", 2, moved, pos, key)
+	if err != nil || !slices.Equal(items2, []placed{{"k1", "a1"}, {"k2", "b2"}}) || next != "b2" || !more {
+		t.Errorf("one object at two places, a limit of 2: merged %q, next %q (%v), %v", items2, next, more, err)
+	}
 	for _, c := range []struct {
 		name  string
+		desc  bool
 		after string
 		pages []Page[string]
 		want  string
 	}{
-		{"out of order", "", []Page[string]{{Items: []string{"b", "a"}}}, `page 0: object 1 has key "a", not past "b"`},
-		{"a duplicate in one page", "", []Page[string]{{Items: []string{"a", "a"}}}, `page 0: object 1 has key "a", not past "a"`},
-		{"not past after", "b", []Page[string]{{}, {Items: []string{"b"}}}, `page 1: object 0 has key "b", not past "b"`},
-		{"an empty key", "", []Page[string]{{Items: []string{""}}}, `page 0: object 0 has key "", not past ""`},
-		{"more before after", "b", []Page[string]{{More: true, Last: "a"}}, `page 0 has more after "a", before its last object "b" or not past "b"`},
-		{"more at after", "b", []Page[string]{{More: true, Last: "b"}}, `page 0 has more after "b"`},
-		{"more before its last", "", []Page[string]{{Items: []string{"c"}, More: true, Last: "b"}}, `page 0 has more after "b", before its last object "c"`},
+		{"out of order", false, "", []Page[string]{{Items: []string{"b", "a"}}}, `page 0: object 1 is at "a", not past "b"`},
+		{"a duplicate in one page", false, "", []Page[string]{{Items: []string{"a", "a"}}}, `page 0: object 1 is at "a", not past "a"`},
+		{"not past after", false, "b", []Page[string]{{}, {Items: []string{"b"}}}, `page 1: object 0 is at "b", not past "b"`},
+		{"an empty key", false, "", []Page[string]{{Items: []string{""}}}, `page 0: object 0 is at "", not past ""`},
+		{"more before after", false, "b", []Page[string]{{More: true, Last: "a"}}, `page 0 has more after "a", before its last object "b" or not past "b"`},
+		{"more at after", false, "b", []Page[string]{{More: true, Last: "b"}}, `page 0 has more after "b"`},
+		{"more before its last", false, "", []Page[string]{{Items: []string{"c"}, More: true, Last: "b"}}, `page 0 has more after "b", before its last object "c"`},
+		{"descending out of order", true, "", []Page[string]{{Items: []string{"a", "b"}}}, `page 0: object 1 is at "b", not past "a"`},
+		{"descending not past after", true, "b", []Page[string]{{Items: []string{"c"}}}, `page 0: object 0 is at "c", not past "b"`},
+		{"descending an empty key", true, "", []Page[string]{{Items: []string{""}}}, `page 0: object 0 is at "", not past ""`},
+		{"descending more before after", true, "b", []Page[string]{{More: true, Last: "c"}}, `page 0 has more after "c"`},
+		{"descending more with no last", true, "", []Page[string]{{More: true}}, `page 0 has more after ""`},
 	} {
-		if _, _, _, err := Merge(c.after, 10, c.pages, id); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, _, _, err := Merge(c.desc, c.after, 10, c.pages, id, id); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-	if _, _, _, err := Merge[string]("", 0, nil, id); err == nil {
+	if _, _, _, err := Merge[string](false, "", 0, nil, id, id); err == nil {
 		t.Error("a limit of 0")
 	}
 }
@@ -312,4 +396,100 @@ func TestPropListing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPropOrderedListing: in any order (an index with nulls and ties,
+// or the primary key, ascending or descending), whatever the objects,
+// their spread, the filter, the page sizes and the scan bound, following
+// the cursors lists the objects that match once each in that order; and
+// while objects are deleted between pages, every object that matched
+// throughout is listed once, nothing twice, and the order holds.
+func TestPropOrderedListing(t *testing.T) {
+	typ := testType(t, "Item")
+	rapid.Check(t, func(rt *rapid.T) {
+		nrs := rapid.IntRange(1, 4).Draw(rt, "replicasets")
+		s := make(store, nrs)
+		for i := range s {
+			s[i] = map[string]model.Object{}
+		}
+		for range rapid.IntRange(0, 40).Draw(rt, "objects") {
+			k := rapid.StringMatching(`[ab\x00]{1,4}`).Draw(rt, "key")
+			for _, rs := range s {
+				delete(rs, k)
+			}
+			obj := ageObject(rapid.IntRange(0, 4).Draw(rt, "age"))
+			if note := rapid.SampledFrom([]string{"", "x", "x\x00", "y", "null"}).Draw(rt, "note"); note != "null" {
+				obj["note"] = note
+			}
+			s[rapid.IntRange(0, nrs-1).Draw(rt, "replicaset")][k] = obj
+		}
+		order := rapid.SampledFrom([]string{"_key", "-_key", "by_age", "-by_age", "by_note", "-by_note"}).Draw(rt, "order")
+		filters := rapid.SampledFrom([]string{"", "&age[ge]=2", "&age[ne]=3", "&note[prefix]=x"}).Draw(rt, "filters")
+		filters = "order=" + url.QueryEscape(order) + filters
+		limits := rapid.SliceOfN(rapid.IntRange(1, 5), 1, 4).Draw(rt, "limits")
+		scan := rapid.IntRange(5, 12).Draw(rt, "scan")
+		q, err := parse(rt, typ, filters)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		before := s.matching(rt, typ, filters)
+		where := map[string]string{}
+		for _, rs := range s {
+			for k, obj := range rs {
+				where[k] = position(q.Order, k, obj)
+			}
+		}
+		deleted := map[string]bool{}
+		deletes := rapid.Bool().Draw(rt, "deletes")
+		all, _ := s.listAll(rt, typ, filters, limits, scan, func() {
+			if !deletes || len(before) == 0 || !rapid.Bool().Draw(rt, "delete one") {
+				return
+			}
+			k := rapid.SampledFrom(before).Draw(rt, "deleted")
+			deleted[k] = true
+			for _, rs := range s {
+				delete(rs, k)
+			}
+		})
+		if !deletes && !slices.Equal(all, before) {
+			rt.Fatalf("listed %q, want %q", all, before)
+		}
+		for i := 1; i < len(all); i++ {
+			if beforeIn := strings.Compare(where[all[i-1]], where[all[i]]); beforeIn == 0 || (beforeIn > 0) != q.Order.Desc {
+				rt.Fatalf("listed %q: out of order or twice at %d", all, i)
+			}
+		}
+		for _, k := range before {
+			if !deleted[k] && !slices.Contains(all, k) {
+				rt.Fatalf("%q matched throughout and was not listed (listed %q)", k, all)
+			}
+		}
+		for _, k := range all {
+			if !slices.Contains(before, k) {
+				rt.Fatalf("listed %q, which never matched", k)
+			}
+		}
+	})
+}
+
+// TestOrderCompare: positions compare byte by byte, reversed when
+// descending, and "" comes first either way.
+func TestOrderCompare(t *testing.T) {
+	for _, c := range []struct {
+		desc bool
+		a, b string
+		want int
+	}{
+		{false, "a", "b", -1}, {true, "a", "b", 1},
+		{false, "b", "a", 1}, {true, "b", "a", -1},
+		{false, "a", "a", 0}, {true, "a", "a", 0},
+		{false, "", "a", -1}, {true, "", "a", -1},
+		{false, "a", "", 1}, {true, "a", "", 1},
+		{false, "", "", 0}, {true, "", "", 0},
+		{false, "a", "a\x00", -1}, {true, "a", "a\x00", 1},
+	} {
+		if got := (Order{Desc: c.desc}).Compare(c.a, c.b); got != c.want {
+			t.Errorf("desc %v: Compare(%q, %q) = %d, want %d", c.desc, c.a, c.b, got, c.want)
+		}
+	}
 }

@@ -37,25 +37,44 @@
 // given twice is two filters.
 //
 // The other parameters: limit (objects per page, 1 to 1000, default
-// 100), after (the cursor of the page before, the answer's "next") and
-// consistency (linearizable, the default, or stale). A field named like
-// one of them (limit, after, consistency) is filtered with the explicit
-// form, limit[eq]=5.
+// 100), after (the cursor of the page before, the answer's "next"),
+// order and consistency (linearizable, the default, or stale). A field
+// named like one of them (limit, after, order, consistency) is filtered
+// with the explicit form, limit[eq]=5.
+//
+// order=INDEX lists in the order of one of the type's indexes, and
+// order=-INDEX in the reverse order; order=_key (the default) and
+// order=-_key in primary key order. In an index's order the objects
+// come by the index's values (as the index stores them: an enum by its
+// text, a number by its value), then by primary key; the objects that
+// have a null in one of the index's fields come after all the others (a
+// reverse order is the mirror image: they come first). The order is
+// that of the entries storage holds: an object written before a model
+// revision changed the index, and not written since, stands where the
+// index as it was put it (kv.ListOrder).
 //
 // # Pages and cursors
 //
 // Each replicaset answers a page (Page): its matching objects after the
-// cursor, in primary key order, up to the limit, and whether it has more.
+// cursor, in the listing's order, up to the limit, and whether it has
+// more.
 // It examines at most ScanBound(limit) stored objects for it, so a filter
 // that matches little never makes one page read a whole replicaset; a page
 // cut short says how far it looked (Page.Last). Merge takes the first
-// limit objects in primary key order below the smallest place where a
+// limit objects in the listing's order below the smallest place where a
 // replicaset stopped looking, and the cursor continues after the last of
-// them (or after that place). Following cursors until there is none lists
-// every object that matched throughout, once, in primary key order; a page
-// may be short, even empty, and still have a next. A cursor is bound to
-// its type and filters (a hash of them): used with others it is refused,
-// and it stays valid when its object is deleted.
+// them (or after that place). A page may be short, even empty, and still
+// have a next. In primary key order, following cursors until there is
+// none lists every object that matched throughout, once, in the
+// listing's order. In an index's order that holds only for the objects
+// whose place in the order stays put while the listing runs: an object
+// whose indexed value changes between two pages moves, and is listed
+// twice when it moves from behind the cursor to ahead of it, or never
+// when it moves the other way. An index's order reaches the objects
+// with a null in the index by reading past all the others, so its last
+// pages read the whole type and may come back empty. A cursor is bound
+// to its type, filters and order (a hash of them): used with others it
+// is refused, and it stays valid when its object is deleted.
 //
 // Each replicaset's page is a read of its own (linearizable, or stale when
 // asked), but the listing is not one snapshot: pages are read at different
@@ -91,15 +110,21 @@ const (
 	// MaxScan bounds the stored objects one replicaset examines for a page
 	// (kv.MaxListScan).
 	MaxScan = 10 * MaxLimit
-	// MaxCursorKey bounds the primary key a cursor holds (kv.MaxPKLen).
-	MaxCursorKey = 4 << 10
+	// MaxCursorKey bounds the position a cursor holds
+	// (kv.MaxListPosition): a phase byte, an index key of at most 4 KiB
+	// escaped, a byte and a primary key of at most 4 KiB.
+	MaxCursorKey = 1 + 2*(4<<10) + 2 + 1 + (4 << 10)
 )
 
 // The query parameters other than filters, and the consistencies.
 const (
 	ParamLimit       = "limit"
 	ParamAfter       = "after"
+	ParamOrder       = "order"
 	ParamConsistency = "consistency"
+
+	// KeyOrder names primary key order in order=.
+	KeyOrder = "_key"
 
 	ConsistencyLinearizable = "linearizable"
 	ConsistencyStale        = "stale"
@@ -111,11 +136,74 @@ type Query struct {
 	Filters Filters
 	// Limit is the page's size, 1 to MaxLimit.
 	Limit int
-	// After is the encoded primary key the page starts after ("": from
-	// the first), from the cursor.
+	// Order is the listing's order.
+	Order Order
+	// After is the position in Order the page starts after ("": from
+	// the first), from the cursor: an encoded primary key in primary key
+	// order.
 	After string
 	// Stale asks each replicaset for a stale read.
 	Stale bool
+}
+
+// Order is the order of a listing: by one of its type's indexes (Index),
+// or by primary key (Index ""), ascending, or descending with Desc
+// (kv.ListOrder).
+type Order struct {
+	Index string
+	Desc  bool
+}
+
+// Compare orders two positions in o (a primary key, or
+// kv.ListOrder.Position's): negative when a comes before b, positive
+// when after, 0 when they are the same. Positions compare byte by byte,
+// reversed when o is descending; "" (the start of a listing) comes
+// before every position in either direction.
+func (o Order) Compare(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == "":
+		return -1
+	case b == "":
+		return 1
+	case o.Desc:
+		return strings.Compare(b, a)
+	}
+	return strings.Compare(a, b)
+}
+
+// String writes the order as order= reads it.
+func (o Order) String() string {
+	s := o.Index
+	if s == "" {
+		s = KeyOrder
+	}
+	if o.Desc {
+		s = "-" + s
+	}
+	return s
+}
+
+// parseOrder reads order=: INDEX or -INDEX, an index of t, or _key or
+// -_key.
+func parseOrder(t *model.Type, s string) (Order, error) {
+	var o Order
+	name, desc := strings.CutPrefix(s, "-")
+	o.Desc = desc
+	if name == KeyOrder {
+		return o, nil
+	}
+	names := []string{KeyOrder}
+	for _, ix := range t.Indexes {
+		if ix.Name == name {
+			o.Index = name
+			return o, nil
+		}
+		names = append(names, ix.Name)
+	}
+	return Order{}, fmt.Errorf("%s %s: %s has no index %s%s: want INDEX, or -INDEX for the reverse order",
+		ParamOrder, quote(s), t.Name, quote(name), yamlcheck.Hint(name, names))
 }
 
 // Match reports whether obj, decoded from its JSON in the latest shape
@@ -138,7 +226,7 @@ func ParseQuery(t *model.Type, values url.Values) (Query, error) {
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		vs := values[name]
 		switch name {
-		case ParamLimit, ParamAfter, ParamConsistency:
+		case ParamLimit, ParamAfter, ParamOrder, ParamConsistency:
 			if len(vs) != 1 {
 				return Query{}, fmt.Errorf("%s: given %d times, want once", name, len(vs))
 			}
@@ -152,6 +240,12 @@ func ParseQuery(t *model.Type, values url.Values) (Query, error) {
 			q.Limit = n
 		case ParamAfter:
 			cursor, haveCursor = vs[0], true
+		case ParamOrder:
+			o, err := parseOrder(t, vs[0])
+			if err != nil {
+				return Query{}, err
+			}
+			q.Order = o
 		case ParamConsistency:
 			switch vs[0] {
 			case ConsistencyLinearizable:
@@ -274,7 +368,7 @@ func resolve(t *model.Type, path []string, param string) (*model.FieldType, erro
 		}
 		if found == nil {
 			if i == 0 {
-				names = append(names, ParamLimit, ParamAfter, ParamConsistency)
+				names = append(names, ParamLimit, ParamAfter, ParamOrder, ParamConsistency)
 			}
 			return nil, fmt.Errorf("%s has no field %s%s", where, quote(seg), yamlcheck.Hint(seg, names))
 		}
@@ -430,41 +524,47 @@ func parseValue(ft *model.FieldType, s string) (any, error) {
 	return s, nil
 }
 
-// Cursor is the cursor of the page that continues after the encoded
-// primary key pk: opaque to clients (base64url), bound to the query's type
-// and filters.
-func (q *Query) Cursor(pk string) string {
+// Cursor is the cursor of the page that continues after the position
+// pos (Query.After): opaque to clients (base64url), bound to the query's
+// type, filters and order.
+func (q *Query) Cursor(pos string) string {
 	h := q.hash()
 	b := append([]byte{cursorVersion}, h[:]...)
-	return base64.RawURLEncoding.EncodeToString(append(b, pk...))
+	return base64.RawURLEncoding.EncodeToString(append(b, pos...))
 }
 
 const cursorVersion = 1
 
-// hash binds a cursor to the query's type and filters.
+// hash binds a cursor to the query's type, filters and order (primary
+// key order adds nothing, so that the cursors made before there were
+// orders stay valid).
 func (q *Query) hash() [8]byte {
 	s := sha256.New()
 	s.Write([]byte(q.Type))
 	s.Write([]byte{0})
 	s.Write(q.Filters.Encode())
+	if q.Order != (Order{}) {
+		s.Write([]byte{0})
+		s.Write([]byte(q.Order.String()))
+	}
 	var h [8]byte
 	copy(h[:], s.Sum(nil))
 	return h
 }
 
-// readCursor reads a cursor made by Cursor for a query of the same type
-// and filters, and returns its primary key.
+// readCursor reads a cursor made by Cursor for a query of the same type,
+// filters and order, and returns its position.
 func (q *Query) readCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil || len(b) < 10 || b[0] != cursorVersion {
 		return "", fmt.Errorf("%s %s: not a cursor (a cursor is the \"next\" of a listing's answer)", ParamAfter, quote(c))
 	}
 	if len(b)-9 > MaxCursorKey {
-		return "", fmt.Errorf("%s: a cursor of a key of %d bytes, over %d", ParamAfter, len(b)-9, MaxCursorKey)
+		return "", fmt.Errorf("%s: a cursor of a position of %d bytes, over %d", ParamAfter, len(b)-9, MaxCursorKey)
 	}
 	if h := q.hash(); string(b[1:9]) != string(h[:]) {
-		return "", fmt.Errorf("%s: the cursor belongs to a listing of another type or with other filters: "+
-			"repeat that listing's filters, or start again without %s", ParamAfter, ParamAfter)
+		return "", fmt.Errorf("%s: the cursor belongs to a listing of another type or with other filters or order: "+
+			"repeat that listing's filters and order, or start again without %s", ParamAfter, ParamAfter)
 	}
 	return string(b[9:]), nil
 }

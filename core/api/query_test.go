@@ -309,8 +309,8 @@ func TestCursor(t *testing.T) {
 	if err != nil || again.After != pk || again.Limit != 7 {
 		t.Fatalf("the cursor read back: %+v, %v", again, err)
 	}
-	refused := `after: the cursor belongs to a listing of another type or with other filters: repeat that listing's filters, or start again without after`
-	for _, other := range []string{"age[gt]=3", "age[gt]=4&name[prefix]=a", "age[ge]=3&name[prefix]=a", "age[gt]=3&name[prefix]=a&note=x", ""} {
+	refused := `after: the cursor belongs to a listing of another type or with other filters or order: repeat that listing's filters and order, or start again without after`
+	for _, other := range []string{"age[gt]=3", "age[gt]=4&name[prefix]=a", "age[ge]=3&name[prefix]=a", "age[gt]=3&name[prefix]=a&note=x", "", "age[gt]=3&name[prefix]=a&order=by_age", "age[gt]=3&name[prefix]=a&order=-_key"} {
 		if _, err := parse(t, typ, other+"&after="+c); err == nil || err.Error() != refused {
 			t.Errorf("the cursor with %q: %v, want %s", other, err, refused)
 		}
@@ -326,16 +326,16 @@ func TestCursor(t *testing.T) {
 		}
 	}
 	huge := empty.Cursor(strings.Repeat("k", MaxCursorKey+1))
-	if _, err := ParseQuery(typ, url.Values{"after": {huge}}); err == nil || err.Error() != "after: a cursor of a key of 4097 bytes, over 4096" {
+	if _, err := ParseQuery(typ, url.Values{"after": {huge}}); err == nil || err.Error() != fmt.Sprintf("after: a cursor of a position of %d bytes, over %d", MaxCursorKey+1, MaxCursorKey) {
 		t.Errorf("a cursor of a huge key: %v", err)
 	}
 }
 
 // TestLimitsMatchKV: the query's bounds are the store's.
 func TestLimitsMatchKV(t *testing.T) {
-	if MaxLimit != kv.MaxListPage || MaxScan != kv.MaxListScan || MaxFilterBytes != kv.MaxListFilter || MaxCursorKey != kv.MaxPKLen {
-		t.Errorf("limit %d, scan %d, filters %d, key %d; kv's %d, %d, %d, %d", MaxLimit, MaxScan, MaxFilterBytes, MaxCursorKey,
-			kv.MaxListPage, kv.MaxListScan, kv.MaxListFilter, kv.MaxPKLen)
+	if MaxLimit != kv.MaxListPage || MaxScan != kv.MaxListScan || MaxFilterBytes != kv.MaxListFilter || MaxCursorKey != kv.MaxListPosition {
+		t.Errorf("limit %d, scan %d, filters %d, position %d; kv's %d, %d, %d, %d", MaxLimit, MaxScan, MaxFilterBytes, MaxCursorKey,
+			kv.MaxListPage, kv.MaxListScan, kv.MaxListFilter, kv.MaxListPosition)
 	}
 	for limit, want := range map[int]int{1: 1000, 100: 1000, 101: 1010, 999: 9990, 1000: 10000} {
 		if got := ScanBound(limit); got != want || got < limit {
@@ -395,3 +395,38 @@ func TestDecodeFilters(t *testing.T) {
 }
 
 func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// TestParseOrder: order= takes an index of the type or _key, either
+// ascending or, after "-", descending; anything else is refused with an
+// error that names the parameter and the choices.
+func TestParseOrder(t *testing.T) {
+	typ := testType(t, "Item")
+	for _, c := range []struct {
+		raw  string
+		want Order
+		err  string
+	}{
+		{"", Order{}, ""},
+		{"order=_key", Order{}, ""},
+		{"order=-_key", Order{Desc: true}, ""},
+		{"order=by_age", Order{Index: "by_age"}, ""},
+		{"order=-by_note", Order{Index: "by_note", Desc: true}, ""},
+		{"order[eq]=x", Order{}, `filter "order[eq]": Item has no field "order"`},
+		{"order=by_agee", Order{}, `order "by_agee": Item has no index "by_agee" (did you mean by_age?): want INDEX, or -INDEX for the reverse order`},
+		{"order=", Order{}, `order "": Item has no index "" (one of _key, by_age, by_note): want INDEX, or -INDEX for the reverse order`},
+		{"order=--by_age", Order{}, `order "--by_age": Item has no index "-by_age"`},
+		{"order=age", Order{}, `order "age": Item has no index "age"`},
+		{"order=by_age&order=by_note", Order{}, "order: given 2 times, want once"},
+	} {
+		q, err := parse(t, typ, c.raw)
+		switch {
+		case c.err == "" && (err != nil || q.Order != c.want):
+			t.Errorf("%q: %+v, %v; want %+v", c.raw, q.Order, err, c.want)
+		case c.err != "" && (err == nil || !strings.HasPrefix(err.Error(), c.err)):
+			t.Errorf("%q: %v, want %s", c.raw, err, c.err)
+		}
+		if err == nil && q.Order.String() != map[bool]string{true: strings.TrimPrefix(c.raw, "order="), false: "_key"}[strings.HasPrefix(c.raw, "order=")] {
+			t.Errorf("%q: written back as %q", c.raw, q.Order.String())
+		}
+	}
+}

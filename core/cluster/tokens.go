@@ -19,6 +19,53 @@ import (
 // (ingest, write only) and the cluster's state (cluster, read only).
 // Changing the cluster (models, pipelines, repairs, tokens and roles)
 // takes the built-in role admin, which nothing else grants.
+//
+// Rights on data go down to a type's fields. In a role's Read or Write
+// list:
+//
+//	Customer          every field of Customer
+//	*                 every field of every type
+//	Customer.email    the field email of Customer, and no other
+//	-Customer.salary  every field but salary, of a type the list grants
+//	                  whole (Customer or *)
+//
+// A field is a top-level field of the type's latest version, or one of
+// its relations (GraphQL's Customer.orders); the fields of a record go
+// with it (Order.shipping_address is all of the address). A role that
+// grants a field but not its type reads and writes the type's objects
+// with that field only: the API leaves the others out of what it
+// answers, and refuses a filter, an ordering or a patch that names one
+// of them (Role.Fields says which). The key fields are the exception: a
+// role that reads any field of a type reads its key too, whatever it
+// lists, for the key names the object in every path, answer and
+// cursor. Only the API knows which fields a type's key has, so it
+// applies that rule. Inserting, replacing or deleting an object writes
+// every field, and takes write of the whole type; so does reading the
+// repair queue, whose payloads are whole objects of every type.
+//
+// Some things take read of the whole type although they name fields:
+//
+//   - Ordering a listing by an index. A model revision may change an
+//     index's fields without a new version, and the entries it made
+//     before stay (core/kv's ListOrder): the order, and the cursors,
+//     which carry the entries, may tell fields the index no longer has.
+//   - Learning which object holds a unique index's key. A write that
+//     would give the key to a second object is refused (409) naming
+//     the index and the holder, but only to a role that reads every
+//     field of the type: one that may write a field it may not read is
+//     told only that a unique index holds the value already. That
+//     much, 409 against 200, it learns all the same: a write tells
+//     whether a unique value is taken.
+//
+// A role that writes some fields of a type patches the latest version's
+// fields: an object stored at an older version is patched upgraded to
+// the latest. The inbound queue (ingest) is no data type: a role that
+// writes it hands in messages, and the pipeline writes whatever objects
+// and fields it maps them to, whatever the role grants of those types.
+//
+// The model changes independently of the roles: a role is checked for
+// its syntax only, and may name a type or a field the model does not
+// have (yet). A field granted that the type lacks grants nothing.
 
 // Built-in roles: they cannot be changed or deleted.
 const (
@@ -67,7 +114,9 @@ type Token struct {
 }
 
 // Role is a set of rights. Read and Write list data types by name, "*"
-// for every type, and kv, ingest (Write only) and cluster (Read only).
+// for every type, fields of a type (Type.field), fields withheld from a
+// type granted whole (-Type.field), and kv, ingest (Write only) and
+// cluster (Read only).
 type Role struct {
 	Name  string   `json:"name"`
 	Read  []string `json:"read,omitempty"`
@@ -94,12 +143,14 @@ func IsBuiltinRole(name string) bool {
 
 // Right is what a request needs: to change the cluster (Admin), or to
 // read or write Object, which is a data type's name when Type is set, and
-// else kv, ingest or cluster.
+// else kv, ingest or cluster. A right on a type is on its Field, or on
+// every field of it when Field is "".
 type Right struct {
 	Admin  bool
 	Write  bool
 	Type   bool
 	Object string
+	Field  string
 }
 
 // String says what the right is, for an error: "write type Customer",
@@ -112,16 +163,20 @@ func (r Right) String() string {
 	if r.Write {
 		verb = "write"
 	}
-	if r.Type && r.Object == AllTypes {
+	switch {
+	case r.Type && r.Object == AllTypes:
 		return verb + " every type"
-	}
-	if r.Type {
+	case r.Type && r.Field != "":
+		return verb + " field " + r.Object + "." + r.Field
+	case r.Type:
 		return verb + " type " + r.Object
 	}
 	return verb + " " + r.Object
 }
 
-// Allows reports whether the role grants the right.
+// Allows reports whether the role grants the right. A right on a whole
+// type needs every field of it (Fields.Whole); the right to read or
+// write every type needs * with no field withheld.
 func (r Role) Allows(need Right) bool {
 	if r.Name == RoleAdmin {
 		return true
@@ -133,13 +188,80 @@ func (r Role) Allows(need Right) bool {
 	if need.Write {
 		list = r.Write
 	}
+	switch {
+	case need.Type && need.Object == AllTypes:
+		return slices.Contains(list, AllTypes) && !slices.ContainsFunc(list, func(o string) bool { return strings.HasPrefix(o, "-") })
+	case need.Type && need.Field != "":
+		return r.Fields(need.Write, need.Object).Has(need.Field)
+	case need.Type:
+		return r.Fields(need.Write, need.Object).Whole()
+	}
+	return slices.Contains(list, need.Object)
+}
+
+// Fields is what a role grants of one data type's fields, to read or to
+// write: every field but those in Names (Every), or those in Names only.
+// Names is sorted. Key fields are not special here: see the package
+// comment.
+type Fields struct {
+	Every bool
+	Names []string
+}
+
+// Any reports whether the role grants the type or any field of it.
+func (f Fields) Any() bool { return f.Every || len(f.Names) > 0 }
+
+// Whole reports whether the role grants every field of the type.
+func (f Fields) Whole() bool { return f.Every && len(f.Names) == 0 }
+
+// Has reports whether the role grants the field.
+func (f Fields) Has(field string) bool {
+	_, listed := slices.BinarySearch(f.Names, field)
+	if f.Every {
+		return !listed
+	}
+	return listed
+}
+
+// Fields is what the role grants of typ's fields, to write or to read.
+// A type's name has no dot: typ with one (a field, Type.field) is
+// granted nothing, for a list's Type.field entry would match it as a
+// type.
+func (r Role) Fields(write bool, typ string) Fields {
+	if strings.Contains(typ, ".") {
+		return Fields{}
+	}
+	if r.Name == RoleAdmin {
+		return Fields{Every: true}
+	}
+	list := r.Read
+	if write {
+		list = r.Write
+	}
+	var f Fields
 	for _, o := range list {
-		if o == need.Object || (o == AllTypes && need.Type) {
-			return true
+		if o == typ || o == AllTypes {
+			f.Every = true
 		}
 	}
-	return false
+	prefix := typ + "."
+	if f.Every {
+		prefix = "-" + prefix
+	}
+	for _, o := range list {
+		if field, ok := strings.CutPrefix(o, prefix); ok {
+			f.Names = append(f.Names, field)
+		}
+	}
+	slices.Sort(f.Names)
+	return f
 }
+
+// CanReadField reports whether the role reads field of typ's objects.
+func (r Role) CanReadField(typ, field string) bool { return r.Fields(false, typ).Has(field) }
+
+// CanWriteField reports whether the role writes field of typ's objects.
+func (r Role) CanWriteField(typ, field string) bool { return r.Fields(true, typ).Has(field) }
 
 // CreateToken adds a token. bootstrap marks one made by a request that
 // carried no token: it is taken only while the cluster has no token, so
@@ -161,6 +283,7 @@ var (
 	accessNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	tokenIDPattern    = regexp.MustCompile(`^[0-9a-f]{8,32}$`)
 	typeNamePattern   = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*$`)
+	fieldNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) // model.fieldNamePattern
 	hexDigestPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -197,7 +320,11 @@ func CheckToken(t Token) error {
 }
 
 // CheckRole checks a custom role as role.set does: a name that is not a
-// built-in's, and lists of known objects, each once.
+// built-in's, and lists of known objects, each once, in the syntax the
+// package comment gives; a field granted of a type the list grants
+// whole, or withheld from one it does not, is refused, as it would do
+// nothing. Names are checked for their syntax only: the model changes
+// independently.
 func CheckRole(r Role) error {
 	if err := CheckAccessName("role", r.Name); err != nil {
 		return err
@@ -227,11 +354,40 @@ func CheckRole(r Role) error {
 			case slices.Contains(l.objects[:i], o):
 				return fmt.Errorf("role %s: %s: %q is listed twice", r.Name, l.verb, o)
 			case o == AllTypes || o == ObjectKV || o == ObjectIngest || o == ObjectCluster:
+			case strings.Contains(o, "."):
+				if err := checkFieldRight(o, l.objects); err != nil {
+					return fmt.Errorf("role %s: %s: %w", r.Name, l.verb, err)
+				}
 			case len(o) > maxAccessName || !typeNamePattern.MatchString(o):
-				return fmt.Errorf("role %s: %s: %q is not a type name (letters, digits and _, at most %d, starting with an upper-case letter), nor *, %s, %s or %s",
+				return fmt.Errorf("role %s: %s: %q is not a type name (letters, digits and _, at most %d, starting with an upper-case letter), a field (Type.field), a field withheld (-Type.field), nor *, %s, %s or %s",
 					r.Name, l.verb, o, maxAccessName, ObjectKV, ObjectIngest, ObjectCluster)
 			}
 		}
+	}
+	return nil
+}
+
+// checkFieldRight checks an entry Type.field or -Type.field of list.
+func checkFieldRight(o string, list []string) error {
+	entry, withheld := strings.CutPrefix(o, "-")
+	typ, field, _ := strings.Cut(entry, ".")
+	whole := slices.Contains(list, typ) || slices.Contains(list, AllTypes)
+	switch {
+	case len(typ) > maxAccessName || !typeNamePattern.MatchString(typ):
+		return fmt.Errorf("%q: %q is not a type name (letters, digits and _, at most %d, starting with an upper-case letter)", o, typ, maxAccessName)
+	case strings.Contains(field, "."):
+		top, _, _ := strings.Cut(field, ".")
+		return fmt.Errorf("%q: rights go to a type's top-level fields only (%s.%s, which holds the fields inside it)", o, typ, top)
+	case len(field) > maxAccessName || !fieldNamePattern.MatchString(field):
+		return fmt.Errorf("%q: %q is not a field name (letters, digits and _, at most %d, not starting with a digit)", o, field, maxAccessName)
+	case withheld && !whole:
+		return fmt.Errorf("%q withholds a field of %s, which the list does not grant whole (as %s or *): a withheld field narrows a whole type; grant the fields one by one instead", o, typ, typ)
+	case !withheld && whole:
+		grant := typ
+		if !slices.Contains(list, typ) {
+			grant = AllTypes
+		}
+		return fmt.Errorf("%q: %s grants every field of %s already (withhold one as -%s.%s)", o, grant, typ, typ, field)
 	}
 	return nil
 }

@@ -241,6 +241,9 @@ type listing struct {
 // connection lists a page of t's objects that meet fixed and the where
 // of args.
 func (e *executor) connection(t *model.Type, fixed api.Filters, args map[string]any) (*connValue, error) {
+	if err := e.checkListing(t, args); err != nil {
+		return nil, err
+	}
 	l := listing{t: t, fixed: fixed, sort: keySort, first: DefaultFirst}
 	if v, ok := args["first"]; ok && v != nil {
 		n, ok := toInt64(v)
@@ -253,6 +256,9 @@ func (e *executor) connection(t *model.Type, fixed api.Filters, args map[string]
 		terms := 0
 		w, err := compileWhere(t, v, 0, &terms)
 		if err != nil {
+			return nil, fmt.Errorf("where: %w", err)
+		}
+		if err := e.checkWhere(t, w); err != nil {
 			return nil, fmt.Errorf("where: %w", err)
 		}
 		l.where = w
@@ -275,10 +281,15 @@ func (e *executor) connection(t *model.Type, fixed api.Filters, args map[string]
 		}
 		l.after = after
 	}
-	if l.sort == keySort && !l.desc {
-		return e.byKey(&l)
+	return e.ordered(&l)
+}
+
+// order is the listing's order as Data.List takes it.
+func (l *listing) order() api.Order {
+	if l.sort == keySort {
+		return api.Order{Desc: l.desc}
 	}
-	return e.sorted(&l)
+	return api.Order{Index: l.sort, Desc: l.desc}
 }
 
 // pushdown is what storage filters on: the relation's filters and the
@@ -294,12 +305,13 @@ func (l *listing) pushdown() api.Filters {
 	return fs
 }
 
-// byKey pages through the matches in primary key order: List calls ask
-// for what the page still lacks (a batch at least, when an or is left to
-// the executor), at most maxRounds of them. A page whose rounds run out
+// ordered pages through the matches in the listing's order, which
+// storage keeps (by key, or by an index): List calls ask for what the
+// page still lacks (a batch at least, when an or is left to the
+// executor), at most maxRounds of them. A page whose rounds run out
 // answers what it found with hasNextPage and an endCursor where the scan
 // stopped.
-func (e *executor) byKey(l *listing) (*connValue, error) {
+func (e *executor) ordered(l *listing) (*connValue, error) {
 	fs := l.pushdown()
 	residual := l.where.residual() || len(fs) < len(l.where.conjunction(slices.Clone(l.fixed)))
 	need := l.first + 1
@@ -310,7 +322,7 @@ func (e *executor) byKey(l *listing) (*connValue, error) {
 		if residual {
 			limit = max(limit, maxBatch)
 		}
-		page, err := e.list(l.t, fs, after, min(limit, api.MaxLimit))
+		page, err := e.list(l.t, fs, l.order(), after, min(limit, api.MaxLimit))
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +350,7 @@ func (e *executor) byKey(l *listing) (*connValue, error) {
 func (l *listing) page(items []Stored, more bool, stop string) *connValue {
 	c := &connValue{edges: make([]any, 0, len(items)), page: pageInfo{hasNext: more}}
 	for _, it := range items {
-		cur := l.cursor(l.position(it))
+		cur := l.cursor(it.Position)
 		c.edges = append(c.edges, edgeValue{node: &objValue{t: l.t, st: it}, cursor: cur})
 		c.page.end = cur
 	}
@@ -346,123 +358,6 @@ func (l *listing) page(items []Stored, more bool, stop string) *connValue {
 		c.page.end = l.cursor(stop)
 	}
 	return c
-}
-
-// sorted lists every match, at most MaxSort, sorts them by the index
-// (objects without an entry, a null in an index field, last; all
-// reversed for DESC) and the key, and pages through them.
-func (e *executor) sorted(l *listing) (*connValue, error) {
-	fs := l.pushdown()
-	var all []Stored
-	after := ""
-	for round := 0; ; round++ {
-		if round == maxRounds {
-			return nil, fmt.Errorf("orderBy: the matches were not all read in %d pages: narrow the where, or order by %s ASC", maxRounds, keySort)
-		}
-		page, err := e.list(l.t, fs, after, api.MaxLimit)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range page.Items {
-			if l.where.match(it.Object) {
-				all = append(all, it)
-			}
-		}
-		if len(all) > MaxSort {
-			return nil, fmt.Errorf("orderBy: more than %d objects match: narrow the where, or order by %s ASC", MaxSort, keySort)
-		}
-		if !page.More {
-			break
-		}
-		after = page.Last
-	}
-	type entry struct {
-		pos string
-		it  Stored
-	}
-	entries := make([]entry, len(all))
-	for i, it := range all {
-		entries[i] = entry{l.position(it), it}
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return l.compare(a.pos, b.pos) })
-	start := 0
-	if l.after != "" {
-		start = len(entries)
-		for i, en := range entries {
-			if l.compare(en.pos, l.after) > 0 {
-				start = i
-				break
-			}
-		}
-	}
-	rest := entries[start:]
-	more := len(rest) > l.first
-	if more {
-		rest = rest[:l.first]
-	}
-	items := make([]Stored, len(rest))
-	for i, en := range rest {
-		items[i] = en.it
-	}
-	return l.page(items, more, ""), nil
-}
-
-// position is an object's place in the listing's order, as its cursor
-// holds it: the primary key for key order; for an index, whether the
-// object has an entry, the entry's key and the primary key.
-func (l *listing) position(it Stored) string {
-	if l.sort == keySort {
-		return it.Key
-	}
-	entries, _ := l.t.IndexEntries(it.Object)
-	b := []byte{0}
-	for _, en := range entries {
-		if en.Index == l.sort {
-			b[0] = 1
-			b = binary.AppendUvarint(b, uint64(len(en.Key)))
-			b = append(b, en.Key...)
-		}
-	}
-	if b[0] == 0 {
-		b = binary.AppendUvarint(b, 0)
-	}
-	return string(append(b, it.Key...))
-}
-
-// compare orders two positions in the listing's order.
-func (l *listing) compare(a, b string) int {
-	c := 0
-	if l.sort == keySort {
-		c = strings.Compare(a, b)
-	} else {
-		ha, ka, pa := splitPosition(a)
-		hb, kb, pb := splitPosition(b)
-		switch {
-		case ha != hb:
-			c = -int(ha) + int(hb) // with an entry first
-		case ka != kb:
-			c = strings.Compare(ka, kb)
-		default:
-			c = strings.Compare(pa, pb)
-		}
-	}
-	if l.desc {
-		return -c
-	}
-	return c
-}
-
-func splitPosition(p string) (has byte, key, pk string) {
-	if p == "" {
-		return 0, "", ""
-	}
-	has = p[0]
-	n, w := binary.Uvarint([]byte(p[1:]))
-	if w <= 0 || uint64(len(p)-1-w) < n {
-		return has, "", p[1:]
-	}
-	rest := p[1+w:]
-	return has, rest[:n], rest[n:]
 }
 
 const cursorVersion = 1
@@ -479,6 +374,12 @@ func (l *listing) bind() [8]byte {
 		b = append(b, 1)
 	} else {
 		b = append(b, 0)
+	}
+	if l.sort != keySort {
+		// An index's positions are storage's since storage orders by
+		// it: the cursors of the executor's sort, whose positions were
+		// its own, are refused as another listing's.
+		b = append(b, 2)
 	}
 	b = l.where.encode(b)
 	sum := sha256.Sum256(b)

@@ -99,10 +99,12 @@ func (m *meter) multiplier(f *ast.Field) (int64, error) {
 	return 1, nil
 }
 
-// scan is what a field costs beyond its 1: a listing ordered by the
-// executor reads every match (MaxSort); one whose where storage cannot
-// evaluate whole (an or, or more filters than a listing takes) reads
-// batches of maxBatch in maxRounds calls, whatever its first; _sdl
+// scan is what a field costs beyond its 1: a listing whose where storage
+// cannot evaluate whole (an or, or more filters than a listing takes)
+// reads batches of maxBatch in maxRounds calls, whatever its first; so
+// is a listing ordered by an index charged, whatever its where, since
+// past the index's last entry its calls read every object of the type to
+// find those without one, and may come back empty (kv.ListOrder); _sdl
 // costs its size in KiB.
 func (m *meter) scan(f *ast.Field) int64 {
 	if f.Definition == nil {
@@ -111,14 +113,16 @@ func (m *meter) scan(f *ast.Field) int64 {
 	if f.Name == "_sdl" {
 		return int64(len(m.e.s.sdl) >> 10)
 	}
+	if m.e.s.isService(f) {
+		return ServiceCost
+	}
 	if f.Definition.Arguments.ForName("orderBy") == nil {
 		return 0
 	}
 	args := m.e.args(f)
-	var n int64
 	if o, ok := args["orderBy"].(map[string]any); ok {
-		if by, ok := o["by"].(string); ok && by != keySort || o["direction"] == "DESC" {
-			n += MaxSort
+		if by, ok := o["by"].(string); ok && by != keySort {
+			return maxRounds * maxBatch
 		}
 	}
 	t, ok := m.e.m.Type(strings.TrimSuffix(f.Definition.Type.Name(), "Connection"))
@@ -126,10 +130,10 @@ func (m *meter) scan(f *ast.Field) int64 {
 		terms := 0
 		// A where that does not compile fails the field before any read.
 		if w, err := compileWhere(t, v, 0, &terms); err == nil && (w.residual() || len(w.conjunction(nil)) > api.MaxFilters) {
-			n += maxRounds * maxBatch
+			return maxRounds * maxBatch
 		}
 	}
-	return n
+	return 0
 }
 
 const costCap = 1 << 40

@@ -14,6 +14,11 @@ type Stored struct {
 	Object   model.Object // normalized
 	Version  int          // the model version of Object's shape
 	Revision int64        // the log index of the write that last changed it
+	// Position is, in what List answers, the object's place in the
+	// listing's order, which after takes to continue after it: Key in
+	// primary key order, storage's position in an index's (opaque here;
+	// positions compare byte by byte as the ascending order does).
+	Position string
 }
 
 // Condition is what a write requires of the object it replaces; the zero
@@ -35,12 +40,15 @@ type Data interface {
 	// Get reads the object of type typ with the encoded primary key pk;
 	// found is false when there is none.
 	Get(typ, pk string) (obj Stored, found bool, err error)
-	// List lists typ's objects that meet every filter, in primary key
-	// order, after the encoded key after ("" from the first), at most
-	// limit (1..api.MaxLimit), as a page of api.Merge's result: Items,
-	// and More with Last (the key the next call starts after) when
-	// objects may follow. A page may be short, even empty, and have More.
-	List(typ string, filters api.Filters, after string, limit int) (api.Page[Stored], error)
+	// List lists typ's objects that meet every filter, in the order o
+	// (by primary key, or by one of typ's indexes: the objects with a
+	// null in one of its fields after the others; all reversed with
+	// Desc), after the position after ("" from the first), at most limit
+	// (1..api.MaxLimit), as a page of api.Merge's result: Items, each
+	// with its Position, and More with Last (the position the next call
+	// starts after) when objects may follow. A page may be short, even
+	// empty, and have More.
+	List(typ string, filters api.Filters, o api.Order, after string, limit int) (api.Page[Stored], error)
 	// History reads the kept previous versions of the object with key pk,
 	// oldest first, without the object itself; also for a deleted object.
 	History(typ, pk string) ([]Stored, error)
@@ -55,15 +63,26 @@ type Data interface {
 // Rights says what the caller may read and write; the caller implements
 // it from the request's token and role. A nil Rights allows everything.
 type Rights interface {
-	// CanRead reports whether the caller may read objects of typ.
+	// CanRead reports whether the caller may read objects of typ: some
+	// of their fields at least (CanReadField says which).
 	CanRead(typ string) bool
 	// CanReadField reports whether the caller may read field (a field of
 	// the latest version, a relation, or _version, _revision, _history)
-	// of typ's objects; asked only when CanRead(typ) holds.
+	// of typ's objects; asked only when CanRead(typ) holds. A field it
+	// may not read cannot be selected, nor named by a where, by the
+	// index of an orderBy, or by a relation it follows (rights.go).
 	CanReadField(typ, field string) bool
+	// CanReadWhole reports whether the caller may read every field of
+	// typ's objects: what a service that reads typ needs, for its
+	// function sees whole objects.
+	CanReadWhole(typ string) bool
 	// CanWrite reports whether the caller may insert, update and delete
-	// objects of typ.
+	// objects of typ, which writes every field.
 	CanWrite(typ string) bool
+	// CanWriteField reports whether the caller may write field (a field
+	// of the latest version) of typ's objects in an update; asked when
+	// CanWrite(typ) does not hold.
+	CanWriteField(typ, field string) bool
 	// CanReadSchema reports whether the caller may read the whole
 	// schema (the query field _sdl), which names every type and field.
 	CanReadSchema() bool
@@ -72,7 +91,9 @@ type Rights interface {
 // allowAll is the Rights of a nil Rights.
 type allowAll struct{}
 
-func (allowAll) CanRead(string) bool              { return true }
-func (allowAll) CanReadField(string, string) bool { return true }
-func (allowAll) CanWrite(string) bool             { return true }
-func (allowAll) CanReadSchema() bool              { return true }
+func (allowAll) CanRead(string) bool               { return true }
+func (allowAll) CanReadField(string, string) bool  { return true }
+func (allowAll) CanReadWhole(string) bool          { return true }
+func (allowAll) CanWrite(string) bool              { return true }
+func (allowAll) CanWriteField(string, string) bool { return true }
+func (allowAll) CanReadSchema() bool               { return true }

@@ -50,10 +50,6 @@ const (
 	// MaxFirst bounds first.
 	DefaultFirst = 20
 	MaxFirst     = 1000
-	// MaxSort bounds the objects an ordered connection (orderBy an
-	// index, or _key DESC) sorts: ordering is done by the executor on
-	// every match, so more matches than this are refused.
-	MaxSort = 1000
 	// MaxQueryBytes bounds a query document, and maxTokens its tokens.
 	MaxQueryBytes = 64 << 10
 	maxTokens     = 10000
@@ -104,22 +100,6 @@ type Response struct {
 // req.Data. It never panics on any query or variables, and its work is
 // bounded by req.Limits.
 func Execute(req Request) Response {
-	lim := req.Limits
-	if lim.MaxDepth <= 0 {
-		lim.MaxDepth = DefaultMaxDepth
-	}
-	if lim.MaxCost <= 0 {
-		lim.MaxCost = DefaultMaxCost
-	}
-	if lim.MaxCalls <= 0 {
-		lim.MaxCalls = DefaultMaxCalls
-	}
-	if lim.MaxObjectsRead <= 0 {
-		lim.MaxObjectsRead = DefaultMaxObjectsRead
-	}
-	if lim.MaxResponseBytes <= 0 {
-		lim.MaxResponseBytes = DefaultMaxResponseBytes
-	}
 	ctx := req.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -174,10 +154,7 @@ func Execute(req Request) Response {
 	if err := ctx.Err(); err != nil {
 		return fail(gqlerror.Errorf("%s", timeUp(err)))
 	}
-	e := &executor{s: req.Schema, m: req.Schema.model, data: req.Data, rights: req.Rights, vars: vars, doc: doc, lim: lim, ctx: ctx}
-	if e.rights == nil {
-		e.rights = allowAll{}
-	}
+	e := newExecutor(req.Schema, req.Data, req.Rights, vars, doc, req.Limits, ctx)
 	if ge := e.measure(op); ge != nil {
 		return fail(ge)
 	}
@@ -199,6 +176,34 @@ func Execute(req Request) Response {
 	var b bytes.Buffer
 	writeJSON(&b, out)
 	return Response{Data: b.Bytes(), Errors: e.errs}
+}
+
+// newExecutor makes the executor of one operation of doc: nil rights
+// allow everything, a zero limit takes its default, and a nil context is
+// never done.
+func newExecutor(s *Schema, data Data, rights Rights, vars map[string]any, doc *ast.QueryDocument, lim Limits, ctx context.Context) *executor {
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = DefaultMaxDepth
+	}
+	if lim.MaxCost <= 0 {
+		lim.MaxCost = DefaultMaxCost
+	}
+	if lim.MaxCalls <= 0 {
+		lim.MaxCalls = DefaultMaxCalls
+	}
+	if lim.MaxObjectsRead <= 0 {
+		lim.MaxObjectsRead = DefaultMaxObjectsRead
+	}
+	if lim.MaxResponseBytes <= 0 {
+		lim.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if rights == nil {
+		rights = allowAll{}
+	}
+	return &executor{s: s, m: s.model, data: data, rights: rights, vars: vars, doc: doc, lim: lim, ctx: ctx}
 }
 
 // timeUp says why a request whose context is done stopped.
@@ -307,7 +312,7 @@ func (e *executor) call() error {
 		return haltError(timeUp(err))
 	}
 	if e.calls >= e.lim.MaxCalls {
-		return fmt.Errorf("the request made %d storage calls, the limit", e.lim.MaxCalls)
+		return limitError(fmt.Sprintf("the request made %d storage calls, the limit", e.lim.MaxCalls))
 	}
 	e.calls++
 	return nil
@@ -321,6 +326,12 @@ func (e *executor) readObjects(n int) error {
 	}
 	return nil
 }
+
+// limitError is the error of a Data call over Limits.MaxCalls: it fails
+// its field (a service's too, whatever its function does with it).
+type limitError string
+
+func (l limitError) Error() string { return string(l) }
 
 // haltError is an error that fails the whole request, not just its
 // field.
@@ -452,7 +463,7 @@ func (e *executor) executeFields(def *ast.Definition, parent any, sel ast.Select
 				return nil, false
 			}
 			if err != nil {
-				e.fieldError(f, p, err.Error())
+				e.resolverError(f, p, err)
 				if f.Definition.Type.NonNull {
 					return nil, false
 				}

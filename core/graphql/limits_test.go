@@ -108,24 +108,33 @@ func TestWhereBounds(t *testing.T) {
 	}
 }
 
-// TestScanCost: a listing ordered by the executor costs the matches it
-// may sort, one whose where has an or the batches it may read, whatever
-// their first; and MaxObjectsRead fails a request that reads more.
+// TestScanCost: a listing whose where has an or costs the batches it may
+// read, whatever its first, and so does one ordered by an index (its
+// last pages read the whole type for the objects without an entry),
+// once for both; one ordered by _key DESC costs no more than one in key
+// order; and MaxObjectsRead fails a request that reads more.
 func TestScanCost(t *testing.T) {
 	s := exampleSchema(t)
 	for _, c := range []struct {
 		name, query string
 		ok          bool
 	}{
-		{"sorted", `{ ` + aliases(10, `Products(first: 0, orderBy: {by: by_category}) { __typename }`) + ` }`, false},
-		{"key DESC", `{ ` + aliases(10, `Products(first: 0, orderBy: {direction: DESC}) { __typename }`) + ` }`, false},
+		// Past the index's last entry, its pages read the whole type.
+		{"by an index", `{ ` + aliases(7, `Products(first: 0, orderBy: {by: by_category}) { __typename }`) + ` }`, false},
+		{"by an index, six times", `{ ` + aliases(6, `Products(first: 0, orderBy: {by: by_category}) { __typename }`) + ` }`, true},
+		{"by an index DESC", `{ ` + aliases(7, `Products(first: 0, orderBy: {by: by_category, direction: DESC}) { __typename }`) + ` }`, false},
+		{"by an index in a variable", `query($o: ProductOrder) { ` + aliases(7, `Products(first: 0, orderBy: $o) { __typename }`) + ` }`, false},
+		{"key DESC", `{ ` + aliases(100, `Products(first: 0, orderBy: {direction: DESC}) { __typename }`) + ` }`, true},
+		{"by an index with an or", `{ ` + aliases(7, `Products(first: 0, orderBy: {by: by_category}, where: {or: [{stock: {gt: 1}}]}) { __typename }`) + ` }`, false},
+		// Charged once for both.
+		{"by an index with an or, six times", `{ ` + aliases(6, `Products(first: 0, orderBy: {by: by_category}, where: {or: [{stock: {gt: 1}}]}) { __typename }`) + ` }`, true},
 		{"an or", `{ ` + aliases(7, `Products(first: 0, where: {or: [{stock: {gt: 1}}]}) { __typename }`) + ` }`, false},
 		{"an or in an and", `{ ` + aliases(7, `Products(first: 0, where: {and: [{or: [{stock: {gt: 1}}]}]}) { __typename }`) + ` }`, false},
-		{"few sorted", `{ ` + aliases(9, `Products(first: 0, orderBy: {by: by_category}) { __typename }`) + ` }`, true},
 		{"key order", `{ ` + aliases(100, `Products(first: 0, orderBy: {by: _key}, where: {stock: {gt: 1}}) { __typename }`) + ` }`, true},
 	} {
 		d := seed(t, s)
-		resp := Execute(Request{Schema: s, Data: d, Query: c.query})
+		vars := map[string]any{"o": map[string]any{"by": "by_category"}}
+		resp := Execute(Request{Schema: s, Data: d, Query: c.query, Variables: vars})
 		if ok := len(resp.Errors) == 0; ok != c.ok || !ok && (!strings.HasPrefix(resp.Errors[0].Message, "the query costs more than") || d.calls != 0) {
 			t.Errorf("%s: %d Data calls, errors %v, want ok %v", c.name, d.calls, resp.Errors, c.ok)
 		}

@@ -8,17 +8,21 @@ import (
 	"testing"
 
 	"github.com/shoaldb/shoal/core/api"
+	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/model"
 )
 
 // memData is an in-memory Data: one map per type, revisions from one
-// counter, pages of at most pageCap objects (to exercise short pages).
+// counter, pages of at most pageCap objects (to exercise short pages),
+// ordered by an index as storage orders (kv.ListOrder) with the entries
+// model gives (put sets it).
 type memData struct {
 	objs    map[string]map[string]Stored
 	hist    map[string][]Stored
 	rev     int64
 	pageCap int
 	calls   int
+	model   *model.Model
 }
 
 func newMem() *memData {
@@ -31,29 +35,52 @@ func (d *memData) Get(typ, pk string) (Stored, bool, error) {
 	return st, ok, nil
 }
 
-func (d *memData) List(typ string, fs api.Filters, after string, limit int) (api.Page[Stored], error) {
+func (d *memData) List(typ string, fs api.Filters, o api.Order, after string, limit int) (api.Page[Stored], error) {
 	d.calls++
 	if limit < 1 || limit > api.MaxLimit {
 		return api.Page[Stored]{}, fmt.Errorf("limit %d", limit)
 	}
-	var keys []string
-	for k := range d.objs[typ] {
-		if k > after {
-			keys = append(keys, k)
+	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
+	if err := order.CheckPosition(after); err != nil {
+		return api.Page[Stored]{}, err
+	}
+	var objs []Stored
+	for _, st := range d.objs[typ] { //detlint:unordered sorted below
+		rec := kv.ObjectRecord{PK: st.Key}
+		if o.Index != "" {
+			t, ok := d.model.Type(typ)
+			if !ok {
+				return api.Page[Stored]{}, fmt.Errorf("no type %s", typ)
+			}
+			entries, err := t.IndexEntries(st.Object)
+			if err != nil {
+				return api.Page[Stored]{}, err
+			}
+			for _, e := range entries {
+				rec.Indexes = append(rec.Indexes, kv.IndexEntry{Index: e.Index, Key: e.Key, Unique: e.Unique})
+			}
+		}
+		st.Position = order.Position(&rec)
+		if after == "" || o.Compare(st.Position, after) > 0 {
+			objs = append(objs, st)
 		}
 	}
-	slices.Sort(keys)
+	slices.SortFunc(objs, func(a, b Stored) int {
+		if o.Desc {
+			return strings.Compare(b.Position, a.Position)
+		}
+		return strings.Compare(a.Position, b.Position)
+	})
 	var p api.Page[Stored]
-	for i, k := range keys {
+	for i, st := range objs {
 		if i == d.pageCap {
-			p.More, p.Last = true, keys[i-1]
+			p.More, p.Last = true, objs[i-1].Position
 			return p, nil
 		}
-		st := d.objs[typ][k]
 		if fs.Match(st.Object) {
 			p.Items = append(p.Items, st)
 			if len(p.Items) == limit {
-				p.More, p.Last = i < len(keys)-1, k
+				p.More, p.Last = i < len(objs)-1, st.Position
 				return p, nil
 			}
 		}
@@ -125,6 +152,7 @@ func exampleSchema(t testing.TB) *Schema {
 // put stores an object given as JSON, validated by the model.
 func (d *memData) put(t tb, s *Schema, typ, js string) Stored {
 	t.Helper()
+	d.model = s.Model()
 	ty, _ := s.Model().Type(typ)
 	obj, err := ty.Validate(ty.Latest(), []byte(js))
 	if err != nil {

@@ -2,6 +2,8 @@ package graphql
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -160,8 +162,9 @@ func TestRelations(t *testing.T) {
 	})
 }
 
-// TestMutations: insert, update (partial, nested, clearing), delete, and
-// the conditions.
+// TestMutations: insert, put (a whole object: a map replaced, not
+// merged), update (partial, nested, clearing), delete, and the
+// conditions.
 func TestMutations(t *testing.T) {
 	runCases(t, []queryCase{
 		{"insert", `mutation { insertCustomer(object: {id: "c9", first_name: "Di", last_name: "Q", created: "2024-06-01T02:00:00+02:00", tier: gold, newsletter: false}) { id email created _revision _version } }`, nil, `{"data":{"insertCustomer":{"id":"c9","email":null,"created":"2024-06-01T00:00:00Z","_revision":12,"_version":2}}}`},
@@ -170,6 +173,12 @@ func TestMutations(t *testing.T) {
 		{"insert int64", `mutation($o: ProductInput!) { insertProduct(object: $o) { sku stock discontinued } }`,
 			map[string]any{"o": map[string]any{"sku": "p9", "title": "T", "price": 1.5, "weight_kg": 1, "stock": "9007199254740993", "category": "books", "tags": []any{"x"}, "attributes": map[string]any{"k": "v"}}},
 			`{"data":{"insertProduct":{"sku":"p9","stock":9007199254740993,"discontinued":false}}}`},
+		{"put replaces", `mutation { putProduct(object: {sku: "p1", title: "Book 2", price: "13", weight_kg: 0.5, stock: 9, category: books, tags: ["c"], attributes: {size: "L"}}) { title image tags attributes _revision } }`, nil,
+			`{"data":{"putProduct":{"title":"Book 2","image":null,"tags":["c"],"attributes":{"size":"L"},"_revision":12}}}`},
+		{"put creates", `mutation { putCustomer(object: {id: "c9", first_name: "Di", last_name: "Q", created: "2024-06-01T00:00:00Z", tier: gold, newsletter: false}) { id _revision } }`, nil, `{"data":{"putCustomer":{"id":"c9","_revision":12}}}`},
+		{"put if revision", `mutation { putCustomer(object: {id: "c1", first_name: "Di", last_name: "Q", created: "2024-06-01T00:00:00Z", tier: gold, newsletter: false}, ifRevision: 1) { first_name _revision } }`, nil, `{"data":{"putCustomer":{"first_name":"Di","_revision":12}}}`},
+		{"put failed if revision", `mutation { putCustomer(object: {id: "c1", first_name: "Di", last_name: "Q", created: "2024-06-01T00:00:00Z", tier: gold, newsletter: false}, ifRevision: 5) { id } }`, nil, `{"data":{"putCustomer":null},"errors":["Customer c1 does not have revision 5"@putCustomer@1:12]}`},
+		{"put invalid", `mutation { putProduct(object: {sku: "p1", title: "T", price: "x", weight_kg: 1, stock: 1, category: books, tags: [], attributes: {}}) { sku } }`, nil, `{"data":{"putProduct":null},"errors":["object: $.price: \"x\" is not a decimal"@putProduct@1:12]}`},
 		{"update partial", `mutation { updateOrder(customer_id: "c1", id: "o1", patch: {note: "hi", shipping_address: {city: "Gouda"}}) { note status shipping_address { city street } _revision } }`, nil, `{"data":{"updateOrder":{"note":"hi","status":"paid","shipping_address":{"city":"Gouda","street":"S 1"},"_revision":12}}}`},
 		{"update clear", `mutation { updateCustomer(id: "c1", patch: {email: null}) { email first_name } }`, nil, `{"data":{"updateCustomer":{"email":null,"first_name":"Ada"}}}`},
 		{"update required null", `mutation { updateCustomer(id: "c1", patch: {first_name: null}) { email } }`, nil, `{"data":{"updateCustomer":null},"errors":["patch: $.first_name: required field missing"@updateCustomer@1:12]}`},
@@ -269,8 +278,10 @@ func (rights) CanRead(typ string) bool { return typ != "Product" }
 func (rights) CanReadField(typ, field string) bool {
 	return !(typ == "Customer" && (field == "email" || field == "last_name"))
 }
-func (rights) CanWrite(typ string) bool { return typ == "Order" }
-func (rights) CanReadSchema() bool      { return false }
+func (r rights) CanReadWhole(typ string) bool       { return r.CanRead(typ) && typ != "Customer" }
+func (rights) CanWrite(typ string) bool             { return typ == "Order" }
+func (rights) CanWriteField(typ, field string) bool { return typ == "Order" }
+func (rights) CanReadSchema() bool                  { return false }
 
 // TestRights: a type or field the caller may not read is an error at
 // its path; writes need the type's write right.
@@ -280,13 +291,81 @@ func TestRights(t *testing.T) {
 		{`{ Customer(id: "c1") { id email } }`, `{"data":{"Customer":{"id":"c1","email":null}},"errors":["not allowed to read Customer.email"@Customer.email@1:27]}`},
 		{`{ Customer(id: "c1") { id last_name } }`, `{"data":{"Customer":null},"errors":["not allowed to read Customer.last_name"@Customer.last_name@1:27]}`},
 		{`{ Product(sku: "p1") { sku } }`, `{"data":{"Product":null},"errors":["not allowed to read Product"@Product@1:3]}`},
-		{`mutation { updateCustomer(id: "c1", patch: {tier: basic}) { id } }`, `{"data":{"updateCustomer":null},"errors":["not allowed to write Customer"@updateCustomer@1:12]}`},
+		{`mutation { updateCustomer(id: "c1", patch: {tier: basic}) { id } }`, `{"data":{"updateCustomer":null},"errors":["patch: not allowed to write Customer.tier"@updateCustomer@1:12]}`},
 		{`mutation { updateOrder(customer_id: "c1", id: "o1", patch: {note: "x"}) { note } }`, `{"data":{"updateOrder":{"note":"x"}}}`},
 	} {
 		d := seed(t, s)
 		got := respJSON(t, Execute(Request{Schema: s, Data: d, Query: c.query, Rights: rights{}}))
 		if got != c.want {
 			t.Errorf("%s\n got: %s\nwant: %s", c.query, got, c.want)
+		}
+	}
+}
+
+// TestOrderByPaging pages through more objects than a page holds, in an
+// index's order both ways (the objects with a null in it last, first
+// descending), in pages of 1000 over short pages of storage: every
+// object comes once, in order.
+func TestOrderByPaging(t *testing.T) {
+	s := exampleSchema(t)
+	d := newMem()
+	d.pageCap = 300
+	const n = 2500
+	var withEmail, without []string
+	for i := range n {
+		id := fmt.Sprintf("c%04d", i)
+		email := "null"
+		if i%3 != 0 {
+			// Emails in the reverse order of the keys.
+			email = fmt.Sprintf(`"e%04d@x.org"`, n-i)
+			withEmail = append([]string{id}, withEmail...)
+		} else {
+			without = append(without, id)
+		}
+		d.put(t, s, "Customer", fmt.Sprintf(`{"id":%q,"first_name":"F","last_name":"L","email":%s,"created":"2024-01-01T00:00:00Z","tier":"basic","newsletter":false}`, id, email))
+	}
+	asc := append(slices.Clone(withEmail), without...)
+	desc := slices.Clone(asc)
+	slices.Reverse(desc)
+	for _, c := range []struct {
+		direction string
+		want      []string
+	}{{"ASC", asc}, {"DESC", desc}} {
+		var got []string
+		var after any // null: from the first
+		for page := 0; ; page++ {
+			if page > 10 {
+				t.Fatalf("%s: no end after %d pages", c.direction, page)
+			}
+			q := `query($after: String) { Customers(first: 1000, after: $after, orderBy: {by: by_email, direction: ` + c.direction + `}) {
+				edges { node { id } } pageInfo { hasNextPage endCursor } } }`
+			resp := Execute(Request{Schema: s, Data: d, Query: q, Variables: map[string]any{"after": after},
+				Limits: Limits{MaxObjectsRead: 10 * n}})
+			if len(resp.Errors) > 0 {
+				t.Fatalf("%s page %d: %v", c.direction, page, resp.Errors)
+			}
+			var v struct {
+				Customers struct {
+					Edges    []struct{ Node struct{ ID string } }
+					PageInfo struct {
+						HasNextPage bool
+						EndCursor   string
+					}
+				}
+			}
+			if err := json.Unmarshal(resp.Data, &v); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range v.Customers.Edges {
+				got = append(got, e.Node.ID)
+			}
+			if !v.Customers.PageInfo.HasNextPage {
+				break
+			}
+			after = v.Customers.PageInfo.EndCursor
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %d objects listed, want %d in order (first %q, want %q)", c.direction, len(got), len(c.want), got[:min(3, len(got))], c.want[:3])
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (e *executor) resolveQuery(f *ast.Field) (any, error) {
 	switch f.Name {
 	case "_sdl":
 		if !e.rights.CanReadSchema() {
-			return nil, errors.New("not allowed to read the schema")
+			return nil, codedf(CodeForbidden, "not allowed to read the schema")
 		}
 		return e.s.sdl, nil
 	case "__schema", "__type":
@@ -79,7 +79,7 @@ func (e *executor) resolveQuery(f *ast.Field) (any, error) {
 	}
 	if t, ok := e.s.get[f.Name]; ok {
 		if !e.rights.CanRead(t.Name) {
-			return nil, fmt.Errorf("not allowed to read %s", t.Name)
+			return nil, codedf(CodeForbidden, "not allowed to read %s", t.Name)
 		}
 		pk, err := e.keyOf(t, e.args(f))
 		if err != nil {
@@ -93,9 +93,12 @@ func (e *executor) resolveQuery(f *ast.Field) (any, error) {
 	}
 	if t, ok := e.s.list[f.Name]; ok {
 		if !e.rights.CanRead(t.Name) {
-			return nil, fmt.Errorf("not allowed to read %s", t.Name)
+			return nil, codedf(CodeForbidden, "not allowed to read %s", t.Name)
 		}
 		return e.connection(t, nil, e.args(f))
+	}
+	if svc, ok := e.s.services[f.Name]; ok && !svc.Mutation {
+		return e.runService(svc, f)
 	}
 	return nil, fmt.Errorf("field %s is not served", f.Name)
 }
@@ -105,7 +108,7 @@ func (e *executor) resolveQuery(f *ast.Field) (any, error) {
 func (e *executor) resolveObject(o *objValue, f *ast.Field) (any, error) {
 	t := o.t
 	if !e.rights.CanRead(t.Name) || !e.rights.CanReadField(t.Name, f.Name) {
-		return nil, fmt.Errorf("not allowed to read %s.%s", t.Name, f.Name)
+		return nil, codedf(CodeForbidden, "not allowed to read %s.%s", t.Name, f.Name)
 	}
 	switch f.Name {
 	case "_version":
@@ -148,7 +151,10 @@ func (e *executor) relation(o *objValue, r model.Relation, args map[string]any) 
 		return nil, fmt.Errorf("relation %s: no type %s", r.Name, r.Type)
 	}
 	if !e.rights.CanRead(target.Name) {
-		return nil, fmt.Errorf("not allowed to read %s", target.Name)
+		return nil, codedf(CodeForbidden, "not allowed to read %s", target.Name)
+	}
+	if err := e.checkRelation(o.t, r, target); err != nil {
+		return nil, err
 	}
 	values := make([]any, len(r.From))
 	null := false
@@ -183,7 +189,7 @@ func (e *executor) relation(o *objValue, r model.Relation, args map[string]any) 
 		// connection does, within its rounds.
 		after := ""
 		for range maxRounds {
-			page, err := e.list(target, fs, after, 1)
+			page, err := e.list(target, fs, api.Order{}, after, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -249,11 +255,11 @@ func (e *executor) get(t *model.Type, pk string) (Stored, bool, error) {
 }
 
 // list reads one page and checks that it keeps Data's contract.
-func (e *executor) list(t *model.Type, fs api.Filters, after string, limit int) (api.Page[Stored], error) {
+func (e *executor) list(t *model.Type, fs api.Filters, o api.Order, after string, limit int) (api.Page[Stored], error) {
 	if err := e.call(); err != nil {
 		return api.Page[Stored]{}, err
 	}
-	page, err := e.data.List(t.Name, fs, after, limit)
+	page, err := e.data.List(t.Name, fs, o, after, limit)
 	if err != nil {
 		return api.Page[Stored]{}, fmt.Errorf("listing %s: %w", t.Name, err)
 	}
@@ -262,12 +268,12 @@ func (e *executor) list(t *model.Type, fs api.Filters, after string, limit int) 
 	}
 	prev := after
 	for _, it := range page.Items {
-		if it.Key <= prev {
-			return api.Page[Stored]{}, fmt.Errorf("listing %s: storage answered keys out of order", t.Name)
+		if o.Compare(it.Position, prev) <= 0 || o.Index == "" && it.Position != it.Key {
+			return api.Page[Stored]{}, fmt.Errorf("listing %s: storage answered objects out of order", t.Name)
 		}
-		prev = it.Key
+		prev = it.Position
 	}
-	if len(page.Items) > limit || page.More && (page.Last <= after || page.Last < prev) {
+	if len(page.Items) > limit || page.More && (o.Compare(page.Last, after) <= 0 || o.Compare(prev, page.Last) > 0) {
 		return api.Page[Stored]{}, fmt.Errorf("listing %s: storage answered a page that breaks its contract", t.Name)
 	}
 	return page, nil
@@ -378,15 +384,19 @@ func (e *executor) resolveMutation(f *ast.Field) (any, error) {
 	var run func(*model.Type, map[string]any) (any, error)
 	if x, ok := e.s.insert[f.Name]; ok {
 		t, run = x, e.insert
+	} else if x, ok := e.s.put[f.Name]; ok {
+		t, run = x, e.put
 	} else if x, ok := e.s.update[f.Name]; ok {
 		t, run = x, e.update
 	} else if x, ok := e.s.remove[f.Name]; ok {
 		t, run = x, e.delete
+	} else if svc, ok := e.s.services[f.Name]; ok && svc.Mutation {
+		return e.runService(svc, f)
 	} else {
 		return nil, fmt.Errorf("field %s is not served", f.Name)
 	}
-	if !e.rights.CanWrite(t.Name) {
-		return nil, fmt.Errorf("not allowed to write %s", t.Name)
+	if err := e.checkWrite(t, f); err != nil {
+		return nil, err
 	}
 	return run(t, e.args(f))
 }
@@ -401,6 +411,21 @@ func (e *executor) validate(t *model.Type, obj map[string]any) (model.Object, er
 }
 
 func (e *executor) insert(t *model.Type, args map[string]any) (any, error) {
+	return e.store(t, args, Condition{IfAbsent: true})
+}
+
+// put stores the whole object, replacing what its key holds (REST's
+// PUT): on condition of ifRevision when given.
+func (e *executor) put(t *model.Type, args map[string]any) (any, error) {
+	want, err := ifRevision(args)
+	if err != nil {
+		return nil, err
+	}
+	return e.store(t, args, Condition{IfRevision: want})
+}
+
+// store writes the object argument on condition cond.
+func (e *executor) store(t *model.Type, args map[string]any, cond Condition) (any, error) {
 	in, _ := args["object"].(map[string]any)
 	latest := t.Versions[len(t.Versions)-1]
 	raw := map[string]any{}
@@ -426,9 +451,12 @@ func (e *executor) insert(t *model.Type, args map[string]any) (any, error) {
 	if err := e.call(); err != nil {
 		return nil, err
 	}
-	st, err := e.data.Put(t.Name, pk, obj, Condition{IfAbsent: true})
-	if errors.Is(err, ErrCondition) {
-		return nil, fmt.Errorf("%s %s already exists", t.Name, t.KeyString(pk))
+	st, err := e.data.Put(t.Name, pk, obj, cond)
+	switch {
+	case errors.Is(err, ErrCondition) && cond.IfAbsent:
+		return nil, codedf(CodeConflict, "%s %s already exists", t.Name, t.KeyString(pk))
+	case errors.Is(err, ErrCondition):
+		return nil, codedf(CodePreconditionFailed, "%s %s does not have revision %d", t.Name, t.KeyString(pk), cond.IfRevision)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("writing %s %s: %w", t.Name, t.KeyString(pk), err)
@@ -467,10 +495,10 @@ func (e *executor) update(t *model.Type, args map[string]any) (any, error) {
 			return nil, err
 		}
 		if !found {
-			return nil, fmt.Errorf("%s %s does not exist", t.Name, t.KeyString(pk))
+			return nil, codedf(CodeNotFound, "%s %s does not exist", t.Name, t.KeyString(pk))
 		}
 		if want != 0 && st.Revision != want {
-			return nil, fmt.Errorf("%s %s has revision %d, not %d", t.Name, t.KeyString(pk), st.Revision, want)
+			return nil, codedf(CodePreconditionFailed, "%s %s has revision %d, not %d", t.Name, t.KeyString(pk), st.Revision, want)
 		}
 		raw := map[string]any{}
 		for k, v := range st.Object { //detlint:unordered a copy
@@ -497,7 +525,7 @@ func (e *executor) update(t *model.Type, args map[string]any) (any, error) {
 		if npk, err := t.PrimaryKey(obj); err != nil || npk != pk {
 			return nil, errors.New("patch: the key may not change")
 		}
-		if string(model.Encode(obj)) == string(model.Encode(st.Object)) {
+		if !e.blindPatch(t, patch) && string(model.Encode(obj)) == string(model.Encode(st.Object)) {
 			return &objValue{t: t, st: st}, nil
 		}
 		if err := e.call(); err != nil {
@@ -506,7 +534,7 @@ func (e *executor) update(t *model.Type, args map[string]any) (any, error) {
 		nst, err := e.data.Put(t.Name, pk, obj, Condition{IfRevision: st.Revision})
 		if errors.Is(err, ErrCondition) {
 			if want != 0 {
-				return nil, fmt.Errorf("%s %s changed: it no longer has revision %d", t.Name, t.KeyString(pk), want)
+				return nil, codedf(CodePreconditionFailed, "%s %s changed: it no longer has revision %d", t.Name, t.KeyString(pk), want)
 			}
 			continue
 		}
@@ -557,7 +585,7 @@ func (e *executor) delete(t *model.Type, args map[string]any) (any, error) {
 			return nil, err
 		}
 		if want != 0 && st.Revision != want {
-			return nil, fmt.Errorf("%s %s has revision %d, not %d", t.Name, t.KeyString(pk), st.Revision, want)
+			return nil, codedf(CodePreconditionFailed, "%s %s has revision %d, not %d", t.Name, t.KeyString(pk), st.Revision, want)
 		}
 		if err := e.call(); err != nil {
 			return nil, err
@@ -565,7 +593,7 @@ func (e *executor) delete(t *model.Type, args map[string]any) (any, error) {
 		found, err = e.data.Delete(t.Name, pk, Condition{IfRevision: st.Revision})
 		if errors.Is(err, ErrCondition) {
 			if want != 0 {
-				return nil, fmt.Errorf("%s %s changed: it no longer has revision %d", t.Name, t.KeyString(pk), want)
+				return nil, codedf(CodePreconditionFailed, "%s %s changed: it no longer has revision %d", t.Name, t.KeyString(pk), want)
 			}
 			continue
 		}

@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -21,23 +22,33 @@ type Schema struct {
 	sdl   string
 	ast   *ast.Schema
 
-	get, list, insert, update, remove map[string]*model.Type // root field name → type
+	get, list, insert, put, update, remove map[string]*model.Type // root field name → type
+
+	services     map[string]*Service // the services served, by name
+	serviceNames []string            // their names, sorted
+	leftOut      []ServiceError      // the services left out, by name
 }
 
-// NewSchema builds the schema of m's latest versions. It fails when the
-// generated names collide (a type named like another's generated type,
+// NewSchema builds the schema of m's latest versions, with the services
+// given as fields of Query and Mutation. It fails when the generated
+// names collide (a type named like another's generated type,
 // CustomerWhere next to Customer): the error is gqlparser's, naming the
-// duplicate.
-func NewSchema(m *model.Model) (*Schema, error) {
+// duplicate. A service that cannot be served with m (its name is a
+// generated field's; a type it takes, returns, reads or writes is not in
+// the schema, or not of the right kind; a default that does not suit
+// its argument) is left out, and ServiceErrors says why; so is a second
+// service of a name.
+func NewSchema(m *model.Model, services ...Service) (*Schema, error) {
 	s := &Schema{
 		model: m, sdl: SDL(m),
 		get: map[string]*model.Type{}, list: map[string]*model.Type{},
-		insert: map[string]*model.Type{}, update: map[string]*model.Type{}, remove: map[string]*model.Type{},
+		insert: map[string]*model.Type{}, put: map[string]*model.Type{}, update: map[string]*model.Type{}, remove: map[string]*model.Type{},
 	}
 	for _, t := range m.Types {
 		s.get[t.Name] = t
 		s.list[plural(t.Name)] = t
 		s.insert["insert"+t.Name] = t
+		s.put["put"+t.Name] = t
 		s.update["update"+t.Name] = t
 		s.remove["delete"+t.Name] = t
 	}
@@ -46,7 +57,66 @@ func NewSchema(m *model.Model) (*Schema, error) {
 		return nil, fmt.Errorf("graphql: loading the schema of the model: %w", err)
 	}
 	s.ast = sch
+	if len(services) > 0 {
+		s.addServices(services)
+	}
 	return s, nil
+}
+
+// addServices adds the services that can be served to the schema, and
+// notes why the others cannot.
+func (s *Schema) addServices(services []Service) {
+	sorted := slices.Clone(services)
+	slices.SortStableFunc(sorted, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
+	var ok []*Service
+	for i := range sorted {
+		svc := &sorted[i]
+		if i > 0 && sorted[i-1].Name == svc.Name {
+			s.leftOut = append(s.leftOut, ServiceError{Service: svc.Name, Err: errors.New("a service of this name comes before it")})
+			continue
+		}
+		if err := s.checkServiceTypes(s.ast, *svc); err != nil {
+			s.leftOut = append(s.leftOut, ServiceError{Service: svc.Name, Err: err})
+			continue
+		}
+		ok = append(ok, svc)
+	}
+	load := func(svcs []*Service) (string, *ast.Schema, error) {
+		text := sdl(s.model, svcs)
+		sch, err := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: text, BuiltIn: false})
+		return text, sch, err
+	}
+	text, sch, err := load(ok)
+	if err != nil {
+		// What checkServiceTypes cannot see (a default that does not
+		// suit its argument): find the services at fault one by one.
+		var good []*Service
+		for _, svc := range ok {
+			if _, _, err := load(append(slices.Clone(good), svc)); err != nil {
+				s.leftOut = append(s.leftOut, ServiceError{Service: svc.Name, Err: err})
+				continue
+			}
+			good = append(good, svc)
+		}
+		ok = good
+		text, sch, err = load(ok)
+		if err != nil {
+			// Each loaded on its own but not all together: none is
+			// served rather than a schema that does not load.
+			for _, svc := range ok {
+				s.leftOut = append(s.leftOut, ServiceError{Service: svc.Name, Err: err})
+			}
+			ok = nil
+			text, sch = s.sdl, s.ast
+		}
+	}
+	slices.SortStableFunc(s.leftOut, func(a, b ServiceError) int { return strings.Compare(a.Service, b.Service) })
+	s.sdl, s.ast = text, sch
+	s.services = map[string]*Service{}
+	for _, svc := range ok {
+		s.services[svc.Name] = svc
+		s.serviceNames = append(s.serviceNames, svc.Name)
+	}
 }
 
 // SDL returns the schema's SDL (what SDL(m) gives for its model).
@@ -170,7 +240,10 @@ const keySort = "_key"
 // sorted by name and fields by name (arguments of key lookups in key
 // order), so that equal models give equal text. The package doc has the
 // mapping.
-func SDL(m *model.Model) string {
+func SDL(m *model.Model) string { return sdl(m, nil) }
+
+// sdl is SDL with the services' fields added to Query and Mutation.
+func sdl(m *model.Model, services []*Service) string {
 	b := &sdlBuilder{m: m, defs: map[string]string{}}
 	var query, mutation []string
 	query = append(query, "  \"The schema as SDL.\"\n  _sdl: String!")
@@ -182,8 +255,16 @@ func SDL(m *model.Model) string {
 			fmt.Sprintf("  %s(where: %sWhere, orderBy: %sOrder, first: Int, after: String): %sConnection!", plural(t.Name), t.Name, t.Name, t.Name))
 		mutation = append(mutation,
 			fmt.Sprintf("  insert%s(object: %sInput!): %s", t.Name, t.Name, t.Name),
+			fmt.Sprintf("  put%s(object: %sInput!, ifRevision: Int64): %s", t.Name, t.Name, t.Name),
 			fmt.Sprintf("  update%s(%s, patch: %sPatch!, ifRevision: Int64): %s", t.Name, keyArgs, t.Name, t.Name),
 			fmt.Sprintf("  delete%s(%s, ifRevision: Int64): %s", t.Name, keyArgs, t.Name))
+	}
+	for _, svc := range services {
+		if svc.Mutation {
+			mutation = append(mutation, serviceLine(svc))
+		} else {
+			query = append(query, serviceLine(svc))
+		}
 	}
 	slices.SortFunc(query, compareField)
 	b.defs["Query"] = "type Query {\n" + strings.Join(query, "\n") + "\n}\n"

@@ -67,7 +67,8 @@ const (
 	// refused every attempt: the leader's own command (Command.Outbox).
 	OpOutbox
 	// OpListObjects reads a page of one replicaset's objects of a type,
-	// in primary key order, those a filter keeps (Request.List).
+	// in primary key order or an index's (ListOrder), those a filter
+	// keeps (Request.List).
 	OpListObjects
 
 	lastOp = OpListObjects

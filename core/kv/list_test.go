@@ -30,7 +30,7 @@ func TestListObjects(t *testing.T) {
 	}
 	list := func(after string, limit, scan int, keep func(*ObjectRecord) (bool, error)) page {
 		t.Helper()
-		p, err := o.m.ListObjects("user", after, limit, scan, keep)
+		p, err := o.m.ListObjects("user", ListOrder{}, after, limit, scan, keep)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestListObjects(t *testing.T) {
 	}
 
 	// keep may change what it keeps (the node upgrades records).
-	p, err := o.m.ListObjects("user", "u3", 1, 1, func(r *ObjectRecord) (bool, error) {
+	p, err := o.m.ListObjects("user", ListOrder{}, "u3", 1, 1, func(r *ObjectRecord) (bool, error) {
 		r.Version, r.Value = 2, []byte(`{"upgraded":true}`)
 		return true, nil
 	})
@@ -79,15 +79,15 @@ func TestListObjects(t *testing.T) {
 		t.Errorf("a changed record: %+v, %v", p, err)
 	}
 	boom := errors.New("boom")
-	if _, err := o.m.ListObjects("user", "", 10, 10, func(*ObjectRecord) (bool, error) { return false, boom }); !errors.Is(err, boom) {
+	if _, err := o.m.ListObjects("user", ListOrder{}, "", 10, 10, func(*ObjectRecord) (bool, error) { return false, boom }); !errors.Is(err, boom) {
 		t.Errorf("keep's error: %v", err)
 	}
 	for _, c := range [][2]int{{0, 10}, {-1, 10}, {10, 9}} {
-		if _, err := o.m.ListObjects("user", "", c[0], c[1], all); err == nil {
+		if _, err := o.m.ListObjects("user", ListOrder{}, "", c[0], c[1], all); err == nil {
 			t.Errorf("limit %d, scan %d: no error", c[0], c[1])
 		}
 	}
-	if p, err := o.m.ListObjects("user\x00", "", 10, 10, all); err != nil || len(p.Objects) != 0 || p.More {
+	if p, err := o.m.ListObjects("user\x00", ListOrder{}, "", 10, 10, all); err != nil || len(p.Objects) != 0 || p.More {
 		t.Errorf("a type with a zero byte: %+v, %v", p, err)
 	}
 }
@@ -113,7 +113,7 @@ func TestListObjectsByteBound(t *testing.T) {
 		{"every object kept", func(*ObjectRecord) (bool, error) { return true, nil }, wantN},
 		{"none kept", func(*ObjectRecord) (bool, error) { return false, nil }, 0},
 	} {
-		p, err := o.m.ListObjects("blob", "", MaxListPage, MaxListScan, c.keep)
+		p, err := o.m.ListObjects("blob", ListOrder{}, "", MaxListPage, MaxListScan, c.keep)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestListObjectsByteBound(t *testing.T) {
 		o.put(ObjectWrite{Type: "small", PK: fmt.Sprintf("s%02d", i), Version: 1, Value: []byte(`"x"`)})
 	}
 	grown := []byte(`"` + strings.Repeat("y", MaxObjectValue-2) + `"`)
-	p, err := o.m.ListObjects("small", "", MaxListPage, MaxListScan, func(r *ObjectRecord) (bool, error) {
+	p, err := o.m.ListObjects("small", ListOrder{}, "", MaxListPage, MaxListScan, func(r *ObjectRecord) (bool, error) {
 		r.Value = grown
 		return true, nil
 	})

@@ -362,68 +362,6 @@ func (m *Machine) ScanObjects(typ, after string, limit int) ([]ObjectRecord, err
 	return out, it.Close()
 }
 
-// ListObjects reads one page of the objects of type typ for a
-// list-objects request: in primary key order from the first key after
-// after ("": from the first), it examines at most scan stored objects and
-// keeps those keep accepts, until it has kept limit of them or their
-// values reach MaxListBytes, or the records it examined reach
-// MaxListExamined bytes (keep upgrades and decodes every one: a filter
-// that keeps few large objects must not hold the engine for long). keep may change the record it is given (the
-// node upgrades it to the latest version of its type before it judges
-// it); an error of keep ends the read with that error. The page says
-// where it stopped (ListPage: More, Last); its Replicaset is the
-// caller's to set. A type no write could have stored has no objects.
-func (m *Machine) ListObjects(typ, after string, limit, scan int, keep func(*ObjectRecord) (bool, error)) (ListPage, error) {
-	if limit <= 0 || scan < limit {
-		return ListPage{}, fmt.Errorf("kv: listing objects: limit %d, scan %d", limit, scan)
-	}
-	if checkType(typ) != nil {
-		return ListPage{}, nil
-	}
-	p := m.objectPrefix(typ)
-	lo := p
-	if after != "" {
-		lo = append(m.objectKey(typ, after), 0) // the first key after it
-	}
-	it, err := m.reader().NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return ListPage{}, err
-	}
-	var page ListPage
-	examined, size, read := 0, 0, 0
-	valid := it.First()
-	for ; valid; valid = it.Next() {
-		if examined == scan || len(page.Objects) == limit || size >= MaxListBytes || read >= MaxListExamined {
-			break
-		}
-		read += len(it.Value())
-		pk := string(it.Key()[len(p):])
-		rec, err := decodeRecord(typ, pk, it.Value())
-		if err != nil {
-			it.Close()
-			return ListPage{}, fmt.Errorf("kv: group %d: %w", m.group, err)
-		}
-		examined++
-		page.Last = pk
-		kept, err := keep(&rec)
-		if err != nil {
-			it.Close()
-			return ListPage{}, err
-		}
-		if kept {
-			page.Objects = append(page.Objects, rec)
-			size += len(rec.Value)
-		}
-	}
-	// Stopped at a stored object it did not examine: there are more.
-	page.More = valid
-	if err := it.Error(); err != nil {
-		it.Close()
-		return ListPage{}, err
-	}
-	return page, it.Close()
-}
-
 // LookupIndex reads the primary keys of up to limit (> 0) objects of type
 // typ that have key in index, in order.
 func (m *Machine) LookupIndex(typ, index, key string, limit int) ([]string, error) {

@@ -33,8 +33,8 @@ type Request struct {
 }
 
 // ListRequest asks one replicaset for a page of its objects of a type:
-// those after the primary key After, in primary key order, that the
-// filter keeps.
+// those after the position After, in the order Index and Desc name, that
+// the filter keeps.
 type ListRequest struct {
 	// Replicaset names the replicaset that answers; Request.Key is then
 	// ignored.
@@ -44,9 +44,19 @@ type ListRequest struct {
 	// answering instance evaluates on each object in the latest shape
 	// of its type; empty keeps every object.
 	Filter []byte
-	// After is an encoded primary key: the page starts after it ("":
-	// from the first object).
+	// After is a position in the listing's order (ListOrder): the page
+	// starts after it ("": from the first object). In primary key order
+	// it is an encoded primary key; in an index's order, a position that
+	// ListOrder.Position made (at most MaxListPosition bytes).
 	After string
+	// Index names the index of Type whose order the page follows ("":
+	// the primary key's); Desc reverses the order (ListOrder). An
+	// instance whose model lacks the index answers, as for another
+	// Version, with a redirect to no one (try again): a model revision
+	// may add an index without a new version of the type, and the
+	// asker's model may have it first.
+	Index string
+	Desc  bool
 	// Limit bounds the objects of the page (1 to MaxListPage); Scan the
 	// stored objects the instance examines for it (Limit to
 	// MaxListScan), so that a filter that keeps few objects costs a
@@ -78,16 +88,21 @@ const (
 )
 
 // ListPage is one replicaset's answer to a list-objects request. It holds
-// every object the filter keeps with a primary key after the request's
-// After and up to Last (up to the end when More is false), in primary
-// key order.
+// every object the filter keeps with a position after the request's
+// After and up to Last (up to the end when More is false), in the
+// request's order (ListOrder). In a page ordered by an index each
+// object's Indexes holds the one entry of that index that placed it, or
+// none for an object among those without an entry, so that
+// ListOrder.Position tells where it stands; in primary key order they
+// hold what the machine's caller left (the node sends none).
 type ListPage struct {
 	Replicaset string
 	Objects    []ObjectRecord
 	// More says that the replicaset stores objects after Last, which it
 	// has not examined: the page ended at its limit, at its scan bound or
-	// at MaxListBytes. Last is the last primary key it examined: the last
-	// object's or, past it, one the filter did not keep.
+	// at MaxListBytes. Last is the position of the last object it
+	// examined: the last object's or, past it, one the filter did not
+	// keep.
 	More bool
 	Last string
 }

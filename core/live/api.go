@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/shoaldb/shoal/core/graphql"
 	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/service"
 )
 
 // Backend is what the API needs from a running node.
@@ -151,43 +152,10 @@ type MismatchBody struct {
 }
 
 // ErrorCode is the code of an error answered with status: one word per
-// kind of failure a program may act on. The message says the rest.
-func ErrorCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "bad_request"
-	case http.StatusUnauthorized:
-		return "unauthenticated"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusConflict:
-		return "conflict"
-	case http.StatusPreconditionFailed:
-		return "precondition_failed"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
-	case http.StatusUnprocessableEntity:
-		return "refused"
-	case http.StatusTooManyRequests:
-		return "busy"
-	case http.StatusNotImplemented:
-		return "not_implemented"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	case http.StatusGatewayTimeout:
-		return "outcome_unknown"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "error"
-}
+// kind of failure a program may act on (graphql.StatusCode holds the
+// table, which GraphQL's extensions.code shares). The message says the
+// rest.
+func ErrorCode(status int) string { return graphql.StatusCode(status) }
 
 // Limits and defaults of the API.
 const (
@@ -215,6 +183,11 @@ type APIOptions struct {
 	// objects read and response bytes; a zero field takes core/graphql's
 	// default. Timeout bounds its work, the executor's included.
 	GraphQL graphql.Limits
+	// Services are the custom services served as GraphQL fields and at
+	// /v1/services; nil serves those registered with core/service. A
+	// name given twice keeps its first, and the other is logged and
+	// dropped.
+	Services []service.Service
 }
 
 // NewAPI is a node's HTTP API (JSON, v1) over b:
@@ -238,6 +211,9 @@ type APIOptions struct {
 //	POST   /v1/graphql       {"query", "variables", "operationName"} → 200 {"data", "errors"} (GraphQL's errors too), 400 a malformed body
 //	GET    /v1/graphql?query=Q&variables=JSON&operationName=N       → the same for a query; 405 a mutation
 //	GET    /v1/graphql/schema                                       → 200 the model's GraphQL SDL (text/plain), 404 without a model
+//	GET    /v1/services                                             → 200 ServicesBody: the custom services (api_service.go)
+//	POST   /v1/services/{name}       {"ARG": value, ...}            → 200 {"result"}, 400, 403, 404, 412, 422, 503, 504, the service's status
+//	GET    /v1/services/{name}?ARG=VALUE (queries)                  → the same for a query; 405 a mutation
 //	POST   /v1/ingest/{connector} a JSON object; Idempotency-Key: id → 202 IngestResult, 400, 401/403 token, 413, 429 (Retry-After) queue full
 //	GET    /v1/queue                                                → 200 [QueueBody] every replicaset's queues
 //	GET    /v1/repair?replicaset=RS&after=N&limit=M                 → 200 QueueBody with its repair entries
@@ -303,6 +279,9 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.Services != nil {
+		opts.Services = distinctServices(opts.Services, opts.Logger)
+	}
 	a := &api{b: b, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	a.requests = registerCollector(opts.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_http_requests_total",
@@ -333,6 +312,9 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("POST /v1/graphql", a.postGraphQL)
 	a.handle("GET /v1/graphql", a.getGraphQL)
 	a.handle("GET /v1/graphql/schema", a.getGraphQLSchema)
+	a.handle("GET /v1/services", a.listServices)
+	a.handle("POST /v1/services/{name}", a.postService)
+	a.handle("GET /v1/services/{name}", a.getService)
 	a.handle("POST /v1/ingest/{connector}", a.ingest)
 	a.handle("GET /v1/queue", a.queues)
 	a.handle("GET /v1/repair", a.listRepair)

@@ -17,7 +17,7 @@ import (
 
 // The data API beyond one object by key (api_model.go):
 //
-//	GET   /v1/data/{type}?FILTERS&limit=N&after=CURSOR&consistency=stale   a page of the type's objects
+//	GET   /v1/data/{type}?FILTERS&order=[-]INDEX&limit=N&after=CURSOR&consistency=stale   a page of the type's objects
 //	PUT   /v1/data/{type}/{key}   store the body, whose key must be the path's
 //	PATCH /v1/data/{type}/{key}   apply a JSON merge patch (RFC 7396) to the object
 //
@@ -25,8 +25,10 @@ import (
 // guarantees.
 
 // ListBody is the body of GET /v1/data/{type}: a page of objects in
-// primary key order, and the cursor of the next page (none after the
-// last). A page may hold fewer objects than its limit, none even, and
+// primary key order, or in the order of the index order= names (-INDEX
+// reversed; the objects with a null in the index after the others, or
+// before them reversed), and the cursor of the next page (none after
+// the last). A page may hold fewer objects than its limit, none even, and
 // still have a next: follow next until there is none.
 type ListBody struct {
 	Type  string       `json:"type"`
@@ -48,18 +50,26 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErrorf(http.StatusBadRequest, "%s", err)
 	}
-	items, next, more, err := a.listPage(r, t, q.Filters, q.After, q.Limit, q.Stale)
+	read := fieldsOf(r, t, false)
+	if err := read.checkFilters(q.Filters); err != nil {
+		return err
+	}
+	if err := read.checkOrder(q.Order); err != nil {
+		return err
+	}
+	items, next, more, err := a.listPage(r, t, q.Filters, q.Order, q.After, q.Limit, q.Stale)
 	if err != nil {
 		return err
 	}
 	out := ListBody{Type: t.Name, Items: make([]ObjectBody, 0, len(items))}
 	for _, rec := range items {
-		if !json.Valid(rec.Value) {
+		value, err := read.trim(rec.Value)
+		if err != nil || !json.Valid(value) {
 			// respond would fail to encode it: say which.
 			return fmt.Errorf("the backend listed %s %s with revision %d not in JSON", t.Name, t.KeyString(rec.PK), rec.Revision)
 		}
 		out.Items = append(out.Items, ObjectBody{Type: t.Name, Key: t.KeyString(rec.PK), Version: rec.Version, Revision: rec.Revision,
-			Object: json.RawMessage(rec.Value)})
+			Object: json.RawMessage(value)})
 	}
 	if more {
 		out.Next = q.Cursor(next)
@@ -71,11 +81,21 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 
 // listPage is one page of a listing of t's objects, for the REST listing
 // and GraphQL alike: it asks every replicaset for its page of the objects
-// that meet filters after the encoded key after, at most limit (at once,
-// each a read of its own, stale if asked), and merges them (core/api's
-// Merge). next is the key the listing continues after when more is set.
-func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, after string, limit int, stale bool) (
+// that meet filters after the position after in the order o, at most
+// limit (at once, each a read of its own, stale if asked), and merges
+// them (core/api's Merge, by kv.ListOrder.Position). next is the
+// position the listing continues after when more is set. In an index's
+// order each item's Indexes hold the entry that placed it, if any. An
+// after that is no position of o (a cursor forged or damaged, whose
+// binding still matches) is refused with 400 before any replicaset is
+// asked: each would refuse it as a request it cannot serve.
+func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, o query.Order, after string, limit int, stale bool) (
 	items []kv.ObjectRecord, next string, more bool, err error) {
+	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
+	if order.CheckPosition(after) != nil {
+		return nil, "", false, apiErrorf(http.StatusBadRequest, "%s: a damaged cursor: it holds no position in the order %s (pass a cursor as the listing gave it)",
+			query.ParamAfter, o)
+	}
 	names, err := a.replicasets(r)
 	if err != nil {
 		return nil, "", false, err
@@ -90,7 +110,7 @@ func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, af
 	for i, rs := range names {
 		wg.Go(func() {
 			req := kv.Request{Op: kv.OpListObjects, Stale: stale, List: &kv.ListRequest{Replicaset: rs, Type: t.Name, Filter: filter,
-				After: after, Limit: limit, Scan: query.ScanBound(limit), Version: t.Latest()}}
+				After: after, Limit: limit, Scan: query.ScanBound(limit), Version: t.Latest(), Index: o.Index, Desc: o.Desc}}
 			resp, err := a.doObject(r, req, fmt.Sprintf("the objects of %s in replicaset %s", t.Name, rs))
 			switch {
 			case err != nil:
@@ -108,7 +128,8 @@ func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, af
 			return nil, "", false, err
 		}
 	}
-	return query.Merge(after, limit, pages, func(rec kv.ObjectRecord) string { return rec.PK })
+	return query.Merge(o.Desc, after, limit, pages, func(rec kv.ObjectRecord) string { return order.Position(&rec) },
+		func(rec kv.ObjectRecord) string { return rec.PK })
 }
 
 // putObjectAt stores the body as PUT /v1/data/{type} does, when its key
@@ -127,7 +148,11 @@ const patchAttempts = 5
 // concurrent change makes it start again, at most patchAttempts times
 // (then 409); with If-Match, the object must have that revision, and a
 // change is 412 at once. A patch that would change nothing writes
-// nothing. The answer is the object as patched.
+// nothing, unless the caller may not read a field it names (auth.go).
+// A caller that writes some fields of the type only patches the object
+// upgraded to the type's latest version, whose fields its rights name,
+// and stores it so. The answer is the object as patched, with the
+// fields the caller reads.
 func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.objectType(r)
 	if err != nil {
@@ -155,6 +180,13 @@ func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErrorf(http.StatusBadRequest, "request body: %s", err)
 	}
+	members, _ := patch.(map[string]any)
+	write := fieldsOf(r, t, true)
+	if err := write.checkPatch(members); err != nil {
+		return err
+	}
+	read := fieldsOf(r, t, false)
+	blind := !read.hasEvery(members)
 	what := t.Name + " " + t.KeyString(pk)
 	for attempt := 1; ; attempt++ {
 		resp, err := a.doObject(r, kv.Request{Op: kv.OpGetObject, Key: route, Object: &kv.ObjectRequest{Type: t.Name, PK: pk}}, what)
@@ -173,7 +205,22 @@ func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 			return apiErrorf(http.StatusServiceUnavailable, "%s: %s is at version %d of its type, which this node's model (versions 1 to %d) does not know yet",
 				ErrUnavailable, what, cur.Version, t.Latest())
 		}
-		target, err := decodeJSON(cur.Value)
+		version, base := cur.Version, cur.Value
+		if !write.all && version != t.Latest() {
+			// checkPatch took the patch's names as the latest version's:
+			// applied to an older shape, one could write a field the
+			// role does not (v1's name holds v2's last_name).
+			obj, err := model.Decode(cur.Value)
+			if err == nil {
+				obj, err = t.Upgrade(cur.Version, obj)
+			}
+			if err != nil {
+				return apiErrorf(http.StatusConflict, "%s is at version %d of its type, which does not upgrade to version %d: %s patches objects of the latest version only, as it writes some fields of %s only",
+					what, cur.Version, t.Latest(), write.who, t.Name)
+			}
+			version, base = t.Latest(), model.Encode(obj)
+		}
+		target, err := decodeJSON(base)
 		if err != nil {
 			return fmt.Errorf("the backend answered a get of %s with revision %d not in JSON: %w", what, cur.Revision, err)
 		}
@@ -181,7 +228,7 @@ func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		obj, err := t.Validate(cur.Version, merged)
+		obj, err := t.Validate(version, merged)
 		if err != nil {
 			return apiErrorf(http.StatusBadRequest, "the patched object: %s", err)
 		}
@@ -189,12 +236,12 @@ func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		value := model.Encode(obj)
-		if err := checkBounds(t, cur.Version, obj, pk); err != nil {
+		if err := checkBounds(t, version, obj, pk); err != nil {
 			return err
 		}
-		out := ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: cur.Version, Revision: cur.Revision, Object: value}
-		if !bytes.Equal(value, cur.Value) {
-			put := kv.Request{Op: kv.OpPutObject, Key: route, Object: &kv.ObjectRequest{Type: t.Name, Version: cur.Version, Value: value,
+		out := ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: version, Revision: cur.Revision, Object: value}
+		if blind || version != cur.Version || !bytes.Equal(value, cur.Value) {
+			put := kv.Request{Op: kv.OpPutObject, Key: route, Object: &kv.ObjectRequest{Type: t.Name, Version: version, Value: value,
 				IfRevision: cur.Revision}}
 			resp, err := a.doObject(r, put, what)
 			if resp.Status == kv.StatusMismatch && cond.IfRevision == 0 {
@@ -209,12 +256,19 @@ func (a *api) patchObject(w http.ResponseWriter, r *http.Request) error {
 			if resp.Object != nil {
 				out.Revision = resp.Object.Revision
 			}
-			if cur.Version != t.Latest() {
+			if version != t.Latest() {
 				// Stored upgraded, as the write's answer says.
 				out.Version, out.Object = t.Latest(), nil
-				if latest, err := t.Upgrade(cur.Version, obj); err == nil {
+				if latest, err := t.Upgrade(version, obj); err == nil {
 					out.Object = model.Encode(latest)
 				}
+			}
+		}
+		if !read.any() {
+			out.Object = nil
+		} else if out.Object != nil {
+			if out.Object, err = read.trim(out.Object); err != nil {
+				return fmt.Errorf("the patched %s does not decode: %w", what, err)
 			}
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(out.Revision, 10)))

@@ -1,9 +1,12 @@
 package live
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -18,9 +21,9 @@ import (
 
 // fakeData is a fakeModels whose objects are spread over two
 // replicasets by their routing key, which answers list-objects as the
-// engine does: each replicaset's page from its own objects, in key
-// order after the request's key, at most its scan bound examined, each
-// object in the latest shape of its type and kept if the request's
+// engine does: each replicaset's page from its own objects, in the
+// request's order after its position, at most its scan bound examined,
+// each object in the latest shape of its type and kept if the request's
 // filter matches it (kv.Machine.ListObjects, core/node's listObjects).
 type fakeData struct {
 	*fakeModels
@@ -69,26 +72,25 @@ func (f *fakeData) Do(ctx context.Context, req kv.Request) (kv.Response, error) 
 	if !ok {
 		return kv.Response{Status: kv.StatusInvalid, Error: fmt.Sprintf("the model has no type %q", l.Type)}, nil
 	}
-	var pks []string
-	for k := range f.objects {
-		if k[0] == l.Type && k[1] > l.After && f.replicasetOf(t, k[1]) == l.Replicaset {
-			pks = append(pks, k[1])
-		}
+	order := kv.ListOrder{Index: l.Index, Desc: l.Desc}
+	if l.Index != "" && !slices.ContainsFunc(t.Indexes, func(ix model.Index) bool { return ix.Name == l.Index }) {
+		return kv.Response{Status: kv.StatusRedirect, Error: fmt.Sprintf("list-objects: type %s has no index %s", l.Type, l.Index)}, nil
 	}
-	slices.Sort(pks)
-	scan := l.Scan
-	if f.scan != 0 {
-		scan = f.scan
+	if err := order.CheckPosition(l.After); err != nil {
+		return kv.Response{Status: kv.StatusInvalid, Error: err.Error()}, nil
 	}
-	f.index++
-	page := &kv.ListPage{Replicaset: l.Replicaset}
-	for i, pk := range pks {
-		if i == scan || len(page.Objects) == l.Limit {
-			page.More = true
-			break
+	// In the order's positions: the entries of an object are those of
+	// its latest shape, as a write under the model stores them.
+	type placed struct {
+		pos string
+		rec kv.ObjectRecord
+		obj model.Object
+	}
+	var objs []placed
+	for k, rec := range f.objects {
+		if k[0] != l.Type || f.replicasetOf(t, k[1]) != l.Replicaset {
+			continue
 		}
-		page.Last = pk
-		rec := f.objects[[2]string{l.Type, pk}]
 		obj, err := model.Decode(rec.Value)
 		if err == nil && rec.Version < t.Latest() {
 			if obj, err = t.Upgrade(rec.Version, obj); err == nil {
@@ -98,9 +100,43 @@ func (f *fakeData) Do(ctx context.Context, req kv.Request) (kv.Response, error) 
 		if err != nil {
 			return kv.Response{Status: kv.StatusInvalid, Error: err.Error()}, nil
 		}
-		if filters.Match(obj) {
-			rec.Indexes = nil
-			page.Objects = append(page.Objects, rec)
+		rec.Indexes = nil
+		if l.Index != "" {
+			entries, err := t.IndexEntries(obj)
+			if err != nil {
+				return kv.Response{}, err
+			}
+			for _, e := range entries {
+				if e.Index == l.Index {
+					rec.Indexes = []kv.IndexEntry{{Index: e.Index, Key: e.Key, Unique: e.Unique}}
+				}
+			}
+		}
+		pos := order.Position(&rec)
+		if l.After == "" || (pos > l.After) != l.Desc && pos != l.After {
+			objs = append(objs, placed{pos, rec, obj})
+		}
+	}
+	slices.SortFunc(objs, func(a, b placed) int {
+		if l.Desc {
+			return strings.Compare(b.pos, a.pos)
+		}
+		return strings.Compare(a.pos, b.pos)
+	})
+	scan := l.Scan
+	if f.scan != 0 {
+		scan = f.scan
+	}
+	f.index++
+	page := &kv.ListPage{Replicaset: l.Replicaset}
+	for i, o := range objs {
+		if i == scan || len(page.Objects) == l.Limit {
+			page.More = true
+			break
+		}
+		page.Last = o.pos
+		if filters.Match(o.obj) {
+			page.Objects = append(page.Objects, o.rec)
 		}
 	}
 	return kv.Response{Status: kv.StatusOK, Index: f.index, List: page}, nil
@@ -317,7 +353,7 @@ func TestDataListAnswers(t *testing.T) {
 			want:       `{"type":"Product","items":[` + item("p00", "books", "0.5", 10, "red", 1) + "," + item("p01", "tools", "3.5", 9, "blue", 2) + `],"next":"` + cursor + `"}`,
 			wantHeader: map[string]string{ConsistencyHeader: "linearizable"}},
 		{name: "after a cursor", path: "/v1/data/Product?limit=2&after=" + cursor + "&stock[lt]=9", status: 400,
-			want: `{"error":"after: the cursor belongs to a listing of another type or with other filters: repeat that listing's filters, or start again without after"}`},
+			want: `{"error":"after: the cursor belongs to a listing of another type or with other filters or order: repeat that listing's filters and order, or start again without after"}`},
 		{name: "a last page", path: "/v1/data/Product?category=toys&after=" + toysCursor, status: 200,
 			want: `{"type":"Product","items":[` + item("p02", "toys", "6.5", 8, "red", 3) + "," + item("p05", "toys", "15.5", 5, "blue", 6) + "," +
 				item("p08", "toys", "24.5", 2, "red", 9) + `]}`},
@@ -616,4 +652,126 @@ func FuzzDataList(f *testing.F) {
 		}
 		checkAnswer(t, "PATCH "+patch, serveDirect(h, "PATCH", &url.URL{Path: "/v1/data/Product/p1"}, "application/merge-patch+json", []byte(patch)))
 	})
+}
+
+// TestDataListOrder lists in an index's order and in reverse orders
+// through the API: order=INDEX and order=-INDEX (the objects with a null
+// in the index after the others, before them reversed), order=-_key,
+// with filters and pages across both replicasets; what each replicaset
+// was asked; and the refusals of an unknown order and of a cursor of
+// another order.
+func TestDataListOrder(t *testing.T) {
+	byCategory := skus(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8) // books, tools, toys
+	reversed := func(s []string) []string {
+		s = slices.Clone(s)
+		slices.Reverse(s)
+		return s
+	}
+	customer := func(id, email string) string {
+		return fmt.Sprintf(`{"id":%q,"first_name":"F","last_name":"L","email":%s,"created":"2024-01-01T00:00:00Z","tier":"basic","newsletter":false}`, id, email)
+	}
+	for _, c := range []struct {
+		name  string
+		path  string
+		want  []string
+		index string
+		desc  bool
+	}{
+		{"an index", "/v1/data/Product?order=by_category&limit=3", byCategory, "by_category", false},
+		{"an index reversed", "/v1/data/Product?order=-by_category&limit=2", reversed(byCategory), "by_category", true},
+		{"an index and a filter", "/v1/data/Product?order=by_category&stock[lt]=6&limit=1", skus(6, 9, 7, 10, 5, 8), "by_category", false},
+		{"the key reversed", "/v1/data/Product?order=-_key&limit=4", reversed(skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), "", true},
+		{"the key", "/v1/data/Product?order=_key&limit=4", skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), "", false},
+		{"nulls last", "/v1/data/Customer?order=by_email&limit=2", []string{"c4", "c2", "c1", "c3", "c5"}, "by_email", false},
+		{"nulls first reversed", "/v1/data/Customer?order=-by_email&limit=2", []string{"c5", "c3", "c1", "c2", "c4"}, "by_email", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeData()
+			products(f, t)
+			f.store(t, "Customer", customer("c1", "null"), customer("c2", `"b@x"`), customer("c3", "null"), customer("c4", `"a@x"`), customer("c5", "null"))
+			srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: quiet}))
+			defer srv.Close()
+			all, pages := listKeys(t, srv, c.path)
+			if !slices.Equal(all, c.want) {
+				t.Errorf("listed %q in %d pages, want %q", all, len(pages), c.want)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.lists) != 2*len(pages) {
+				t.Fatalf("%d list-objects for %d pages", len(f.lists), len(pages))
+			}
+			for i, req := range f.lists {
+				if l := req.List; l.Index != c.index || l.Desc != c.desc {
+					t.Errorf("list-objects %d ordered by %q, desc %v; want %q, %v", i, l.Index, l.Desc, c.index, c.desc)
+				}
+			}
+		})
+	}
+
+	f := newFakeData()
+	products(f, t)
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	got := callWith(t, srv, "GET", "/v1/data/Product?order=by_price", nil, "")
+	if want := `{"error":"order \"by_price\": Product has no index \"by_price\" (one of _key, by_category): want INDEX, or -INDEX for the reverse order"}`; got.status != 400 || got.body != want {
+		t.Errorf("an unknown index: %d %s\nwant 400 %s", got.status, got.body, want)
+	}
+	first := callWith(t, srv, "GET", "/v1/data/Product?order=by_category&limit=1", nil, "")
+	var body ListBody
+	if err := json.Unmarshal([]byte(first.body), &body); err != nil || body.Next == "" {
+		t.Fatalf("a first page: %s (%v)", first.body, err)
+	}
+	for _, other := range []string{"", "order=-by_category&", "order=-_key&"} {
+		got := callWith(t, srv, "GET", "/v1/data/Product?"+other+"after="+url.QueryEscape(body.Next), nil, "")
+		if got.status != 400 || !strings.Contains(got.body, "the cursor belongs to a listing of another type or with other filters or order") {
+			t.Errorf("a cursor of order=by_category with %q: %d %s", other, got.status, got.body)
+		}
+	}
+}
+
+// TestDataListDamagedCursor: a cursor whose binding matches the listing
+// but whose position is no position of its order (forged, or damaged on
+// the way) is the client's error, 400 naming the cursor, refused before
+// any replicaset is asked and logged as nothing worse.
+func TestDataListDamagedCursor(t *testing.T) {
+	f := newFakeData()
+	products(f, t)
+	var log bytes.Buffer
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: slog.New(slog.NewTextHandler(&log, nil))}))
+	first := callWith(t, srv, "GET", "/v1/data/Product?order=by_category&limit=1", nil, "")
+	var body ListBody
+	if err := json.Unmarshal([]byte(first.body), &body); err != nil || body.Next == "" {
+		t.Fatalf("a first page: %s (%v)", first.body, err)
+	}
+	f.mu.Lock()
+	asked := len(f.lists)
+	f.mu.Unlock()
+	for _, pos := range []string{"\x09p01", "\x01books", "\x01books\x00\x01\x05p01", "\x02"} {
+		cursor := forge(t, body.Next, pos)
+		got := callWith(t, srv, "GET", "/v1/data/Product?order=by_category&after="+url.QueryEscape(cursor), nil, "")
+		want := `{"error":"after: a damaged cursor: it holds no position in the order by_category (pass a cursor as the listing gave it)"}`
+		if got.status != 400 || got.body != want {
+			t.Errorf("a cursor at %q: %d %s\nwant 400 %s", pos, got.status, got.body, want)
+		}
+	}
+	srv.Close() // waits for the handlers, and their logs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lists) != asked {
+		t.Errorf("%d list-objects sent for damaged cursors", len(f.lists)-asked)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("damaged cursors logged errors:\n%s", log.String())
+	}
+}
+
+// forge is cursor, a cursor of the API's listings, holding pos instead
+// of its position: its version and binding stay.
+func forge(t *testing.T, cursor, pos string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(b) < 9 {
+		t.Fatalf("cursor %q: %v", cursor, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(append(b[:9:9], pos...))
 }

@@ -50,12 +50,12 @@ type schemaCache struct {
 	err    error // why the model has no schema
 }
 
-func (c *schemaCache) get(digest string, m *model.Model) (*graphql.Schema, error) {
+func (c *schemaCache) get(digest string, m *model.Model, services []graphql.Service) (*graphql.Schema, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.digest != digest || (c.schema == nil && c.err == nil) {
 		c.digest = digest
-		c.schema, c.err = graphql.NewSchema(m)
+		c.schema, c.err = graphql.NewSchema(m, services...)
 	}
 	return c.schema, c.err
 }
@@ -66,7 +66,7 @@ func (a *api) graphqlSchema(r *http.Request) (*graphql.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.schemas.get(rev.Digest, m)
+	s, err := a.schemas.get(rev.Digest, m, a.services())
 	if err != nil {
 		return nil, apiErrorf(http.StatusNotImplemented, "the model in force (revision %d) has no GraphQL schema: %s", rev.Revision, err)
 	}
@@ -243,10 +243,7 @@ func (a *api) runGraphQL(w http.ResponseWriter, r *http.Request, req GraphQLRequ
 	if err != nil {
 		return err
 	}
-	rights, err := a.graphqlRights(r)
-	if err != nil {
-		return err
-	}
+	rights := rightsOn(r, s.Model())
 	ctx, cancel := a.context(r)
 	defer cancel()
 	d := &clusterData{a: a, r: r.WithContext(ctx), m: s.Model()}
@@ -256,46 +253,71 @@ func (a *api) runGraphQL(w http.ResponseWriter, r *http.Request, req GraphQLRequ
 	return nil
 }
 
-// graphqlRights are the caller's rights: nil (everything) with
-// authentication off, else those of its token's role.
-func (a *api) graphqlRights(r *http.Request) (graphql.Rights, error) {
+// rightsOn are the caller's rights on the model m: nil (everything)
+// with authentication off, else those of its token's role as admit
+// found it. m is the model of the schema the request runs on: the model
+// in force may change between two reads of it, and rights on another
+// model than the schema's would judge fields by other types.
+func rightsOn(r *http.Request, m *model.Model) graphql.Rights {
 	who := principalOf(r)
 	if !who.on {
-		return nil, nil
+		return nil
 	}
-	if who.token == nil {
-		return roleRights{}, nil
+	if who.token == nil || !who.known || m == nil {
+		return roleRights{}
 	}
-	ab, ok := a.b.(AccessBackend)
-	if !ok {
-		return roleRights{}, nil
-	}
-	acc, ok := ab.Access()
-	if !ok {
-		return nil, apiErrorf(http.StatusServiceUnavailable, "%s: this instance has not applied the cluster's configuration yet, so it cannot check rights", ErrUnavailable)
-	}
-	role, known := acc.Role(who.token.Role)
-	return roleRights{role: role, known: known}, nil
+	return roleRights{role: who.role, known: true, m: m}
 }
 
-// roleRights are a token's rights: its role's reads and writes of types,
-// and its read of the cluster for the schema (a role that is gone has
-// none).
+// roleRights are a token's rights: its role's reads and writes of types
+// and their fields, and its read of the cluster for the schema (a role
+// that is gone has none). A role that reads any field of a type reads
+// its key fields, _version, _revision and _history too (whose objects'
+// fields are checked again); a relation is a field of its own, which
+// the role must grant (core/graphql checks the fields it joins on). A
+// name that is none of these is no field of the type's: it is refused.
 type roleRights struct {
 	role  cluster.Role
 	known bool
+	m     *model.Model // the model in force, for the types' keys
 }
 
+// objectMeta are the fields GraphQL gives every object besides its
+// type's: its version, revision and history.
+var objectMeta = []string{"_version", "_revision", "_history"}
+
 func (rr roleRights) CanRead(typ string) bool {
+	return rr.known && rr.role.Fields(false, typ).Any()
+}
+
+func (rr roleRights) CanReadField(typ, field string) bool {
+	if !rr.CanRead(typ) {
+		return false
+	}
+	t, ok := rr.m.Type(typ)
+	if !ok || slices.Contains(t.Key, field) {
+		return ok
+	}
+	if slices.Contains(objectMeta, field) {
+		return true // no value of the object's
+	}
+	_, isField := t.Versions[len(t.Versions)-1].Field(field)
+	isRelation := slices.ContainsFunc(t.Relations, func(r model.Relation) bool { return r.Name == field })
+	return (isField || isRelation) && rr.role.CanReadField(typ, field)
+}
+
+// CanReadWhole is read of the whole type (cluster.Fields.Whole): what a
+// service that reads typ needs.
+func (rr roleRights) CanReadWhole(typ string) bool {
 	return rr.known && rr.role.Allows(cluster.Right{Type: true, Object: typ})
 }
 
-// CanReadField is CanRead: cluster.Role grants whole types, and has no
-// rights on single fields yet.
-func (rr roleRights) CanReadField(typ, field string) bool { return rr.CanRead(typ) }
-
 func (rr roleRights) CanWrite(typ string) bool {
 	return rr.known && rr.role.Allows(cluster.Right{Write: true, Type: true, Object: typ})
+}
+
+func (rr roleRights) CanWriteField(typ, field string) bool {
+	return rr.known && rr.role.CanWriteField(typ, field)
 }
 
 // CanReadSchema is what GET /v1/graphql/schema needs: read of the
@@ -347,8 +369,9 @@ func stored(t *model.Type, rec kv.ObjectRecord) (graphql.Stored, error) {
 }
 
 // fail turns an error of the API's into the error a GraphQL field shows:
-// the message of its answer, as the REST endpoints would give it. A
-// cause inside the node is logged, as handle logs it.
+// the message and code of its answer, as the REST endpoints would give
+// them (the code as extensions.code). A cause inside the node is logged,
+// as handle logs it.
 func (d *clusterData) fail(err error) error {
 	var he *httpError
 	if !errors.As(err, &he) {
@@ -359,9 +382,9 @@ func (d *clusterData) fail(err error) error {
 		d.a.log.Error("graphql: request failed", "status", he.status, "error", he.cause)
 	}
 	if body, ok := he.body.(ErrorBody); ok {
-		return errors.New(body.Error)
+		return &graphql.CodedError{Code: ErrorCode(he.status), Err: errors.New(body.Error)}
 	}
-	return err
+	return &graphql.CodedError{Code: ErrorCode(he.status), Err: err}
 }
 
 func (d *clusterData) get(typ, pk string, history bool) (*model.Type, kv.Response, error) {
@@ -432,15 +455,16 @@ func (d *clusterData) History(typ, pk string) ([]graphql.Stored, error) {
 
 // List implements graphql.Data with the REST listing's fan-out
 // (listPage).
-func (d *clusterData) List(typ string, filters query.Filters, after string, limit int) (query.Page[graphql.Stored], error) {
+func (d *clusterData) List(typ string, filters query.Filters, o query.Order, after string, limit int) (query.Page[graphql.Stored], error) {
 	t, err := d.typ(typ)
 	if err != nil {
 		return query.Page[graphql.Stored]{}, err
 	}
-	items, next, more, err := d.a.listPage(d.r, t, filters, after, limit, false)
+	items, next, more, err := d.a.listPage(d.r, t, filters, o, after, limit, false)
 	if err != nil {
 		return query.Page[graphql.Stored]{}, d.fail(err)
 	}
+	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
 	page := query.Page[graphql.Stored]{Items: make([]graphql.Stored, 0, len(items)), More: more, Last: next}
 	for _, rec := range items {
 		if err := checkVersion(t, rec); err != nil {
@@ -450,6 +474,7 @@ func (d *clusterData) List(typ string, filters query.Filters, after string, limi
 		if err != nil {
 			return query.Page[graphql.Stored]{}, err
 		}
+		st.Position = order.Position(&rec)
 		page.Items = append(page.Items, st)
 	}
 	return page, nil

@@ -1,9 +1,11 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -123,14 +125,14 @@ func TestGraphQL(t *testing.T) {
 		{name: "insert", query: `mutation { insertCustomer(object: {id: "c2", first_name: "Grace", last_name: "Hopper", created: "2024-01-01T00:00:00Z", tier: gold, newsletter: true}) { id tier _revision } }`,
 			want: `{"data":{"insertCustomer":{"id":"c2","tier":"gold","_revision":21}}}`},
 		{name: "insert of a key that exists", query: `mutation { insertCustomer(object: {id: "c2", first_name: "G", last_name: "H", created: "2024-01-01T00:00:00Z", tier: gold, newsletter: true}) { id } }`,
-			want: `{"data":{"insertCustomer":null},"errors":[{"message":"Customer c2 already exists","path":["insertCustomer"],"locations":[{"line":1,"column":12}]}]}`},
+			want: `{"data":{"insertCustomer":null},"errors":[{"message":"Customer c2 already exists","path":["insertCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"conflict"}}]}`},
 		{name: "update at a revision it no longer has", query: `mutation { updateCustomer(id: "c2", patch: {newsletter: false}, ifRevision: 3) { newsletter } }`,
-			want: `{"data":{"updateCustomer":null},"errors":[{"message":"Customer c2 has revision 21, not 3","path":["updateCustomer"],"locations":[{"line":1,"column":12}]}]}`},
+			want: `{"data":{"updateCustomer":null},"errors":[{"message":"Customer c2 has revision 21, not 3","path":["updateCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"precondition_failed"}}]}`},
 		{name: "update at its revision", query: `mutation { updateCustomer(id: "c2", patch: {newsletter: false, email: "g@h.org"}, ifRevision: 21) { newsletter email _revision } }`,
 			want: `{"data":{"updateCustomer":{"newsletter":false,"email":"g@h.org","_revision":25}}}`},
 		{name: "update raced at its revision", query: `mutation { updateCustomer(id: "c2", patch: {tier: basic}, ifRevision: 25) { tier } }`,
 			setup: func() { f.beforePut = concurrentWriter(t, `"newsletter":false`, `"newsletter":true`) },
-			want:  `{"data":{"updateCustomer":null},"errors":[{"message":"Customer c2 changed: it no longer has revision 25","path":["updateCustomer"],"locations":[{"line":1,"column":12}]}]}`},
+			want:  `{"data":{"updateCustomer":null},"errors":[{"message":"Customer c2 changed: it no longer has revision 25","path":["updateCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"precondition_failed"}}]}`},
 		{name: "update raced, tried again", query: `mutation { updateCustomer(id: "c2", patch: {tier: basic}) { tier newsletter _revision } }`,
 			setup: func() { f.beforePut = concurrentWriter(t, `"newsletter":true`, `"newsletter":false`) },
 			want:  `{"data":{"updateCustomer":{"tier":"basic","newsletter":false,"_revision":33}}}`},
@@ -138,7 +140,7 @@ func TestGraphQL(t *testing.T) {
 			want: `{"data":{"Customer":{"_history":[{"version":2,"revision":25,"object":{"newsletter":false,"tier":"gold"}},` +
 				`{"version":2,"revision":27,"object":{"newsletter":true,"tier":"gold"}},{"version":2,"revision":30,"object":{"newsletter":false,"tier":"gold"}}]}}}`},
 		{name: "delete at a revision it no longer has", query: `mutation { deleteProduct(sku: "p00", ifRevision: 99) { sku } }`,
-			want: `{"data":{"deleteProduct":null},"errors":[{"message":"Product p00 has revision 1, not 99","path":["deleteProduct"],"locations":[{"line":1,"column":12}]}]}`},
+			want: `{"data":{"deleteProduct":null},"errors":[{"message":"Product p00 has revision 1, not 99","path":["deleteProduct"],"locations":[{"line":1,"column":12}],"extensions":{"code":"precondition_failed"}}]}`},
 		{name: "delete", query: `mutation { deleteProduct(sku: "p00", ifRevision: 1) { sku stock } }`,
 			want: `{"data":{"deleteProduct":{"sku":"p00","stock":10}}}`},
 		{name: "deleted", query: `{ Product(sku: "p00") { sku } Products(first: 2) { edges { node { sku } } } }`,
@@ -290,7 +292,7 @@ func TestGraphQLRequests(t *testing.T) {
 		{name: "nulls and extensions", body: `{"query": "{ Product(sku: \"p01\") { sku } }", "variables": null, "operationName": null, "extensions": {"x": 1}}`,
 			status: 200, want: `{"data":{"Product":{"sku":"p01"}}}`},
 		{name: "an Int64 variable keeps its digits", body: `{"query": "mutation($r: Int64) { updateProduct(sku: \"p01\", patch: {stock: 5}, ifRevision: $r) { stock } }", "variables": {"r": 9007199254740993}}`,
-			status: 200, want: `{"data":{"updateProduct":null},"errors":[{"message":"Product p01 has revision 2, not 9007199254740993","path":["updateProduct"],"locations":[{"line":1,"column":23}]}]}`},
+			status: 200, want: `{"data":{"updateProduct":null},"errors":[{"message":"Product p01 has revision 2, not 9007199254740993","path":["updateProduct"],"locations":[{"line":1,"column":23}],"extensions":{"code":"precondition_failed"}}]}`},
 		{name: "over the cost", body: `{"query": "{ Products(first: 40) { edges { node { sku } } } }"}`, status: 200,
 			want: `{"errors":[{"message":"the query costs more than 30, the limit (each field 1, a scan what it may read, times the first of every connection above it)","locations":[{"line":1,"column":25}],"extensions":{"file":"query"}}]}`},
 		{name: "too deep", body: `{"query": "{ Customer(id: \"c1\") { orders(first: 1) { edges { node { customer { id } } } } } }"}`, status: 200,
@@ -360,21 +362,21 @@ func TestGraphQLRights(t *testing.T) {
 		want   string
 	}{
 		{"a type it reads and one it does not", catalog, `{ Product(sku: "p01") { sku } Customer(id: "c1") { id } }`, 200,
-			`{"data":{"Product":{"sku":"p01"},"Customer":null},"errors":[{"message":"not allowed to read Customer","path":["Customer"],"locations":[{"line":1,"column":31}]}]}`},
+			`{"data":{"Product":{"sku":"p01"},"Customer":null},"errors":[{"message":"not allowed to read Customer","path":["Customer"],"locations":[{"line":1,"column":31}],"extensions":{"code":"forbidden"}}]}`},
 		// A connection is non-null: its error nulls the data.
 		{"a listing of a type it does not read", catalog, `{ Products(first: 1) { edges { node { sku } } } Orders(first: 1) { edges { node { id } } } }`, 200,
-			`{"data":null,"errors":[{"message":"not allowed to read Order","path":["Orders"],"locations":[{"line":1,"column":49}]}]}`},
+			`{"data":null,"errors":[{"message":"not allowed to read Order","path":["Orders"],"locations":[{"line":1,"column":49}],"extensions":{"code":"forbidden"}}]}`},
 		{"a write it may not", catalog, `mutation { deleteProduct(sku: "p01") { sku } }`, 200,
-			`{"data":{"deleteProduct":null},"errors":[{"message":"not allowed to write Product","path":["deleteProduct"],"locations":[{"line":1,"column":12}]}]}`},
+			`{"data":{"deleteProduct":null},"errors":[{"message":"not allowed to write Product","path":["deleteProduct"],"locations":[{"line":1,"column":12}],"extensions":{"code":"forbidden"}}]}`},
 		{"a write it may, and a read back it may not", catalog, `mutation { deleteOrder(customer_id: "c1", id: "o1") { id } }`, 200,
-			`{"data":{"deleteOrder":null},"errors":[{"message":"not allowed to read Order.id","path":["deleteOrder","id"],"locations":[{"line":1,"column":55}]}]}`},
+			`{"data":{"deleteOrder":null},"errors":[{"message":"not allowed to read Order.id","path":["deleteOrder","id"],"locations":[{"line":1,"column":55}],"extensions":{"code":"forbidden"}}]}`},
 		{"the reader reads every type", reader, `{ Customer(id: "c1") { id orders { edges { node { id } } } } }`, 200,
 			`{"data":{"Customer":{"id":"c1","orders":{"edges":[]}}}}`},
 		{"the reader writes nothing", reader, `mutation { deleteCustomer(id: "c1") { id } }`, 200,
-			`{"data":{"deleteCustomer":null},"errors":[{"message":"not allowed to write Customer","path":["deleteCustomer"],"locations":[{"line":1,"column":12}]}]}`},
+			`{"data":{"deleteCustomer":null},"errors":[{"message":"not allowed to write Customer","path":["deleteCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"forbidden"}}]}`},
 		// _sdl needs what GET /v1/graphql/schema needs: read of the cluster.
 		{"the schema without read of the cluster", catalog, `{ _sdl }`, 200,
-			`{"data":null,"errors":[{"message":"not allowed to read the schema","path":["_sdl"],"locations":[{"line":1,"column":3}]}]}`},
+			`{"data":null,"errors":[{"message":"not allowed to read the schema","path":["_sdl"],"locations":[{"line":1,"column":3}],"extensions":{"code":"forbidden"}}]}`},
 		{"no token", nil, `{ _sdl }`, 401, `{"error":"this cluster takes only requests with an API token: send Authorization: Bearer TOKEN"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -440,8 +442,8 @@ func TestGraphQLBackendErrors(t *testing.T) {
 	f.err = fmt.Errorf("%w: no leader is known", ErrUnavailable)
 	got := postGraphQLTo(t, srv, nil, `{ Product(sku: "p01") { sku } Products { edges { cursor } } }`, nil)
 	// Products is non-null: its error nulls the data.
-	want := `{"data":null,"errors":[{"message":"reading Product p01: unavailable, nothing was done: no leader is known","path":["Product"],"locations":[{"line":1,"column":3}]},` +
-		`{"message":"listing Product: unavailable, nothing was done: no leader is known","path":["Products"],"locations":[{"line":1,"column":31}]}]}`
+	want := `{"data":null,"errors":[{"message":"reading Product p01: unavailable, nothing was done: no leader is known","path":["Product"],"locations":[{"line":1,"column":3}],"extensions":{"code":"unavailable"}},` +
+		`{"message":"listing Product: unavailable, nothing was done: no leader is known","path":["Products"],"locations":[{"line":1,"column":31}],"extensions":{"code":"unavailable"}}]}`
 	if got.status != 200 || got.body != want {
 		t.Errorf("got %d %s\nwant 200 %s", got.status, got.body, want)
 	}
@@ -471,4 +473,55 @@ func FuzzGraphQLBody(f *testing.F) {
 		rec := serveDirect(h, "POST", &url.URL{Path: "/v1/graphql"}, "application/json", body)
 		checkAnswer(t, fmt.Sprintf("POST /v1/graphql %q", body), rec)
 	})
+}
+
+// TestGraphQLDamagedCursor: an after whose binding matches the
+// connection but whose position is no position of its order fails the
+// field as the client's error about after (the REST listing's 400),
+// before any replicaset is asked, and logs no error.
+func TestGraphQLDamagedCursor(t *testing.T) {
+	f := shop(t)
+	var log bytes.Buffer
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: slog.New(slog.NewTextHandler(&log, nil))}))
+	q := `query($after: String) { Products(orderBy: {by: by_category}, first: 1, after: $after) { edges { node { sku } } pageInfo { endCursor } } }`
+	first := postGraphQLTo(t, srv, nil, q, nil)
+	var body struct {
+		Data struct {
+			Products struct{ PageInfo struct{ EndCursor string } }
+		}
+	}
+	if err := json.Unmarshal([]byte(first.body), &body); err != nil || body.Data.Products.PageInfo.EndCursor == "" {
+		t.Fatalf("a first page: %s (%v)", first.body, err)
+	}
+	f.mu.Lock()
+	asked := len(f.lists)
+	f.mu.Unlock()
+	for _, pos := range []string{"\x09p01", "\x01books", "\x01books\x00\x01\x05p01"} {
+		got := postGraphQLTo(t, srv, nil, q, map[string]any{"after": forge(t, body.Data.Products.PageInfo.EndCursor, pos)})
+		var resp struct {
+			Data   any
+			Errors []struct {
+				Message    string
+				Path       []string
+				Extensions struct{ Code string }
+			}
+		}
+		if err := json.Unmarshal([]byte(got.body), &resp); err != nil || got.status != 200 || len(resp.Errors) != 1 {
+			t.Fatalf("a cursor at %q: %d %s (%v)", pos, got.status, got.body, err)
+		}
+		e := resp.Errors[0]
+		want := "listing Product: after: a damaged cursor: it holds no position in the order by_category (pass a cursor as the listing gave it)"
+		if e.Message != want || e.Extensions.Code != ErrorCode(400) || !slices.Equal(e.Path, []string{"Products"}) {
+			t.Errorf("a cursor at %q: %s\nwant the message %q, code %s at Products", pos, got.body, want, ErrorCode(400))
+		}
+	}
+	srv.Close() // waits for the handlers, and their logs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lists) != asked {
+		t.Errorf("%d list-objects sent for damaged cursors", len(f.lists)-asked)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("damaged cursors logged errors:\n%s", log.String())
+	}
 }

@@ -408,7 +408,11 @@ func (a *api) doObject(r *http.Request, req kv.Request, what string) (kv.Respons
 		}
 		return resp, apiErrorf(http.StatusBadRequest, "%s", resp.Error)
 	case kv.StatusConflict:
-		return resp, apiErrorf(http.StatusConflict, "%s", resp.Error)
+		typ := ""
+		if req.Object != nil {
+			typ = req.Object.Type
+		}
+		return resp, uniqueConflict(r, typ, resp.Error)
 	case kv.StatusMismatch:
 		return resp, apiErrorf(http.StatusPreconditionFailed, "precondition failed: %s", resp.Error)
 	case kv.StatusRedirect:
@@ -518,9 +522,13 @@ func (a *api) getObject(w http.ResponseWriter, r *http.Request) error {
 		return apiErrorf(http.StatusNotFound, "%s %s not found", t.Name, t.KeyString(pk))
 	}
 	rec := resp.Object
+	value, err := fieldsOf(r, t, false).trim(rec.Value)
+	if err != nil {
+		return fmt.Errorf("the backend answered a get of %s %s with revision %d not in JSON: %w", t.Name, t.KeyString(pk), rec.Revision, err)
+	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(rec.Revision, 10)))
 	respond(w, http.StatusOK, ObjectBody{Type: t.Name, Key: t.KeyString(pk), Version: rec.Version, Revision: rec.Revision,
-		Object: json.RawMessage(rec.Value)})
+		Object: json.RawMessage(value)})
 	return nil
 }
 
@@ -544,12 +552,14 @@ func (a *api) getObjectHistory(w http.ResponseWriter, r *http.Request) error {
 	if resp.Object != nil {
 		recs = append(recs[:len(recs):len(recs)], *resp.Object)
 	}
+	read := fieldsOf(r, t, false)
 	for _, rec := range recs {
-		if !json.Valid(rec.Value) {
+		value, err := read.trim(rec.Value)
+		if err != nil || !json.Valid(value) {
 			// respond would fail to encode it: say which, and where.
 			return fmt.Errorf("the backend answered a history of %s with revision %d not in JSON", what, rec.Revision)
 		}
-		out.History = append(out.History, HistoryEntry{Version: rec.Version, Revision: rec.Revision, Object: json.RawMessage(rec.Value)})
+		out.History = append(out.History, HistoryEntry{Version: rec.Version, Revision: rec.Revision, Object: json.RawMessage(value)})
 	}
 	respond(w, http.StatusOK, out)
 	return nil

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	query "github.com/shoaldb/shoal/core/api"
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/model"
 )
 
 // Authentication and authorization of the API. Every request passes
@@ -41,6 +45,38 @@ import (
 //     may touch many types, so its fields are checked one by one against
 //     the role (api_graphql.go), and one the role may not read or write
 //     is an error at its path in the GraphQL response, not a 403.
+//
+// A role may grant some fields of a type only (cluster.Fields). Reading
+// an object, its history or a listing, and patching one, take a role
+// that grants any field of the type; the handler then checks the fields
+// (fieldAccess):
+//
+//   - A read answers each object with only the fields the role reads,
+//     and its key fields (the key names the object anyway); the fields
+//     of other versions than the type's latest, which no right names,
+//     are left out too. Revisions and ETags are answered as ever: they
+//     are the log's positions, and say nothing of the values.
+//   - A listing's filter on a field the role does not read is 403,
+//     naming the field: what a filter keeps would tell the values. An
+//     order by an index is 403 unless the role reads the whole type:
+//     the index's entries, which place the objects and which the
+//     cursors carry, may hold fields the index had before a model
+//     revision changed it.
+//   - A patch that names a field the role does not write is 403, naming
+//     the field; so is, for a role that writes some fields only, a
+//     patch naming a key field, a name that is no field of the type's
+//     latest version, or none at all. Such a role patches an object
+//     stored at an older version upgraded to the latest. Its answer holds only the fields the role reads, and
+//     none for a role that reads no field of the type. When the role
+//     does not read every field the patch names, the patch is written
+//     even when it changes nothing, so that the revision does not tell
+//     whether the values were the patch's already.
+//   - Inserting or replacing an object (PUT) and deleting one take write
+//     of the whole type. Their answers name the key and revision, which
+//     the caller sent or made; no value.
+//   - A write refused for a unique index's key (409) names the index and
+//     the object holding the key only to a role that reads the whole
+//     type (uniqueConflict); GraphQL's errors say the same.
 //
 // With authentication off every request is served as before, the
 // connectors' own tokens included. A change to the tokens and roles
@@ -90,6 +126,9 @@ type need struct {
 	// role; the handler checks the rights of each thing it does (GraphQL:
 	// a query may read and write many types, which the route cannot name).
 	anyToken bool
+	// fields: a role that grants some fields of the path's type, not
+	// all, is let in; the handler checks each field (fieldAccess).
+	fields bool
 }
 
 var (
@@ -100,6 +139,8 @@ var (
 	needWriteKV     = need{write: true, object: cluster.ObjectKV}
 	needReadType    = need{}
 	needWriteType   = need{write: true}
+	needReadFields  = need{fields: true}
+	needWriteFields = need{write: true, fields: true}
 	needIngest      = need{write: true, object: cluster.ObjectIngest}
 	needReadAllData = need{everyType: true}
 	needAnyToken    = need{anyToken: true}
@@ -119,11 +160,11 @@ var routeNeeds = map[string]need{
 	"GET /v1/model/versions":                        needReadCluster,
 	"DELETE /v1/model/pending":                      needAdmin,
 	"PUT /v1/data/{type}":                           needWriteType,
-	"GET /v1/data/{type}":                           needReadType,
+	"GET /v1/data/{type}":                           needReadFields,
 	"PUT /v1/data/{type}/{key}":                     needWriteType,
-	"PATCH /v1/data/{type}/{key}":                   needWriteType,
-	"GET /v1/data/{type}/{key}":                     needReadType,
-	"GET /v1/data/{type}/{key}/history":             needReadType,
+	"PATCH /v1/data/{type}/{key}":                   needWriteFields,
+	"GET /v1/data/{type}/{key}":                     needReadFields,
+	"GET /v1/data/{type}/{key}/history":             needReadFields,
 	"DELETE /v1/data/{type}/{key}":                  needWriteType,
 	"POST /v1/graphql":                              needAnyToken,
 	"GET /v1/graphql":                               needAnyToken,
@@ -147,6 +188,12 @@ var routeNeeds = map[string]need{
 	"GET /healthz":                                  needOpen,
 	"GET /readyz":                                   needOpen,
 	"GET /metrics":                                  needReadCluster,
+
+	// Like GraphQL: a service's Reads and Writes are checked against
+	// the role as it is called (api_service.go).
+	"GET /v1/services":         needAnyToken,
+	"POST /v1/services/{name}": needAnyToken,
+	"GET /v1/services/{name}":  needAnyToken,
 }
 
 // right is the right a request to the route needs; escapedPath names the
@@ -183,6 +230,10 @@ type principal struct {
 	// cluster's. Only POST /v1/ingest lets it through, for the
 	// connector to judge.
 	foreign bool
+	// role is the token's role, as it was when admit found it; known is
+	// false when the token's role is gone (it grants nothing).
+	role  cluster.Role
+	known bool
 }
 
 type principalKey struct{}
@@ -257,15 +308,169 @@ func (a *api) admit(w http.ResponseWriter, r *http.Request, pattern string) (*ht
 		return r, deny(w, unauthorized(w, Realm, true, "the token is not one of this cluster's API tokens: it was revoked, or made elsewhere"))
 	}
 	who.token = &tok
+	who.role, who.known = acc.Role(tok.Role)
 	r = withPrincipal(r, who)
 	if pattern == "" || nd.anyToken {
 		return r, true
 	}
 	right := nd.right(r.URL.EscapedPath())
-	if role, ok := acc.Role(tok.Role); !ok || !role.Allows(right) {
+	switch {
+	case who.known && who.role.Allows(right):
+	case who.known && nd.fields && who.role.Fields(right.Write, right.Object).Any():
+	case nd.fields:
+		return r, deny(w, apiErrorf(http.StatusForbidden, "token %s has the role %s, which may not %s, nor any field of it", tok.Name, tok.Role, right))
+	default:
 		return r, deny(w, apiErrorf(http.StatusForbidden, "token %s has the role %s, which may not %s", tok.Name, tok.Role, right))
 	}
 	return r, true
+}
+
+// fieldAccess is what a request's caller may read, or write, of one
+// type's fields.
+type fieldAccess struct {
+	t *model.Type
+	// all: every field (authentication is off, or the role grants the
+	// whole type).
+	all    bool
+	fields cluster.Fields
+	// who names the caller for a refusal: "token T (role R)".
+	who string
+}
+
+// fieldsOf is what the request's caller may write (or read) of t's
+// fields. admit let the request in, so its role grants t or a field of
+// it.
+func fieldsOf(r *http.Request, t *model.Type, write bool) fieldAccess {
+	p := principalOf(r)
+	if !p.on || p.token == nil {
+		// Authentication is off, or on with no token: admit let in only
+		// what needs none, which no data route is.
+		return fieldAccess{t: t, all: !p.on}
+	}
+	fa := fieldAccess{t: t, who: fmt.Sprintf("token %s (role %s)", p.token.Name, p.token.Role)}
+	if p.known {
+		fa.fields = p.role.Fields(write, t.Name)
+		fa.all = fa.fields.Whole()
+	}
+	return fa
+}
+
+// has reports whether the caller may read (write) field: one the role
+// grants, or a key field. A write cannot change a key field (the key is
+// the path's), so naming one in a patch writes nothing of it.
+func (fa fieldAccess) has(field string) bool {
+	return fa.all || fa.fields.Has(field) || slices.Contains(fa.t.Key, field)
+}
+
+// hasEvery reports whether the caller may read (write) every member of
+// an object or a patch.
+func (fa fieldAccess) hasEvery(members map[string]any) bool {
+	return fa.all || !slices.ContainsFunc(slices.Sorted(maps.Keys(members)), func(name string) bool { return !fa.has(name) })
+}
+
+// any reports whether the caller may read (write) any field of the type.
+func (fa fieldAccess) any() bool { return fa.all || fa.fields.Any() }
+
+// shows reports whether an object's top-level member name is answered
+// to the caller: a key field, or a field of the type's latest version
+// that the role reads. A member of an older version (a field since
+// renamed or split) is not one any right names, and is left out.
+func (fa fieldAccess) shows(name string) bool {
+	if fa.all || slices.Contains(fa.t.Key, name) {
+		return true
+	}
+	_, latest := fa.t.Versions[len(fa.t.Versions)-1].Field(name)
+	return latest && fa.fields.Has(name)
+}
+
+// trim is the stored object value with the fields the caller may not
+// read left out; the value itself when it may read every field.
+func (fa fieldAccess) trim(value []byte) ([]byte, error) {
+	if fa.all {
+		return value, nil
+	}
+	v, err := decodeJSON(value)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	for name := range obj { //detlint:unordered each member is kept or dropped on its own; encodeJSON sorts
+		if !fa.shows(name) {
+			delete(obj, name)
+		}
+	}
+	return encodeJSON(obj)
+}
+
+// checkFilters refuses a filter on a field the caller may not read: the
+// objects it keeps would tell the field's values.
+func (fa fieldAccess) checkFilters(fs query.Filters) error {
+	for _, f := range fs {
+		if len(f.Path) > 0 && !fa.has(f.Path[0]) {
+			return apiErrorf(http.StatusForbidden, "filter %s: %s may not read %s.%s, so it may not filter on it", f.Param, fa.who, fa.t.Name, f.Path[0])
+		}
+	}
+	return nil
+}
+
+// checkOrder refuses an order by an index unless the caller reads every
+// field of the type. Reading the index's fields is not enough: a model
+// revision that changes an index's fields without a new version leaves
+// its old entries in place (core/kv's ListOrder), so the order, and the
+// cursors, which hold the entries, may tell fields the index no longer
+// has.
+func (fa fieldAccess) checkOrder(o query.Order) error {
+	if fa.all || o.Index == "" {
+		return nil
+	}
+	return apiErrorf(http.StatusForbidden, "order=%s: ordering by an index takes read of every field of %s, which %s lacks (the index's entries may hold fields it had before the model changed); order by the key instead",
+		o, fa.t.Name, fa.who)
+}
+
+// checkPatch refuses a merge patch the caller may not write: one that
+// names a field the role does not write, naming the first in name
+// order. A caller that writes some fields only writes fields of the
+// type's latest version (patchObject patches the object upgraded to
+// it), and so may not name another, a key field (the key is the
+// path's, as GraphQL's patches leave it out), or none at all (GraphQL's
+// empty patch takes write of the whole type, too).
+func (fa fieldAccess) checkPatch(patch map[string]any) error {
+	if fa.all {
+		return nil
+	}
+	if len(patch) == 0 {
+		return apiErrorf(http.StatusForbidden, "patch: a patch that names no field takes write of the whole type %s, which %s lacks", fa.t.Name, fa.who)
+	}
+	latest := fa.t.Versions[len(fa.t.Versions)-1]
+	for _, name := range slices.Sorted(maps.Keys(patch)) {
+		_, field := latest.Field(name)
+		switch {
+		case slices.Contains(fa.t.Key, name):
+			return apiErrorf(http.StatusForbidden, "patch: %s is a key field of %s, which a patch does not change (the key is the path's)", name, fa.t.Name)
+		case !field:
+			return apiErrorf(http.StatusForbidden, "patch: %s has no field %s in its latest version (%d), the only one %s writes fields of", fa.t.Name, name, fa.t.Latest(), fa.who)
+		case !fa.fields.Has(name):
+			return apiErrorf(http.StatusForbidden, "patch: %s may not write %s.%s", fa.who, fa.t.Name, name)
+		}
+	}
+	return nil
+}
+
+// uniqueConflict is the 409 of a write of typ that would give a unique
+// index key to a second object; why is core/kv's refusal, which names
+// the index and the object that holds the key. That object, and so the
+// value a hidden field of it has, is the caller's to know only when it
+// reads every field of the type: a role may write a field it may not
+// read. The others are told that the value is taken, which the 409
+// tells anyway (cluster's package comment).
+func uniqueConflict(r *http.Request, typ, why string) *httpError {
+	if p := principalOf(r); p.on && !(p.known && p.role.Fields(false, typ).Whole()) {
+		return apiErrorf(http.StatusConflict, "a unique index of %s holds that value already", typ)
+	}
+	return apiErrorf(http.StatusConflict, "%s", why)
 }
 
 func withPrincipal(r *http.Request, p principal) *http.Request {

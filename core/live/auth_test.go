@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
+	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/model"
+	"github.com/shoaldb/shoal/scenarios/examples"
 )
 
 // accessState is an AccessBackend whose tokens and roles group 0's own
@@ -85,11 +88,13 @@ type queuesWithAccess struct {
 	*accessState
 }
 
-// customRole reads Order and writes Invoice, nothing else; feedRole
-// reads keys and hands messages in, nothing else; monitorRole reads the
+// customRole reads Order and writes Invoice, nothing else; fieldRole
+// reads one field of Order and writes one of Invoice; feedRole reads
+// keys and hands messages in, nothing else; monitorRole reads the
 // cluster's state, which is no data.
 var (
 	customRole  = cluster.Role{Name: "orders", Read: []string{"Order"}, Write: []string{"Invoice"}}
+	fieldRole   = cluster.Role{Name: "order-status", Read: []string{"Order.status"}, Write: []string{"Invoice.note"}}
 	feedRole    = cluster.Role{Name: "feeds", Read: []string{"kv"}, Write: []string{"ingest"}}
 	monitorRole = cluster.Role{Name: "monitor", Read: []string{"cluster"}}
 )
@@ -100,7 +105,10 @@ var (
 type routeCase struct {
 	paths []string
 	body  string
-	need  string // open, admin, read cluster, read kv, write kv, read type, write type, read every type, ingest, any token
+	// need: open, admin, read cluster, read kv, write kv, read fields (of
+	// the type: some at least), write fields, write type (every field),
+	// read every type, ingest, any token.
+	need string
 }
 
 // authRoutes are the routes NewAPI registers, each with its case.
@@ -115,11 +123,11 @@ var authRoutes = map[string]routeCase{
 	"GET /v1/model/versions":                        {paths: []string{"/v1/model/versions"}, need: "read cluster"},
 	"DELETE /v1/model/pending":                      {paths: []string{"/v1/model/pending?revision=2"}, need: "admin"},
 	"PUT /v1/data/{type}":                           {paths: []string{"/v1/data/Order", "/v1/data/Invoice"}, body: `{"id":"1"}`, need: "write type"},
-	"GET /v1/data/{type}":                           {paths: []string{"/v1/data/Order", "/v1/data/Invoice"}, need: "read type"},
+	"GET /v1/data/{type}":                           {paths: []string{"/v1/data/Order", "/v1/data/Invoice"}, need: "read fields"},
 	"PUT /v1/data/{type}/{key}":                     {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, body: `{"id":"1"}`, need: "write type"},
-	"PATCH /v1/data/{type}/{key}":                   {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, body: `{}`, need: "write type"},
-	"GET /v1/data/{type}/{key}":                     {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, need: "read type"},
-	"GET /v1/data/{type}/{key}/history":             {paths: []string{"/v1/data/Order/1/history", "/v1/data/Invoice/1/history"}, need: "read type"},
+	"PATCH /v1/data/{type}/{key}":                   {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, body: `{}`, need: "write fields"},
+	"GET /v1/data/{type}/{key}":                     {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, need: "read fields"},
+	"GET /v1/data/{type}/{key}/history":             {paths: []string{"/v1/data/Order/1/history", "/v1/data/Invoice/1/history"}, need: "read fields"},
 	"DELETE /v1/data/{type}/{key}":                  {paths: []string{"/v1/data/Order/1", "/v1/data/Invoice/1"}, need: "write type"},
 	"POST /v1/graphql":                              {paths: []string{"/v1/graphql"}, body: `{"query":"{ __typename }"}`, need: "any token"},
 	"GET /v1/graphql":                               {paths: []string{"/v1/graphql?query=%7B__typename%7D"}, need: "any token"},
@@ -158,9 +166,11 @@ func allowed(role, need, path string) bool {
 	case cluster.RoleWriter:
 		return need != "admin"
 	case cluster.RoleReader:
-		return slices.Contains([]string{"read cluster", "read kv", "read type", "read every type"}, need)
+		return slices.Contains([]string{"read cluster", "read kv", "read fields", "read every type"}, need)
 	case customRole.Name:
-		return need == "read type" && order || need == "write type" && !order
+		return need == "read fields" && order || (need == "write type" || need == "write fields") && !order
+	case fieldRole.Name:
+		return need == "read fields" && order || need == "write fields" && !order
 	case feedRole.Name:
 		return need == "read kv" || need == "ingest"
 	case monitorRole.Name:
@@ -184,7 +194,7 @@ func authCall(h http.Handler, method, path, body, secret string) *httptest.Respo
 }
 
 // TestAuthMatrix calls every route NewAPI registers, by every kind of
-// caller (no token; admin, writer, reader and two custom roles' tokens),
+// caller (no token; admin, writer, reader and four custom roles' tokens),
 // with authentication on: 401 without a token, 403 when the role lacks
 // the route's right, and otherwise whatever the handler answers (a 404
 // or 400 of its own counts as let in). A route registered without a
@@ -210,7 +220,7 @@ func TestAuthMatrix(t *testing.T) {
 		}
 	}
 
-	for _, role := range []string{"", cluster.RoleAdmin, cluster.RoleWriter, cluster.RoleReader, customRole.Name, feedRole.Name, monitorRole.Name} {
+	for _, role := range []string{"", cluster.RoleAdmin, cluster.RoleWriter, cluster.RoleReader, customRole.Name, fieldRole.Name, feedRole.Name, monitorRole.Name} {
 		name := role
 		if role == "" {
 			name = "no token"
@@ -218,7 +228,7 @@ func TestAuthMatrix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			acc := newAccessState()
 			acc.addToken(t, "root", cluster.RoleAdmin)
-			for _, r := range []cluster.Role{customRole, feedRole, monitorRole} {
+			for _, r := range []cluster.Role{customRole, fieldRole, feedRole, monitorRole} {
 				if err := acc.SetRole(context.Background(), r); err != nil {
 					t.Fatal(err)
 				}
@@ -619,5 +629,292 @@ func TestRestartedInstanceCatchesUpBeforeAuth(t *testing.T) {
 	}
 	if err := <-formed; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFieldRights: a role that reads some fields of a type reads its
+// objects (one, a listing, a history) with those fields and the key
+// only, and may not filter or order by the others; a role that writes
+// some fields may patch those only, and may not put or delete; GraphQL
+// takes the same rights.
+func TestFieldRights(t *testing.T) {
+	acc := newAccessState()
+	acc.addToken(t, "root", cluster.RoleAdmin)
+	for _, r := range []cluster.Role{
+		{Name: "names", Read: []string{"Customer.first_name", "Customer.tier", "Order", "-Order.total"}, Write: []string{"Customer.tier"}},
+		{Name: "blind", Read: []string{"Customer.first_name"}, Write: []string{"Customer.newsletter"}},
+		{Name: "writeonly", Read: []string{"Order"}, Write: []string{"Customer.newsletter"}},
+	} {
+		if err := acc.SetRole(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bearer := func(name, role string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + acc.addToken(t, name, role), "Content-Type": "application/json"}
+	}
+	names, blind, writeonly := bearer("crm", "names"), bearer("support", "blind"), bearer("feed", "writeonly")
+	f := shop(t)
+	srv := httptest.NewServer(NewAPI(dataWithAccess{f, acc}, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	object := func(a answer) string {
+		t.Helper()
+		var b struct {
+			Object json.RawMessage `json:"object"`
+			Items  []struct {
+				Object json.RawMessage `json:"object"`
+			} `json:"items"`
+			History []struct {
+				Object json.RawMessage `json:"object"`
+			} `json:"history"`
+		}
+		if err := json.Unmarshal([]byte(a.body), &b); err != nil {
+			t.Fatalf("%d %s: %v", a.status, a.body, err)
+		}
+		out := string(b.Object)
+		for _, it := range b.Items {
+			out += string(it.Object)
+		}
+		for _, h := range b.History {
+			out += string(h.Object)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name         string
+		header       map[string]string
+		method, path string
+		body         string
+		status       int
+		want         string // the objects answered, or the error's text
+	}{
+		{"an object", names, "GET", "/v1/data/Customer/c1", "", 200, `{"first_name":"Ada","id":"c1","tier":"basic"}`},
+		{"a listing", names, "GET", "/v1/data/Customer", "", 200, `{"first_name":"Ada","id":"c1","tier":"basic"}`},
+		{"a listing filtered on a field it reads", names, "GET", "/v1/data/Customer?tier=basic", "", 200, `{"first_name":"Ada","id":"c1","tier":"basic"}`},
+		{"a listing filtered on a field it does not read", names, "GET", "/v1/data/Customer?email[prefix]=ada", "", 403,
+			"filter email[prefix]: token crm (role names) may not read Customer.email, so it may not filter on it"},
+		{"a listing filtered on a key field", names, "GET", "/v1/data/Order?customer_id=c1&status=open", "", 200, `"status":"open"`},
+		{"a listing filtered on a field withheld", names, "GET", "/v1/data/Order?total[gt]=1", "", 403, "may not read Order.total"},
+		{"a listing ordered by an index of a type it reads in part", names, "GET", "/v1/data/Order?order=by_status", "", 403,
+			"order=by_status: ordering by an index takes read of every field of Order, which token crm (role names) lacks"},
+		{"a listing ordered by the key", names, "GET", "/v1/data/Order?order=-_key", "", 200, `"status":"open"`},
+		{"an object with a field withheld", names, "GET", "/v1/data/Order/c1,o1", "", 200, `"status":"open"`},
+		{"a history", names, "GET", "/v1/data/Customer/c1/history", "", 200, `{"first_name":"Ada","id":"c1","tier":"basic"}`},
+		{"a put", names, "PUT", "/v1/data/Customer/c1", customerV2, 403, "token crm has the role names, which may not write type Customer"},
+		{"a delete", names, "DELETE", "/v1/data/Customer/c1", "", 403, "may not write type Customer"},
+		{"a patch of a field it does not write", names, "PATCH", "/v1/data/Customer/c1", `{"tier":"gold","email":"x@y.z"}`, 403,
+			"patch: token crm (role names) may not write Customer.email"},
+		{"a patch of a field it writes", names, "PATCH", "/v1/data/Customer/c1", `{"tier":"gold"}`, 200, `{"first_name":"Ada","id":"c1","tier":"gold"}`},
+		{"a patch of a type it writes no field of", names, "PATCH", "/v1/data/Order/c1,o1", `{"note":"x"}`, 403,
+			"token crm has the role names, which may not write type Order, nor any field of it"},
+		{"a patch by a role that reads nothing of the type", writeonly, "PATCH", "/v1/data/Customer/c1", `{"newsletter":true}`, 200, ``},
+		{"a read by a role that reads nothing of the type", writeonly, "GET", "/v1/data/Customer/c1", "", 403,
+			"token feed has the role writeonly, which may not read type Customer, nor any field of it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := callWith(t, srv, c.method, c.path, c.header, c.body)
+			text := got.body
+			if got.status == 200 {
+				text = object(got)
+			}
+			if got.status != c.status || !strings.Contains(text, c.want) || c.want == "" && text != "" {
+				t.Errorf("%s %s: %d %s, want %d and %s", c.method, c.path, got.status, got.body, c.status, c.want)
+			}
+			for _, hidden := range []string{"email", "last_name", "newsletter", "created", "total", "ada@example.com"} {
+				if got.status == 200 && strings.Contains(text, `"`+hidden+`"`) {
+					t.Errorf("%s %s answers %s: %s", c.method, c.path, hidden, got.body)
+				}
+			}
+		})
+	}
+
+	// A patch that changes nothing is written when the caller may not
+	// read what it names: the revision must not tell that the value was
+	// the patch's already.
+	revision := func() uint64 {
+		return f.objects[[2]string{"Customer", enc("c1")}].Revision
+	}
+	for _, c := range []struct {
+		header  map[string]string
+		patch   string
+		written bool
+	}{
+		{names, `{"tier":"gold"}`, false},     // it reads tier: gold already, nothing written
+		{blind, `{"newsletter":true}`, true},  // true already, written
+		{blind, `{"newsletter":false}`, true}, // a change, written
+	} {
+		before := revision()
+		got := callWith(t, srv, "PATCH", "/v1/data/Customer/c1", c.header, c.patch)
+		if got.status != 200 || (revision() != before) != c.written {
+			t.Errorf("PATCH %s: %d %s, revision %d to %d; want written %v", c.patch, got.status, got.body, before, revision(), c.written)
+		}
+	}
+
+	for _, c := range []struct{ name, query, want string }{
+		{"fields it reads and one it does not", `{ Customer(id: "c1") { id first_name email } }`,
+			`{"data":{"Customer":{"id":"c1","first_name":"Ada","email":null}},"errors":[{"message":"not allowed to read Customer.email","path":["Customer","email"],"locations":[{"line":1,"column":38}],"extensions":{"code":"forbidden"}}]}`},
+		{"a filter on a field it does not read", `{ Customers(where: {last_name: {eq: "Lovelace"}}) { edges { node { id } } } }`,
+			`{"data":null,"errors":[{"message":"where: last_name: not allowed to read Customer.last_name, so not to filter on it","path":["Customers"],"locations":[{"line":1,"column":3}],"extensions":{"code":"forbidden"}}]}`},
+		{"an order by an index of a field it does not read", `{ Customers(orderBy: {by: by_email}) { edges { node { id } } } }`,
+			`{"data":null,"errors":[{"message":"orderBy: ordering by index by_email takes read of every field of Customer, which the caller lacks (order by _key instead)","path":["Customers"],"locations":[{"line":1,"column":3}],"extensions":{"code":"forbidden"}}]}`},
+		{"an order by an index of fields it reads", `{ Orders(orderBy: {by: by_status}) { edges { node { id } } } }`,
+			`{"data":null,"errors":[{"message":"orderBy: ordering by index by_status takes read of every field of Order, which the caller lacks (order by _key instead)","path":["Orders"],"locations":[{"line":1,"column":3}],"extensions":{"code":"forbidden"}}]}`},
+		{"an update of a field it writes", `mutation { updateCustomer(id: "c1", patch: {tier: basic}) { id tier } }`,
+			`{"data":{"updateCustomer":{"id":"c1","tier":"basic"}}}`},
+		{"an update of a field it does not write", `mutation { updateCustomer(id: "c1", patch: {tier: gold, last_name: "X"}) { id } }`,
+			`{"data":{"updateCustomer":null},"errors":[{"message":"patch: not allowed to write Customer.last_name","path":["updateCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"forbidden"}}]}`},
+		{"a delete", `mutation { deleteCustomer(id: "c1") { id } }`,
+			`{"data":{"deleteCustomer":null},"errors":[{"message":"not allowed to write Customer","path":["deleteCustomer"],"locations":[{"line":1,"column":12}],"extensions":{"code":"forbidden"}}]}`},
+	} {
+		t.Run("graphql "+c.name, func(t *testing.T) {
+			if got := postGraphQLTo(t, srv, names, c.query, nil); got.status != 200 || got.body != c.want {
+				t.Errorf("%s\n got %d %s\nwant 200 %s", c.query, got.status, got.body, c.want)
+			}
+		})
+	}
+}
+
+// TestFieldAccessTrim: an object of an older version than its type's
+// latest keeps only the key and the latest fields the role reads: a
+// field since renamed or split (Customer's name, split into first_name
+// and last_name) is no field any right names, and could hold what the
+// role withholds.
+func TestFieldAccessTrim(t *testing.T) {
+	ty := exampleType(t, "Customer")
+	role := cluster.Role{Name: "no-surname", Read: []string{"Customer", "-Customer.last_name"}}
+	fa := fieldAccess{t: ty, fields: role.Fields(false, "Customer")}
+	got, err := fa.trim([]byte(customerV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"created":"2024-01-02T03:04:05+01:00","email":"ada@example.com","id":"c1"}`; string(got) != want {
+		t.Errorf("trim(%s) = %s, want %s", customerV1, got, want)
+	}
+	if got, err := (fieldAccess{t: ty, all: true}).trim([]byte(customerV1)); err != nil || string(got) != customerV1 {
+		t.Errorf("trim with every field: %s, %v", got, err)
+	}
+	if _, err := fa.trim([]byte(`[1]`)); err == nil {
+		t.Error("trim of an array: no error")
+	}
+}
+
+// rawGets answers a get-object with the record as stored, not upgraded,
+// as a node whose model lags the API's may.
+type rawGets struct{ dataWithAccess }
+
+func (b rawGets) Do(ctx context.Context, req kv.Request) (kv.Response, error) {
+	resp, err := b.dataWithAccess.Do(ctx, req)
+	if err == nil && req.Op == kv.OpGetObject && resp.Object != nil {
+		b.fakeData.mu.Lock()
+		rec := b.fakeData.objects[[2]string{req.Object.Type, req.Object.PK}]
+		b.fakeData.mu.Unlock()
+		resp.Object = &rec
+	}
+	return resp, err
+}
+
+// TestFieldRightsPatchOldVersion: a role that writes some fields of a
+// type patches the latest version's fields of an object stored at an
+// older one, and no other name: v1's name, which holds v2's last_name,
+// is no field it may write.
+func TestFieldRightsPatchOldVersion(t *testing.T) {
+	acc := newAccessState()
+	acc.addToken(t, "root", cluster.RoleAdmin)
+	if err := acc.SetRole(context.Background(), cluster.Role{Name: "no-surname", Read: []string{"Customer"}, Write: []string{"Customer", "-Customer.last_name"}}); err != nil {
+		t.Fatal(err)
+	}
+	header := map[string]string{"Authorization": "Bearer " + acc.addToken(t, "crm", "no-surname"), "Content-Type": "application/json"}
+	f := shop(t)
+	k := [2]string{"Customer", enc("c1")}
+	f.objects[k] = kv.ObjectRecord{Type: "Customer", PK: enc("c1"), Version: 1, Revision: 50, Value: []byte(customerV1)}
+	srv := httptest.NewServer(NewAPI(rawGets{dataWithAccess{f, acc}}, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	for _, c := range []struct {
+		patch  string
+		status int
+		want   string
+	}{
+		{`{"name":"Ada Byron"}`, 403, "patch: Customer has no field name in its latest version (2), the only one token crm (role no-surname) writes fields of"},
+		{`{"last_name":"Byron"}`, 403, "patch: token crm (role no-surname) may not write Customer.last_name"},
+		{`{"id":"c1"}`, 403, "patch: id is a key field of Customer, which a patch does not change"},
+		{`{}`, 403, "patch: a patch that names no field takes write of the whole type Customer"},
+		{`{"newsletter":true}`, 200, `"last_name":"Lovelace","newsletter":true`},
+	} {
+		got := callWith(t, srv, "PATCH", "/v1/data/Customer/c1", header, c.patch)
+		if got.status != c.status || !strings.Contains(got.body, c.want) {
+			t.Errorf("PATCH %s: %d %s, want %d and %s", c.patch, got.status, got.body, c.status, c.want)
+		}
+	}
+	rec := f.objects[k]
+	obj, err := model.Decode(rec.Value)
+	if err != nil || rec.Version != 2 || obj["last_name"] != "Lovelace" || obj["newsletter"] != true {
+		t.Errorf("stored: version %d %s (%v), want version 2 with last_name Lovelace and newsletter true", rec.Version, rec.Value, err)
+	}
+}
+
+// TestFieldRightsUniqueConflict: a write refused for a unique index's
+// key names the object that holds it only to a caller that reads every
+// field of the type; the others, which may write a field they may not
+// read, learn that the value is taken and nothing more.
+func TestFieldRightsUniqueConflict(t *testing.T) {
+	acc := newAccessState()
+	root := map[string]string{"Authorization": "Bearer " + acc.addToken(t, "root", cluster.RoleAdmin), "Content-Type": "application/json"}
+	if err := acc.SetRole(context.Background(), cluster.Role{Name: "mailer", Read: []string{"Customer.first_name"}, Write: []string{"Customer"}}); err != nil {
+		t.Fatal(err)
+	}
+	mailer := map[string]string{"Authorization": "Bearer " + acc.addToken(t, "mail", "mailer"), "Content-Type": "application/json"}
+	f := shop(t)
+	const holder = "holder-c2"
+	srv := httptest.NewServer(NewAPI(dataWithAccess{f, acc}, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	hidden := "a unique index of Customer holds that value already"
+	for _, c := range []struct {
+		name         string
+		header       map[string]string
+		method, path string
+		body         string
+		want         string
+	}{
+		{"put", mailer, "PUT", "/v1/data/Customer/c1", customerV2, hidden},
+		{"patch", mailer, "PATCH", "/v1/data/Customer/c1", `{"email":"bob@x.org"}`, hidden},
+		{"graphql", mailer, "POST", "/v1/graphql", `{"query":"mutation { updateCustomer(id: \"c1\", patch: {email: \"bob@x.org\"}) { id } }"}`, hidden},
+		{"put by a caller that reads every field", root, "PUT", "/v1/data/Customer/c1", customerV2, holder},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.beforePut = func(f *fakeData) {
+				f.objStatus, f.objError = kv.StatusConflict, fmt.Sprintf("unique index by_email: key held by %q", holder)
+			}
+			defer func() { f.beforePut, f.objStatus, f.objError = nil, 0, "" }()
+			got := callWith(t, srv, c.method, c.path, c.header, c.body)
+			status := 409
+			if c.method == "POST" {
+				status = 200
+			}
+			if got.status != status || !strings.Contains(got.body, c.want) || c.want == hidden && strings.Contains(got.body, holder) {
+				t.Errorf("%s %s: %d %s, want %d and %s", c.method, c.path, got.status, got.body, status, c.want)
+			}
+		})
+	}
+}
+
+// TestRoleRightsFields: GraphQL's rights read a type's latest fields and
+// relations as the role grants them, _version, _revision and _history
+// always, and no other name: a field of an older version, or one the
+// type never had, is no field a right names.
+func TestRoleRightsFields(t *testing.T) {
+	m, err := model.Parse("model.yaml", examples.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := roleRights{role: cluster.Role{Name: "r", Read: []string{"Customer", "-Customer.email"}}, known: true, m: m}
+	for field, want := range map[string]bool{ //detlint:unordered each case on its own
+		"id": true, "first_name": true, "orders": true, "_version": true, "_revision": true, "_history": true,
+		"email": false, "name": false, "nope": false, "": false,
+	} {
+		if got := rr.CanReadField("Customer", field); got != want {
+			t.Errorf("CanReadField(Customer, %q) = %v, want %v", field, got, want)
+		}
+	}
+	if rr.CanReadField("Nope", "id") {
+		t.Error("CanReadField of a type the model lacks")
 	}
 }

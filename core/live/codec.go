@@ -75,7 +75,7 @@ const (
 //	queue state:    replicaset | depth | bytes | head | tail | oldest-at varint | repairs | outbound | settled | entry count (0 to kv.MaxQueuePage) | queue entry...
 //	queue entry:    seq | message | at varint | attempts | failure key | failure step varint | failure handler | failure reason | failed-at varint
 //	retry-after:    nanoseconds (at least 1)
-//	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan)
+//	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan) | version | index | desc byte
 //	list page:      replicaset | more byte | last | record count (0 to kv.MaxListPage) | object record...
 //
 // A flags byte follows only when one of its flags is set, so that a
@@ -87,7 +87,8 @@ const (
 // exactly for an enqueue) and queue (16: a queue request follows; set
 // exactly for a repair and a read-queue) and list (32: a list request
 // follows; set exactly for a list-objects, whose filter holds at most
-// kv.MaxListFilter bytes and after at most kv.MaxPKLen); response flags
+// kv.MaxListFilter bytes, after at most kv.MaxListPosition and index at
+// most kv.MaxTypeLen); response flags
 // are error (1: a non-empty error follows), object (2: an object record
 // follows), history (4: a history of at least one record follows; an
 // empty history is none), queue (8: a queue state follows), retry (16: a
@@ -196,6 +197,8 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = binary.AppendUvarint(b, uint64(l.Limit))
 			b = binary.AppendUvarint(b, uint64(l.Scan))
 			b = binary.AppendUvarint(b, uint64(l.Version))
+			b = appendWireString(b, l.Index)
+			b = appendWireBool(b, l.Desc)
 		}
 		return b, nil
 	case *kv.Response:
@@ -564,7 +567,7 @@ func checkWireRequest(r *kv.Request) error {
 		if l.Limit < 0 || l.Scan < 0 {
 			return fmt.Errorf("list: a page of %d objects, a scan of %d", l.Limit, l.Scan)
 		}
-		if err := checkWireList(uint64(l.Limit), uint64(l.Scan), len(l.Filter), len(l.After)); err != nil {
+		if err := checkWireList(uint64(l.Limit), uint64(l.Scan), len(l.Filter), len(l.After), len(l.Index)); err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
 	}
@@ -587,7 +590,7 @@ func checkWireRequest(r *kv.Request) error {
 }
 
 // checkWireList checks a list request's bounds.
-func checkWireList(limit, scan uint64, filter, after int) error {
+func checkWireList(limit, scan uint64, filter, after, index int) error {
 	switch {
 	case limit < 1 || limit > kv.MaxListPage:
 		return fmt.Errorf("a page of %d objects, want 1 to %d", limit, kv.MaxListPage)
@@ -595,8 +598,10 @@ func checkWireList(limit, scan uint64, filter, after int) error {
 		return fmt.Errorf("a scan of %d objects, at most %d", scan, kv.MaxListScan)
 	case filter > kv.MaxListFilter:
 		return fmt.Errorf("a filter of %d bytes, at most %d", filter, kv.MaxListFilter)
-	case after > kv.MaxPKLen:
-		return fmt.Errorf("a key of %d bytes to list after, at most %d", after, kv.MaxPKLen)
+	case after > kv.MaxListPosition:
+		return fmt.Errorf("a position of %d bytes to list after, at most %d", after, kv.MaxListPosition)
+	case index > kv.MaxTypeLen:
+		return fmt.Errorf("an index name of %d bytes to order by, at most %d", index, kv.MaxTypeLen)
 	}
 	return nil
 }
@@ -812,10 +817,12 @@ func (d *wireDecoder) listRequest() *kv.ListRequest {
 	l.After = d.string()
 	limit, scan := d.uvarint(), d.uvarint()
 	l.Version = d.version()
+	l.Index = d.string()
+	l.Desc = d.bool()
 	if d.err != nil {
 		return l
 	}
-	if err := checkWireList(limit, scan, len(l.Filter), len(l.After)); err != nil {
+	if err := checkWireList(limit, scan, len(l.Filter), len(l.After), len(l.Index)); err != nil {
 		d.fail(fmt.Errorf("list: %w", err))
 		return l
 	}

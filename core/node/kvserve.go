@@ -291,11 +291,15 @@ func (n *Node) ackAppended(g *group, ents []pb.Entry) {
 }
 
 // listObjects answers a list-objects: a page of the replicaset's objects
-// of a type, each upgraded to the latest version of its type in the model
-// this instance knows, kept if the request's filter matches it in that
-// shape (core/api evaluates it; it needs no model), and sent without its
-// index entries. An object that does not upgrade fails the page, as it
-// fails a get-object.
+// of a type in the request's order (kv.ListOrder), each upgraded to the
+// latest version of its type in the model this instance knows, kept if
+// the request's filter matches it in that shape (core/api evaluates it;
+// it needs no model), and sent without its index entries (in an index's
+// order, with the one entry that placed it). An object that does not
+// upgrade fails the page, as it fails a get-object. An order by an index
+// needs the index on the type in this instance's model (else a redirect
+// to no one: try again, kv.ListRequest.Index), and After a position of
+// that order (else invalid: the asker checks it before it sends).
 func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Response {
 	invalid := func(msg string) *kv.Response {
 		return &kv.Response{Status: kv.StatusInvalid, Error: msg, Index: index}
@@ -316,9 +320,28 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 			}
 		}
 	}
+	order := kv.ListOrder{Index: l.Index, Desc: l.Desc}
+	if l.Index != "" {
+		// The asker's model has the index and this instance's does not
+		// (yet: a revision may add an index without a new version of the
+		// type, and the leader may not have applied it): try again once
+		// the two agree, as for another version.
+		m, _ := n.dataModel()
+		var t *model.Type
+		if m != nil {
+			t, _ = m.Type(l.Type)
+		}
+		if t == nil || !slices.ContainsFunc(t.Indexes, func(ix model.Index) bool { return ix.Name == l.Index }) {
+			return &kv.Response{Status: kv.StatusRedirect, Index: index,
+				Error: fmt.Sprintf("list-objects: ordered by index %s of %s, which this instance's model does not have", l.Index, l.Type)}
+		}
+	}
+	if err := order.CheckPosition(l.After); err != nil {
+		return invalid(fmt.Sprintf("list-objects: after: %v", err))
+	}
 	scan := min(max(l.Scan, l.Limit), kv.MaxListScan)
 	var unreadable error
-	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {
+	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, order, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {
 		up, err := n.upgradeRecord(*rec)
 		if err != nil {
 			unreadable = err

@@ -54,3 +54,11 @@ var PipelineDC2 []byte
 //
 //go:embed pipeline-dc2-receive.yaml
 var PipelineDC2Receive []byte
+
+// Dataset is dataset.json, a few objects of every type of Model for
+// `shoal serve --dev` to start with: a JSON array of {"type", "version"
+// (absent: the type's latest), "object"}. Two of its customers are
+// written at version 1 and stored upgraded.
+//
+//go:embed dataset.json
+var Dataset []byte

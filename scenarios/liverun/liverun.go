@@ -86,6 +86,11 @@ type Options struct {
 	// request of the run carries it. It must be a token the API takes
 	// (live.MinSuppliedToken bytes or more).
 	Token string
+	// GraphQL sends the objects workloads' operations through POST
+	// /v1/graphql (kvclient.Config.GraphQL) instead of the REST data
+	// API; the final reads stay REST, so the two APIs are checked
+	// against each other. A scenario whose model changes is refused.
+	GraphQL bool
 }
 
 // Outcome is what a live run produced.
@@ -126,6 +131,11 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Outcome, error)
 	if err != nil {
 		return nil, err
 	}
+	if o.GraphQL {
+		if err := CheckGraphQL(s); err != nil {
+			return nil, err
+		}
+	}
 	r := &run{s: s, o: o, rec: &recorder{}, log: o.Logger, topo: newTopology(s)}
 	defer r.shutdown()
 	if err := r.start(ctx); err != nil {
@@ -136,6 +146,26 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Outcome, error)
 	}
 	r.shutdown()
 	return r.finish(unapplied)
+}
+
+// CheckGraphQL says why s cannot run with Options.GraphQL: it has no
+// objects workload for GraphQL to carry, or its model changes (the
+// GraphQL client builds its requests from the model the run starts
+// with).
+func CheckGraphQL(s *scenario.Scenario) error {
+	objects := false
+	for i, w := range s.Workloads {
+		switch w.Kind {
+		case scenario.Model:
+			return fmt.Errorf("%s: workload %d changes the model, and the GraphQL client builds its requests from the model the run starts with", s.Name, i+1)
+		case scenario.Objects:
+			objects = true
+		}
+	}
+	if !objects {
+		return fmt.Errorf("%s: no objects workload: GraphQL carries object operations only", s.Name)
+	}
+	return nil
 }
 
 // Adapt fits a scenario to a live run of nodes instances (0: the
@@ -680,6 +710,9 @@ func (r *run) drive(ctx context.Context) error {
 			switch wl.Kind {
 			case scenario.Objects:
 				work = runner.ObjectMix(m, wl)
+				if r.o.GraphQL {
+					cfg.GraphQL = m
+				}
 			case scenario.Ingest:
 				// Named as the simulator names them, so that a message
 				// id means the same in either history.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 // lister lists a type's objects as GET /v1/data/{type} does
 // (core/live's listObjects), in the simulator: each page asks every
 // replicaset for its page, first of a member of it, following redirects
-// to its leader, and merges the pages (core/api) into the listing's page
-// and the key to go on after.
+// to its leader, and merges the pages (core/api) in the query's order
+// into the listing's page and the position to go on after.
 type lister struct {
 	e   env.Env
 	rss []string
@@ -65,7 +66,8 @@ func (l *lister) Handle(ev env.Event) {
 		for _, rs := range l.rss {
 			l.seq++
 			req := &kv.Request{Client: string(l.e.ID()), Seq: l.seq, Op: kv.OpListObjects, Stale: l.q.Stale, List: &kv.ListRequest{
-				Replicaset: rs, Type: l.q.Type, Filter: l.q.Filters.Encode(), After: l.q.After, Limit: l.q.Limit, Scan: scan, Version: l.version}}
+				Replicaset: rs, Type: l.q.Type, Filter: l.q.Filters.Encode(), After: l.q.After, Limit: l.q.Limit, Scan: scan, Version: l.version,
+				Index: l.q.Order.Index, Desc: l.q.Order.Desc}}
 			l.pending[l.seq] = req
 			l.e.Send(l.ask(rs), req)
 		}
@@ -105,7 +107,9 @@ func (l *lister) Receive(from env.NodeID, m env.Message) {
 	if l.answers++; l.answers < len(l.rss) {
 		return
 	}
-	items, next, more, err := api.Merge(l.q.After, l.q.Limit, l.pages, func(rec kv.ObjectRecord) string { return rec.PK })
+	order := kv.ListOrder{Index: l.q.Order.Index, Desc: l.q.Order.Desc}
+	items, next, more, err := api.Merge(order.Desc, l.q.After, l.q.Limit, l.pages, func(rec kv.ObjectRecord) string { return order.Position(&rec) },
+		func(rec kv.ObjectRecord) string { return rec.PK })
 	if err != nil {
 		l.fail(err)
 		return
@@ -229,6 +233,85 @@ func TestListObjectsAcrossReplicasets(t *testing.T) {
 			}
 			if c2.pages != 0 && len(l.sizes) != c2.pages {
 				t.Errorf("%d pages (%v), want %d", len(l.sizes), l.sizes, c2.pages)
+			}
+		})
+	}
+	// In an index's order and reversed: Customers without an email (a
+	// null in by_email) after the others, before them reversed.
+	var nulls []client.Op
+	for i := range 10 {
+		id := fmt.Sprintf("d%d", i)
+		v := fmt.Sprintf(`{"id": %q, "name": "Bo %s", "email": null, "created": "2026-01-02T03:04:05Z"}`, id, id)
+		nulls = append(nulls, client.Op{F: kv.OpPutObject, Key: id, Label: "Customer/" + id, Object: &kv.ObjectRequest{Type: "Customer", Version: 1, Value: []byte(v)}})
+	}
+	writeAll(t, w, c, nulls, 5*time.Millisecond, w.Now()+6*time.Second)
+	var byEmail []string // by email, then the nulls in key order
+	for i := range n {
+		byEmail = append(byEmail, fmt.Sprintf("c%d", i))
+	}
+	slices.SortFunc(byEmail, func(a, b string) int { return strings.Compare(a+"@example.com", b+"@example.com") })
+	var without []string
+	for i := range 10 {
+		without = append(without, model.EncodeKey(fmt.Sprintf("d%d", i)))
+	}
+	slices.Sort(without)
+	for _, pk := range without {
+		byEmail = append(byEmail, customer.KeyString(pk))
+	}
+	everyKey := append(want(all), byEmail[n:]...) // d… sort after c…
+	reverse := func(s []string) []string {
+		s = slices.Clone(s)
+		slices.Reverse(s)
+		return s
+	}
+	for k, c2 := range []struct {
+		query string
+		scan  int
+		want  []string
+	}{
+		{"order=by_email&limit=7", 0, byEmail},
+		{"order=-by_email&limit=9", 0, reverse(byEmail)},
+		{"order=by_email&limit=3", 4, byEmail},
+		{"order=-_key&limit=11", 0, reverse(everyKey)},
+	} {
+		t.Run(c2.query, func(t *testing.T) {
+			values, err := url.ParseQuery(c2.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := api.ParseQuery(customer, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &lister{rss: c.Replicasets(), q: q, scan: c2.scan, version: customer.Latest(), ask: func(rs string) env.NodeID { return c.Members(rs)[0] }}
+			name := env.NodeID(fmt.Sprintf("ordered-lister%d", k))
+			if err := w.AddNode(name, func(e env.Env) (env.Node, error) { l.e = e; return l, nil }); err != nil {
+				t.Fatal(err)
+			}
+			w.Post(name, listNext{})
+			runUntil(t, w, w.Now()+10*time.Second)
+			if !l.done || l.err != nil {
+				t.Fatalf("the listing ended %v with %v after %d pages", l.done, l.err, len(l.sizes))
+			}
+			var keys []string
+			for _, rec := range l.items {
+				email := ""
+				for _, e := range rec.Indexes {
+					email = e.Key
+				}
+				if rec.Type != "Customer" || rec.Version != 2 || len(rec.Indexes) > 1 || q.Order.Index == "" && len(rec.Indexes) != 0 ||
+					q.Order.Index != "" && (email == "") != strings.HasPrefix(customer.KeyString(rec.PK), "d") {
+					t.Errorf("listed %+v", rec)
+				}
+				keys = append(keys, customer.KeyString(rec.PK))
+			}
+			if !slices.Equal(keys, c2.want) {
+				t.Errorf("listed %q,\nwant %q", keys, c2.want)
+			}
+			for _, size := range l.sizes {
+				if size > q.Limit {
+					t.Errorf("a page of %d, over its limit %d", size, q.Limit)
+				}
 			}
 		})
 	}

@@ -58,7 +58,7 @@ type benchConfig struct {
 	keys        int
 	timeout     time.Duration // per request
 	token       string        // the ingest mix's bearer token ("": the API token)
-	api         string        // shoal: apiKV (/v1/kv) or apiData (objects through /v1/data)
+	api         string        // shoal: apiKV (/v1/kv), apiData (objects through /v1/data), apiGraphQL or apiGraphQLRelation (/v1/graphql)
 	access      benchAccess   // shoal: the API token and TLS of every request
 	bucket      string        // NATS: the KV bucket
 	replicas    int           // NATS: the bucket's replicas, should bench create it
@@ -135,7 +135,7 @@ type latencyStats struct {
 }
 
 const benchUsage = `usage: shoal bench [--system shoal|etcd|nats] [--addr ADDR,...] [--clients N] [--duration D] [--warmup D]
-                   [--value-size BYTES] [--mix write|read|mixed|ingest] [--api kv|data] [--keys N]
+                   [--value-size BYTES] [--mix write|read|mixed|ingest] [--api kv|data|graphql|graphql-relation] [--keys N]
                    [--read-consistency linearizable|stale] [--token TOKEN] [--ca FILE] [--json]
        shoal bench peers [flags]   (shoal, etcd and NATS side by side; shoal bench peers -h)
 
@@ -154,7 +154,11 @@ and GETs the example model's Customers through /v1/data/Customer/{key}
 (the key is the id, --value-size bytes go into first_name), on a cluster
 serving the example model (shoal serve --dev, or --model
 scenarios/examples/model.yaml); each write is validated, indexed and
-keeps the object's history.
+keeps the object's history. --api graphql does the same through POST
+/v1/graphql: putCustomer for a write, a lookup by key selecting five
+fields for a read. --api graphql-relation first gives every customer 2
+orders, and reads each customer with its orders (a one-level relation:
+the lookup, then the customer's orders listed from every replicaset).
 
 --mix ingest (shoal only) hands messages to the inbound pipeline instead:
 POST /v1/ingest/crm, each message with an id of its own, on a cluster
@@ -196,7 +200,7 @@ func runBench(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before the measured window, not counted")
 	fs.IntVar(&c.valueSize, "value-size", 100, "bytes per written value")
 	fs.StringVar(&c.mix, "mix", mixMixed, "write, read, mixed (50/50) or ingest (messages through the inbound pipeline)")
-	fs.StringVar(&c.api, "api", apiKV, "shoal: kv (keys through /v1/kv) or data (the example model's Customers through /v1/data)")
+	fs.StringVar(&c.api, "api", apiKV, "shoal: kv (keys through /v1/kv), data (the example model's Customers through /v1/data), graphql (the same through /v1/graphql) or graphql-relation (each Customer read with its orders)")
 	fs.IntVar(&c.keys, "keys", 1000, "keys drawn uniformly")
 	fs.StringVar(&c.consistency, "read-consistency", "", "linearizable or stale (default: the system's first: linearizable for shoal and etcd, stale for nats)")
 	fs.StringVar(&c.bucket, "nats-bucket", "shoal-bench", "nats: the KV bucket, created if missing")
@@ -281,17 +285,19 @@ func (c *benchConfig) resolve(system, addr string, set map[string]bool) error {
 		if c.system != shoalSystem {
 			problems = append(problems, "--mix ingest: only for --system shoal")
 		}
-		if c.api == apiData {
-			problems = append(problems, "--api data: not with --mix ingest, whose messages become objects through the pipeline")
+		if c.api == apiData || isGraphQL(c.api) {
+			problems = append(problems, fmt.Sprintf("--api %s: not with --mix ingest, whose messages become objects through the pipeline", c.api))
 		}
 	default:
 		problems = append(problems, fmt.Sprintf("--mix %q: want write, read, mixed or ingest", c.mix))
 	}
 	switch {
-	case c.api != apiKV && c.api != apiData:
-		problems = append(problems, fmt.Sprintf("--api %q: want kv or data", c.api))
-	case c.api == apiData && c.system != shoalSystem:
-		problems = append(problems, "--api data: only for --system shoal")
+	case c.api != apiKV && c.api != apiData && !isGraphQL(c.api):
+		problems = append(problems, fmt.Sprintf("--api %q: want kv, data, graphql or graphql-relation", c.api))
+	case c.api != apiKV && c.system != shoalSystem:
+		problems = append(problems, fmt.Sprintf("--api %s: only for --system shoal", c.api))
+	case isGraphQL(c.api) && c.consistency == consistencyStale:
+		problems = append(problems, fmt.Sprintf("--api %s: GraphQL reads are linearizable only, not --read-consistency stale", c.api))
 	}
 	if c.consistency == "" {
 		c.consistency = c.system.consistencies[0]
@@ -482,13 +488,19 @@ var shoalSystem = &benchSystem{
 	},
 	probe: probeShoal,
 	prepare: func(ctx context.Context, addrs []string, c benchConfig) error {
-		if c.api != apiData {
+		if c.api == apiKV {
 			return nil
 		}
-		return probeDataModel(ctx, addrs[0], c)
+		if err := probeDataModel(ctx, addrs[0], c); err != nil {
+			return err
+		}
+		if c.api == apiGraphQLRelation {
+			return populateOrders(ctx, addrs, c)
+		}
+		return nil
 	},
 	dial: func(_ context.Context, addr string, c benchConfig) (benchConn, error) {
-		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout, c.access), stale: c.consistency == consistencyStale, data: c.api == apiData}, nil
+		return &shoalConn{base: addr, hc: newBenchHTTPClient(c.timeout, c.access), stale: c.consistency == consistencyStale, data: c.api == apiData, api: c.api}, nil
 	},
 	write: "PUT /v1/kv/{key}: acknowledged once a majority of the key's replicaset has it on disk",
 	read: map[string]string{
@@ -612,10 +624,16 @@ type shoalConn struct {
 	hc    *http.Client
 	stale bool   // reads ask for ?consistency=stale
 	data  bool   // --api data: Customers through /v1/data (bench_data.go)
+	api   string // --api: graphql and graphql-relation go through /v1/graphql (bench_graphql.go)
 	body  []byte // the PUT's body, reused
+	// answer is a GraphQL answer's body, reused.
+	answer []byte
 }
 
 func (s *shoalConn) put(ctx context.Context, key string, value []byte) error {
+	if isGraphQL(s.api) {
+		return s.graphqlPut(ctx, key, value)
+	}
 	// The values are letters and digits: nothing to escape.
 	path := live.KeyPath(key)
 	if s.data {
@@ -633,6 +651,9 @@ func (s *shoalConn) put(ctx context.Context, key string, value []byte) error {
 }
 
 func (s *shoalConn) get(ctx context.Context, key string) (bool, error) {
+	if isGraphQL(s.api) {
+		return s.graphqlGet(ctx, key)
+	}
 	u := s.base + live.KeyPath(key)
 	if s.data {
 		u = s.base + dataPath(key)
@@ -654,6 +675,11 @@ func (s *shoalConn) close() { s.hc.CloseIdleConnections() }
 // with no value. A stale read whose answer does not say it was one
 // fails: the node would have measured another kind of read.
 func (s *shoalConn) send(req *http.Request, read bool) (found bool, err error) {
+	return s.sendTo(req, read, nil)
+}
+
+// sendTo is send that appends the body of a 200 to body, if not nil.
+func (s *shoalConn) sendTo(req *http.Request, read bool, body *[]byte) (found bool, err error) {
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return false, err
@@ -670,6 +696,9 @@ func (s *shoalConn) send(req *http.Request, read bool) (found bool, err error) {
 		}
 	}
 	if answered {
+		if body != nil && resp.StatusCode == http.StatusOK {
+			*body = append(*body, b...)
+		}
 		return resp.StatusCode == http.StatusOK, nil
 	}
 	var e live.ErrorBody
@@ -904,10 +933,16 @@ func report(c benchConfig, clients []*benchClient) *benchReport {
 	if c.mix != mixWrite && c.mix != mixIngest {
 		rep.ReadConsistency, rep.Read = c.consistency, c.system.read[c.consistency]
 	}
-	if c.api == apiData {
+	switch {
+	case c.api == apiData:
 		rep.Write = dataWrite
 		if rep.Read != "" {
 			rep.Read = dataRead[c.consistency]
+		}
+	case isGraphQL(c.api):
+		rep.Write = graphqlWrite
+		if rep.Read != "" {
+			rep.Read = graphqlRead[c.api]
 		}
 	}
 	if c.mix == mixRead {

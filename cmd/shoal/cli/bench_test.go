@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,6 +49,8 @@ func TestBenchUsage(t *testing.T) {
 		{"--api", "rows"},
 		{"--api", "data", "--mix", "ingest"},
 		{"--api", "data", "--system", "etcd"},
+		{"--api", "graphql", "--read-consistency", "stale"},
+		{"--api", "graphql-relation", "--mix", "ingest"},
 		{"--clients", "0"},
 		{"--duration", "0s"},
 		{"--keys", "0"},
@@ -273,6 +276,36 @@ func TestBenchAgainstACluster(t *testing.T) {
 			t.Errorf("the listing found %d Customers (next %q), want 1 to 40 and no next", len(list.Items), list.Next)
 		}
 	})
+
+	// --api graphql and graphql-relation: Customers through /v1/graphql
+	// (the model is in force from the data run); the relation run gives
+	// every customer its orders first, and every read finds them.
+	for _, api := range []string{apiGraphQL, apiGraphQLRelation} {
+		t.Run(api, func(t *testing.T) {
+			code, out, errs := shoal(t, "bench", "--addr", strings.Join(addrs, ","), "--api", api, "--mix", mixMixed,
+				"--clients", "4", "--duration", "1s", "--warmup", "200ms", "--keys", "20", "--json")
+			if code != exitValid {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			}
+			var rep benchReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK == 0 || rep.Errors != 0 || rep.ByOp["read"] == nil || rep.ByOp["read"].OK == 0 ||
+				!strings.HasPrefix(rep.Write, "POST /v1/graphql putCustomer") || rep.Read != graphqlRead[api] {
+				t.Errorf("ok %d, errors %d %+v, write %q, read %q", rep.OK, rep.Errors, rep.ErrorsByKind, rep.Write, rep.Read)
+			}
+		})
+	}
+	resp, err := http.Post(addrs[1]+"/v1/graphql", "application/json", strings.NewReader(`{"query": "{ Customer(id: \"bench-000007\") { orders { edges { node { id total } } } } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"data":{"Customer":{"orders":{"edges":[{"node":{"id":"o1","total":"9.5"}},{"node":{"id":"o2","total":"9.5"}}]}}}}`; strings.TrimSpace(string(b)) != want {
+		t.Errorf("bench-000007 with its orders: %s, want %s", b, want)
+	}
 
 	// The hidden --cpuprofile of shoal serve: written on a clean stop.
 	for _, in := range cluster {

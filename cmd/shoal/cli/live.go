@@ -19,7 +19,7 @@ import (
 	"github.com/shoaldb/shoal/scenarios/rundir"
 )
 
-const liveRunUsage = `usage: shoal live run FILE|NAME [--nodes N] [--seed N] [--out DIR] [--bug NAME]... [--bin PATH] [--token TOKEN]
+const liveRunUsage = `usage: shoal live run FILE|NAME [--nodes N] [--seed N] [--out DIR] [--bug NAME]... [--bin PATH] [--token TOKEN] [--objects-api rest|graphql]
 
 Runs a scenario against a real cluster: N shoal serve processes on
 loopback, each peer link routed through a proxy the harness controls. The
@@ -34,6 +34,11 @@ starts is stopped by its PID before it ends, also on Ctrl-C.
 --token runs with authentication on: the token becomes the cluster's
 first API token, an admin's, a request without it must be refused, and
 every request of the run carries it.
+
+--objects-api graphql sends the objects workloads' reads, writes and
+deletes through POST /v1/graphql instead of the REST data API (stale
+reads stay REST, and so do the final reads, so each API is checked
+against the other); the scenario's model must not change.
 
 A live run is not deterministic: the seed draws the faults' and clients'
 choices, the machine does the timing. shoal check DIR judges it again;
@@ -59,6 +64,7 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	bin := fs.String("bin", "", "the shoal binary the instances run (default: this one)")
 	verbose := fs.Bool("v", false, "log what the harness does to stderr")
 	token := fs.String("token", "", "turn authentication on: once the cluster is ready, make `TOKEN` its first API token (an admin's; at least 32 bytes) and send it with every request of the run")
+	objectsAPI := fs.String("objects-api", "rest", "the API the objects workloads' operations go through: `rest` or graphql")
 	pos, done, code, err := parseArgs(fs, args, 1, "one scenario file or built-in name")
 	if done {
 		return code, err
@@ -70,6 +76,14 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if *token != "" {
 		if why := live.SuppliedTokenProblem(*token); why != "" {
 			return exitUsage, usagef("--token: %s", why)
+		}
+	}
+	if *objectsAPI != "rest" && *objectsAPI != "graphql" {
+		return exitUsage, usagef("--objects-api %q: want rest or graphql", *objectsAPI)
+	}
+	if *objectsAPI == "graphql" {
+		if err := liverun.CheckGraphQL(s); err != nil {
+			return exitUsage, usagef("--objects-api graphql: %v", err)
 		}
 	}
 	if *nodes < 0 || *nodes > liverun.MaxNodes {
@@ -111,8 +125,11 @@ func runLiveRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if *token != "" {
 		command += " --token TOKEN" // the run directory never holds the token
 	}
+	if *objectsAPI != "rest" {
+		command += " --objects-api " + *objectsAPI
+	}
 	opts := liverun.Options{Binary: binary, Nodes: *nodes, Seed: *seed, Bugs: bugNames, Dir: dir, Command: command,
-		Version: version, Commit: commit(), Token: *token}
+		Version: version, Commit: commit(), Token: *token, GraphQL: *objectsAPI == "graphql"}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}

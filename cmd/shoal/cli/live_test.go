@@ -89,6 +89,42 @@ func TestLiveRunModel(t *testing.T) {
 	}
 }
 
+// Objects read, written and deleted through GraphQL on a real cluster
+// whose data leader is killed: the history (final reads through REST)
+// is linearizable. --objects-api refuses what it cannot run.
+func TestLiveRunGraphQL(t *testing.T) {
+	code, out, _, results := liveRun(t, "../../../scenarios/liverun/testdata/graphql-kill.yaml", "--seed", "1", "--objects-api", "graphql")
+	if code != exitValid || results.Verdict != checker.Valid {
+		t.Fatalf("exit %d, verdict %s\n%s", code, results.Verdict, out)
+	}
+	ran := map[string]checker.Result{}
+	for _, c := range results.Checkers {
+		ran[c.Checker] = c
+	}
+	for _, name := range []string{"linearizable", "raft-safety", "convergence", "faults"} {
+		if ran[name].Verdict != checker.Valid {
+			t.Errorf("%s: %s, want valid:\n%s", name, ran[name].Verdict, out)
+		}
+	}
+	t.Logf("linearizable: %s", ran["linearizable"].Explanation)
+	if l := ran["linearizable"].Explanation; !strings.Contains(l, "stale object reads left out") {
+		t.Errorf("the linearizable check judged no object operations: %s", l)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"../../../scenarios/liverun/testdata/graphql-kill.yaml", "--objects-api", "soap"}, `--objects-api "soap": want rest or graphql`},
+		{[]string{"../../../scenarios/liverun/testdata/model-kill.yaml", "--objects-api", "graphql"}, "workload 2 changes the model"},
+		{[]string{"leader-isolation", "--objects-api", "graphql"}, "no objects workload"},
+	} {
+		code, _, errs := shoal(t, append([]string{"live", "run"}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("live run %q: exit %d, %q; want 3 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
 // Connector messages on a real cluster with the example model and
 // pipeline, whose data leader is killed: the instances take the
 // scenario's pipeline (--pipeline) and queue settings (--setting), and

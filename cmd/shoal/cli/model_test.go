@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -314,10 +315,11 @@ func TestServeDevModel(t *testing.T) {
 	cmd, lines := startDev(t)
 	putLine := regexp.MustCompile(`^\s+curl -X PUT -d '(\{.*\})' '(http://\S+/v1/data/Customer\?version=1)'$`)
 	getLine := regexp.MustCompile(`^\s+curl (http://\S+/v1/data/Customer/c1)$`)
-	var body, putURL, getURL string
+	gqlLine := regexp.MustCompile(`^\s+curl -d '(\{.*\})' (http://\S+/v1/graphql)$`)
+	var body, putURL, getURL, gqlBody, gqlURL string
 	var printed []string
 	deadline := time.After(30 * time.Second)
-	for getURL == "" {
+	for gqlURL == "" {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -330,6 +332,9 @@ func TestServeDevModel(t *testing.T) {
 			if m := getLine.FindStringSubmatch(line); m != nil {
 				getURL = m[1]
 			}
+			if m := gqlLine.FindStringSubmatch(line); m != nil {
+				gqlBody, gqlURL = m[1], m[2]
+			}
 		case <-deadline:
 			t.Fatalf("shoal serve --dev printed no data API example within 30s:\n%s", strings.Join(printed, "\n"))
 		}
@@ -338,7 +343,7 @@ func TestServeDevModel(t *testing.T) {
 		for range lines {
 		}
 	}()
-	if putURL == "" || !strings.Contains(strings.Join(printed, "\n"), "data API") {
+	if putURL == "" || getURL == "" || !strings.Contains(strings.Join(printed, "\n"), "data API") {
 		t.Fatalf("no PUT example before the GET:\n%s", strings.Join(printed, "\n"))
 	}
 	// curl -d sends application/x-www-form-urlencoded.
@@ -355,6 +360,49 @@ func TestServeDevModel(t *testing.T) {
 	}
 	base := strings.TrimSuffix(getURL, "/v1/data/Customer/c1")
 	wantObject(t, base, "/v1/data/Customer/c1", 2, customerV2)
+
+	// The example dataset is there, every object of it, and the printed
+	// GraphQL example answers what README.md says it does.
+	resp, err = serveClient.Post(gqlURL, "application/x-www-form-urlencoded", strings.NewReader(gqlBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	const answer = `{"data":{"Customer":{"first_name":"Alan","tier":"gold","orders":{"edges":[{"node":{"id":"o1","status":"shipped","total":"189.99"}},{"node":{"id":"o2","status":"paid","total":"49"}}]}}}}`
+	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != answer {
+		t.Errorf("the printed GraphQL query: %d %s, want %s", resp.StatusCode, b, answer)
+	}
+	m, _ := model.Parse(devModelFile, examples.Model)
+	objs, err := parseDataset(devDatasetFile, examples.Dataset, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		t.Run("", func(t *testing.T) {
+			typ, _ := m.Type(o.Type)
+			v := o.Version
+			if v == 0 {
+				v = typ.Latest()
+			}
+			obj, err := typ.Validate(v, o.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk, err := typ.PrimaryKey(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := serveClient.Get(base + "/v1/data/" + o.Type + "/" + url.PathEscape(typ.KeyString(pk)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("dataset object %s %s: %s", o.Type, typ.KeyString(pk), resp.Status)
+			}
+		})
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

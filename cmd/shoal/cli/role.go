@@ -18,7 +18,13 @@ const roleRights = "A role's rights name data types (Customer), * for every type
 	"ingest (write only) for handing messages in, and cluster (read only) for the cluster's status,\n" +
 	"queues, model and pipeline. Changing the cluster (models, pipelines, repairs, tokens and roles)\n" +
 	"takes the built-in role admin. The built-in roles: admin (everything), writer (read and write\n" +
-	"every type and kv, ingest, read the cluster), reader (read every type, kv and the cluster)."
+	"every type and kv, ingest, read the cluster), reader (read every type, kv and the cluster).\n\n" +
+	"Rights go down to a type's top-level fields: Customer.email grants that field of Customer\n" +
+	"alone, and -Customer.salary withholds one field of a type granted whole (as Customer or *).\n" +
+	"A role that reads some fields of a type reads its objects with those fields and the key only,\n" +
+	"and may not filter or order by the others; one that writes some fields may patch those, while\n" +
+	"inserting, replacing and deleting an object take write of the whole type. Roles name types\n" +
+	"and fields the model may not have yet: only their spelling is checked."
 
 func runRoleSet(args []string, stdout, stderr io.Writer) (int, error) {
 	var read, write commaList
@@ -26,8 +32,8 @@ func runRoleSet(args []string, stdout, stderr io.Writer) (int, error) {
 		about: "Creates the custom role NAME, or gives it new rights (its tokens with it). Needs an admin\n" +
 			"token.\n\n" + roleRights,
 		flags: func(fs *flag.FlagSet) string {
-			fs.Var(&read, "read", "what the role may read, as `T1,T2,...`: type names, *, kv, cluster (repeatable)")
-			fs.Var(&write, "write", "what the role may write, as `T1,T2,...`: type names, *, kv, ingest (repeatable)")
+			fs.Var(&read, "read", "what the role may read, as `T1,T2,...`: type names, *, Type.field, -Type.field, kv, cluster (repeatable)")
+			fs.Var(&write, "write", "what the role may write, as `T1,T2,...`: type names, *, Type.field, -Type.field, kv, ingest (repeatable)")
 			return " [--read T1,T2] [--write T3]"
 		},
 		request: func(pos []string) (string, string, []byte, error) {

@@ -86,8 +86,36 @@ type serveConfig struct {
 // graphqlConfig bounds each GraphQL request (core/graphql's Limits); 0
 // takes the default.
 type graphqlConfig struct {
-	MaxDepth int `yaml:"max_depth"` // how deep fields nest
-	MaxCost  int `yaml:"max_cost"`  // each field 1, times the first of every connection above it
+	MaxDepth         int `yaml:"max_depth"`          // how deep fields nest
+	MaxCost          int `yaml:"max_cost"`           // each field 1, times the first of every connection above it
+	MaxCalls         int `yaml:"max_calls"`          // storage reads and writes of one request
+	MaxObjectsRead   int `yaml:"max_objects_read"`   // objects those reads answer
+	MaxResponseBytes int `yaml:"max_response_bytes"` // bytes of the response's data
+}
+
+// graphqlLimits are the settings of c as core/graphql's Limits, and
+// for each its name in the file, its flag and its default.
+func (c *graphqlConfig) limits() []graphqlLimit {
+	return []graphqlLimit{
+		{"max_depth", "graphql-max-depth", &c.MaxDepth, graphql.DefaultMaxDepth, "refuse GraphQL queries whose fields nest more than `N` deep"},
+		{"max_cost", "graphql-max-cost", &c.MaxCost, graphql.DefaultMaxCost, "refuse GraphQL queries that cost more than `N`: each field 1, times the first of every connection above it"},
+		{"max_calls", "graphql-max-calls", &c.MaxCalls, graphql.DefaultMaxCalls, "fail a GraphQL field that would make more than `N` storage reads and writes in one request"},
+		{"max_objects_read", "graphql-max-objects-read", &c.MaxObjectsRead, graphql.DefaultMaxObjectsRead, "fail a GraphQL request whose reads answer more than `N` objects"},
+		{"max_response_bytes", "graphql-max-response-bytes", &c.MaxResponseBytes, graphql.DefaultMaxResponseBytes, "fail a GraphQL request whose data grows past `N` bytes"},
+	}
+}
+
+// graphqlLimit is one setting of graphqlConfig.
+type graphqlLimit struct {
+	field, flag string
+	value       *int
+	def         int
+	usage       string
+}
+
+// Limits is c as the API takes it (0: the default).
+func (c graphqlConfig) Limits() graphql.Limits {
+	return graphql.Limits{MaxDepth: c.MaxDepth, MaxCost: c.MaxCost, MaxCalls: c.MaxCalls, MaxObjectsRead: c.MaxObjectsRead, MaxResponseBytes: c.MaxResponseBytes}
 }
 
 type tlsConfig struct {
@@ -211,11 +239,10 @@ func (c *serveConfig) validate() error {
 	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") {
 		bad("http_tls: cert and key go together")
 	}
-	if c.GraphQL.MaxDepth < 0 {
-		bad("graphql: max_depth %d: want at least 1 (0 or none: the default, %d)", c.GraphQL.MaxDepth, graphql.DefaultMaxDepth)
-	}
-	if c.GraphQL.MaxCost < 0 {
-		bad("graphql: max_cost %d: want at least 1 (0 or none: the default, %d)", c.GraphQL.MaxCost, graphql.DefaultMaxCost)
+	for _, l := range c.GraphQL.limits() {
+		if *l.value < 0 {
+			bad("graphql: %s %d: want at least 1 (0 or none: the default, %d)", l.field, *l.value, l.def)
+		}
 	}
 	if c.Auth {
 		if v, ok := c.Settings[cluster.AuthRequired]; ok && v != "true" {
@@ -372,7 +399,9 @@ instance that restarts or joins a formed cluster keeps the cluster's,
 whatever it is given. A value the cluster would refuse stops the
 instance at start (exit 3).
 --dev serves the example model and pipeline (scenarios/examples/), with
-authentication off.
+authentication off, and writes the example dataset (a few customers,
+products, orders and shipments: scenarios/examples/dataset.json) so that
+a query has something to find.
 
 Access: the API takes requests without a token until the cluster's first
 API token exists (shoal token create NAME --role admin; core/README.md,
@@ -399,7 +428,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("shoal serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, cluster_name, tls: {cert, key, ca, client_auth}, http_tls: {cert, key}, auth, graphql: {max_depth, max_cost}, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
+		configFile = fs.String("config", "", "a YAML configuration `file` (fields: name, peer_addr, advertise_peer, http_addr, data_dir, failure_domain, join, bootstrap_expect, replication_factor, cluster_name, tls: {cert, key, ca, client_auth}, http_tls: {cert, key}, auth, graphql: {max_depth, max_cost, max_calls, max_objects_read, max_response_bytes}, log_level, log_format, trace, routes, bugs, model, pipeline, settings)")
 		dev        = fs.Bool("dev", false, "start a single-instance cluster on free localhost ports with a temporary data directory, and print its URLs")
 		flags      serveConfig
 		domain     keyValues
@@ -422,8 +451,9 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.StringVar(&flags.HTTPTLS.Cert, "http-tls-cert", "", "a certificate `file` (PEM) to serve the HTTP API as HTTPS with")
 	fs.StringVar(&flags.HTTPTLS.Key, "http-tls-key", "", "its private key `file` (PEM)")
 	fs.BoolVar(&flags.Auth, "auth", false, "turn authentication on when the cluster forms, before it has a token (the setting auth.required=true); the first token is made without one")
-	fs.IntVar(&flags.GraphQL.MaxDepth, "graphql-max-depth", 0, fmt.Sprintf("refuse GraphQL queries whose fields nest more than `N` deep (default %d)", graphql.DefaultMaxDepth))
-	fs.IntVar(&flags.GraphQL.MaxCost, "graphql-max-cost", 0, fmt.Sprintf("refuse GraphQL queries that cost more than `N`: each field 1, times the first of every connection above it (default %d)", graphql.DefaultMaxCost))
+	for _, l := range flags.GraphQL.limits() {
+		fs.IntVar(l.value, l.flag, 0, fmt.Sprintf("%s (default %d)", l.usage, l.def))
+	}
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info (default), warn or error")
 	fs.StringVar(&flags.LogFormat, "log-format", "", "text (default) or json")
 	fs.StringVar(&flags.Model, "model", "", "a data model `file` (YAML) the cluster should have in force: proposed once the instance is ready, unless it is in force already")
@@ -466,8 +496,8 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *dev {
 		for name := range set {
-			if !slices.Contains([]string{"dev", "model", "pipeline", "setting", "graphql-max-depth", "graphql-max-cost"}, name) {
-				return exitUsage, usagef("--dev takes no other flag but --model, --pipeline, --setting and --graphql-max-depth/--graphql-max-cost")
+			if !slices.Contains([]string{"dev", "model", "pipeline", "setting"}, name) && !strings.HasPrefix(name, "graphql-") {
+				return exitUsage, usagef("--dev takes no other flag but --model, --pipeline, --setting and the --graphql-max-... limits")
 			}
 		}
 		dir, err := os.MkdirTemp("", "shoal-dev-")
@@ -482,6 +512,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, usageError{err.Error()}
 	}
 	var want *wantModel
+	var devData []devObject
 	switch {
 	case c.Model != "":
 		src, err := os.ReadFile(c.Model)
@@ -499,6 +530,9 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 			return exitInternal, fmt.Errorf("the example model: %w", err)
 		}
 		want = &wantModel{file: devModelFile, source: examples.Model, digest: m.Digest()}
+		if devData, err = parseDataset(devDatasetFile, examples.Dataset, m); err != nil {
+			return exitInternal, err
+		}
 	}
 	var pipe *wantPipeline
 	switch {
@@ -521,7 +555,7 @@ func runServe(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		defer stop()
 	}
-	return serve(c, want, pipe, *dev, stdout, stderr)
+	return serve(c, want, pipe, devData, *dev, stdout, stderr)
 }
 
 // devPipelineFile names the example pipeline that --dev serves with the
@@ -530,6 +564,10 @@ const devPipelineFile = "scenarios/examples/pipeline.yaml"
 
 // devModelFile names the example model that --dev serves.
 const devModelFile = "scenarios/examples/model.yaml"
+
+// devDatasetFile names the objects --dev writes when it serves the
+// example model.
+const devDatasetFile = "scenarios/examples/dataset.json"
 
 // override sets the fields whose flags were given.
 func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, set map[string]bool) {
@@ -564,15 +602,18 @@ func override(c *serveConfig, f serveConfig, domain keyValues, join commaList, s
 	if set["auth"] {
 		c.Auth = f.Auth
 	}
-	if set["graphql-max-depth"] {
-		c.GraphQL.MaxDepth = f.GraphQL.MaxDepth
-	}
-	if set["graphql-max-cost"] {
-		c.GraphQL.MaxCost = f.GraphQL.MaxCost
+	to, from := c.GraphQL.limits(), f.GraphQL.limits()
+	for i, l := range from {
+		if set[l.flag] {
+			*to[i].value = *l.value
+		}
 	}
 }
 
-func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout, stderr io.Writer) (int, error) {
+// serve runs an instance with c, bringing want and pipe into force
+// once it is ready; with dev, it also writes devData (the example
+// dataset, when want is the example model) and prints how to reach it.
+func serve(c serveConfig, want *wantModel, pipe *wantPipeline, devData []devObject, dev bool, stdout, stderr io.Writer) (int, error) {
 	// Caught from the start: a SIGUSR1 that came while the store opens
 	// would otherwise end the process. It is answered once the engine runs.
 	digest := make(chan os.Signal, 1)
@@ -634,7 +675,7 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 	}
 	defer n.Close()
 	srv := &http.Server{Handler: live.NewAPI(n, live.APIOptions{Logger: log, Registry: reg,
-		GraphQL: graphql.Limits{MaxDepth: c.GraphQL.MaxDepth, MaxCost: c.GraphQL.MaxCost}}), ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
+		GraphQL: c.GraphQL.Limits()}), ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS}
 	httpDone := make(chan error, 1)
 	go func() {
 		if httpTLS != nil {
@@ -683,6 +724,13 @@ func serve(c serveConfig, want *wantModel, pipe *wantPipeline, dev bool, stdout,
 						}
 						if pipe != nil {
 							applyPipeline(modelCtx, n, *pipe, log, modelRetry)
+						}
+						if dev && want != nil && want.file == devModelFile {
+							if err := loadDataset(modelCtx, "http://"+httpListener.Addr().String(), devData, log, modelRetry); err != nil {
+								log.Error("the example dataset is not loaded", "error", err)
+							} else {
+								log.Info("the example dataset is loaded", "file", devDatasetFile, "objects", len(devData))
+							}
 						}
 					}(modelDone)
 				}
@@ -742,6 +790,8 @@ func printDev(w io.Writer, c serveConfig, base, modelFile, pipelineFile string) 
 		fmt.Fprintf(w, "  # a Customer written in version 1 of its type, read back in version 2 (name split, tier and newsletter added):\n")
 		fmt.Fprintf(w, "  curl -X PUT -d '%s' '%s/v1/data/Customer?version=1'\n", devCustomer, base)
 		fmt.Fprintf(w, "  curl %s/v1/data/Customer/c1\n", base)
+		fmt.Fprintf(w, "  # the example dataset (%s) through GraphQL: a customer and their orders:\n", devDatasetFile)
+		fmt.Fprintf(w, "  curl -d '%s' %s/v1/graphql\n", devQuery, base)
 	}
 	if pipelineFile == devPipelineFile && modelFile == devModelFile {
 		fmt.Fprintf(w, "  # a crm message through the inbound pipeline (%s), stored as Customer c2:\n", pipelineFile)
@@ -749,6 +799,10 @@ func printDev(w io.Writer, c serveConfig, base, modelFile, pipelineFile string) 
 		fmt.Fprintf(w, "  curl %s/v1/data/Customer/c2\n  curl %s/v1/queue\n", base, base)
 	}
 }
+
+// devQuery is printDev's example GraphQL request, over the example
+// dataset.
+const devQuery = `{"query": "{ Customer(id: \"turing\") { first_name tier orders { edges { node { id status total } } } } }"}`
 
 // devMessage is printDev's example message from the crm connector.
 const devMessage = `{"customer":{"id":"c2","name":"Grace Hopper","email":"grace@example.com"},"created_at":"2024-01-02T03:04:05Z"}`

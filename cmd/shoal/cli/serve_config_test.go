@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoaldb/shoal/core/graphql"
 )
 
 func TestParseServeConfig(t *testing.T) {
@@ -24,7 +26,7 @@ bootstrap_expect: 3
 tls: {cert: c.pem, key: k.pem, ca: ca.pem, client_auth: true}
 http_tls: {cert: api.pem, key: api-key.pem}
 auth: true
-graphql: {max_depth: 8, max_cost: 500}
+graphql: {max_depth: 8, max_cost: 500, max_calls: 50, max_objects_read: 700, max_response_bytes: 1048576}
 log_format: json
 model: shop.yaml
 settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
@@ -38,7 +40,7 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 	}
 	if c.Name != "n1" || c.FailureDomain["rack"] != "r1" || len(c.Join) != 2 || !c.TLS.ClientAuth || c.BootstrapExpect != 3 || c.Model != "shop.yaml" ||
 		c.Settings["queue.max_messages"] != "5000" || c.Settings["queue.retry_after"] != "500ms" ||
-		c.HTTPTLS.Key != "api-key.pem" || c.Settings["auth.required"] != "true" || c.GraphQL != (graphqlConfig{MaxDepth: 8, MaxCost: 500}) {
+		c.HTTPTLS.Key != "api-key.pem" || c.Settings["auth.required"] != "true" || c.GraphQL.Limits() != (graphql.Limits{MaxDepth: 8, MaxCost: 500, MaxCalls: 50, MaxObjectsRead: 700, MaxResponseBytes: 1 << 20}) {
 		t.Errorf("parsed %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
@@ -72,6 +74,9 @@ settings: {queue.max_messages: 5000, queue.retry_after: 500ms}
 		{serveConfig{Name: "n", DataDir: "d", HTTPTLS: httpTLSConfig{Key: "k"}}, "http_tls: cert and key go together"},
 		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxDepth: -1}}, "graphql: max_depth -1: want at least 1 (0 or none: the default, 12)"},
 		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxCost: -5}}, "graphql: max_cost -5: want at least 1 (0 or none: the default, 10000)"},
+		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxCalls: -1}}, "graphql: max_calls -1: want at least 1 (0 or none: the default, 1000)"},
+		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxObjectsRead: -1}}, "graphql: max_objects_read -1: want at least 1 (0 or none: the default, 50000)"},
+		{serveConfig{Name: "n", DataDir: "d", GraphQL: graphqlConfig{MaxResponseBytes: -1}}, "graphql: max_response_bytes -1: want at least 1 (0 or none: the default, 16777216)"},
 		{serveConfig{Name: "n", DataDir: "d", Auth: true, Settings: map[string]string{"auth.required": "false"}}, "auth: true, and settings: auth.required=false: they disagree"},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"auth.required": "on"}}, `settings: set auth.required="on": want true or false`},
 		{serveConfig{Name: "n", DataDir: "d", Settings: map[string]string{"queue.batch": "0"}}, `settings: set queue.batch="0": must be an integer from 1 to 256`},
@@ -134,6 +139,7 @@ func TestServeFlagsOverrideTheFile(t *testing.T) {
 		{[]string{"--setting", "queue.window"}, `"queue.window": want KEY=VALUE`},
 		{[]string{"--setting", "queue.batch=1", "--graphql-max-cost", "-1"}, `graphql: max_cost -1: want at least 1`},
 		{[]string{"--setting", "queue.batch=1", "--graphql-max-depth", "x"}, `invalid value "x" for flag -graphql-max-depth`},
+		{[]string{"--setting", "queue.batch=1", "--graphql-max-response-bytes", "-3"}, `graphql: max_response_bytes -3: want at least 1`},
 	} {
 		code, _, errs := shoal(t, append([]string{"serve", "--config", file}, tc.args...)...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) || tc.args != nil && strings.Contains(errs, "queue.batch=") {
@@ -222,5 +228,23 @@ func TestServeDev(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Errorf("the data directory %s is still there: %v", dataDir, err)
+	}
+}
+
+// A --graphql-max-... flag overrides its field of the file, and leaves
+// the others as the file has them.
+func TestGraphQLLimitFlags(t *testing.T) {
+	c := serveConfig{GraphQL: graphqlConfig{MaxDepth: 8, MaxCalls: 50, MaxResponseBytes: 1 << 20}}
+	var f serveConfig
+	set := map[string]bool{}
+	for _, l := range f.GraphQL.limits() {
+		if l.field == "max_calls" || l.field == "max_objects_read" {
+			*l.value = 9
+			set[l.flag] = true
+		}
+	}
+	override(&c, f, nil, nil, set)
+	if want := (graphql.Limits{MaxDepth: 8, MaxCalls: 9, MaxObjectsRead: 9, MaxResponseBytes: 1 << 20}); c.GraphQL.Limits() != want {
+		t.Errorf("limits %+v, want %+v", c.GraphQL.Limits(), want)
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
 	"github.com/shoaldb/shoal/core/live"
+	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/simnet/client"
 )
 
@@ -102,6 +103,11 @@ type Config struct {
 	// Logger, if set, receives a warning for every answer outside the
 	// API's contract (Stats.Bad).
 	Logger *slog.Logger
+	// GraphQL, if set, sends object operations through POST /v1/graphql
+	// (graphql.go has how), built from this model, the cluster's, which
+	// must not change during the run; stale reads and history reads
+	// still go through REST.
+	GraphQL *model.Model
 }
 
 // Stats counts operations by outcome: OK+Fail+Info is every operation
@@ -348,7 +354,14 @@ func (c *kvClient) choose(attempt int) env.NodeID {
 
 // attempt sends op to server once and judges the answer.
 func (c *kvClient) attempt(ctx context.Context, server env.NodeID, op client.Op) answer {
-	req, err := request(ctx, c.cfg.Servers[server], op)
+	graphql := c.viaGraphQL(op)
+	var req *http.Request
+	var err error
+	if graphql {
+		req, err = graphqlRequest(ctx, c.cfg.Servers[server], c.cfg.GraphQL, op)
+	} else {
+		req, err = request(ctx, c.cfg.Servers[server], op)
+	}
 	if err != nil {
 		return answer{outcome: refused, server: server, bad: true, why: fmt.Sprintf("%s: not sent: %v", server, err)}
 	}
@@ -377,7 +390,7 @@ func (c *kvClient) attempt(ctx context.Context, server env.NodeID, op client.Op)
 	if err != nil {
 		err = errors.New(c.lost(ctx, err))
 	}
-	return judge(server, op, resp.StatusCode, body, err)
+	return judge(server, op, resp.StatusCode, body, err, graphql)
 }
 
 // sentNothing reports whether a request that failed with err certainly
@@ -459,8 +472,9 @@ func request(ctx context.Context, base string, op client.Op) (*http.Request, err
 }
 
 // judge reads the API's answer to op: its status, its body, and the error
-// that cut the body short, if one did.
-func judge(server env.NodeID, op client.Op, status int, body []byte, readErr error) answer {
+// that cut the body short, if one did; graphql says it was sent through
+// GraphQL.
+func judge(server env.NodeID, op client.Op, status int, body []byte, readErr error, graphql bool) answer {
 	a := answer{server: server}
 	says := fmt.Sprintf("%s answered %d", server, status)
 	if msg := errorText(body); msg != "" {
@@ -477,6 +491,8 @@ func judge(server env.NodeID, op client.Op, status int, body []byte, readErr err
 	case len(body) > maxAnswer:
 		a.outcome, a.bad, a.why = unknown, true, fmt.Sprintf("%s answered %d with a body over %d bytes", server, status, maxAnswer)
 		return a
+	case graphql:
+		return judgeGraphQL(a, says, op, status, body)
 	case op.Message != nil:
 		return judgeEnqueue(a, says, op, status, body)
 	case op.Queue != nil:

@@ -98,7 +98,9 @@ type Response struct {
 
 // Execute parses, validates, measures and runs the request against
 // req.Data. It never panics on any query or variables, and its work is
-// bounded by req.Limits.
+// bounded by req.Limits. The schema keeps the recent queries it
+// validated (docCache), so a query sent again is neither parsed nor
+// validated again.
 func Execute(req Request) Response {
 	ctx := req.Context
 	if ctx == nil {
@@ -111,22 +113,27 @@ func Execute(req Request) Response {
 	if len(req.Query) > MaxQueryBytes {
 		return fail(gqlerror.Errorf("the query is %d bytes, over the limit of %d", len(req.Query), MaxQueryBytes))
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: req.Query}, maxTokens)
-	if err != nil {
-		var ge *gqlerror.Error
-		if errors.As(err, &ge) {
+	doc, ok := req.Schema.docs.get(req.Query)
+	if !ok {
+		var err error
+		doc, err = parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: req.Query}, maxTokens)
+		if err != nil {
+			var ge *gqlerror.Error
+			if errors.As(err, &ge) {
+				return fail(ge)
+			}
+			return fail(gqlerror.Wrap(err))
+		}
+		if ge := countSelections(doc); ge != nil {
 			return fail(ge)
 		}
-		return fail(gqlerror.Wrap(err))
-	}
-	if ge := countSelections(doc); ge != nil {
-		return fail(ge)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(gqlerror.Errorf("%s", timeUp(err)))
-	}
-	if errs := validator.ValidateWithRules(req.Schema.ast, doc, nil); len(errs) > 0 {
-		return Response{Errors: errs}
+		if err := ctx.Err(); err != nil {
+			return fail(gqlerror.Errorf("%s", timeUp(err)))
+		}
+		if errs := validator.ValidateWithRules(req.Schema.ast, doc, nil); len(errs) > 0 {
+			return Response{Errors: errs}
+		}
+		req.Schema.docs.put(req.Query, doc)
 	}
 	var op *ast.OperationDefinition
 	switch {

@@ -53,6 +53,16 @@
 // revision changed the index, and not written since, stands where the
 // index as it was put it (kv.ListOrder).
 //
+// A listing in primary key order (either way) whose filters hold an eq
+// on every field of one of the type's indexes (top-level fields:
+// customer_id=c1 for an index on [customer_id]) reads only that index's
+// entries of those values, in primary key order, rather than every
+// object of the type (Plan); the filters still judge each object it
+// finds. It lists what the scan would, in the same order, but for the
+// lag of the index's order: an object whose entry a model revision
+// changed, and that was not written since, is found by the values its
+// entry holds.
+//
 // # Pages and cursors
 //
 // Each replicaset answers a page (Page): its matching objects after the
@@ -138,8 +148,11 @@ type Query struct {
 	Limit int
 	// Order is the listing's order.
 	Order Order
-	// After is the position in Order the page starts after ("": from
-	// the first), from the cursor: an encoded primary key in primary key
+	// Plan is the order storage reads the listing in: Plan of the
+	// type, the filters and Order. After is a position in it.
+	Plan Order
+	// After is the position in Plan the page starts after ("": from the
+	// first), from the cursor: an encoded primary key in primary key
 	// order.
 	After string
 	// Stale asks each replicaset for a stale read.
@@ -149,9 +162,80 @@ type Query struct {
 // Order is the order of a listing: by one of its type's indexes (Index),
 // or by primary key (Index ""), ascending, or descending with Desc
 // (kv.ListOrder).
+//
+// Exact, with Index, narrows the listing to the objects whose entry in
+// Index has the key Key (kv.ListOrder): not an order a query names, but
+// the one Plan picks to read for a listing whose filters fix an index.
 type Order struct {
 	Index string
 	Desc  bool
+	Exact bool
+	Key   string
+}
+
+// maxIndexKey bounds an index key (kv.MaxIndexKeyLen): no object has an
+// entry with a longer one.
+const maxIndexKey = 4 << 10
+
+// Plan is the order in which storage reads a listing of t's objects
+// that meet fs, asked in the order o: an exact index key (Order.Exact)
+// when o is primary key order, either way, and fs hold an eq on every
+// field of one of t's indexes (top-level fields, one value each), and o
+// otherwise. Within one key of an index the entries stand in primary key
+// order (one object a key, for a unique index), so reading them lists
+// the matches in o's order, and reads only the objects of that key
+// rather than every object of the type; the filters are still evaluated
+// on each (the index only narrows the read). Among the indexes that fit,
+// the one with the most fields is read, the first declared of those
+// with as many. Plan is a function of its arguments, so a listing's
+// pages all read the same way; the key is model.Type.IndexKey of the
+// filters' values, what the index stores for an object that holds them.
+// An index order asked for is left as it is.
+func Plan(t *model.Type, fs Filters, o Order) Order {
+	if o.Index != "" || o.Exact {
+		return o
+	}
+	plan, fields := o, 0
+	for _, ix := range t.Indexes {
+		if len(ix.Fields) <= fields {
+			continue
+		}
+		values := make([]any, len(ix.Fields))
+		fixed := true
+		for i, name := range ix.Fields {
+			values[i], fixed = fs.eqValue(name)
+			if !fixed {
+				break
+			}
+		}
+		if !fixed {
+			continue
+		}
+		key, ok, err := t.IndexKey(ix.Name, values)
+		if err != nil || !ok || len(key) > maxIndexKey {
+			// A value no object's field holds: the scan finds none, as
+			// the index would, and only the scan is sure to.
+			continue
+		}
+		plan, fields = Order{Index: ix.Name, Desc: o.Desc, Exact: true, Key: key}, len(ix.Fields)
+	}
+	return plan
+}
+
+// eqValue is the value the first eq filter on the top-level field name
+// fixes, as an object's field holds it (a ref's as its text, which
+// model.Type.IndexKey reads).
+func (fs Filters) eqValue(name string) (any, bool) {
+	for _, f := range fs {
+		if f.Op != OpEq || len(f.Path) != 1 || f.Path[0] != name || len(f.Values) != 1 {
+			continue
+		}
+		// Each kind's value is in an object's form already (a timestamp
+		// as time.Time, which the model normalizes as it does text),
+		// but for a ref, whose text IndexKey reads.
+		return f.Values[0], true
+	}
+	return nil, false
 }
 
 // Compare orders two positions in o (a primary key, or
@@ -273,6 +357,7 @@ func ParseQuery(t *model.Type, values url.Values) (Query, error) {
 	if n := len(q.Filters.Encode()); n > MaxFilterBytes {
 		return Query{}, fmt.Errorf("filters: %d bytes encoded, over %d: filter on fewer or shorter values", n, MaxFilterBytes)
 	}
+	q.Plan = Plan(t, q.Filters, q.Order)
 	if haveCursor {
 		after, err := q.readCursor(cursor)
 		if err != nil {
@@ -537,7 +622,10 @@ const cursorVersion = 1
 
 // hash binds a cursor to the query's type, filters and order (primary
 // key order adds nothing, so that the cursors made before there were
-// orders stay valid).
+// orders stay valid), and to the index its plan reads, if any: its
+// positions are that index's, and a model revision that adds or drops
+// an index between two pages changes the plan, which must not read the
+// other's positions.
 func (q *Query) hash() [8]byte {
 	s := sha256.New()
 	s.Write([]byte(q.Type))
@@ -546,6 +634,10 @@ func (q *Query) hash() [8]byte {
 	if q.Order != (Order{}) {
 		s.Write([]byte{0})
 		s.Write([]byte(q.Order.String()))
+	}
+	if q.Plan.Exact {
+		s.Write([]byte{0, '='})
+		s.Write([]byte(q.Plan.Index))
 	}
 	var h [8]byte
 	copy(h[:], s.Sum(nil))

@@ -233,6 +233,7 @@ type listing struct {
 	where   *where
 	sort    string // keySort or an index
 	desc    bool
+	plan    api.Order // what storage reads (api.Plan)
 	first   int
 	after   string // the cursor's payload; "" from the first
 	binding [8]byte
@@ -272,6 +273,7 @@ func (e *executor) connection(t *model.Type, fixed api.Filters, args map[string]
 		}
 		l.desc = v["direction"] == "DESC"
 	}
+	l.plan = api.Plan(t, l.pushdown(), l.order())
 	l.binding = l.bind()
 	if v, ok := args["after"]; ok && v != nil {
 		s, _ := v.(string)
@@ -306,7 +308,9 @@ func (l *listing) pushdown() api.Filters {
 }
 
 // ordered pages through the matches in the listing's order, which
-// storage keeps (by key, or by an index): List calls ask for what the
+// storage keeps (by key, or by an index; in key order through the
+// entries of one key of an index when the filters fix one, api.Plan,
+// which lists the same objects in the same order): List calls ask for what the
 // page still lacks (a batch at least, when an or is left to the
 // executor), at most maxRounds of them. A page whose rounds run out
 // answers what it found with hasNextPage and an endCursor where the scan
@@ -322,7 +326,7 @@ func (e *executor) ordered(l *listing) (*connValue, error) {
 		if residual {
 			limit = max(limit, maxBatch)
 		}
-		page, err := e.list(l.t, fs, l.order(), after, min(limit, api.MaxLimit))
+		page, err := e.list(l.t, fs, l.plan, after, min(limit, api.MaxLimit))
 		if err != nil {
 			return nil, err
 		}
@@ -362,9 +366,10 @@ func (l *listing) page(items []Stored, more bool, stop string) *connValue {
 
 const cursorVersion = 1
 
-// bind hashes what a cursor is bound to: the type, the where and the
-// order (a relation's filters are not: a cursor of one customer's orders
-// continues another's in the same place).
+// bind hashes what a cursor is bound to: the type, the where, the order
+// and the index a plan reads, whose positions the cursor holds (a
+// relation's filters are not: a cursor of one customer's orders
+// continues another's where that position stands among its own).
 func (l *listing) bind() [8]byte {
 	b := []byte(l.t.Name)
 	b = append(b, 0)
@@ -382,6 +387,10 @@ func (l *listing) bind() [8]byte {
 		b = append(b, 2)
 	}
 	b = l.where.encode(b)
+	if l.plan.Exact {
+		b = append(b, '=')
+		b = append(b, l.plan.Index...)
+	}
 	sum := sha256.Sum256(b)
 	var h [8]byte
 	copy(h[:], sum[:])

@@ -104,7 +104,9 @@ func (m *meter) multiplier(f *ast.Field) (int64, error) {
 // reads batches of maxBatch in maxRounds calls, whatever its first; so
 // is a listing ordered by an index charged, whatever its where, since
 // past the index's last entry its calls read every object of the type to
-// find those without one, and may come back empty (kv.ListOrder); _sdl
+// find those without one, and may come back empty (kv.ListOrder); a
+// listing in key order that reads the entries of one key of an index
+// (api.Plan) reads no more than one by key, and costs as much; _sdl
 // costs its size in KiB.
 func (m *meter) scan(f *ast.Field) int64 {
 	if f.Definition == nil {

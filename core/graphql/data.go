@@ -43,8 +43,10 @@ type Data interface {
 	// List lists typ's objects that meet every filter, in the order o
 	// (by primary key, or by one of typ's indexes: the objects with a
 	// null in one of its fields after the others; all reversed with
-	// Desc), after the position after ("" from the first), at most limit
-	// (1..api.MaxLimit), as a page of api.Merge's result: Items, each
+	// Desc; with o.Exact, only the objects whose entry in o.Index has
+	// the key o.Key, in that index's order, what api.Plan picks for
+	// filters that fix an index), after the position after ("" from
+	// the first), at most limit (1..api.MaxLimit), as a page of api.Merge's result: Items, each
 	// with its Position, and More with Last (the position the next call
 	// starts after) when objects may follow. A page may be short, even
 	// empty, and have More.

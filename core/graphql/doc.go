@@ -85,7 +85,16 @@
 // it), in at most 16 List calls. A page whose calls run out is answered
 // with what it found, hasNextPage and an endCursor where the scan
 // stopped: a page may be short, even empty, and still have a next, as in
-// the REST listing. Ordering by an index, or by _key DESC, is done by
+// the REST listing. When the filters storage gets hold an eq on every
+// field of one of the type's indexes (a one-to-many relation's own
+// filters, customer_id = the customer's id for Customer.orders, or a
+// where's eq on top-level fields, outside any or), a listing in key
+// order, either way, reads only that index's entries of those values,
+// in key order, instead of every object of the type (api.Plan: the
+// index with the most fields wins); it lists the same objects in the
+// same order, each still judged by the where, and costs what any listing
+// in key order does. An ne, in or prefix, or eqs on part of an index's
+// fields, read the type. Ordering by an index, or by _key DESC, is done by
 // storage in the same way, so any number of matches can be paged
 // through: by the index's values (as the index stores them), then by
 // key; objects without an index entry (a null in an index field) come
@@ -98,7 +107,8 @@
 // whose indexed value changes between two pages moves in the order, and
 // is listed twice when it moves from behind the cursor to ahead of it,
 // or never when it moves the other way. A cursor is opaque, bound to
-// the type, where and orderBy (a relation's own filters are not bound),
+// the type, where and orderBy and to the index a listing reads through
+// (a relation's own filters are not bound),
 // and stays valid when its object is deleted; one whose position was
 // damaged fails the field, naming after. A many-to-one or
 // one-to-one relation on fields other than its target's key is the
@@ -118,7 +128,8 @@
 // for what it may read or write out (a listing whose where storage
 // cannot evaluate whole, an or or more filters than a listing takes, or
 // a listing ordered by an index, whose last pages read the whole type
-// for the objects without an entry, 16×100 more, once; _sdl its size
+// for the objects without an entry, 16×100 more, once, but not one in
+// key order read through an index's entries of one key; _sdl its size
 // in KiB),
 // times the number of times it will be resolved, which is the product
 // of the first of every connection above it (default DefaultFirst, at

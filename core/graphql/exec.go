@@ -85,6 +85,9 @@ type Request struct {
 	// Context bounds the request's work: once it is done, Execute
 	// resolves no more fields and fails the request. nil: never done.
 	Context context.Context
+	// Document, if set, is Query prepared on Schema (Prepare), run
+	// without parsing or validating it again.
+	Document *Document
 }
 
 // Response is a GraphQL response: Data is absent (nil) when the request
@@ -98,9 +101,8 @@ type Response struct {
 
 // Execute parses, validates, measures and runs the request against
 // req.Data. It never panics on any query or variables, and its work is
-// bounded by req.Limits. The schema keeps the recent queries it
-// validated (docCache), so a query sent again is neither parsed nor
-// validated again.
+// bounded by req.Limits. Given a Document (Prepare), it runs it without
+// parsing or validating again.
 func Execute(req Request) Response {
 	ctx := req.Context
 	if ctx == nil {
@@ -110,30 +112,18 @@ func Execute(req Request) Response {
 	if req.Schema == nil || req.Data == nil {
 		return fail(gqlerror.Errorf("graphql: a request needs a schema and data"))
 	}
-	if len(req.Query) > MaxQueryBytes {
-		return fail(gqlerror.Errorf("the query is %d bytes, over the limit of %d", len(req.Query), MaxQueryBytes))
-	}
-	doc, ok := req.Schema.docs.get(req.Query)
-	if !ok {
-		var err error
-		doc, err = parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: req.Query}, maxTokens)
-		if err != nil {
-			var ge *gqlerror.Error
-			if errors.As(err, &ge) {
-				return fail(ge)
-			}
-			return fail(gqlerror.Wrap(err))
-		}
-		if ge := countSelections(doc); ge != nil {
-			return fail(ge)
-		}
-		if err := ctx.Err(); err != nil {
-			return fail(gqlerror.Errorf("%s", timeUp(err)))
-		}
-		if errs := validator.ValidateWithRules(req.Schema.ast, doc, nil); len(errs) > 0 {
+	var doc *ast.QueryDocument
+	switch d := req.Document; {
+	case d != nil && d.schema == req.Schema && d.query == req.Query:
+		doc = d.doc
+	case d != nil:
+		return fail(gqlerror.Errorf("graphql: the request's document is not its query's on its schema"))
+	default:
+		d, errs := prepare(ctx, req.Schema, req.Query)
+		if errs != nil {
 			return Response{Errors: errs}
 		}
-		req.Schema.docs.put(req.Query, doc)
+		doc = d.doc
 	}
 	var op *ast.OperationDefinition
 	switch {
@@ -183,6 +173,50 @@ func Execute(req Request) Response {
 	var b bytes.Buffer
 	writeJSON(&b, out)
 	return Response{Data: b.Bytes(), Errors: e.errs}
+}
+
+// Document is a query parsed and validated against a schema, which
+// requests may share (its execution only reads it): validating a query
+// costs more than running a lookup (BenchmarkExecuteLookup), and clients
+// send the same few queries with other variables.
+type Document struct {
+	schema *Schema
+	query  string
+	doc    *ast.QueryDocument
+}
+
+// Prepare parses and validates query against s, or says why it is no
+// query of s, in the GraphQL response format.
+func Prepare(s *Schema, query string) (*Document, gqlerror.List) {
+	if s == nil {
+		return nil, gqlerror.List{gqlerror.Errorf("graphql: a query needs a schema")}
+	}
+	return prepare(context.Background(), s, query)
+}
+
+func prepare(ctx context.Context, s *Schema, query string) (*Document, gqlerror.List) {
+	fail := func(err *gqlerror.Error) (*Document, gqlerror.List) { return nil, gqlerror.List{err} }
+	if len(query) > MaxQueryBytes {
+		return fail(gqlerror.Errorf("the query is %d bytes, over the limit of %d", len(query), MaxQueryBytes))
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: query}, maxTokens)
+	if err != nil {
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) {
+			return fail(ge)
+		}
+		return fail(gqlerror.Wrap(err))
+	}
+	if ge := countSelections(doc); ge != nil {
+		return fail(ge)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(gqlerror.Errorf("%s", timeUp(err)))
+	}
+	if errs := validator.ValidateWithRules(s.ast, doc, nil); len(errs) > 0 {
+		return nil, errs
+	}
+	return &Document{schema: s, query: query, doc: doc}, nil
 }
 
 // newExecutor makes the executor of one operation of doc: nil rights

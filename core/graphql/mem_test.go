@@ -23,6 +23,7 @@ type memData struct {
 	pageCap int
 	calls   int
 	model   *model.Model
+	orders  []api.Order // each List call's, in turn
 }
 
 func newMem() *memData {
@@ -37,10 +38,14 @@ func (d *memData) Get(typ, pk string) (Stored, bool, error) {
 
 func (d *memData) List(typ string, fs api.Filters, o api.Order, after string, limit int) (api.Page[Stored], error) {
 	d.calls++
+	d.orders = append(d.orders, o)
 	if limit < 1 || limit > api.MaxLimit {
 		return api.Page[Stored]{}, fmt.Errorf("limit %d", limit)
 	}
-	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
+	order := kv.ListOrder{Index: o.Index, Desc: o.Desc, Exact: o.Exact, Key: o.Key}
+	if err := order.Check(); err != nil {
+		return api.Page[Stored]{}, err
+	}
 	if err := order.CheckPosition(after); err != nil {
 		return api.Page[Stored]{}, err
 	}
@@ -58,6 +63,10 @@ func (d *memData) List(typ string, fs api.Filters, o api.Order, after string, li
 			}
 			for _, e := range entries {
 				rec.Indexes = append(rec.Indexes, kv.IndexEntry{Index: e.Index, Key: e.Key, Unique: e.Unique})
+			}
+			// An exact listing reads the entries of its key alone.
+			if o.Exact && !slices.ContainsFunc(rec.Indexes, func(e kv.IndexEntry) bool { return e.Index == o.Index && e.Key == o.Key }) {
+				continue
 			}
 		}
 		st.Position = order.Position(&rec)

@@ -188,8 +188,9 @@ func (e *executor) relation(o *objValue, r model.Relation, args map[string]any) 
 		// Storage may answer a short page with More: ask on, as a
 		// connection does, within its rounds.
 		after := ""
+		plan := api.Plan(target, fs, api.Order{})
 		for range maxRounds {
-			page, err := e.list(target, fs, api.Order{}, after, 1)
+			page, err := e.list(target, fs, plan, after, 1)
 			if err != nil {
 				return nil, err
 			}

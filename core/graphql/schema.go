@@ -27,8 +27,6 @@ type Schema struct {
 	services     map[string]*Service // the services served, by name
 	serviceNames []string            // their names, sorted
 	leftOut      []ServiceError      // the services left out, by name
-
-	docs *docCache // the recent queries, validated against this schema
 }
 
 // NewSchema builds the schema of m's latest versions, with the services
@@ -41,7 +39,7 @@ type Schema struct {
 // its argument) is left out, and ServiceErrors says why; so is a second
 // service of a name.
 func NewSchema(m *model.Model, services ...Service) (*Schema, error) {
-	s := &Schema{docs: newDocCache(),
+	s := &Schema{
 		model: m, sdl: SDL(m),
 		get: map[string]*model.Type{}, list: map[string]*model.Type{},
 		insert: map[string]*model.Type{}, put: map[string]*model.Type{}, update: map[string]*model.Type{}, remove: map[string]*model.Type{},

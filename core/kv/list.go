@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -34,9 +35,40 @@ import (
 // a write that changes an object's entry moves it, past the position a
 // listing has reached (the object comes again) or behind it (the object
 // never comes, if it had not yet).
+//
+// Exact narrows a listing in an index's order to the objects whose entry
+// in it has the key Key (model.Type.IndexKey encodes it from the index
+// fields' values): the entries stored under that one key, in the index's
+// order, which within one key is primary key order (a unique entry
+// first), and none of the objects without an entry (a null equals no
+// key). Its positions are the index order's, so paging, resuming, Desc
+// and merging work as in the index's order; a position of another key
+// resumes where that key stands in the index's order (a key before Key's
+// resumes at its first entry, one after it past its last). The entries
+// are the stored ones, with the lag the index's order has: an object
+// whose entry a model revision changed without a new version, and that
+// was not written since, is listed under the key its old entry holds.
 type ListOrder struct {
 	Index string
 	Desc  bool
+	Exact bool
+	Key   string
+}
+
+// Check checks that o is an order a listing takes: an exact key only in
+// an index's order, of at most MaxIndexKeyLen bytes.
+func (o ListOrder) Check() error {
+	switch {
+	case o.Index != "" && checkIndexName(o.Index) != nil:
+		return fmt.Errorf("kv: listing objects in an index's order: %w", checkIndexName(o.Index))
+	case o.Exact && o.Index == "":
+		return errors.New("kv: listing objects: an exact index key without an index")
+	case !o.Exact && o.Key != "":
+		return errors.New("kv: listing objects: an index key without Exact")
+	case len(o.Key) > MaxIndexKeyLen:
+		return fmt.Errorf("kv: listing objects: an index key of %d bytes, over %d", len(o.Key), MaxIndexKeyLen)
+	}
+	return nil
 }
 
 // MaxListPosition bounds a position in a listing's order (the list
@@ -139,7 +171,8 @@ func (o ListOrder) parsePosition(pos string) (position, error) {
 // of them or their values reach MaxListBytes, or the records it examined
 // reach MaxListExamined bytes (keep upgrades and decodes every one: a
 // filter that keeps few large objects must not hold the engine for
-// long). keep may change the record it is given (the node upgrades it to
+// long). With o.Exact it reads only the entries of one key
+// (ListOrder). keep may change the record it is given (the node upgrades it to
 // the latest version of its type before it judges it); an error of keep
 // ends the read with that error. In an index's order a kept record's
 // Indexes are then the entry that placed it, or none (ListPage).
@@ -160,10 +193,8 @@ func (m *Machine) ListObjects(typ string, o ListOrder, after string, limit, scan
 	if limit <= 0 || scan < limit {
 		return ListPage{}, fmt.Errorf("kv: listing objects: limit %d, scan %d", limit, scan)
 	}
-	if o.Index != "" {
-		if err := checkIndexName(o.Index); err != nil {
-			return ListPage{}, fmt.Errorf("kv: listing objects in an index's order: %w", err)
-		}
+	if err := o.Check(); err != nil {
+		return ListPage{}, err
 	}
 	from, err := o.parsePosition(after)
 	if err != nil {
@@ -177,6 +208,14 @@ func (m *Machine) ListObjects(typ string, o ListOrder, after string, limit, scan
 	if o.Index == "" {
 		lo, hi := m.objectRange(typ, after, o.Desc)
 		_, err := l.walk(lo, hi, o.Desc, l.byKey)
+		return l.page, err
+	}
+	if o.Exact {
+		lo, hi := m.exactRange(typ, o.Index, o.Key, from, after != "", o.Desc)
+		if lo == nil {
+			return l.page, nil
+		}
+		_, err := l.walk(lo, hi, o.Desc, l.byEntry)
 		return l.page, err
 	}
 	entries := func() (bool, error) {
@@ -245,6 +284,34 @@ func (m *Machine) entryRange(typ, index string, from position, resume, desc bool
 		return lo, k
 	}
 	return append(k, 0), hi // the first key after it
+}
+
+// exactRange is the range of the entries of key in the index after the
+// position from (before it, descending), resume false for all of them;
+// lo is nil when none is left.
+func (m *Machine) exactRange(typ, index, key string, from position, resume, desc bool) (lo, hi []byte) {
+	p := m.indexPrefix(typ, index, key)
+	lo, hi = p, prefixEnd(p)
+	switch {
+	case !resume:
+		return lo, hi
+	case from.null && desc:
+		// Before every entry in the descending order.
+		return lo, hi
+	case from.null:
+		return nil, nil
+	}
+	flo, fhi := m.entryRange(typ, index, from, true, desc)
+	if bytes.Compare(flo, lo) > 0 {
+		lo = flo
+	}
+	if bytes.Compare(fhi, hi) < 0 {
+		hi = fhi
+	}
+	if bytes.Compare(lo, hi) >= 0 {
+		return nil, nil
+	}
+	return lo, hi
 }
 
 // lister is one page of a listing being read.

@@ -104,6 +104,9 @@ func TestListObjectsByIndex(t *testing.T) {
 		order ListOrder
 		after string
 	}{
+		{"an exact key without an index", ListOrder{Exact: true, Key: "b"}, ""},
+		{"a key without exact", ListOrder{Index: "by_group", Key: "b"}, ""},
+		{"an exact key too long", ListOrder{Index: "by_group", Exact: true, Key: strings.Repeat("k", MaxIndexKeyLen+1)}, ""},
 		{"a phase byte of no phase", ListOrder{Index: "by_group"}, "\x03u1"},
 		{"a null position without its key", ListOrder{Index: "by_group"}, "\x02"},
 		{"an entry key without its end", ListOrder{Index: "by_group"}, "\x01b"},
@@ -116,6 +119,110 @@ func TestListObjectsByIndex(t *testing.T) {
 			t.Errorf("%s: no error", c.name)
 		} else if c.order.Index != "" && c.after != "" && c.order.CheckPosition(c.after) == nil {
 			t.Errorf("%s: CheckPosition accepts what ListObjects refuses", c.name)
+		}
+	}
+}
+
+// TestListObjectsExactKey pins a listing of one index key: the entries
+// of that key alone (not those of a key it is a prefix of, nor the
+// objects without an entry), a unique entry first, then by primary key;
+// reversed with Desc; one at a time through positions; the filter still
+// judging what the entries find; and positions of other keys and of
+// objects without an entry resuming where they stand in the index's
+// order.
+func TestListObjectsExactKey(t *testing.T) {
+	o := newObjects(t)
+	put := func(pk string, es ...IndexEntry) {
+		t.Helper()
+		if r := o.put(ObjectWrite{Type: "user", PK: pk, Version: 1, Value: []byte(`{}`), Indexes: es}); r.Status != StatusOK {
+			t.Fatalf("put %s: %+v", pk, r)
+		}
+	}
+	g := func(key string) IndexEntry { return IndexEntry{Index: "by_group", Key: key} }
+	email := func(key string) IndexEntry { return IndexEntry{Index: "by_email", Key: key, Unique: true} }
+	put("u5", IndexEntry{Index: "by_group", Key: "b", Unique: true}, email("e5"))
+	put("u1", g("b"), email("e1"))
+	put("u2", g("a"), email("e"))
+	put("u3", email("e\x00")) // no group
+	put("u4", g("b"))
+	put("u0", g("ab"), email("e1x"))
+	put("u6", g("b\x00"))
+	put("u8", g("b"))
+	o.del(ObjectWrite{Type: "user", PK: "u8"})
+
+	all := func(*ObjectRecord) (bool, error) { return true, nil }
+	list := func(order ListOrder, after string, limit int, keep func(*ObjectRecord) (bool, error)) ([]string, ListPage) {
+		t.Helper()
+		p, err := o.m.ListObjects("user", order, after, limit, limit, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pks []string
+		for _, r := range p.Objects {
+			pks = append(pks, r.PK)
+			if want := order.Position(&r); !strings.HasPrefix(want, "\x01") {
+				t.Errorf("%s listed at %q, not by an entry", r.PK, want)
+			}
+		}
+		return pks, p
+	}
+	for _, c := range []struct {
+		name  string
+		order ListOrder
+		want  []string
+	}{
+		{"non-unique", ListOrder{Index: "by_group", Exact: true, Key: "b"}, []string{"u5", "u1", "u4"}},
+		{"non-unique descending", ListOrder{Index: "by_group", Exact: true, Key: "b", Desc: true}, []string{"u4", "u1", "u5"}},
+		{"not the keys it is a prefix of", ListOrder{Index: "by_group", Exact: true, Key: "a"}, []string{"u2"}},
+		{"unique", ListOrder{Index: "by_email", Exact: true, Key: "e1"}, []string{"u1"}},
+		{"unique, not its extension", ListOrder{Index: "by_email", Exact: true, Key: "e"}, []string{"u2"}},
+		{"a key no object has", ListOrder{Index: "by_group", Exact: true, Key: "c"}, nil},
+		{"the empty key", ListOrder{Index: "by_group", Exact: true, Key: ""}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, p := list(c.order, "", 100, all)
+			if !slices.Equal(got, c.want) || p.More {
+				t.Fatalf("listed %q, more %v; want %q", got, p.More, c.want)
+			}
+			got = nil
+			after := ""
+			for range 2*len(c.want) + 2 {
+				pks, p := list(c.order, after, 1, all)
+				got = append(got, pks...)
+				if !p.More {
+					break
+				}
+				after = p.Last
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("one at a time: %q, want %q", got, c.want)
+			}
+		})
+	}
+
+	b := ListOrder{Index: "by_group", Exact: true, Key: "b"}
+	notU1 := func(r *ObjectRecord) (bool, error) { return r.PK != "u1", nil }
+	if got, p := list(b, "", 2, notU1); !slices.Equal(got, []string{"u5"}) || !p.More || p.Last != b.Position(&ObjectRecord{PK: "u1", Indexes: []IndexEntry{g("b")}}) {
+		t.Errorf("filtered: %q, more %v, last %q; want u5 up to u1's position, more", got, p.More, p.Last)
+	}
+	byIndex := ListOrder{Index: "by_group"}
+	for _, c := range []struct {
+		name  string
+		desc  bool
+		after string
+		want  []string
+	}{
+		{"after a key before it", false, byIndex.Position(&ObjectRecord{PK: "u0", Indexes: []IndexEntry{g("ab")}}), []string{"u5", "u1", "u4"}},
+		{"after a key after it", false, byIndex.Position(&ObjectRecord{PK: "u6", Indexes: []IndexEntry{g("b\x00")}}), nil},
+		{"after no entry", false, byIndex.Position(&ObjectRecord{PK: "u3"}), nil},
+		{"descending after a key after it", true, byIndex.Position(&ObjectRecord{PK: "u6", Indexes: []IndexEntry{g("b\x00")}}), []string{"u4", "u1", "u5"}},
+		{"descending after a key before it", true, byIndex.Position(&ObjectRecord{PK: "u0", Indexes: []IndexEntry{g("ab")}}), nil},
+		{"descending after no entry", true, byIndex.Position(&ObjectRecord{PK: "u3"}), []string{"u4", "u1", "u5"}},
+	} {
+		order := b
+		order.Desc = c.desc
+		if got, p := list(order, c.after, 10, all); !slices.Equal(got, c.want) || p.More {
+			t.Errorf("%s: %q, more %v; want %q", c.name, got, p.More, c.want)
 		}
 	}
 }
@@ -237,22 +344,32 @@ func TestListObjectsOrderProp(t *testing.T) {
 			}
 		}
 		order := ListOrder{Index: rapid.SampledFrom([]string{"", "ix"}).Draw(rt, "index"), Desc: rapid.Bool().Draw(rt, "desc")}
+		if order.Index != "" && rapid.Bool().Draw(rt, "exact") {
+			order.Exact, order.Key = true, rapid.SampledFrom(keys).Draw(rt, "exact key")
+		}
 		odd := rapid.Bool().Draw(rt, "filter")
 		keep := func(r *ObjectRecord) (bool, error) { return !odd || r.Revision%2 == 1, nil }
+		// An exact listing holds the objects whose entry has its key.
+		exact := func(es []IndexEntry) bool {
+			return !order.Exact || slices.ContainsFunc(es, func(e IndexEntry) bool { return e.Index == order.Index && e.Key == order.Key })
+		}
+		cmp := func(a, b string) int {
+			if order.Desc {
+				return strings.Compare(b, a)
+			}
+			return strings.Compare(a, b)
+		}
 		type placed struct{ pk, pos string }
-		var want []placed
+		var want, every []placed
 		for pk, es := range stored { //detlint:unordered sorted below
 			rec := ObjectRecord{PK: pk, Indexes: es, Revision: 1}
-			if got, _, _ := m.GetObject("t", pk); !odd || got.Revision%2 == 1 {
+			every = append(every, placed{pk, order.Position(&rec)})
+			if got, _, _ := m.GetObject("t", pk); exact(es) && (!odd || got.Revision%2 == 1) {
 				want = append(want, placed{pk, order.Position(&rec)})
 			}
 		}
-		slices.SortFunc(want, func(a, b placed) int {
-			if order.Desc {
-				return strings.Compare(b.pos, a.pos)
-			}
-			return strings.Compare(a.pos, b.pos)
-		})
+		slices.SortFunc(want, func(a, b placed) int { return cmp(a.pos, b.pos) })
+		slices.SortFunc(every, func(a, b placed) int { return cmp(a.pos, b.pos) })
 		limit := rapid.IntRange(1, 4).Draw(rt, "limit")
 		scan := rapid.IntRange(limit, 6).Draw(rt, "scan")
 		var got []placed
@@ -279,18 +396,24 @@ func TestListObjectsOrderProp(t *testing.T) {
 		if !slices.Equal(got, want) {
 			rt.Fatalf("listed %q\nwant %q", got, want)
 		}
-		// From each object's position: the objects after it.
-		for i, w := range want {
+		// From each object's position, listed or not (of another key in
+		// an exact listing): the listed objects after it.
+		for _, w := range every {
 			p, err := m.ListObjects("t", order, w.pos, len(pks), 3*len(pks), keep)
 			if err != nil {
 				rt.Fatal(err)
 			}
-			var rest []placed
+			var rest, after []placed
 			for _, r := range p.Objects {
 				rest = append(rest, placed{r.PK, order.Position(&r)})
 			}
-			if !slices.Equal(rest, want[i+1:]) || p.More {
-				rt.Fatalf("after %q: %q, more %v; want %q", w.pos, rest, p.More, want[i+1:])
+			for _, x := range want {
+				if cmp(x.pos, w.pos) > 0 {
+					after = append(after, x)
+				}
+			}
+			if !slices.Equal(rest, after) || p.More {
+				rt.Fatalf("after %q: %q, more %v; want %q", w.pos, rest, p.More, after)
 			}
 		}
 	})

@@ -57,6 +57,12 @@ type ListRequest struct {
 	// asker's model may have it first.
 	Index string
 	Desc  bool
+	// Exact narrows a listing in Index's order to the objects whose
+	// entry in it has the key Key (ListOrder): what a listing whose
+	// filters fix every field of the index by equality reads instead of
+	// the whole type. Key is "" without Exact.
+	Exact bool
+	Key   string
 	// Limit bounds the objects of the page (1 to MaxListPage); Scan the
 	// stored objects the instance examines for it (Limit to
 	// MaxListScan), so that a filter that keeps few objects costs a

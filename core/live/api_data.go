@@ -57,7 +57,7 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 	if err := read.checkOrder(q.Order); err != nil {
 		return err
 	}
-	items, next, more, err := a.listPage(r, t, q.Filters, q.Order, q.After, q.Limit, q.Stale)
+	items, next, more, err := a.listPage(r, t, q.Filters, q.Plan, q.After, q.Limit, q.Stale)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,10 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 // and GraphQL alike: it asks every replicaset for its page of the objects
 // that meet filters after the position after in the order o, at most
 // limit (at once, each a read of its own, stale if asked), and merges
-// them (core/api's Merge, by kv.ListOrder.Position). next is the
+// them (core/api's Merge, by kv.ListOrder.Position). o is the order
+// storage reads in, the plan (core/api's Plan): with o.Exact, each
+// replicaset reads the entries of one key of an index rather than
+// every object of the type. next is the
 // position the listing continues after when more is set. In an index's
 // order each item's Indexes hold the entry that placed it, if any. An
 // after that is no position of o (a cursor forged or damaged, whose
@@ -91,7 +94,7 @@ func (a *api) listObjects(w http.ResponseWriter, r *http.Request) error {
 // asked: each would refuse it as a request it cannot serve.
 func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, o query.Order, after string, limit int, stale bool) (
 	items []kv.ObjectRecord, next string, more bool, err error) {
-	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
+	order := listOrder(o)
 	if order.CheckPosition(after) != nil {
 		return nil, "", false, apiErrorf(http.StatusBadRequest, "%s: a damaged cursor: it holds no position in the order %s (pass a cursor as the listing gave it)",
 			query.ParamAfter, o)
@@ -110,7 +113,7 @@ func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, o 
 	for i, rs := range names {
 		wg.Go(func() {
 			req := kv.Request{Op: kv.OpListObjects, Stale: stale, List: &kv.ListRequest{Replicaset: rs, Type: t.Name, Filter: filter,
-				After: after, Limit: limit, Scan: query.ScanBound(limit), Version: t.Latest(), Index: o.Index, Desc: o.Desc}}
+				After: after, Limit: limit, Scan: query.ScanBound(limit), Version: t.Latest(), Index: o.Index, Desc: o.Desc, Exact: o.Exact, Key: o.Key}}
 			resp, err := a.doObject(r, req, fmt.Sprintf("the objects of %s in replicaset %s", t.Name, rs))
 			switch {
 			case err != nil:
@@ -130,6 +133,11 @@ func (a *api) listPage(r *http.Request, t *model.Type, filters query.Filters, o 
 	}
 	return query.Merge(o.Desc, after, limit, pages, func(rec kv.ObjectRecord) string { return order.Position(&rec) },
 		func(rec kv.ObjectRecord) string { return rec.PK })
+}
+
+// listOrder is storage's order of a listing's order or plan.
+func listOrder(o query.Order) kv.ListOrder {
+	return kv.ListOrder{Index: o.Index, Desc: o.Desc, Exact: o.Exact, Key: o.Key}
 }
 
 // putObjectAt stores the body as PUT /v1/data/{type} does, when its key

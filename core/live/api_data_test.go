@@ -72,7 +72,10 @@ func (f *fakeData) Do(ctx context.Context, req kv.Request) (kv.Response, error) 
 	if !ok {
 		return kv.Response{Status: kv.StatusInvalid, Error: fmt.Sprintf("the model has no type %q", l.Type)}, nil
 	}
-	order := kv.ListOrder{Index: l.Index, Desc: l.Desc}
+	order := kv.ListOrder{Index: l.Index, Desc: l.Desc, Exact: l.Exact, Key: l.Key}
+	if err := order.Check(); err != nil {
+		return kv.Response{Status: kv.StatusInvalid, Error: err.Error()}, nil
+	}
 	if l.Index != "" && !slices.ContainsFunc(t.Indexes, func(ix model.Index) bool { return ix.Name == l.Index }) {
 		return kv.Response{Status: kv.StatusRedirect, Error: fmt.Sprintf("list-objects: type %s has no index %s", l.Type, l.Index)}, nil
 	}
@@ -110,6 +113,10 @@ func (f *fakeData) Do(ctx context.Context, req kv.Request) (kv.Response, error) 
 				if e.Index == l.Index {
 					rec.Indexes = []kv.IndexEntry{{Index: e.Index, Key: e.Key, Unique: e.Unique}}
 				}
+			}
+			// An exact listing reads the entries of its key alone.
+			if l.Exact && (len(rec.Indexes) == 0 || rec.Indexes[0].Key != l.Key) {
+				continue
 			}
 		}
 		pos := order.Position(&rec)
@@ -334,7 +341,10 @@ func TestDataListAnswers(t *testing.T) {
 		t.Fatal("a cursor depends on the limit")
 	}
 	filtered, _ := query.ParseQuery(exampleType(t, "Product"), url.Values{"category": {"toys"}})
-	toysCursor := filtered.Cursor(model.EncodeKey("p01"))
+	// The listing reads by_category's entries of toys: its cursor holds
+	// a position of that index (here p01's, a tools, before every toy).
+	toysCursor := filtered.Cursor(kv.ListOrder{Index: "by_category"}.Position(&kv.ObjectRecord{PK: model.EncodeKey("p01"),
+		Indexes: []kv.IndexEntry{{Index: "by_category", Key: model.EncodeKey("tools")}}}))
 	item := func(sku, category, price string, stock int, color string, rev int) string {
 		return fmt.Sprintf(`{"type":"Product","key":%q,"version":1,"revision":%d,"object":{"attributes":{"color":%q},"category":%q,`+
 			`"discontinued":false,"image":null,"price":%q,"sku":%q,"stock":%d,"tags":["t"],"title":"%s title","weight_kg":0.5}}`,
@@ -676,14 +686,21 @@ func TestDataListOrder(t *testing.T) {
 		want  []string
 		index string
 		desc  bool
+		exact bool // the entries of one key of the index
 	}{
-		{"an index", "/v1/data/Product?order=by_category&limit=3", byCategory, "by_category", false},
-		{"an index reversed", "/v1/data/Product?order=-by_category&limit=2", reversed(byCategory), "by_category", true},
-		{"an index and a filter", "/v1/data/Product?order=by_category&stock[lt]=6&limit=1", skus(6, 9, 7, 10, 5, 8), "by_category", false},
-		{"the key reversed", "/v1/data/Product?order=-_key&limit=4", reversed(skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), "", true},
-		{"the key", "/v1/data/Product?order=_key&limit=4", skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), "", false},
-		{"nulls last", "/v1/data/Customer?order=by_email&limit=2", []string{"c4", "c2", "c1", "c3", "c5"}, "by_email", false},
-		{"nulls first reversed", "/v1/data/Customer?order=-by_email&limit=2", []string{"c5", "c3", "c1", "c2", "c4"}, "by_email", true},
+		{"an index", "/v1/data/Product?order=by_category&limit=3", byCategory, "by_category", false, false},
+		{"an index reversed", "/v1/data/Product?order=-by_category&limit=2", reversed(byCategory), "by_category", true, false},
+		{"an index and a filter", "/v1/data/Product?order=by_category&stock[lt]=6&limit=1", skus(6, 9, 7, 10, 5, 8), "by_category", false, false},
+		{"the key reversed", "/v1/data/Product?order=-_key&limit=4", reversed(skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), "", true, false},
+		{"the key", "/v1/data/Product?order=_key&limit=4", skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), "", false, false},
+		{"nulls last", "/v1/data/Customer?order=by_email&limit=2", []string{"c4", "c2", "c1", "c3", "c5"}, "by_email", false, false},
+		{"nulls first reversed", "/v1/data/Customer?order=-by_email&limit=2", []string{"c5", "c3", "c1", "c2", "c4"}, "by_email", true, false},
+		{"one key of an index", "/v1/data/Product?category=tools&limit=1", skus(1, 4, 7, 10), "by_category", false, true},
+		{"one key reversed", "/v1/data/Product?category=tools&order=-_key&limit=3", reversed(skus(1, 4, 7, 10)), "by_category", true, true},
+		{"one key and a filter", "/v1/data/Product?category=tools&stock[lt]=6&limit=1", skus(7, 10), "by_category", false, true},
+		{"one key of a unique index", "/v1/data/Customer?email=b@x", []string{"c2"}, "by_email", false, true},
+		{"a prefix of a key reads the type", "/v1/data/Customer?email[prefix]=b", []string{"c2"}, "", false, false},
+		{"one key in the order of another index", "/v1/data/Product?category=tools&order=by_category&limit=3", skus(1, 4, 7, 10), "by_category", false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakeData()
@@ -701,8 +718,8 @@ func TestDataListOrder(t *testing.T) {
 				t.Fatalf("%d list-objects for %d pages", len(f.lists), len(pages))
 			}
 			for i, req := range f.lists {
-				if l := req.List; l.Index != c.index || l.Desc != c.desc {
-					t.Errorf("list-objects %d ordered by %q, desc %v; want %q, %v", i, l.Index, l.Desc, c.index, c.desc)
+				if l := req.List; l.Index != c.index || l.Desc != c.desc || l.Exact != c.exact || l.Exact != (l.Key != "") {
+					t.Errorf("list-objects %d ordered by %q, desc %v, exact %v %q; want %q, %v, %v", i, l.Index, l.Desc, l.Exact, l.Key, c.index, c.desc, c.exact)
 				}
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	query "github.com/shoaldb/shoal/core/api"
@@ -47,7 +48,8 @@ type schemaCache struct {
 	mu     sync.Mutex
 	digest string
 	schema *graphql.Schema
-	err    error // why the model has no schema
+	err    error     // why the model has no schema
+	docs   *docCache // the recent queries prepared on schema
 }
 
 func (c *schemaCache) get(digest string, m *model.Model, services []graphql.Service) (*graphql.Schema, error) {
@@ -56,8 +58,28 @@ func (c *schemaCache) get(digest string, m *model.Model, services []graphql.Serv
 	if c.digest != digest || (c.schema == nil && c.err == nil) {
 		c.digest = digest
 		c.schema, c.err = graphql.NewSchema(m, services...)
+		c.docs = newDocCache()
 	}
 	return c.schema, c.err
+}
+
+// document is the query text prepared on s, from the cache when it was before;
+// errs say why it is no query of s.
+func (c *schemaCache) document(s *graphql.Schema, text string) (*graphql.Document, gqlerror.List) {
+	c.mu.Lock()
+	docs := c.docs
+	if c.schema != s {
+		docs = nil // the model changed meanwhile: s's queries are not kept
+	}
+	c.mu.Unlock()
+	if d, ok := docs.get(text); ok {
+		return d, nil
+	}
+	d, errs := graphql.Prepare(s, text)
+	if errs == nil {
+		docs.put(text, d)
+	}
+	return d, errs
 }
 
 // graphqlSchema is the schema of the model in force.
@@ -243,11 +265,16 @@ func (a *api) runGraphQL(w http.ResponseWriter, r *http.Request, req GraphQLRequ
 	if err != nil {
 		return err
 	}
+	doc, errs := a.schemas.document(s, req.Query)
+	if errs != nil {
+		respond(w, http.StatusOK, graphql.Response{Errors: errs})
+		return nil
+	}
 	rights := rightsOn(r, s.Model())
 	ctx, cancel := a.context(r)
 	defer cancel()
 	d := &clusterData{a: a, r: r.WithContext(ctx), m: s.Model()}
-	resp := graphql.Execute(graphql.Request{Schema: s, Query: req.Query, OperationName: req.OperationName, Variables: req.Variables,
+	resp := graphql.Execute(graphql.Request{Schema: s, Query: req.Query, Document: doc, OperationName: req.OperationName, Variables: req.Variables,
 		Data: d, Rights: rights, Limits: a.opts.GraphQL, Context: ctx})
 	respond(w, http.StatusOK, resp)
 	return nil
@@ -464,7 +491,7 @@ func (d *clusterData) List(typ string, filters query.Filters, o query.Order, aft
 	if err != nil {
 		return query.Page[graphql.Stored]{}, d.fail(err)
 	}
-	order := kv.ListOrder{Index: o.Index, Desc: o.Desc}
+	order := listOrder(o)
 	page := query.Page[graphql.Stored]{Items: make([]graphql.Stored, 0, len(items)), More: more, Last: next}
 	for _, rec := range items {
 		if err := checkVersion(t, rec); err != nil {

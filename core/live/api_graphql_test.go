@@ -190,11 +190,13 @@ func TestGraphQLListing(t *testing.T) {
 		name, where string
 		first, scan int
 		want        []string
+		exact       bool // read through by_category's entries of one key
 	}{
-		{"every product, pages of four", ``, 4, 0, skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)},
-		{"an enum, pages of two", `where: {category: {eq: toys}}`, 2, 0, skus(2, 5, 8)},
-		{"a decimal and an or", `where: {price: {gt: "9"}, or: [{stock: {le: 2}}, {title: {prefix: "p1"}}]}`, 1, 0, skus(8, 9, 10)},
-		{"a small scan bound", `where: {stock: {lt: 3}}`, 2, 2, skus(8, 9, 10)},
+		{"every product, pages of four", ``, 4, 0, skus(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), false},
+		{"an enum, pages of two", `where: {category: {eq: toys}}`, 2, 0, skus(2, 5, 8), true},
+		{"an enum, pages of one, a small scan bound", `where: {category: {eq: toys}, stock: {le: 5}}`, 1, 1, skus(5, 8), true},
+		{"a decimal and an or", `where: {price: {gt: "9"}, or: [{stock: {le: 2}}, {title: {prefix: "p1"}}]}`, 1, 0, skus(8, 9, 10), false},
+		{"a small scan bound", `where: {stock: {lt: 3}}`, 2, 2, skus(8, 9, 10), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakeData()
@@ -250,12 +252,58 @@ func TestGraphQLListing(t *testing.T) {
 			for _, req := range f.lists {
 				l := req.List
 				asked[l.Replicaset]++
-				if req.Stale || l.Type != "Product" || l.Version != 1 || l.Limit < 1 {
+				if req.Stale || l.Type != "Product" || l.Version != 1 || l.Limit < 1 || l.Exact != c.exact || c.exact && l.Index != "by_category" {
 					t.Errorf("list-objects %+v (stale %v)", *l, req.Stale)
 				}
 			}
 			if asked["rs1"] == 0 || asked["rs1"] != asked["rs2"] {
 				t.Errorf("asked the replicasets %v, want both alike", asked)
+			}
+		})
+	}
+}
+
+// TestGraphQLRelationReadsIndex: a one-to-many relation, whose filters
+// fix Order's index by_customer, and a where that fixes it, ask every
+// replicaset for that index's entries of the customer's key, and list
+// what a scan would; a where that does not fix it reads the type.
+func TestGraphQLRelationReadsIndex(t *testing.T) {
+	f := shop(t)
+	for _, id := range []string{"o2", "o3"} {
+		f.store(t, "Order", strings.Replace(orderV1, `"id":"o1"`, `"id":"`+id+`"`, 1))
+	}
+	f.store(t, "Order", strings.Replace(strings.Replace(orderV1, `"id":"o1"`, `"id":"o9"`, 1), `"customer_id":"c1"`, `"customer_id":"c2"`, 1))
+	srv := httptest.NewServer(NewAPI(f, APIOptions{Logger: quiet}))
+	defer srv.Close()
+	byCustomer := model.EncodeKey("c1")
+	for _, c := range []struct {
+		name, query, want string
+		exact             bool
+	}{
+		{"a relation", `{ Customer(id: "c1") { orders(first: 2) { edges { node { id } } pageInfo { hasNextPage } } } }`,
+			`{"data":{"Customer":{"orders":{"edges":[{"node":{"id":"o1"}},{"node":{"id":"o2"}}],"pageInfo":{"hasNextPage":true}}}}}`, true},
+		{"a where eq", `{ Orders(where: {customer_id: {eq: "c1"}}, orderBy: {by: _key, direction: DESC}) { edges { node { id } } } }`,
+			`{"data":{"Orders":{"edges":[{"node":{"id":"o3"}},{"node":{"id":"o2"}},{"node":{"id":"o1"}}]}}}`, true},
+		{"a where in", `{ Orders(where: {customer_id: {in: ["c1"]}}) { edges { node { id } } } }`,
+			`{"data":{"Orders":{"edges":[{"node":{"id":"o1"}},{"node":{"id":"o2"}},{"node":{"id":"o3"}}]}}}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.mu.Lock()
+			f.lists = nil
+			f.mu.Unlock()
+			if got := postGraphQLTo(t, srv, nil, c.query, nil); got.status != 200 || got.body != c.want {
+				t.Fatalf("%d %s\nwant %s", got.status, got.body, c.want)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.lists) != 2 {
+				t.Fatalf("%d list-objects, want one to each replicaset", len(f.lists))
+			}
+			for _, req := range f.lists {
+				l := req.List
+				if got := l.Exact && l.Index == "by_customer" && l.Key == byCustomer; got != c.exact || !c.exact && (l.Exact || l.Index != "") {
+					t.Errorf("list-objects of %s by %q, exact %v %q; want exact %v", l.Type, l.Index, l.Exact, l.Key, c.exact)
+				}
 			}
 		})
 	}

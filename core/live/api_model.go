@@ -134,11 +134,16 @@ func (a *api) current(r *http.Request) (*model.Model, ModelRevision, error) {
 	if err != nil {
 		return nil, ModelRevision{}, err
 	}
-	ctx, cancel := a.context(r)
-	defer cancel()
-	st, err := mb.Models(ctx)
-	if err != nil {
-		return nil, ModelRevision{}, backendError(err)
+	st, ok := ModelStatus{}, false
+	if v, viewer := a.b.(configViewer); viewer {
+		st, ok = v.ModelsNow()
+	}
+	if !ok {
+		ctx, cancel := a.context(r)
+		defer cancel()
+		if st, err = mb.Models(ctx); err != nil {
+			return nil, ModelRevision{}, backendError(err)
+		}
 	}
 	if len(st.Revisions) == 0 {
 		return nil, ModelRevision{}, apiErrorf(http.StatusNotFound, "the cluster has no data model yet: PUT /v1/model")

@@ -170,6 +170,11 @@ func (a *api) doQueue(r *http.Request, req kv.Request) (kv.Response, error) {
 
 // replicasets lists the cluster's replicasets.
 func (a *api) replicasets(r *http.Request) ([]string, error) {
+	if v, ok := a.b.(configViewer); ok {
+		if names, ok := v.ReplicasetNames(); ok {
+			return names, nil
+		}
+	}
 	ctx, cancel := a.context(r)
 	defer cancel()
 	st, err := a.b.Cluster(ctx)

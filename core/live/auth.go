@@ -137,7 +137,6 @@ var (
 	needReadCluster = need{object: cluster.ObjectCluster}
 	needReadKV      = need{object: cluster.ObjectKV}
 	needWriteKV     = need{write: true, object: cluster.ObjectKV}
-	needReadType    = need{}
 	needWriteType   = need{write: true}
 	needReadFields  = need{fields: true}
 	needWriteFields = need{write: true, fields: true}

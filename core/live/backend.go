@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -108,22 +107,7 @@ var _ ModelBackend = (*Node)(nil)
 // Models describes the data models in the configuration this instance
 // applied from group 0.
 func (n *Node) Models(ctx context.Context) (ModelStatus, error) {
-	return onEngine(ctx, n, func(eng *node.Node) ModelStatus {
-		conf := eng.Configuration()
-		var st ModelStatus
-		for _, m := range conf.Models {
-			st.Revisions = append(st.Revisions, ModelRevision{Revision: m.Revision, Digest: m.Digest, Source: m.Source})
-		}
-		if c := conf.ModelChange; c != nil {
-			p := &ModelRevision{Revision: c.Revision, Digest: c.Digest, Source: c.Source}
-			p.Votes = slices.Sorted(maps.Keys(c.Votes))
-			st.Pending = p
-		}
-		if a := conf.ModelAbort; a != nil {
-			st.LastAbort = &ModelAbort{Revision: a.Revision, Reason: a.Reason}
-		}
-		return st
-	})
+	return onEngine(ctx, n, func(eng *node.Node) ModelStatus { return modelStatus(eng.Configuration()) })
 }
 
 // ProposeModel proposes source as the next data model through group 0 and
@@ -191,6 +175,7 @@ func (n *Node) act(ctx context.Context, prefix string, cmd []byte) (id, outcome,
 	}
 	select {
 	case r := <-done:
+		n.refreshNow()
 		return id, r[0], r[1], nil
 	case <-ctx.Done():
 		return id, "timeout", "", nil

@@ -102,7 +102,7 @@ func (n *Node) DeleteRole(ctx context.Context, name string) error {
 
 // changeAccess proposes cmd and waits for it; once it is applied, this
 // instance's requests see it (the next ones a client sends here are
-// judged by it).
+// judged by it: act publishes it).
 func (n *Node) changeAccess(ctx context.Context, prefix string, cmd cluster.Command) error {
 	_, outcome, why, err := n.act(ctx, prefix, cmd.Encode())
 	switch {
@@ -113,18 +113,25 @@ func (n *Node) changeAccess(ctx context.Context, prefix string, cmd cluster.Comm
 	case outcome != "ok":
 		return fmt.Errorf("%w: group 0 did not take the change in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
 	}
+	return nil
+}
+
+// refreshNow publishes the access and the configuration's view at once,
+// on the loop, and waits for it: an operator action's outcome is known
+// as its entry applies, before the batch ends, and the next request of
+// the client that made it must see it.
+func (n *Node) refreshNow() {
 	done := make(chan struct{})
 	if !n.post(func() {
 		n.refreshAccess()
 		close(done)
 	}) {
-		return nil
+		return
 	}
 	select {
 	case <-done:
 	case <-n.done:
 	}
-	return nil
 }
 
 // noteApplied marks the access stale when group 0 applied an entry or
@@ -160,5 +167,7 @@ func (n *Node) refreshAccess() {
 		return
 	}
 	n.access.stale = false
-	n.access.current.Store(eng.Configuration().Access())
+	conf := eng.Configuration()
+	n.access.current.Store(conf.Access())
+	n.view.Store(viewOf(conf))
 }

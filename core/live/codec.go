@@ -75,7 +75,7 @@ const (
 //	queue state:    replicaset | depth | bytes | head | tail | oldest-at varint | repairs | outbound | settled | entry count (0 to kv.MaxQueuePage) | queue entry...
 //	queue entry:    seq | message | at varint | attempts | failure key | failure step varint | failure handler | failure reason | failed-at varint
 //	retry-after:    nanoseconds (at least 1)
-//	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan) | version | index | desc byte
+//	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan) | version | index | desc byte | exact byte | key
 //	list page:      replicaset | more byte | last | record count (0 to kv.MaxListPage) | object record...
 //
 // A flags byte follows only when one of its flags is set, so that a
@@ -199,6 +199,8 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 			b = binary.AppendUvarint(b, uint64(l.Version))
 			b = appendWireString(b, l.Index)
 			b = appendWireBool(b, l.Desc)
+			b = appendWireBool(b, l.Exact)
+			b = appendWireString(b, l.Key)
 		}
 		return b, nil
 	case *kv.Response:
@@ -570,6 +572,9 @@ func checkWireRequest(r *kv.Request) error {
 		if err := checkWireList(uint64(l.Limit), uint64(l.Scan), len(l.Filter), len(l.After), len(l.Index)); err != nil {
 			return fmt.Errorf("list: %w", err)
 		}
+		if err := checkWireExact(l); err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
 	}
 	if r.Message != nil {
 		if err := r.Message.Check(); err != nil {
@@ -602,6 +607,20 @@ func checkWireList(limit, scan uint64, filter, after, index int) error {
 		return fmt.Errorf("a position of %d bytes to list after, at most %d", after, kv.MaxListPosition)
 	case index > kv.MaxTypeLen:
 		return fmt.Errorf("an index name of %d bytes to order by, at most %d", index, kv.MaxTypeLen)
+	}
+	return nil
+}
+
+// checkWireExact checks a list request's exact index key: only with an
+// index and Exact, at most kv.MaxIndexKeyLen bytes (kv.ListOrder.Check).
+func checkWireExact(l *kv.ListRequest) error {
+	switch {
+	case l.Exact && l.Index == "":
+		return errors.New("an exact index key without an index")
+	case !l.Exact && l.Key != "":
+		return errors.New("an index key without exact")
+	case len(l.Key) > kv.MaxIndexKeyLen:
+		return fmt.Errorf("an index key of %d bytes, at most %d", len(l.Key), kv.MaxIndexKeyLen)
 	}
 	return nil
 }
@@ -819,10 +838,16 @@ func (d *wireDecoder) listRequest() *kv.ListRequest {
 	l.Version = d.version()
 	l.Index = d.string()
 	l.Desc = d.bool()
+	l.Exact = d.bool()
+	l.Key = d.string()
 	if d.err != nil {
 		return l
 	}
 	if err := checkWireList(limit, scan, len(l.Filter), len(l.After), len(l.Index)); err != nil {
+		d.fail(fmt.Errorf("list: %w", err))
+		return l
+	}
+	if err := checkWireExact(l); err != nil {
 		d.fail(fmt.Errorf("list: %w", err))
 		return l
 	}

@@ -93,6 +93,13 @@ func codecCases() []struct {
 		{"request list-objects by an index", &kv.Request{Client: "c", Seq: 28, Op: kv.OpListObjects, List: &kv.ListRequest{
 			Replicaset: "rs1", Type: "Order", After: "\x01\x30open\x00\x01\x01\x30o1\x00\x01", Limit: 20, Scan: 1000, Version: 3,
 			Index: "by_status", Desc: true}}},
+		{"request list-objects of one index key", &kv.Request{Client: "c", Seq: 29, Op: kv.OpListObjects, List: &kv.ListRequest{
+			Replicaset: "rs1", Type: "Order", Filter: []byte{1, 1, 1, 1, 1, 11, 'c', 'u', 's', 't', 'o', 'm', 'e', 'r', '_', 'i', 'd', 1, 2, 'c', '1'},
+			After: "\x01\x30c1\x00\x01\x00\x01\x30c1\x00\x01\x30o1\x00\x01", Limit: 100, Scan: 1000, Version: 1,
+			Index: "by_customer", Exact: true, Key: "\x30c1\x00\x01"}}},
+		{"request list-objects of one index key max", &kv.Request{Client: "c", Seq: max, Op: kv.OpListObjects, List: &kv.ListRequest{
+			Replicaset: "rs1", Type: "t", Limit: 1, Index: "i", Desc: true, Exact: true, Key: strings.Repeat("\xff", kv.MaxIndexKeyLen)}}},
+		{"request list-objects of the empty index key", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Index: "i", Exact: true}}},
 		{"request empty list", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1}}},
 
 		{"response ok", &kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Value: kv.Some("v"), Index: 42}},
@@ -314,9 +321,11 @@ func TestCodecGolden(t *testing.T) {
 				"01" + "016d" + "00" + "00" + "00" + "02" + "01" + "016b" + "01" + "0168" + "0178" + "04" +
 				"ac02"},
 		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, Stale: true, List: &kv.ListRequest{Replicaset: "r", Type: "t", Filter: []byte{1}, After: "a", Limit: 300, Scan: 3000, Version: 2}},
-			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "21" + "0172" + "0174" + "0101" + "0161" + "ac02" + "b817" + "02" + "00" + "00"},
+			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "21" + "0172" + "0174" + "0101" + "0161" + "ac02" + "b817" + "02" + "00" + "00" + "00" + "00"},
 		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, List: &kv.ListRequest{Replicaset: "r", Type: "t", After: "\x02p", Limit: 1, Index: "i", Desc: true}},
-			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "20" + "0172" + "0174" + "00" + "020270" + "01" + "00" + "00" + "0169" + "01"},
+			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "20" + "0172" + "0174" + "00" + "020270" + "01" + "00" + "00" + "0169" + "01" + "00" + "00"},
+		{&kv.Request{Client: "c", Seq: 1, Op: kv.OpListObjects, List: &kv.ListRequest{Replicaset: "r", Type: "t", Limit: 1, Index: "i", Exact: true, Key: "k\x00"}},
+			"02" + "0163" + "01" + "0d" + "00" + "00" + "00" + "20" + "0172" + "0174" + "00" + "00" + "01" + "00" + "00" + "0169" + "00" + "01" + "026b00"},
 		{&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, Index: 2, List: &kv.ListPage{Replicaset: "r", More: true, Last: "q",
 			Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Version: 1, Revision: 2, Value: []byte("{}")}}}},
 			"03" + "0163" + "01" + "01" + "00" + "02" + "00" + "00" + "20" + "0172" + "01" + "0171" + "01" +
@@ -670,6 +679,12 @@ func TestEncodeMessageRejects(t *testing.T) {
 			fmt.Sprintf("list: a position of %d bytes to list after, at most %d", kv.MaxListPosition+1, kv.MaxListPosition)},
 		{"list index too long", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Index: strings.Repeat("i", kv.MaxTypeLen+1)}},
 			"list: an index name of 129 bytes to order by, at most 128"},
+		{"list exact key without an index", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Exact: true, Key: "k"}},
+			"list: an exact index key without an index"},
+		{"list key without exact", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Index: "i", Key: "k"}},
+			"list: an index key without exact"},
+		{"list key too long", &kv.Request{Op: kv.OpListObjects, List: &kv.ListRequest{Limit: 1, Index: "i", Exact: true, Key: strings.Repeat("k", kv.MaxIndexKeyLen+1)}},
+			"list: an index key of 4097 bytes, at most 4096"},
 		{"list page too long", &kv.Response{List: &kv.ListPage{Objects: make([]kv.ObjectRecord, kv.MaxListPage+1)}}, "a list page of 1001 objects, over 1000"},
 		{"list page huge version", &kv.Response{List: &kv.ListPage{Objects: []kv.ObjectRecord{{}, {Version: -1}}}}, "listed object 1: model version -1 is out of range"},
 		{"queue entries over the page", &kv.Response{Queue: &kv.QueueState{Entries: make([]kv.RepairEntry, kv.MaxQueuePage+1)}}, "queue state: 1001 queue entries, over 1000"},

@@ -105,7 +105,8 @@ type Node struct {
 	consumers *kafkaConsumers
 	members   *memberBook
 	metrics   *metrics
-	access    accessCache // the tokens and roles in force (backend_access.go)
+	access    accessCache                // the tokens and roles in force (backend_access.go)
+	view      atomic.Pointer[configView] // what requests read of group 0 (backend_view.go)
 
 	// opened is closed when Open has finished: the transport accepts
 	// peers before, and their hellos and messages wait for it.

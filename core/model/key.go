@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -365,22 +366,72 @@ type IndexEntry struct {
 // has no entry for it.
 func (t *Type) IndexEntries(obj Object) ([]IndexEntry, error) {
 	var out []IndexEntry
-next:
 	for _, ix := range t.Indexes {
-		values := make([]any, len(ix.Fields))
-		for i, name := range ix.Fields {
-			ft, v, err := t.fieldValue(obj, name)
-			if err != nil {
-				return nil, err
-			}
-			if v == nil {
-				continue next
-			}
-			values[i] = keyValue(ft, v)
+		key, ok, err := t.indexKey(ix, obj)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, IndexEntry{Index: ix.Name, Key: EncodeKey(values...), Unique: ix.Unique})
+		if ok {
+			out = append(out, IndexEntry{Index: ix.Name, Key: key, Unique: ix.Unique})
+		}
 	}
 	return out, nil
+}
+
+// indexKey is the key of obj's entry in ix; ok is false when one of
+// the index's fields is null in obj.
+func (t *Type) indexKey(ix Index, obj Object) (key string, ok bool, err error) {
+	values := make([]any, len(ix.Fields))
+	for i, name := range ix.Fields {
+		ft, v, err := t.fieldValue(obj, name)
+		if err != nil {
+			return "", false, err
+		}
+		if v == nil {
+			return "", false, nil
+		}
+		values[i] = keyValue(ft, v)
+	}
+	return EncodeKey(values...), true, nil
+}
+
+// IndexKey is the key of the entry that t's index name gives an object
+// whose index fields hold values, one for each of the index's fields in
+// its order: the key IndexEntries encodes for such an object, so that a
+// listing can read the entries of one key. A value is what an object's
+// field holds (Decode's form), or for a ref, a string: the text of the
+// key it refers to, as ParseKey reads it. A null value gives no entry:
+// ok is false.
+func (t *Type) IndexKey(name string, values []any) (key string, ok bool, err error) {
+	i := slices.IndexFunc(t.Indexes, func(ix Index) bool { return ix.Name == name })
+	if i < 0 {
+		return "", false, fmt.Errorf("type %s has no index %q", t.Name, name)
+	}
+	ix := t.Indexes[i]
+	if len(values) != len(ix.Fields) {
+		return "", false, fmt.Errorf("index %s of %s: %d values for %d fields", name, t.Name, len(values), len(ix.Fields))
+	}
+	latest := t.Versions[len(t.Versions)-1]
+	obj := make(Object, len(values))
+	for j, field := range ix.Fields {
+		v := values[j]
+		if v == nil {
+			return "", false, nil
+		}
+		if s, isText := v.(string); isText {
+			if f, found := latest.Field(field); found && f.Type.Kind == Ref {
+				r := f.Type.resolved()
+				if r == nil || r.Kind == Record {
+					return "", false, fmt.Errorf("index %s of %s: field %s refers to a composite key, which has no single text", name, t.Name, field)
+				}
+				if v, err = parseText(r, s); err != nil {
+					return "", false, fmt.Errorf("index %s of %s: field %s: %w", name, t.Name, field, err)
+				}
+			}
+		}
+		obj[field] = v
+	}
+	return t.indexKey(ix, obj)
 }
 
 // RouteKey returns, for an encoded primary key, the text whose hash picks

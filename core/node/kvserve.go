@@ -298,8 +298,9 @@ func (n *Node) ackAppended(g *group, ents []pb.Entry) {
 // order, with the one entry that placed it). An object that does not
 // upgrade fails the page, as it fails a get-object. An order by an index
 // needs the index on the type in this instance's model (else a redirect
-// to no one: try again, kv.ListRequest.Index), and After a position of
-// that order (else invalid: the asker checks it before it sends).
+// to no one: try again, kv.ListRequest.Index), as does a listing of one
+// of its keys (Exact), and After a position of that order (else
+// invalid: the asker checks it before it sends).
 func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Response {
 	invalid := func(msg string) *kv.Response {
 		return &kv.Response{Status: kv.StatusInvalid, Error: msg, Index: index}
@@ -320,7 +321,10 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 			}
 		}
 	}
-	order := kv.ListOrder{Index: l.Index, Desc: l.Desc}
+	order := kv.ListOrder{Index: l.Index, Desc: l.Desc, Exact: l.Exact, Key: l.Key}
+	if err := order.Check(); err != nil {
+		return invalid(fmt.Sprintf("list-objects: %v", err))
+	}
 	if l.Index != "" {
 		// The asker's model has the index and this instance's does not
 		// (yet: a revision may add an index without a new version of the

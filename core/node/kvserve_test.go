@@ -114,6 +114,11 @@ types:
 	list := func(index, after string) *kv.ListRequest {
 		return &kv.ListRequest{Replicaset: "rs1", Type: "Item", Index: index, After: after, Limit: 10, Scan: 100}
 	}
+	exact := func(index, key string) *kv.ListRequest {
+		l := list(index, "")
+		l.Exact, l.Key = true, key
+		return l
+	}
 	for _, c := range []struct {
 		name    string
 		models  []string
@@ -130,6 +135,12 @@ types:
 		{"no such type", []string{other}, list("by_age", ""), kv.StatusRedirect, "which this instance's model does not have", nil},
 		{"a bad phase", []string{listModel}, list("by_age", "\x09i1"), kv.StatusInvalid, "list-objects: after:", nil},
 		{"a malformed index key", []string{listModel}, list("by_age", "\x01\x02"), kv.StatusInvalid, "a malformed index key", nil},
+		{"one key of the index", []string{listModel}, exact("by_age", model.EncodeKey(int64(2))), kv.StatusOK, "", []string{"i1"}},
+		{"one key of an index the model lacks", []string{withoutIndex}, exact("by_age", model.EncodeKey(int64(2))), kv.StatusRedirect, "by_age", nil},
+		{"a key without exact", []string{listModel}, &kv.ListRequest{Replicaset: "rs1", Type: "Item", Index: "by_age", Key: "k", Limit: 1},
+			kv.StatusInvalid, "an index key without Exact", nil},
+		{"an exact key without an index", []string{listModel}, &kv.ListRequest{Replicaset: "rs1", Type: "Item", Exact: true, Limit: 1},
+			kv.StatusInvalid, "an exact index key without an index", nil},
 		{"a position too long", []string{listModel}, list("", strings.Repeat("k", kv.MaxListPosition+1)), kv.StatusInvalid, "list-objects: after:", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,19 +1,19 @@
-package graphql
+package live
 
 import (
 	"container/list"
 	"sync"
 
-	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/shoaldb/shoal/core/graphql"
 )
 
 // docCache keeps the documents of a schema's recent queries, parsed and
-// validated: validating a query costs more than running a lookup
-// (BenchmarkExecuteLookup), and clients send the same few queries with
-// other variables. It holds at most maxCachedDocs documents whose query
-// text adds up to at most maxCachedBytes, and drops the least recently
-// used first. A validated document is only read after validation, so
-// requests share it.
+// validated (graphql.Prepare): validating a query costs more than
+// running a lookup (core/graphql's BenchmarkExecuteLookup), and clients
+// send the same few queries with other variables. It holds at most
+// maxCachedDocs documents whose query text adds up to at most
+// maxCachedBytes, and drops the least recently used first. Queries that
+// fail to prepare are not kept.
 type docCache struct {
 	mu    sync.Mutex
 	order *list.List               // of *cachedDoc, the most recently used first
@@ -23,7 +23,7 @@ type docCache struct {
 
 type cachedDoc struct {
 	query string
-	doc   *ast.QueryDocument
+	doc   *graphql.Document
 }
 
 // The bounds of a schema's document cache.
@@ -36,9 +36,9 @@ func newDocCache() *docCache {
 	return &docCache{order: list.New(), byKey: map[string]*list.Element{}}
 }
 
-// get returns the validated document of query, if it is kept (never,
-// in a nil cache: a Schema not made by NewSchema keeps none).
-func (c *docCache) get(query string) (*ast.QueryDocument, bool) {
+// get returns the prepared document of query, if it is kept (never, in
+// a nil cache).
+func (c *docCache) get(query string) (*graphql.Document, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -52,8 +52,8 @@ func (c *docCache) get(query string) (*ast.QueryDocument, bool) {
 	return el.Value.(*cachedDoc).doc, true
 }
 
-// put keeps doc, the validated document of query.
-func (c *docCache) put(query string, doc *ast.QueryDocument) {
+// put keeps doc, the prepared document of query.
+func (c *docCache) put(query string, doc *graphql.Document) {
 	if c == nil || len(query) > maxCachedBytes {
 		return
 	}

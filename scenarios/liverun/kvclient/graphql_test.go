@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	"github.com/shoaldb/shoal/checker"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
-	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/core/model"
 	"github.com/shoaldb/shoal/scenarios/examples"
 	"github.com/shoaldb/shoal/scenarios/runner"
@@ -96,32 +93,15 @@ func TestJudgeGraphQL(t *testing.T) {
 // history the objects' linearizability check accepts, with final reads
 // through REST; and the operations did go through GraphQL.
 func TestGraphQLAgainstARealNode(t *testing.T) {
-	quiet := slog.New(slog.DiscardHandler)
-	node, err := live.Open(live.Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := node.Form(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var graphqlRequests atomic.Int64
-	api := live.NewAPI(node, live.APIOptions{Logger: quiet})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/graphql" {
-			graphqlRequests.Add(1)
-		}
-		api.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	for ready, why := node.Ready(); !ready; ready, why = node.Ready() {
-		if ctx.Err() != nil {
-			t.Fatalf("the instance never became ready: %s", why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx, srv := realNode(t, 90*time.Second, func(api http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/graphql" {
+				graphqlRequests.Add(1)
+			}
+			api.ServeHTTP(w, r)
+		})
+	})
 	s, err := scenario.Parse("graphql.yaml", []byte(`name: graphql
 cluster: {instances: 1, model: example}
 workload: {kind: objects, clients: 4, keys: 3, rate: 200, mix: {read: 0.35, write: 0.45, delete: 0.1, stale_read: 0.1}}

@@ -585,26 +585,7 @@ func TestUntilAndInterval(t *testing.T) {
 // TestAgainstARealNode runs four clients and the final reader against a
 // one-instance cluster and checks the history they record.
 func TestAgainstARealNode(t *testing.T) {
-	quiet := slog.New(slog.DiscardHandler)
-	node, err := live.Open(live.Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := node.Form(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(live.NewAPI(node, live.APIOptions{Logger: quiet}))
-	t.Cleanup(srv.Close)
-	for ready, why := node.Ready(); !ready; ready, why = node.Ready() {
-		if ctx.Err() != nil {
-			t.Fatalf("the instance never became ready: %s", why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-
+	ctx, srv := realNode(t, 60*time.Second, nil)
 	servers := map[env.NodeID]string{"n1": srv.URL}
 	tr := newTrace()
 	const clients = 4
@@ -656,6 +637,36 @@ func TestAgainstARealNode(t *testing.T) {
 		}
 	}
 	t.Logf("%d events; ok by operation %v; stats %+v, final %+v", len(recs), ok, stats, final)
+}
+
+// realNode forms a one-instance cluster and serves its API, each
+// request through wrap (nil: none), until the test ends; ctx ends after
+// timeout.
+func realNode(t *testing.T, timeout time.Duration, wrap func(http.Handler) http.Handler) (context.Context, *httptest.Server) {
+	quiet := slog.New(slog.DiscardHandler)
+	node, err := live.Open(live.Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	if err := node.Form(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler = live.NewAPI(node, live.APIOptions{Logger: quiet})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for ready, why := node.Ready(); !ready; ready, why = node.Ready() {
+		if ctx.Err() != nil {
+			t.Fatalf("the instance never became ready: %s", why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ctx, srv
 }
 
 // FuzzResponse: whatever a server answers, the client does not panic,

@@ -54,14 +54,16 @@
 // index as it was put it (kv.ListOrder).
 //
 // A listing in primary key order (either way) whose filters hold an eq
-// on every field of one of the type's indexes (top-level fields:
-// customer_id=c1 for an index on [customer_id]) reads only that index's
-// entries of those values, in primary key order, rather than every
-// object of the type (Plan); the filters still judge each object it
-// finds. It lists what the scan would, in the same order, but for the
-// lag of the index's order: an object whose entry a model revision
-// changed, and that was not written since, is found by the values its
-// entry holds.
+// on every field of one of the type's non-unique indexes (top-level
+// fields: customer_id=c1 for an index on [customer_id]) reads only that
+// index's entries of those values, in primary key order, rather than
+// every object of the type (Plan); the filters still judge each object
+// it finds. It lists what the scan would, in the same order: until a
+// replicaset's leader knows every object it stores has the entries of
+// the model in force (its migration has made a whole pass since the
+// model or its term changed, rewriting objects whose entries are not the
+// model's), that replicaset reads its objects instead
+// (kv.ListOrder.ByScan), with the same answer.
 //
 // # Pages and cursors
 //
@@ -185,7 +187,8 @@ const maxIndexKey = 4 << 10
 // order (one object a key, for a unique index), so reading them lists
 // the matches in o's order, and reads only the objects of that key
 // rather than every object of the type; the filters are still evaluated
-// on each (the index only narrows the read). Among the indexes that fit,
+// on each (the index only narrows the read). Only non-unique indexes
+// are read so. Among the indexes that fit,
 // the one with the most fields is read, the first declared of those
 // with as many. Plan is a function of its arguments, so a listing's
 // pages all read the same way; the key is model.Type.IndexKey of the
@@ -197,7 +200,11 @@ func Plan(t *model.Type, fs Filters, o Order) Order {
 	}
 	plan, fields := o, 0
 	for _, ix := range t.Indexes {
-		if len(ix.Fields) <= fields {
+		if ix.Unique || len(ix.Fields) <= fields {
+			// A unique index's entry can be taken from an object by a
+			// change replicated from another cluster (core/kv): the key
+			// then lists the newcomer and not the object that still holds
+			// the value, which a scan finds.
 			continue
 		}
 		values := make([]any, len(ix.Fields))
@@ -636,8 +643,13 @@ func (q *Query) hash() [8]byte {
 		s.Write([]byte(q.Order.String()))
 	}
 	if q.Plan.Exact {
+		// The key too: a model change may give the index other fields
+		// under its name, and a position of the old key would then be
+		// read as one of the new.
 		s.Write([]byte{0, '='})
 		s.Write([]byte(q.Plan.Index))
+		s.Write([]byte{0})
+		s.Write([]byte(q.Plan.Key))
 	}
 	var h [8]byte
 	copy(h[:], s.Sum(nil))
@@ -655,7 +667,8 @@ func (q *Query) readCursor(c string) (string, error) {
 		return "", fmt.Errorf("%s: a cursor of a position of %d bytes, over %d", ParamAfter, len(b)-9, MaxCursorKey)
 	}
 	if h := q.hash(); string(b[1:9]) != string(h[:]) {
-		return "", fmt.Errorf("%s: the cursor belongs to a listing of another type or with other filters or order: "+
+		return "", fmt.Errorf("%s: the cursor belongs to a listing of another type or with other filters or order, "+
+			"or one the model has changed under (an index added or changed): "+
 			"repeat that listing's filters and order, or start again without %s", ParamAfter, ParamAfter)
 	}
 	return string(b[9:]), nil

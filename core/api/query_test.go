@@ -309,7 +309,7 @@ func TestCursor(t *testing.T) {
 	if err != nil || again.After != pk || again.Limit != 7 {
 		t.Fatalf("the cursor read back: %+v, %v", again, err)
 	}
-	refused := `after: the cursor belongs to a listing of another type or with other filters or order: repeat that listing's filters and order, or start again without after`
+	refused := `after: the cursor belongs to a listing of another type or with other filters or order, or one the model has changed under (an index added or changed): repeat that listing's filters and order, or start again without after`
 	for _, other := range []string{"age[gt]=3", "age[gt]=4&name[prefix]=a", "age[ge]=3&name[prefix]=a", "age[gt]=3&name[prefix]=a&note=x", "", "age[gt]=3&name[prefix]=a&order=by_age", "age[gt]=3&name[prefix]=a&order=-_key"} {
 		if _, err := parse(t, typ, other+"&after="+c); err == nil || err.Error() != refused {
 			t.Errorf("the cursor with %q: %v, want %s", other, err, refused)

@@ -388,8 +388,13 @@ func (l *listing) bind() [8]byte {
 	}
 	b = l.where.encode(b)
 	if l.plan.Exact {
+		// The key too: a model change may give the index other fields
+		// under its name, and one parent's key is not another's (a
+		// relation's cursor holds its parent's key in its positions).
 		b = append(b, '=')
 		b = append(b, l.plan.Index...)
+		b = append(b, 0)
+		b = append(b, l.plan.Key...)
 	}
 	sum := sha256.Sum256(b)
 	var h [8]byte

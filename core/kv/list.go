@@ -48,11 +48,22 @@ import (
 // are the stored ones, with the lag the index's order has: an object
 // whose entry a model revision changed without a new version, and that
 // was not written since, is listed under the key its old entry holds.
+//
+// ByScan reads an Exact listing of a non-unique index from the objects
+// instead of the entries: every object of the type in primary key order,
+// kept or not by the listing's keep (the node keeps those whose entry of
+// the index, in the model in force, has Key, and that its filter
+// matches), and placed at the position its entry of Key would have. The answer is the same as through the entries, positions
+// included, when the entries are complete; the node asks for it while
+// they may not be (an index added, or objects not yet rewritten under
+// the model in force: core/node's migration), so that an object without
+// its entry is still found. It is the node's choice, never sent.
 type ListOrder struct {
-	Index string
-	Desc  bool
-	Exact bool
-	Key   string
+	Index  string
+	Desc   bool
+	Exact  bool
+	Key    string
+	ByScan bool
 }
 
 // Check checks that o is an order a listing takes: an exact key only in
@@ -210,6 +221,14 @@ func (m *Machine) ListObjects(typ string, o ListOrder, after string, limit, scan
 		_, err := l.walk(lo, hi, o.Desc, l.byKey)
 		return l.page, err
 	}
+	if o.Exact && o.ByScan {
+		lo, hi := m.exactScanRange(typ, o, from, after != "")
+		if lo == nil {
+			return l.page, nil
+		}
+		_, err := l.walk(lo, hi, o.Desc, l.byKeyAt)
+		return l.page, err
+	}
 	if o.Exact {
 		lo, hi := m.exactRange(typ, o.Index, o.Key, from, after != "", o.Desc)
 		if lo == nil {
@@ -284,6 +303,45 @@ func (m *Machine) entryRange(typ, index string, from position, resume, desc bool
 		return lo, k
 	}
 	return append(k, 0), hi // the first key after it
+}
+
+// exactScanRange is the range of typ's objects an Exact listing read
+// ByScan continues in after the position from (resume false: the whole
+// type), as exactRange's: a position of Key resumes after its primary
+// key, one of a key before Key's (in o's direction) from the first
+// object, one after it nowhere.
+func (m *Machine) exactScanRange(typ string, o ListOrder, from position, resume bool) (lo, hi []byte) {
+	if !resume {
+		return m.objectRange(typ, "", o.Desc)
+	}
+	var c int
+	switch {
+	case from.null:
+		c = 1 // after every entry
+	default:
+		c = bytes.Compare(appendEscaped(nil, from.key), appendEscaped(nil, o.Key))
+	}
+	if o.Desc {
+		c = -c
+	}
+	switch {
+	case c < 0:
+		return m.objectRange(typ, "", o.Desc)
+	case c > 0:
+		return nil, nil
+	}
+	return m.objectRange(typ, from.pk, o.Desc)
+}
+
+// byKeyAt examines an object of an Exact listing read ByScan, at the
+// position its (non-unique) entry of the key would have.
+func (l *lister) byKeyAt(k, v []byte) error {
+	rec, err := l.decode(k, v)
+	if err != nil {
+		return err
+	}
+	e := IndexEntry{Index: l.order.Index, Key: l.order.Key}
+	return l.examine(string(entryPosition(e, rec.PK)), rec, len(v), &e)
 }
 
 // exactRange is the range of the entries of key in the index after the

@@ -363,7 +363,7 @@ func TestDataListAnswers(t *testing.T) {
 			want:       `{"type":"Product","items":[` + item("p00", "books", "0.5", 10, "red", 1) + "," + item("p01", "tools", "3.5", 9, "blue", 2) + `],"next":"` + cursor + `"}`,
 			wantHeader: map[string]string{ConsistencyHeader: "linearizable"}},
 		{name: "after a cursor", path: "/v1/data/Product?limit=2&after=" + cursor + "&stock[lt]=9", status: 400,
-			want: `{"error":"after: the cursor belongs to a listing of another type or with other filters or order: repeat that listing's filters and order, or start again without after"}`},
+			want: `{"error":"after: the cursor belongs to a listing of another type or with other filters or order, or one the model has changed under (an index added or changed): repeat that listing's filters and order, or start again without after"}`},
 		{name: "a last page", path: "/v1/data/Product?category=toys&after=" + toysCursor, status: 200,
 			want: `{"type":"Product","items":[` + item("p02", "toys", "6.5", 8, "red", 3) + "," + item("p05", "toys", "15.5", 5, "blue", 6) + "," +
 				item("p08", "toys", "24.5", 2, "red", 9) + `]}`},

@@ -53,7 +53,8 @@ type configViewer interface {
 	// instance has caught up with group 0.
 	ReplicasetNames() ([]string, bool)
 	// ModelsNow is Models without the trip to the loop; false before
-	// the instance has caught up with group 0.
+	// the instance has caught up with group 0. Every caller shares what
+	// it returns: it is read only.
 	ModelsNow() (ModelStatus, bool)
 }
 

@@ -339,6 +339,7 @@ func (n *Node) die(err error) {
 	envOf{n}.Trace("node.crash", env.Int("inc", 0), env.Str("error", err.Error()))
 	n.err = err
 	n.started.Store(false)
+	n.view.Store(nil) // requests ask the loop again, which answers unavailable
 	for id, t := range n.timers {
 		t.Stop()
 		delete(n.timers, id)

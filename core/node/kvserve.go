@@ -325,6 +325,7 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 	if err := order.Check(); err != nil {
 		return invalid(fmt.Sprintf("list-objects: %v", err))
 	}
+	var keyType *model.Type // the type of an index's order, in this instance's model
 	if l.Index != "" {
 		// The asker's model has the index and this instance's does not
 		// (yet: a revision may add an index without a new version of the
@@ -335,10 +336,20 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 		if m != nil {
 			t, _ = m.Type(l.Type)
 		}
-		if t == nil || !slices.ContainsFunc(t.Indexes, func(ix model.Index) bool { return ix.Name == l.Index }) {
+		i := -1
+		if t != nil {
+			i = slices.IndexFunc(t.Indexes, func(ix model.Index) bool { return ix.Name == l.Index })
+		}
+		if i < 0 {
 			return &kv.Response{Status: kv.StatusRedirect, Index: index,
 				Error: fmt.Sprintf("list-objects: ordered by index %s of %s, which this instance's model does not have", l.Index, l.Type)}
 		}
+		// The entries of one key may miss objects until the migration
+		// has given every object the entries of the model in force: the
+		// objects themselves are read then (kv.ListOrder.ByScan), with
+		// the same answer.
+		order.ByScan = order.Exact && !t.Indexes[i].Unique && !n.entriesComplete(g)
+		keyType = t
 	}
 	if err := order.CheckPosition(l.After); err != nil {
 		return invalid(fmt.Sprintf("list-objects: after: %v", err))
@@ -353,13 +364,16 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 		}
 		*rec = up
 		rec.Indexes, rec.Stamp = nil, kv.Stamp{}
-		if len(filters) == 0 {
+		if len(filters) == 0 && !order.ByScan {
 			return true, nil
 		}
 		obj, err := model.Decode(rec.Value)
 		if err != nil {
 			unreadable = fmt.Errorf("%s %q: stored object: %w", rec.Type, rec.PK, err)
 			return false, unreadable
+		}
+		if order.ByScan && !hasEntry(keyType, obj, order.Index, order.Key) {
+			return false, nil // another key's object, which the index would not list
 		}
 		return filters.Match(obj), nil
 	})
@@ -369,4 +383,15 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 	must(err)
 	page.Replicaset = g.name
 	return &kv.Response{Status: kv.StatusOK, Index: index, List: &page}
+}
+
+// hasEntry reports whether obj, an object of t in its latest shape, has
+// key in t's index: what the index holds for it once its entries are
+// those of the model in force (kv.ListOrder.ByScan).
+func hasEntry(t *model.Type, obj model.Object, index, key string) bool {
+	entries, err := t.IndexEntries(obj)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(entries, func(e model.IndexEntry) bool { return e.Index == index && e.Key == key })
 }

@@ -168,3 +168,37 @@ types:
 		})
 	}
 }
+
+// The migration rewrites an object at the latest version whose
+// non-unique entries are not the model's (an index added without a new
+// version), and not one that differs only in a unique entry, which a
+// change from another cluster may have taken.
+func TestEntriesCurrent(t *testing.T) {
+	src := strings.Replace(listModel, "      - {name: by_age, fields: [age]}\n",
+		"      - {name: by_age, fields: [age]}\n      - {name: by_id, fields: [id], unique: true}\n", 1)
+	m, err := model.Parse("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, _ := m.Type("Item")
+	age := kv.IndexEntry{Index: "by_age", Key: model.EncodeKey(int64(2))}
+	id := kv.IndexEntry{Index: "by_id", Key: model.EncodeKey("i1"), Unique: true}
+	rec := func(value string, es ...kv.IndexEntry) kv.ObjectRecord {
+		return kv.ObjectRecord{Type: "Item", PK: model.EncodeKey("i1"), Version: 1, Value: []byte(value), Indexes: es}
+	}
+	for _, c := range []struct {
+		name string
+		rec  kv.ObjectRecord
+		want bool
+	}{
+		{"as the model gives them", rec(`{"id":"i1","age":2}`, age, id), true},
+		{"an index added since", rec(`{"id":"i1","age":2}`, id), false},
+		{"an entry of another key", rec(`{"id":"i1","age":2}`, kv.IndexEntry{Index: "by_age", Key: model.EncodeKey(int64(3))}, id), false},
+		{"a null: no entry", rec(`{"id":"i1","age":null}`, id), true},
+		{"only its unique entry missing", rec(`{"id":"i1","age":2}`, age), true},
+	} {
+		if got := entriesCurrent(typ, c.rec); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

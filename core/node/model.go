@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoaldb/shoal/core/cluster"
@@ -333,7 +334,7 @@ func (n *Node) migrateStep(g *group, m *model.Model, mg *migration) {
 		must(err)
 		budget -= max(len(recs), 1)
 		for _, rec := range recs {
-			if rec.Version >= t.Latest() {
+			if rec.Version >= t.Latest() && entriesCurrent(t, rec) {
 				mg.after = rec.PK
 				continue
 			}
@@ -381,6 +382,50 @@ func (n *Node) migrateStep(g *group, m *model.Model, mg *migration) {
 			}
 		}
 	}
+}
+
+// entriesCurrent reports whether rec, stored at the latest version of
+// t, holds the non-unique index entries t gives its object: a model
+// revision may add an index, or change one's fields, without a new
+// version, and the objects stored before it then lack the entries an
+// index's order and an index lookup read. Unique entries are left out:
+// a change received from another cluster may have taken one, and a
+// rewrite could not take it back.
+func entriesCurrent(t *model.Type, rec kv.ObjectRecord) bool {
+	obj, err := model.Decode(rec.Value)
+	if err != nil {
+		return true // reads report it; a rewrite would not help
+	}
+	want, err := t.IndexEntries(obj)
+	if err != nil {
+		return true
+	}
+	var stored, given []kv.IndexEntry
+	for _, e := range rec.Indexes {
+		if !e.Unique {
+			stored = append(stored, e)
+		}
+	}
+	for _, e := range indexEntries(want) {
+		if !e.Unique {
+			given = append(given, e)
+		}
+	}
+	return slices.Equal(stored, given)
+}
+
+// entriesComplete reports whether every object g stores holds the index
+// entries the model in force gives it: g's leader has made a whole pass
+// of the migration in this term under the model in force and found
+// nothing to rewrite, and every write since stored the entries of that
+// model. A follower does not know, nor does a leader before its pass.
+func (n *Node) entriesComplete(g *group) bool {
+	if g.rn == nil {
+		return false // a group that is no Raft member (a test's) leads nothing
+	}
+	_, rev := n.dataModel()
+	mg := &g.migration
+	return g.role() == raft.StateLeader && mg.done && mg.rev == rev && mg.term == g.rn.BasicStatus().Term
 }
 
 // rewriteDone accounts for a background rewrite that was applied or

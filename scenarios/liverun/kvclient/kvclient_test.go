@@ -643,6 +643,7 @@ func TestAgainstARealNode(t *testing.T) {
 // request through wrap (nil: none), until the test ends; ctx ends after
 // timeout.
 func realNode(t *testing.T, timeout time.Duration, wrap func(http.Handler) http.Handler) (context.Context, *httptest.Server) {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	node, err := live.Open(live.Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet})
 	if err != nil {

@@ -128,15 +128,33 @@ func (a *api) modelBackend() (ModelBackend, error) {
 	return mb, nil
 }
 
-// current is the model in force and its revision.
+// current is the model in force and its revision, as the backend's
+// published view has it (configViewer), without a trip to its loop. The
+// view is as fresh as the loop was at the end of its last batch; a
+// model group 0 applied in a batch still under way, or in one queued
+// behind it, is not in it yet. So where the view has no model, the loop
+// is asked; a request that names what the view's model lacks (a type, a
+// version) asks it too (currentFresh), so that a client that saw a
+// model accepted on one instance and writes by it on another at once is
+// judged by it there, as a trip to the loop would have judged it.
 func (a *api) current(r *http.Request) (*model.Model, ModelRevision, error) {
+	return a.currentFrom(r, false)
+}
+
+// currentFresh is current from the loop.
+func (a *api) currentFresh(r *http.Request) (*model.Model, ModelRevision, error) {
+	return a.currentFrom(r, true)
+}
+
+func (a *api) currentFrom(r *http.Request, fresh bool) (*model.Model, ModelRevision, error) {
 	mb, err := a.modelBackend()
 	if err != nil {
 		return nil, ModelRevision{}, err
 	}
 	st, ok := ModelStatus{}, false
-	if v, viewer := a.b.(configViewer); viewer {
+	if v, viewer := a.b.(configViewer); viewer && !fresh {
 		st, ok = v.ModelsNow()
+		ok = ok && len(st.Revisions) > 0
 	}
 	if !ok {
 		ctx, cancel := a.context(r)
@@ -271,16 +289,29 @@ func (a *api) cancelModel(w http.ResponseWriter, r *http.Request) error {
 
 // objectType is the request's type, in the model in force.
 func (a *api) objectType(r *http.Request) (*model.Type, error) {
+	name := r.PathValue("type")
 	m, _, err := a.current(r)
 	if err != nil {
 		return nil, err
 	}
-	name := r.PathValue("type")
 	t, ok := m.Type(name)
-	if !ok {
-		return nil, apiErrorf(http.StatusNotFound, "the model has no type %q", name)
+	if !ok || newerVersion(r, t) {
+		// Not in the published view: perhaps not yet (current).
+		if m, _, err = a.currentFresh(r); err != nil {
+			return nil, err
+		}
+		if t, ok = m.Type(name); !ok {
+			return nil, apiErrorf(http.StatusNotFound, "the model has no type %q", name)
+		}
 	}
 	return t, nil
+}
+
+// newerVersion reports whether the request's ?version= names a version
+// of t past its latest.
+func newerVersion(r *http.Request, t *model.Type) bool {
+	v, err := strconv.Atoi(r.URL.Query().Get("version"))
+	return err == nil && v > t.Latest()
 }
 
 // objectKey is the request's object key, encoded, and the key it routes

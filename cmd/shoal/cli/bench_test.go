@@ -249,6 +249,17 @@ func TestBenchAgainstACluster(t *testing.T) {
 		if code, out, errs := shoal(t, "model", "apply", "../../../scenarios/examples/model.yaml", "--addr", addrs[0]); code != exitValid {
 			t.Fatalf("model apply: exit %d\n%s\n%s", code, out, errs)
 		}
+		// Accepted is committed in group 0; the other instances have it in
+		// force once they applied it, a heartbeat or so later.
+		for _, a := range addrs {
+			serveEventually(t, 10*time.Second, a+" with the model in force", func() error {
+				status, body, err := dataCall("GET", a+"/v1/model", "")
+				if err == nil && status != 200 {
+					err = fmt.Errorf("%d %s", status, body)
+				}
+				return err
+			})
+		}
 		code, out, errs := shoal(t, args...)
 		if code != exitValid {
 			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)

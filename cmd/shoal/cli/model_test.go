@@ -134,6 +134,18 @@ func TestModelCluster(t *testing.T) {
 	if code != exitValid || strings.TrimSpace(out) != "accepted as revision 1" {
 		t.Fatalf("model apply model.yaml: exit %d, %q %q", code, out, errs)
 	}
+	// Accepted is committed in group 0; each instance has the model in
+	// force once it has applied that entry, which the others do a
+	// heartbeat or so later.
+	for _, in := range cluster {
+		serveEventually(t, 10*time.Second, in.name+" with the model in force", func() error {
+			status, body, err := dataCall("GET", addr(in)+"/v1/model", "")
+			if err == nil && (status != 200 || !strings.Contains(body, `"revision":1`)) {
+				err = fmt.Errorf("%d %s", status, body)
+			}
+			return err
+		})
+	}
 	// Objects written through the other instances, at old versions.
 	if status, body, err := dataCall("PUT", addr(cluster[1])+"/v1/data/Customer?version=1", customerV1); err != nil || status != 200 ||
 		!strings.HasPrefix(body, `{"type":"Customer","key":"c1","version":2,"revision":`) {

@@ -52,19 +52,30 @@ func (d Domain) shared(o Domain) int {
 // State is an instance's state.
 type State string
 
-// Instance states.
+// Instance states. An expelled instance has left the cluster for good:
+// it belongs to no Raft group, and its name is not given again.
 const (
-	Online  State = "online"
-	Offline State = "offline"
+	Online   State = "online"
+	Offline  State = "offline"
+	Expelled State = "expelled"
 )
 
-// Instance is one process of the cluster.
+// Instance is one process of the cluster. Its state has a current value
+// and a target: the target says where the instance should be (set by an
+// operator, or by the governor when it stops or starts hearing from the
+// instance), and the governor (governor.go) moves the current state
+// there step by step, each step an entry of group 0.
 type Instance struct {
 	Name       env.NodeID `json:"name"`
 	RaftID     uint64     `json:"raft_id"`
 	Domain     Domain     `json:"domain,omitempty"`
 	Replicaset string     `json:"replicaset"`
 	State      State      `json:"state"`
+	// Target is the state the instance is headed for; an encoding made
+	// before targets has none, which reads as State (Decode).
+	Target State `json:"target,omitempty"`
+	// Reason says why the target was last set.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Replicaset is a set of instances that hold the same data, replicated by
@@ -73,6 +84,12 @@ type Replicaset struct {
 	Name    string       `json:"name"`
 	Group   uint64       `json:"group"`
 	Members []env.NodeID `json:"members"`
+	// Initial, for a replicaset formed by a join, is the instance that
+	// founded it: it starts the group alone, as its one voter, and every
+	// later member is added by the group's leader. A replicaset formed at
+	// bootstrap has none: every member starts the group from the same
+	// snapshot.
+	Initial env.NodeID `json:"initial,omitempty"`
 }
 
 // Config is group 0's state.
@@ -84,7 +101,11 @@ type Config struct {
 	Name        string       `json:"name,omitempty"`
 	Instances   []Instance   `json:"instances"` // sorted by RaftID
 	Replicasets []Replicaset `json:"replicasets"`
-	// Voters are group 0's voters; every other instance is a learner.
+	// ReplicationFactor is how many members make a replicaset complete;
+	// an encoding made before it has none (ReplicaFactor infers it).
+	ReplicationFactor int `json:"replication_factor,omitempty"`
+	// Voters are group 0's voters; every other instance that is not
+	// expelled is a learner.
 	Voters []env.NodeID `json:"voters"`
 	// Buckets maps bucket i to the name of the replicaset that owns it.
 	Buckets  []string          `json:"buckets"`
@@ -178,14 +199,14 @@ func Bootstrap(spec Spec) (*Config, error) {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 	}
-	c := &Config{Name: spec.Name, Settings: map[string]string{}}
+	c := &Config{Name: spec.Name, ReplicationFactor: rf, Settings: map[string]string{}}
 	seen := map[env.NodeID]bool{}
 	for i, s := range spec.Instances {
 		if s.Name == "" || seen[s.Name] {
 			return nil, fmt.Errorf("cluster: instance %d: name %q is empty or repeated", i+1, s.Name)
 		}
 		seen[s.Name] = true
-		c.Instances = append(c.Instances, Instance{Name: s.Name, RaftID: uint64(i + 1), Domain: s.Domain, State: Online})
+		c.Instances = append(c.Instances, Instance{Name: s.Name, RaftID: uint64(i + 1), Domain: s.Domain, State: Online, Target: Online})
 	}
 	k := n / rf
 	for i := range k {
@@ -267,10 +288,7 @@ func (c *Config) conflicts(d Domain, names []env.NodeID) int {
 	return n
 }
 
-// chooseVoters picks VoterCount of the online instances, one at a time:
-// each time the one sharing the fewest failure-domain values with the
-// voters already chosen, then the one whose replicaset has the fewest
-// voters, then the lowest Raft ID.
+// chooseVoters picks VoterCount of the online instances (pickVoters).
 func (c *Config) chooseVoters() []env.NodeID {
 	var online []*Instance
 	for i := range c.Instances {
@@ -278,15 +296,25 @@ func (c *Config) chooseVoters() []env.NodeID {
 			online = append(online, &c.Instances[i])
 		}
 	}
-	want := VoterCount(len(online))
-	var voters []env.NodeID
+	return c.pickVoters(nil, online, VoterCount(len(online)))
+}
+
+// pickVoters adds candidates to the voters chosen until there are want
+// or no candidate is left, one at a time: each time the one sharing the
+// fewest failure-domain values with the voters chosen, then the one
+// whose replicaset has the fewest voters, then the lowest Raft ID. The
+// result is sorted by Raft ID.
+func (c *Config) pickVoters(chosen []env.NodeID, candidates []*Instance, want int) []env.NodeID {
+	voters := slices.Clone(chosen)
 	perRS := map[string]int{}
-	chosen := map[env.NodeID]bool{}
+	for _, v := range voters {
+		perRS[c.byName(v).Replicaset]++
+	}
 	for len(voters) < want {
 		var best *Instance
 		var bestCost [2]int
-		for _, inst := range online {
-			if chosen[inst.Name] {
+		for _, inst := range candidates {
+			if slices.Contains(voters, inst.Name) {
 				continue
 			}
 			cost := [2]int{c.conflicts(inst.Domain, voters), perRS[inst.Replicaset]}
@@ -294,7 +322,9 @@ func (c *Config) chooseVoters() []env.NodeID {
 				best, bestCost = inst, cost
 			}
 		}
-		chosen[best.Name] = true
+		if best == nil {
+			break
+		}
 		perRS[best.Replicaset]++
 		voters = append(voters, best.Name)
 	}
@@ -363,11 +393,12 @@ func (c *Config) RaftIDs(names []env.NodeID) []uint64 {
 	return ids
 }
 
-// Learners are the instances of group 0 that do not vote.
+// Learners are the instances of group 0 that do not vote: every other
+// instance that is not expelled.
 func (c *Config) Learners() []env.NodeID {
 	var out []env.NodeID
 	for _, inst := range c.Instances {
-		if !slices.Contains(c.Voters, inst.Name) {
+		if inst.State != Expelled && !slices.Contains(c.Voters, inst.Name) {
 			out = append(out, inst.Name)
 		}
 	}
@@ -408,6 +439,14 @@ func Decode(b []byte) (*Config, error) {
 	}
 	if c.Settings == nil {
 		c.Settings = map[string]string{}
+	}
+	for i := range c.Instances {
+		if c.Instances[i].Target == "" {
+			c.Instances[i].Target = c.Instances[i].State
+		}
+	}
+	if err := c.consistent(); err != nil {
+		return nil, fmt.Errorf("cluster: decoding the configuration: %w", err)
 	}
 	return &c, nil
 }

@@ -110,8 +110,8 @@ func TestApplyAndEncode(t *testing.T) {
 		fail string
 	}{
 		{SetSetting("gc.interval", "5m"), ""},
-		{MarkOffline("n2"), ""},
-		{MarkOffline("n9"), `no instance named "n9"`},
+		{MarkOffline("n2", "gone"), ""},
+		{MarkOffline("n9", "gone"), `no instance named "n9"`},
 		{SetSetting("", "x"), "no name"},
 		{Command{Op: "explode"}, `unknown operation "explode"`},
 	} {
@@ -131,7 +131,7 @@ func TestApplyAndEncode(t *testing.T) {
 	if string(back.Encode()) != string(c.Encode()) {
 		t.Fatal("decoding and re-encoding changed the configuration")
 	}
-	if inst, _ := back.Instance("n2"); inst.State != Offline || back.Settings["gc.interval"] != "5m" {
+	if inst, _ := back.Instance("n2"); inst.Target != Offline || inst.Reason != "gone" || back.Settings["gc.interval"] != "5m" {
 		t.Fatalf("the decoded configuration lost the applied commands: %+v", back)
 	}
 	if _, err := DecodeCommand([]byte(`{"op":"set","colour":"red"}`)); err == nil {
@@ -154,13 +154,18 @@ func FuzzDecode(f *testing.F) {
 	f.Add(CreateToken(newToken(1, "root", RoleAdmin), true).Encode())
 	f.Add(SetRole(Role{Name: "r", Read: []string{"*"}, Write: []string{"Order"}}).Encode())
 	f.Add(RevokeToken("root").Encode())
+	f.Add(Expel("n2", true).Encode())
+	f.Add(SetVoters([]env.NodeID{"n1", "n3"}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := Decode(b); err == nil {
 			// Whatever decodes must apply commands without panicking.
-			for _, cmd := range []Command{SetSetting("k", "v"), MarkOffline("n1")} {
+			for _, cmd := range []Command{SetSetting("k", "v"), MarkOffline("n1", "gone"), Expel("n1", true), SetState("n1", Expelled), SetVoters([]env.NodeID{"n1"})} {
 				c.Apply(cmd)
 			}
 			c.Encode()
+			if c.consistent() == nil {
+				c.Govern(Health{Reachable: func(env.NodeID) bool { return true }, Settled: true})
+			}
 		}
 		if cmd, err := DecodeCommand(b); err == nil {
 			cmd.Encode()

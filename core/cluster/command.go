@@ -12,9 +12,9 @@ import (
 // Command is an operator action on the configuration: one entry of group
 // 0's log.
 type Command struct {
-	// Op is set, offline, online, join, model.propose, model.vote,
-	// model.cancel, pipeline.set, token.create, token.revoke, role.set or
-	// role.delete.
+	// Op is set, offline, online, join, expel, state, voters,
+	// model.propose, model.vote, model.cancel, pipeline.set,
+	// token.create, token.revoke, role.set or role.delete.
 	Op string `json:"op"`
 	// Key is a setting's name (set), or the token or role to remove
 	// (token.revoke, role.delete).
@@ -29,16 +29,44 @@ type Command struct {
 	// while the cluster has none.
 	Bootstrap bool  `json:"bootstrap,omitempty"`
 	Role      *Role `json:"role,omitempty"` // role.set
+	// Force, on expel: expel an instance that is online.
+	Force bool `json:"force,omitempty"`
+	// State, on state: the current state the instance reaches.
+	State State `json:"state,omitempty"`
+	// Voters, on voters: group 0's new voters.
+	Voters []env.NodeID `json:"voters,omitempty"`
 }
 
 // SetSetting sets an operator setting.
 func SetSetting(key, value string) Command { return Command{Op: "set", Key: key, Value: value} }
 
-// MarkOffline marks an instance offline.
-func MarkOffline(name env.NodeID) Command { return Command{Op: "offline", Instance: name} }
+// MarkOffline sets an instance's target state to offline, for the reason
+// given; the governor takes it there.
+func MarkOffline(name env.NodeID, reason string) Command {
+	return Command{Op: "offline", Instance: name, Value: reason}
+}
 
-// MarkOnline marks an instance online.
-func MarkOnline(name env.NodeID) Command { return Command{Op: "online", Instance: name} }
+// MarkOnline sets an instance's target state back to online.
+func MarkOnline(name env.NodeID, reason string) Command {
+	return Command{Op: "online", Instance: name, Value: reason}
+}
+
+// Expel sets an instance's target state to expelled; an online instance
+// only with force. The governor hands its duties to others and then
+// removes it from every group.
+func Expel(name env.NodeID, force bool) Command {
+	return Command{Op: "expel", Instance: name, Force: force}
+}
+
+// SetState is a governor's step: the instance's current state becomes its
+// target.
+func SetState(name env.NodeID, s State) Command {
+	return Command{Op: "state", Instance: name, State: s}
+}
+
+// SetVoters is a governor's step: group 0's voters become these, which
+// differ from the voters in force by one instance.
+func SetVoters(voters []env.NodeID) Command { return Command{Op: "voters", Voters: voters} }
 
 // Join adds an instance to a formed cluster (Config.Apply says where).
 func Join(name env.NodeID, d Domain) Command { return Command{Op: "join", Instance: name, Domain: d} }
@@ -125,43 +153,13 @@ func (c *Config) Apply(cmd Command) error {
 	case "model.cancel":
 		return c.cancelModel(cmd.Revision)
 	case "offline", "online":
-		inst := c.byName(cmd.Instance)
-		if inst == nil {
-			return fmt.Errorf("%s: no instance named %q", cmd.Op, cmd.Instance)
-		}
-		inst.State = State(cmd.Op)
-		return nil
+		return c.setTarget(cmd.Instance, State(cmd.Op), cmd.Value)
+	case "expel":
+		return c.expel(cmd.Instance, cmd.Force)
+	case "state":
+		return c.setState(cmd.Instance, cmd.State)
+	case "voters":
+		return c.setVoters(cmd.Voters)
 	}
 	return fmt.Errorf("unknown operation %q", cmd.Op)
-}
-
-// join adds an instance with the next Raft ID, online, as a learner of
-// group 0 and a member of the replicaset with the fewest members (the
-// first of those), kept apart from its members' failure domains where
-// that is a choice. Buckets do not move: the instance adds a replica.
-func (c *Config) join(name env.NodeID, d Domain) error {
-	if name == "" {
-		return fmt.Errorf("join: the instance has no name")
-	}
-	if c.byName(name) != nil {
-		return fmt.Errorf("join: %s is already an instance of the cluster", name)
-	}
-	if len(c.Replicasets) == 0 {
-		return fmt.Errorf("join: the cluster has no replicaset")
-	}
-	var id uint64
-	for _, in := range c.Instances {
-		id = max(id, in.RaftID)
-	}
-	best := 0
-	for r := range c.Replicasets {
-		a, b := &c.Replicasets[r], &c.Replicasets[best]
-		if len(a.Members) < len(b.Members) || len(a.Members) == len(b.Members) && c.conflicts(d, a.Members) < c.conflicts(d, b.Members) {
-			best = r
-		}
-	}
-	rs := &c.Replicasets[best]
-	c.Instances = append(c.Instances, Instance{Name: name, RaftID: id + 1, Domain: d, Replicaset: rs.Name, State: Online})
-	rs.Members = append(rs.Members, name)
-	return nil
 }

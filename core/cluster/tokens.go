@@ -412,6 +412,9 @@ func checkSetting(key, value string) error {
 	if err := checkQueueSetting(key, value); err != nil {
 		return err
 	}
+	if err := checkGovernorSetting(key, value); err != nil {
+		return err
+	}
 	return checkAuthSetting(key, value)
 }
 

@@ -93,8 +93,12 @@ type InstanceStatus struct {
 	Replicaset string `json:"replicaset"`
 	// Domain is the failure domain: key=value pairs such as zone=eu-1.
 	Domain map[string]string `json:"domain,omitempty"`
-	// State is online or offline (cluster.State).
-	State string `json:"state"`
+	// State is online, offline or expelled (cluster.State); Target is
+	// the state the governor is taking the instance to, and Reason says
+	// why it was set.
+	State  string `json:"state"`
+	Target string `json:"target"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // ReplicasetStatus is one replicaset (cluster.Replicaset) and its leader.
@@ -102,6 +106,8 @@ type ReplicasetStatus struct {
 	Name    string   `json:"name"`
 	Group   uint64   `json:"group"`
 	Members []string `json:"members"`
+	// Complete: as many members as the replication factor asks.
+	Complete bool `json:"complete"`
 	// Leader is the leader of the replicaset's group as this node last
 	// knew it, "" when it knows none.
 	Leader string `json:"leader"`
@@ -298,6 +304,7 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("DELETE /v1/kv/{key}", a.delete)
 	a.handle("POST /v1/kv/{key}/cas", a.cas)
 	a.handle("GET /v1/cluster", a.cluster)
+	a.handle("POST /v1/cluster/instances/{name}/expel", a.expel)
 	a.handle("GET /v1/model", a.getModel)
 	a.handle("PUT /v1/model", a.putModel)
 	a.handle("GET /v1/model/versions", a.modelVersions)

@@ -103,11 +103,11 @@ var quiet = slog.New(slog.DiscardHandler)
 var exampleCluster = ClusterStatus{
 	Node: "n1",
 	Instances: []InstanceStatus{
-		{Name: "n1", RaftID: 1, Replicaset: "rs1", Domain: map[string]string{"zone": "a"}, State: "online"},
-		{Name: "n2", RaftID: 2, Replicaset: "rs1", Domain: map[string]string{"zone": "b"}, State: "online"},
-		{Name: "n3", RaftID: 3, Replicaset: "rs1", State: "offline"},
+		{Name: "n1", RaftID: 1, Replicaset: "rs1", Domain: map[string]string{"zone": "a"}, State: "online", Target: "online"},
+		{Name: "n2", RaftID: 2, Replicaset: "rs1", Domain: map[string]string{"zone": "b"}, State: "online", Target: "online"},
+		{Name: "n3", RaftID: 3, Replicaset: "rs1", State: "offline", Target: "offline", Reason: "not heard from for 10s"},
 	},
-	Replicasets: []ReplicasetStatus{{Name: "rs1", Group: 1, Members: []string{"n1", "n2", "n3"}, Leader: "n2"}},
+	Replicasets: []ReplicasetStatus{{Name: "rs1", Group: 1, Members: []string{"n1", "n2", "n3"}, Complete: true, Leader: "n2"}},
 	Voters:      []string{"n1", "n2", "n3"},
 	Groups: []GroupStatus{
 		{Group: 0, Name: "config", Term: 2, Role: "follower", Leader: "n2", Commit: 10, Applied: 10},
@@ -343,10 +343,10 @@ func TestAPI(t *testing.T) {
 		// cluster and probes
 		{name: "cluster", setup: func(f *fakeBackend) { f.cluster = exampleCluster }, method: "GET", path: "/v1/cluster",
 			status: 200, want: `{"node":"n1","instances":[` +
-				`{"name":"n1","raft_id":1,"replicaset":"rs1","domain":{"zone":"a"},"state":"online"},` +
-				`{"name":"n2","raft_id":2,"replicaset":"rs1","domain":{"zone":"b"},"state":"online"},` +
-				`{"name":"n3","raft_id":3,"replicaset":"rs1","state":"offline"}],` +
-				`"replicasets":[{"name":"rs1","group":1,"members":["n1","n2","n3"],"leader":"n2"}],` +
+				`{"name":"n1","raft_id":1,"replicaset":"rs1","domain":{"zone":"a"},"state":"online","target":"online"},` +
+				`{"name":"n2","raft_id":2,"replicaset":"rs1","domain":{"zone":"b"},"state":"online","target":"online"},` +
+				`{"name":"n3","raft_id":3,"replicaset":"rs1","state":"offline","target":"offline","reason":"not heard from for 10s"}],` +
+				`"replicasets":[{"name":"rs1","group":1,"members":["n1","n2","n3"],"complete":true,"leader":"n2"}],` +
 				`"voters":["n1","n2","n3"],` +
 				`"groups":[{"group":0,"name":"config","term":2,"role":"follower","leader":"n2","commit":10,"applied":10},` +
 				`{"group":1,"name":"rs1","term":3,"role":"follower","leader":"n2","commit":42,"applied":41}]}`},

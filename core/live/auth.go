@@ -154,6 +154,7 @@ var routeNeeds = map[string]need{
 	"DELETE /v1/kv/{key}":                           needWriteKV,
 	"POST /v1/kv/{key}/cas":                         needWriteKV,
 	"GET /v1/cluster":                               needReadCluster,
+	"POST /v1/cluster/instances/{name}/expel":       needAdmin,
 	"GET /v1/model":                                 needReadCluster,
 	"PUT /v1/model":                                 needAdmin,
 	"GET /v1/model/versions":                        needReadCluster,

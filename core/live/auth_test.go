@@ -118,6 +118,7 @@ var authRoutes = map[string]routeCase{
 	"DELETE /v1/kv/{key}":                           {paths: []string{"/v1/kv/k"}, need: "write kv"},
 	"POST /v1/kv/{key}/cas":                         {paths: []string{"/v1/kv/k/cas"}, body: `{"expected":null,"value":"v"}`, need: "write kv"},
 	"GET /v1/cluster":                               {paths: []string{"/v1/cluster"}, need: "read cluster"},
+	"POST /v1/cluster/instances/{name}/expel":       {paths: []string{"/v1/cluster/instances/n3/expel"}, need: "admin"},
 	"GET /v1/model":                                 {paths: []string{"/v1/model"}, need: "read cluster"},
 	"PUT /v1/model":                                 {paths: []string{"/v1/model"}, body: "types: {}", need: "admin"},
 	"GET /v1/model/versions":                        {paths: []string{"/v1/model/versions"}, need: "read cluster"},

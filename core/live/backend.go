@@ -50,7 +50,7 @@ func clusterStatus(self string, eng *node.Node) ClusterStatus {
 	st := ClusterStatus{Node: self, Instances: []InstanceStatus{}, Replicasets: []ReplicasetStatus{}, Voters: []string{}, Groups: []GroupStatus{}}
 	for _, in := range conf.Instances {
 		st.Instances = append(st.Instances, InstanceStatus{Name: string(in.Name), RaftID: in.RaftID, Replicaset: in.Replicaset,
-			Domain: in.Domain, State: string(in.State)})
+			Domain: in.Domain, State: string(in.State), Target: string(in.Target), Reason: in.Reason})
 	}
 	for _, v := range conf.Voters {
 		st.Voters = append(st.Voters, string(v))
@@ -72,7 +72,7 @@ func clusterStatus(self string, eng *node.Node) ClusterStatus {
 		for i, m := range rs.Members {
 			members[i] = string(m)
 		}
-		st.Replicasets = append(st.Replicasets, ReplicasetStatus{Name: rs.Name, Group: rs.Group, Members: members, Leader: leaders[rs.Name]})
+		st.Replicasets = append(st.Replicasets, ReplicasetStatus{Name: rs.Name, Group: rs.Group, Members: members, Complete: conf.Complete(rs), Leader: leaders[rs.Name]})
 	}
 	st.Name = conf.Name
 	for _, l := range eng.ReplicationLags() {

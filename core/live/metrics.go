@@ -18,6 +18,7 @@ type metrics struct {
 	latency                        *prometheus.HistogramVec
 	modelRevision                  prometheus.Gauge
 	modelVotes, rewrites           *prometheus.CounterVec
+	governorSteps                  *prometheus.CounterVec
 	// The queues, as their leaders report them.
 	queueDepth, queueRepairs         *prometheus.GaugeVec
 	outDepth, outOldest, outRetrying *prometheus.GaugeVec
@@ -30,6 +31,8 @@ type metrics struct {
 
 	mu      sync.Mutex
 	leaders map[string]string // group → leader, "" when none is known
+	// expelled: the instance applied its own expulsion.
+	expelled bool
 }
 
 type pendingRequest struct {
@@ -75,6 +78,8 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		outLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoal_outbound_delivery_seconds",
 			Help:    "Per answered push, from its oldest taken message being queued to the answer, on the leader's clock.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20)}, []string{"destination"}),
+		governorSteps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_governor_steps_total",
+			Help: "Steps the governor proposed on this instance while it led group 0, by operation (offline, online, voters, state)."}, []string{"op"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoal_consumer_records_total",
 			Help: "Records this instance's Kafka consumers fetched (a record fetched again after a timeout or a rebalance counts again)."}, []string{"connector"}),
 		arrived: map[string]pendingRequest{},
@@ -82,7 +87,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.term, m.commit, m.applied, m.leading, m.proposals, m.results, m.applies, m.requests, m.latency,
-			m.modelRevision, m.modelVotes, m.rewrites,
+			m.modelRevision, m.modelVotes, m.rewrites, m.governorSteps,
 			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.replEntries, m.replSeconds, m.outMessages, m.outLatency, m.consumed,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
@@ -168,6 +173,12 @@ func (m *metrics) observe(kind string, fields []env.Field) {
 		if num("taken") > 0 {
 			m.outLatency.WithLabelValues(d).Observe(num("latency_ms") / 1000)
 		}
+	case "governor.step":
+		m.governorSteps.WithLabelValues(str("op")).Inc()
+	case "node.expelled":
+		m.mu.Lock()
+		m.expelled = true
+		m.mu.Unlock()
 	case "consumer.batch":
 		m.consumed.WithLabelValues(str("connector")).Add(num("records"))
 	case "kv.request":
@@ -191,6 +202,9 @@ func (m *metrics) observe(kind string, fields []env.Field) {
 func (m *metrics) ready() (bool, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.expelled {
+		return false, "this instance was expelled from the cluster: it serves nothing, and may be stopped and its data directory removed"
+	}
 	if len(m.leaders) == 0 {
 		return false, "no Raft group has reported its state yet"
 	}

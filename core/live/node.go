@@ -528,6 +528,15 @@ func (e envOf) Trace(kind string, fields ...env.Field) {
 		}
 	case "raft.apply", "raft.snapshot.install", "config.synced":
 		n.noteApplied(kind, fields)
+	case "node.expelled":
+		n.log.Error("this instance was expelled from the cluster: it serves nothing from now on; stop it, and remove its data directory")
+	case "governor.step":
+		r := env.Record{Kind: kind, Fields: fields}
+		op, _ := r.Str("op")
+		inst, _ := r.Str("instance")
+		voters, _ := r.Str("voters")
+		reason, _ := r.Str("reason")
+		n.log.Info("governor step", "op", op, "instance", inst, "voters", voters, "reason", reason)
 	case "raft.conf":
 		r := env.Record{Kind: kind, Fields: fields}
 		if g, _ := r.Str("group"); g == "config" {

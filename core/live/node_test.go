@@ -165,9 +165,9 @@ func TestDoBeforeFormingIsUnavailable(t *testing.T) {
 }
 
 // TestJoinAFormedCluster adds a fourth instance to a formed cluster
-// through one member's address: it becomes a member of the replicaset,
-// receives the data, serves requests, and rejoins from its members.json
-// after a restart.
+// through one member's address: rs1 is complete, so it founds rs2 (which
+// owns no bucket yet), serves requests by forwarding them, and rejoins
+// from its members.json after a restart.
 func TestJoinAFormedCluster(t *testing.T) {
 	noLeaks(t)
 	root := t.TempDir()
@@ -202,24 +202,25 @@ func TestJoinAFormedCluster(t *testing.T) {
 	eventually(t, func() bool {
 		var err error
 		st, err = n4.Cluster(ctx)
-		return err == nil && len(st.Instances) == 4 && len(st.Replicasets) == 1
+		return err == nil && len(st.Instances) == 4 && len(st.Replicasets) == 2
 	}, "n4 to apply its own join")
-	if len(st.Replicasets[0].Members) != 4 || st.Instances[3].Name != "n4" || st.Instances[3].Domain["zone"] != "b" {
+	if rs := st.Replicasets[1]; rs.Name != "rs2" || len(rs.Members) != 1 || rs.Members[0] != "n4" || rs.Complete ||
+		st.Instances[3].Name != "n4" || st.Instances[3].Domain["zone"] != "b" {
 		t.Fatalf("the cluster after the join: %+v", st)
 	}
-	// n4 is a voter of rs1 once caught up, and holds the data.
+	// n4 leads the group of the replicaset it founded.
 	eventually(t, func() bool {
 		st, err := n4.Cluster(ctx)
 		if err != nil {
 			return false
 		}
 		for _, g := range st.Groups {
-			if g.Name == "rs1" && g.Applied > 0 && g.Leader != "" {
+			if g.Name == "rs2" && g.Leader == "n4" {
 				return true
 			}
 		}
 		return false
-	}, "n4 to follow rs1")
+	}, "n4 to lead rs2")
 	if r, err := n4.Do(ctx, kv.Request{Op: kv.OpPut, Key: "from-n4", Value: "x"}); err != nil || r.Status != kv.StatusOK {
 		t.Fatalf("put through n4: %v %+v", err, r)
 	}

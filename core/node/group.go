@@ -122,10 +122,13 @@ const catchUpLag = 64
 
 // reconcile, on a group's leader, moves the group's Raft membership one
 // step towards what the configuration says it should be: it adds missing
-// instances as learners, and promotes a learner that should vote once it
-// has caught up. One change is in flight at a time; a change proposed in
-// an earlier term, which a leader change may have dropped, is proposed
-// again.
+// instances as learners, promotes a learner that should vote once it has
+// caught up, then demotes a voter that should not vote and removes an
+// instance that should not be a member (an expelled one). One change is
+// in flight at a time; a change proposed in an earlier term, which a
+// leader change may have dropped, is proposed again. A leader that
+// should itself leave or stop voting hands its leadership to a voter
+// that stays first, so that no group is led by an instance outside it.
 func (n *Node) reconcile(g *group) {
 	if g.role() != raft.StateLeader {
 		return
@@ -139,6 +142,7 @@ func (n *Node) reconcile(g *group) {
 		return
 	}
 	has := func(ids []uint64, id uint64) bool { return slices.Contains(ids, id) }
+	st := g.rn.Status()
 	var change *pb.ConfChangeSingle
 	for _, id := range append(slices.Clone(voters), learners...) {
 		if !has(g.confState.Voters, id) && !has(g.confState.Learners, id) {
@@ -147,7 +151,6 @@ func (n *Node) reconcile(g *group) {
 		}
 	}
 	if change == nil {
-		st := g.rn.Status()
 		for _, id := range voters {
 			if has(g.confState.Learners, id) && st.Progress[id].Match+catchUpLag >= st.Progress[n.raftID].Match {
 				change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode, NodeID: id}
@@ -156,10 +159,55 @@ func (n *Node) reconcile(g *group) {
 		}
 	}
 	if change == nil {
+		for _, id := range g.confState.Voters {
+			switch {
+			case has(learners, id):
+				change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddLearnerNode, NodeID: id}
+			case !has(voters, id):
+				change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode, NodeID: id}
+			default:
+				continue
+			}
+			break
+		}
+	}
+	if change == nil {
+		for _, id := range g.confState.Learners {
+			if !has(voters, id) && !has(learners, id) {
+				change = &pb.ConfChangeSingle{Type: pb.ConfChangeRemoveNode, NodeID: id}
+				break
+			}
+		}
+	}
+	if change == nil {
+		return
+	}
+	if change.NodeID == n.raftID && change.Type != pb.ConfChangeAddNode {
+		n.handOver(g, voters, st)
 		return
 	}
 	if err := g.rn.ProposeConfChange(pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{*change}}); err == nil {
 		g.confPending, g.confTerm = true, term
 		n.trace("raft.conf.propose", env.Str("group", g.name), env.Str("change", change.Type.String()), env.Str("instance", n.name(change.NodeID)))
 	}
+}
+
+// handOver transfers the group's leadership to the voter that stays and
+// is furthest along, if one has caught up; raft refuses a transfer while
+// one is under way.
+func (n *Node) handOver(g *group, voters []uint64, st raft.Status) {
+	if st.LeadTransferee != 0 {
+		return
+	}
+	var to uint64
+	for _, id := range voters {
+		if id != n.raftID && slices.Contains(g.confState.Voters, id) && (to == 0 || st.Progress[id].Match > st.Progress[to].Match) {
+			to = id
+		}
+	}
+	if to == 0 || st.Progress[to].Match+catchUpLag < st.Progress[n.raftID].Match {
+		return
+	}
+	n.trace("raft.transfer", env.Str("group", g.name), env.Str("to", n.name(to)), env.Str("why", "the leader leaves the group or stops voting"))
+	g.rn.TransferLeader(to)
 }

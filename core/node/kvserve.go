@@ -51,12 +51,13 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 			env.Str("key", req.Key), env.Str("value", req.Value))
 	}
 	conf := n.conf.conf
-	if len(conf.Buckets) == 0 {
+	if len(conf.Buckets) == 0 || n.expelled() {
 		// A joining instance that has not received the configuration yet
-		// knows no bucket's replicaset: it points at a peer.
+		// knows no bucket's replicaset, and an expelled one serves
+		// nothing: it points at a peer.
 		var peers []env.NodeID
 		for _, in := range conf.Instances {
-			if in.Name != n.e.ID() {
+			if in.Name != n.e.ID() && in.State != cluster.Expelled {
 				peers = append(peers, in.Name)
 			}
 		}

@@ -134,6 +134,7 @@ type Node struct {
 	pipe   pipelineCache // the inbound pipeline in force, parsed
 
 	consumers consumers // the kafka inbound connectors' consumers (consume.go)
+	gov       governor  // on group 0's leader (governor.go)
 
 	// holding is set while Batch runs: Receive and Handle leave the
 	// Ready processing to its end. stopped is set by Stop.
@@ -228,8 +229,17 @@ func (n *Node) joinReplicaset() error {
 		return nil
 	}
 	rs, ok := n.conf.conf.Replicaset(self.Replicaset)
-	if !ok || n.group(rs.Group) != nil {
+	if !ok || n.group(rs.Group) != nil || self.State == cluster.Expelled {
 		return nil
+	}
+	log := n.wal.Log(rs.Group)
+	if snap, _ := log.Snapshot(); rs.Initial == self.Name && snap.Metadata.Index == 0 && raft.IsEmptyHardState(log.HardState()) {
+		// This instance founds the replicaset: its group starts with it
+		// as the one voter, and grows as the leader adds the others.
+		meta := pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{self.RaftID}}}
+		must(log.ApplySnapshot(&n.batch, pb.Snapshot{Metadata: meta}))
+		persist(n.commit(true))
+		n.trace("replicaset.found", env.Str("replicaset", rs.Name), env.Int("group", int64(rs.Group)))
 	}
 	m, err := kv.Open(n.store, rs.Group)
 	if err != nil {
@@ -238,7 +248,7 @@ func (n *Node) joinReplicaset() error {
 	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
 	m.IgnoreStamps = n.cfg.Bugs.Has(bugs.LastArrivalWins)
 	m.OnReceived = n.traceReceived(rs.Name)
-	return n.addGroup(n.wal.Log(rs.Group), dataMachine{m})
+	return n.addGroup(log, dataMachine{m})
 }
 
 // bootstrap writes every group's initial snapshot, identical on every
@@ -344,6 +354,12 @@ func (n *Node) Receive(from env.NodeID, m env.Message) {
 }
 
 func (n *Node) step(from env.NodeID, msg *Message) {
+	if in, ok := n.conf.conf.Instance(from); ok && in.State == cluster.Expelled {
+		// An expelled instance may not know it yet; what it says no
+		// longer counts (its vote, its campaign).
+		return
+	}
+	n.heardFrom(from)
 	g := n.group(msg.Group)
 	if g == nil {
 		n.trace("raft.stray", env.Str("from", string(from)), env.Int("group", int64(msg.Group)), env.Str("msg", msg.Kind()))
@@ -370,6 +386,7 @@ func (n *Node) Handle(ev env.Event) {
 		n.settleQueues(true)
 		n.deliverAll(true)
 		n.consume()
+		n.govern()
 		for _, g := range n.groups {
 			n.reconcile(g)
 			g.rn.Tick()
@@ -622,6 +639,7 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	persist(g.sm.flush(false))
 	if g.id == cluster.ConfigGroup && (len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot)) {
 		must(n.joinReplicaset())
+		n.noteExpelled()
 		n.noteModel()
 		n.decideModelProposals()
 	}

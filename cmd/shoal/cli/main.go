@@ -83,6 +83,7 @@ func commands() []command {
 		{name: "bench peers", summary: "build etcd and NATS, run a 3-node cluster of each and of shoal, and measure them side by side (tables, JSON, an HTML page)", run: runBenchPeers},
 		{name: "bench", summary: "load a running cluster through the HTTP API and report ops/s and latency percentiles (--json)", run: runBench},
 		{name: "handlers", summary: "list the handlers this binary can run in a pipeline: built-in and registered", run: runHandlers},
+		{name: "expel", summary: "expel an instance from the cluster for good (--force: one that is online); wait for the governor to finish", run: runExpel},
 		{name: "status", summary: "print the cluster: instances, replicasets and leaders, voters, the node's Raft groups", run: runStatus},
 		{name: "version", summary: "print the version and commit", run: runVersion},
 	}

@@ -81,6 +81,9 @@ type modelAction struct {
 	done func(body []byte) (string, error)
 	// refusal, if set, is the error of a refusal, from the node's reply.
 	refusal func(r *apiReply) error
+	// after, if set, runs once the action was taken, and its outcome is
+	// the command's: a wait for what the action set going.
+	after func(c *apiClient, stdout io.Writer) (code int, err error)
 }
 
 // runModelAction runs an action: exit 0 when taken, 1 when refused, 2
@@ -132,6 +135,9 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 		}
 		if !cf.json {
 			fmt.Fprintln(stdout, what)
+		}
+		if a.after != nil {
+			return a.after(c, stdout)
 		}
 		return exitValid, nil
 	case a.refused:

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoaldb/shoal/core/live"
 	"github.com/shoaldb/shoal/scenarios/liverun"
 )
 
@@ -351,60 +353,145 @@ func dataLeader(t *testing.T, in *serveInstance) string {
 	return leader
 }
 
-// TestServeJoin adds a fourth `shoal serve` to a formed three-instance
-// cluster with --join alone, and reads and writes through it.
-func TestServeJoin(t *testing.T) {
+// TestServeJoinAndExpel grows a formed three-instance cluster to six
+// with `shoal serve --join` alone (the second three found and complete
+// rs2), then loses n2: the governor marks it offline, `shoal expel`
+// expels it, and a forced expel takes n6, which is online. Every write
+// acknowledged along the way is read back through a joined instance at
+// the end.
+func TestServeJoinAndExpel(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts four processes")
+		t.Skip("starts six processes")
 	}
-	cluster := newCluster(t, 3, nil)
+	cluster := newCluster(t, 3, func(i int) []string {
+		return []string{"--failure-domain", "zone=" + string(rune('a'+i)), "--setting", "governor.offline_after=3s"}
+	})
 	for _, in := range cluster {
 		in.start(t)
 	}
-	serveEventually(t, 30*time.Second, "the first write", func() error {
-		a, err := servePut(cluster[0], "before", "1")
-		if err == nil && a.status != 200 {
-			err = fmt.Errorf("%d %s", a.status, a.Error)
-		}
-		return err
-	})
-	addrs := freeAddrs(t, 2)
-	n4 := &serveInstance{name: "n4", peer: addrs[0], http: addrs[1], dir: filepath.Join(t.TempDir(), "n4")}
-	n4.args = []string{"serve", "--name", "n4", "--peer-addr", n4.peer, "--http-addr", n4.http, "--data-dir", n4.dir,
-		"--join", cluster[1].peer, "--failure-domain", "zone=b", "--log-level", "debug"}
-	var err error
-	if n4.log, err = os.Create(filepath.Join(t.TempDir(), "n4.log")); err != nil {
-		t.Fatal(err)
+	acked := map[string]string{}
+	put := func(in *serveInstance, key, value string) {
+		t.Helper()
+		serveEventually(t, 30*time.Second, "a write of "+key, func() error {
+			a, err := servePut(in, key, value)
+			if err == nil && a.status != 200 {
+				err = fmt.Errorf("%d %s", a.status, a.Error)
+			}
+			return err
+		})
+		acked[key] = value
 	}
-	t.Cleanup(func() {
-		if n4.cmd != nil && n4.cmd.ProcessState == nil {
-			n4.cmd.Process.Kill()
+	put(cluster[0], "before", "1")
+	addrs := freeAddrs(t, 6)
+	root := t.TempDir()
+	var joined []*serveInstance
+	for i := range 3 {
+		in := &serveInstance{name: fmt.Sprintf("n%d", i+4), peer: addrs[2*i], http: addrs[2*i+1], dir: filepath.Join(root, fmt.Sprintf("n%d", i+4))}
+		in.args = []string{"serve", "--name", in.name, "--peer-addr", in.peer, "--http-addr", in.http, "--data-dir", in.dir,
+			"--join", cluster[1].peer, "--failure-domain", "zone=" + string(rune('a'+i)), "--log-level", "debug"}
+		var err error
+		if in.log, err = os.Create(filepath.Join(root, in.name+".log")); err != nil {
+			t.Fatal(err)
 		}
-		n4.log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(n4.log.Name())
-			t.Logf("n4's log:\n%s", b)
-		}
-	})
-	n4.start(t)
-	serveEventually(t, 30*time.Second, "a read through the joined instance", func() error {
-		a, err := serveGet(n4, "before")
-		if err == nil && (a.status != 200 || a.Value == nil || *a.Value != "1") {
-			err = fmt.Errorf("%d %v %s", a.status, a.Value, a.Error)
-		}
-		return err
-	})
-	if a, err := servePut(n4, "through-n4", "2"); err != nil || a.status != 200 {
-		t.Fatalf("a write through n4: %v %+v", err, a)
+		t.Cleanup(func() {
+			if in.cmd != nil && in.cmd.ProcessState == nil {
+				in.cmd.Process.Kill()
+			}
+			in.log.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(in.log.Name())
+				t.Logf("%s's log:\n%s", in.name, b)
+			}
+		})
+		in.start(t)
+		joined = append(joined, in)
+		serveEventually(t, 30*time.Second, "a read through "+in.name, func() error {
+			a, err := serveGet(in, "before")
+			if err == nil && (a.status != 200 || a.Value == nil || *a.Value != "1") {
+				err = fmt.Errorf("%d %v %s", a.status, a.Value, a.Error)
+			}
+			return err
+		})
+		put(in, "through-"+in.name, in.name)
 	}
-	code, out, errs := shoal(t, "status", "--addr", "http://"+n4.http, "--json")
-	if code != 0 || !strings.Contains(out, `"n4"`) || !strings.Contains(out, `"zone": "b"`) && !strings.Contains(out, `"zone":"b"`) {
-		t.Errorf("shoal status through n4: exit %d, %s %s", code, out, errs)
+	n4, n5, n6 := joined[0], joined[1], joined[2]
+	status := func() *live.ClusterStatus {
+		t.Helper()
+		code, out, errs := shoal(t, "status", "--addr", "http://"+n4.http, "--json")
+		var st live.ClusterStatus
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			t.Fatalf("shoal status: exit %d, %s %s", code, out, errs)
+		}
+		return &st
 	}
-	for _, in := range append(cluster, n4) {
+	serveEventually(t, 30*time.Second, "rs2 complete and five voters", func() error {
+		st := status()
+		if len(st.Replicasets) != 2 || strings.Join(st.Replicasets[1].Members, ",") != "n4,n5,n6" || !st.Replicasets[1].Complete ||
+			st.Replicasets[1].Leader == "" || len(st.Voters) != 5 {
+			return fmt.Errorf("replicasets %+v, voters %v", st.Replicasets, st.Voters)
+		}
+		return nil
+	})
+
+	// Expelling an online instance needs --force.
+	if code, _, errs := shoal(t, "expel", "n5", "--addr", "http://"+n4.http); code != 1 || !strings.Contains(errs, "online") {
+		t.Errorf("expel n5 (online): exit %d, %s; want 1, refused", code, errs)
+	}
+	n2 := cluster[1]
+	n2.cmd.Process.Kill()
+	n2.wait(t)
+	put(n4, "after-n2-died", "3")
+	serveEventually(t, 30*time.Second, "n2 marked offline", func() error {
+		for _, in := range status().Instances {
+			if in.Name == "n2" && in.State == "offline" && strings.Contains(in.Reason, "not heard from") {
+				return nil
+			}
+		}
+		return errors.New("n2 is not offline yet")
+	})
+	if code, out, errs := shoal(t, "expel", "n2", "--addr", "http://"+n4.http); code != 0 || !strings.Contains(out, "n2 is expelled") {
+		t.Fatalf("expel n2: exit %d, %s %s", code, out, errs)
+	}
+	if code, out, errs := shoal(t, "expel", "n6", "--force", "--addr", "http://"+n4.http); code != 0 || !strings.Contains(out, "n6 is expelled") {
+		t.Fatalf("expel n6 --force: exit %d, %s %s", code, out, errs)
+	}
+	serveEventually(t, 30*time.Second, "n6 no longer ready", func() error {
+		resp, err := serveClient.Get("http://" + n6.http + "/readyz")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "expelled") {
+			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	serveEventually(t, 30*time.Second, "the cluster without n2 and n6", func() error {
+		st := status()
+		// Four instances stay: three voters, the first healthy ones.
+		if got := strings.Join(st.Voters, ","); got != "n1,n3,n4" {
+			return fmt.Errorf("voters %v", st.Voters)
+		}
+		if strings.Join(st.Replicasets[0].Members, ",") != "n1,n3" || strings.Join(st.Replicasets[1].Members, ",") != "n4,n5" {
+			return fmt.Errorf("replicasets %+v", st.Replicasets)
+		}
+		return nil
+	})
+	put(n5, "after-expel", "4")
+	for key, value := range acked {
+		serveEventually(t, 30*time.Second, "a read of "+key, func() error {
+			a, err := serveGet(n5, key)
+			if err == nil && (a.status != 200 || a.Value == nil || *a.Value != value) {
+				err = fmt.Errorf("%d %v %s, want %q", a.status, a.Value, a.Error, value)
+			}
+			return err
+		})
+	}
+	for _, in := range []*serveInstance{cluster[0], cluster[2], n4, n5, n6} {
 		in.signal(t, syscall.SIGTERM)
 	}
-	for _, in := range append(cluster, n4) {
+	for _, in := range []*serveInstance{cluster[0], cluster[2], n4, n5, n6} {
 		if code := in.wait(t); code != 0 {
 			t.Errorf("%s exited with %d after SIGTERM", in.name, code)
 		}

@@ -68,21 +68,32 @@ func printStatus(w io.Writer, addr string, st *live.ClusterStatus) {
 		voter[v] = true
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tRAFT ID\tREPLICASET\tDOMAIN\tSTATE\tGROUP 0")
+	fmt.Fprintln(tw, "INSTANCE\tRAFT ID\tREPLICASET\tDOMAIN\tSTATE\tGROUP 0\tREASON")
 	for _, in := range st.Instances {
 		role := "learner"
-		if voter[in.Name] {
+		switch {
+		case voter[in.Name]:
 			role = "voter"
+		case in.State == "expelled":
+			role = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", in.Name, in.RaftID, orDash(in.Replicaset), domainString(in.Domain), orDash(in.State), role)
+		state := orDash(in.State)
+		if in.Target != "" && in.Target != in.State {
+			state += " -> " + in.Target
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.RaftID, orDash(in.Replicaset), domainString(in.Domain), state, role, orDash(in.Reason))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REPLICASET\tGROUP\tLEADER\tMEMBERS")
+	fmt.Fprintln(tw, "REPLICASET\tGROUP\tLEADER\tMEMBERS\tCOMPLETE")
 	for _, rs := range st.Replicasets {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", rs.Name, rs.Group, orDash(rs.Leader), strings.Join(rs.Members, ","))
+		complete := "yes"
+		if !rs.Complete {
+			complete = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", rs.Name, rs.Group, orDash(rs.Leader), orDash(strings.Join(rs.Members, ",")), complete)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

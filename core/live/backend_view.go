@@ -18,13 +18,19 @@ import (
 type configView struct {
 	replicasets []string // the replicasets' names, in the configuration's order
 	models      ModelStatus
+	// For the metrics: each instance's state and target, each
+	// replicaset's member count, group 0's voter count.
+	instances []cluster.Instance
+	members   []int // by replicasets' index
+	voters    int
 }
 
 // viewOf is the view of the configuration conf (on the loop).
 func viewOf(conf *cluster.Config) *configView {
-	v := &configView{models: modelStatus(conf)}
+	v := &configView{models: modelStatus(conf), instances: slices.Clone(conf.Instances), voters: len(conf.Voters)}
 	for _, rs := range conf.Replicasets {
 		v.replicasets = append(v.replicasets, rs.Name)
+		v.members = append(v.members, len(rs.Members))
 	}
 	return v
 }

@@ -91,7 +91,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.replEntries, m.replSeconds, m.outMessages, m.outLatency, m.consumed,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
-			transportCollector{n})
+			transportCollector{n}, topologyCollector{n})
 	}
 	return m
 }
@@ -254,4 +254,36 @@ func (c transportCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.Outbound), "outbound")
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.Inbound), "inbound")
+}
+
+// topologyCollector reports the cluster's shape, as this instance last
+// applied it from group 0, at each scrape.
+type topologyCollector struct{ n *Node }
+
+var (
+	descInstanceState = prometheus.NewDesc("shoal_instance_state",
+		"1 for each instance's current state (online, offline, expelled) and the target the governor is taking it to, as this instance applied the configuration.",
+		[]string{"instance", "state", "target"}, nil)
+	descMembers = prometheus.NewDesc("shoal_replicaset_members", "Members of each replicaset (complete at the replication factor).", []string{"replicaset"}, nil)
+	descVoters  = prometheus.NewDesc("shoal_group0_voters", "Group 0's voters, as the configuration names them.", nil, nil)
+)
+
+func (topologyCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descInstanceState, descMembers, descVoters} {
+		ch <- d
+	}
+}
+
+func (c topologyCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.n.view.Load()
+	if v == nil {
+		return
+	}
+	for _, in := range v.instances {
+		ch <- prometheus.MustNewConstMetric(descInstanceState, prometheus.GaugeValue, 1, string(in.Name), string(in.State), string(in.Target))
+	}
+	for i, rs := range v.replicasets {
+		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(v.members[i]), rs)
+	}
+	ch <- prometheus.MustNewConstMetric(descVoters, prometheus.GaugeValue, float64(v.voters))
 }

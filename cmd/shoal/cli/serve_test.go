@@ -479,6 +479,21 @@ func TestServeJoinAndExpel(t *testing.T) {
 		return nil
 	})
 	put(n5, "after-expel", "4")
+	serveEventually(t, 10*time.Second, "the topology in n4's metrics", func() error {
+		resp, err := serveClient.Get("http://" + n4.http + "/metrics")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`shoal_instance_state{instance="n2",state="expelled",target="expelled"} 1`,
+			`shoal_instance_state{instance="n5",state="online",target="online"} 1`, `shoal_replicaset_members{replicaset="rs2"} 2`, "shoal_group0_voters 3"} {
+			if !strings.Contains(string(body), want) {
+				return fmt.Errorf("no %s in\n%s", want, body)
+			}
+		}
+		return nil
+	})
 	for key, value := range acked {
 		serveEventually(t, 30*time.Second, "a read of "+key, func() error {
 			a, err := serveGet(n5, key)

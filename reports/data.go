@@ -56,6 +56,18 @@ type Data struct {
 	Notes []string `json:"notes"`
 	// LinViz names porcupine's visualization beside the report, if any.
 	LinViz string `json:"linviz,omitempty"`
+	// Foreign is set when the run was of a system shoal did not write
+	// (scenarios/foreign), which a seed does not replay.
+	Foreign *Foreign `json:"foreign,omitempty"`
+}
+
+// Foreign is what a foreign run's trace says of its target: what ran,
+// why the seed does not replay it (foreign.target) and what the run did
+// not do as its scenario says (foreign.unapplied).
+type Foreign struct {
+	Target    string   `json:"target"`
+	Why       string   `json:"why"`
+	Unapplied []string `json:"unapplied,omitempty"`
 }
 
 // Ops are the clients' operations, in invocation order, as columns.
@@ -456,6 +468,7 @@ func buildData(r Run, c caps) *Data {
 		d.End = us(r.Trace[n-1].Time)
 	}
 	d.LinViz = r.LinViz
+	d.Foreign = foreign(r.Trace)
 	instances := map[env.NodeID]bool{}
 	clients := map[env.NodeID]bool{}
 	groups := map[string]bool{}
@@ -500,6 +513,27 @@ func buildData(r Run, c caps) *Data {
 	b.events(r.Trace, c.events)
 	d.emptyNotNull()
 	return d
+}
+
+// foreign reads the foreign.target and foreign.unapplied records of a
+// foreign run, or returns nil for any other.
+func foreign(trace []env.Record) *Foreign {
+	var f *Foreign
+	for i := range trace {
+		r := &trace[i]
+		switch r.Kind {
+		case "foreign.target":
+			f = &Foreign{}
+			f.Target, _ = r.Str("target")
+			f.Why, _ = r.Str("why")
+		case "foreign.unapplied":
+			if f != nil {
+				what, _ := r.Str("what")
+				f.Unapplied = append(f.Unapplied, what)
+			}
+		}
+	}
+	return f
 }
 
 // emptyNotNull makes every list at least empty, so that the script

@@ -71,7 +71,7 @@ func Write(w io.Writer, r Run) error {
 	if err != nil {
 		return err
 	}
-	v := pageView{Run: r, First: d.First, Notes: d.Notes, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
+	v := pageView{Run: r, First: d.First, Notes: d.Notes, Foreign: d.Foreign, Queue: len(d.Queues) > 0, Outbound: len(d.Outbound) > 0,
 		Kafka: len(d.Kafka) > 0, Replication: len(d.Replication) > 0, Data: template.JS(data), JS: template.JS(reportJS), CSS: template.CSS(reportCSS)}
 	for i, res := range r.Results {
 		if res.Checker == "outbound" || strings.HasPrefix(res.Checker, "outbound[") {
@@ -101,6 +101,7 @@ type pageView struct {
 	// ran: the outbound check's, one per cluster in a run of several.
 	OutboundResults   []checker.Result
 	ReplicationResult *checker.Result
+	Foreign           *Foreign // a foreign target's run, which replay does not reproduce
 	LinResult         string
 	Data              template.JS
 	JS                template.JS

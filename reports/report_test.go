@@ -210,6 +210,20 @@ func TestWriteIsSelfContained(t *testing.T) {
 	if n := strings.Count(html, "</script>"); n != 2 {
 		t.Errorf("the page closes %d script elements, want 2: the data and the script", n)
 	}
+	// A foreign target's run says in the header that replay is not
+	// exact, from its trace; another run says nothing of it.
+	foreign := smallRun(t)
+	foreign.Trace = append(slices.Clone(foreign.Trace),
+		env.Record{Time: 10_000_000, Node: env.WorldNode, Kind: "foreign.target", Fields: []env.Field{env.Str("target", "a <i>raft</i> KV"), env.Str("why", "Goroutines race.")}},
+		env.Record{Time: 10_000_000, Node: env.WorldNode, Kind: "foreign.unapplied", Fields: []env.Field{env.Str("what", "no pauses")}})
+	out.Reset()
+	if err := Write(&out, foreign); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<div class="notes" id="foreign"><b>Replay is not exact.</b> This run is of a &lt;i&gt;raft&lt;/i&gt; KV`; !strings.Contains(out.String(), want) ||
+		!strings.Contains(out.String(), "Goroutines race.") || !strings.Contains(out.String(), "<li>no pauses</li>") || strings.Contains(html, `id="foreign"`) {
+		t.Errorf("only the foreign run's report should say replay is not exact, with its target, why and what it did not do:\n%s", out.String())
+	}
 }
 
 // bigTrace is a synthetic run of n operations by 16 clients on 5

@@ -47,6 +47,9 @@ type Meta struct {
 	// cannot be replayed, only checked again. Its times are wall-clock
 	// nanoseconds since the cluster became ready.
 	Live *Live `json:"live,omitempty"`
+	// Foreign names the target of a run of a system shoal did not write
+	// (scenarios/foreign), which its seed does not replay either.
+	Foreign string `json:"foreign,omitempty"`
 }
 
 // Live describes a run of real processes.

@@ -188,6 +188,14 @@ func TestReplayAcrossProcesses(t *testing.T) {
 			if code, out, _ := shoal(t, "sim", "replay", dir); code != exitInternal || !strings.Contains(out, "DIVERGED") {
 				t.Fatalf("a tampered hash: exit %d\n%s", code, out)
 			}
+			// A foreign target's run is not shoal's to replay.
+			meta.Foreign = "a key-value store on github.com/hashicorp/raft"
+			if err := rundir.WriteJSON(dir, rundir.MetaFile, meta); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, errs := shoal(t, "sim", "replay", dir); code != exitUsage || !strings.Contains(errs, "shoal did not write") {
+				t.Fatalf("a foreign run: exit %d\n%s", code, errs)
+			}
 		})
 	}
 }

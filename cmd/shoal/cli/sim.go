@@ -253,6 +253,9 @@ func runSimReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if meta.Live != nil {
 		return exitUsage, usagef("%s is a live run of real processes: it cannot be replayed, only checked again (shoal check %s)", dir, dir)
 	}
+	if meta.Foreign != "" {
+		return exitUsage, usagef("%s is a run of %s, which shoal did not write: its seed does not replay it, and it can only be checked again (shoal check %s)", dir, meta.Foreign, dir)
+	}
 	if meta.Commit != commit() || meta.ShoalVersion != version {
 		fmt.Fprintf(stderr, "shoal sim replay: note: recorded by shoal %s (%s), replaying with %s (%s); a difference may come from the change\n",
 			meta.ShoalVersion, meta.Commit, version, commit())

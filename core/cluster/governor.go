@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/shoaldb/shoal/core/env"
@@ -45,7 +44,7 @@ func (c *Config) Govern(h Health) (Command, bool) {
 	if !h.Settled {
 		return Command{}, false
 	}
-	if want := c.WantedVoters(); !slices.Equal(want, c.Voters) {
+	if want := c.WantedVoters(); len(want) > 0 && !sameNames(want, c.Voters) {
 		return SetVoters(c.voterStep(want)), true
 	}
 	for _, in := range c.Instances {
@@ -75,12 +74,15 @@ func (c *Config) WantedVoters() []env.NodeID {
 		}
 	}
 	want := VoterCount(len(staying))
-	var keep []env.NodeID
+	// The healthy voters stay, as many as are wanted, chosen across
+	// failure domains when some must go.
+	var current []*Instance
 	for _, in := range healthy {
-		if slices.Contains(c.Voters, in.Name) && len(keep) < want {
-			keep = append(keep, in.Name)
+		if slices.Contains(c.Voters, in.Name) {
+			current = append(current, in)
 		}
 	}
+	keep := c.pickVoters(nil, current, want)
 	voters := c.pickVoters(keep, healthy, want)
 	var unhealthy []*Instance
 	for _, in := range staying {
@@ -92,18 +94,33 @@ func (c *Config) WantedVoters() []env.NodeID {
 }
 
 // voterStep is the voters one change from the current ones towards want.
-// Unless group 0 would grow, a voter that should go goes first: a
-// replaced voter is usually one that does not answer, and dropping it
-// first shrinks the quorum without losing a vote that answers, where
-// adding its successor first would need every other voter. A lone voter
-// is never removed before its successor comes.
+// Unless group 0 would grow, a voter that should go goes first, one that
+// is not healthy (or is being expelled) before one that is: a replaced
+// voter is usually one that does not answer, and dropping it first
+// shrinks the quorum without losing a vote that answers, where adding
+// its successor first would need every other voter. A lone voter is
+// never removed before its successor comes.
 func (c *Config) voterStep(want []env.NodeID) []env.NodeID {
-	if len(c.Voters) >= len(want) && len(c.Voters) > 1 {
-		for _, v := range c.Voters {
-			if !slices.Contains(want, v) {
-				return slices.DeleteFunc(slices.Clone(c.Voters), func(x env.NodeID) bool { return x == v })
-			}
+	var leaving []env.NodeID
+	for _, v := range c.Voters {
+		if !slices.Contains(want, v) {
+			leaving = append(leaving, v)
 		}
+	}
+	slices.SortStableFunc(leaving, func(a, b env.NodeID) int {
+		healthy := func(n env.NodeID) int {
+			if in := c.byName(n); in.State == Online && in.Target == Online {
+				return 1
+			}
+			return 0
+		}
+		return healthy(a) - healthy(b)
+	})
+	without := func(v env.NodeID) []env.NodeID {
+		return slices.DeleteFunc(slices.Clone(c.Voters), func(x env.NodeID) bool { return x == v })
+	}
+	if len(leaving) > 0 && len(c.Voters) >= len(want) && len(c.Voters) > 1 {
+		return without(leaving[0])
 	}
 	for _, v := range want {
 		if !slices.Contains(c.Voters, v) {
@@ -112,10 +129,19 @@ func (c *Config) voterStep(want []env.NodeID) []env.NodeID {
 			return next
 		}
 	}
-	for _, v := range c.Voters {
-		if !slices.Contains(want, v) {
-			return slices.DeleteFunc(slices.Clone(c.Voters), func(x env.NodeID) bool { return x == v })
+	return without(leaving[0])
+}
+
+// sameNames reports whether a and b name the same instances, in any
+// order.
+func sameNames(a, b []env.NodeID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			return false
 		}
 	}
-	panic(fmt.Sprintf("cluster: voterStep: %v and %v do not differ", c.Voters, want))
+	return true
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -56,33 +57,84 @@ func (c *Config) join(name env.NodeID, d Domain) error {
 
 // place chooses the replicaset a joining instance becomes a member of:
 // among those that lack members, the one sharing the fewest
-// failure-domain values with d, then the one with the most members (the
-// nearest to complete, and so to taking buckets), then the first. A new replicaset is formed, founded by the instance,
-// when none lacks members, or when every one that does already holds an
-// instance sharing a failure-domain value with d while a new one would
-// not.
+// failure-domain values with d (counting only the keys on which the
+// cluster has enough distinct values to keep a replicaset apart: a value
+// every instance shares is no conflict), then the one with the most
+// members (the nearest to complete, and so to taking buckets), then the
+// first. A new replicaset, founded by the instance, is formed when none
+// lacks members, or when every one that does holds an instance sharing
+// a value with d where a new one would not. A replicaset left empty by
+// expulsions is founded again, under a new group: its old group's log
+// belongs to instances that left.
 func (c *Config) place(name env.NodeID, d Domain) *Replicaset {
 	rf := c.ReplicaFactor()
+	spread := c.spreadKeys(d)
+	conflicts := func(members []env.NodeID) int {
+		n := 0
+		for _, m := range members {
+			o := c.byName(m).Domain
+			for _, k := range spread {
+				if v, ok := o[k]; ok && v == d[k] {
+					n++
+				}
+			}
+		}
+		return n
+	}
 	best := -1
 	var bestCost [2]int
 	for r, rs := range c.Replicasets {
 		if len(rs.Members) >= rf {
 			continue
 		}
-		cost := [2]int{c.conflicts(d, rs.Members), -len(rs.Members)}
+		cost := [2]int{conflicts(rs.Members), -len(rs.Members)}
 		if best < 0 || cost[0] < bestCost[0] || (cost[0] == bestCost[0] && cost[1] < bestCost[1]) {
 			best, bestCost = r, cost
 		}
-	}
-	if best >= 0 && (bestCost[0] == 0 || bestCost[1] == 0) {
-		return &c.Replicasets[best]
 	}
 	var group uint64
 	for _, rs := range c.Replicasets {
 		group = max(group, rs.Group)
 	}
-	c.Replicasets = append(c.Replicasets, Replicaset{Name: fmt.Sprintf("rs%d", group+1), Group: group + 1, Initial: name})
+	if best >= 0 && bestCost[0] == 0 {
+		rs := &c.Replicasets[best]
+		if len(rs.Members) == 0 {
+			rs.Group, rs.Initial = group+1, name
+		}
+		return rs
+	}
+	c.Replicasets = append(c.Replicasets, Replicaset{Name: c.newReplicasetName(), Group: group + 1, Initial: name})
 	return &c.Replicasets[len(c.Replicasets)-1]
+}
+
+// newReplicasetName is rsK for the first K no replicaset has.
+func (c *Config) newReplicasetName() string {
+	for k := len(c.Replicasets) + 1; ; k++ {
+		name := fmt.Sprintf("rs%d", k)
+		if _, taken := c.Replicaset(name); !taken {
+			return name
+		}
+	}
+}
+
+// spreadKeys are the failure-domain keys of d on which the instances
+// that stay (d's among them) have at least as many distinct values as a
+// replicaset has members: only on those can a replicaset's members all
+// differ, so only there is a shared value avoidable. Sorted.
+func (c *Config) spreadKeys(d Domain) []string {
+	var keys []string
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		values := map[string]bool{d[k]: true}
+		for _, in := range c.Instances {
+			if v, ok := in.Domain[k]; ok && in.Target != Expelled {
+				values[v] = true
+			}
+		}
+		if len(values) >= c.ReplicaFactor() {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // setTarget applies offline and online: the target state an operator or
@@ -114,14 +166,20 @@ func (c *Config) expel(name env.NodeID, force bool) error {
 	case in.State == Online && in.Target == Online && !force:
 		return fmt.Errorf("expel: %s is online: expel an instance once it is offline, or force it", name)
 	}
-	left := 0
+	left, healthy := 0, 0
 	for _, o := range c.Instances {
 		if o.Name != name && o.Target != Expelled {
 			left++
+			if o.State == Online && o.Target == Online {
+				healthy++
+			}
 		}
 	}
-	if left == 0 {
+	switch {
+	case left == 0:
 		return fmt.Errorf("expel: %s is the last instance of the cluster", name)
+	case healthy == 0:
+		return fmt.Errorf("expel: no other instance is online to take over group 0's vote")
 	}
 	rs, _ := c.Replicaset(in.Replicaset)
 	staying := 0

@@ -12,15 +12,19 @@ import (
 
 // governor is the governor's state on this instance: when it last heard
 // from each peer, and the step it proposed, if one is under way. Only
-// group 0's leader governs (cluster.Config.Govern).
+// group 0's leader governs (cluster.Config.Govern). Time is counted in
+// the node's ticks, not read from the clock: a clock that steps would
+// otherwise mark every instance offline at once, or none for a minute.
 type governor struct {
-	heard map[env.NodeID]time.Time
-	// term is the group-0 term this instance last led in; heard is reset
-	// when a new one begins, so that a new leader gives every instance
-	// the full OfflineAfter before it judges it.
-	term uint64
-	step string // the ID of the step under way, "" for none
-	seq  int
+	tick int64 // ticks since the instance started
+	// heard is the tick of the last message from each instance; first,
+	// on group 0's leader, the tick this leadership first saw each
+	// instance headed online (it gives it the full OfflineAfter before
+	// judging it). Both start afresh with each new term led.
+	heard, first map[env.NodeID]int64
+	term         uint64
+	step         string // the ID of the step under way, "" for none
+	seq          int
 	// expelled is set once this instance learned it was expelled
 	// (node.expelled traced).
 	expelled bool
@@ -29,24 +33,27 @@ type governor struct {
 // heardFrom notes a message from another instance.
 func (n *Node) heardFrom(from env.NodeID) {
 	if n.gov.heard != nil {
-		n.gov.heard[from] = n.e.Now()
+		n.gov.heard[from] = n.gov.tick
 	}
 }
 
 // govern runs on every tick: on group 0's leader, with no step under
-// way, it proposes the next step the configuration asks for.
+// way, it proposes the next step the configuration asks for. A step
+// proposed while leading is forgotten when the leadership goes: it is
+// not proposed again to the next leader, whose own judgement counts
+// (one raft already took may still commit; every step is checked when
+// it applies).
 func (n *Node) govern() {
+	n.gov.tick++
 	g := n.group(cluster.ConfigGroup)
 	if g == nil || g.role() != raft.StateLeader {
-		n.gov.heard = nil
+		n.gov.heard, n.gov.first = nil, nil
+		n.dropGovernorStep()
 		return
 	}
-	now := n.e.Now()
 	if term := g.rn.BasicStatus().Term; n.gov.heard == nil || n.gov.term != term {
-		n.gov.heard, n.gov.term = map[env.NodeID]time.Time{}, term
-		for _, in := range n.conf.conf.Instances {
-			n.gov.heard[in.Name] = now
-		}
+		n.dropGovernorStep()
+		n.gov.heard, n.gov.first, n.gov.term = map[env.NodeID]int64{}, map[env.NodeID]int64{}, term
 	}
 	if n.gov.step != "" {
 		if _, pending := n.pending[n.gov.step]; pending {
@@ -56,22 +63,28 @@ func (n *Node) govern() {
 	}
 	conf := n.conf.conf
 	after := conf.OfflineAfterSetting()
-	voters, learners := conf.Membership(cluster.ConfigGroup)
-	settled := sameMembers(voters, g.confState.Voters) && sameMembers(learners, g.confState.Learners) && !g.confPending
+	ticks := int64(after / n.cfg.TickInterval)
+	now := n.gov.tick
 	cmd, ok := conf.Govern(cluster.Health{
 		Reachable: func(name env.NodeID) bool {
 			if name == n.e.ID() {
 				return true
 			}
-			last, seen := n.gov.heard[name]
-			if !seen {
-				// An instance that joined in this term: heard of now.
-				n.gov.heard[name], last = now, now
+			last, heard := n.gov.heard[name]
+			if !heard {
+				in, _ := conf.Instance(name)
+				if in.Target != cluster.Online {
+					return false // only a message brings it back
+				}
+				if _, seen := n.gov.first[name]; !seen {
+					n.gov.first[name] = now
+				}
+				last = n.gov.first[name]
 			}
-			return now.Sub(last) < after
+			return now-last < ticks
 		},
 		Unreachable: fmt.Sprintf("not heard from for %s", after),
-		Settled:     settled,
+		Settled:     n.votersSettled(g),
 	})
 	if !ok {
 		return
@@ -87,22 +100,42 @@ func (n *Node) govern() {
 	n.proposeAction(req)
 }
 
-// governorTimeout bounds a governor's step: one that neither applies nor
-// fails by then is forgotten, and the governor decides again.
-const governorTimeout = 5 * time.Second
-
-// sameMembers reports whether two sets of Raft IDs are equal.
-func sameMembers(a, b []uint64) bool {
-	if len(a) != len(b) {
+// votersSettled reports whether group 0's Raft voters are all voters of
+// the configuration, no membership change under way: what the governor
+// waits for before the next voter change. A configured voter that Raft
+// has not promoted yet (it never caught up) does not hold the governor
+// back, so that the governor can take it out again.
+func (n *Node) votersSettled(g *group) bool {
+	if g.confPending {
 		return false
 	}
-	for _, id := range a {
-		if !slices.Contains(b, id) {
+	voters, _ := n.conf.conf.Membership(cluster.ConfigGroup)
+	for _, id := range g.confState.Voters {
+		if !slices.Contains(voters, id) {
 			return false
 		}
 	}
 	return true
 }
+
+// dropGovernorStep forgets the step under way, if any: its outcome no
+// longer matters here.
+func (n *Node) dropGovernorStep() {
+	if n.gov.step == "" {
+		return
+	}
+	if req, ok := n.pending[n.gov.step]; ok {
+		n.e.Cancel(req.timer)
+		delete(n.pending, n.gov.step)
+		n.trace("prop.result", env.Str("group", req.group.name), env.Str("id", n.gov.step), env.Str("outcome", "timeout"),
+			env.Str("error", "the leadership of group 0 ended"))
+	}
+	n.gov.step = ""
+}
+
+// governorTimeout bounds a governor's step: one that neither applies nor
+// fails by then is forgotten, and the governor decides again.
+const governorTimeout = 5 * time.Second
 
 // expelled reports whether the configuration says this instance is
 // expelled: it serves nothing, and its peers ignore its messages.

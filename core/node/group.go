@@ -11,6 +11,7 @@ import (
 	"github.com/shoaldb/shoal/core/raftlog"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // group is one Raft group on this instance.
@@ -28,7 +29,12 @@ type group struct {
 	// confPending is set while a membership change this instance proposed
 	// as leader has not been applied.
 	confPending bool
-	confTerm    uint64       // the term it was proposed in
+	confTerm    uint64 // the term it was proposed in
+	confWait    int    // ticks left before a pending change is proposed again
+	// appliedTerm is the term of the last entry applied: a leader changes
+	// the membership only once it has applied an entry of its own term,
+	// since raft drops (as an empty entry) a change proposed before.
+	appliedTerm uint64
 	snapshotNow bool         // snapshot at the next chance: the membership changed
 	migration   migration    // on a replicaset's leader: the background migration
 	queue       queueProc    // on a replicaset's leader: settling the inbound queue
@@ -134,8 +140,16 @@ func (n *Node) reconcile(g *group) {
 		return
 	}
 	term := g.rn.BasicStatus().Term
-	if g.confPending && g.confTerm == term {
+	if g.appliedTerm != term {
 		return
+	}
+	if g.confPending && g.confTerm == term {
+		// A change raft took but never applied (it may have been dropped)
+		// is proposed again after a while.
+		if g.confWait--; g.confWait > 0 {
+			return
+		}
+		g.confPending = false
 	}
 	voters, learners := n.conf.conf.Membership(g.id)
 	if len(voters) == 0 {
@@ -152,7 +166,7 @@ func (n *Node) reconcile(g *group) {
 	}
 	if change == nil {
 		for _, id := range voters {
-			if has(g.confState.Learners, id) && st.Progress[id].Match+catchUpLag >= st.Progress[n.raftID].Match {
+			if has(g.confState.Learners, id) && caughtUp(st, id, n.raftID) {
 				change = &pb.ConfChangeSingle{Type: pb.ConfChangeAddNode, NodeID: id}
 				break
 			}
@@ -187,7 +201,7 @@ func (n *Node) reconcile(g *group) {
 		return
 	}
 	if err := g.rn.ProposeConfChange(pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{*change}}); err == nil {
-		g.confPending, g.confTerm = true, term
+		g.confPending, g.confTerm, g.confWait = true, term, confRetryTicks
 		n.trace("raft.conf.propose", env.Str("group", g.name), env.Str("change", change.Type.String()), env.Str("instance", n.name(change.NodeID)))
 	}
 }
@@ -205,9 +219,22 @@ func (n *Node) handOver(g *group, voters []uint64, st raft.Status) {
 			to = id
 		}
 	}
-	if to == 0 || st.Progress[to].Match+catchUpLag < st.Progress[n.raftID].Match {
+	if to == 0 || !caughtUp(st, to, n.raftID) {
 		return
 	}
 	n.trace("raft.transfer", env.Str("group", g.name), env.Str("to", n.name(to)), env.Str("why", "the leader leaves the group or stops voting"))
 	g.rn.TransferLeader(to)
+}
+
+// confRetryTicks is how long a leader waits for a membership change it
+// proposed to apply before it proposes one again.
+const confRetryTicks = 30
+
+// caughtUp reports whether, on the leader self, the follower id is
+// replicating and within catchUpLag entries of the leader's log: one that
+// never answered (a Match of 0) is not, however short the log.
+func caughtUp(st raft.Status, id, self uint64) bool {
+	pr, ok := st.Progress[id]
+	return ok && pr.Match > 0 && pr.RecentActive && pr.State == tracker.StateReplicate &&
+		pr.Match+catchUpLag >= st.Progress[self].Match
 }

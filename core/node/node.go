@@ -14,6 +14,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,7 +218,11 @@ func (n *Node) recover() error {
 	if err := n.addGroup(log0, n.conf); err != nil {
 		return err
 	}
-	return n.joinReplicaset()
+	if err := n.joinReplicaset(); err != nil {
+		return err
+	}
+	n.noteExpelled()
+	return nil
 }
 
 // joinReplicaset starts the group of this instance's replicaset, if the
@@ -354,13 +359,16 @@ func (n *Node) Receive(from env.NodeID, m env.Message) {
 }
 
 func (n *Node) step(from env.NodeID, msg *Message) {
-	if in, ok := n.conf.conf.Instance(from); ok && in.State == cluster.Expelled {
-		// An expelled instance may not know it yet; what it says no
-		// longer counts (its vote, its campaign).
-		return
-	}
 	n.heardFrom(from)
 	g := n.group(msg.Group)
+	if in, ok := n.conf.conf.Instance(from); ok && in.State == cluster.Expelled && g != nil &&
+		!slices.Contains(g.confState.Voters, in.RaftID) && !slices.Contains(g.confState.Learners, in.RaftID) {
+		// An expelled instance the group has removed may not know it
+		// yet: what it says there no longer counts (its campaigns).
+		// Until the removal applies it is a member like any other, and
+		// its acknowledgements count towards removing it.
+		return
+	}
 	if g == nil {
 		n.trace("raft.stray", env.Str("from", string(from)), env.Int("group", int64(msg.Group)), env.Str("msg", msg.Kind()))
 		return
@@ -668,7 +676,7 @@ func (n *Node) apply(g *group, e pb.Entry) {
 	typ[0] = byte(e.Type)
 	n.trace("raft.apply", env.Str("group", g.name), env.Int("index", int64(e.Index)), env.Int("term", int64(e.Term)),
 		env.Str("hash", hashHex(typ[:], e.Data)))
-	g.applied = e.Index
+	g.applied, g.appliedTerm = e.Index, e.Term
 	switch e.Type {
 	case pb.EntryNormal:
 		if len(e.Data) == 0 {
@@ -706,7 +714,7 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(fmt.Sprintf("node: %s: group %s: conf change %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
 		g.confState = *g.rn.ApplyConfChange(cc)
-		g.confPending = false
+		g.confPending, g.confWait = false, 0
 		// A new member catches up from a snapshot, and raft installs only
 		// a snapshot whose membership includes it: take one now.
 		g.snapshotNow = true

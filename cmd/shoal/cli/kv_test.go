@@ -248,14 +248,16 @@ func TestKVUsage(t *testing.T) {
 var exampleCluster = live.ClusterStatus{
 	Node: "n2",
 	Instances: []live.InstanceStatus{
-		{Name: "n1", RaftID: 1, Replicaset: "rs1", Domain: map[string]string{"zone": "a", "rack": "r1"}, State: "online"},
-		{Name: "n2", RaftID: 2, Replicaset: "rs1", Domain: map[string]string{"zone": "b"}, State: "online"},
-		{Name: "n3", RaftID: 3, Replicaset: "rs2", State: "offline"},
-		{Name: "n4", RaftID: 4, Replicaset: "rs2", Domain: map[string]string{"zone": "a"}, State: "online"},
+		{Name: "n1", RaftID: 1, Replicaset: "rs1", Domain: map[string]string{"zone": "a", "rack": "r1"}, State: "online", Target: "online"},
+		{Name: "n2", RaftID: 2, Replicaset: "rs1", Domain: map[string]string{"zone": "b"}, State: "online", Target: "online"},
+		{Name: "n3", RaftID: 3, Replicaset: "rs2", State: "online", Target: "offline", Reason: "not heard from for 10s"},
+		{Name: "n4", RaftID: 4, Replicaset: "rs2", Domain: map[string]string{"zone": "a"}, State: "online", Target: "online"},
+		{Name: "n5", RaftID: 5, State: "expelled", Target: "expelled", Reason: "expelled by an operator"},
 	},
 	Replicasets: []live.ReplicasetStatus{
-		{Name: "rs1", Group: 1, Members: []string{"n1", "n2"}, Leader: "n1"},
-		{Name: "rs2", Group: 2, Members: []string{"n3", "n4"}},
+		{Name: "rs1", Group: 1, Members: []string{"n1", "n2"}, Complete: true, Leader: "n1"},
+		{Name: "rs2", Group: 2, Members: []string{"n3", "n4"}, Complete: true},
+		{Name: "rs3", Group: 3},
 	},
 	Voters: []string{"n1", "n2", "n4"},
 	Groups: []live.GroupStatus{
@@ -270,15 +272,17 @@ func TestStatus(t *testing.T) {
 	code, out, errs := shoal(t, "status", "--addr", deadAddr(t)+","+addr)
 	want := `cluster as n2 (` + addr + `) sees it
 
-INSTANCE  RAFT ID  REPLICASET  DOMAIN          STATE    GROUP 0
-n1        1        rs1         rack=r1,zone=a  online   voter
-n2        2        rs1         zone=b          online   voter
-n3        3        rs2         -               offline  learner
-n4        4        rs2         zone=a          online   voter
+INSTANCE  RAFT ID  REPLICASET  DOMAIN          STATE              GROUP 0  REASON
+n1        1        rs1         rack=r1,zone=a  online             voter    -
+n2        2        rs1         zone=b          online             voter    -
+n3        3        rs2         -               online -> offline  learner  not heard from for 10s
+n4        4        rs2         zone=a          online             voter    -
+n5        5        -           -               expelled           -        expelled by an operator
 
-REPLICASET  GROUP  LEADER  MEMBERS
-rs1         1      n1      n1,n2
-rs2         2      -       n3,n4
+REPLICASET  GROUP  LEADER  MEMBERS  COMPLETE
+rs1         1      n1      n1,n2    yes
+rs2         2      -       n3,n4    yes
+rs3         3      -       -        no
 
 group 0 voters: n1,n2,n4
 

@@ -82,8 +82,9 @@ type modelAction struct {
 	// refusal, if set, is the error of a refusal, from the node's reply.
 	refusal func(r *apiReply) error
 	// after, if set, runs once the action was taken, and its outcome is
-	// the command's: a wait for what the action set going.
-	after func(c *apiClient, stdout io.Writer) (code int, err error)
+	// the command's: a wait for what the action set going. quiet: --json
+	// was given, and stdout holds the node's JSON answer alone.
+	after func(c *apiClient, stdout io.Writer, quiet bool) (code int, err error)
 }
 
 // runModelAction runs an action: exit 0 when taken, 1 when refused, 2
@@ -137,7 +138,7 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 			fmt.Fprintln(stdout, what)
 		}
 		if a.after != nil {
-			return a.after(c, stdout)
+			return a.after(c, stdout, cf.json)
 		}
 		return exitValid, nil
 	case a.refused:

@@ -60,7 +60,7 @@ func runExpel(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 			return fmt.Sprintf("group 0 took the expulsion of %s", res.Expelling), nil
 		},
-		after: func(c *apiClient, stdout io.Writer) (int, error) {
+		after: func(c *apiClient, stdout io.Writer, quiet bool) (int, error) {
 			if *wait == 0 {
 				return exitValid, nil
 			}
@@ -69,7 +69,9 @@ func runExpel(args []string, stdout, stderr io.Writer) (int, error) {
 				st, err := clusterStatus(c)
 				if err == nil {
 					if in := findInstance(st, name); in != nil && in.State == "expelled" {
-						fmt.Fprintf(stdout, "%s is expelled\n", name)
+						if !quiet {
+							fmt.Fprintf(stdout, "%s is expelled\n", name)
+						}
 						return exitValid, nil
 					}
 				}

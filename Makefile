@@ -117,9 +117,10 @@ bench-sim:
 # rolling-kill), each on FOREIGN_SEED twice: the checks' verdicts, the
 # virtual/wall speed, the leaders each run elected and whether the two
 # runs agreed, and each run's directory and report under FOREIGN_OUT
-# (default a new directory in /tmp). It fails if a run is invalid where
-# its scenario expects valid; a fault hashicorp/raft cannot take leaves
-# its verdict unknown, which is reported. About a minute on 2 cores.
+# (default a new directory in /tmp), whose meta.json records the commit.
+# It fails on any verdict but the one its scenario expects, except
+# unknown from the faults check alone (a fault hashicorp/raft cannot
+# take), which is reported. About a minute and a half on 2 cores.
 FOREIGN_SEED      ?= 1
 FOREIGN_SCENARIOS ?=
 FOREIGN_OUT       ?=
@@ -127,7 +128,8 @@ FOREIGN_OUT       ?=
 foreign:
 	@out="$(FOREIGN_OUT)"; if [ -z "$$out" ]; then out=$$(mktemp -d /tmp/shoal-foreign.XXXXXX); fi; \
 	$(GO) test -count 1 -timeout 20m -run '^TestForeign$$' -v ./scenarios/foreign/hraftkv \
-		-foreign -foreign.out "$$out" -foreign.seed $(FOREIGN_SEED) -foreign.scenarios '$(FOREIGN_SCENARIOS)'
+		-foreign -foreign.out "$$out" -foreign.seed $(FOREIGN_SEED) -foreign.scenarios '$(FOREIGN_SCENARIOS)' \
+		-foreign.commit "$$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 
 # The linearizability checker's speed, in operations checked per second,
 # every verdict asserted: generated 10k- and 100k-operation histories, the

@@ -483,12 +483,17 @@ func buildData(r Run, c caps) *Data {
 			d.Groups = append(d.Groups, b.str(g))
 		}
 	}
-	// Instances bootstrap; in a trace without bootstraps, whatever
-	// starts and never records a client operation is one.
+	// Instances bootstrap, or join a formed cluster (and record Raft
+	// membership); in a trace without either, whatever starts and never
+	// records a client operation is one.
 	booted := map[env.NodeID]bool{}
 	for i := range r.Trace {
-		if rec := &r.Trace[i]; rec.Kind == "node.bootstrap" {
+		switch rec := &r.Trace[i]; rec.Kind {
+		case "node.bootstrap", "raft.conf":
 			booted[rec.Node] = true
+		case "join.admitted":
+			name, _ := rec.Str("instance")
+			booted[env.NodeID(name)] = true
 		}
 	}
 	for i := range r.Trace {
@@ -1781,11 +1786,13 @@ func (b *builder) putMessages(ms []message) {
 }
 
 // logPriority orders what the event log keeps when it must drop some:
-// faults and lifecycles before Raft's own events.
+// faults, lifecycles and changes of the cluster's shape before Raft's
+// own events.
 func logPriority(kind string) int {
 	switch {
 	case strings.HasPrefix(kind, "nemesis."), strings.HasPrefix(kind, "node."), strings.HasPrefix(kind, "net."),
-		strings.HasPrefix(kind, "clock."), strings.HasPrefix(kind, "disk."):
+		strings.HasPrefix(kind, "clock."), strings.HasPrefix(kind, "disk."),
+		strings.HasPrefix(kind, "topology."), kind == "governor.step", kind == "join.admitted", kind == "replicaset.found":
 		return 0
 	case kind == "raft.role":
 		return 1

@@ -143,6 +143,49 @@ func describe(r *env.Record) string {
 	case "clock.strobe":
 		return fmt.Sprintf("strobe %s's clock by %s every %s", r.Node, d("amp"), d("period"))
 	}
+	return describeTopology(r)
+}
+
+// describeTopology puts the records of the cluster's changes of shape in
+// words: the operators' joins and expels, admissions, the governor's
+// steps, new replicasets, leadership handed over, the final
+// configuration.
+func describeTopology(r *env.Record) string {
+	s := func(k string) string { v, _ := r.Str(k); return v }
+	switch r.Kind {
+	case "topology.action":
+		what := fmt.Sprintf("operator: %s %s via %s", s("action"), s("instance"), s("via"))
+		if d := s("domain"); d != "" {
+			what += " (" + d + ")"
+		}
+		if f, _ := r.Bool("force"); f {
+			what += ", forced"
+		}
+		if up, _ := r.Bool("up"); !up {
+			what += "; " + s("via") + " is down"
+		}
+		return what
+	case "join.admitted":
+		raftID, _ := r.Int("raft_id")
+		return fmt.Sprintf("%s admitted (Raft ID %d, from %s's configuration): its engine starts", s("instance"), raftID, s("from"))
+	case "governor.step":
+		switch s("op") {
+		case "offline":
+			return fmt.Sprintf("governor: %s headed offline (%s)", s("instance"), s("reason"))
+		case "online":
+			return fmt.Sprintf("governor: %s headed online (%s)", s("instance"), s("reason"))
+		case "state":
+			return fmt.Sprintf("governor: %s is now %s", s("instance"), s("state"))
+		case "voters":
+			return "governor: group 0's voters become " + s("voters")
+		}
+	case "replicaset.found":
+		return fmt.Sprintf("%s founds %s", r.Node, s("replicaset"))
+	case "raft.transfer":
+		return fmt.Sprintf("%s hands %s's leadership to %s: %s", r.Node, s("group"), s("to"), s("why"))
+	case "topology.final":
+		return fmt.Sprintf("final configuration: voters %s; replicasets %s", s("voters"), strings.ReplaceAll(s("replicasets"), "+", ","))
+	}
 	return ""
 }
 

@@ -9,9 +9,10 @@
 // directory and report.
 //
 // What cannot be had is replay. The Go runtime schedules the target's
-// goroutines, and a target may draw randomness the seed never reaches,
-// so the seed fixes the nemesis's and the clients' choices, not the run:
-// the trace is the record of a run, and the report says so.
+// goroutines, so the seed fixes the harness's draws (the nemesis's, the
+// network's and the clients') and, through Target.Seed, the target's
+// own, but not which goroutine takes which draw, nor when: the trace is
+// the record of a run, and the report says so.
 //
 // A target implements Target: it starts its nodes on the Net (every
 // message between them crosses it) and serves the clients' operations;
@@ -37,8 +38,14 @@ type Target struct {
 	About string
 	// NotExact says why a seed does not replay a run of it, beyond what
 	// is true of every target (its goroutines are scheduled by the Go
-	// runtime): where it draws randomness the seed does not reach.
+	// runtime): where it draws randomness, and what the seed fixes of it.
 	NotExact string
+	// Seed, if set, seeds the randomness the target draws outside the
+	// harness (math/rand's global source, say) from the run's seed, so
+	// that two runs of one seed in one process start it from one state.
+	// The harness calls it inside the bubble before Start; an error
+	// (the source cannot be seeded) fails the run.
+	Seed func(seed uint64) error
 	// Group names its one replicated group in the trace ("rs1"): the
 	// nemesis's `data` group, and the group its Raft records name.
 	Group string

@@ -44,8 +44,9 @@ const (
 
 // Net is the simulated network between a target's nodes and the
 // harness's clients: every directed link has a latency and a loss
-// probability (simnet.LinkConfig; duplication is not modelled, and order
-// is kept only within one call), and can be cut. The nemesis sets the
+// probability (simnet.LinkConfig; duplication is not modelled), keeps
+// its messages in the order sent unless it is set to reorder, and can be
+// cut. The nemesis sets the
 // links between instances; a client's links keep the scenario's network.
 //
 // A message is a call: a request and its answer, each crossing its link
@@ -76,9 +77,12 @@ type Net struct {
 type link struct{ from, to env.NodeID }
 
 type linkState struct {
-	cfg   simnet.LinkConfig
-	cut   bool
-	cuts  int64 // how many times it has been cut: a message in flight across a cut is lost
+	cfg  simnet.LinkConfig
+	cut  bool
+	cuts int64 // how many times it has been cut: a message in flight across a cut is lost
+	// last is when the latest message sent on it arrives (virtual ns):
+	// unless cfg.Reorder, the next arrives after it.
+	last  int64
 	stats []simnet.KindStats
 }
 
@@ -282,6 +286,13 @@ func (n *Net) send(from, to env.NodeID, msg string, toInc int, fromInc ...int) (
 		m.toInc = receiver.inc
 	}
 	m.delay = l.cfg.Latency.Draw(n.rng)
+	if !l.cfg.Reorder {
+		// FIFO, as simnet's links: a message arrives no earlier than the
+		// one sent before it on the link, and a nanosecond later, since
+		// two goroutines woken at one instant run in either order.
+		at := max(m.sent+int64(m.delay), l.last+1)
+		m.delay, l.last = time.Duration(at-m.sent), at
+	}
 	return m, nil
 }
 

@@ -3,6 +3,8 @@ package foreign
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,4 +156,45 @@ func TestRecorderDropsWhatADeadNodeRecords(t *testing.T) {
 			t.Errorf("times %d, %d; want 1ms and 2ms", records[1].Time, records[4].Time)
 		}
 	})
+}
+
+// TestNetKeepsOrder checks that a link delivers its messages in the order
+// sent, whatever latency each draws, as simnet's links do, unless it is
+// set to reorder; and that the trace's net.recv records follow that order.
+func TestNetKeepsOrder(t *testing.T) {
+	ms := time.Millisecond
+	for _, reorder := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reorder=%t", reorder), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rec := NewRecorder()
+				n, err := NewNet(rec, 1, simnet.LinkConfig{Latency: simnet.Latency{Dist: simnet.Uniform, Min: ms, Max: 50 * ms}, Reorder: reorder})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer n.wait()
+				n.start("a")
+				n.start("b")
+				var mu sync.Mutex
+				var got []int
+				n.Listen("b", func(_ env.NodeID, _ string, body any) (any, string, error) {
+					mu.Lock()
+					got = append(got, body.(int))
+					mu.Unlock()
+					return nil, "ok", nil
+				})
+				const sent = 100
+				var wg sync.WaitGroup
+				for i := range sent {
+					wg.Go(func() { _, _ = n.Call("a", "b", "seq", i, time.Second, nil) })
+					synctest.Wait() // the call is sent before the next one
+					time.Sleep(ms / 10)
+				}
+				wg.Wait()
+				inOrder := len(got) == sent && slices.IsSorted(got)
+				if inOrder == reorder {
+					t.Errorf("with reorder %t, b received %v", reorder, got)
+				}
+			})
+		})
+	}
 }

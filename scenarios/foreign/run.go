@@ -217,6 +217,11 @@ func simulate(s *scenario.Scenario, t Target, seed uint64, unapplied []string) (
 		env.Float("loss", base.Loss), env.Float("duplicate", 0), env.Bool("reorder", false))
 	r := &run{s: s, t: t, rec: rec, net: net, nodes: nodeNames(s.Cluster.Instances)}
 	net.kv = r.serveKV
+	if t.Seed != nil {
+		if err := t.Seed(seed); err != nil {
+			return nil, fmt.Errorf("seeding %s: %w", t.Name, err)
+		}
+	}
 	r.world = newWorld(rec, net, t, r.nodes, seed)
 	defer r.world.close()
 	for _, id := range r.nodes {

@@ -19,14 +19,18 @@ import (
 
 // Config returns the configuration every node runs: shoal's engine's
 // timing (hraftkv.go), hashicorp's pre-vote (the engine's etcd raft
-// pre-votes too), and no snapshots: hashicorp/raft times them with its
-// unseeded jitter, and a run of minutes needs none. A restarted node
-// starts as hashicorp's default has it: from its log and stable store,
-// with an empty state machine and a commit index of 0, and replays its
-// log as the leader tells it what is committed. (Its opt-in
-// RestoreCommittedLogs, which would restart from a commit index the log
-// store keeps, forgets the cluster's configuration in v1.8.0:
-// TestRestoreCommittedLogsForgetsConfiguration.) Logging is off.
+// pre-votes too), and frequent snapshots (every SnapshotThreshold
+// entries, looked for every SnapshotInterval, keeping TrailingLogs
+// entries behind each), so that a node that falls behind for a few
+// seconds of a run's load catches up from a snapshot (InstallSnapshot),
+// as in shoal's snapshot-partition scenario. A restarted node starts as
+// hashicorp's default has it: its state machine restored from its latest
+// snapshot, its log and stable store as they were, a commit index of 0,
+// and it replays its log after the snapshot as the leader tells it what
+// is committed. (Its opt-in RestoreCommittedLogs, which would restart
+// from a commit index the log store keeps, forgets the cluster's
+// configuration in v1.8.0: TestRestoreCommittedLogsForgetsConfiguration.)
+// Logging is off.
 func Config(id raft.ServerID) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = id
@@ -34,13 +38,22 @@ func Config(id raft.ServerID) *raft.Config {
 	c.ElectionTimeout = electionTimeout
 	c.LeaderLeaseTimeout = electionTimeout / 2
 	c.CommitTimeout = 50 * time.Millisecond
-	c.SnapshotInterval = 24 * time.Hour
-	c.SnapshotThreshold = 1 << 62
-	c.NoSnapshotRestoreOnStart = true
+	c.SnapshotInterval = SnapshotInterval
+	c.SnapshotThreshold = SnapshotThreshold
+	c.TrailingLogs = TrailingLogs
 	c.LogLevel = "off"
 	c.LogOutput = io.Discard
 	return c
 }
+
+// The snapshot settings (Config). A run's load appends a few hundred
+// entries a second, so a node snapshots every second or two, and one
+// that misses a second of entries needs a snapshot to catch up.
+const (
+	SnapshotInterval  = time.Second
+	SnapshotThreshold = 200
+	TrailingLogs      = 100
+)
 
 // Cluster is a running store: n voters, each in its own goroutines,
 // joined by the harness's Net.
@@ -125,6 +138,7 @@ func (c *Cluster) start(nd *Node) error {
 		return fmt.Errorf("%s: %w", nd.ID, err)
 	}
 	l.r = r
+	nd.store.raft.Store(r)
 	c.e.Net.Listen(nd.ID, l.trans.handle)
 	r.RegisterObserver(raft.NewObserver(nil, false, func(*raft.Observation) bool {
 		c.record(l)
@@ -172,8 +186,8 @@ func (c *Cluster) poll(l *life) {
 // volatile state), so a restarted node starts from 0 and learns it again
 // from the leader, while the raft-safety check holds every node to
 // shoal's engine's promise that it never goes back. The entries up to it
-// are still in the node's log, and still committed. The term is read before and after the rest and the read
-// taken again if it moved, so that a record never pairs a role with a
+// are still committed, in the node's log or its snapshot. The term is
+// read before and after the rest and the read taken again if it moved, so that a record never pairs a role with a
 // term it did not have: hashicorp changes the role before the term when
 // it steps down, and the term before the role when it becomes leader.
 // A leader's record names itself as leader, which hashicorp sets only
@@ -193,7 +207,10 @@ func (c *Cluster) record(l *life) {
 			st.lead = string(l.nd.ID)
 		}
 		st.applied = l.r.AppliedIndex()
-		st.commit = l.nd.store.know(l.r.CommitIndex())
+		// A node that restored or installed a snapshot has applied its
+		// entries, which were committed, before it learns the commit
+		// index from the leader.
+		st.commit = l.nd.store.know(max(l.r.CommitIndex(), st.applied))
 		if l.r.CurrentTerm() == term {
 			break
 		}
@@ -357,15 +374,20 @@ func (c *Cluster) Shutdown() {
 }
 
 // store is a node's log and stable store, hashicorp's in-memory one:
-// it survives the node's kills. On a leader, each append it stores is
-// the leader's own acknowledgement of its entries (raft.ack), traced
-// before raft counts it towards a commit. It also holds, for the trace
-// alone, the highest commit index the node has known (record).
+// it survives the node's kills. On a leader, each append of entries of
+// its term it stores is its own acknowledgement of them (raft.ack),
+// traced before raft counts it towards a commit; a follower's appends
+// acknowledge nothing here (the leader traces its answer). It also
+// holds, for the trace alone, the highest commit index the node has
+// known (record).
 type store struct {
 	*raft.InmemStore
 	id    env.NodeID
 	known atomic.Uint64
 	note  atomic.Pointer[func(string, ...env.Field)]
+	// raft is the node's current incarnation's (or its last's, while it
+	// is down, which is shut down and so leads nothing).
+	raft atomic.Pointer[raft.Raft]
 }
 
 func newStore(id env.NodeID) *store { return &store{InmemStore: raft.NewInmemStore(), id: id} }
@@ -382,6 +404,9 @@ func (s *store) StoreLogs(logs []*raft.Log) error {
 	}
 	if note := s.note.Load(); note != nil && len(logs) > 0 {
 		last := logs[len(logs)-1]
+		if r := s.raft.Load(); r == nil || r.State() != raft.Leader || r.CurrentTerm() != last.Term {
+			return nil
+		}
 		(*note)("raft.ack", env.Str("group", Group), env.Str("from", string(s.id)), env.Int("term", int64(last.Term)), env.Int("index", int64(last.Index)))
 	}
 	return nil

@@ -54,6 +54,7 @@ type FSM struct {
 	mu      sync.Mutex // raft applies in its own goroutine; reads come from others
 	data    map[string]string
 	applied uint64 // the index of the last entry applied
+	term    uint64 // its term
 }
 
 func newFSM(note func(kind string, fields ...env.Field)) *FSM {
@@ -72,7 +73,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	err := json.Unmarshal(l.Data, &c)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.applied = l.Index
+	f.applied, f.term = l.Index, l.Term
 	if err != nil {
 		return fmt.Errorf("entry %d is no command: %v", l.Index, err)
 	}
@@ -110,22 +111,33 @@ func (f *FSM) Get(key string) (kv.Value, uint64) {
 func (f *FSM) State() (applied uint64, digest string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(f.data)) {
-		fmt.Fprintf(h, "%q=%q\n", k, f.data[k])
-	}
-	return f.applied, hex.EncodeToString(h.Sum(nil))
+	return f.applied, digestOf(f.data)
 }
 
-// Snapshot captures the map. Snapshots are off (Config), but the
-// interface asks for them.
+// digestOf is a digest of a map: equal maps, equal digests.
+func digestOf(data map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(h, "%q=%q\n", k, data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Snapshot captures the map, and traces it (raft.compact: the index and
+// term of the last entry applied and the map's digest, as sm.digest's,
+// for the convergence check). Raft calls it every SnapshotInterval once
+// SnapshotThreshold entries have been appended since the last.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return snapshot{Data: maps.Clone(f.data), Applied: f.applied}, nil
+	f.note("raft.compact", env.Str("group", Group), env.Int("index", int64(f.applied)), env.Int("term", int64(f.term)),
+		env.Str("digest", digestOf(f.data)))
+	return snapshot{Data: maps.Clone(f.data), Applied: f.applied, Term: f.term}, nil
 }
 
-// Restore replaces the map with a snapshot's.
+// Restore replaces the map with a snapshot's, and traces it
+// (raft.snapshot.install): one the leader sent (InstallSnapshot), or at
+// a restart the node's own latest.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var s snapshot
@@ -137,13 +149,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if s.Data == nil {
 		s.Data = map[string]string{}
 	}
-	f.data, f.applied = s.Data, s.Applied
+	f.data, f.applied, f.term = s.Data, s.Applied, s.Term
+	f.note("raft.snapshot.install", env.Str("group", Group), env.Int("index", int64(f.applied)), env.Int("term", int64(f.term)),
+		env.Str("digest", digestOf(f.data)))
 	return nil
 }
 
 type snapshot struct {
 	Data    map[string]string `json:"data"`
 	Applied uint64            `json:"applied"`
+	Term    uint64            `json:"term"`
 }
 
 func (s snapshot) Persist(sink raft.SnapshotSink) error {

@@ -1,3 +1,9 @@
+// hashicorp/raft draws its timeouts from math/rand's global source, and
+// hraftkv seeds it from each run's seed (SeedGlobalRand), which only
+// works with rand.Seed restored.
+
+//go:debug randseednop=0
+
 package hraftkv_test
 
 import (
@@ -9,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -42,7 +49,11 @@ func runScenario(t *testing.T, s *scenario.Scenario, target foreign.Target, seed
 			t.Fatal(err)
 		}
 	}
-	o, err := foreign.Run(t, s, target, foreign.Options{Seed: seed, Dir: dir, Version: "go test", Commit: "unknown",
+	commit := *foreignCommit
+	if commit == "" {
+		commit = "unknown"
+	}
+	o, err := foreign.Run(t, s, target, foreign.Options{Seed: seed, Dir: dir, Version: "go test", Commit: commit,
 		Command: fmt.Sprintf("go test ./scenarios/foreign/hraftkv -run '^TestForeign$' -foreign -foreign.scenarios %s -foreign.seed %d", s.Name, seed)})
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +68,14 @@ func describe(o *foreign.Outcome) string {
 		o.Check.Round(time.Millisecond), o.Meta.TraceEvents, o.Leaders)
 }
 
-// agreement says whether two runs of one seed elected the same leaders.
-func agreement(a, b []foreign.LeaderChange) (same bool, what string) {
+// agreement compares the leader histories of two runs of one seed: order
+// says whether they elected the same leaders for the same terms in the
+// same order, instants whether they did so at the same virtual instants
+// too.
+func agreement(a, b []foreign.LeaderChange) (order, instants bool, what string) {
 	i := foreign.FirstDifference(a, b)
 	if i < 0 {
-		return true, fmt.Sprintf("identical leader histories (%d elections, the same instants)", len(a))
+		return true, true, fmt.Sprintf("identical leader histories (%d elections, the same leaders and terms at the same instants)", len(a))
 	}
 	who := func(h []foreign.LeaderChange) string {
 		var s []string
@@ -76,11 +90,33 @@ func agreement(a, b []foreign.LeaderChange) (same bool, what string) {
 		}
 		return h[i].String()
 	}
-	order := "the same leaders and terms in the same order, at other instants"
-	if who(a) != who(b) {
-		order = fmt.Sprintf("different leaders or terms (%s against %s)", who(a), who(b))
+	order = who(a) == who(b)
+	how := "the same leaders and terms in the same order, at other instants"
+	if !order {
+		how = fmt.Sprintf("different leaders or terms (%s against %s)", who(a), who(b))
 	}
-	return false, fmt.Sprintf("leader histories differ at election %d (%s against %s): %s", i+1, at(a), at(b), order)
+	return order, false, fmt.Sprintf("leader histories differ at election %d (%s against %s): %s", i+1, at(a), at(b), how)
+}
+
+// agreements counts, over pairs of runs of one seed, those that agreed
+// on the leader history: in order, and at the same instants too.
+type agreements struct{ pairs, order, instants int }
+
+func (g *agreements) add(a, b []foreign.LeaderChange) string {
+	order, instants, what := agreement(a, b)
+	g.pairs++
+	if order {
+		g.order++
+	}
+	if instants {
+		g.instants++
+	}
+	return what
+}
+
+func (g agreements) String() string {
+	return fmt.Sprintf("two runs of one seed elected the same leaders for the same terms in the same order in %d of %d pairs, "+
+		"and at the same virtual instants too in %d of %d (GOMAXPROCS %d)", g.order, g.pairs, g.instants, g.pairs, runtime.GOMAXPROCS(0))
 }
 
 // TestLibraryScenarios runs leader isolation, the 3/2 split and the
@@ -90,10 +126,10 @@ func agreement(a, b []foreign.LeaderChange) (same bool, what string) {
 // report whose data shows the scenario's fault bands and the leader
 // changes the trace records, and which says that replay is not exact.
 // It logs each run's speed (virtual seconds per wall second) and whether
-// the two runs of a seed elected the same leaders: they need not, and
-// usually do not (hraftkv.go says why).
+// the two runs of a seed elected the same leaders, in order and at the
+// same instants: they need not (hraftkv.go says why).
 func TestLibraryScenarios(t *testing.T) {
-	agreed := 0
+	var agreed agreements
 	names := []string{"leader-isolation", "majority-split", "rolling-kill"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -106,14 +142,10 @@ func TestLibraryScenarios(t *testing.T) {
 				o.Records = nil // a run's trace is large; its leaders are what is compared
 				runs = append(runs, o)
 			}
-			same, what := agreement(runs[0].Leaders, runs[1].Leaders)
-			if same {
-				agreed++
-			}
-			t.Logf("%s seed 1, 2 runs: %s", name, what)
+			t.Logf("%s seed 1, 2 runs: %s", name, agreed.add(runs[0].Leaders, runs[1].Leaders))
 		})
 	}
-	t.Logf("two runs of one seed agreed on the leader history for %d of %d scenarios", agreed, len(names))
+	t.Log(agreed)
 }
 
 // checkRun checks one run of a library scenario and its run directory.
@@ -166,6 +198,35 @@ func checkRun(t *testing.T, name string, o *foreign.Outcome, dir string) {
 	}
 	checkFaultBands(t, name, d)
 	checkLeaders(t, name, d, o)
+	checkAcks(t, name, o)
+}
+
+// checkAcks checks that only leaders trace acknowledgements (raft.ack),
+// each for the term it led.
+func checkAcks(t *testing.T, name string, o *foreign.Outcome) {
+	t.Helper()
+	type led struct {
+		node env.NodeID
+		term int64
+	}
+	leaders := map[led]bool{}
+	for _, l := range o.Leaders {
+		leaders[led{l.Leader, l.Term}] = true
+	}
+	acks := 0
+	for _, r := range o.Records {
+		if r.Kind != "raft.ack" {
+			continue
+		}
+		acks++
+		if term, _ := r.Int("term"); !leaders[led{r.Node, term}] {
+			t.Errorf("%s: %s traced an acknowledgement for term %d, which it did not lead: %+v", name, r.Node, term, r)
+			return
+		}
+	}
+	if acks == 0 {
+		t.Errorf("%s: no leader traced an acknowledgement", name)
+	}
 }
 
 // reportData reads the data a report embeds, and the page.
@@ -305,4 +366,43 @@ final: {recover: 3s}
 	if !slow {
 		t.Error("no message took 20ms or more to arrive")
 	}
+}
+
+// TestSnapshotPartition runs the built-in snapshot-partition scenario,
+// in which n3 is down while the group appends thousands of entries and
+// is cut off again as it catches up: hraftkv's snapshots (Config) must
+// bring it back. The run is valid, and n3 received an InstallSnapshot
+// and installed it, from a leader that took a snapshot.
+func TestSnapshotPartition(t *testing.T) {
+	o := run(t, "snapshot-partition", 1, "")
+	t.Logf("snapshot-partition seed 1: %s", describe(o))
+	if o.Results.Verdict != checker.Valid {
+		for _, c := range o.Results.Checkers {
+			t.Logf("  %-13s %-8s %s", c.Checker, c.Verdict, c.Explanation)
+		}
+		t.Errorf("verdict %s, want valid", o.Results.Verdict)
+	}
+	count := map[string]int{}
+	for _, r := range o.Records {
+		switch {
+		case r.Kind == "net.recv" && r.Node == "n3":
+			if msg, _ := r.Str("msg"); msg == "InstallSnapshotRequest" {
+				count["n3 received an InstallSnapshotRequest"]++
+			}
+		case r.Kind == "raft.snapshot.install" && r.Node == "n3":
+			count["n3 installed a snapshot"]++
+		case r.Kind == "raft.snapshot.send":
+			if to, _ := r.Str("to"); to == "n3" {
+				count["a leader sent n3 a snapshot"]++
+			}
+		case r.Kind == "raft.compact":
+			count["a node took a snapshot"]++
+		}
+	}
+	for _, want := range []string{"a node took a snapshot", "a leader sent n3 a snapshot", "n3 received an InstallSnapshotRequest", "n3 installed a snapshot"} {
+		if count[want] == 0 {
+			t.Errorf("no record says %s", want)
+		}
+	}
+	t.Logf("%v", count)
 }

@@ -179,19 +179,25 @@ func (t *transport) TimeoutNow(_ raft.ServerID, target raft.ServerAddress, args 
 	return nil
 }
 
-// InstallSnapshot reads the snapshot whole and sends it with the request.
-// Snapshots are off (Config); it is here for the interface.
-func (t *transport) InstallSnapshot(_ raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+// InstallSnapshot reads the snapshot whole and sends it with the request
+// (raft.snapshot.send), and on the leader traces the acknowledgement of
+// the entries it covers when the follower installed it (raft.ack):
+// raft then counts the follower as holding them.
+func (t *transport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
 	b, err := io.ReadAll(data)
 	if err != nil {
 		return err
 	}
 	c := *args
+	t.note("raft.snapshot.send", env.Str("group", Group), env.Str("to", string(id)), env.Int("index", int64(args.LastLogIndex)))
 	reply, err := t.call(target, msgSnapshot, &snapshotMsg{req: &c, data: b})
 	if err != nil {
 		return err
 	}
 	*resp = *reply.(*raft.InstallSnapshotResponse)
+	if resp.Success {
+		t.note("raft.ack", env.Str("group", Group), env.Str("from", string(id)), env.Int("term", int64(args.Term)), env.Int("index", int64(args.LastLogIndex)))
+	}
 	return nil
 }
 

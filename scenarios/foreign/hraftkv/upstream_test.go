@@ -2,6 +2,7 @@ package hraftkv_test
 
 import (
 	"io"
+	"math/rand"
 	"os"
 	"regexp"
 	"testing"
@@ -126,4 +127,23 @@ func TestRestoreCommittedLogsForgetsConfiguration(t *testing.T) {
 			return
 		}
 	})
+}
+
+// TestSeedGlobalRand checks that seeding math/rand's global source, which
+// hashicorp/raft draws its timeouts from, takes in this test binary
+// (hraftkv_test.go's //go:debug line): after each seeding the source
+// draws the same.
+func TestSeedGlobalRand(t *testing.T) {
+	var draws [2][3]int64
+	for i := range draws {
+		if err := hraftkv.SeedGlobalRand(7); err != nil {
+			t.Fatal(err)
+		}
+		for j := range draws[i] {
+			draws[i][j] = rand.Int63()
+		}
+	}
+	if draws[0] != draws[1] {
+		t.Errorf("two seedings with 7 drew %v and then %v", draws[0], draws[1])
+	}
 }

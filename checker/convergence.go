@@ -14,7 +14,9 @@ import (
 // applied index (sm.digest, raft.compact, raft.snapshot.install), the
 // digests are equal; and in the last round of sm.digest records, taken
 // after the final heal and recovery, every replica of a group had applied
-// up to the same index. A round is the records of one instant (the
+// up to the same index, the replicas being the group's members as of the
+// highest index of its membership (raft.conf): an instance expelled, or
+// removed from the group, stops applying its entries. A round is the records of one instant (the
 // simulator asks every node at once) or, in a trace with digest.round
 // records (a real cluster, whose instances answer one after another),
 // the records after the last of them. A replica that died because a
@@ -87,8 +89,16 @@ func Convergence(trace []env.Record) Result {
 		return res
 	}
 	var summary []string
+	histories := confHistories(trace)
 	for _, g := range slices.Sorted(maps.Keys(final)) {
 		applied := final[g]
+		if m, ok := histories[g].last(); ok {
+			applied = maps.Clone(applied)
+			maps.DeleteFunc(applied, func(n env.NodeID, _ int64) bool { return !m.has(n) })
+		}
+		if len(applied) == 0 {
+			continue
+		}
 		nodes := slices.Sorted(maps.Keys(applied))
 		first := applied[nodes[0]]
 		for _, n := range nodes[1:] {

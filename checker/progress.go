@@ -16,11 +16,12 @@ import (
 // after that time if any was proposed after it (raft.propose on config):
 // an action proposed and answered before it left the group nothing to
 // do; every replicaset must answer a client request (kv.response ok or
-// mismatch) if any reached it. It also counts the
+// mismatch) if any reached it (an instance that joined counts for the
+// replicaset it records Raft state for). It also counts the
 // clients' outcomes. It is NA when no group had work.
 func Progress(trace []env.Record, after time.Duration) Result {
 	res := Result{Checker: "progress"}
-	replicaset := map[env.NodeID]string{}
+	replicaset := replicasetOf(trace)
 	actions := map[string]int{}
 	proposed, proposedAfter := false, false
 	served, servedAfter := map[string]int{}, map[string]int{}
@@ -28,8 +29,6 @@ func Progress(trace []env.Record, after time.Duration) Result {
 	for i := range trace {
 		r := &trace[i]
 		switch r.Kind {
-		case "node.bootstrap":
-			replicaset[r.Node], _ = r.Str("replicaset")
 		case "raft.propose":
 			if g, _ := r.Str("group"); g == "config" && r.Time > int64(after) {
 				proposedAfter = true

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/shoaldb/shoal/core/env"
@@ -26,18 +25,19 @@ import (
 // are up and not paused and the links both ways are not cut; a path may
 // pass through other instances (a follower forwards to its leader), never
 // through a client, which relays nothing. Instances are the nodes that
-// record node.bootstrap. The election timeout
-// comes from node.bootstrap (1s if absent). NA when no action was made.
+// record node.bootstrap, and those that joined (instanceSet). Group 0's
+// voters change as the governor replaces them: an action succeeded
+// without a majority only if no membership in force during its life
+// (confHistory.during) had a majority the node could reach, and it is
+// judged by the second rule only if it stayed connected to a majority of
+// each. The election timeout comes from node.bootstrap (1s if absent).
+// NA when no action was made.
 func Quorum(trace []env.Record) Result {
 	res := Result{Checker: "quorum"}
 	tl := newTimeline()
-	for i := range trace {
-		if trace[i].Kind == "node.bootstrap" {
-			tl.instances[trace[i].Node] = true
-		}
-	}
+	tl.instances = instanceSet(trace)
+	history := confHistories(trace)["config"]
 	electionTimeout := int64(time.Second)
-	var voters []env.NodeID
 	type action struct {
 		node     env.NodeID
 		id       string
@@ -58,14 +58,6 @@ func Quorum(trace []env.Record) Result {
 		case r.Kind == "node.bootstrap":
 			if et, ok := r.Int("election_timeout"); ok && et > 0 {
 				electionTimeout = et
-			}
-		case r.Kind == "raft.conf" && group == "config":
-			v, _ := r.Str("voters")
-			voters = nil
-			for _, n := range strings.Split(v, ",") {
-				if n != "" {
-					voters = append(voters, env.NodeID(n))
-				}
 			}
 		case r.Kind == "raft.propose" && group == "config":
 			id, _ := r.Str("id")
@@ -90,42 +82,83 @@ func Quorum(trace []env.Record) Result {
 	}
 	tl.finish()
 	traceEnd := trace[len(trace)-1].Time
-	majority := len(voters)/2 + 1
 	window := 5 * electionTimeout
 	var without, stable, neither int
+	memberships := map[int64]bool{}
 	for _, a := range actions {
 		end := a.end
 		if !a.resolved {
 			end = a.at + a.timeout
 		}
 		committed := a.outcome == "ok" || (a.outcome == "fail" && a.index)
-		if reach, seg := tl.mostVoters(a.node, voters, a.at, end); reach < majority {
+		confs := history.during(a.at, end)
+		if len(confs) == 0 {
+			neither++ // no membership known: nothing to judge by
+			continue
+		}
+		// The membership and the moment at which the node came nearest
+		// to a majority, for the message.
+		reached := false
+		var near conf
+		var nearReach int
+		var nearSeg segment
+		for _, c := range confs {
+			memberships[c.index] = true
+			reach, seg := tl.mostVoters(a.node, c.voters, a.at, end)
+			if reach >= len(c.voters)/2+1 {
+				reached = true
+				break
+			}
+			if near.voters == nil || reach > nearReach {
+				near, nearReach, nearSeg = c, reach, seg
+			}
+		}
+		if !reached {
 			without++
 			if a.outcome == "ok" {
 				res.First = &Culprit{Time: a.at, Node: string(a.node), What: "operator action " + a.id + " submitted to " + string(a.node)}
 				return invalid(res, "operator action %s submitted to %s at %s succeeded at %s, but %s could not reach a majority (%d) of group 0's voters [%s] at any moment in between (at %s it reached %d: [%s])",
-					a.id, a.node, at(a.at), at(a.end), a.node, majority, env.Join(voters), at(seg.from), reach, env.Join(tl.component(seg, a.node)))
+					a.id, a.node, at(a.at), at(a.end), a.node, len(near.voters)/2+1, env.Join(near.voters), at(nearSeg.from), nearReach, env.Join(tl.component(nearSeg, a.node)))
 			}
 			continue
 		}
-		if m := tl.stableMajority(a.node, voters, a.at, a.at+window); len(m) >= majority && a.timeout >= window && a.at+window <= traceEnd {
-			stable++
-			if !committed || a.end > a.at+window {
-				outcome := a.outcome
-				if !a.resolved {
-					outcome = "no answer"
-				}
-				res.First = &Culprit{Time: a.at, Node: string(a.node), What: "operator action " + a.id + " submitted to " + string(a.node)}
-				return invalid(res, "operator action %s submitted to %s at %s did not commit within five election timeouts (%s): %s at %s, though %s stayed connected to voters [%s] throughout",
-					a.id, a.node, at(a.at), time.Duration(window), outcome, at(a.end), a.node, env.Join(m))
-			}
+		if a.timeout < window || a.at+window > traceEnd {
+			neither++
 			continue
 		}
-		neither++
+		var connected []env.NodeID
+		for _, c := range history.during(a.at, a.at+window) {
+			m := tl.stableMajority(a.node, c.voters, a.at, a.at+window)
+			if len(m) < len(c.voters)/2+1 {
+				connected = nil
+				break
+			}
+			connected = m
+		}
+		if connected == nil {
+			neither++
+			continue
+		}
+		stable++
+		if !committed || a.end > a.at+window {
+			outcome := a.outcome
+			if !a.resolved {
+				outcome = "no answer"
+			}
+			res.First = &Culprit{Time: a.at, Node: string(a.node), What: "operator action " + a.id + " submitted to " + string(a.node)}
+			return invalid(res, "operator action %s submitted to %s at %s did not commit within five election timeouts (%s): %s at %s, though %s stayed connected to voters [%s] throughout",
+				a.id, a.node, at(a.at), time.Duration(window), outcome, at(a.end), a.node, env.Join(connected))
+		}
+	}
+	voters := "group 0's voters"
+	if last, ok := history.last(); ok && len(memberships) <= 1 {
+		voters = "group 0's " + count(len(last.voters), "voter")
+	} else if len(memberships) > 1 {
+		voters = fmt.Sprintf("group 0's voters (%d memberships during the actions)", len(memberships))
 	}
 	res.Verdict = Valid
-	res.Explanation = fmt.Sprintf("%s submitted where no majority of group 0's %s could be reached, and none succeeded; %d inside a majority that stayed connected for five election timeouts (%s), all committed within them; %d others not judged",
-		countActions(without), count(len(voters), "voter"), stable, time.Duration(window), neither)
+	res.Explanation = fmt.Sprintf("%s submitted where no majority of %s could be reached, and none succeeded; %d inside a majority that stayed connected for five election timeouts (%s), all committed within them; %d others not judged",
+		countActions(without), voters, stable, time.Duration(window), neither)
 	return res
 }
 

@@ -145,8 +145,15 @@ func (n *Node) expelled() bool {
 }
 
 // noteExpelled traces node.expelled once this instance has applied its
-// own expulsion.
+// own expulsion. It also checks the Raft ID the configuration gives
+// this instance.
 func (n *Node) noteExpelled() {
+	if self, ok := n.conf.conf.Instance(n.e.ID()); ok && self.RaftID != n.raftID {
+		// A joiner started with the Raft ID its join was to give it; a
+		// configuration that gave it another means two instances may
+		// share one. It cannot go on.
+		panic(env.Fatal{Err: fmt.Errorf("node: %s started as Raft ID %d, but the configuration gives it %d", n.e.ID(), n.raftID, self.RaftID)})
+	}
 	if !n.gov.expelled && n.expelled() {
 		n.gov.expelled = true
 		n.trace("node.expelled")

@@ -89,6 +89,12 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		// Not a member: point at one, chosen by the request so that a
 		// retry may try another.
 		rs, _ := conf.Replicaset(rsName)
+		if len(rs.Members) == 0 {
+			// Emptied by expulsions (it owns no bucket): nobody serves it.
+			n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid,
+				Error: fmt.Sprintf("replicaset %s has no members", rsName)})
+			return
+		}
 		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
 		return
 	}

@@ -210,6 +210,12 @@ func Checks(s *scenario.Scenario) []string {
 			if len(s.Clusters) == 0 {
 				continue // a drawn scenario has one cluster
 			}
+		case scenario.CheckTopology:
+			// A drawn scenario makes no joins or expels; a base scenario
+			// (--scenario-base) may.
+			if !slices.ContainsFunc(s.Workloads, func(w scenario.Workload) bool { return len(w.Actions) > 0 }) && len(s.Cluster.Governor) == 0 {
+				continue
+			}
 		}
 		out = append(out, c)
 	}

@@ -40,6 +40,14 @@ func TestLive(t *testing.T) {
 			t.Errorf("%s: %s %q, want %s and %q", c.name, got.Verdict, got.Explanation, c.want, c.says)
 		}
 	}
+	// The governor's steps are group 0's own work, not an operator's: a
+	// governor with nothing left to do after the heal is no stall.
+	governor := env.Record{Time: at(3 * time.Second), Node: "n1", Kind: "prop.result",
+		Fields: []env.Field{env.Str("group", "config"), env.Str("id", "gov-n1-2-1"), env.Str("outcome", "ok")}}
+	kvOnly := []env.Record{boot("n1", "rs1"), served(time.Second, "n1", "ok"), governor, heal, served(11*time.Second, "n1", "ok")}
+	if got := Live(s, kvOnly); got.Verdict != checker.Valid || strings.Contains(got.Explanation, "config") {
+		t.Errorf("governor steps before the heal only: %s %q, want valid, config not judged", got.Verdict, got.Explanation)
+	}
 	short := *s
 	short.Final.Recover = 2 * time.Second
 	if got := Live(&short, append(base, heal)); got.Verdict != checker.NA {

@@ -193,6 +193,9 @@ func Adapt(in *scenario.Scenario, nodes int) (*scenario.Scenario, []string, erro
 	var unapplied []string
 	kept := s.Workloads[:0]
 	for i, w := range s.Workloads {
+		if w.Kind == scenario.Config && len(w.Actions) > 0 {
+			return nil, nil, fmt.Errorf("%s: workload %d joins or expels instances, which a live run does not do (shoal serve --join and shoal expel are not driven by it)", s.Name, i+1)
+		}
 		if w.Kind == scenario.Config {
 			unapplied = append(unapplied, fmt.Sprintf("workload %d (%s): not run: the HTTP API takes no operator actions on group 0 but model changes", i+1, w.Kind))
 			continue

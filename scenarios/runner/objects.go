@@ -238,6 +238,7 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 			}
 		}
 	}
+	groups := lastMembers(trace)
 	m, err := finalModel(models, trace)
 	if err != nil {
 		v := checker.Unknown
@@ -291,8 +292,8 @@ func CheckModel(s *scenario.Scenario, trace []env.Record) checker.Result {
 					show(rd.absent, rd.value), show(o.absent, o.value))
 			}
 		}
-		if len(nodes) < s.Cluster.ReplicationFactor {
-			return fail(checker.Unknown, rd.done, "%s was read on %d instances, not on all %d of its replicaset", label, len(nodes), s.Cluster.ReplicationFactor)
+		if want := replicas(s, groups, nodes); len(nodes) < want {
+			return fail(checker.Unknown, rd.done, "%s was read on %d instances, not on all %d of its replicaset", label, len(nodes), want)
 		}
 		if !rd.absent {
 			if rd.version != t.Latest() {

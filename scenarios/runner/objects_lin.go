@@ -49,8 +49,11 @@ var errModelsDiffer = errors.New("the instances end with different models")
 // model.state records), among models.
 func finalModel(models map[string]*model.Model, trace []env.Record) (*model.Model, error) {
 	final := map[env.NodeID]string{}
+	members := lastMembers(trace)["config"]
 	for i := range trace {
-		if r := &trace[i]; r.Kind == "model.state" {
+		// An instance expelled, which group 0 left behind, may hold an
+		// older model: only the members count.
+		if r := &trace[i]; r.Kind == "model.state" && (members == nil || members[r.Node]) {
 			final[r.Node], _ = r.Str("digest")
 		}
 	}

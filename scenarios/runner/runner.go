@@ -235,8 +235,8 @@ func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) erro
 		return err
 	}
 	endpoints, brokers := Endpoints(s), Brokers(s)
-	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor,
-		Pipeline: InitialPipeline(s), Settings: s.Cluster.Queue, Endpoints: endpoints, Brokers: brokers}
+	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor, Domains: Domains(s.Cluster),
+		Pipeline: InitialPipeline(s), Settings: Settings(s.Cluster), Endpoints: endpoints, Brokers: brokers}
 	if m != nil {
 		topo.Model = m.Source()
 	}
@@ -275,7 +275,7 @@ func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) erro
 			objectKeys = max(objectKeys, wl.Keys)
 		}
 	}
-	nem, err := nemesis.Schedule(w, c, s.Nemesis, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
+	nem, err := scheduleNemesis(w, c, s, nemesis.Config{Network: base, DiskDir: node.WALDir, End: s.Duration})
 	if err != nil {
 		return err
 	}
@@ -341,6 +341,11 @@ func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) erro
 			return err
 		}
 	}
+	if slices.Contains(s.Checks, scenario.CheckTopology) {
+		if err := recordTopology(w, c, progress); err != nil {
+			return err
+		}
+	}
 	c.RecordDigests()
 	return nil
 }
@@ -369,6 +374,7 @@ func startWorkload(w *simnet.World, c *harness.Cluster, m *model.Model, i int, w
 		})
 		return err
 	case scenario.Config:
+		scheduleActions(w, c, wl)
 		for k := range wl.Clients {
 			a := &actions{w: w, c: c, wl: wl, prefix: fmt.Sprintf("w%da%d", i+1, k+1), interval: interval, until: until}
 			// Spread the clients' starts over one interval.
@@ -475,6 +481,8 @@ func checkOne(s *scenario.Scenario, trace []env.Record, name string) (checker.Re
 		return checker.Delivery(trace, harness.FinalIngestProcess), nil
 	case scenario.CheckOutbound:
 		return CheckOutbound(trace), nil
+	case scenario.CheckTopology:
+		return checker.Topology(trace), nil
 	case scenario.CheckProgress:
 		// Two election timeouts after the heal, every group with work
 		// must have made progress.

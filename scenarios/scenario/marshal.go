@@ -108,6 +108,12 @@ func clusterNode(cl Cluster) *yaml.Node {
 	if len(cl.Queue) > 0 {
 		c.add("queue", queueNode(cl.Queue))
 	}
+	if len(cl.Governor) > 0 {
+		c.add("governor", governorNode(cl.Governor))
+	}
+	if len(cl.Domains) > 0 {
+		c.add("domains", domainsNode(cl.Domains))
+	}
 	return c.node()
 }
 
@@ -117,6 +123,10 @@ func workloadNode(w Workload) *yaml.Node {
 	b.str("kind", w.Kind)
 	if w.Cluster != "" {
 		b.str("cluster", w.Cluster)
+	}
+	if w.Kind == Config && len(w.Actions) > 0 {
+		b.add("actions", actionsNode(w.Actions))
+		return b.node()
 	}
 	if w.Kind == Model {
 		b.duration("at", w.At)

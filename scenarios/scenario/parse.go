@@ -88,13 +88,13 @@ func defaultWorkload(kind string) Workload {
 // them.
 var (
 	topFields      = []string{"name", "description", "cluster", "clusters", "network", "dc_link", "workload", "duration", "nemesis", "final", "checks", "expect"}
-	clusterFields  = []string{"instances", "replication_factor", "model", "pipeline", "queue"}
+	clusterFields  = []string{"instances", "replication_factor", "model", "pipeline", "queue", "governor", "domains"}
 	namedFields    = slices.Concat([]string{"name"}, clusterFields) // of an entry of `clusters`
 	dcLinkFields   = []string{"latency"}
 	queueFields    = queueFieldNames()
 	networkFields  = []string{"latency", "loss"}
 	latencyFields  = []string{"dist", "min", "max"}
-	workloadFields = []string{"kind", "cluster", "at", "model", "connector", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries"}
+	workloadFields = []string{"kind", "cluster", "at", "model", "connector", "clients", "keys", "rate", "bad", "mix", "target", "timeout", "retries", "actions"}
 	mixFields      = []string{"read", "write", "cas", "delete", "stale_read"}
 	finalFields    = []string{"heal", "recover"}
 	timingFields   = []string{"at", "every", "start", "for"}
@@ -110,7 +110,7 @@ var (
 	workloadKinds      = []string{KV, Config, Objects, Model, Ingest, Kafka}
 	kindWorkloadFields = map[string][]string{
 		KV:      {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
-		Config:  {"clients", "rate", "target", "timeout", "retries"},
+		Config:  {"clients", "rate", "target", "timeout", "retries", "actions"},
 		Objects: {"clients", "keys", "rate", "mix", "target", "timeout", "retries"},
 		Model:   {"at", "model", "target", "timeout"},
 		Ingest:  {"clients", "rate", "bad", "target", "timeout", "retries"},
@@ -174,7 +174,7 @@ var (
 // error, when there is one, is an ErrorList of every problem found
 // (each a *Error reading "FILE:LINE: problem"), sorted by line.
 func Parse(file string, data []byte) (*Scenario, error) {
-	p := &parser{report: yamlcheck.Report{File: file}}
+	p := &parser{report: yamlcheck.Report{File: file}, stepAt: -1}
 	root := yamlcheck.Document(&p.report, data, "scenario")
 	if root == nil {
 		return nil, p.report.Err()
@@ -206,6 +206,15 @@ type parser struct {
 	// checked against (enter).
 	multi bool
 	dcs   []dcInfo
+	// pending holds the config workloads' actions until checkActions
+	// checks them together; joinAt and joinLine then say when (and on
+	// which line) each instance an action joins does, and stepAt is the
+	// first occurrence of the nemesis step being read (-1 outside one):
+	// a fault may name a joining instance only from its join on.
+	pending  []pendingAction
+	joinAt   map[env.NodeID]time.Duration
+	joinLine map[env.NodeID]int
+	stepAt   time.Duration
 }
 
 // dcInfo is what the parser learnt of one cluster of `clusters`.
@@ -401,7 +410,7 @@ func (p *parser) nodeNames() []string {
 }
 
 // isNode reports whether s names an instance of the cluster (any nN while
-// the cluster is unknown).
+// the cluster is unknown), one of n1..nN or one an action joins.
 func (p *parser) isNode(s string) bool {
 	if !nodePattern.MatchString(s) {
 		return false
@@ -411,6 +420,9 @@ func (p *parser) isNode(s string) bool {
 	if limit == 0 {
 		limit = maxInstances
 	}
+	if _, joins := p.joinAt[env.NodeID(s)]; joins {
+		return true
+	}
 	return err == nil && s == "n"+strconv.Itoa(i) && i >= 1 && i <= limit
 }
 
@@ -418,7 +430,7 @@ func (p *parser) isNode(s string) bool {
 // unknown what.
 func (p *parser) unknownName(n *yaml.Node, what, s string, words []string) {
 	if nodePattern.MatchString(s) && p.nodes > 0 {
-		p.errorf(n, "unknown %s %s (the cluster has n1..n%d)", what, yamlcheck.Quote(s), p.nodes)
+		p.errorf(n, "unknown %s %s%s", what, yamlcheck.Quote(s), p.hasNodes())
 		return
 	}
 	p.errorf(n, "unknown %s %s%s", what, yamlcheck.Quote(s), yamlcheck.Hint(s, slices.Concat(words, p.nodeNames())))
@@ -432,6 +444,9 @@ func (p *parser) node(n *yaml.Node, field string) (env.NodeID, bool) {
 	}
 	if !p.isNode(s) {
 		p.unknownName(n, "node", s, nil)
+		return "", false
+	}
+	if p.joinedLater(n, field, s) {
 		return "", false
 	}
 	return env.NodeID(s), true
@@ -521,6 +536,7 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 	s.Final = p.final(f.get("final"))
 	var kindsKnown bool
 	s.Workloads, kindsKnown = p.workloads(f.get("workload"))
+	p.checkActions()
 	for i := range s.Workloads {
 		if s.Workloads[i].Cluster == "" && len(s.Clusters) > 0 {
 			s.Workloads[i].Cluster = s.Clusters[0].Name // the default kv workload
@@ -592,6 +608,12 @@ func (p *parser) clusterIn(n *yaml.Node, allowed []string) (Cluster, fields) {
 		if rfOK {
 			p.sets = c.Instances / c.ReplicationFactor
 		}
+	}
+	if v := f.get("governor"); v != nil {
+		c.Governor = p.governor(v)
+	}
+	if v := f.get("domains"); v != nil {
+		c.Domains = p.domains(v, p.nodes)
 	}
 	return c, f
 }
@@ -796,6 +818,17 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	if kind == Kafka {
 		w.Connector = p.producesTo(f)
 	}
+	if kind == Config && f.has("actions") {
+		// Actions are made at their times: the workload has no clients.
+		for _, field := range kindWorkloadFields[Config] {
+			if field != "actions" && f.has(field) {
+				p.errorf(f.key(field), "`%s` does not apply to a config workload with `actions`: give periodic settings a config workload of their own", field)
+			}
+		}
+		w = Workload{Kind: Config, Cluster: w.Cluster}
+		p.actions(f.get("actions"), &w)
+		return w, true
+	}
 	if kind == Model {
 		for _, field := range []string{"at", "model"} {
 			if !f.has(field) {
@@ -835,7 +868,7 @@ func (p *parser) workload(n *yaml.Node) (Workload, bool) {
 	}
 	if v := get("target"); v != nil {
 		if s, ok := p.str(v, "target"); ok {
-			if slices.Contains(workloadTargets, s) || p.isNode(s) {
+			if slices.Contains(workloadTargets, s) || p.isBootNode(s, p.nodes) {
 				w.Target = s
 			} else {
 				p.unknownName(v, "workload target", s, workloadTargets)
@@ -935,6 +968,11 @@ func (p *parser) step(n *yaml.Node) (nemesis.Step, bool) {
 		return st, false
 	}
 	ok = p.timing(f, &st) && ok
+	p.stepAt = st.At
+	if st.Every > 0 {
+		p.stepAt = st.Start
+	}
+	defer func() { p.stepAt = -1 }()
 	if f.has("weight") {
 		p.errorf(f.key("weight"), "`weight` applies only to pick alternatives")
 		ok = false
@@ -1234,6 +1272,9 @@ func (p *parser) target(f fields, flt *nemesis.Fault) bool {
 			p.unknownName(v, "target", s, nemesis.Targets)
 			return false
 		}
+		if p.joinedLater(v, "target", s) {
+			return false
+		}
 		flt.Target = s
 	}
 	if flt.Target == nemesis.TargetLeader || flt.Target == nemesis.TargetFollowers || flt.Target == nemesis.TargetFollower {
@@ -1468,10 +1509,14 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 	// judge (n/a), so they are not defaults, though a scenario may still
 	// name them.
 	operator := has(Config) || has(Model)
+	// Topology judges joins, expels and the governor's work: a default
+	// when the scenario makes actions or tunes the governor.
+	topology := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return len(w.Actions) > 0 }) ||
+		slices.ContainsFunc(s.clusters(), func(c Cluster) bool { return len(c.Governor) > 0 })
 	if n == nil {
 		var out []string
 		for _, c := range Checks {
-			if needs(c) == "" && (c != CheckQuorum || operator) && (c != CheckFaults || len(s.Nemesis) > 0) {
+			if needs(c) == "" && (c != CheckQuorum || operator) && (c != CheckFaults || len(s.Nemesis) > 0) && (c != CheckTopology || topology) {
 				out = append(out, c)
 			}
 		}

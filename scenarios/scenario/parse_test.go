@@ -66,7 +66,7 @@ func TestParseValidRoundTrips(t *testing.T) {
 
 // TestMarshalGolden pins what a resolved scenario looks like.
 func TestMarshalGolden(t *testing.T) {
-	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound", "kafka", "clusters"} {
+	for _, name := range []string{"leader-isolation", "every-fault", "objects", "ingest", "outbound", "kafka", "clusters", "topology"} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "valid", name+".yaml"))
 			if err != nil {

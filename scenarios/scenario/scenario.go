@@ -11,6 +11,7 @@ package scenario
 import (
 	"time"
 
+	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/simnet"
 )
@@ -59,6 +60,14 @@ type Cluster struct {
 	// time.Duration's String form. Nil when the file sets none; a setting
 	// left out keeps the cluster's default.
 	Queue map[string]string
+	// Governor holds the governor's settings the cluster bootstraps with
+	// (governor.offline_after), keyed and written as Queue's; nil when
+	// the file sets none.
+	Governor map[string]string
+	// Domains are the failure domains (core/cluster's Domain: key=value
+	// pairs such as zone=a) of the instances the file gives one, by
+	// instance; nil when it gives none.
+	Domains map[env.NodeID]map[string]string
 }
 
 // Network is every link's behaviour before any fault.
@@ -102,7 +111,38 @@ type Workload struct {
 	// broker. A kafka workload has no Target, Timeout or Retries: they
 	// are zero.
 	Connector string
+	// Actions, for a config workload that has them, are operator actions
+	// made at set times: joins and expels. Such a workload has no
+	// clients: Clients, Rate, Timeout and Retries are zero and Target is
+	// empty (a workload of periodic settings is another config workload).
+	Actions []Action
 }
+
+// Action kinds.
+const (
+	ActionJoin  = "join"  // an instance joins the running cluster
+	ActionExpel = "expel" // an instance is expelled from it
+)
+
+// Action is an operator action of a config workload, made at At through
+// Via: Instance joins (with Domain, its failure domain) or is expelled
+// (with Force, even though it is online). The proposal is answered once
+// group 0 has applied it, or times out after Timeout.
+type Action struct {
+	At       time.Duration
+	Kind     string // ActionJoin or ActionExpel
+	Instance env.NodeID
+	// Via is the instance the action goes to: random, leader (group 0's
+	// leader), or an instance's name.
+	Via     string
+	Domain  map[string]string // join only; nil for none
+	Force   bool              // expel only
+	Timeout time.Duration
+}
+
+// ID is the ID of the action's proposal, as the trace records it
+// (prop.result): join-NAME or expel-NAME.
+func (a Action) ID() string { return a.Kind + "-" + string(a.Instance) }
 
 // Mix weighs a kv or objects workload's operations (an objects
 // workload's has no CAS). StaleRead weighs reads that ask any replica for
@@ -134,10 +174,11 @@ const (
 	CheckDelivery     = "delivery"    // every acknowledged message or produced record stored exactly once or in the repair queue with its reason
 	CheckOutbound     = "outbound"    // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
 	CheckReplication  = "replication" // every cluster ends with the same latest change of every replicated object
+	CheckTopology     = "topology"    // joins and expels ended ok, expelled instances stay out, group 0's voters and every replicaset end as configured
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound, CheckReplication}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound, CheckReplication, CheckTopology}
 
 // clusters lists the scenario's clusters: Clusters, or Cluster alone.
 func (s *Scenario) clusters() []Cluster {

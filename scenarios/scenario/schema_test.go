@@ -88,6 +88,11 @@ func TestSchemaRejectsInvalidScenarios(t *testing.T) {
 		"unknown queue field": true, "queue out of range": true, "queue durations": true,
 		"ingest without pipeline": true, "fields on ingest": true, "bad out of range": true,
 		"endpoint fields": true, "broker fields": true, "rebalance for": true, "kafka without pipeline": true, "fields on kafka": true, "kafka values": true,
+		"actions with clients": true, "actions on kv": true, "actions not a list": true, "actions empty": true,
+		"action not a mapping": true, "misspelt action field": true, "action without at": true, "join and expel": true,
+		"neither join nor expel": true, "join names no instance": true, "misspelt via": true, "domain on expel, force on join": true,
+		"bad domains": true, "bad force and timeout": true, "too many instances": true, "misspelt governor field": true,
+		"governor not a mapping": true, "bad cluster domains": true, "cluster domains not a mapping": true,
 	}
 	seen := 0
 	for _, tc := range malformed {

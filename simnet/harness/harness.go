@@ -51,6 +51,9 @@ type Cluster struct {
 	gateways []env.NodeID
 	gwCfg    map[env.NodeID]endpoint.GatewayConfig
 	gws      map[env.NodeID]*endpoint.Gateway
+	// joins holds the instances that joined the formed cluster (Join),
+	// and what each learnt once admitted.
+	joins map[env.NodeID]*joining
 }
 
 // Topology describes a cluster to start: instances n1..nN with optional
@@ -495,26 +498,6 @@ func (c *Cluster) add(name env.NodeID, cfg node.Config) error {
 	})
 }
 
-// Join adds an instance to the formed cluster now: it proposes the join
-// (cluster.Join) on via, and starts the new instance empty with the Raft
-// ID the join will give it (one past the highest) and its peers; the
-// group leaders add it once the join is applied. The proposal's outcome is
-// in the trace as prop.result with ID "join-NAME".
-func (c *Cluster) Join(name, via env.NodeID, d cluster.Domain, timeout time.Duration) error {
-	var peers []cluster.Instance
-	for i, n := range c.Names {
-		peers = append(peers, cluster.Instance{Name: n, RaftID: uint64(i + 1)})
-	}
-	cfg := c.cfg
-	cfg.Join = &node.JoinInfo{RaftID: uint64(len(c.Names) + 1), Peers: peers}
-	c.Propose(via, "config", "join-"+string(name), cluster.Join(name, d).Encode(), timeout)
-	if err := c.add(name, cfg); err != nil {
-		return err
-	}
-	c.Names = append(c.Names, name)
-	return nil
-}
-
 // Bootstrap is the cluster's initial configuration: its replicasets,
 // voters and buckets.
 func (c *Cluster) Bootstrap() *cluster.Config {
@@ -607,23 +590,25 @@ func (c *Cluster) AddClients(n int, cfg client.Config, work func(i int) client.W
 const FinalReadProcess = 1 << 30
 
 // FinalRead starts the final-read phase now: one client reads every key
-// in turn, retrying each for up to ten seconds.
+// in turn, retrying each for up to ten seconds, from the instances that
+// serve (Serving: a joined one too, an expelled one not).
 func (c *Cluster) FinalRead(keys []string) error {
 	c.final, c.keys = &client.Stats{}, len(keys)
-	cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
+	cfg := client.Config{Servers: c.Serving(), Target: "leader", Timeout: 10 * time.Second, Retries: 40,
 		Interval: time.Millisecond, Process: FinalReadProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.final}
 	return c.World.AddNode(env.NodeID(prefix(c.Name)+"final"), client.Start(cfg, &client.Reads{Keys: keys}))
 }
 
 // FinalObjectReads starts the final object reads now: for every
-// instance, a client that asks it for each of ops (get-object, stale: the
+// instance that serves (Serving), a client that asks it for each of ops (get-object, stale: the
 // instance answers from its own state if it holds the object's
 // replicaset, else redirects to a member), retrying each for up to ten
 // seconds. The readers record processes after the final reader's.
 func (c *Cluster) FinalObjectReads(ops []client.Op) error {
-	c.objects, c.objOps = &client.Stats{}, len(ops)*len(c.Names)
-	for i, name := range c.Names {
-		cfg := client.Config{Servers: c.Names, Target: string(name), Timeout: 10 * time.Second, Retries: 40,
+	serving := c.Serving()
+	c.objects, c.objOps = &client.Stats{}, len(ops)*len(serving)
+	for i, name := range serving {
+		cfg := client.Config{Servers: serving, Target: string(name), Timeout: 10 * time.Second, Retries: 40,
 			Interval: time.Millisecond, Process: FinalReadProcess + 1 + i, Buckets: c.cfg.Spec.Buckets, Stats: c.objects}
 		if err := c.World.AddNode(env.NodeID(prefix(c.Name)+"final-"+strings.TrimPrefix(string(name), prefix(c.Name))), client.Start(cfg, &client.List{Ops: ops})); err != nil {
 			return err
@@ -646,12 +631,13 @@ const FinalIngestReaders = 16
 // replicaset, linearizably, retrying it for up to ten seconds.
 func (c *Cluster) FinalIngestReads(ops []client.Op) error {
 	c.ingest, c.ingOps = &client.Stats{}, len(ops)
+	serving := c.Serving()
 	for i := range FinalIngestReaders {
 		var mine []client.Op
 		for k := i; k < len(ops); k += FinalIngestReaders {
 			mine = append(mine, ops[k])
 		}
-		cfg := client.Config{Servers: c.Names, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
+		cfg := client.Config{Servers: serving, Target: "leader", Timeout: 10 * time.Second, Retries: 40,
 			Interval: time.Millisecond, Process: FinalIngestProcess, Buckets: c.cfg.Spec.Buckets, Stats: c.ingest}
 		if err := c.World.AddNode(env.NodeID(fmt.Sprintf("%sfinal-ingest%d", prefix(c.Name), i+1)), client.Start(cfg, &client.List{Ops: mine})); err != nil {
 			return err
@@ -723,15 +709,16 @@ func (c *Cluster) Replicasets() []string {
 	return out
 }
 
-// Members lists a group's instances: every instance for "config", a
-// replicaset's members for its name.
+// Members lists a group's instances: every instance for "config" (those
+// that joined, and those expelled, included), a replicaset's members for
+// its name, as group 0's leader knows them (Current).
 func (c *Cluster) Members(group string) []env.NodeID {
 	if group == "config" {
 		return c.Names
 	}
-	rs, _ := c.Bootstrap().Replicaset(group)
+	rs, _ := c.Current().Replicaset(group)
 	return rs.Members
 }
 
-// Voters lists group 0's voters.
-func (c *Cluster) Voters() []env.NodeID { return c.Bootstrap().Voters }
+// Voters lists group 0's voters, as its leader knows them (Current).
+func (c *Cluster) Voters() []env.NodeID { return c.Current().Voters }

@@ -223,7 +223,7 @@ func simulate(s *scenario.Scenario, t Target, seed uint64, unapplied []string) (
 		}
 	}
 	r.world = newWorld(rec, net, t, r.nodes, seed)
-	defer r.world.close()
+	defer r.world.Close()
 	for _, id := range r.nodes {
 		r.world.started(id)
 		rec.Note(id, "node.bootstrap", env.Int("instances", int64(len(r.nodes))), env.Int("replicasets", 1),
@@ -235,11 +235,11 @@ func simulate(s *scenario.Scenario, t Target, seed uint64, unapplied []string) (
 	}
 	r.world.c = r.cluster
 	err = r.drive(seed)
-	r.world.close()
+	r.world.Close()
 	r.cluster.Shutdown()
 	net.wait()
 	if err == nil {
-		err = r.world.err()
+		err = r.world.Err()
 	}
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package foreign
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/nemesis"
+	"github.com/shoaldb/shoal/scenarios/schedule"
 	"github.com/shoaldb/shoal/simnet"
 )
 
@@ -19,6 +19,7 @@ import (
 // restarts of the target's nodes. Callbacks scheduled with At and After
 // run one at a time, in time order, on the world's own goroutine.
 type world struct {
+	*schedule.Scheduler
 	rec   *Recorder
 	net   *Net
 	c     Cluster
@@ -26,117 +27,13 @@ type world struct {
 	nodes []env.NodeID
 	rand  *rand.Rand // used only on the scheduler goroutine
 
-	mu     sync.Mutex
-	up     map[env.NodeID]bool
-	queue  events
-	seq    uint64
-	wake   chan struct{}
-	done   chan struct{}
-	closed bool
-	// failed holds the first error an action met (a node that would not
-	// restart): the run reports it rather than go on as if it had
-	// happened.
-	failed error
+	mu sync.Mutex
+	up map[env.NodeID]bool
 }
 
 func newWorld(rec *Recorder, net *Net, t Target, nodes []env.NodeID, seed uint64) *world {
-	w := &world{rec: rec, net: net, t: t, nodes: nodes, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		up: map[env.NodeID]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go w.loop()
-	return w
-}
-
-type event struct {
-	at  time.Duration
-	seq uint64
-	fn  func()
-}
-
-type events []event
-
-func (e events) Len() int { return len(e) }
-func (e events) Less(i, j int) bool {
-	return e[i].at < e[j].at || e[i].at == e[j].at && e[i].seq < e[j].seq
-}
-func (e events) Swap(i, j int) { e[i], e[j] = e[j], e[i] }
-func (e *events) Push(x any)   { *e = append(*e, x.(event)) }
-func (e *events) Pop() any {
-	old := *e
-	x := old[len(old)-1]
-	*e = old[:len(old)-1]
-	return x
-}
-
-func (w *world) Now() time.Duration { return w.rec.Now() }
-
-func (w *world) At(t time.Duration, fn func()) {
-	w.mu.Lock()
-	w.seq++
-	heap.Push(&w.queue, event{t, w.seq, fn})
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *world) After(d time.Duration, fn func()) { w.At(w.Now()+d, fn) }
-
-// loop runs the scheduled callbacks when their time comes.
-func (w *world) loop() {
-	defer close(w.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		if w.closed {
-			w.mu.Unlock()
-			return
-		}
-		if len(w.queue) > 0 && w.queue[0].at <= w.Now() {
-			ev := heap.Pop(&w.queue).(event)
-			w.mu.Unlock()
-			ev.fn()
-			continue
-		}
-		wait := time.Hour
-		if len(w.queue) > 0 {
-			wait = w.queue[0].at - w.Now()
-		}
-		w.mu.Unlock()
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-w.wake:
-			timer.Stop()
-		}
-	}
-}
-
-// close stops the scheduler; callbacks not yet run never run.
-func (w *world) close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	<-w.done
-}
-
-func (w *world) fail(err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.failed == nil {
-		w.failed = err
-	}
-}
-
-func (w *world) err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.failed
+	return &world{Scheduler: schedule.New(rec.Now), rec: rec, net: net, t: t, nodes: nodes,
+		rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), up: map[env.NodeID]bool{}}
 }
 
 func (w *world) Note(source env.NodeID, kind string, fields ...env.Field) {
@@ -177,7 +74,7 @@ func (w *world) Kill(id env.NodeID) bool {
 	w.up[id] = false
 	w.mu.Unlock()
 	if err := w.c.Kill(id); err != nil {
-		w.fail(fmt.Errorf("killing %s: %w", id, err))
+		w.Fail(fmt.Errorf("killing %s: %w", id, err))
 	}
 	return true
 }
@@ -196,7 +93,7 @@ func (w *world) Restart(id env.NodeID) bool {
 		w.mu.Lock()
 		w.up[id] = false
 		w.mu.Unlock()
-		w.fail(fmt.Errorf("restarting %s: %w", id, err))
+		w.Fail(fmt.Errorf("restarting %s: %w", id, err))
 		return false
 	}
 	return true

@@ -733,7 +733,7 @@ func (r *run) drive(ctx context.Context) error {
 		}
 	}
 	clients.Wait()
-	if err := r.world.err(); err != nil {
+	if err := r.world.Err(); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -749,7 +749,7 @@ func (r *run) drive(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
-	if err := r.world.err(); err != nil {
+	if err := r.world.Err(); err != nil {
 		return err
 	}
 	if keys > 0 {
@@ -796,8 +796,8 @@ func (r *run) drive(ctx context.Context) error {
 		}
 		r.finalIngestReads(ctx, cancel, servers, leader, runner.FinalIngestReads(m, sent, r.cluster.Replicasets()))
 	}
-	r.world.close()
-	if err := r.world.err(); err != nil {
+	r.world.Close()
+	if err := r.world.Err(); err != nil {
 		return err
 	}
 	return r.digests(ctx)
@@ -837,7 +837,7 @@ func (r *run) finalIngestReads(ctx context.Context, cancel context.CancelFunc, s
 // so that the run ends through shutdown rather than leave processes.
 func (r *run) recoverInto(cancel context.CancelFunc) {
 	if v := recover(); v != nil {
-		r.world.fail(fmt.Errorf("internal error: %v\n%s", v, debug.Stack()))
+		r.world.Fail(fmt.Errorf("internal error: %v\n%s", v, debug.Stack()))
 		cancel()
 	}
 }
@@ -906,7 +906,7 @@ func countDigests(path string) int {
 func (r *run) shutdown() {
 	r.stopped.Do(func() {
 		if r.world != nil {
-			r.world.close()
+			r.world.Close()
 		}
 		var wg sync.WaitGroup
 		errs := make([]error, len(r.procs))

@@ -187,7 +187,7 @@ func TestWorldRunsCallbacksInTimeOrder(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the callbacks did not run within 10s")
 	}
-	w.close()
+	w.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
@@ -201,7 +201,7 @@ func TestWorldRunsCallbacksInTimeOrder(t *testing.T) {
 func TestUnsupportedFaultsAreTraced(t *testing.T) {
 	rec := &recorder{}
 	w := newWorld(time.Now(), 1, rec, nil, nil)
-	defer w.close()
+	defer w.Close()
 	off := time.Second
 	steps := []nemesis.Step{
 		{At: 0, For: time.Millisecond, Fault: &nemesis.Fault{Kind: nemesis.Clock, Target: "n1", Offset: &off}},

@@ -1,16 +1,15 @@
 package liverun
 
 import (
-	"container/heap"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/nemesis"
 	"github.com/shoaldb/shoal/scenarios/liverun/proxy"
+	"github.com/shoaldb/shoal/scenarios/schedule"
 	"github.com/shoaldb/shoal/simnet"
 )
 
@@ -21,134 +20,20 @@ import (
 // with At and After run one at a time on the world's own goroutine, in
 // time order.
 type world struct {
-	begin time.Time
+	*schedule.Scheduler
 	rec   *recorder
 	procs map[env.NodeID]*process
 	proxy *proxy.Proxy
 	rand  *rand.Rand // used only on the scheduler goroutine
-
-	mu     sync.Mutex
-	queue  events
-	seq    uint64
-	wake   chan struct{}
-	done   chan struct{}
-	closed bool
-	// failed holds the first error an action met (a process that would
-	// not start): the run reports it rather than go on as if it had
-	// happened.
-	failed error
 }
 
 func newWorld(begin time.Time, seed uint64, rec *recorder, procs []*process, px *proxy.Proxy) *world {
-	w := &world{begin: begin, rec: rec, procs: map[env.NodeID]*process{}, proxy: px,
-		rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &world{Scheduler: schedule.New(func() time.Duration { return time.Since(begin) }), rec: rec, procs: map[env.NodeID]*process{}, proxy: px,
+		rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	for _, p := range procs {
 		w.procs[p.name] = p
 	}
-	go w.loop()
 	return w
-}
-
-type event struct {
-	at  time.Duration
-	seq uint64
-	fn  func()
-}
-
-type events []event
-
-func (e events) Len() int { return len(e) }
-func (e events) Less(i, j int) bool {
-	return e[i].at < e[j].at || e[i].at == e[j].at && e[i].seq < e[j].seq
-}
-func (e events) Swap(i, j int) { e[i], e[j] = e[j], e[i] }
-func (e *events) Push(x any)   { *e = append(*e, x.(event)) }
-func (e *events) Pop() any {
-	old := *e
-	x := old[len(old)-1]
-	*e = old[:len(old)-1]
-	return x
-}
-
-func (w *world) Now() time.Duration { return time.Since(w.begin) }
-
-func (w *world) At(t time.Duration, fn func()) {
-	w.mu.Lock()
-	w.seq++
-	heap.Push(&w.queue, event{t, w.seq, fn})
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *world) After(d time.Duration, fn func()) { w.At(w.Now()+d, fn) }
-
-// loop runs the scheduled callbacks when their time comes.
-func (w *world) loop() {
-	defer close(w.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		if w.closed {
-			w.mu.Unlock()
-			return
-		}
-		var next *event
-		if len(w.queue) > 0 {
-			next = &w.queue[0]
-		}
-		if next != nil && next.at <= w.Now() {
-			ev := heap.Pop(&w.queue).(event)
-			w.mu.Unlock()
-			ev.fn()
-			continue
-		}
-		wait := time.Hour
-		if next != nil {
-			wait = next.at - w.Now()
-		}
-		w.mu.Unlock()
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-w.wake:
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-		}
-	}
-}
-
-// close stops the scheduler; callbacks not yet run never run.
-func (w *world) close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	<-w.done
-}
-
-func (w *world) fail(err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.failed == nil {
-		w.failed = err
-	}
-}
-
-func (w *world) err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.failed
 }
 
 func (w *world) Note(source env.NodeID, kind string, fields ...env.Field) {
@@ -178,7 +63,7 @@ func (w *world) Restart(id env.NodeID) bool {
 		return false
 	}
 	if err := p.start(); err != nil {
-		w.fail(err)
+		w.Fail(err)
 		return false
 	}
 	p.mu.Lock()

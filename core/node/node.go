@@ -194,7 +194,14 @@ func (n *Node) recover() error {
 	case snap0.Metadata.Index == 0 && n.cfg.Join != nil:
 		// Joining: nothing yet but who the peers are. Group 0's leader
 		// sends the configuration once it adds this instance.
-		n.conf = &configMachine{conf: &cluster.Config{Instances: n.cfg.Join.Peers, Settings: map[string]string{}}}
+		// What the peers' replicasets are comes with the configuration:
+		// until then the instances are names and Raft IDs alone, which
+		// is a configuration that decodes (Configuration).
+		peers := slices.Clone(n.cfg.Join.Peers)
+		for i := range peers {
+			peers[i].Replicaset = ""
+		}
+		n.conf = &configMachine{conf: &cluster.Config{Instances: peers, Settings: map[string]string{}}}
 	case snap0.Metadata.Index == 0:
 		if err := n.bootstrap(); err != nil {
 			return err

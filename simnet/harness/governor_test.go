@@ -246,3 +246,32 @@ func electionThenExpel(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+// An instance started to join reads its configuration (the API's status
+// does) before the join reaches it: its peers' names and Raft IDs, no
+// replicaset yet, a configuration that decodes.
+func TestJoinerConfigurationBeforeItsJoin(t *testing.T) {
+	w, c := start(t, 1, Topology{Instances: 3}, node.Config{})
+	runUntil(t, w, time.Second)
+	peers := c.Node("n1").Configuration().Instances
+	cfg := c.Config()
+	cfg.Join = &node.JoinInfo{RaftID: 4, Peers: append(peers, cluster.Instance{Name: "n4", RaftID: 4, Replicaset: "rs2"})}
+	start := node.Start(cfg)
+	var n4 *node.Node
+	if err := w.AddNode("n4", func(e env.Env) (env.Node, error) {
+		n, err := start(e)
+		if err == nil {
+			n4 = n.(*node.Node)
+		}
+		return n, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, w, 2*time.Second)
+	if n4 == nil {
+		t.Fatal("n4 did not start")
+	}
+	if got := n4.Configuration(); len(got.Instances) != 4 || len(got.Replicasets) != 0 {
+		t.Errorf("n4's configuration before its join: %+v", got)
+	}
+}

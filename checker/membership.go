@@ -2,7 +2,6 @@ package checker
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/shoaldb/shoal/core/env"
 )
@@ -34,19 +33,8 @@ func readConf(r *env.Record) conf {
 	c.index, _ = r.Int("index")
 	v, _ := r.Str("voters")
 	l, _ := r.Str("learners")
-	c.voters, c.learners = names(v), names(l)
+	c.voters, c.learners = env.Split(v), env.Split(l)
 	return c
-}
-
-// names splits a comma-separated list of names, "" being none.
-func names(s string) []env.NodeID {
-	var out []env.NodeID
-	for _, n := range strings.Split(s, ",") {
-		if n != "" {
-			out = append(out, env.NodeID(n))
-		}
-	}
-	return out
 }
 
 // instanceSet is every node of the trace that is an instance: those that

@@ -203,7 +203,7 @@ func readTopology(trace []env.Record) *topology {
 			s.instance = env.NodeID(inst)
 			s.state, _ = r.Str("state")
 			v, _ := r.Str("voters")
-			s.voters = names(v)
+			s.voters = env.Split(v)
 			t.steps = append(t.steps, s)
 		case "prop.result":
 			if g, _ := r.Str("group"); g == "config" {
@@ -247,11 +247,11 @@ func readFinal(r *env.Record) *finalConf {
 		}
 	}
 	v, _ := r.Str("voters")
-	f.voters = names(v)
+	f.voters = env.Split(v)
 	sets, _ := r.Str("replicasets")
 	for _, s := range strings.Split(sets, ",") {
 		if name, members, ok := strings.Cut(s, "="); ok {
-			f.replicasets[name] = names(strings.ReplaceAll(members, "+", ","))
+			f.replicasets[name] = env.Split(strings.ReplaceAll(members, "+", ","))
 		}
 	}
 	return f

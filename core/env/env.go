@@ -37,6 +37,18 @@ func Join(ids []NodeID) string {
 	return b.String()
 }
 
+// Split reads a list Join wrote: the names between the commas, empty
+// ones left out ("" is none).
+func Split(s string) []NodeID {
+	var out []NodeID
+	for _, n := range strings.Split(s, ",") {
+		if n != "" {
+			out = append(out, NodeID(n))
+		}
+	}
+	return out
+}
+
 // TimerID identifies a timer set with Env.After. IDs are unique within one
 // Env's world and never reused.
 type TimerID uint64

@@ -105,3 +105,14 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitReadsJoin(t *testing.T) {
+	for _, ids := range [][]NodeID{nil, {"n1"}, {"n1", "n2", "n3"}} {
+		if got := Split(Join(ids)); len(got) != len(ids) || Join(got) != Join(ids) {
+			t.Errorf("Split(Join(%v)) = %v", ids, got)
+		}
+	}
+	if got := Split(",n1,,n2,"); Join(got) != "n1,n2" {
+		t.Errorf("empty names kept: %v", got)
+	}
+}

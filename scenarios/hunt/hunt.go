@@ -262,15 +262,7 @@ func TrialOf(s *scenario.Scenario, o *runner.Outcome, check string, live bool) T
 	return t
 }
 
-func ids(list string) []env.NodeID {
-	var out []env.NodeID
-	for _, s := range strings.Split(list, ",") {
-		if s != "" {
-			out = append(out, env.NodeID(s))
-		}
-	}
-	return out
-}
+func ids(list string) []env.NodeID { return env.Split(list) }
 
 // sidesOf reads the sides of a partition from its nemesis.start `what`
 // ("majority: n1,n4|n2,n3,n5"); nil for the shapes that are no split

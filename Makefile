@@ -38,13 +38,29 @@ test:
 # which must match the table in scenarios/README.md; the reports of
 # 1k-, 10k- and 100k-operation runs in Chromium (-v prints their sizes);
 # and leader-isolation and rolling-kill against real clusters (shoal live
-# run).
+# run). The parts are independent and the two longest (the sweep and the
+# matrix) each keep one core busy, so LONG_JOBS of them run at once, the
+# longest first; each says when it starts.
+LONG_JOBS ?= 2
 PROP_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' pgregory.net/rapid' | cut -d' ' -f1)
+LONG_PARTS = long-scenarios long-matrix long-props long-reports long-live
+.PHONY: test-long $(LONG_PARTS)
 test-long:
+	$(MAKE) -j$(LONG_JOBS) --output-sync=line $(LONG_PARTS)
+long-props:
+	@echo "--- $@ starts at $$(date -u +%T)"
 	$(GO) test -timeout 50m -run 'Prop' $(PROP_PKGS) -rapid.checks=$(LONG_CHECKS)
-	$(GO) test -timeout 50m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
-	$(GO) test -timeout 50m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
+long-scenarios:
+	@echo "--- $@ starts at $$(date -u +%T)"
+	$(GO) test -timeout 60m -run 'TestLibraryScenariosAreValid' ./scenarios/library -seeds $(LONG_SEEDS) -claim-seeds $(LONG_SEEDS)
+long-matrix:
+	@echo "--- $@ starts at $$(date -u +%T)"
+	$(GO) test -timeout 60m -tags shoalbugs -run 'TestBugMatrix' ./scenarios/library -matrix
+long-reports:
+	@echo "--- $@ starts at $$(date -u +%T)"
 	$(GO) test -timeout 20m -run 'TestBrowserReportSizes' ./reports -large -v
+long-live:
+	@echo "--- $@ starts at $$(date -u +%T)"
 	$(GO) test -timeout 20m -run 'TestLiveLibrary' ./cmd/shoal/cli -live-library -v
 
 # The engine's properties in the simulator (scenarios/hunt,
@@ -53,9 +69,15 @@ test-long:
 # failure shrunk and written under scenarios/hunt/testdata/failures; the
 # schedule generator's own properties; and the KV state machine against
 # its model. `make test` runs 20 schedules and rapid's default 100 checks.
+# The two runs are independent and each keeps one core busy, so they run
+# at once.
 PROPTEST_CHECKS ?= 1000
+.PHONY: proptest-engine proptest-kv
 proptest:
+	$(MAKE) -j2 --output-sync=line proptest-engine proptest-kv
+proptest-engine:
 	$(GO) test -timeout 30m -run 'TestEngineUnderFaults|TestPropGenerate' ./scenarios/hunt -rapid.checks=$(PROPTEST_CHECKS) -v
+proptest-kv:
 	$(GO) test -timeout 10m -run 'TestPropMachineModel|TestPropQueueModel' ./core/kv -rapid.checks=$(PROPTEST_CHECKS)
 
 $(STATICCHECK):

@@ -126,6 +126,12 @@ func (w *World) TraceHash() [32]byte { return w.rec.sum() }
 // TraceEvents counts the trace events recorded so far.
 func (w *World) TraceEvents() int64 { return w.rec.events }
 
+// TraceBytes is the size of the trace so far, in bytes of JSON lines.
+func (w *World) TraceBytes() int64 {
+	w.rec.flush()
+	return w.rec.bytes
+}
+
 // WriteTrace writes the kept trace (Config.KeepTrace) as JSON lines.
 func (w *World) WriteTrace(out io.Writer) (int64, error) {
 	if !w.rec.keep {
@@ -138,6 +144,7 @@ func (w *World) WriteTrace(out io.Writer) (int64, error) {
 // checkers and tests in the same process.
 func (w *World) Records() ([]env.Record, error) {
 	var buf bytes.Buffer
+	buf.Grow(int(w.TraceBytes()))
 	if _, err := w.WriteTrace(&buf); err != nil {
 		return nil, err
 	}

@@ -52,6 +52,10 @@ type Machine struct {
 	// last-arrival-wins planted bug); normal builds never set it.
 	IgnoreStamps bool
 	queue        queueMeta // the queues' counters (machine_queue.go)
+	// outChanges counts changes to the outbound queues (a message queued,
+	// one settled, a snapshot restored): the leader reads its outbox again
+	// only when it moved.
+	outChanges uint64
 	// OnReceived, if set, hears every received change as it applies
 	// (later: it changed the object) or not, to trace it.
 	OnReceived func(w *ObjectWrite, later bool)
@@ -314,6 +318,7 @@ func (m *Machine) scan(visit func(tag byte, k, v []byte)) error {
 // snapshot that does not decode changes nothing, applies not yet
 // committed included.
 func (m *Machine) Restore(data []byte, index uint64) error {
+	m.outChanges++
 	b := m.st.NewBatch()
 	lo, hi := m.span()
 	if err := b.DeleteRange(lo, hi, nil); err != nil {

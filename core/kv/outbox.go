@@ -179,6 +179,7 @@ func (m *Machine) outboundPrefix(dest string) []byte {
 // pushOutbound puts a message at the tail of its destination's queue.
 func (m *Machine) pushOutbound(b *pebble.Batch, e *OutboxEntry) error {
 	m.queue.outSeq++
+	m.outChanges++
 	e.Seq = m.queue.outSeq
 	if e.Origin == 0 {
 		e.Origin = e.Seq
@@ -243,6 +244,7 @@ func (m *Machine) applyOutbox(b *pebble.Batch, index uint64, o *Outbox) (Result,
 			return OutboxEntry{}, false, fmt.Errorf("kv: group %d: %w", m.group, err)
 		}
 		m.queue.outbound--
+		m.outChanges++
 		res.Revision++ // how many left the queue
 		if err := b.Delete(k, nil); err != nil {
 			return OutboxEntry{}, false, err
@@ -319,6 +321,10 @@ func (m *Machine) Outbox(dest string, after uint64, limit int) ([]OutboxEntry, e
 		return decodeOutbound(dest, seq, v)
 	})
 }
+
+// OutboxChanges counts the changes to the outbound queues so far; while it
+// stays the same, Destinations and Outbox read the same.
+func (m *Machine) OutboxChanges() uint64 { return m.outChanges }
 
 // Destinations lists the destinations with messages waiting, by name.
 func (m *Machine) Destinations() ([]DestinationState, error) {

@@ -701,7 +701,6 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(env.Fatal{Err: fmt.Errorf("%s%w", StateInvariant, err)})
 		}
 		must(err)
-		g.out.dirty = true
 		if strings.HasPrefix(id, "q/") && g.role() == raft.StateLeader {
 			n.trace("queue.settle", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),
 				env.Int("settled", int64(out.result.Revision)))

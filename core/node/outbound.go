@@ -28,7 +28,7 @@ import (
 type outboundProc struct {
 	term   uint64
 	d      *outbound.Dispatcher
-	dirty  bool // a command applied since the last delivery
+	seen   uint64 // the machine's OutboxChanges at the last delivery
 	traced map[string][3]int64
 }
 
@@ -43,7 +43,11 @@ func (n *Node) deliverAll(tick bool) {
 			g.out = outboundProc{}
 			continue
 		}
-		if !tick && !g.out.dirty {
+		// Between ticks, only a changed outbox has anything new to push
+		// or settle: answers push on their own (pushed), and expiries and
+		// backoffs wait for the tick.
+		fresh := g.out.d == nil || g.out.term != g.rn.BasicStatus().Term
+		if !tick && !fresh && g.out.seen == g.sm.(dataMachine).m.OutboxChanges() {
 			continue
 		}
 		n.deliver(g, tick)
@@ -54,12 +58,12 @@ func (n *Node) deliver(g *group, tick bool) {
 	if t := g.rn.BasicStatus().Term; t != g.out.term || g.out.d == nil {
 		g.out = outboundProc{term: t, d: outbound.New(g.name, n.cfg.TickInterval)}
 	}
-	g.out.dirty = false
 	d := g.out.d
 	if tick {
 		d.Tick()
 	}
 	m := g.sm.(dataMachine).m
+	g.out.seen = m.OutboxChanges()
 	dests, err := m.Destinations()
 	must(err)
 	if tick {

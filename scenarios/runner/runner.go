@@ -181,6 +181,7 @@ func Run(s *scenario.Scenario, o Options) (*Outcome, error) {
 	}
 	out := &Outcome{Delivered: w.Delivered()}
 	var trace bytes.Buffer
+	trace.Grow(int(w.TraceBytes()))
 	if _, err := w.WriteTrace(&trace); err != nil {
 		return nil, err
 	}

@@ -70,14 +70,20 @@ const (
 	// in primary key order or an index's (ListOrder), those a filter
 	// keeps (Request.List).
 	OpListObjects
+	// OpBucket is a step of a bucket move at its source: the leader's own
+	// command (Command.Bucket; move.go).
+	OpBucket
+	// OpImport writes a page of a moving bucket at its destination: the
+	// leader's own command (Command.Import; move.go).
+	OpImport
 
-	lastOp = OpListObjects
+	lastOp = OpImport
 )
 
 var opNames = [...]string{OpGet: "get", OpPut: "put", OpDelete: "delete", OpCAS: "cas",
 	OpPutObject: "put-object", OpDeleteObject: "delete-object", OpGetObject: "get-object",
 	OpEnqueue: "enqueue", OpProcess: "process", OpRepair: "repair", OpReadQueue: "read-queue", OpOutbox: "outbox",
-	OpListObjects: "list-objects"}
+	OpListObjects: "list-objects", OpBucket: "bucket", OpImport: "import"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -113,8 +119,11 @@ func (o Op) IsWrite() bool { return o.Valid() && !o.IsRead() }
 func (o Op) IsObject() bool { return o >= OpPutObject && o <= OpGetObject }
 
 // IsLeaders reports whether o is a command only a leader proposes (its
-// settling of the queues), never a client's request.
-func (o Op) IsLeaders() bool { return o == OpProcess || o == OpOutbox }
+// settling of the queues, a bucket move's steps), never a client's
+// request.
+func (o Op) IsLeaders() bool {
+	return o == OpProcess || o == OpOutbox || o == OpBucket || o == OpImport
+}
 
 // IsQueue reports whether o works on a replicaset's queues.
 func (o Op) IsQueue() bool { return o >= OpEnqueue && o <= OpReadQueue }
@@ -156,13 +165,17 @@ type Command struct {
 	Process *Process
 	Repair  *Repair
 	Outbox  *Outbox
+	// Bucket and Import are the parts of bucket and import commands.
+	Bucket *BucketStep
+	Import *Import
 }
 
 // Equal reports whether c and o are the same command, object part
 // included (== compares the object part's pointer).
 func (c Command) Equal(o Command) bool {
 	if c.Object == nil && o.Object == nil && c.Enqueue == nil && o.Enqueue == nil &&
-		c.Process == nil && o.Process == nil && c.Repair == nil && o.Repair == nil && c.Outbox == nil && o.Outbox == nil {
+		c.Process == nil && o.Process == nil && c.Repair == nil && o.Repair == nil && c.Outbox == nil && o.Outbox == nil &&
+		c.Bucket == nil && o.Bucket == nil && c.Import == nil && o.Import == nil {
 		return c == o
 	}
 	return bytes.Equal(c.Encode(), o.Encode())
@@ -181,7 +194,8 @@ func (c *Command) ID() string { return fmt.Sprintf("%s/%d", c.Client, c.Seq) }
 // or present for another: the caller built a command that means nothing.
 func (c *Command) Encode() []byte {
 	if (c.Object != nil) != c.Op.IsObject() || (c.Enqueue != nil) != (c.Op == OpEnqueue) ||
-		(c.Process != nil) != (c.Op == OpProcess) || (c.Repair != nil) != (c.Op == OpRepair) || (c.Outbox != nil) != (c.Op == OpOutbox) {
+		(c.Process != nil) != (c.Op == OpProcess) || (c.Repair != nil) != (c.Op == OpRepair) || (c.Outbox != nil) != (c.Op == OpOutbox) ||
+		(c.Bucket != nil) != (c.Op == OpBucket) || (c.Import != nil) != (c.Op == OpImport) {
 		panic(fmt.Sprintf("kv: encoding a %s command with the parts of another", c.Op))
 	}
 	b := make([]byte, 0, 16+len(c.Client)+len(c.Key)+len(c.Value)+len(c.Expected.S)+c.Object.size())
@@ -207,6 +221,10 @@ func (c *Command) Encode() []byte {
 		b = c.Repair.appendTo(b)
 	case c.Outbox != nil:
 		b = c.Outbox.appendTo(b)
+	case c.Bucket != nil:
+		b = c.Bucket.appendTo(b)
+	case c.Import != nil:
+		b = c.Import.appendTo(b)
 	}
 	return b
 }
@@ -237,6 +255,10 @@ func DecodeCommand(b []byte) (Command, error) {
 			c.Repair = d.repair()
 		case c.Op == OpOutbox:
 			c.Outbox = d.outbox()
+		case c.Op == OpBucket:
+			c.Bucket = d.bucketStep()
+		case c.Op == OpImport:
+			c.Import = d.importPart()
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {
@@ -370,9 +392,12 @@ type Result struct {
 	Value Value
 	Index uint64 // the log index of the command
 	// Revision is, for an object write, the object's revision after a
-	// put (the put's index; a rewrite's is the one it kept), the deleted
-	// object's last revision after a delete (0: there was none), and the
-	// object's current revision (0: absent) after a mismatch or conflict.
+	// put (the put's index, or one past the revision it replaced when
+	// that is higher, as a moved object's may be; a rewrite's is the one
+	// it kept), the deleted object's last revision after a delete (0:
+	// there was none), and the object's current revision (0: absent)
+	// after a mismatch or conflict; for a freeze step, the index the
+	// bucket froze at.
 	Revision uint64
 	// Error says why an object write failed (mismatch, conflict).
 	Error string

@@ -158,7 +158,7 @@ func TestMachine(t *testing.T) {
 func FuzzDecodeCommand(f *testing.F) {
 	f.Add((&Command{Client: "c", Seq: 3, Op: OpCAS, Key: "k", Value: "v", Expected: Some("e")}).Encode())
 	f.Add([]byte{})
-	for _, c := range append(objectCommands(), queueCommands()...) {
+	for _, c := range append(append(objectCommands(), queueCommands()...), moveCommands()...) {
 		if b := c.Encode(); len(b) < 1<<10 { // the largest slow the fuzzer down
 			f.Add(b)
 		}

@@ -52,6 +52,7 @@ type Machine struct {
 	// last-arrival-wins planted bug); normal builds never set it.
 	IgnoreStamps bool
 	queue        queueMeta // the queues' counters (machine_queue.go)
+	moves        moveState // the bucket moves' state (move.go)
 	// outChanges counts changes to the outbound queues (a message queued,
 	// one settled, a snapshot restored): the leader reads its outbox again
 	// only when it moved.
@@ -122,6 +123,9 @@ func Open(st *store.Store, group uint64) (*Machine, error) {
 	if err := m.loadMeta(); err != nil {
 		return nil, err
 	}
+	if err := m.loadMoves(); err != nil {
+		return nil, err
+	}
 	return m, m.loadDedup()
 }
 
@@ -190,6 +194,11 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 		return prev.result, nil
 	}
 	b := m.begin()
+	if m.refuses(&c) {
+		// The bucket is frozen or gone: the client retries where it went,
+		// and the retry must apply there, so nothing is remembered here.
+		return Result{Status: StatusRedirect, Index: index}, nil
+	}
 	k := m.key(tagKey, c.Key)
 	res := Result{Status: StatusOK, Index: index}
 	var err error
@@ -221,10 +230,17 @@ func (m *Machine) Apply(index uint64, c Command) (Result, error) {
 		}
 	case OpOutbox:
 		res, err = m.applyOutbox(b, index, c.Outbox)
+	case OpBucket:
+		res, err = m.applyBucket(b, index, c.Bucket)
+	case OpImport:
+		res, err = m.applyImport(b, index, c.Import)
 	default:
 		return Result{}, fmt.Errorf("kv: %s is not a write", c.Op)
 	}
 	if err != nil {
+		return Result{}, err
+	}
+	if err := m.logChanges(b, index, &c, &res); err != nil {
 		return Result{}, err
 	}
 	if rewrite {
@@ -363,6 +379,9 @@ func (m *Machine) Restore(data []byte, index uint64) error {
 	}
 	m.applied = index
 	if err := m.loadMeta(); err != nil {
+		return err
+	}
+	if err := m.loadMoves(); err != nil {
 		return err
 	}
 	return m.loadDedup()

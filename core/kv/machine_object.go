@@ -197,6 +197,10 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			rec.Revision, rec.Stamp = old.Revision, old.Stamp
 		} else if err := m.keepHistory(b, &old, w.History); err != nil {
 			return Result{}, err
+		} else if old.Revision >= index {
+			// Imported from a replicaset whose log is further on (move.go):
+			// an object's revisions only go up.
+			rec.Revision = old.Revision + 1
 		}
 	}
 	for _, e := range rec.Indexes {
@@ -456,6 +460,8 @@ func checkStored(tag byte, k, v []byte) error {
 		return checkQueueStored(tag, k, v)
 	case tagOutbound, tagDestination, tagOutRepair:
 		return checkOutboxStored(tag, k, v)
+	case tagSend, tagAway, tagChange:
+		return checkMoveStored(tag, k, v)
 	default:
 		return fmt.Errorf("tag %q", tag)
 	}

@@ -137,7 +137,9 @@ func TestOpsAndStatuses(t *testing.T) {
 		{OpReadQueue, "read-queue", true, false, false},
 		{OpOutbox, "outbox", false, true, false},
 		{OpListObjects, "list-objects", true, false, false},
-		{Op(14), "op14", false, false, false},
+		{OpBucket, "bucket", false, true, false},
+		{OpImport, "import", false, true, false},
+		{Op(16), "op16", false, false, false},
 	} {
 		if c.op.String() != c.name || c.op.IsRead() != c.read || c.op.IsWrite() != c.write || c.op.IsObject() != c.isObject {
 			t.Errorf("%d: %s read %v write %v object %v, want %s %v %v %v", uint8(c.op), c.op, c.op.IsRead(), c.op.IsWrite(), c.op.IsObject(),

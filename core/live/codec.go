@@ -551,13 +551,13 @@ func wireOp(op kv.Op) string {
 // wireQueueOp reports whether op's request carries a queue request.
 func wireQueueOp(op kv.Op) bool { return op == kv.OpRepair || op == kv.OpReadQueue }
 
-// checkWireRequest refuses what the decoder would: a process, which only
-// a leader proposes, parts that do not match the op, and queue parts out
+// checkWireRequest refuses what the decoder would: a command only a
+// leader proposes, parts that do not match the op, and queue parts out
 // of bounds.
 func checkWireRequest(r *kv.Request) error {
 	switch {
 	case r.Op.IsLeaders():
-		return errors.New("a process or an outbox is the leader's own command, never a request")
+		return errors.New("a leader's own command (a process, an outbox, a bucket move's step), never a request")
 	case (r.Message != nil) != (r.Op == kv.OpEnqueue):
 		return fmt.Errorf("%s with message part %v: only an enqueue has one", wireOp(r.Op), r.Message != nil)
 	case (r.Queue != nil) != wireQueueOp(r.Op):
@@ -765,7 +765,7 @@ func (d *wireDecoder) request() *kv.Request {
 	case !r.Op.Valid():
 		d.fail(fmt.Errorf("unknown op %d", uint8(r.Op)))
 	case r.Op.IsLeaders():
-		d.fail(errors.New("a process or an outbox is the leader's own command, never a request"))
+		d.fail(errors.New("a leader's own command (a process, an outbox, a bucket move's step), never a request"))
 	}
 	r.Key = d.string()
 	r.Value = d.string()

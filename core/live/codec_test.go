@@ -457,7 +457,7 @@ func TestDecodeMessageRejects(t *testing.T) {
 	overList = append(overList, make([]byte, (kv.MaxListPage+1)*minWireRecord)...)
 	listResponse := enc(&kv.Response{Client: "c", Seq: 1, Status: kv.StatusOK, List: &kv.ListPage{Replicaset: "r", More: true, Last: "q",
 		Objects: []kv.ObjectRecord{{Type: "t", PK: "p", Revision: 1}}}})
-	firstBadOp := kv.OpListObjects + 1
+	firstBadOp := kv.OpImport + 1
 	firstBadStatus := kv.StatusNotFound + 1
 	const unknownFlag = 1 << 6
 	for _, c := range []struct {
@@ -480,7 +480,9 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"request op 0", with(request, 4, 0), "kv.request: unknown op 0"},
 		{"request first unknown op", with(request, opAt, byte(firstBadOp)), fmt.Sprintf("kv.request: unknown op %d", firstBadOp)},
 		{"request op 255", with(request, opAt, 255), "kv.request: unknown op 255"},
-		{"request process", with(request, opAt, byte(kv.OpProcess)), "kv.request: a process or an outbox is the leader's own command"},
+		{"request process", with(request, opAt, byte(kv.OpProcess)), "kv.request: a leader's own command"},
+		{"request bucket step", with(request, opAt, byte(kv.OpBucket)), "kv.request: a leader's own command"},
+		{"request import", with(request, opAt, byte(kv.OpImport)), "kv.request: a leader's own command"},
 		{"request message on a get", append(append(bytes.Clone(request), requestMessage), messagePart...), "kv.request: a get with a message part"},
 		{"request message on a read-queue", append(append(with(request, opAt, byte(kv.OpReadQueue)), requestMessage), messagePart...),
 			"kv.request: a read-queue with a message part"},
@@ -648,7 +650,8 @@ func TestEncodeMessageRejects(t *testing.T) {
 		{"history on a delete-object", &kv.Request{Op: kv.OpDeleteObject, Object: &kv.ObjectRequest{History: true}}, "a delete-object asks for history"},
 		{"history too long", &kv.Response{History: make([]kv.ObjectRecord, kv.MaxHistory+1)}, "1001 history records, over 1000"},
 		{"history huge version", &kv.Response{History: []kv.ObjectRecord{{}, {Version: -1}}}, "history record 1: model version -1 is out of range"},
-		{"process", &kv.Request{Op: kv.OpProcess}, "a process or an outbox is the leader's own command"},
+		{"process", &kv.Request{Op: kv.OpProcess}, "a leader's own command"},
+		{"import", &kv.Request{Op: kv.OpImport}, "a leader's own command"},
 		{"enqueue without message", &kv.Request{Op: kv.OpEnqueue}, "an enqueue with message part false"},
 		{"message on a get", &kv.Request{Op: kv.OpGet, Message: &kv.Message{ID: "m"}}, "a get with message part true"},
 		{"message on a repair", &kv.Request{Op: kv.OpRepair, Message: &kv.Message{ID: "m"}, Queue: &kv.QueueRequest{}}, "a repair with message part true"},

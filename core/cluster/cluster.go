@@ -76,6 +76,10 @@ type Instance struct {
 	Target State `json:"target,omitempty"`
 	// Reason says why the target was last set.
 	Reason string `json:"reason,omitempty"`
+	// Joined is the ID of the action that admitted the instance (none for
+	// one formed at bootstrap): the same join asked again, by an instance
+	// that crashed before it recorded its admission, is admitted again.
+	Joined string `json:"joined,omitempty"`
 }
 
 // Replicaset is a set of instances that hold the same data, replicated by

@@ -104,9 +104,12 @@ func (c *Config) ApplyAction(id string, cmd Command) error {
 		}
 	}
 	var err error
-	if cmd.Op == "model.propose" {
+	switch cmd.Op {
+	case "model.propose":
 		err = c.proposeModel(id, cmd.Value)
-	} else {
+	case "join":
+		err = c.join(id, cmd.Instance, cmd.Domain)
+	default:
 		err = c.Apply(cmd)
 	}
 	a := Applied{ID: id}
@@ -145,7 +148,7 @@ func (c *Config) Apply(cmd Command) error {
 	case "role.delete":
 		return c.deleteRole(cmd.Key)
 	case "join":
-		return c.join(cmd.Instance, cmd.Domain)
+		return c.join("", cmd.Instance, cmd.Domain)
 	case "model.propose":
 		return c.proposeModel("", cmd.Value)
 	case "model.vote":

@@ -29,9 +29,12 @@ func (c *Config) ReplicaFactor() int {
 func (c *Config) Complete(rs Replicaset) bool { return len(rs.Members) >= c.ReplicaFactor() }
 
 // join adds an instance with the next Raft ID, online, as a learner of
-// group 0, to the replicaset it is placed in (place). Buckets do not move
-// here: a new replicaset receives some once it is complete (rebalance).
-func (c *Config) join(name env.NodeID, d Domain) error {
+// group 0, to the replicaset it is placed in (place), recording the
+// action's id. Buckets do not move here: a new replicaset receives some
+// once it is complete (rebalance). The join of an instance the cluster
+// admitted under the same id succeeds again and changes nothing: the
+// instance asks again when it crashed before it recorded its admission.
+func (c *Config) join(id string, name env.NodeID, d Domain) error {
 	if name == "" {
 		return fmt.Errorf("join: the instance has no name")
 	}
@@ -39,18 +42,21 @@ func (c *Config) join(name env.NodeID, d Domain) error {
 		if in.State == Expelled || in.Target == Expelled {
 			return fmt.Errorf("join: %s was expelled from the cluster, and its name is not given again: join under another name", name)
 		}
+		if id != "" && in.Joined == id {
+			return nil
+		}
 		return fmt.Errorf("join: %s is already an instance of the cluster", name)
 	}
 	if len(c.Replicasets) == 0 {
 		return fmt.Errorf("join: the cluster has no replicaset")
 	}
-	var id uint64
+	var raftID uint64
 	for _, in := range c.Instances {
-		id = max(id, in.RaftID)
+		raftID = max(raftID, in.RaftID)
 	}
 	rs := c.place(name, d)
-	c.Instances = append(c.Instances, Instance{Name: name, RaftID: id + 1, Domain: d, Replicaset: rs.Name,
-		State: Online, Target: Online, Reason: "joined"})
+	c.Instances = append(c.Instances, Instance{Name: name, RaftID: raftID + 1, Domain: d, Replicaset: rs.Name,
+		State: Online, Target: Online, Reason: "joined", Joined: id})
 	rs.Members = append(rs.Members, name)
 	return nil
 }

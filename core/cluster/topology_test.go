@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +92,37 @@ func TestJoinFormsReplicasets(t *testing.T) {
 	}
 	if err := c.Apply(Join("n2", nil)); err == nil || !strings.Contains(err.Error(), "already an instance") {
 		t.Fatalf("a second join of n2: %v", err)
+	}
+}
+
+// A join asked again under the same action ID, long after it applied (an
+// instance that crashed before it recorded its admission), is admitted
+// again and changes nothing; under another ID it is refused.
+func TestJoinAskedAgain(t *testing.T) {
+	c, err := Bootstrap(spec(3, 8, "a", "b", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyAction("join-n4-1", Join("n4", Domain{"zone": "a"})); err != nil {
+		t.Fatal(err)
+	}
+	for i := range RecentActions {
+		if err := c.ApplyAction(fmt.Sprintf("other-%d", i), Command{Op: "set", Key: "governor.offline_after", Value: "20s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := slices.Clone(c.Instances)
+	if err := c.ApplyAction("join-n4-1", Join("n4", Domain{"zone": "a"})); err != nil {
+		t.Fatalf("the same join again: %v", err)
+	}
+	if !reflect.DeepEqual(c.Instances, before) || members(c) != "rs1:n1,n2,n3 rs2:n4" {
+		t.Fatalf("the same join again changed the instances: %s", members(c))
+	}
+	if in, _ := c.Instance("n4"); in.Joined != "join-n4-1" {
+		t.Fatalf("n4 = %+v", in)
+	}
+	if err := c.ApplyAction("join-n4-2", Join("n4", nil)); err == nil || !strings.Contains(err.Error(), "already an instance") {
+		t.Fatalf("a join of n4 under another ID: %v", err)
 	}
 }
 

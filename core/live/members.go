@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -311,6 +312,9 @@ func (n *Node) Form(ctx context.Context) error {
 		if err := n.members.form(f); err != nil {
 			return err
 		}
+		if err := os.Remove(filepath.Join(n.cfg.DataDir, JoiningFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			n.log.Warn("the join's ID stays on disk", "error", err)
+		}
 		n.log.Info("the cluster formed", "cluster", f.Cluster, "members", len(f.Members))
 	}
 	if len(n.cfg.Settings) > 0 && !maps.Equal(n.cfg.Settings, f.Settings) {
@@ -474,7 +478,10 @@ func joinInfo(self env.NodeID, config []byte) (*node.JoinInfo, error) {
 // joinFormed asks the members at the Join addresses, in turn, to add this
 // instance to their formed cluster, until one has.
 func (n *Node) joinFormed(ctx context.Context) (*membersFile, error) {
-	joinID := fmt.Sprintf("join-%s-%016x", n.cfg.Name, osSeed())
+	joinID, err := joinID(n.cfg.DataDir, n.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
 	ticker := time.NewTicker(discoverEvery)
 	defer ticker.Stop()
 	var last error
@@ -519,6 +526,34 @@ func (n *Node) joinFormed(ctx context.Context) (*membersFile, error) {
 			return nil, fmt.Errorf("live: %s could not join through %v: %v (%w)", n.cfg.Name, n.cfg.Join, last, ctx.Err())
 		}
 	}
+}
+
+// JoiningFile holds, in a data directory, the ID of the join its
+// instance asks for until members.json records the admission: an
+// instance that crashed after the cluster admitted it asks again under
+// the same ID, and is admitted again (cluster.Config.join).
+const JoiningFile = "joining"
+
+// joinID is the ID of this instance's join: the one it asked for before,
+// or a new one, recorded durably before it is first asked for.
+func joinID(dir string, name env.NodeID) (string, error) {
+	path := filepath.Join(dir, JoiningFile)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		id := strings.TrimSpace(string(data))
+		if !strings.HasPrefix(id, "join-") || len(id) > 200 {
+			return "", fmt.Errorf("live: %s: not a join ID: %.40q", path, id)
+		}
+		return id, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("live: %w", err)
+	}
+	id := fmt.Sprintf("join-%s-%016x", name, osSeed())
+	if err := writeFileSynced(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("live: %w", err)
+	}
+	return id, nil
 }
 
 // joinTimeout bounds how long a member waits for a join it proposed to

@@ -2,7 +2,9 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -191,7 +193,17 @@ func TestJoinAFormedCluster(t *testing.T) {
 		}
 		return n4
 	}
+	joining := filepath.Join(root, "n4", JoiningFile)
+	if err := os.MkdirAll(filepath.Dir(joining), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(joining, []byte("join-n4-test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	n4 := open4()
+	if _, err := os.Stat(joining); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the join's ID stayed after members.json recorded the admission: %v", err)
+	}
 	eventually(t, func() bool {
 		r, err := n4.Do(ctx, kv.Request{Op: kv.OpGet, Key: "k7"})
 		return err == nil && r.Value == kv.Some("v7")
@@ -229,6 +241,23 @@ func TestJoinAFormedCluster(t *testing.T) {
 	n4 = open4()
 	if r, err := n4.Do(ctx, kv.Request{Op: kv.OpGet, Key: "from-n4"}); err != nil || r.Value != kv.Some("x") {
 		t.Fatalf("after n4's restart: %v %+v", err, r)
+	}
+	// Crashed after its admission committed but before members.json
+	// recorded it, n4 asks again under the join ID it kept, and is
+	// admitted again, with its Raft ID and its data.
+	n4.Close()
+	if err := os.Remove(filepath.Join(root, "n4", MembersFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(joining, []byte("join-n4-test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n4 = open4()
+	if r, err := n4.Do(ctx, kv.Request{Op: kv.OpGet, Key: "from-n4"}); err != nil || r.Value != kv.Some("x") {
+		t.Fatalf("after n4 asked again: %v %+v", err, r)
+	}
+	if st, err := n4.Cluster(ctx); err != nil || len(st.Instances) != 4 {
+		t.Fatalf("the cluster after n4 asked again: %v %+v", err, st)
 	}
 	// A second join of the same name is refused: the name is taken.
 	n4.Close()

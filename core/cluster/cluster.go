@@ -112,7 +112,18 @@ type Config struct {
 	// expelled is a learner.
 	Voters []env.NodeID `json:"voters"`
 	// Buckets maps bucket i to the name of the replicaset that owns it.
-	Buckets  []string          `json:"buckets"`
+	Buckets []string `json:"buckets"`
+	// BucketIndex holds, for a bucket that moved, the log index of its
+	// owner's group from which the owner holds it: a replica serves the
+	// bucket once it has applied that far (rebalance.go).
+	BucketIndex map[int]uint64 `json:"bucket_index,omitempty"`
+	// Move is the bucket move under way, if any, and Moves counts the
+	// moves ever started (the next one's ID is Moves+1).
+	Move  *BucketMove `json:"move,omitempty"`
+	Moves uint64      `json:"moves,omitempty"`
+	// Garbage is the copies of buckets replicasets hold without owning
+	// them, for their leaders to drop.
+	Garbage  []Leftover        `json:"garbage,omitempty"`
 	Settings map[string]string `json:"settings"`
 	// Recent remembers the last actions applied, by ID, so that an action
 	// proposed again (its first proposal's fate unknown after a leader

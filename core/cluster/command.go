@@ -14,7 +14,8 @@ import (
 type Command struct {
 	// Op is set, offline, online, join, expel, state, voters,
 	// model.propose, model.vote, model.cancel, pipeline.set,
-	// token.create, token.revoke, role.set or role.delete.
+	// token.create, token.revoke, role.set, role.delete, move.start,
+	// move.commit, move.abort or leftover.dropped.
 	Op string `json:"op"`
 	// Key is a setting's name (set), or the token or role to remove
 	// (token.revoke, role.delete).
@@ -35,6 +36,11 @@ type Command struct {
 	State State `json:"state,omitempty"`
 	// Voters, on voters: group 0's new voters.
 	Voters []env.NodeID `json:"voters,omitempty"`
+	// Move, on move.start, move.commit and leftover.dropped: the move
+	// (rebalance.go); Index, on move.commit, the destination's log index
+	// from which it holds the bucket.
+	Move  *BucketMove `json:"move,omitempty"`
+	Index uint64      `json:"index,omitempty"`
 }
 
 // SetSetting sets an operator setting.
@@ -163,6 +169,14 @@ func (c *Config) Apply(cmd Command) error {
 		return c.setState(cmd.Instance, cmd.State)
 	case "voters":
 		return c.setVoters(cmd.Voters)
+	case "move.start":
+		return c.startMove(cmd.Move)
+	case "move.commit":
+		return c.commitMove(cmd.Move, cmd.Index)
+	case "move.abort":
+		return c.abortMove()
+	case "leftover.dropped":
+		return c.dropped(cmd.Move)
 	}
 	return fmt.Errorf("unknown operation %q", cmd.Op)
 }

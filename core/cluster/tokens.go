@@ -415,6 +415,9 @@ func checkSetting(key, value string) error {
 	if err := checkGovernorSetting(key, value); err != nil {
 		return err
 	}
+	if err := checkRebalanceSetting(key, value); err != nil {
+		return err
+	}
 	return checkAuthSetting(key, value)
 }
 

@@ -343,5 +343,5 @@ func (c *Config) consistent() error {
 			return fmt.Errorf("bucket %d: no replicaset is named %q", b, rs)
 		}
 	}
-	return nil
+	return c.consistentMoves()
 }

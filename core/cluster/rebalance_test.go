@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// owners counts each replicaset's buckets: "rs1:4 rs2:4".
+func owners(c *Config) string {
+	var s []string
+	for _, l := range c.Loads() {
+		s = append(s, fmt.Sprintf("%s:%d", l.Replicaset, l.Buckets))
+	}
+	return strings.Join(s, " ")
+}
+
+// rebalance runs the governor's moves to the end, each committed at the
+// next index.
+func rebalance(t *testing.T, c *Config) (moved []int) {
+	t.Helper()
+	for i := 0; ; i++ {
+		cmd, ok := c.RebalanceStep()
+		if !ok {
+			return moved
+		}
+		if i > len(c.Buckets) {
+			t.Fatalf("rebalancing never ends: %s", owners(c))
+		}
+		applyAll(t, c, cmd)
+		applyAll(t, c, CommitMove(*c.Move, uint64(100+i)))
+		moved = append(moved, cmd.Move.Bucket)
+	}
+}
+
+// A second replicaset, once complete, receives half the buckets, the
+// last ones first, one move at a time; each source keeps a leftover to
+// drop, and each moved bucket records the index its owner holds it from.
+func TestRebalanceToANewReplicaset(t *testing.T) {
+	c, err := Bootstrap(spec(3, 8, "a", "b", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, c, Join("n4", Domain{"zone": "a"}), Join("n5", Domain{"zone": "b"}))
+	if _, ok := c.RebalanceStep(); ok {
+		t.Fatal("a move to an incomplete replicaset")
+	}
+	applyAll(t, c, Join("n6", Domain{"zone": "c"}))
+	cmd, ok := c.RebalanceStep()
+	if !ok || *cmd.Move != (BucketMove{Bucket: 7, From: "rs1", To: "rs2"}) {
+		t.Fatalf("the first move: %+v %v", cmd.Move, ok)
+	}
+	applyAll(t, c, cmd)
+	if _, ok := c.RebalanceStep(); ok {
+		t.Fatal("a second move while one is under way")
+	}
+	if err := c.Apply(StartMove(6, "rs1", "rs2")); err == nil {
+		t.Fatal("a second move started")
+	}
+	if err := c.Apply(CommitMove(BucketMove{ID: 9, Bucket: 7, From: "rs1", To: "rs2"}, 5)); err == nil {
+		t.Fatal("a commit of another move applied")
+	}
+	applyAll(t, c, CommitMove(*c.Move, 99))
+	if moved := rebalance(t, c); fmt.Sprint(moved) != "[6 5 4]" {
+		t.Fatalf("moved %v, want [6 5 4]", moved)
+	}
+	if got := owners(c); got != "rs1:4 rs2:4" {
+		t.Fatalf("owners %s", got)
+	}
+	if c.BucketIndex[7] != 99 || c.BucketIndex[4] != 102 || len(c.Garbage) != 4 || c.Garbage[0] != (Leftover{"rs1", 7, 1}) {
+		t.Fatalf("bucket index %v, garbage %v", c.BucketIndex, c.Garbage)
+	}
+	// The configuration with its moves decodes.
+	again, err := Decode(c.Encode())
+	if err != nil || owners(again) != owners(c) || len(again.Garbage) != 4 || again.Moves != 4 {
+		t.Fatalf("decoded: %v %+v", err, again)
+	}
+	applyAll(t, c, Dropped(c.Garbage[0]))
+	if len(c.Garbage) != 3 {
+		t.Fatalf("garbage after a drop: %v", c.Garbage)
+	}
+	if err := c.Apply(Dropped(Leftover{"rs1", 7, 1})); err == nil {
+		t.Fatal("a leftover dropped twice")
+	}
+}
+
+// Three complete replicasets share 8 buckets 3, 3, 2; an incomplete one
+// keeps what it holds and takes nothing.
+func TestRebalanceEvenly(t *testing.T) {
+	c, err := Bootstrap(spec(1, 8, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, c, Join("n2", nil), Join("n3", nil))
+	rebalance(t, c)
+	if got := owners(c); got != "rs1:3 rs2:3 rs3:2" {
+		t.Fatalf("owners %s", got)
+	}
+	for _, l := range c.Loads() {
+		if l.Target != l.Buckets {
+			t.Fatalf("%+v is not at its target", l)
+		}
+	}
+}
+
+// Paused, the governor starts no move; an abort ends the one under way,
+// the destination's partial copy becomes a leftover, and the next move
+// passes that bucket over until it is dropped.
+func TestRebalancePauseAndAbort(t *testing.T) {
+	c, err := Bootstrap(spec(1, 4, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, c, Join("n2", nil), SetSetting(RebalancePaused, "true"))
+	if _, ok := c.RebalanceStep(); ok {
+		t.Fatal("a move while paused")
+	}
+	if err := c.Apply(SetSetting(RebalancePaused, "maybe")); err == nil {
+		t.Fatal("rebalance.paused=maybe was taken")
+	}
+	applyAll(t, c, SetSetting(RebalancePaused, "false"))
+	cmd, _ := c.RebalanceStep()
+	applyAll(t, c, cmd, AbortMove())
+	if c.Move != nil || len(c.Garbage) != 1 || c.Garbage[0] != (Leftover{"rs2", 3, 1}) || c.Buckets[3] != "rs1" {
+		t.Fatalf("after the abort: move %v, garbage %v, bucket 3 at %s", c.Move, c.Garbage, c.Buckets[3])
+	}
+	if err := c.Apply(AbortMove()); err == nil {
+		t.Fatal("an abort with no move under way")
+	}
+	if cmd, _ := c.RebalanceStep(); cmd.Move.Bucket != 2 {
+		t.Fatalf("the next move takes bucket %d, whose leftover rs2 holds", cmd.Move.Bucket)
+	}
+	if err := c.Apply(StartMove(3, "rs1", "rs2")); err == nil {
+		t.Fatal("a move to a replicaset holding the bucket's leftover")
+	}
+	applyAll(t, c, Dropped(c.Garbage[0]))
+	if cmd, _ := c.RebalanceStep(); cmd.Move.Bucket != 3 {
+		t.Fatalf("after the drop, the next move takes bucket %d", cmd.Move.Bucket)
+	}
+}
+
+func TestDecodeRefusesInconsistentMoves(t *testing.T) {
+	c, err := Bootstrap(spec(1, 4, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, c, Join("n2", nil))
+	good := string(c.Encode())
+	for name, edit := range map[string]func(*Config){
+		"move of no bucket":         func(c *Config) { c.Moves, c.Move = 1, &BucketMove{ID: 1, Bucket: 9, From: "rs1", To: "rs2"} },
+		"move from a non-owner":     func(c *Config) { c.Moves, c.Move = 1, &BucketMove{ID: 1, Bucket: 1, From: "rs2", To: "rs1"} },
+		"move never started":        func(c *Config) { c.Move = &BucketMove{ID: 1, Bucket: 1, From: "rs1", To: "rs2"} },
+		"index of no bucket":        func(c *Config) { c.BucketIndex = map[int]uint64{4: 1} },
+		"leftover of no replicaset": func(c *Config) { c.Moves, c.Garbage = 1, []Leftover{{"rs9", 1, 1}} },
+	} {
+		bad, _ := Decode([]byte(good))
+		edit(bad)
+		if _, err := Decode(bad.Encode()); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}

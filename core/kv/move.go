@@ -737,7 +737,7 @@ func (d *decoder) bucketStep() *BucketStep {
 	}
 	n := d.count(MaxMoveItems, "keys")
 	for i := 0; i < n && d.err == nil; i++ {
-		s.Keys = append(s.Keys, d.string())
+		s.Keys = append(s.Keys, d.keyOf(s.Bucket, s.Buckets))
 	}
 	n = d.count(MaxMoveItems, "objects")
 	for i := 0; i < n && d.err == nil; i++ {
@@ -749,6 +749,16 @@ func (d *decoder) bucketStep() *BucketStep {
 		d.fail(fmt.Errorf("a %s step that lists items", s.Kind))
 	}
 	return s
+}
+
+// keyOf reads a plain key, which must be in bucket (of buckets): a step
+// never touches another bucket's keys.
+func (d *decoder) keyOf(bucket, buckets int) string {
+	k := d.string()
+	if d.err == nil && Bucket(k, buckets) != bucket {
+		d.fail(fmt.Errorf("key %q is in bucket %d, not %d", k, Bucket(k, buckets), bucket))
+	}
+	return k
 }
 
 // bucketOf reads a bucket and the bucket count it is of.
@@ -820,7 +830,7 @@ func (d *decoder) importPart() *Import {
 	im.Bucket, im.Buckets = d.bucketOf()
 	n := d.count(MaxMoveItems, "items")
 	for i := 0; i < n && d.err == nil; i++ {
-		im.Items = append(im.Items, d.item())
+		im.Items = append(im.Items, d.item(im.Bucket, im.Buckets))
 	}
 	n = d.count(MaxMoveDedup, "dedup entries")
 	for i := 0; i < n && d.err == nil; i++ {
@@ -842,10 +852,10 @@ func (d *decoder) importPart() *Import {
 	return im
 }
 
-func (d *decoder) item() Item {
+func (d *decoder) item(bucket, buckets int) Item {
 	switch d.byte() {
 	case 'k':
-		it := Item{Key: d.string()}
+		it := Item{Key: d.keyOf(bucket, buckets)}
 		it.Value.Present = d.bool()
 		it.Value.S = d.string()
 		if d.err == nil && !it.Value.Present && it.Value.S != "" {

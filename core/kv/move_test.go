@@ -376,9 +376,9 @@ func moveCommands() []Command {
 	return []Command{
 		{Op: OpBucket, Bucket: &BucketStep{Kind: StepSend, Move: 3, Bucket: 7, Buckets: 256}},
 		{Op: OpBucket, Bucket: &BucketStep{Kind: StepFreeze, Move: 3, Bucket: 0, Buckets: 1}},
-		{Op: OpBucket, Bucket: &BucketStep{Kind: StepDrop, Move: 3, Bucket: 255, Buckets: 256, Keys: []string{"a", ""}, Objects: []ObjectRef{{"user", "u1"}}}},
-		{Op: OpImport, Import: &Import{Move: 3, Bucket: 1, Buckets: 2, Items: []Item{
-			{Key: "a", Value: Some("v")}, {Key: "b"},
+		{Op: OpBucket, Bucket: &BucketStep{Kind: StepDrop, Move: 3, Bucket: Bucket("a", 256), Buckets: 256, Keys: []string{"a"}, Objects: []ObjectRef{{"user", "u1"}}}},
+		{Op: OpImport, Import: &Import{Move: 3, Bucket: Bucket("a", 2), Buckets: 2, Items: []Item{
+			{Key: "a", Value: Some("v")}, {Key: "c"},
 			{Object: &ObjectState{Type: "user", PK: "u1", Record: &rec, History: []ObjectRecord{old}, Tombstone: Stamp{Time: 5, Origin: "dc1"}}},
 			{Object: &ObjectState{Type: "user", PK: "u2"}},
 		}, Dedup: []DedupEntry{{Client: "c", Seq: 2, Result: Result{Status: StatusOK, Index: 3, Revision: 9}}}}},
@@ -393,10 +393,12 @@ func TestMoveCommandEncoding(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]Command{
-		"bucket past the count": {Op: OpBucket, Bucket: &BucketStep{Kind: StepSend, Bucket: 2, Buckets: 2}},
-		"unknown step":          {Op: OpBucket, Bucket: &BucketStep{Kind: 9, Buckets: 2}},
-		"send listing keys":     {Op: OpBucket, Bucket: &BucketStep{Kind: StepSend, Buckets: 2, Keys: []string{"a"}}},
-		"object without a type": {Op: OpImport, Import: &Import{Buckets: 2, Items: []Item{{Object: &ObjectState{PK: "p"}}}}},
+		"bucket past the count":           {Op: OpBucket, Bucket: &BucketStep{Kind: StepSend, Bucket: 2, Buckets: 2}},
+		"unknown step":                    {Op: OpBucket, Bucket: &BucketStep{Kind: 9, Buckets: 2}},
+		"send listing keys":               {Op: OpBucket, Bucket: &BucketStep{Kind: StepSend, Buckets: 2, Keys: []string{"a"}}},
+		"a key of another bucket":         {Op: OpImport, Import: &Import{Bucket: 1 - Bucket("a", 2), Buckets: 2, Items: []Item{{Key: "a"}}}},
+		"a dropped key of another bucket": {Op: OpBucket, Bucket: &BucketStep{Kind: StepDrop, Bucket: 1 - Bucket("a", 2), Buckets: 2, Keys: []string{"a"}}},
+		"object without a type":           {Op: OpImport, Import: &Import{Buckets: 2, Items: []Item{{Object: &ObjectState{PK: "p"}}}}},
 		"history out of order": {Op: OpImport, Import: &Import{Buckets: 2, Items: []Item{{Object: &ObjectState{Type: "t", PK: "p",
 			History: []ObjectRecord{{Revision: 5, Version: 1}, {Revision: 4, Version: 1}}}}}}},
 	} {

@@ -84,6 +84,10 @@ func (c *Config) startMove(m *BucketMove) error {
 		return fmt.Errorf("move.start: bucket %d is owned by %s already", m.Bucket, m.To)
 	case c.hasLeftover(m.To, m.Bucket):
 		return fmt.Errorf("move.start: %s still holds a leftover copy of bucket %d", m.To, m.Bucket)
+	case c.holdsLeftovers(m.From):
+		// Its machine keeps a moved bucket frozen until the drop; the
+		// next send waits for it (kv.StepSend).
+		return fmt.Errorf("move.start: %s has not dropped the buckets it gave away yet", m.From)
 	}
 	to, ok := c.Replicaset(m.To)
 	if !ok || !c.Complete(to) {
@@ -135,6 +139,10 @@ func (c *Config) dropped(m *BucketMove) error {
 	}
 	c.Garbage = slices.Delete(c.Garbage, i, i+1)
 	return nil
+}
+
+func (c *Config) holdsLeftovers(rs string) bool {
+	return slices.ContainsFunc(c.Garbage, func(l Leftover) bool { return l.Replicaset == rs })
 }
 
 func (c *Config) hasLeftover(rs string, bucket int) bool {
@@ -191,8 +199,9 @@ func (c *Config) Loads() []Load {
 // RebalanceStep is the governor's next move, if one is due: with no move
 // under way and rebalancing not paused, the last bucket of the most
 // loaded complete replicaset goes to the least loaded one, until their
-// counts differ by at most one (ties go to the first by name). A bucket
-// whose leftover the destination still holds is passed over.
+// counts differ by at most one (ties go to the first by name), once the
+// source has dropped what it gave away before. A bucket whose leftover
+// the destination still holds is passed over.
 func (c *Config) RebalanceStep() (Command, bool) {
 	if c.Move != nil || c.paused() {
 		return Command{}, false
@@ -211,7 +220,7 @@ func (c *Config) RebalanceStep() (Command, bool) {
 			from = l
 		}
 	}
-	if from == nil || from.Buckets-to.Buckets <= 1 {
+	if from == nil || from.Buckets-to.Buckets <= 1 || c.holdsLeftovers(from.Replicaset) {
 		return Command{}, false
 	}
 	for b := len(c.Buckets) - 1; b >= 0; b-- {

@@ -29,6 +29,8 @@ func rebalance(t *testing.T, c *Config) (moved []int) {
 		}
 		applyAll(t, c, cmd)
 		applyAll(t, c, CommitMove(*c.Move, uint64(100+i)))
+		// The source drops what it gave away before its next move.
+		applyAll(t, c, Dropped(c.Garbage[len(c.Garbage)-1]))
 		moved = append(moved, cmd.Move.Bucket)
 	}
 }
@@ -61,26 +63,32 @@ func TestRebalanceToANewReplicaset(t *testing.T) {
 		t.Fatal("a commit of another move applied")
 	}
 	applyAll(t, c, CommitMove(*c.Move, 99))
+	// rs1 moves nothing more until it dropped bucket 7.
+	if _, ok := c.RebalanceStep(); ok {
+		t.Fatal("a move from a replicaset still holding a leftover")
+	}
+	if err := c.Apply(StartMove(6, "rs1", "rs2")); err == nil || !strings.Contains(err.Error(), "not dropped") {
+		t.Fatalf("a move from a replicaset still holding a leftover: %v", err)
+	}
+	applyAll(t, c, Dropped(c.Garbage[0]))
 	if moved := rebalance(t, c); fmt.Sprint(moved) != "[6 5 4]" {
 		t.Fatalf("moved %v, want [6 5 4]", moved)
 	}
 	if got := owners(c); got != "rs1:4 rs2:4" {
 		t.Fatalf("owners %s", got)
 	}
-	if c.BucketIndex[7] != 99 || c.BucketIndex[4] != 102 || len(c.Garbage) != 4 || c.Garbage[0] != (Leftover{"rs1", 7, 1}) {
-		t.Fatalf("bucket index %v, garbage %v", c.BucketIndex, c.Garbage)
-	}
-	// The configuration with its moves decodes.
-	again, err := Decode(c.Encode())
-	if err != nil || owners(again) != owners(c) || len(again.Garbage) != 4 || again.Moves != 4 {
-		t.Fatalf("decoded: %v %+v", err, again)
-	}
-	applyAll(t, c, Dropped(c.Garbage[0]))
-	if len(c.Garbage) != 3 {
-		t.Fatalf("garbage after a drop: %v", c.Garbage)
+	if c.BucketIndex[7] != 99 || c.BucketIndex[4] != 102 || len(c.Garbage) != 0 || c.Moves != 4 {
+		t.Fatalf("bucket index %v, garbage %v, moves %d", c.BucketIndex, c.Garbage, c.Moves)
 	}
 	if err := c.Apply(Dropped(Leftover{"rs1", 7, 1})); err == nil {
 		t.Fatal("a leftover dropped twice")
+	}
+	// The configuration with a move under way and a leftover decodes.
+	applyAll(t, c, StartMove(0, "rs1", "rs2"), AbortMove())
+	applyAll(t, c, StartMove(1, "rs1", "rs2"))
+	again, err := Decode(c.Encode())
+	if err != nil || owners(again) != owners(c) || len(again.Garbage) != 1 || *again.Move != *c.Move || again.BucketIndex[4] != 102 {
+		t.Fatalf("decoded: %v %+v", err, again)
 	}
 }
 

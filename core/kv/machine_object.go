@@ -188,7 +188,10 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			return res, nil
 		}
 	}
-	rec := ObjectRecord{Type: w.Type, PK: w.PK, Version: w.Version, Revision: index, Value: w.Value, Indexes: w.Indexes, Stamp: stamp}
+	// Past the index where an import from a replicaset whose log is
+	// further on brought higher revisions (move.go): an object's
+	// revisions only go up.
+	rec := ObjectRecord{Type: w.Type, PK: w.PK, Version: w.Version, Revision: m.revision(index, old.Revision), Value: w.Value, Indexes: w.Indexes, Stamp: stamp}
 	if exists {
 		if err := m.removeEntries(b, &old); err != nil {
 			return Result{}, err
@@ -197,10 +200,6 @@ func (m *Machine) applyObject(b *pebble.Batch, index uint64, c *Command, checked
 			rec.Revision, rec.Stamp = old.Revision, old.Stamp
 		} else if err := m.keepHistory(b, &old, w.History); err != nil {
 			return Result{}, err
-		} else if old.Revision >= index {
-			// Imported from a replicaset whose log is further on (move.go):
-			// an object's revisions only go up.
-			rec.Revision = old.Revision + 1
 		}
 	}
 	for _, e := range rec.Indexes {
@@ -460,7 +459,7 @@ func checkStored(tag byte, k, v []byte) error {
 		return checkQueueStored(tag, k, v)
 	case tagOutbound, tagDestination, tagOutRepair:
 		return checkOutboxStored(tag, k, v)
-	case tagSend, tagAway, tagChange:
+	case tagSend, tagAway, tagChange, tagFloor:
 		return checkMoveStored(tag, k, v)
 	default:
 		return fmt.Errorf("tag %q", tag)

@@ -49,6 +49,12 @@ const (
 	// this replicaset refuses writes to: "v" g "g" bucket (2 bytes) ->
 	// buckets uvarint.
 	tagAway = 'g'
+	// tagFloor holds the revision floor (one record, a uvarint): the
+	// highest revision an import brought, which every later write of an
+	// object passes (applyObject), so that an object's revisions only go
+	// up at a replicaset whose log is behind the source's, even where the
+	// import brought only its kept versions.
+	tagFloor = 'f'
 	// tagChange is the change log of the bucket being sent:
 	// "v" g "c" index (8 bytes) n (4 bytes) -> 'k' key | 'o' type 0x00 pk.
 	tagChange = 'c'
@@ -162,8 +168,9 @@ func decodeSending(v []byte) (Sending, error) {
 
 // moveState is the machine's part of the moves, mirrored in memory.
 type moveState struct {
-	send *Sending
-	away map[int]int // bucket -> buckets
+	send  *Sending
+	away  map[int]int // bucket -> buckets
+	floor uint64      // the revision floor (tagFloor)
 	// at and n number the change log's records within an entry.
 	at uint64
 	n  uint32
@@ -184,8 +191,36 @@ func (m *Machine) Away(bucket int) bool {
 	return ok
 }
 
+// raiseFloor raises the revision floor to rev.
+func (m *Machine) raiseFloor(b *pebble.Batch, rev uint64) error {
+	if rev <= m.moves.floor {
+		return nil
+	}
+	m.moves.floor = rev
+	return b.Set(m.prefix(tagFloor), binary.AppendUvarint(nil, rev), nil)
+}
+
+// revision is the revision a write applied at index gives an object whose
+// stored revision is old (0: none): its index, unless the object or the
+// revision floor is already there or further.
+func (m *Machine) revision(index, old uint64) uint64 {
+	return max(index, old+1, m.moves.floor+1)
+}
+
 func (m *Machine) loadMoves() error {
 	m.moves = moveState{away: map[int]int{}}
+	switch v, closer, err := m.reader().Get(m.prefix(tagFloor)); {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		f, n := binary.Uvarint(v)
+		closer.Close()
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("kv: group %d: a malformed revision floor", m.group)
+		}
+		m.moves.floor = f
+	}
 	v, closer, err := m.reader().Get(m.prefix(tagSend))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -323,6 +358,14 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 		if mine {
 			return res, nil
 		}
+		if cur != nil && cur.Frozen != 0 {
+			// A frozen bucket is resumed (an abort) or dropped (a
+			// commit) before its source sends another: never thawed by
+			// the next move.
+			res.Status = StatusMismatch
+			res.Error = fmt.Sprintf("bucket %d of move %d is frozen here", cur.Bucket, cur.Move)
+			return res, nil
+		}
 		if cur != nil {
 			if err := m.endSend(b); err != nil {
 				return Result{}, err
@@ -373,8 +416,8 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 	return Result{}, fmt.Errorf("kv: a bucket step of kind %s", s.Kind)
 }
 
-// applyImport writes an imported page. A unique index key another object
-// here holds stays with its holder; Result.Error counts such keys.
+// applyImport writes an imported page. Result.Error counts the unique
+// index keys its objects took from other objects here (putObjectState).
 func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result, error) {
 	res := Result{Status: StatusOK, Index: index}
 	if _, ok := m.moves.away[im.Bucket]; ok {
@@ -383,7 +426,7 @@ func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result
 			return Result{}, err
 		}
 	}
-	held := 0
+	taken := 0
 	for i := range im.Items {
 		it := &im.Items[i]
 		if it.Object == nil {
@@ -401,7 +444,7 @@ func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result
 			}
 			continue
 		}
-		if err := m.putObjectState(b, it.Object, &held); err != nil {
+		if err := m.putObjectState(b, it.Object, &taken); err != nil {
 			return Result{}, err
 		}
 	}
@@ -415,16 +458,21 @@ func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result
 			return Result{}, err
 		}
 	}
-	if held > 0 {
-		res.Error = fmt.Sprintf("%d unique index keys held here by other objects", held)
+	if taken > 0 {
+		res.Error = fmt.Sprintf("%d unique index keys taken from other objects here", taken)
 	}
 	return res, nil
 }
 
 // putObjectState makes the object here what st says: its record with its
-// index entries, its history and its tombstone replaced. held, if not
-// nil, counts unique keys left with another object that holds them.
-func (m *Machine) putObjectState(b *pebble.Batch, st *ObjectState, held *int) error {
+// index entries, its history and its tombstone replaced. An imported
+// object takes its unique keys from any object here that holds them, as
+// a received change does (applyObject): the source held them unique,
+// and a holder of the moving bucket is a stale copy that a later page
+// brings up to date, whatever order the pages name them in; taken, if
+// not nil, counts the keys so taken. The revision floor rises past the
+// revisions it brings.
+func (m *Machine) putObjectState(b *pebble.Batch, st *ObjectState, taken *int) error {
 	old, exists, err := m.getObject(b, st.Type, st.PK)
 	if err != nil {
 		return err
@@ -441,6 +489,9 @@ func (m *Machine) putObjectState(b *pebble.Batch, st *ObjectState, held *int) er
 	for i := range st.History {
 		h := &st.History[i]
 		if err := b.Set(binary.BigEndian.AppendUint64(bytes.Clone(hp), h.Revision), encodeRecord(h), nil); err != nil {
+			return err
+		}
+		if err := m.raiseFloor(b, h.Revision); err != nil {
 			return err
 		}
 	}
@@ -463,17 +514,17 @@ func (m *Machine) putObjectState(b *pebble.Batch, st *ObjectState, held *int) er
 			if err != nil {
 				return err
 			}
-			if holder != "" {
-				if held != nil {
-					*held++
-				}
-				continue
+			if holder != "" && taken != nil {
+				*taken++
 			}
 			v = []byte(rec.PK)
 		}
 		if err := b.Set(m.indexKey(rec.Type, e, rec.PK), v, nil); err != nil {
 			return err
 		}
+	}
+	if err := m.raiseFloor(b, rec.Revision); err != nil {
+		return err
 	}
 	return b.Set(m.objectKey(rec.Type, rec.PK), encodeRecord(rec), nil)
 }
@@ -515,6 +566,9 @@ var itemTags = []byte{tagKey, tagObject, tagTombstone, tagHistory}
 // limit of them, looking at most at scan stored records. done says there
 // are no more.
 func (m *Machine) BucketItems(bucket, buckets int, from BucketCursor, limit, scan int, place ObjectBucket) (items []Item, next BucketCursor, done bool, err error) {
+	if limit < 1 || scan < 1 {
+		return nil, from, false, fmt.Errorf("kv: reading a bucket's items: limit %d, scan %d", limit, scan)
+	}
 	next = from
 	var objects []ObjectRef
 	seen, stopped := 0, false
@@ -623,6 +677,9 @@ type ChangeCursor struct {
 // each item as it is now (the last write wins: a key deleted since is
 // absent). done says the log has no more.
 func (m *Machine) BucketChanges(from ChangeCursor, limit int, place ObjectBucket) (items []Item, next ChangeCursor, done bool, err error) {
+	if limit < 1 {
+		return nil, from, false, fmt.Errorf("kv: reading a change log: limit %d", limit)
+	}
 	s := m.moves.send
 	if s == nil {
 		return nil, from, true, nil
@@ -879,8 +936,8 @@ func (d *decoder) item(bucket, buckets int) Item {
 		}
 		if d.bool() {
 			o.Tombstone = d.stamp()
-			if d.err == nil && o.Tombstone == (Stamp{}) {
-				d.fail(errors.New("a tombstone without its stamp"))
+			if d.err == nil && (o.Tombstone.Time <= 0 || o.Tombstone.Time > MaxChangeTime) {
+				d.fail(fmt.Errorf("a tombstone of %s %q stamped at %d", o.Type, o.PK, o.Tombstone.Time))
 			}
 		}
 		return Item{Object: o}
@@ -917,6 +974,11 @@ func checkMoveStored(tag byte, k, v []byte) error {
 	case tagAway:
 		_, _, err := decodeAway(k, v)
 		return err
+	case tagFloor:
+		if _, n := binary.Uvarint(v); len(k) > 0 || n <= 0 || n != len(v) {
+			return errors.New("a malformed revision floor")
+		}
+		return nil
 	}
 	if len(k) != 12 || len(v) < 1 || (v[0] != 'k' && v[0] != 'o') || (v[0] == 'o' && bytes.IndexByte(v[1:], 0) < 0) {
 		return errors.New("a malformed change record")

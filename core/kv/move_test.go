@@ -408,21 +408,116 @@ func TestMoveCommandEncoding(t *testing.T) {
 	}
 }
 
-// An imported object leaves a unique index key with the object here that
-// holds it, and says so.
-func TestImportKeepsUniqueHolder(t *testing.T) {
+// An imported object takes its unique keys from the object here that
+// holds them (the source held them unique), and says so.
+func TestImportTakesUniqueKeys(t *testing.T) {
 	src, dst := newMovers(t)
 	const b = 1
-	pk := keysIn("u", b, 1)[0]
+	pk, other := keysIn("u", b, 1)[0], keysIn("u", b+1, 1)[0]
 	src.putObject("c", 1, user(pk, "taken@x", "g"))
-	dst.putObject("c", 1, user(keysIn("u", b+1, 1)[0], "taken@x", ""))
+	dst.putObject("c", 1, user(other, "taken@x", ""))
 	r := dst.importItems(1, b, src.items(b), nil)
-	if r.Status != StatusOK || r.Error != "1 unique index keys held here by other objects" {
+	if r.Status != StatusOK || r.Error != "1 unique index keys taken from other objects here" {
 		t.Fatalf("import: %+v", r)
 	}
-	want(t, "the unique key's holder", dst.lookup("by_email", "taken@x"), []string{keysIn("u", b+1, 1)[0]})
+	want(t, "the unique key's holder", dst.lookup("by_email", "taken@x"), []string{pk})
 	want(t, "the other entry", dst.lookup("by_group", "g"), []string{pk})
-	if _, ok, _ := dst.m.GetObject("user", pk); !ok {
-		t.Fatal("the object was not imported")
+	// The object it was taken from keeps its record, and cannot take the
+	// key back by a write.
+	if r := dst.putObject("c", 2, user(other, "taken@x", "")); r.Status != StatusConflict {
+		t.Fatalf("the former holder's write: %+v", r)
 	}
+}
+
+// Two objects of the moving bucket swap a unique key while it moves: the
+// change log names the one that takes it first, yet the destination ends
+// with the key where the source has it, in one page or several.
+func TestImportUniqueSwap(t *testing.T) {
+	for _, limit := range []int{1, 2, 100} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			src, dst := newMovers(t)
+			const b = 2
+			pks := keysIn("u", b, 2)
+			x, y := pks[0], pks[1]
+			src.putObject("c", 1, user(x, "", ""))
+			src.putObject("c", 2, user(y, "e@x", ""))
+			src.step(StepSend, 1, b, nil, nil)
+			dst.importItems(1, b, src.items(b), nil)
+			src.putObject("c", 3, user(x, "x@x", "")) // X is named first in the change log
+			src.putObject("c", 4, user(y, "", ""))    // Y gives e@x up
+			src.putObject("c", 5, user(x, "e@x", "")) // and X takes it
+			cur := ChangeCursor{Index: 1}
+			for {
+				page, next, done, err := src.m.BucketChanges(cur, limit, placeByPK)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst.importItems(1, b, page, nil)
+				if cur = next; done {
+					break
+				}
+			}
+			want(t, "e@x at the destination", dst.lookup("by_email", "e@x"), []string{x})
+			want(t, "the copy", dst.state(b), src.state(b))
+		})
+	}
+}
+
+// An object whose deletion, with its kept versions, was imported from a
+// replicaset further on gets revisions above them when it is put again.
+func TestRevisionsAfterImportedDeletion(t *testing.T) {
+	src, dst := newMovers(t)
+	const b = 3
+	pk := keysIn("u", b, 1)[0]
+	for i := range 50 {
+		src.put("filler", uint64(i+1), "f", "x")
+	}
+	w := user(pk, "", "")
+	w.History = 3
+	src.putObject("c", 1, w)
+	src.putObject("c", 2, w)
+	src.apply(Command{Client: "c", Seq: 3, Op: OpDeleteObject, Key: pk, Object: &ObjectWrite{Type: "user", PK: pk, History: 3}})
+	kept := src.items(b)
+	if len(kept) != 1 || kept[0].Object == nil || len(kept[0].Object.History) != 2 {
+		t.Fatalf("the deleted object's items: %+v", kept)
+	}
+	dst.importItems(1, b, kept, nil)
+	r1 := dst.putObject("c", 10, w)
+	r2 := dst.putObject("c", 11, w)
+	top := kept[0].Object.History[1].Revision
+	if r1.Revision <= top || r2.Revision <= r1.Revision {
+		t.Fatalf("revisions %d then %d after kept versions up to %d", r1.Revision, r2.Revision, top)
+	}
+	want(t, "kept versions", len(dst.m.mustHistory(t, pk)), 3)
+}
+
+// A source does not send a second bucket while the first is frozen: the
+// first would thaw before its drop.
+func TestSendRefusedWhileFrozen(t *testing.T) {
+	src, _ := newMovers(t)
+	k := keysIn("k", 7, 1)[0]
+	src.step(StepSend, 1, 7, nil, nil)
+	src.step(StepFreeze, 1, 7, nil, nil)
+	if r := src.step(StepSend, 2, 6, nil, nil); r.Status != StatusMismatch {
+		t.Fatalf("a second send while frozen: %+v", r)
+	}
+	if r := src.put("c", 1, k, "late"); r.Status != StatusRedirect {
+		t.Fatalf("a write to the frozen bucket after a refused send: %+v", r)
+	}
+	src.step(StepDrop, 1, 7, nil, nil)
+	if r := src.step(StepSend, 2, 6, nil, nil); r.Status != StatusOK {
+		t.Fatalf("a send after the drop: %+v", r)
+	}
+	if r := src.put("c", 2, k, "late"); r.Status != StatusRedirect {
+		t.Fatalf("a write to the dropped bucket: %+v", r)
+	}
+}
+
+func (m *Machine) mustHistory(t *testing.T, pk string) []ObjectRecord {
+	t.Helper()
+	h, err := m.ObjectHistory("user", pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

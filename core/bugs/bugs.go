@@ -45,6 +45,11 @@ const (
 	// whatever its stamp: the change that arrives last wins, so clusters
 	// that receive concurrent changes in different orders diverge.
 	LastArrivalWins
+	// TwoOwners lets the source of a bucket move go on accepting the
+	// bucket's writes after it froze it: until the move commits, both
+	// replicasets own the bucket, and what the source accepts meanwhile
+	// the destination never copies.
+	TwoOwners
 	numBugs
 )
 

@@ -19,6 +19,7 @@ var names = [numBugs]string{
 	AckBeforeEnqueue:   "ack-before-enqueue",
 	CommitOnFetch:      "commit-on-fetch",
 	LastArrivalWins:    "last-arrival-wins",
+	TwoOwners:          "two-owners",
 }
 
 func (b Bug) String() string { return names[b] }

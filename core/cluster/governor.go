@@ -32,6 +32,7 @@ type Health struct {
 //     instance at a time towards the wanted set (Voters).
 //  3. An instance's current state becomes its target; an instance headed
 //     for expelled gets there once it no longer votes.
+//  4. Buckets move towards an even distribution (RebalanceStep).
 func (c *Config) Govern(h Health) (Command, bool) {
 	for _, in := range c.Instances {
 		switch reachable := h.Reachable(in.Name); {
@@ -52,7 +53,7 @@ func (c *Config) Govern(h Health) (Command, bool) {
 			return SetState(in.Name, in.Target), true
 		}
 	}
-	return Command{}, false
+	return c.RebalanceStep()
 }
 
 // WantedVoters is the set of voters group 0 should have: VoterCount of

@@ -82,7 +82,7 @@ func (c *Config) startMove(m *BucketMove) error {
 		return fmt.Errorf("move.start: bucket %d is owned by %s, not %s", m.Bucket, c.Buckets[m.Bucket], m.From)
 	case m.To == m.From:
 		return fmt.Errorf("move.start: bucket %d is owned by %s already", m.Bucket, m.To)
-	case c.hasLeftover(m.To, m.Bucket):
+	case c.HasLeftover(m.To, m.Bucket):
 		return fmt.Errorf("move.start: %s still holds a leftover copy of bucket %d", m.To, m.Bucket)
 	case c.holdsLeftovers(m.From):
 		// Its machine keeps a moved bucket frozen until the drop; the
@@ -145,7 +145,9 @@ func (c *Config) holdsLeftovers(rs string) bool {
 	return slices.ContainsFunc(c.Garbage, func(l Leftover) bool { return l.Replicaset == rs })
 }
 
-func (c *Config) hasLeftover(rs string, bucket int) bool {
+// HasLeftover reports whether replicaset rs holds a leftover copy of
+// bucket.
+func (c *Config) HasLeftover(rs string, bucket int) bool {
 	return slices.ContainsFunc(c.Garbage, func(l Leftover) bool { return l.Replicaset == rs && l.Bucket == bucket })
 }
 
@@ -224,7 +226,7 @@ func (c *Config) RebalanceStep() (Command, bool) {
 		return Command{}, false
 	}
 	for b := len(c.Buckets) - 1; b >= 0; b-- {
-		if c.Buckets[b] == from.Replicaset && !c.hasLeftover(to.Replicaset, b) {
+		if c.Buckets[b] == from.Replicaset && !c.HasLeftover(to.Replicaset, b) {
 			return StartMove(b, from.Replicaset, to.Replicaset), true
 		}
 	}

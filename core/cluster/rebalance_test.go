@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shoaldb/shoal/core/env"
 )
 
 // owners counts each replicaset's buckets: "rs1:4 rs2:4".
@@ -166,5 +169,51 @@ func TestDecodeRefusesInconsistentMoves(t *testing.T) {
 		if _, err := Decode(bad.Encode()); err == nil {
 			t.Errorf("%s: decoded", name)
 		}
+	}
+}
+
+// The governor rebalances last: a joined replicaset receives buckets
+// once group 0's voters and the instances' states have settled, and an
+// unreachable instance is marked offline before the next move.
+func TestGovernRebalancesLast(t *testing.T) {
+	c, err := Bootstrap(spec(3, 8, "a", "b", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, c, Join("n4", Domain{"zone": "a"}), Join("n5", Domain{"zone": "b"}), Join("n6", Domain{"zone": "c"}))
+	all := func(env.NodeID) bool { return true }
+	var ops []string
+	for i := 0; ; i++ {
+		if i > 50 {
+			t.Fatalf("the governor never rests: %v", ops)
+		}
+		cmd, ok := c.Govern(Health{Reachable: all, Settled: true})
+		if !ok {
+			break
+		}
+		ops = append(ops, cmd.Op)
+		applyAll(t, c, cmd)
+		if cmd.Op == "move.start" {
+			applyAll(t, c, CommitMove(*c.Move, uint64(100+i)))
+			applyAll(t, c, Dropped(c.Garbage[len(c.Garbage)-1]))
+		}
+	}
+	if got := owners(c); got != "rs1:4 rs2:4" {
+		t.Fatalf("after the governor rested: %s (steps %v)", got, ops)
+	}
+	first := slices.Index(ops, "move.start")
+	if first < 0 || slices.ContainsFunc(ops[first:], func(op string) bool { return op != "move.start" }) {
+		t.Fatalf("want the voter and state steps first, then the moves: %v", ops)
+	}
+	// A move under way does not hold back marking an instance offline.
+	c.Buckets[4], c.Buckets[5] = "rs1", "rs1" // as if two moves had gone back
+	cmd, ok := c.Govern(Health{Reachable: all, Settled: true})
+	if !ok || cmd.Op != "move.start" {
+		t.Fatalf("want a move, got %+v", cmd)
+	}
+	applyAll(t, c, cmd)
+	cmd, ok = c.Govern(Health{Reachable: func(n env.NodeID) bool { return n != "n6" }, Settled: true, Unreachable: "gone"})
+	if !ok || cmd.Op != "offline" || cmd.Instance != "n6" {
+		t.Fatalf("want n6 marked offline during the move, got %+v", cmd)
 	}
 }

@@ -51,6 +51,9 @@ type Machine struct {
 	// IgnoreStamps applies every received change whatever its stamp (the
 	// last-arrival-wins planted bug); normal builds never set it.
 	IgnoreStamps bool
+	// IgnoreFreeze applies clients' writes to a frozen bucket (the
+	// two-owners planted bug); normal builds never set it.
+	IgnoreFreeze bool
 	queue        queueMeta // the queues' counters (machine_queue.go)
 	moves        moveState // the bucket moves' state (move.go)
 	// outChanges counts changes to the outbound queues (a message queued,

@@ -275,7 +275,7 @@ func commandBucket(c *Command, buckets int) (int, bool) {
 // refuses reports whether c is a write to a bucket this replicaset has
 // frozen or given away.
 func (m *Machine) refuses(c *Command) bool {
-	if s := m.moves.send; s != nil && s.Frozen != 0 {
+	if s := m.moves.send; s != nil && s.Frozen != 0 && !m.IgnoreFreeze {
 		if b, ok := commandBucket(c, s.Buckets); ok && b == s.Bucket {
 			return true
 		}

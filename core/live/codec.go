@@ -52,6 +52,8 @@ const (
 	wireRequest  byte = 2 // *kv.Request
 	wireResponse byte = 3 // *kv.Response
 	wireHello    byte = 4 // *Hello
+	wireMoveRead byte = 5 // *node.MoveRead
+	wireMovePage byte = 6 // *node.MovePage
 )
 
 // EncodeMessage appends m's wire form (a type byte, then its body) to b.
@@ -77,6 +79,8 @@ const (
 //	retry-after:    nanoseconds (at least 1)
 //	list request:   replicaset | type | filter | after | limit (1 to kv.MaxListPage) | scan (0 to kv.MaxListScan) | version | index | desc byte | exact byte | key
 //	list page:      replicaset | more byte | last | record count (0 to kv.MaxListPage) | object record...
+//	move read:      move | part byte | seq | cursor | change index | change n | after [| flags byte]
+//	move page:      move | part byte | seq | status byte | cursor | change index | change n | after | leader | page [| flags byte]
 //
 // A flags byte follows only when one of its flags is set, so that a
 // message without any reads the same to a build that knows none: request
@@ -92,14 +96,25 @@ const (
 // are error (1: a non-empty error follows), object (2: an object record
 // follows), history (4: a history of at least one record follows; an
 // empty history is none), queue (8: a queue state follows), retry (16: a
-// retry-after follows) and list (32: a list page follows). A process request is never encoded: it is the leader's own
-// command. A message satisfies kv.Message.Check, and a payload (a
-// message's or a repair edit's) holds at most kv.MaxPayload bytes; a
+// retry-after follows) and list (32: a list page follows); move read
+// flags are freeze (1); move page flags are done (1) and frozen (2). A
+// process request is never encoded: it is the leader's own command. A
+// message satisfies kv.Message.Check, and a payload (a message's or a
+// repair edit's) holds at most kv.MaxPayload bytes; a
 // queue request's limit is at most kv.MaxQueuePage and its action 0 or a
 // kv.RepairAction. A model version is a uvarint no larger than MaxInt32;
 // a uvarint read into an int or int64 field (a depth, attempts, a
 // retry-after) no larger than that type holds, and such a field is never
 // negative. An absent kv.Value encodes as absent whatever its S holds.
+//
+// A move's part is one of node.MoveItems, MoveChanges and MoveDedup, a
+// page's status one of node.MovePageOK to MoveUnplaced; a cursor holds
+// at most maxWireMoveCursor bytes and after at most maxWireMoveAfter; a
+// change n is no larger than a uint32. A page's page is the import as a
+// kv command (kv.Command.Encode of an OpImport with no other field set,
+// which kv.DecodeCommand accepts and which re-encodes to the same
+// bytes), present exactly when the status is ok: empty otherwise, as no
+// command's encoding is.
 func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *node.Message:
@@ -308,6 +323,61 @@ func EncodeMessage(b []byte, m env.Message) ([]byte, error) {
 		b = appendWireString(b, m.Cluster)
 		b = appendWireString(b, m.Join)
 		return appendWireString(b, string(m.Config)), nil
+	case *node.MoveRead:
+		if m == nil {
+			break
+		}
+		if err := checkWireMove(m.Part, m.Cursor, m.After); err != nil {
+			return b, fmt.Errorf("live: encoding move.read: %w", err)
+		}
+		b = append(b, wireMoveRead)
+		b = binary.AppendUvarint(b, m.Move)
+		b = append(b, byte(m.Part))
+		b = binary.AppendUvarint(b, m.Seq)
+		b = appendWireMovePosition(b, m.Cursor, m.Change, m.After)
+		if m.Freeze {
+			b = append(b, moveReadFreeze)
+		}
+		return b, nil
+	case *node.MovePage:
+		if m == nil {
+			break
+		}
+		if err := checkWireMove(m.Part, m.Cursor, m.After); err != nil {
+			return b, fmt.Errorf("live: encoding move.page: %w", err)
+		}
+		if err := checkWireMoveStatus(m.Status, m.Page != nil); err != nil {
+			return b, fmt.Errorf("live: encoding move.page: %w", err)
+		}
+		var page []byte
+		if m.Page != nil {
+			c := kv.Command{Op: kv.OpImport, Import: m.Page}
+			page = c.Encode()
+			// The receiver takes only what kv.DecodeCommand does, and
+			// would drop the page without a word.
+			if _, err := wireImport(page); err != nil {
+				return b, fmt.Errorf("live: encoding move.page: page: %w", err)
+			}
+		}
+		b = append(b, wireMovePage)
+		b = binary.AppendUvarint(b, m.Move)
+		b = append(b, byte(m.Part))
+		b = binary.AppendUvarint(b, m.Seq)
+		b = append(b, byte(m.Status))
+		b = appendWireMovePosition(b, m.Cursor, m.Change, m.After)
+		b = appendWireString(b, string(m.Leader))
+		b = appendWireString(b, string(page))
+		var flags byte
+		if m.Done {
+			flags |= movePageDone
+		}
+		if m.Frozen {
+			flags |= movePageFrozen
+		}
+		if flags != 0 {
+			b = append(b, flags)
+		}
+		return b, nil
 	default:
 		if m == nil {
 			return b, errors.New("live: encoding a nil message")
@@ -340,6 +410,12 @@ func DecodeMessage(b []byte) (env.Message, error) {
 	case wireHello:
 		what = "live.hello"
 		m = d.hello()
+	case wireMoveRead:
+		what = "move.read"
+		m = d.moveRead()
+	case wireMovePage:
+		what = "move.page"
+		m = d.movePage()
 	default:
 		return nil, fmt.Errorf("live: decoding a message: unknown type byte %d", b[0])
 	}
@@ -537,6 +613,27 @@ const (
 	responseQueue   byte = 1 << 3 // a queue state follows
 	responseRetry   byte = 1 << 4 // a retry-after of at least 1ns follows
 	responseList    byte = 1 << 5 // a list page follows
+)
+
+// Move flags: a byte after a move read's or a move page's fields, present
+// only when one is set.
+const (
+	moveReadFreeze byte = 1 << 0
+	movePageDone   byte = 1 << 0
+	movePageFrozen byte = 1 << 1
+)
+
+// Bounds on a move's positions. An items cursor is a stored record's key
+// after its group's prefix (kv.BucketCursor), the longest of which is an
+// object's kept version's: a tag, the type, a zero byte, the primary key
+// escaped (two bytes for each zero byte), its end (two bytes) and the
+// revision (eight). A plain key's (its tag and the key) is shorter,
+// keys being at most MaxKeyLen bytes. A dedup position is a client's
+// name, which nodes make (an instance's name and a counter, a
+// consumer's lane): it is held to the same bound, far over any.
+const (
+	maxWireMoveCursor = 1 + kv.MaxTypeLen + 1 + 2*kv.MaxPKLen + 2 + 8
+	maxWireMoveAfter  = maxWireMoveCursor
 )
 
 // wireOp is op with its article, for errors: "a put", "an enqueue".
@@ -1166,6 +1263,136 @@ func (d *wireDecoder) hello() *Hello {
 		h.Config = []byte(c)
 	}
 	return h
+}
+
+func (d *wireDecoder) moveRead() *node.MoveRead {
+	r := &node.MoveRead{Move: d.uvarint()}
+	r.Part = d.movePart()
+	r.Seq = d.uvarint()
+	r.Cursor, r.Change, r.After = d.movePosition()
+	r.Freeze = d.flags("move read", moveReadFreeze)&moveReadFreeze != 0
+	return r
+}
+
+func (d *wireDecoder) movePage() *node.MovePage {
+	p := &node.MovePage{Move: d.uvarint()}
+	p.Part = d.movePart()
+	p.Seq = d.uvarint()
+	p.Status = node.MoveStatus(d.byte())
+	if d.err == nil && p.Status > node.MoveUnplaced {
+		d.fail(fmt.Errorf("unknown status %d", uint8(p.Status)))
+	}
+	p.Cursor, p.Change, p.After = d.movePosition()
+	p.Leader = env.NodeID(d.string())
+	page := d.bytes()
+	if d.err != nil {
+		return p
+	}
+	if err := checkWireMoveStatus(p.Status, page != nil); err != nil {
+		d.fail(err)
+		return p
+	}
+	if page != nil {
+		im, err := wireImport(page)
+		if err != nil {
+			d.fail(fmt.Errorf("page: %w", err))
+			return p
+		}
+		p.Page = im
+	}
+	flags := d.flags("move page", movePageDone|movePageFrozen)
+	p.Done = flags&movePageDone != 0
+	p.Frozen = flags&movePageFrozen != 0
+	return p
+}
+
+// movePart reads a move's part, refusing one the protocol does not know.
+func (d *wireDecoder) movePart() node.MovePart {
+	p := node.MovePart(d.byte())
+	if d.err == nil && (p < node.MoveItems || p > node.MoveDedup) {
+		d.fail(fmt.Errorf("unknown part %d", uint8(p)))
+	}
+	return p
+}
+
+// movePosition reads where a move's reading of a part goes on.
+func (d *wireDecoder) movePosition() (cursor []byte, change kv.ChangeCursor, after string) {
+	cursor = d.bytes()
+	change.Index = d.uvarint()
+	if n := d.uvarint(); d.err == nil && n > math.MaxUint32 {
+		d.fail(fmt.Errorf("change cursor record %d is out of range", n))
+	} else {
+		change.N = uint32(n)
+	}
+	after = d.string()
+	if d.err == nil {
+		if err := checkWirePosition(cursor, after); err != nil {
+			d.fail(err)
+		}
+	}
+	return cursor, change, after
+}
+
+func appendWireMovePosition(b, cursor []byte, change kv.ChangeCursor, after string) []byte {
+	b = appendWireString(b, string(cursor))
+	b = binary.AppendUvarint(b, change.Index)
+	b = binary.AppendUvarint(b, uint64(change.N))
+	return appendWireString(b, after)
+}
+
+// checkWireMove refuses what a move read and a move page share that the
+// decoder would: a part the protocol does not know, a position over its
+// bound.
+func checkWireMove(part node.MovePart, cursor []byte, after string) error {
+	if part < node.MoveItems || part > node.MoveDedup {
+		return fmt.Errorf("unknown part %d", uint8(part))
+	}
+	return checkWirePosition(cursor, after)
+}
+
+func checkWirePosition(cursor []byte, after string) error {
+	switch {
+	case len(cursor) > maxWireMoveCursor:
+		return fmt.Errorf("a cursor of %d bytes, at most %d", len(cursor), maxWireMoveCursor)
+	case len(after) > maxWireMoveAfter:
+		return fmt.Errorf("a client of %d bytes to read after, at most %d", len(after), maxWireMoveAfter)
+	}
+	return nil
+}
+
+// checkWireMoveStatus refuses a status the protocol does not know, and a
+// page that holds an import but for an ok status, or lacks one for it.
+func checkWireMoveStatus(s node.MoveStatus, page bool) error {
+	switch {
+	case s > node.MoveUnplaced:
+		return fmt.Errorf("unknown status %d", uint8(s))
+	case s == node.MovePageOK && !page:
+		return errors.New("an ok page without its import")
+	case s != node.MovePageOK && page:
+		return fmt.Errorf("a page of status %s with an import: only an ok page holds one", s)
+	}
+	return nil
+}
+
+// wireImport reads a move page's import, a kv command: kv.DecodeCommand
+// bounds and checks it as the log would. Only an import with none of a
+// client's fields is taken, in the one encoding kv.Command.Encode writes
+// for it.
+func wireImport(b []byte) (*kv.Import, error) {
+	c, err := kv.DecodeCommand(b)
+	switch {
+	case err != nil:
+		return nil, err
+	case c.Op != kv.OpImport:
+		return nil, fmt.Errorf("%s command, not an import", wireOp(c.Op))
+	case c.Client != "" || c.Seq != 0 || c.Key != "" || c.Value != "" || c.Expected != (kv.Value{}):
+		// The page carries the import alone: these would be lost.
+		return nil, fmt.Errorf("an import with a client's fields (client %q, seq %d, key %q)", c.Client, c.Seq, c.Key)
+	}
+	if again := c.Encode(); !bytes.Equal(again, b) {
+		return nil, errors.New("an import not in its canonical encoding")
+	}
+	return c.Import, nil
 }
 
 func (d *wireDecoder) raft() *node.Message {

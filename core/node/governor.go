@@ -45,6 +45,13 @@ func (n *Node) heardFrom(from env.NodeID) {
 // it applies).
 func (n *Node) govern() {
 	n.gov.tick++
+	n.governStep()
+}
+
+// governStep proposes the governor's next step, if one is due: on the
+// tick, and as soon as group 0 applied entries (the step before may be
+// done: the next need not wait for the tick).
+func (n *Node) governStep() {
 	g := n.group(cluster.ConfigGroup)
 	if g == nil || g.role() != raft.StateLeader {
 		n.gov.heard, n.gov.first = nil, nil
@@ -92,8 +99,13 @@ func (n *Node) govern() {
 	n.gov.seq++
 	id := fmt.Sprintf("gov-%s-%d-%d", n.e.ID(), n.gov.term, n.gov.seq)
 	n.gov.step = id
-	n.trace("governor.step", env.Str("id", id), env.Str("op", cmd.Op), env.Str("instance", string(cmd.Instance)),
-		env.Str("state", string(cmd.State)), env.Str("voters", env.Join(cmd.Voters)), env.Str("reason", cmd.Value))
+	if mv := cmd.Move; mv != nil {
+		n.trace("governor.step", env.Str("id", id), env.Str("op", cmd.Op), env.Int("bucket", int64(mv.Bucket)),
+			env.Str("from", mv.From), env.Str("to", mv.To))
+	} else {
+		n.trace("governor.step", env.Str("id", id), env.Str("op", cmd.Op), env.Str("instance", string(cmd.Instance)),
+			env.Str("state", string(cmd.State)), env.Str("voters", env.Join(cmd.Voters)), env.Str("reason", cmd.Value))
+	}
 	req := &request{group: g, timer: n.e.After(governorTimeout, &expire{id: id}), entry: envelope(id, cmd.Encode())}
 	n.pending[id] = req
 	n.actions = append(n.actions, id)

@@ -39,6 +39,8 @@ type group struct {
 	migration   migration    // on a replicaset's leader: the background migration
 	queue       queueProc    // on a replicaset's leader: settling the inbound queue
 	out         outboundProc // on a replicaset's leader: delivering the outbound queue
+	moveIn      moveIn       // on a replicaset's leader: the move it receives
+	moveOut     moveOut      // on a replicaset's leader: the move it sends, its leftovers
 }
 
 func (g *group) role() raft.StateType { return g.rn.BasicStatus().RaftState }

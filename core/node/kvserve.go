@@ -98,6 +98,13 @@ func (n *Node) serve(from env.NodeID, req *kv.Request) {
 		n.redirect(from, req, "", rs.Members[req.Seq%uint64(len(rs.Members))])
 		return
 	}
+	if name == "" && !n.holds(g, req.Key) {
+		// Its bucket is frozen here, on its way to another replicaset,
+		// or has just come and is not applied yet: ask again in a
+		// moment, here or where the configuration then points.
+		n.redirect(from, req, "", n.e.ID())
+		return
+	}
 	isRead := req.Op.IsRead()
 	if req.Op == kv.OpReadQueue && req.Queue == nil {
 		n.respond(from, &kv.Response{Client: req.Client, Seq: req.Seq, Status: kv.StatusInvalid, Error: "read-queue without its queue part"})
@@ -245,6 +252,13 @@ func (n *Node) respondRead(g *group, to env.NodeID, client string, seq uint64, k
 		r := n.listObjects(g, l, index)
 		r.Client, r.Seq = client, seq
 		n.respond(to, r)
+		return
+	}
+	if q == nil && !n.holds(g, key) {
+		// The bucket moved, or is moving and frozen here, since the
+		// request came: ask again, here or where the configuration
+		// then points.
+		n.respond(to, &kv.Response{Client: client, Seq: seq, Status: kv.StatusRedirect, Hint: n.e.ID()})
 		return
 	}
 	if q != nil {

@@ -293,7 +293,7 @@ func (n *Node) migrate() {
 		return
 	}
 	for _, g := range n.groups {
-		if g.id == cluster.ConfigGroup || g.role() != raft.StateLeader {
+		if g.id == cluster.ConfigGroup || g.role() != raft.StateLeader || n.frozen(g) {
 			continue
 		}
 		mg := &g.migration

@@ -136,6 +136,7 @@ type Node struct {
 
 	consumers consumers // the kafka inbound connectors' consumers (consume.go)
 	gov       governor  // on group 0's leader (governor.go)
+	moveSeq   uint64    // numbers a destination's reads (move.go)
 
 	// holding is set while Batch runs: Receive and Handle leave the
 	// Ready processing to its end. stopped is set by Stop.
@@ -259,6 +260,7 @@ func (n *Node) joinReplicaset() error {
 	}
 	m.ForgetDedup = n.cfg.Bugs.Has(bugs.ForgetDedup)
 	m.IgnoreStamps = n.cfg.Bugs.Has(bugs.LastArrivalWins)
+	m.IgnoreFreeze = n.cfg.Bugs.Has(bugs.TwoOwners)
 	m.OnReceived = n.traceReceived(rs.Name)
 	return n.addGroup(log, dataMachine{m})
 }
@@ -359,6 +361,12 @@ func (n *Node) Receive(from env.NodeID, m env.Message) {
 		n.pushed(from, msg)
 	case *kv.Response, *connector.Fetched, *connector.Committed:
 		n.consumerReceive(from, msg)
+	case *MoveRead:
+		n.heardFrom(from)
+		n.moveRead(from, msg)
+	case *MovePage:
+		n.heardFrom(from)
+		n.movePage(from, msg)
 	default:
 		return
 	}
@@ -402,6 +410,7 @@ func (n *Node) Handle(ev env.Event) {
 		n.deliverAll(true)
 		n.consume()
 		n.govern()
+		n.moveTick()
 		for _, g := range n.groups {
 			n.reconcile(g)
 			g.rn.Tick()
@@ -449,6 +458,9 @@ type request struct {
 	rewrite bool
 	// queue: a queue write (enqueue, repair), answered with a position.
 	queue bool
+	// done, if set, is called when a Propose-like request's entry
+	// applies here (a move's step, move.go).
+	done func(index uint64, out outcome)
 }
 
 func (n *Node) propose(p *Propose) {
@@ -657,6 +669,10 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 		n.noteExpelled()
 		n.noteModel()
 		n.decideModelProposals()
+		if len(rd.CommittedEntries) > 0 {
+			n.moveTick()
+			n.governStep()
+		}
 	}
 	for _, rs := range rd.ReadStates {
 		n.readIndexed(g, string(rs.RequestCtx), rs.Index)
@@ -701,6 +717,13 @@ func (n *Node) apply(g *group, e pb.Entry) {
 			panic(env.Fatal{Err: fmt.Errorf("%s%w", StateInvariant, err)})
 		}
 		must(err)
+		if mv := out.moved; mv != nil {
+			// Every replica records it: the first record is when the
+			// configuration gave the bucket its new owner.
+			n.trace("bucket.owner", env.Int("move", int64(mv.ID)), env.Int("bucket", int64(mv.Bucket)),
+				env.Int("buckets", int64(len(n.conf.conf.Buckets))), env.Str("from", mv.From), env.Str("to", mv.To),
+				env.Int("index", int64(out.movedAt)), env.Int("config_index", int64(e.Index)))
+		}
 		if strings.HasPrefix(id, "q/") && g.role() == raft.StateLeader {
 			n.trace("queue.settle", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),
 				env.Int("settled", int64(out.result.Revision)))
@@ -763,6 +786,13 @@ func (n *Node) answer(g *group, id string, index uint64, out outcome) {
 		}
 		r := &kv.Response{Client: req.client, Seq: req.seq, Status: out.result.Status,
 			Value: out.result.Value, Index: index, Error: out.result.Error}
+		if at := out.result.Index; at != 0 && at != index {
+			// A retry answered from the dedup table: the write applied
+			// before, at index at (of this log, or of the log of a
+			// bucket's former owner, whose answers a move brought).
+			n.trace("kv.replay", env.Str("client", req.client), env.Int("seq", int64(req.seq)), env.Int("index", int64(index)),
+				env.Int("applied", int64(at)))
+		}
 		switch {
 		case req.queue:
 			// An enqueue's or a retry's position in the queue.
@@ -779,9 +809,15 @@ func (n *Node) answer(g *group, id string, index uint64, out outcome) {
 	if out.rejected != nil {
 		n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "fail"),
 			env.Int("index", int64(index)), env.Str("error", out.rejected.Error()))
-		return
+	} else if r := out.result; r.Status != kv.StatusOK && req.done != nil {
+		n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "ok"), env.Int("index", int64(index)),
+			env.Str("status", r.Status.String()), env.Str("error", r.Error))
+	} else {
+		n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "ok"), env.Int("index", int64(index)))
 	}
-	n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "ok"), env.Int("index", int64(index)))
+	if req.done != nil {
+		req.done(index, out)
+	}
 }
 
 // maybeCompact snapshots every group that has applied CompactEvery entries

@@ -177,7 +177,7 @@ func (n *Node) settleQueue(g *group, tick bool) bool {
 		}
 	}
 	g.queue.next = max(g.queue.next, head)
-	if g.queue.next > head || head > tail {
+	if g.queue.next > head || head > tail || n.frozen(g) {
 		// A command is settling the head, or nothing waits. One command
 		// at a time: each message's handlers then see every message
 		// before it settled (enrich reads them).

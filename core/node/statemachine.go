@@ -35,6 +35,10 @@ type outcome struct {
 	// deciding: the command started a model change, which group 0
 	// decides later (cluster.Config.ModelDecision).
 	deciding bool
+	// moved is the bucket move the command committed, if it did; its
+	// bucket's new owner holds it from index movedAt of its log.
+	moved   *cluster.BucketMove
+	movedAt uint64
 }
 
 // configMachine is group 0's state machine: the cluster configuration, in
@@ -53,8 +57,13 @@ func (m *configMachine) apply(index uint64, id string, data []byte) (outcome, er
 	if err != nil {
 		return outcome{rejected: err}, nil
 	}
+	moving := m.conf.Move
 	err = m.conf.ApplyAction(id, cmd)
-	return outcome{rejected: err, deciding: err == nil && cmd.Op == "model.propose"}, nil
+	out := outcome{rejected: err, deciding: err == nil && cmd.Op == "model.propose"}
+	if moving != nil && m.conf.Move == nil && m.conf.Buckets[moving.Bucket] == moving.To {
+		out.moved, out.movedAt = moving, m.conf.BucketIndex[moving.Bucket]
+	}
+	return out, nil
 }
 
 func (m *configMachine) skip(index uint64)         { m.index = index }

@@ -1792,7 +1792,8 @@ func logPriority(kind string) int {
 	switch {
 	case strings.HasPrefix(kind, "nemesis."), strings.HasPrefix(kind, "node."), strings.HasPrefix(kind, "net."),
 		strings.HasPrefix(kind, "clock."), strings.HasPrefix(kind, "disk."),
-		strings.HasPrefix(kind, "topology."), kind == "governor.step", kind == "join.admitted", kind == "replicaset.found":
+		strings.HasPrefix(kind, "topology."), kind == "governor.step", kind == "join.admitted", kind == "replicaset.found",
+		kind == "move.frozen", kind == "move.commit":
 		return 0
 	case kind == "raft.role":
 		return 1

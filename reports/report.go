@@ -152,6 +152,7 @@ func describe(r *env.Record) string {
 // configuration.
 func describeTopology(r *env.Record) string {
 	s := func(k string) string { v, _ := r.Str(k); return v }
+	i := func(k string) int64 { v, _ := r.Int(k); return v }
 	switch r.Kind {
 	case "topology.action":
 		what := fmt.Sprintf("operator: %s %s via %s", s("action"), s("instance"), s("via"))
@@ -178,7 +179,13 @@ func describeTopology(r *env.Record) string {
 			return fmt.Sprintf("governor: %s is now %s", s("instance"), s("state"))
 		case "voters":
 			return "governor: group 0's voters become " + s("voters")
+		case "move.start":
+			return fmt.Sprintf("governor: bucket %d moves from %s to %s", i("bucket"), s("from"), s("to"))
 		}
+	case "move.frozen":
+		return fmt.Sprintf("%s freezes bucket %d for move %d at index %d", s("group"), i("bucket"), i("move"), i("index"))
+	case "move.commit":
+		return fmt.Sprintf("%s has copied bucket %d (move %d, %d pages) and commits it", s("group"), i("bucket"), i("move"), i("pages"))
 	case "replicaset.found":
 		return fmt.Sprintf("%s founds %s", r.Node, s("replicaset"))
 	case "raft.transfer":

@@ -39,6 +39,7 @@ var catchers = map[string][]string{
 	"ack-before-enqueue":    {"delivery"},
 	"commit-on-fetch":       {"delivery"},
 	"last-arrival-wins":     {"replication"},
+	"two-owners":            {"buckets", "linearizable"},
 }
 
 // hints lists, for each bug, the scenarios expected to catch it, in the
@@ -55,6 +56,7 @@ var hints = map[string][]string{
 	"ack-before-enqueue":    {"ingest-leader-isolation"},
 	"commit-on-fetch":       {"kafka-rebalance-partition"},
 	"last-arrival-wins":     {"replication-bidirectional-cut"},
+	"two-owners":            {"rebalance-kill-leaders"},
 }
 
 // seeds bounds the seeds make test tries for a bug whose scenario catches

@@ -123,6 +123,70 @@ func init() {
 	}
 }
 
+func init() {
+	claims["rebalance-kill-leaders"] = func(tr *trace) error {
+		// n4 founded rs2; each kill hit a leader of one side of a move
+		// under way, which committed after the kill; and rs2 ended with
+		// half of the 64 buckets, nothing moving.
+		if tr.first(0, tr.end, func(r *env.Record) bool {
+			return r.Kind == "replicaset.found" && r.Node == "n4" && str(r, "replicaset") == "rs2"
+		}) == nil {
+			return fmt.Errorf("n4 founded no replicaset rs2")
+		}
+		for _, side := range []struct {
+			step  int64
+			group string
+		}{{1, "rs1"}, {2, "rs2"}} {
+			o := tr.occurrence(side.step, 1)
+			if lead := tr.lastLeader(o.startAt, side.group); string(lead) != o.targets {
+				return fmt.Errorf("step %d killed %s at %s, but %s's leader was %s", side.step, o.targets, o.start, side.group, lead)
+			}
+			if m := tr.moveAcross(o.start); m == "" {
+				return fmt.Errorf("no move was under way when step %d killed %s at %s and committed after", side.step, o.targets, o.start)
+			}
+		}
+		moved := map[int64]bool{} // by bucket
+		for i := range tr.recs {
+			if r := &tr.recs[i]; r.Kind == "bucket.owner" && str(r, "from") == "rs1" && str(r, "to") == "rs2" {
+				b, _ := r.Int("bucket")
+				moved[b] = true
+			}
+		}
+		if len(moved) != 32 {
+			return fmt.Errorf("%d buckets moved from rs1 to rs2, want 32 of 64", len(moved))
+		}
+		return nil
+	}
+}
+
+// lastLeader is the instance whose raft.state last said it led group,
+// among the records before index i.
+func (tr *trace) lastLeader(i int, group string) env.NodeID {
+	for k := i - 1; k >= 0; k-- {
+		if r := &tr.recs[k]; r.Kind == "raft.state" && str(r, "group") == group && str(r, "role") == "leader" {
+			return r.Node
+		}
+	}
+	return ""
+}
+
+// moveAcross names a bucket move started before t and committed after
+// it ("" for none).
+func (tr *trace) moveAcross(t time.Duration) string {
+	started := map[int64]bool{}
+	for i := range tr.recs {
+		r := &tr.recs[i]
+		b, _ := r.Int("bucket")
+		switch {
+		case time.Duration(r.Time) < t && r.Kind == "governor.step" && str(r, "op") == "move.start":
+			started[b] = true
+		case time.Duration(r.Time) >= t && r.Kind == "bucket.owner" && started[b]:
+			return fmt.Sprintf("bucket %d", b)
+		}
+	}
+	return ""
+}
+
 // action returns the topology.action record of the action with this
 // id, and the prop.result that answered it ok; a missing one, or one not
 // answered ok, fails the claim.

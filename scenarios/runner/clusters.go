@@ -135,7 +135,7 @@ func runClusters(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options)
 			return err
 		}
 		d := &dc{name: cl.Name, view: v, m: m, brokers: Brokers(v), outbound: len(Endpoints(v)) > 0}
-		t := harness.Topology{Name: cl.Name, Instances: cl.Instances, ReplicationFactor: cl.ReplicationFactor,
+		t := harness.Topology{Name: cl.Name, Instances: cl.Instances, ReplicationFactor: cl.ReplicationFactor, Buckets: cl.Buckets,
 			Pipeline: InitialPipeline(v), Settings: Settings(cl), Domains: Domains(cl), Endpoints: Endpoints(v), Brokers: d.brokers}
 		if m != nil {
 			t.Model = m.Source()

@@ -236,7 +236,8 @@ func runOne(w *simnet.World, s *scenario.Scenario, set bugs.Set, o Options) erro
 		return err
 	}
 	endpoints, brokers := Endpoints(s), Brokers(s)
-	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor, Domains: Domains(s.Cluster),
+	topo := harness.Topology{Instances: s.Cluster.Instances, ReplicationFactor: s.Cluster.ReplicationFactor, Buckets: s.Cluster.Buckets,
+		Domains:  Domains(s.Cluster),
 		Pipeline: InitialPipeline(s), Settings: Settings(s.Cluster), Endpoints: endpoints, Brokers: brokers}
 	if m != nil {
 		topo.Model = m.Source()
@@ -484,6 +485,8 @@ func checkOne(s *scenario.Scenario, trace []env.Record, name string) (checker.Re
 		return CheckOutbound(trace), nil
 	case scenario.CheckTopology:
 		return checker.Topology(trace), nil
+	case scenario.CheckBuckets:
+		return checker.Buckets(trace), nil
 	case scenario.CheckProgress:
 		// Two election timeouts after the heal, every group with work
 		// must have made progress.

@@ -99,6 +99,9 @@ func clusterNode(cl Cluster) *yaml.Node {
 	}
 	c.int("instances", cl.Instances)
 	c.int("replication_factor", cl.ReplicationFactor)
+	if cl.Buckets != 0 {
+		c.int("buckets", cl.Buckets)
+	}
 	if cl.Model != "" {
 		c.str("model", cl.Model)
 	}

@@ -88,7 +88,7 @@ func defaultWorkload(kind string) Workload {
 // them.
 var (
 	topFields      = []string{"name", "description", "cluster", "clusters", "network", "dc_link", "workload", "duration", "nemesis", "final", "checks", "expect"}
-	clusterFields  = []string{"instances", "replication_factor", "model", "pipeline", "queue", "governor", "domains"}
+	clusterFields  = []string{"instances", "replication_factor", "buckets", "model", "pipeline", "queue", "governor", "domains"}
 	namedFields    = slices.Concat([]string{"name"}, clusterFields) // of an entry of `clusters`
 	dcLinkFields   = []string{"latency"}
 	queueFields    = queueFieldNames()
@@ -601,6 +601,9 @@ func (p *parser) clusterIn(n *yaml.Node, allowed []string) (Cluster, fields) {
 			p.errorf(v, "`instances` %d is not a multiple of `replication_factor` %d", c.Instances, c.ReplicationFactor)
 			rfOK = false
 		}
+	}
+	if v := f.get("buckets"); v != nil {
+		c.Buckets, _ = p.integer(v, "buckets", 1, kv.MaxBuckets)
 	}
 	p.nodes, p.sets = 0, 0
 	if instancesOK {
@@ -1510,13 +1513,15 @@ func (p *parser) checks(n *yaml.Node, kindsKnown bool, s *Scenario) []string {
 	// name them.
 	operator := has(Config) || has(Model)
 	// Topology judges joins, expels and the governor's work: a default
-	// when the scenario makes actions or tunes the governor.
+	// when the scenario makes actions or tunes the governor. Buckets
+	// judges the moves the governor makes as the cluster changes shape:
+	// a default where topology is.
 	topology := slices.ContainsFunc(s.Workloads, func(w Workload) bool { return len(w.Actions) > 0 }) ||
 		slices.ContainsFunc(s.clusters(), func(c Cluster) bool { return len(c.Governor) > 0 })
 	if n == nil {
 		var out []string
 		for _, c := range Checks {
-			if needs(c) == "" && (c != CheckQuorum || operator) && (c != CheckFaults || len(s.Nemesis) > 0) && (c != CheckTopology || topology) {
+			if needs(c) == "" && (c != CheckQuorum || operator) && (c != CheckFaults || len(s.Nemesis) > 0) && (c != CheckTopology && c != CheckBuckets || topology) {
 				out = append(out, c)
 			}
 		}

@@ -45,6 +45,10 @@ type Cluster struct {
 	Name              string
 	Instances         int
 	ReplicationFactor int
+	// Buckets is how many buckets keys spread over; 0 for the cluster's
+	// default (kv.DefaultBuckets). A scenario that grows the cluster
+	// takes fewer, so that rebalancing ends within the run.
+	Buckets int
 	// Model names the built-in data model the cluster bootstraps with
 	// (Models); empty for none.
 	Model string
@@ -175,10 +179,11 @@ const (
 	CheckOutbound     = "outbound"    // every outbound message delivered (its effect once, in order per key) or in the outbound repair queue
 	CheckReplication  = "replication" // every cluster ends with the same latest change of every replicated object
 	CheckTopology     = "topology"    // joins and expels ended ok, expelled instances stay out, group 0's voters and every replicaset end as configured
+	CheckBuckets      = "buckets"     // every bucket had one owner at a time: no replicaset accepted a write to a bucket it did not own, no source one after its freeze
 )
 
 // Checks lists every check, in the order results are reported.
-var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound, CheckReplication, CheckTopology}
+var Checks = []string{CheckLinearizable, CheckRaftSafety, CheckQuorum, CheckDurability, CheckConvergence, CheckPartitions, CheckProgress, CheckFaults, CheckModel, CheckDelivery, CheckOutbound, CheckReplication, CheckTopology, CheckBuckets}
 
 // clusters lists the scenario's clusters: Clusters, or Cluster alone.
 func (s *Scenario) clusters() []Cluster {

@@ -49,6 +49,7 @@ var huntCases = []huntCase{
 	{bug: "ack-before-enqueue", base: "../../../scenarios/hunt/testdata/ingest-lite.yaml", seed: 1, runs: 100},
 	{bug: "commit-on-fetch", base: "../../../scenarios/hunt/testdata/kafka-lite.yaml", seed: 1, runs: 100},
 	{bug: "last-arrival-wins", base: "../../../scenarios/hunt/testdata/replication-lite.yaml", seed: 1, runs: 100},
+	{bug: "two-owners", base: "rebalance-kill-leaders", seed: 1, runs: 100},
 }
 
 func (c huntCase) args(out string) []string {

@@ -174,7 +174,7 @@ func (c *Config) Apply(cmd Command) error {
 	case "move.commit":
 		return c.commitMove(cmd.Move, cmd.Index)
 	case "move.abort":
-		return c.abortMove()
+		return c.abortMove(cmd.Move)
 	case "leftover.dropped":
 		return c.dropped(cmd.Move)
 	}

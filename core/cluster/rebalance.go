@@ -61,8 +61,15 @@ func CommitMove(m BucketMove, index uint64) Command {
 }
 
 // AbortMove is an operator's action: the move under way ends, its bucket
-// staying with its source.
-func AbortMove() Command { return Command{Op: "move.abort"} }
+// staying with its source. A move ID other than 0 names the move to
+// end: the abort is refused if another is under way (the one named
+// committed meanwhile, and the governor started the next).
+func AbortMove(id uint64) Command {
+	if id == 0 {
+		return Command{Op: "move.abort"}
+	}
+	return Command{Op: "move.abort", Move: &BucketMove{ID: id}}
+}
 
 // Dropped is a leader's step: its replicaset dropped a leftover.
 func Dropped(l Leftover) Command {
@@ -117,9 +124,12 @@ func (c *Config) commitMove(m *BucketMove, index uint64) error {
 }
 
 // abortMove applies move.abort.
-func (c *Config) abortMove() error {
+func (c *Config) abortMove(named *BucketMove) error {
 	if c.Move == nil {
 		return fmt.Errorf("move.abort: no move is under way")
+	}
+	if named != nil && named.ID != 0 && named.ID != c.Move.ID {
+		return fmt.Errorf("move.abort: move %d is not under way (move %d is, of bucket %d)", named.ID, c.Move.ID, c.Move.Bucket)
 	}
 	m := c.Move
 	c.Garbage = append(c.Garbage, Leftover{Replicaset: m.To, Bucket: m.Bucket, Move: m.ID})

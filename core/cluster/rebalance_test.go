@@ -87,7 +87,7 @@ func TestRebalanceToANewReplicaset(t *testing.T) {
 		t.Fatal("a leftover dropped twice")
 	}
 	// The configuration with a move under way and a leftover decodes.
-	applyAll(t, c, StartMove(0, "rs1", "rs2"), AbortMove())
+	applyAll(t, c, StartMove(0, "rs1", "rs2"), AbortMove(0))
 	applyAll(t, c, StartMove(1, "rs1", "rs2"))
 	again, err := Decode(c.Encode())
 	if err != nil || owners(again) != owners(c) || len(again.Garbage) != 1 || *again.Move != *c.Move || again.BucketIndex[4] != 102 {
@@ -131,11 +131,15 @@ func TestRebalancePauseAndAbort(t *testing.T) {
 	}
 	applyAll(t, c, SetSetting(RebalancePaused, "false"))
 	cmd, _ := c.RebalanceStep()
-	applyAll(t, c, cmd, AbortMove())
+	applyAll(t, c, cmd)
+	if err := c.Apply(AbortMove(c.Move.ID + 1)); err == nil || !strings.Contains(err.Error(), "is not under way") {
+		t.Fatalf("an abort of a move not under way: %v", err)
+	}
+	applyAll(t, c, AbortMove(c.Move.ID))
 	if c.Move != nil || len(c.Garbage) != 1 || c.Garbage[0] != (Leftover{"rs2", 3, 1}) || c.Buckets[3] != "rs1" {
 		t.Fatalf("after the abort: move %v, garbage %v, bucket 3 at %s", c.Move, c.Garbage, c.Buckets[3])
 	}
-	if err := c.Apply(AbortMove()); err == nil {
+	if err := c.Apply(AbortMove(0)); err == nil {
 		t.Fatal("an abort with no move under way")
 	}
 	if cmd, _ := c.RebalanceStep(); cmd.Move.Bucket != 2 {

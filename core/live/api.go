@@ -72,6 +72,9 @@ type ClusterStatus struct {
 	// Replication is, for each replicaset this node serves and each
 	// destination of type shoal, the changes still to deliver.
 	Replication []ReplicationStatus `json:"replication,omitempty"`
+	// Rebalance is the buckets' spread and moves (GET
+	// /v1/cluster/rebalance's body).
+	Rebalance *RebalanceStatus `json:"rebalance,omitempty"`
 }
 
 // ReplicationStatus is one replicaset's replication lag to another
@@ -203,6 +206,10 @@ type APIOptions struct {
 //	DELETE /v1/kv/{key}                                             → 200 {"key", "index"}
 //	POST   /v1/kv/{key}/cas  {"expected": "..." | null, "value": "..."} → 200, 409 {"error", "key", "current", "index"}
 //	GET    /v1/cluster                                              → 200 ClusterStatus
+//	POST   /v1/cluster/instances/{name}/expel (?force=true)         → 200 {"expelling"}, 404, 409 refused, 504 undecided
+//	GET    /v1/cluster/rebalance                                    → 200 RebalanceStatus
+//	POST   /v1/cluster/rebalance/pause, /resume                     → 200 {"paused"}, 504 undecided
+//	POST   /v1/cluster/rebalance/abort                              → 200 {"aborted"}, 409 no move under way, 504 undecided
 //	GET    /v1/model                 (?format=yaml for the source)  → 200 ModelBody, 404 without a model
 //	GET    /v1/model/versions                                       → 200 ModelStatus
 //	DELETE /v1/model/pending?revision=N                             → 200 {"cancelled"}, 409 none pending, 504 undecided
@@ -249,10 +256,11 @@ type APIOptions struct {
 // A message handed in carries the request's X- headers (IngestHeaderPrefix)
 // and goes to the replicaset of its Shoal-Key header, or of its id.
 // The model and data endpoints need a backend that is a ModelBackend
-// (else 501), the pipeline endpoints a PipelineBackend. An object's key is its key fields' values as text, joined
-// by "," when there are several; its revision is its ETag, which
-// If-Match takes (412 when it changed); If-None-Match: * writes only a
-// new object.
+// (else 501), the pipeline endpoints a PipelineBackend, the expel route a
+// TopologyBackend and the rebalance routes a RebalanceBackend. An
+// object's key is its key fields' values as text, joined by "," when
+// there are several; its revision is its ETag, which If-Match takes (412
+// when it changed); If-None-Match: * writes only a new object.
 //
 // A listing filters with FIELD=VALUE and FIELD[OP]=VALUE (OP eq, ne, gt,
 // ge, lt, le, in with a comma-separated list, prefix), FIELD a field of
@@ -305,6 +313,10 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	a.handle("POST /v1/kv/{key}/cas", a.cas)
 	a.handle("GET /v1/cluster", a.cluster)
 	a.handle("POST /v1/cluster/instances/{name}/expel", a.expel)
+	a.handle("GET /v1/cluster/rebalance", a.rebalance)
+	a.handle("POST /v1/cluster/rebalance/pause", a.pauseRebalance(true))
+	a.handle("POST /v1/cluster/rebalance/resume", a.pauseRebalance(false))
+	a.handle("POST /v1/cluster/rebalance/abort", a.abortMove)
 	a.handle("GET /v1/model", a.getModel)
 	a.handle("PUT /v1/model", a.putModel)
 	a.handle("GET /v1/model/versions", a.modelVersions)

@@ -75,6 +75,8 @@ func clusterStatus(self string, eng *node.Node) ClusterStatus {
 		st.Replicasets = append(st.Replicasets, ReplicasetStatus{Name: rs.Name, Group: rs.Group, Members: members, Complete: conf.Complete(rs), Leader: leaders[rs.Name]})
 	}
 	st.Name = conf.Name
+	rb := rebalanceStatus(self, conf)
+	st.Rebalance = &rb
 	for _, l := range eng.ReplicationLags() {
 		st.Replication = append(st.Replication, ReplicationStatus{Replicaset: l.Replicaset, Destination: l.Destination, Cluster: l.Cluster,
 			Entries: l.Entries, OldestSeconds: l.Oldest.Seconds()})

@@ -23,11 +23,14 @@ type configView struct {
 	instances []cluster.Instance
 	members   []int // by replicasets' index
 	voters    int
+	// For the metrics: the buckets' spread and moves.
+	rebalance RebalanceStatus
 }
 
 // viewOf is the view of the configuration conf (on the loop).
 func viewOf(conf *cluster.Config) *configView {
-	v := &configView{models: modelStatus(conf), instances: slices.Clone(conf.Instances), voters: len(conf.Voters)}
+	v := &configView{models: modelStatus(conf), instances: slices.Clone(conf.Instances), voters: len(conf.Voters),
+		rebalance: rebalanceStatus("", conf)}
 	for _, rs := range conf.Replicasets {
 		v.replicasets = append(v.replicasets, rs.Name)
 		v.members = append(v.members, len(rs.Members))

@@ -91,7 +91,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			m.queueDepth, m.queueRepairs, m.outDepth, m.outOldest, m.outRetrying, m.replEntries, m.replSeconds, m.outMessages, m.outLatency, m.consumed,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shoal_loop_queue_depth", Help: "Events waiting for the instance's event loop."},
 				func() float64 { return float64(len(n.inbox)) }),
-			transportCollector{n}, topologyCollector{n})
+			transportCollector{n}, topologyCollector{n}, rebalanceCollector{n})
 	}
 	return m
 }
@@ -286,4 +286,51 @@ func (c topologyCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(v.members[i]), rs)
 	}
 	ch <- prometheus.MustNewConstMetric(descVoters, prometheus.GaugeValue, float64(v.voters))
+}
+
+// rebalanceCollector reports the buckets' spread and moves, as this
+// instance last applied the configuration from group 0, at each scrape.
+type rebalanceCollector struct{ n *Node }
+
+var (
+	descBuckets = prometheus.NewDesc("shoal_rebalance_buckets", "Buckets each replicaset owns.", []string{"replicaset"}, nil)
+	descTarget  = prometheus.NewDesc("shoal_rebalance_target_buckets",
+		"Buckets each replicaset owns once the spread is even (complete replicasets share them; an incomplete one keeps what it has).", []string{"replicaset"}, nil)
+	descMovesStarted = prometheus.NewDesc("shoal_rebalance_moves_started_total", "Bucket moves group 0 has started, the one under way and aborted ones included.", nil, nil)
+	descMoving       = prometheus.NewDesc("shoal_rebalance_moving", "1 while a bucket move is under way, else 0.", nil, nil)
+	descPaused       = prometheus.NewDesc("shoal_rebalance_paused", "1 while rebalancing is paused (the setting rebalance.paused): the governor starts no move.", nil, nil)
+	descLeftovers    = prometheus.NewDesc("shoal_rebalance_leftovers", "Copies of buckets replicasets hold without owning them, still to drop.", nil, nil)
+	descBalanced     = prometheus.NewDesc("shoal_rebalance_balanced",
+		"1 when nothing is moving, no leftover waits and the complete replicasets' bucket counts differ by at most one, else 0.", nil, nil)
+)
+
+func (rebalanceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBuckets, descTarget, descMovesStarted, descMoving, descPaused, descLeftovers, descBalanced} {
+		ch <- d
+	}
+}
+
+func (c rebalanceCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.n.view.Load()
+	if v == nil {
+		return
+	}
+	rb := &v.rebalance
+	for _, l := range rb.Replicasets {
+		ch <- prometheus.MustNewConstMetric(descBuckets, prometheus.GaugeValue, float64(l.Buckets), l.Name)
+		ch <- prometheus.MustNewConstMetric(descTarget, prometheus.GaugeValue, float64(l.Target), l.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(descMovesStarted, prometheus.CounterValue, float64(rb.MovesStarted))
+	ch <- prometheus.MustNewConstMetric(descMoving, prometheus.GaugeValue, oneIf(rb.Moving != nil))
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, oneIf(rb.Paused))
+	ch <- prometheus.MustNewConstMetric(descLeftovers, prometheus.GaugeValue, float64(len(rb.Leftovers)))
+	ch <- prometheus.MustNewConstMetric(descBalanced, prometheus.GaugeValue, oneIf(rb.Balanced))
+}
+
+// oneIf is 1 for true, 0 for false.
+func oneIf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

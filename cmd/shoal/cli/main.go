@@ -84,7 +84,12 @@ func commands() []command {
 		{name: "bench", summary: "load a running cluster through the HTTP API and report ops/s and latency percentiles (--json)", run: runBench},
 		{name: "handlers", summary: "list the handlers this binary can run in a pipeline: built-in and registered", run: runHandlers},
 		{name: "expel", summary: "expel an instance from the cluster for good (--force: one that is online); wait for the governor to finish", run: runExpel},
-		{name: "status", summary: "print the cluster: instances, replicasets and leaders, voters, the node's Raft groups", run: runStatus},
+		{name: "rebalance status", summary: "print how the buckets are spread over the replicasets, the move under way, and whether rebalancing is paused", run: runRebalanceStatus},
+		{name: "rebalance pause", summary: "stop the governor from starting bucket moves (a move under way ends first); wait for it", run: runRebalancePause},
+		{name: "rebalance resume", summary: "let the governor move buckets again", run: runRebalanceResume},
+		{name: "rebalance abort", summary: "abort the bucket move under way: the bucket stays with its source", run: runRebalanceAbort},
+		{name: "rebalance", summary: "rebalance status", run: runRebalance, hidden: true},
+		{name: "status", summary: "print the cluster: instances, replicasets and leaders, voters, the buckets' spread, the node's Raft groups", run: runStatus},
 		{name: "version", summary: "print the version and commit", run: runVersion},
 	}
 }

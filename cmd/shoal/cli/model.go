@@ -64,7 +64,7 @@ func runModelCheck(args []string, stdout, stderr io.Writer) (int, error) {
 // pipeline, a repair entry), which the cluster either takes, refuses, or
 // leaves undecided.
 type modelAction struct {
-	name, arg, about string // "model apply", "FILE" (the arguments' names, spaced), the help's text
+	name, arg, about string // "model apply", "FILE" (the arguments' names, spaced; "" for none), the help's text
 	// refused is the HTTP status of the cluster's refusal (exit 1).
 	refused int
 	// flags, if set, adds the command's own flags and returns their
@@ -77,6 +77,9 @@ type modelAction struct {
 	// sent, so that done can say more than the answer does; an error
 	// ends the command with code, nothing sent.
 	look func(c *apiClient) (code int, err error)
+	// query, if set, is appended to the request's path once look has
+	// run: what look learnt that the request must name ("?move=7").
+	query func() string
 	// done says what happened, from a 200's body.
 	done func(body []byte) (string, error)
 	// refusal, if set, is the error of a refusal, from the node's reply.
@@ -98,7 +101,7 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 		usage = a.flags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: shoal %s %s%s [--addr ADDRS] [--json]\n\n%s\n\n", a.name, a.arg, usage, a.about)
+		fmt.Fprintf(stderr, "usage: %s%s [--addr ADDRS] [--json]\n\n%s\n\n", strings.TrimSpace("shoal "+a.name+" "+a.arg), usage, a.about)
 		fs.PrintDefaults()
 	}
 	pos, done, code, err := parseClientArgs(fs, args)
@@ -120,6 +123,9 @@ func runModelAction(a modelAction, args []string, stdout, stderr io.Writer) (int
 		if code, err := a.look(c); err != nil {
 			return code, err
 		}
+	}
+	if a.query != nil {
+		path += a.query()
 	}
 	reply, err := c.do(method, path, body, false)
 	if err != nil {

@@ -353,12 +353,31 @@ func dataLeader(t *testing.T, in *serveInstance) string {
 	return leader
 }
 
+// metricsHold reads in's /metrics and fails unless it holds every line
+// of want.
+func metricsHold(in *serveInstance, want ...string) error {
+	resp, err := serveClient.Get("http://" + in.http + "/metrics")
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range want {
+		if !strings.Contains(string(body), "\n"+w+"\n") {
+			return fmt.Errorf("no %s in\n%s", w, body)
+		}
+	}
+	return nil
+}
+
 // TestServeJoinAndExpel grows a formed three-instance cluster to six
 // with `shoal serve --join` alone (the second three found and complete
-// rs2), then loses n2: the governor marks it offline, `shoal expel`
-// expels it, and a forced expel takes n6, which is online. Every write
-// acknowledged along the way is read back through a joined instance at
-// the end.
+// rs2), and the governor moves half the buckets to rs2 while keys are
+// written: `shoal rebalance pause` holds it, `resume` lets it go on,
+// `abort` ends one move, and it ends balanced. Then the cluster loses
+// n2: the governor marks it offline, `shoal expel` expels it, and a
+// forced expel takes n6, which is online. Every write acknowledged along
+// the way is read back through a joined instance at the end.
 func TestServeJoinAndExpel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts six processes")
@@ -433,6 +452,87 @@ func TestServeJoinAndExpel(t *testing.T) {
 		return nil
 	})
 
+	// The governor moves buckets to rs2 as soon as it is complete.
+	rebalance := func(in *serveInstance) *live.RebalanceStatus {
+		t.Helper()
+		code, out, errs := shoal(t, "rebalance", "status", "--addr", "http://"+in.http, "--json")
+		var st live.RebalanceStatus
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			t.Fatalf("shoal rebalance status: exit %d, %s %s", code, out, errs)
+		}
+		return &st
+	}
+	rebalanceStart := time.Now()
+	if code, out, errs := shoal(t, "rebalance", "pause", "--addr", "http://"+n5.http); code != 0 || !strings.Contains(out, "no move is under way") {
+		t.Fatalf("rebalance pause: exit %d, %s %s", code, out, errs)
+	}
+	// n5 has applied the pause, and no move since.
+	paused := rebalance(n5)
+	time.Sleep(time.Second) // ten ticks of the governor
+	if st := rebalance(n4); !st.Paused || st.Moving != nil || st.MovesStarted != paused.MovesStarted {
+		t.Fatalf("paused at %d moves started, a second later: %+v", paused.MovesStarted, st)
+	}
+	if code, out, errs := shoal(t, "rebalance", "resume", "--addr", "http://"+cluster[0].http); code != 0 {
+		t.Fatalf("rebalance resume: exit %d, %s %s", code, out, errs)
+	}
+	// Keys written while buckets move; and an abort, tried until it
+	// finds a move under way (none is between a commit and the
+	// source's drop).
+	aborted := false
+	for i := range 64 {
+		put([]*serveInstance{cluster[0], n4, n5, n6}[i%4], fmt.Sprintf("during-%d", i), fmt.Sprint(i))
+		if !aborted && i%4 == 3 {
+			code, out, errs := shoal(t, "rebalance", "abort", "--addr", "http://"+n6.http)
+			switch {
+			case code == 0 && strings.Contains(out, "group 0 aborted the move under way"):
+				aborted = true
+			case code != 1 || !strings.Contains(errs, "no move is under way"):
+				t.Fatalf("rebalance abort: exit %d, %s %s", code, out, errs)
+			}
+		}
+	}
+	if !aborted {
+		t.Errorf("no abort found a move under way")
+	}
+	var balanced *live.RebalanceStatus
+	serveEventually(t, 120*time.Second, "the buckets balanced", func() error {
+		st := rebalance(n4)
+		if !st.Balanced || st.Paused || len(st.Replicasets) != 2 || st.Replicasets[1].Buckets != st.Buckets/2 {
+			return fmt.Errorf("%d moves started, moving %+v, %d leftovers, %+v", st.MovesStarted, st.Moving, len(st.Leftovers), st.Replicasets)
+		}
+		balanced = st
+		return nil
+	})
+	t.Logf("rebalanced %d buckets in %s: %d moves started", balanced.Buckets/2, time.Since(rebalanceStart).Round(time.Millisecond), balanced.MovesStarted)
+	half := balanced.Buckets / 2
+	if balanced.Replicasets[0] != (live.LoadStatus{Name: "rs1", Buckets: half, Target: half, Complete: true}) ||
+		balanced.Replicasets[1] != (live.LoadStatus{Name: "rs2", Buckets: half, Target: half, Complete: true}) || balanced.MovesStarted < uint64(half)+1 {
+		t.Errorf("balanced: %+v", balanced)
+	}
+	if st := status(); st.Rebalance == nil || !st.Rebalance.Balanced {
+		t.Errorf("shoal status after the rebalance: %+v", st.Rebalance)
+	}
+	serveEventually(t, 10*time.Second, "the rebalance in n1's metrics", func() error {
+		return metricsHold(cluster[0], fmt.Sprintf(`shoal_rebalance_buckets{replicaset="rs2"} %d`, half),
+			fmt.Sprintf(`shoal_rebalance_target_buckets{replicaset="rs1"} %d`, half), "shoal_rebalance_moving 0", "shoal_rebalance_paused 0",
+			"shoal_rebalance_leftovers 0", "shoal_rebalance_balanced 1", fmt.Sprintf("shoal_rebalance_moves_started_total %d", balanced.MovesStarted))
+	})
+	// Every key acknowledged so far reads back through n3, of rs1,
+	// wherever its bucket went; and keys are written in both
+	// replicasets' buckets (read back at the end).
+	for key, value := range acked {
+		serveEventually(t, 30*time.Second, "a read of "+key+" after the rebalance", func() error {
+			a, err := serveGet(cluster[2], key)
+			if err == nil && (a.status != 200 || a.Value == nil || *a.Value != value) {
+				err = fmt.Errorf("%d %v %s, want %q", a.status, a.Value, a.Error, value)
+			}
+			return err
+		})
+	}
+	for i := range 32 {
+		put([]*serveInstance{cluster[2], n5}[i%2], fmt.Sprintf("after-rebalance-%d", i), fmt.Sprint(i))
+	}
+
 	// Expelling an online instance needs --force.
 	if code, _, errs := shoal(t, "expel", "n5", "--addr", "http://"+n4.http); code != 1 || !strings.Contains(errs, "online") {
 		t.Errorf("expel n5 (online): exit %d, %s; want 1, refused", code, errs)
@@ -480,19 +580,10 @@ func TestServeJoinAndExpel(t *testing.T) {
 	})
 	put(n5, "after-expel", "4")
 	serveEventually(t, 10*time.Second, "the topology in n4's metrics", func() error {
-		resp, err := serveClient.Get("http://" + n4.http + "/metrics")
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, want := range []string{`shoal_instance_state{instance="n2",state="expelled",target="expelled"} 1`,
-			`shoal_instance_state{instance="n5",state="online",target="online"} 1`, `shoal_replicaset_members{replicaset="rs2"} 2`, "shoal_group0_voters 3"} {
-			if !strings.Contains(string(body), want) {
-				return fmt.Errorf("no %s in\n%s", want, body)
-			}
-		}
-		return nil
+		return metricsHold(n4, `shoal_instance_state{instance="n2",state="expelled",target="expelled"} 1`,
+			`shoal_instance_state{instance="n5",state="online",target="online"} 1`, `shoal_replicaset_members{replicaset="rs2"} 2`, "shoal_group0_voters 3",
+			// Incomplete, each replicaset keeps what it holds.
+			fmt.Sprintf(`shoal_rebalance_buckets{replicaset="rs2"} %d`, half), "shoal_rebalance_moving 0")
 	})
 	for key, value := range acked {
 		serveEventually(t, 30*time.Second, "a read of "+key, func() error {

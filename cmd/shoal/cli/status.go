@@ -20,7 +20,7 @@ func runStatus(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: shoal status [--addr ADDRS] [--json]\n\nPrints the cluster as the first node that answers sees it: instances, replicasets\nand their leaders, group 0's voters, and the node's view of each Raft group.")
+		fmt.Fprintln(stderr, "usage: shoal status [--addr ADDRS] [--json]\n\nPrints the cluster as the first node that answers sees it: instances, replicasets\nand their leaders, group 0's voters, the buckets' spread and the move under way\n(shoal rebalance status), and the node's view of each Raft group.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -99,6 +99,11 @@ func printStatus(w io.Writer, addr string, st *live.ClusterStatus) {
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "group 0 voters: %s\n\n", orDash(strings.Join(st.Voters, ",")))
+
+	if st.Rebalance != nil {
+		printRebalance(w, st.Rebalance)
+		fmt.Fprintln(w)
+	}
 
 	fmt.Fprintf(w, "raft groups on %s\n", orDash(st.Node))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Rebalancing: group 0's part of moving buckets between replicasets
@@ -34,13 +35,43 @@ type Leftover struct {
 // governor from starting moves; a move under way goes on.
 const RebalancePaused = "rebalance.paused"
 
+// RebalanceMoveTimeout is the setting (a duration, 10s to 24h) after
+// which the governor aborts a move still under way: its destination
+// lost its quorum, or cannot read the source. The bucket stays with its
+// source, and the governor tries again, maybe elsewhere.
+const RebalanceMoveTimeout = "rebalance.move_timeout"
+
+// DefaultMoveTimeout is RebalanceMoveTimeout's default.
+const DefaultMoveTimeout = 5 * time.Minute
+
 func checkRebalanceSetting(key, value string) error {
-	if key == RebalancePaused {
+	switch key {
+	case RebalancePaused:
 		if _, err := strconv.ParseBool(value); err != nil {
 			return fmt.Errorf("set %s=%q: want true or false", key, value)
 		}
+	case RebalanceMoveTimeout:
+		if _, err := parseMoveTimeout(value); err != nil {
+			return fmt.Errorf("set %s=%q: %v", key, value, err)
+		}
 	}
 	return nil
+}
+
+func parseMoveTimeout(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 10*time.Second || d > 24*time.Hour {
+		return 0, fmt.Errorf("must be a duration from 10s to 24h")
+	}
+	return d, nil
+}
+
+// MoveTimeoutSetting reads RebalanceMoveTimeout.
+func (c *Config) MoveTimeoutSetting() time.Duration {
+	if d, err := parseMoveTimeout(c.Settings[RebalanceMoveTimeout]); err == nil {
+		return d
+	}
+	return DefaultMoveTimeout
 }
 
 // paused reports whether rebalancing is paused.

@@ -459,7 +459,7 @@ func checkStored(tag byte, k, v []byte) error {
 		return checkQueueStored(tag, k, v)
 	case tagOutbound, tagDestination, tagOutRepair:
 		return checkOutboxStored(tag, k, v)
-	case tagSend, tagAway, tagChange, tagFloor:
+	case tagSend, tagAway, tagChange, tagFloor, tagEpoch:
 		return checkMoveStored(tag, k, v)
 	default:
 		return fmt.Errorf("tag %q", tag)

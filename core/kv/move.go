@@ -55,6 +55,11 @@ const (
 	// up at a replicaset whose log is behind the source's, even where the
 	// import brought only its kept versions.
 	tagFloor = 'f'
+	// tagEpoch holds, for each bucket a move step or import touched, the
+	// newest move that did and whether it is sealed here: "v" g "e"
+	// bucket (2 bytes) -> move uvarint | sealed byte. A step of an older
+	// move, or an import of a sealed one, is refused (Machine.fenced).
+	tagEpoch = 'e'
 	// tagChange is the change log of the bucket being sent:
 	// "v" g "c" index (8 bytes) n (4 bytes) -> 'k' key | 'o' type 0x00 pk.
 	tagChange = 'c'
@@ -79,18 +84,24 @@ const (
 	StepFreeze
 	StepResume
 	StepDrop
+	// StepSeal is the destination's last step before its commit: the
+	// copy is whole, and no import of the move applies after it (one
+	// read from a stale configuration would overwrite what the bucket's
+	// owner took since). It ends the bucket's being away.
+	StepSeal
 )
 
-var stepNames = [...]string{StepSend: "send", StepFreeze: "freeze", StepResume: "resume", StepDrop: "drop"}
+var stepNames = [...]string{StepSend: "send", StepFreeze: "freeze", StepResume: "resume", StepDrop: "drop", StepSeal: "seal"}
 
 func (k StepKind) String() string {
-	if k >= StepSend && k <= StepDrop {
+	if k >= StepSend && k <= StepSeal {
 		return stepNames[k]
 	}
 	return fmt.Sprintf("step%d", uint8(k))
 }
 
-// BucketStep is a source leader's step of a move (OpBucket).
+// BucketStep is a source leader's step of a move (OpBucket), or a
+// destination's seal.
 type BucketStep struct {
 	Kind    StepKind
 	Move    uint64 // the move's id in group 0
@@ -171,9 +182,63 @@ type moveState struct {
 	send  *Sending
 	away  map[int]int // bucket -> buckets
 	floor uint64      // the revision floor (tagFloor)
+	// epochs is, by bucket, the newest move a step or an import here was
+	// of, and whether this replicaset sealed it (tagEpoch).
+	epochs map[int]epoch
 	// at and n number the change log's records within an entry.
 	at uint64
 	n  uint32
+}
+
+// epoch is a bucket's newest move here.
+type epoch struct {
+	move   uint64
+	sealed bool
+}
+
+// fenced says why a step or an import of move (of bucket) may not apply
+// here, or "": its move is older than one a step here was of, or, for
+// an import or a send, the move is sealed here (the copy is whole, or
+// dropped). Move IDs grow with each move group 0 starts, so a step of an
+// older move comes from a leader whose configuration is behind.
+func (m *Machine) fenced(bucket int, move uint64, refuseSealed bool) string {
+	ep := m.moves.epochs[bucket]
+	switch {
+	case move < ep.move:
+		return fmt.Sprintf("move %d of bucket %d is older than move %d, which a step here was of", move, bucket, ep.move)
+	case move == ep.move && ep.sealed && refuseSealed:
+		return fmt.Sprintf("move %d of bucket %d is sealed here", move, bucket)
+	}
+	return ""
+}
+
+// setEpoch records that a step of move touched bucket, sealed or not;
+// an older move changes nothing, and a seal stays.
+func (m *Machine) setEpoch(b *pebble.Batch, bucket int, move uint64, seal bool) error {
+	ep := m.moves.epochs[bucket]
+	next := epoch{move: move, sealed: seal}
+	if move == ep.move {
+		next.sealed = seal || ep.sealed
+	}
+	if move < ep.move || next == ep {
+		return nil
+	}
+	m.moves.epochs[bucket] = next
+	v := binary.AppendUvarint(nil, move)
+	if next.sealed {
+		v = append(v, 1)
+	} else {
+		v = append(v, 0)
+	}
+	return b.Set(binary.BigEndian.AppendUint16(m.prefix(tagEpoch), uint16(bucket)), v, nil)
+}
+
+func decodeEpoch(k, v []byte) (int, epoch, error) {
+	move, n := binary.Uvarint(v)
+	if len(k) != 2 || n <= 0 || len(v) != n+1 || v[n] > 1 {
+		return 0, epoch{}, errors.New("a malformed bucket epoch")
+	}
+	return int(binary.BigEndian.Uint16(k)), epoch{move: move, sealed: v[n] == 1}, nil
 }
 
 // Sending reports the move under way from this replicaset, if any.
@@ -208,7 +273,7 @@ func (m *Machine) revision(index, old uint64) uint64 {
 }
 
 func (m *Machine) loadMoves() error {
-	m.moves = moveState{away: map[int]int{}}
+	m.moves = moveState{away: map[int]int{}, epochs: map[int]epoch{}}
 	switch v, closer, err := m.reader().Get(m.prefix(tagFloor)); {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
@@ -234,12 +299,23 @@ func (m *Machine) loadMoves() error {
 		}
 		m.moves.send = &s
 	}
-	return iterPrefix(m.reader(), m.prefix(tagAway), func(k, v []byte) (bool, error) {
+	err = iterPrefix(m.reader(), m.prefix(tagAway), func(k, v []byte) (bool, error) {
 		bucket, buckets, err := decodeAway(k, v)
 		if err != nil {
 			return false, fmt.Errorf("kv: group %d: %w", m.group, err)
 		}
 		m.moves.away[bucket] = buckets
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return iterPrefix(m.reader(), m.prefix(tagEpoch), func(k, v []byte) (bool, error) {
+		bucket, ep, err := decodeEpoch(k, v)
+		if err != nil {
+			return false, fmt.Errorf("kv: group %d: %w", m.group, err)
+		}
+		m.moves.epochs[bucket] = ep
 		return true, nil
 	})
 }
@@ -351,6 +427,10 @@ func (m *Machine) endSend(b *pebble.Batch) error {
 // changes nothing (a freeze of another move answers StatusNotFound).
 func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Result, error) {
 	res := Result{Status: StatusOK, Index: index}
+	if why := m.fenced(s.Bucket, s.Move, s.Kind == StepSend); why != "" {
+		res.Status, res.Error = StatusMismatch, why
+		return res, nil
+	}
 	cur := m.moves.send
 	mine := cur != nil && cur.Move == s.Move
 	switch s.Kind {
@@ -372,6 +452,9 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 			}
 		}
 		m.moves.send = &Sending{Move: s.Move, Bucket: s.Bucket, Buckets: s.Buckets, Since: index}
+		if err := m.setEpoch(b, s.Bucket, s.Move, false); err != nil {
+			return Result{}, err
+		}
 		return res, b.Set(m.prefix(tagSend), m.moves.send.encode(), nil)
 	case StepFreeze:
 		if !mine {
@@ -398,6 +481,10 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 		if err := b.Set(m.awayKey(s.Bucket), binary.AppendUvarint(nil, uint64(s.Buckets)), nil); err != nil {
 			return Result{}, err
 		}
+		// A dropped copy takes no late import of its move.
+		if err := m.setEpoch(b, s.Bucket, s.Move, true); err != nil {
+			return Result{}, err
+		}
 		for _, k := range s.Keys {
 			if Bucket(k, s.Buckets) != s.Bucket {
 				return Result{}, fmt.Errorf("kv: group %d: dropping bucket %d: key %q is in bucket %d", m.group, s.Bucket, k, Bucket(k, s.Buckets))
@@ -412,19 +499,38 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 			}
 		}
 		return res, nil
+	case StepSeal:
+		if err := m.back(b, s.Bucket); err != nil {
+			return Result{}, err
+		}
+		return res, m.setEpoch(b, s.Bucket, s.Move, true)
 	}
 	return Result{}, fmt.Errorf("kv: a bucket step of kind %s", s.Kind)
+}
+
+// back ends the bucket's being away, if it is: an import or a seal
+// brought it here.
+func (m *Machine) back(b *pebble.Batch, bucket int) error {
+	if _, ok := m.moves.away[bucket]; !ok {
+		return nil
+	}
+	delete(m.moves.away, bucket)
+	return b.Delete(m.awayKey(bucket), nil)
 }
 
 // applyImport writes an imported page. Result.Error counts the unique
 // index keys its objects took from other objects here (putObjectState).
 func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result, error) {
 	res := Result{Status: StatusOK, Index: index}
-	if _, ok := m.moves.away[im.Bucket]; ok {
-		delete(m.moves.away, im.Bucket)
-		if err := b.Delete(m.awayKey(im.Bucket), nil); err != nil {
-			return Result{}, err
-		}
+	if why := m.fenced(im.Bucket, im.Move, true); why != "" {
+		res.Status, res.Error = StatusMismatch, why
+		return res, nil
+	}
+	if err := m.back(b, im.Bucket); err != nil {
+		return Result{}, err
+	}
+	if err := m.setEpoch(b, im.Bucket, im.Move, false); err != nil {
+		return Result{}, err
 	}
 	taken := 0
 	for i := range im.Items {
@@ -672,13 +778,15 @@ type ChangeCursor struct {
 	N     uint32
 }
 
-// BucketChanges reads, from the change log after the cursor, up to limit
-// records of what writes touched of the bucket being sent, and returns
-// each item as it is now (the last write wins: a key deleted since is
-// absent). done says the log has no more.
-func (m *Machine) BucketChanges(from ChangeCursor, limit int, place ObjectBucket) (items []Item, next ChangeCursor, done bool, err error) {
-	if limit < 1 {
-		return nil, from, false, fmt.Errorf("kv: reading a change log: limit %d", limit)
+// BucketChanges reads, from the change log after the cursor, what writes
+// touched of the bucket being sent: up to limit items, looking at most at
+// scan records (a settled message's objects are logged whatever their
+// bucket, and place tells them apart), and returns each item as it is
+// now (the last write wins: a key deleted since is absent). done says
+// the log has no more.
+func (m *Machine) BucketChanges(from ChangeCursor, limit, scan int, place ObjectBucket) (items []Item, next ChangeCursor, done bool, err error) {
+	if limit < 1 || scan < 1 {
+		return nil, from, false, fmt.Errorf("kv: reading a change log: limit %d, scan %d", limit, scan)
 	}
 	s := m.moves.send
 	if s == nil {
@@ -696,7 +804,7 @@ func (m *Machine) BucketChanges(from ChangeCursor, limit int, place ObjectBucket
 	var order []Item
 	n := 0
 	valid := it.First()
-	for ; valid && n < limit; valid = it.Next() {
+	for ; valid && n < scan && len(order) < limit; valid = it.Next() {
 		k, v := it.Key()[len(p):], it.Value()
 		if len(k) != 12 || len(v) < 1 {
 			return nil, from, false, fmt.Errorf("kv: group %d: a malformed change record", m.group)
@@ -789,7 +897,7 @@ func (s *BucketStep) appendTo(b []byte) []byte {
 func (d *decoder) bucketStep() *BucketStep {
 	s := &BucketStep{Kind: StepKind(d.byte()), Move: d.uvarint()}
 	s.Bucket, s.Buckets = d.bucketOf()
-	if d.err == nil && (s.Kind < StepSend || s.Kind > StepDrop) {
+	if d.err == nil && (s.Kind < StepSend || s.Kind > StepSeal) {
 		d.fail(fmt.Errorf("a bucket step of kind %d", s.Kind))
 	}
 	n := d.count(MaxMoveItems, "keys")
@@ -979,6 +1087,9 @@ func checkMoveStored(tag byte, k, v []byte) error {
 			return errors.New("a malformed revision floor")
 		}
 		return nil
+	case tagEpoch:
+		_, _, err := decodeEpoch(k, v)
+		return err
 	}
 	if len(k) != 12 || len(v) < 1 || (v[0] != 'k' && v[0] != 'o') || (v[0] == 'o' && bytes.IndexByte(v[1:], 0) < 0) {
 		return errors.New("a malformed change record")

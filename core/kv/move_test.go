@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -89,7 +90,7 @@ func (o *mover) changes(cur ChangeCursor) ([]Item, ChangeCursor) {
 	o.t.Helper()
 	var all []Item
 	for {
-		page, next, done, err := o.m.BucketChanges(cur, 2, placeByPK)
+		page, next, done, err := o.m.BucketChanges(cur, 2, 3, placeByPK)
 		if err != nil {
 			o.t.Fatal(err)
 		}
@@ -311,13 +312,13 @@ func TestBucketMoveResume(t *testing.T) {
 	if r := src.put("c", 2, k, "b"); r.Status != StatusOK {
 		t.Fatalf("resumed: %+v", r)
 	}
-	if items, _, done, err := src.m.BucketChanges(ChangeCursor{}, 10, placeByPK); len(items) != 0 || !done || err != nil {
+	if items, _, done, err := src.m.BucketChanges(ChangeCursor{}, 10, 10, placeByPK); len(items) != 0 || !done || err != nil {
 		t.Fatalf("the change log after a resume: %v %v %v", items, done, err)
 	}
 	// A new send starts a new change log.
 	src.step(StepSend, 3, b, nil, nil)
 	src.put("c", 3, k, "c")
-	items, _, _, _ := src.m.BucketChanges(ChangeCursor{}, 10, placeByPK)
+	items, _, _, _ := src.m.BucketChanges(ChangeCursor{}, 10, 10, placeByPK)
 	want(t, "the new move's changes", items, []Item{{Key: k, Value: Some("c")}})
 }
 
@@ -343,8 +344,8 @@ func TestBucketMoveSnapshot(t *testing.T) {
 	if !ok || s1 != s2 || !other.m.Away(2) || other.m.Away(4) {
 		t.Fatalf("restored: %+v %v, away %v %v; want %+v", s2, ok, other.m.Away(2), other.m.Away(4), s1)
 	}
-	c1, _, _, _ := src.m.BucketChanges(ChangeCursor{}, 10, placeByPK)
-	c2, _, _, _ := other.m.BucketChanges(ChangeCursor{}, 10, placeByPK)
+	c1, _, _, _ := src.m.BucketChanges(ChangeCursor{}, 10, 10, placeByPK)
+	c2, _, _, _ := other.m.BucketChanges(ChangeCursor{}, 10, 10, placeByPK)
 	want(t, "restored changes", c2, c1)
 	d1, _ := src.m.Digest()
 	d2, _ := other.m.Digest()
@@ -448,7 +449,7 @@ func TestImportUniqueSwap(t *testing.T) {
 			src.putObject("c", 5, user(x, "e@x", "")) // and X takes it
 			cur := ChangeCursor{Index: 1}
 			for {
-				page, next, done, err := src.m.BucketChanges(cur, limit, placeByPK)
+				page, next, done, err := src.m.BucketChanges(cur, limit, limit+1, placeByPK)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -510,6 +511,71 @@ func TestSendRefusedWhileFrozen(t *testing.T) {
 	}
 	if r := src.put("c", 2, k, "late"); r.Status != StatusRedirect {
 		t.Fatalf("a write to the dropped bucket: %+v", r)
+	}
+}
+
+// Steps and imports are fenced by move: a step of a move older than one
+// a step here was of, from a leader whose configuration is behind, and
+// an import or a send of a move sealed here (the copy is whole, or
+// dropped) are refused and change nothing; a seal brings a bucket back
+// that no import brought. The fences survive a restart.
+func TestMoveFences(t *testing.T) {
+	src, dst := newMovers(t)
+	k := keysIn("k", 7, 1)[0]
+	src.put("c", 1, k, "v1")
+	src.step(StepSend, 3, 7, nil, nil)
+	items := src.items(7)
+	// Move 3 is aborted; dst drops its partial copy.
+	dst.importItems(3, 7, items, nil)
+	dst.step(StepDrop, 3, 7, []string{k}, nil)
+	if r := dst.importItems(3, 7, items, nil); r.Status != StatusMismatch || !strings.Contains(r.Error, "sealed") {
+		t.Fatalf("a late import of a dropped move: %+v", r)
+	}
+	if got := dst.state(7); len(got) != 0 {
+		t.Fatalf("the late import changed the dropped copy: %v", got)
+	}
+	src.step(StepResume, 3, 7, nil, nil)
+	// Move 7 brings the bucket to dst for good.
+	src.step(StepSend, 7, 7, nil, nil)
+	dst.importItems(7, 7, src.items(7), nil)
+	src.step(StepFreeze, 7, 7, nil, nil)
+	if r := dst.step(StepSeal, 7, 7, nil, nil); r.Status != StatusOK || dst.m.Away(7) {
+		t.Fatalf("the seal: %+v, away %v", r, dst.m.Away(7))
+	}
+	dst.put("d", 1, k, "v2") // the new owner takes a write
+	for what, r := range map[string]Result{
+		"an import of the sealed move":    dst.importItems(7, 7, items, nil),
+		"a drop of the older move":        dst.step(StepDrop, 3, 7, []string{k}, nil),
+		"an import of the older move":     dst.importItems(3, 7, items, nil),
+		"a send of the sealed move":       dst.step(StepSend, 7, 7, nil, nil),
+		"a freeze of the older move here": dst.step(StepFreeze, 3, 7, nil, nil),
+	} {
+		if r.Status != StatusMismatch {
+			t.Errorf("%s: %+v, want refused", what, r)
+		}
+	}
+	if v, _ := dst.m.Get(k); v.S != "v2" {
+		t.Fatalf("after the refused steps %s holds %q, want v2", k, v.S)
+	}
+	// A seal brings back a bucket that came empty.
+	dst.step(StepDrop, 8, 5, nil, nil)
+	if !dst.m.Away(5) {
+		t.Fatal("a drop did not send the bucket away")
+	}
+	dst.step(StepSeal, 9, 5, nil, nil)
+	if dst.m.Away(5) {
+		t.Fatal("a seal did not bring the bucket back")
+	}
+	if err := dst.m.Flush(true); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(dst.m.st, dst.m.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst.m = again
+	if r := dst.importItems(7, 7, items, nil); r.Status != StatusMismatch {
+		t.Fatalf("after a restart, an import of the sealed move: %+v", r)
 	}
 }
 

@@ -25,6 +25,11 @@ type governor struct {
 	term         uint64
 	step         string // the ID of the step under way, "" for none
 	seq          int
+	// move is the bucket move under way as this leadership first saw
+	// it, and the tick it did: one under way for longer than the
+	// setting rebalance.move_timeout is aborted.
+	move      uint64
+	moveSince int64
 	// expelled is set once this instance learned it was expelled
 	// (node.expelled traced).
 	expelled bool
@@ -61,6 +66,7 @@ func (n *Node) governStep() {
 	if term := g.rn.BasicStatus().Term; n.gov.heard == nil || n.gov.term != term {
 		n.dropGovernorStep()
 		n.gov.heard, n.gov.first, n.gov.term = map[env.NodeID]int64{}, map[env.NodeID]int64{}, term
+		n.gov.move = 0
 	}
 	if n.gov.step != "" {
 		if _, pending := n.pending[n.gov.step]; pending {
@@ -93,6 +99,15 @@ func (n *Node) governStep() {
 		Unreachable: fmt.Sprintf("not heard from for %s", after),
 		Settled:     n.votersSettled(g),
 	})
+	if mv := conf.Move; !ok && mv != nil {
+		if n.gov.move != mv.ID {
+			n.gov.move, n.gov.moveSince = mv.ID, now
+		} else if timeout := conf.MoveTimeoutSetting(); now-n.gov.moveSince >= int64(timeout/n.cfg.TickInterval) {
+			cmd, ok = cluster.AbortMove(mv.ID), true
+			cmd.Move = mv
+			cmd.Value = fmt.Sprintf("under way for %s", timeout)
+		}
+	}
 	if !ok {
 		return
 	}
@@ -101,7 +116,7 @@ func (n *Node) governStep() {
 	n.gov.step = id
 	if mv := cmd.Move; mv != nil {
 		n.trace("governor.step", env.Str("id", id), env.Str("op", cmd.Op), env.Int("bucket", int64(mv.Bucket)),
-			env.Str("from", mv.From), env.Str("to", mv.To))
+			env.Str("from", mv.From), env.Str("to", mv.To), env.Str("reason", cmd.Value))
 	} else {
 		n.trace("governor.step", env.Str("id", id), env.Str("op", cmd.Op), env.Str("instance", string(cmd.Instance)),
 			env.Str("state", string(cmd.State)), env.Str("voters", env.Join(cmd.Voters)), env.Str("reason", cmd.Value))

@@ -377,7 +377,18 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 	}
 	scan := min(max(l.Scan, l.Limit), kv.MaxListScan)
 	var unreadable error
+	// While a move leaves a copy here of a bucket this replicaset does
+	// not serve, its objects are left out: the owner lists them.
+	var held *model.Type
+	if n.copiesUnheld(g) {
+		if m, _ := n.dataModel(); m != nil {
+			held, _ = m.Type(l.Type)
+		}
+	}
 	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, order, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {
+		if held != nil && !n.objectHeld(g, held, rec.PK) {
+			return false, nil
+		}
 		up, err := n.upgradeRecord(*rec)
 		if err != nil {
 			unreadable = err

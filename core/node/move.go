@@ -2,12 +2,15 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/shoaldb/shoal/core/bugs"
 	"github.com/shoaldb/shoal/core/cluster"
 	"github.com/shoaldb/shoal/core/env"
 	"github.com/shoaldb/shoal/core/kv"
+	"github.com/shoaldb/shoal/core/model"
 	"go.etcd.io/raft/v3"
 )
 
@@ -128,6 +131,10 @@ const (
 	// moveDropPages bounds the pages of other buckets' records a leader
 	// looks through on one tick while dropping a leftover.
 	moveDropPages = 16
+	// moveRestartTicks is how long a destination waits before it copies
+	// a bucket again from the start, after an import or its seal did not
+	// apply.
+	moveRestartTicks = 3
 )
 
 // moveIn is a destination leader's progress in the move under way.
@@ -140,23 +147,24 @@ type moveIn struct {
 	after  string
 	// caughtUp: a changes page came back done; the reader now asks for
 	// the freeze and polls. copied: the dedup part is read and imported;
-	// what is left is the commit.
+	// what is left is the seal, then the commit.
 	caughtUp, copied bool
+	sealed           uint64 // the index the seal applied at (0: not yet)
 	seq              uint64 // the read awaiting its page (0: none)
 	asked            int64  // the governor tick it was sent at
 	wait             int64  // the tick before which no read is sent
 	target           int    // which source member to ask
 	leader           env.NodeID
-	step             string // the import or commit under way
+	step             string // the import, seal or commit under way
 	pages            int
 }
 
 // moveOut is a source leader's step under way: a send, freeze, resume or
 // drop in its log, or a leftover's dropped in group 0.
 type moveOut struct {
-	term   uint64
+	term   uint64 // the term this instance leads g in (0: it does not)
 	step   string
-	seq    int
+	seq    uint64
 	drop   cluster.Leftover // the leftover being dropped
 	cursor kv.BucketCursor  // how far its items are read
 	clean  bool             // this pass over them found none yet
@@ -198,11 +206,14 @@ func (n *Node) frozen(g *group) bool {
 // gives it the key's bucket, its machine has applied the move that
 // brought it there, and has not frozen or dropped it.
 func (n *Node) holds(g *group, key string) bool {
-	conf := n.conf.conf
-	if len(conf.Buckets) == 0 {
+	if len(n.conf.conf.Buckets) == 0 {
 		return false
 	}
-	b := kv.Bucket(key, len(conf.Buckets))
+	return n.holdsBucket(g, kv.Bucket(key, len(n.conf.conf.Buckets)))
+}
+
+func (n *Node) holdsBucket(g *group, b int) bool {
+	conf := n.conf.conf
 	if conf.Buckets[b] != g.name || g.applied < conf.BucketIndex[b] {
 		return false
 	}
@@ -211,6 +222,27 @@ func (n *Node) holds(g *group, key string) bool {
 		return false
 	}
 	return !m.Away(b)
+}
+
+// copiesUnheld reports whether g's replicaset may hold a copy of a bucket
+// it does not serve: a source that froze a bucket and has not dropped
+// it, a destination during a move, a holder of a leftover. A listing
+// there leaves out the objects of such buckets (objectHeld).
+func (n *Node) copiesUnheld(g *group) bool {
+	conf := n.conf.conf
+	if s, ok := machineOf(g).Sending(); ok && s.Frozen != 0 {
+		return true
+	}
+	return conf.Move != nil && conf.Move.To == g.name || slices.ContainsFunc(conf.Garbage, func(l cluster.Leftover) bool {
+		return l.Replicaset == g.name
+	})
+}
+
+// objectHeld reports whether g's replicaset serves the bucket of object
+// pk of type t (false when the model cannot route it).
+func (n *Node) objectHeld(g *group, t *model.Type, pk string) bool {
+	route, err := t.RouteKey(pk)
+	return err == nil && n.holds(g, route)
 }
 
 // place tells an object's bucket from the data model in force; unplaced
@@ -270,7 +302,7 @@ func (n *Node) moveRead(from env.NodeID, r *MoveRead) {
 			n.place(s.Buckets, &unplaced))
 		page.Cursor = next.Last
 	case MoveChanges:
-		im.Items, page.Change, page.Done, err = m.BucketChanges(r.Change, movePageItems, n.place(s.Buckets, &unplaced))
+		im.Items, page.Change, page.Done, err = m.BucketChanges(r.Change, movePageItems, movePageScan, n.place(s.Buckets, &unplaced))
 	case MoveDedup:
 		if !page.Frozen {
 			page.Status = MoveNotFrozen
@@ -301,9 +333,11 @@ func (n *Node) moveRead(from env.NodeID, r *MoveRead) {
 // applied an entry of its own term: no write an earlier leader proposed
 // is then still to apply after it.
 func (n *Node) proposeFreeze(g *group, s kv.Sending) {
-	st := g.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader || g.appliedTerm != st.Term {
+	if !n.moveTerm(g) || g.appliedTerm != g.moveOut.term {
 		return
+	}
+	if mv := n.conf.conf.Move; mv == nil || mv.ID != s.Move || mv.From != g.name {
+		return // not the move group 0 has under way, as this instance knows it
 	}
 	g.moveOut.freezing = s.Move
 	n.proposeBucketStep(g, &kv.BucketStep{Kind: kv.StepFreeze, Move: s.Move, Bucket: s.Bucket, Buckets: s.Buckets},
@@ -323,9 +357,6 @@ func (n *Node) proposeFreeze(g *group, s kv.Sending) {
 // abort, and the drops.
 func (n *Node) moveSource(g *group) {
 	st := &g.moveOut
-	if term := g.rn.BasicStatus().Term; st.term != term {
-		*st = moveOut{term: term, seq: st.seq}
-	}
 	if st.step != "" {
 		if _, pending := n.pending[st.step]; pending {
 			return
@@ -436,16 +467,73 @@ func (n *Node) proposeBucketStep(g *group, s *kv.BucketStep, done func(uint64, o
 }
 
 // proposeMoveAction proposes data in group to, as an action of a move
-// led from g (its leadership's term names it), and returns its ID.
-// done, if set, is called when the entry applies here.
+// led from g in the term g.moveOut.term, and returns its ID ("" if raft
+// did not take it: the next tick tries again). done, if set, is called
+// when the entry applies here.
+//
+// A step in g's own log is proposed once, by this leader, never again
+// (retryActions) nor forwarded: its ID names the term, and an entry of
+// another term with such an ID is refused as it applies (moveStepTerm),
+// so that a step an old leader proposed cannot land after what a newer
+// one did. A step in group 0 (a commit, a leftover dropped) is retried
+// like any action: group 0 checks each against the configuration.
 func (n *Node) proposeMoveAction(to, g *group, what string, data []byte, done func(index uint64, out outcome)) string {
 	g.moveOut.seq++
-	id := fmt.Sprintf("mv-%s-%s-%d-%d", n.e.ID(), what, g.rn.BasicStatus().Term, g.moveOut.seq)
+	id := fmt.Sprintf("mv-%s-%s-%d-%d", n.e.ID(), what, g.moveOut.term, g.moveOut.seq)
 	req := &request{group: to, timer: n.e.After(governorTimeout, &expire{id: id}), entry: envelope(id, data), done: done}
-	n.pending[id] = req
-	n.actions = append(n.actions, id)
 	n.proposeAction(req)
+	switch {
+	case to.id == cluster.ConfigGroup:
+		n.actions = append(n.actions, id)
+	case !req.proposed:
+		n.e.Cancel(req.timer)
+		return ""
+	}
+	n.pending[id] = req
 	return id
+}
+
+// moveStepTerm reads the term a move step's ID names (proposeMoveAction):
+// "mv-NODE-WHAT-TERM-SEQ". ok is false for any other ID.
+func moveStepTerm(id string) (term uint64, ok bool) {
+	if !strings.HasPrefix(id, "mv-") {
+		return 0, false
+	}
+	parts := strings.Split(id, "-")
+	if len(parts) < 5 {
+		return 0, false
+	}
+	term, err := strconv.ParseUint(parts[len(parts)-2], 10, 64)
+	if _, err2 := strconv.ParseUint(parts[len(parts)-1], 10, 64); err != nil || err2 != nil {
+		return 0, false
+	}
+	return term, true
+}
+
+// moveTerm keeps g's move state to the leadership it belongs to and
+// reports whether this instance leads g: a new term, or the end of its
+// leadership, forgets the reads and steps under way and cancels the
+// steps' proposals in g's own log.
+func (n *Node) moveTerm(g *group) bool {
+	st := g.rn.BasicStatus()
+	leading := st.RaftState == raft.StateLeader
+	if leading && g.moveOut.term == st.Term {
+		return true
+	}
+	for _, id := range []string{g.moveOut.step, g.moveIn.step} {
+		if req, ok := n.pending[id]; ok && req.group == g {
+			n.e.Cancel(req.timer)
+			delete(n.pending, id)
+			n.trace("prop.result", env.Str("group", g.name), env.Str("id", id), env.Str("outcome", "timeout"),
+				env.Str("error", "the leadership of the group ended"))
+		}
+	}
+	g.moveIn = moveIn{}
+	g.moveOut = moveOut{seq: g.moveOut.seq}
+	if leading {
+		g.moveOut.term = st.Term
+	}
+	return leading
 }
 
 // moveDest drives, on a replicaset's leader, its part as a move's
@@ -457,8 +545,8 @@ func (n *Node) moveDest(g *group) {
 		*st = moveIn{}
 		return
 	}
-	if term := g.rn.BasicStatus().Term; st.move != mv.ID || st.term != term {
-		*st = moveIn{move: mv.ID, term: term, part: MoveItems}
+	if st.move != mv.ID {
+		*st = moveIn{move: mv.ID, term: g.moveOut.term, part: MoveItems}
 		n.trace("move.copy", env.Str("group", g.name), env.Int("move", int64(mv.ID)), env.Int("bucket", int64(mv.Bucket)),
 			env.Str("from", mv.From))
 	}
@@ -466,7 +554,8 @@ func (n *Node) moveDest(g *group) {
 		if _, pending := n.pending[st.step]; pending {
 			return
 		}
-		st.step = "" // timed out: ask again
+		n.restartCopy(g, "a step timed out") // it may not have applied
+		return
 	}
 	if st.seq != 0 && n.gov.tick-st.asked < moveReadTicks {
 		return
@@ -481,12 +570,42 @@ func (n *Node) moveDest(g *group) {
 	n.moveNext(g)
 }
 
-// moveNext sends the destination's next read, or proposes the commit.
+// restartCopy has the destination copy the bucket again from the start,
+// after a few ticks: a page it read was not imported (an import or the
+// seal was refused, or did not apply in time), and what it read after
+// may not cover it.
+func (n *Node) restartCopy(g *group, why string) {
+	st := &g.moveIn
+	n.trace("move.restart", env.Str("group", g.name), env.Int("move", int64(st.move)), env.Str("why", why))
+	*st = moveIn{move: st.move, term: st.term, part: MoveItems, wait: n.gov.tick + moveRestartTicks}
+}
+
+// moveNext sends the destination's next read, or proposes the seal and
+// then the commit.
 func (n *Node) moveNext(g *group) {
 	st := &g.moveIn
 	conf := n.conf.conf
 	mv := conf.Move
 	if mv == nil || mv.ID != st.move || g.role() != raft.StateLeader {
+		return
+	}
+	if st.copied && st.sealed == 0 {
+		// The copy is whole: sealed, no import of the move applies
+		// after, and the commit names the seal's index.
+		n.trace("move.step", env.Str("group", g.name), env.Str("step", kv.StepSeal.String()), env.Int("move", int64(mv.ID)),
+			env.Int("bucket", int64(mv.Bucket)), env.Int("keys", 0), env.Int("objects", 0))
+		seal := kv.Command{Op: kv.OpBucket, Bucket: &kv.BucketStep{Kind: kv.StepSeal, Move: mv.ID, Bucket: mv.Bucket, Buckets: len(conf.Buckets)}}
+		st.step = n.proposeMoveAction(g, g, "seal", seal.Encode(), func(index uint64, out outcome) {
+			if cur := &g.moveIn; cur.move == mv.ID && cur.step != "" {
+				cur.step = ""
+				if out.rejected != nil || out.result.Status != kv.StatusOK {
+					n.restartCopy(g, "the seal was refused: "+out.result.Error)
+					return
+				}
+				cur.sealed = index
+				n.moveNext(g)
+			}
+		})
 		return
 	}
 	if st.copied {
@@ -495,8 +614,8 @@ func (n *Node) moveNext(g *group) {
 			return
 		}
 		n.trace("move.commit", env.Str("group", g.name), env.Int("move", int64(mv.ID)), env.Int("bucket", int64(mv.Bucket)),
-			env.Int("index", int64(g.applied)), env.Int("pages", int64(st.pages)))
-		st.step = n.proposeMoveAction(g0, g, "commit", cluster.CommitMove(*mv, g.applied).Encode(), nil)
+			env.Int("index", int64(st.sealed)), env.Int("pages", int64(st.pages)))
+		st.step = n.proposeMoveAction(g0, g, "commit", cluster.CommitMove(*mv, st.sealed).Encode(), nil)
 		return
 	}
 	rs, ok := conf.Replicaset(mv.From)
@@ -507,8 +626,10 @@ func (n *Node) moveNext(g *group) {
 	if st.caughtUp && st.leader != "" {
 		to = st.leader // the freeze is the leader's to propose
 	}
+	// The term in the number keeps a page asked for before a restart
+	// (whose counter starts again) from passing for a later one.
 	n.moveSeq++
-	st.seq, st.asked = n.moveSeq, n.gov.tick
+	st.seq, st.asked = st.term<<32|n.moveSeq&(1<<32-1), n.gov.tick
 	n.e.Send(to, &MoveRead{Move: st.move, Part: st.part, Seq: st.seq, Cursor: st.cursor, Change: st.change, After: st.after,
 		Freeze: st.caughtUp})
 }
@@ -516,7 +637,7 @@ func (n *Node) moveNext(g *group) {
 // movePage handles a page a destination leader asked for.
 func (n *Node) movePage(from env.NodeID, p *MovePage) {
 	g := n.dataGroup()
-	if g == nil || g.role() != raft.StateLeader {
+	if g == nil || !n.moveTerm(g) {
 		return
 	}
 	st := &g.moveIn
@@ -568,24 +689,28 @@ func (n *Node) movePage(from env.NodeID, p *MovePage) {
 	n.trace("move.import", env.Str("group", g.name), env.Int("move", int64(im.Move)), env.Str("part", p.Part.String()),
 		env.Int("items", int64(len(im.Items))), env.Int("dedup", int64(len(im.Dedup))))
 	c := kv.Command{Op: kv.OpImport, Import: im}
-	st.step = n.proposeMoveAction(g, g, "import", c.Encode(), func(uint64, outcome) {
+	st.step = n.proposeMoveAction(g, g, "import", c.Encode(), func(_ uint64, out outcome) {
 		if cur := &g.moveIn; cur.move == im.Move && cur.step != "" {
 			cur.step = ""
+			if out.rejected != nil || out.result.Status != kv.StatusOK {
+				n.restartCopy(g, "an import was refused: "+out.result.Error)
+				return
+			}
 			if cur.wait <= n.gov.tick {
 				n.moveNext(g)
 			}
 		}
 	})
+	if st.step == "" {
+		n.restartCopy(g, "raft did not take an import")
+	}
 }
 
 // moveTick runs the moves' part of the tick on the replicaset this
 // instance leads.
 func (n *Node) moveTick() {
 	g := n.dataGroup()
-	if g == nil || g.role() != raft.StateLeader || n.expelled() || len(n.conf.conf.Buckets) == 0 {
-		if g != nil {
-			g.moveIn, g.moveOut = moveIn{}, moveOut{seq: g.moveOut.seq}
-		}
+	if g == nil || !n.moveTerm(g) || n.expelled() || len(n.conf.conf.Buckets) == 0 {
 		return
 	}
 	n.moveSource(g)

@@ -710,6 +710,16 @@ func (n *Node) apply(g *group, e pb.Entry) {
 		if err != nil {
 			panic(fmt.Sprintf("node: %s: group %s: entry %d: %v", n.e.ID(), g.name, e.Index, err))
 		}
+		if term, ok := moveStepTerm(id); ok && g.id != cluster.ConfigGroup && term != e.Term {
+			// A move's step proposed in another term than its entry's:
+			// forwarded or proposed again after its leadership ended.
+			// Every replica skips it alike.
+			g.sm.skip(e.Index)
+			n.trace("move.stale", env.Str("group", g.name), env.Str("id", id), env.Int("index", int64(e.Index)),
+				env.Int("entry_term", int64(e.Term)))
+			n.answer(g, id, e.Index, outcome{rejected: fmt.Errorf("a move step of term %d in an entry of term %d", term, e.Term)})
+			return
+		}
 		out, err := g.sm.apply(e.Index, id, data)
 		if errors.Is(err, kv.ErrDiverged) {
 			// The instance cannot go on: it ends, as raft's own

@@ -57,8 +57,9 @@ const (
 	tagFloor = 'f'
 	// tagEpoch holds, for each bucket a move step or import touched, the
 	// newest move that did and whether it is sealed here: "v" g "e"
-	// bucket (2 bytes) -> move uvarint | sealed byte. A step of an older
-	// move, or an import of a sealed one, is refused (Machine.fenced).
+	// bucket (2 bytes) -> move uvarint | sealed byte (0: no, 1: by a
+	// seal, the copy whole; 2: by a drop). A step of an older move, or an
+	// import of a sealed one, is refused (Machine.fenced).
 	tagEpoch = 'e'
 	// tagChange is the change log of the bucket being sent:
 	// "v" g "c" index (8 bytes) n (4 bytes) -> 'k' key | 'o' type 0x00 pk.
@@ -193,8 +194,17 @@ type moveState struct {
 // epoch is a bucket's newest move here.
 type epoch struct {
 	move   uint64
-	sealed bool
+	sealed seal
 }
+
+// seal says whether a bucket's newest move is sealed here, and how.
+type seal uint8
+
+const (
+	unsealed   seal = iota
+	sealedCopy      // by a seal: the copy is whole
+	sealedDrop      // by a drop: the copy is gone
+)
 
 // fenced says why a step or an import of move (of bucket) may not apply
 // here, or "": its move is older than one a step here was of, or, for
@@ -206,39 +216,43 @@ func (m *Machine) fenced(bucket int, move uint64, refuseSealed bool) string {
 	switch {
 	case move < ep.move:
 		return fmt.Sprintf("move %d of bucket %d is older than move %d, which a step here was of", move, bucket, ep.move)
-	case move == ep.move && ep.sealed && refuseSealed:
+	case move == ep.move && ep.sealed != unsealed && refuseSealed:
 		return fmt.Sprintf("move %d of bucket %d is sealed here", move, bucket)
 	}
 	return ""
 }
 
-// setEpoch records that a step of move touched bucket, sealed or not;
-// an older move changes nothing, and a seal stays.
-func (m *Machine) setEpoch(b *pebble.Batch, bucket int, move uint64, seal bool) error {
+// setEpoch records that a step of move touched bucket, sealing it or
+// not; an older move changes nothing, and a seal stays (a drop's
+// outlasts a seal's).
+func (m *Machine) setEpoch(b *pebble.Batch, bucket int, move uint64, s seal) error {
 	ep := m.moves.epochs[bucket]
-	next := epoch{move: move, sealed: seal}
+	next := epoch{move: move, sealed: s}
 	if move == ep.move {
-		next.sealed = seal || ep.sealed
+		next.sealed = max(s, ep.sealed)
 	}
 	if move < ep.move || next == ep {
 		return nil
 	}
 	m.moves.epochs[bucket] = next
-	v := binary.AppendUvarint(nil, move)
-	if next.sealed {
-		v = append(v, 1)
-	} else {
-		v = append(v, 0)
-	}
+	v := append(binary.AppendUvarint(nil, move), byte(next.sealed))
 	return b.Set(binary.BigEndian.AppendUint16(m.prefix(tagEpoch), uint16(bucket)), v, nil)
+}
+
+// Sealed reports whether this replicaset sealed its copy of bucket for
+// move: the copy is whole, and a destination's new leader commits the
+// move without copying again (its imports would be refused).
+func (m *Machine) Sealed(bucket int, move uint64) bool {
+	ep := m.moves.epochs[bucket]
+	return ep.move == move && ep.sealed == sealedCopy
 }
 
 func decodeEpoch(k, v []byte) (int, epoch, error) {
 	move, n := binary.Uvarint(v)
-	if len(k) != 2 || n <= 0 || len(v) != n+1 || v[n] > 1 {
+	if len(k) != 2 || n <= 0 || len(v) != n+1 || v[n] > byte(sealedDrop) {
 		return 0, epoch{}, errors.New("a malformed bucket epoch")
 	}
-	return int(binary.BigEndian.Uint16(k)), epoch{move: move, sealed: v[n] == 1}, nil
+	return int(binary.BigEndian.Uint16(k)), epoch{move: move, sealed: seal(v[n])}, nil
 }
 
 // Sending reports the move under way from this replicaset, if any.
@@ -452,7 +466,7 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 			}
 		}
 		m.moves.send = &Sending{Move: s.Move, Bucket: s.Bucket, Buckets: s.Buckets, Since: index}
-		if err := m.setEpoch(b, s.Bucket, s.Move, false); err != nil {
+		if err := m.setEpoch(b, s.Bucket, s.Move, unsealed); err != nil {
 			return Result{}, err
 		}
 		return res, b.Set(m.prefix(tagSend), m.moves.send.encode(), nil)
@@ -482,7 +496,7 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 			return Result{}, err
 		}
 		// A dropped copy takes no late import of its move.
-		if err := m.setEpoch(b, s.Bucket, s.Move, true); err != nil {
+		if err := m.setEpoch(b, s.Bucket, s.Move, sealedDrop); err != nil {
 			return Result{}, err
 		}
 		for _, k := range s.Keys {
@@ -503,7 +517,7 @@ func (m *Machine) applyBucket(b *pebble.Batch, index uint64, s *BucketStep) (Res
 		if err := m.back(b, s.Bucket); err != nil {
 			return Result{}, err
 		}
-		return res, m.setEpoch(b, s.Bucket, s.Move, true)
+		return res, m.setEpoch(b, s.Bucket, s.Move, sealedCopy)
 	}
 	return Result{}, fmt.Errorf("kv: a bucket step of kind %s", s.Kind)
 }
@@ -529,7 +543,7 @@ func (m *Machine) applyImport(b *pebble.Batch, index uint64, im *Import) (Result
 	if err := m.back(b, im.Bucket); err != nil {
 		return Result{}, err
 	}
-	if err := m.setEpoch(b, im.Bucket, im.Move, false); err != nil {
+	if err := m.setEpoch(b, im.Bucket, im.Move, unsealed); err != nil {
 		return Result{}, err
 	}
 	taken := 0

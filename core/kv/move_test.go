@@ -528,6 +528,9 @@ func TestMoveFences(t *testing.T) {
 	// Move 3 is aborted; dst drops its partial copy.
 	dst.importItems(3, 7, items, nil)
 	dst.step(StepDrop, 3, 7, []string{k}, nil)
+	if dst.m.Sealed(7, 3) {
+		t.Fatal("a dropped copy passes for a whole one")
+	}
 	if r := dst.importItems(3, 7, items, nil); r.Status != StatusMismatch || !strings.Contains(r.Error, "sealed") {
 		t.Fatalf("a late import of a dropped move: %+v", r)
 	}
@@ -539,8 +542,11 @@ func TestMoveFences(t *testing.T) {
 	src.step(StepSend, 7, 7, nil, nil)
 	dst.importItems(7, 7, src.items(7), nil)
 	src.step(StepFreeze, 7, 7, nil, nil)
-	if r := dst.step(StepSeal, 7, 7, nil, nil); r.Status != StatusOK || dst.m.Away(7) {
-		t.Fatalf("the seal: %+v, away %v", r, dst.m.Away(7))
+	if dst.m.Sealed(7, 7) {
+		t.Fatal("sealed before the seal")
+	}
+	if r := dst.step(StepSeal, 7, 7, nil, nil); r.Status != StatusOK || dst.m.Away(7) || !dst.m.Sealed(7, 7) {
+		t.Fatalf("the seal: %+v, away %v, sealed %v", r, dst.m.Away(7), dst.m.Sealed(7, 7))
 	}
 	dst.put("d", 1, k, "v2") // the new owner takes a write
 	for what, r := range map[string]Result{

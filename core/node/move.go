@@ -546,9 +546,16 @@ func (n *Node) moveDest(g *group) {
 		return
 	}
 	if st.move != mv.ID {
-		*st = moveIn{move: mv.ID, term: g.moveOut.term, part: MoveItems}
-		n.trace("move.copy", env.Str("group", g.name), env.Int("move", int64(mv.ID)), env.Int("bucket", int64(mv.Bucket)),
-			env.Str("from", mv.From))
+		*st = moveIn{move: mv.ID, term: g.moveOut.term, part: MoveItems, wait: st.wait}
+		if machineOf(g).Sealed(mv.Bucket, mv.ID) {
+			// An earlier leader sealed the copy and its commit did not
+			// apply: the copy is whole, and nothing of the move applied
+			// since. Commit it.
+			st.copied, st.sealed = true, g.applied
+		} else {
+			n.trace("move.copy", env.Str("group", g.name), env.Int("move", int64(mv.ID)), env.Int("bucket", int64(mv.Bucket)),
+				env.Str("from", mv.From))
+		}
 	}
 	if st.step != "" {
 		if _, pending := n.pending[st.step]; pending {
@@ -577,7 +584,9 @@ func (n *Node) moveDest(g *group) {
 func (n *Node) restartCopy(g *group, why string) {
 	st := &g.moveIn
 	n.trace("move.restart", env.Str("group", g.name), env.Int("move", int64(st.move)), env.Str("why", why))
-	*st = moveIn{move: st.move, term: st.term, part: MoveItems, wait: n.gov.tick + moveRestartTicks}
+	// Move 0: the next tick starts the copy afresh (moveDest), or
+	// commits a copy sealed meanwhile.
+	*st = moveIn{term: st.term, wait: n.gov.tick + moveRestartTicks}
 }
 
 // moveNext sends the destination's next read, or proposes the seal and

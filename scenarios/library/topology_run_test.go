@@ -159,6 +159,27 @@ func init() {
 	}
 }
 
+func init() {
+	claims["rebalance-isolate-destination"] = func(tr *trace) error {
+		// Every cut isolated one member of rs2, and at least once with
+		// a move to rs2 under way that committed after the cut began.
+		cut := 0
+		for _, o := range tr.occurrences(1) {
+			side := o.sides()
+			if len(side) != 2 || len(side[0]) != 1 || !slices.Contains([]env.NodeID{"n4", "n5", "n6"}, side[0][0]) {
+				return fmt.Errorf("occurrence %d of step 1 was %s: want one member of rs2 cut off", o.n, o.what)
+			}
+			if tr.moveAcross(o.start) != "" {
+				cut++
+			}
+		}
+		if cut == 0 {
+			return fmt.Errorf("no cut came with a move under way that committed after it began")
+		}
+		return nil
+	}
+}
+
 // lastLeader is the instance whose raft.state last said it led group,
 // among the records before index i.
 func (tr *trace) lastLeader(i int, group string) env.NodeID {

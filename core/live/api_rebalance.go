@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -139,16 +138,7 @@ func (n *Node) AbortMove(ctx context.Context, move uint64) error {
 }
 
 func (n *Node) rebalanceAction(ctx context.Context, prefix string, cmd cluster.Command) error {
-	_, outcome, why, err := n.act(ctx, prefix, cmd.Encode())
-	switch {
-	case err != nil:
-		return err
-	case outcome == "ok":
-		return nil
-	case outcome == "fail":
-		return fmt.Errorf("%w: %s", ErrTopologyRefused, why)
-	}
-	return fmt.Errorf("%w: group 0 did not take the change in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	return n.decide(ctx, prefix, cmd, ErrTopologyRefused, "the change")
 }
 
 // rebalanceBackend is the API's backend as a RebalanceBackend, or the

@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -31,17 +30,11 @@ var _ TopologyBackend = (*Node)(nil)
 // it; the governor then does the rest, step by step (its state in
 // GET /v1/cluster says how far it is).
 func (n *Node) Expel(ctx context.Context, name string, force bool) error {
-	_, outcome, why, err := n.act(ctx, "expel", cluster.Expel(env.NodeID(name), force).Encode())
-	switch {
-	case err != nil:
-		return err
-	case outcome == "ok":
+	err := n.decide(ctx, "expel", cluster.Expel(env.NodeID(name), force), ErrTopologyRefused, "the expulsion")
+	if err == nil {
 		n.refreshNow()
-		return nil
-	case outcome == "fail":
-		return fmt.Errorf("%w: %s", ErrTopologyRefused, why)
 	}
-	return fmt.Errorf("%w: group 0 did not take the expulsion in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	return err
 }
 
 // expel answers POST /v1/cluster/instances/{name}/expel[?force=true].

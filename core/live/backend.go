@@ -140,16 +140,24 @@ func (n *Node) ProposeModel(ctx context.Context, source []byte) (int, error) {
 // CancelModel abandons the pending change to revision rev
 // (cluster.CancelModel).
 func (n *Node) CancelModel(ctx context.Context, rev int) error {
-	_, outcome, why, err := n.act(ctx, "model-cancel", cluster.CancelModel(rev).Encode())
+	return n.decide(ctx, "model-cancel", cluster.CancelModel(rev), ErrModelRefused, "the cancellation")
+}
+
+// decide proposes cmd as an operator action (act) and waits for group
+// 0's verdict: nil once applied; refused, wrapped with group 0's reason,
+// when it would not take it; ErrUnknownOutcome when it did not decide in
+// time (what names the change there).
+func (n *Node) decide(ctx context.Context, prefix string, cmd cluster.Command, refused error, what string) error {
+	_, outcome, why, err := n.act(ctx, prefix, cmd.Encode())
 	switch {
 	case err != nil:
 		return err
 	case outcome == "ok":
 		return nil
 	case outcome == "fail":
-		return fmt.Errorf("%w: %s", ErrModelRefused, why)
+		return fmt.Errorf("%w: %s", refused, why)
 	}
-	return fmt.Errorf("%w: group 0 did not take the cancellation in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
+	return fmt.Errorf("%w: group 0 did not take %s in time (it cannot without a quorum of its voters)", ErrUnknownOutcome, what)
 }
 
 // act proposes an operator action on group 0 under a fresh ID (prefix/

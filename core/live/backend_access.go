@@ -104,16 +104,7 @@ func (n *Node) DeleteRole(ctx context.Context, name string) error {
 // instance's requests see it (the next ones a client sends here are
 // judged by it: act publishes it).
 func (n *Node) changeAccess(ctx context.Context, prefix string, cmd cluster.Command) error {
-	_, outcome, why, err := n.act(ctx, prefix, cmd.Encode())
-	switch {
-	case err != nil:
-		return err
-	case outcome == "fail":
-		return fmt.Errorf("%w: %s", ErrAccessRefused, why)
-	case outcome != "ok":
-		return fmt.Errorf("%w: group 0 did not take the change in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
-	}
-	return nil
+	return n.decide(ctx, prefix, cmd, ErrAccessRefused, "the change")
 }
 
 // refreshNow publishes the access and the configuration's view at once,

@@ -46,14 +46,8 @@ func (n *Node) Pipeline(ctx context.Context) (PipelineStatus, error) {
 
 // SetPipeline proposes source as the pipeline (cluster.SetPipeline).
 func (n *Node) SetPipeline(ctx context.Context, source []byte) (int, error) {
-	_, outcome, why, err := n.act(ctx, "pipeline", cluster.SetPipeline(source).Encode())
-	switch {
-	case err != nil:
+	if err := n.decide(ctx, "pipeline", cluster.SetPipeline(source), ErrPipelineRefused, "the pipeline"); err != nil {
 		return 0, err
-	case outcome == "fail":
-		return 0, fmt.Errorf("%w: %s", ErrPipelineRefused, why)
-	case outcome != "ok":
-		return 0, fmt.Errorf("%w: group 0 did not take the pipeline in time (it cannot without a quorum of its voters)", ErrUnknownOutcome)
 	}
 	st, err := n.Pipeline(context.WithoutCancel(ctx))
 	if err != nil {

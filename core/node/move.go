@@ -577,6 +577,27 @@ func (n *Node) moveDest(g *group) {
 	n.moveNext(g)
 }
 
+// destDone is the callback of a destination's step of move (an import,
+// the seal), what in words: one refused restarts the copy, one applied
+// goes on with then.
+func (n *Node) destDone(g *group, move uint64, what string, then func(index uint64)) func(uint64, outcome) {
+	return func(index uint64, out outcome) {
+		cur := &g.moveIn
+		if cur.move != move || cur.step == "" {
+			return
+		}
+		cur.step = ""
+		switch {
+		case out.rejected != nil:
+			n.restartCopy(g, what+" was refused: "+out.rejected.Error())
+		case out.result.Status != kv.StatusOK:
+			n.restartCopy(g, what+" was refused: "+out.result.Error)
+		default:
+			then(index)
+		}
+	}
+}
+
 // restartCopy has the destination copy the bucket again from the start,
 // after a few ticks: a page it read was not imported (an import or the
 // seal was refused, or did not apply in time), and what it read after
@@ -604,17 +625,10 @@ func (n *Node) moveNext(g *group) {
 		n.trace("move.step", env.Str("group", g.name), env.Str("step", kv.StepSeal.String()), env.Int("move", int64(mv.ID)),
 			env.Int("bucket", int64(mv.Bucket)), env.Int("keys", 0), env.Int("objects", 0))
 		seal := kv.Command{Op: kv.OpBucket, Bucket: &kv.BucketStep{Kind: kv.StepSeal, Move: mv.ID, Bucket: mv.Bucket, Buckets: len(conf.Buckets)}}
-		st.step = n.proposeMoveAction(g, g, "seal", seal.Encode(), func(index uint64, out outcome) {
-			if cur := &g.moveIn; cur.move == mv.ID && cur.step != "" {
-				cur.step = ""
-				if out.rejected != nil || out.result.Status != kv.StatusOK {
-					n.restartCopy(g, "the seal was refused: "+out.result.Error)
-					return
-				}
-				cur.sealed = index
-				n.moveNext(g)
-			}
-		})
+		st.step = n.proposeMoveAction(g, g, "seal", seal.Encode(), n.destDone(g, mv.ID, "the seal", func(index uint64) {
+			g.moveIn.sealed = index
+			n.moveNext(g)
+		}))
 		return
 	}
 	if st.copied {
@@ -698,18 +712,11 @@ func (n *Node) movePage(from env.NodeID, p *MovePage) {
 	n.trace("move.import", env.Str("group", g.name), env.Int("move", int64(im.Move)), env.Str("part", p.Part.String()),
 		env.Int("items", int64(len(im.Items))), env.Int("dedup", int64(len(im.Dedup))))
 	c := kv.Command{Op: kv.OpImport, Import: im}
-	st.step = n.proposeMoveAction(g, g, "import", c.Encode(), func(_ uint64, out outcome) {
-		if cur := &g.moveIn; cur.move == im.Move && cur.step != "" {
-			cur.step = ""
-			if out.rejected != nil || out.result.Status != kv.StatusOK {
-				n.restartCopy(g, "an import was refused: "+out.result.Error)
-				return
-			}
-			if cur.wait <= n.gov.tick {
-				n.moveNext(g)
-			}
+	st.step = n.proposeMoveAction(g, g, "import", c.Encode(), n.destDone(g, im.Move, "an import", func(uint64) {
+		if g.moveIn.wait <= n.gov.tick {
+			n.moveNext(g)
 		}
-	})
+	}))
 	if st.step == "" {
 		n.restartCopy(g, "raft did not take an import")
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -193,19 +192,7 @@ func TestRebalanceStatusBalanced(t *testing.T) {
 // group 0, and has no move to abort.
 func TestRebalanceOnANode(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	n, err := Open(Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := n.Form(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.AwaitAccess(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n, ctx := formedAlone(t, reg)
 	st, err := n.Rebalance(ctx)
 	if err != nil {
 		t.Fatal(err)

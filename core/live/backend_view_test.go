@@ -6,26 +6,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shoaldb/shoal/scenarios/examples"
 )
 
-// A formed instance publishes the view of group 0 its requests read:
-// the replicasets its cluster status names, and a model as soon as the
-// proposal that made it in force has answered.
-func TestConfigView(t *testing.T) {
-	n, err := Open(Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet})
+// formedAlone opens instance n1 alone (reg, if set, holds its
+// metrics), forms its cluster and waits for its access configuration;
+// the test's cleanup closes it. ctx bounds what the test does with it.
+func formedAlone(t *testing.T, reg *prometheus.Registry) (*Node, context.Context) {
+	t.Helper()
+	cfg := Config{Name: "n1", DataDir: t.TempDir(), PeerAddr: "127.0.0.1:0", Logger: quiet}
+	if reg != nil {
+		cfg.Registry = reg
+	}
+	n, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	t.Cleanup(func() { n.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	if err := n.Form(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.AwaitAccess(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return n, ctx
+}
+
+// A formed instance publishes the view of group 0 its requests read:
+// the replicasets its cluster status names, and a model as soon as the
+// proposal that made it in force has answered.
+func TestConfigView(t *testing.T) {
+	n, ctx := formedAlone(t, nil)
 	names, ok := n.ReplicasetNames()
 	st, err := n.Cluster(ctx)
 	if err != nil {

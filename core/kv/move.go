@@ -247,6 +247,15 @@ func (m *Machine) Sealed(bucket int, move uint64) bool {
 	return ep.move == move && ep.sealed == sealedCopy
 }
 
+// DroppedMove says how a leftover copy of bucket from move stands here:
+// dropped once a drop of the move applied (no import of it applies
+// after), superseded when a step of a later move did (the leftover is
+// not this replicaset's to touch any more).
+func (m *Machine) DroppedMove(bucket int, move uint64) (dropped, superseded bool) {
+	ep := m.moves.epochs[bucket]
+	return ep.move == move && ep.sealed == sealedDrop, ep.move > move
+}
+
 func decodeEpoch(k, v []byte) (int, epoch, error) {
 	move, n := binary.Uvarint(v)
 	if len(k) != 2 || n <= 0 || len(v) != n+1 || v[n] > byte(sealedDrop) {

@@ -531,6 +531,9 @@ func TestMoveFences(t *testing.T) {
 	if dst.m.Sealed(7, 3) {
 		t.Fatal("a dropped copy passes for a whole one")
 	}
+	if dropped, superseded := dst.m.DroppedMove(7, 3); !dropped || superseded {
+		t.Fatalf("after its drop, move 3's leftover: dropped %v, superseded %v", dropped, superseded)
+	}
 	if r := dst.importItems(3, 7, items, nil); r.Status != StatusMismatch || !strings.Contains(r.Error, "sealed") {
 		t.Fatalf("a late import of a dropped move: %+v", r)
 	}
@@ -547,6 +550,9 @@ func TestMoveFences(t *testing.T) {
 	}
 	if r := dst.step(StepSeal, 7, 7, nil, nil); r.Status != StatusOK || dst.m.Away(7) || !dst.m.Sealed(7, 7) {
 		t.Fatalf("the seal: %+v, away %v, sealed %v", r, dst.m.Away(7), dst.m.Sealed(7, 7))
+	}
+	if dropped, superseded := dst.m.DroppedMove(7, 3); dropped || !superseded {
+		t.Fatalf("after move 7, move 3's leftover: dropped %v, superseded %v", dropped, superseded)
 	}
 	dst.put("d", 1, k, "v2") // the new owner takes a write
 	for what, r := range map[string]Result{

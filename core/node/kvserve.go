@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -385,9 +386,16 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 			held, _ = m.Type(l.Type)
 		}
 	}
+	transit := false
 	page, err := g.sm.(dataMachine).m.ListObjects(l.Type, order, l.After, l.Limit, scan, func(rec *kv.ObjectRecord) (bool, error) {
-		if held != nil && !n.objectHeld(g, held, rec.PK) {
-			return false, nil
+		if held != nil {
+			switch ok, moving := n.objectHeld(g, held, rec.PK); {
+			case moving:
+				transit = true
+				return false, errTransit
+			case !ok:
+				return false, nil
+			}
 		}
 		up, err := n.upgradeRecord(*rec)
 		if err != nil {
@@ -412,10 +420,20 @@ func (n *Node) listObjects(g *group, l *kv.ListRequest, index uint64) *kv.Respon
 	if unreadable != nil {
 		return invalid(unreadable.Error())
 	}
+	if transit {
+		// A bucket of this page is between its freeze and the commit
+		// (or its import here is not applied yet): nobody lists it
+		// now, and the asker asks again in a moment.
+		return &kv.Response{Status: kv.StatusRedirect, Index: index,
+			Error: "list-objects: a bucket of the page is moving; ask again"}
+	}
 	must(err)
 	page.Replicaset = g.name
 	return &kv.Response{Status: kv.StatusOK, Index: index, List: &page}
 }
+
+// errTransit ends a listing that met a bucket in transit (objectHeld).
+var errTransit = errors.New("a bucket in transit")
 
 // hasEntry reports whether obj, an object of t in its latest shape, has
 // key in t's index: what the index holds for it once its entries are

@@ -239,10 +239,21 @@ func (n *Node) copiesUnheld(g *group) bool {
 }
 
 // objectHeld reports whether g's replicaset serves the bucket of object
-// pk of type t (false when the model cannot route it).
-func (n *Node) objectHeld(g *group, t *model.Type, pk string) bool {
+// pk of type t (false when the model cannot route it), and whether that
+// bucket is in transit: frozen here and not committed away yet, or
+// committed here and not applied yet, so that no replicaset lists it
+// now.
+func (n *Node) objectHeld(g *group, t *model.Type, pk string) (held, transit bool) {
 	route, err := t.RouteKey(pk)
-	return err == nil && n.holds(g, route)
+	if err != nil {
+		return false, false
+	}
+	if n.holds(g, route) {
+		return true, false
+	}
+	conf := n.conf.conf
+	b := kv.Bucket(route, len(conf.Buckets))
+	return false, conf.Buckets[b] == g.name
 }
 
 // place tells an object's bucket from the data model in force; unplaced
@@ -388,11 +399,14 @@ func (n *Node) moveSource(g *group) {
 	}
 }
 
-// dropLeftover proposes the next step of dropping a leftover: a page of
-// its items, or, once a whole pass over the bucket found none and the
-// bucket is away here, the leftover's end in group 0. A page's drop that
-// does not apply leaves the pass unclean, so a missed item is found on
-// the next.
+// dropLeftover proposes the next step of dropping a leftover. The first
+// is a drop of the leftover's move, whatever the bucket holds: it seals
+// the move here, so that an import of it still in the log applies
+// before it and none after. Then passes over the bucket drop what they
+// find, page by page; once a whole pass, begun after that first drop,
+// found nothing, the leader proposes the leftover's end in group 0. A
+// drop that does not apply leaves the pass unclean, so a missed item is
+// found on the next.
 func (n *Node) dropLeftover(g *group, l cluster.Leftover) {
 	st := &g.moveOut
 	if st.drop != l {
@@ -400,7 +414,12 @@ func (n *Node) dropLeftover(g *group, l cluster.Leftover) {
 	}
 	buckets := len(n.conf.conf.Buckets)
 	m := machineOf(g)
+	dropped, superseded := m.DroppedMove(l.Bucket, l.Move)
+	passed := false // a whole clean pass ended
 	for range moveDropPages {
+		if superseded {
+			break // a later move's step applied here: nothing of this one to drop
+		}
 		unplaced := false
 		items, next, done, err := m.BucketItems(l.Bucket, buckets, st.cursor, movePageItems, movePageScan, n.place(buckets, &unplaced))
 		if err != nil || unplaced {
@@ -411,7 +430,7 @@ func (n *Node) dropLeftover(g *group, l cluster.Leftover) {
 			n.trace("move.drop.wait", env.Int("bucket", int64(l.Bucket)), env.Int("move", int64(l.Move)), env.Str("why", why))
 			return
 		}
-		if len(items) > 0 || !m.Away(l.Bucket) {
+		if len(items) > 0 || !dropped {
 			st.clean = st.clean && len(items) == 0
 			step := &kv.BucketStep{Kind: kv.StepDrop, Move: l.Move, Bucket: l.Bucket, Buckets: buckets}
 			for _, it := range items {
@@ -421,9 +440,15 @@ func (n *Node) dropLeftover(g *group, l cluster.Leftover) {
 					step.Objects = append(step.Objects, kv.ObjectRef{Type: it.Object.Type, PK: it.Object.PK})
 				}
 			}
-			n.proposeBucketStep(g, step, func(uint64, outcome) {
-				if g.moveOut.drop == l {
-					g.moveOut.cursor = next
+			n.proposeBucketStep(g, step, func(_ uint64, out outcome) {
+				switch cur := &g.moveOut; {
+				case cur.drop != l || out.rejected != nil || out.result.Status != kv.StatusOK:
+				case !dropped:
+					// The move is sealed here: the passes that count
+					// begin now.
+					cur.cursor, cur.clean = kv.BucketCursor{}, true
+				default:
+					cur.cursor = next
 				}
 			})
 			return
@@ -436,15 +461,19 @@ func (n *Node) dropLeftover(g *group, l cluster.Leftover) {
 			st.cursor, st.clean = kv.BucketCursor{}, true // once more, to be sure
 			continue
 		}
-		g0 := n.group(cluster.ConfigGroup)
-		if g0 == nil {
-			return
-		}
-		n.trace("move.dropped", env.Str("group", g.name), env.Int("bucket", int64(l.Bucket)), env.Int("move", int64(l.Move)))
-		st.step = n.proposeMoveAction(g0, g, "dropped", cluster.Dropped(l).Encode(), nil)
-		st.drop = cluster.Leftover{}
+		passed = true
+		break
+	}
+	if !superseded && !(dropped && passed) {
 		return
 	}
+	g0 := n.group(cluster.ConfigGroup)
+	if g0 == nil {
+		return
+	}
+	n.trace("move.dropped", env.Str("group", g.name), env.Int("bucket", int64(l.Bucket)), env.Int("move", int64(l.Move)))
+	st.step = n.proposeMoveAction(g0, g, "dropped", cluster.Dropped(l).Encode(), nil)
+	st.drop = cluster.Leftover{}
 }
 
 // proposeBucketStep proposes a source's step in g's log, as g's leader.
@@ -616,7 +645,7 @@ func (n *Node) moveNext(g *group) {
 	st := &g.moveIn
 	conf := n.conf.conf
 	mv := conf.Move
-	if mv == nil || mv.ID != st.move || g.role() != raft.StateLeader {
+	if !n.moveTerm(g) || mv == nil || mv.ID != st.move {
 		return
 	}
 	if st.copied && st.sealed == 0 {

@@ -665,7 +665,12 @@ func (n *Node) afterPersist(g *group, rd raft.Ready) {
 	}
 	persist(g.sm.flush(false))
 	if g.id == cluster.ConfigGroup && (len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot)) {
-		must(n.joinReplicaset())
+		if err := n.joinReplicaset(); err != nil {
+			// Its replicaset's storage cannot be trusted (a log that
+			// lost synced writes): the instance ends, as it would at
+			// start (open), and stays down.
+			panic(env.Fatal{Err: err})
+		}
 		n.noteExpelled()
 		n.noteModel()
 		n.decideModelProposals()

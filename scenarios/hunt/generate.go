@@ -318,10 +318,14 @@ func (g *gen) mutate(base []nemesis.Step) []nemesis.Step {
 }
 
 // jitter moves a step by up to a second either way and scales its length
-// and period.
+// and period. A step that names an instance joining during the run moves
+// only later: a fault may name it from its join on.
 func (g *gen) jitter(st *nemesis.Step) {
 	d := g.s.Duration
 	shift := g.ms(-time.Second, time.Second, 100*time.Millisecond, "shift")
+	if g.namesJoiner(st) {
+		shift = max(shift, 0)
+	}
 	clamp := func(t time.Duration) time.Duration { return min(max(t+shift, 0), d-100*time.Millisecond) }
 	if st.Every > 0 {
 		st.Start = clamp(st.Start)
@@ -338,6 +342,33 @@ func (g *gen) jitter(st *nemesis.Step) {
 			st.Fault.Target, st.Fault.Group = g.target()
 		}
 	}
+}
+
+// namesJoiner reports whether a step's faults name an instance that a
+// config workload's action joins.
+func (g *gen) namesJoiner(st *nemesis.Step) bool {
+	joins := map[env.NodeID]bool{}
+	for _, w := range g.s.Workloads {
+		for _, a := range w.Actions {
+			if a.Kind == scenario.ActionJoin {
+				joins[a.Instance] = true
+			}
+		}
+	}
+	faults := slices.Clone(st.Pick)
+	if st.Fault != nil {
+		faults = append(faults, *st.Fault)
+	}
+	for _, f := range faults {
+		named := slices.Concat(f.From, f.To)
+		for _, c := range f.Components {
+			named = append(named, c...)
+		}
+		if joins[env.NodeID(f.Target)] || slices.ContainsFunc(named, func(id env.NodeID) bool { return joins[id] }) {
+			return true
+		}
+	}
+	return false
 }
 
 // step draws one step of any fault kind.

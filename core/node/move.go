@@ -139,8 +139,7 @@ const (
 
 // moveIn is a destination leader's progress in the move under way.
 type moveIn struct {
-	move   uint64 // 0: none
-	term   uint64
+	move   uint64 // 0: none (its term is g.moveOut.term: moveTerm resets both)
 	part   MovePart
 	cursor []byte
 	change kv.ChangeCursor
@@ -206,14 +205,11 @@ func (n *Node) frozen(g *group) bool {
 // gives it the key's bucket, its machine has applied the move that
 // brought it there, and has not frozen or dropped it.
 func (n *Node) holds(g *group, key string) bool {
-	if len(n.conf.conf.Buckets) == 0 {
+	conf := n.conf.conf
+	if len(conf.Buckets) == 0 {
 		return false
 	}
-	return n.holdsBucket(g, kv.Bucket(key, len(n.conf.conf.Buckets)))
-}
-
-func (n *Node) holdsBucket(g *group, b int) bool {
-	conf := n.conf.conf
+	b := kv.Bucket(key, len(conf.Buckets))
 	if conf.Buckets[b] != g.name || g.applied < conf.BucketIndex[b] {
 		return false
 	}
@@ -575,7 +571,7 @@ func (n *Node) moveDest(g *group) {
 		return
 	}
 	if st.move != mv.ID {
-		*st = moveIn{move: mv.ID, term: g.moveOut.term, part: MoveItems, wait: st.wait}
+		*st = moveIn{move: mv.ID, part: MoveItems, wait: st.wait}
 		if machineOf(g).Sealed(mv.Bucket, mv.ID) {
 			// An earlier leader sealed the copy and its commit did not
 			// apply: the copy is whole, and nothing of the move applied
@@ -636,7 +632,7 @@ func (n *Node) restartCopy(g *group, why string) {
 	n.trace("move.restart", env.Str("group", g.name), env.Int("move", int64(st.move)), env.Str("why", why))
 	// Move 0: the next tick starts the copy afresh (moveDest), or
 	// commits a copy sealed meanwhile.
-	*st = moveIn{term: st.term, wait: n.gov.tick + moveRestartTicks}
+	*st = moveIn{wait: n.gov.tick + moveRestartTicks}
 }
 
 // moveNext sends the destination's next read, or proposes the seal and
@@ -681,7 +677,7 @@ func (n *Node) moveNext(g *group) {
 	// The term in the number keeps a page asked for before a restart
 	// (whose counter starts again) from passing for a later one.
 	n.moveSeq++
-	st.seq, st.asked = st.term<<32|n.moveSeq&(1<<32-1), n.gov.tick
+	st.seq, st.asked = g.moveOut.term<<32|n.moveSeq&(1<<32-1), n.gov.tick
 	n.e.Send(to, &MoveRead{Move: st.move, Part: st.part, Seq: st.seq, Cursor: st.cursor, Change: st.change, After: st.after,
 		Freeze: st.caughtUp})
 }
